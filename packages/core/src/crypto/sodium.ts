@@ -1,0 +1,193 @@
+/**
+ * The one gate to libsodium (CONVENTIONS §3, ADR 0002).
+ *
+ * Nothing else in petfl imports libsodium-wrappers-sumo. `await initCrypto()`
+ * once, then pass the returned `PetCrypto` along. It offers exactly the
+ * primitives of protocol.md §5: Ed25519 identity keys and signatures, X25519
+ * key pairs and sealed boxes, SHA-256, randomness, and the ChaCha20 keystream
+ * that mask seeds expand into.
+ */
+
+import sodium from 'libsodium-wrappers-sumo';
+import { expectLength } from '../bytes.ts';
+import { PetError } from '../errors.ts';
+
+export const SIGNING_PUBLIC_KEY_BYTES = 32;
+export const SIGNING_SECRET_KEY_BYTES = 64;
+export const SIGNATURE_BYTES = 64;
+export const ENCRYPT_PUBLIC_KEY_BYTES = 32;
+export const ENCRYPT_SECRET_KEY_BYTES = 32;
+export const SEAL_OVERHEAD_BYTES = 48;
+export const HASH_BYTES = 32;
+export const SEED_BYTES = 32;
+
+/** Ed25519 identity or message-signing key pair. */
+export interface SigningKeyPair {
+  readonly publicKey: Uint8Array;
+  // SECURITY: the 64-byte Ed25519 secret key; owned by the participant for its lifetime.
+  readonly secretKey: Uint8Array;
+}
+
+/** X25519 key pair: the coordinator's round key, a sum participant's ephemeral key. */
+export interface EncryptKeyPair {
+  readonly publicKey: Uint8Array;
+  // SECURITY: X25519 secret; owner wipes it when the round (or phase) that uses it ends.
+  readonly secretKey: Uint8Array;
+}
+
+/**
+ * A ChaCha20 keystream (protocol.md §5.2): IETF ChaCha20 keyed by a 32-byte
+ * seed with the 12-byte nonce "LibsodiumDRG" and the block counter from 0, so
+ * its bytes equal libsodium's `randombytes_buf_deterministic(n, seed)`.
+ * It is produced in blocks on demand: memory stays bounded for any length.
+ */
+export interface Keystream {
+  /** The next `length` bytes of the stream; `length` must be a multiple of 64 except on the last call. */
+  next(length: number): Uint8Array;
+  /** Bytes produced so far. */
+  readonly position: number;
+  /** Wipes the key copy; later calls throw. */
+  dispose(): void;
+}
+
+export interface PetCrypto {
+  /** A fresh Ed25519 key pair, or the one derived from a 32-byte seed (fixtures, restore). */
+  signingKeyPair(seed?: Uint8Array): SigningKeyPair;
+  sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  /** A fresh X25519 key pair, or the one derived from a 32-byte seed. */
+  encryptKeyPair(seed?: Uint8Array): EncryptKeyPair;
+  /** `crypto_box_seal`: anonymous encryption to an X25519 public key (48 bytes overhead). */
+  seal(message: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  /** Opens a sealed box; throws `PetError('decrypt-failed')` when it cannot. */
+  openSealed(ciphertext: Uint8Array, keyPair: EncryptKeyPair, field?: string): Uint8Array;
+  /** SHA-256. */
+  hash(message: Uint8Array): Uint8Array;
+  randomBytes(length: number): Uint8Array;
+  keystream(seed: Uint8Array): Keystream;
+  /** Overwrites a buffer with zeros (secrets no longer needed). */
+  wipe(bytes: Uint8Array): void;
+}
+
+/** The nonce of the mask keystream, protocol.md §5.2 (equal to libsodium's deterministic RNG). */
+export const KEYSTREAM_NONCE = new Uint8Array([
+  0x4c,
+  0x69,
+  0x62,
+  0x73,
+  0x6f,
+  0x64,
+  0x69,
+  0x75,
+  0x6d,
+  0x44,
+  0x52,
+  0x47, // "LibsodiumDRG"
+]);
+/** libsodium's wrapper takes the block counter as a signed 32-bit integer. */
+const MAX_KEYSTREAM_BLOCKS = 2 ** 31;
+
+let ready: Promise<PetCrypto> | undefined;
+
+/** Initializes libsodium once; every later call resolves to the same object. */
+export function initCrypto(): Promise<PetCrypto> {
+  ready ??= sodium.ready.then(
+    () => createPetCrypto(),
+    (cause: unknown) => {
+      ready = undefined;
+      throw new PetError('crypto-init', 'libsodium failed to initialize', { cause });
+    },
+  );
+  return ready;
+}
+
+function createPetCrypto(): PetCrypto {
+  const zeros = new Uint8Array(64 * 1024);
+
+  return {
+    signingKeyPair(seed) {
+      const kp =
+        seed === undefined
+          ? sodium.crypto_sign_keypair()
+          : sodium.crypto_sign_seed_keypair(expectLength(seed, SEED_BYTES, 'signing key seed'));
+      return { publicKey: kp.publicKey, secretKey: kp.privateKey };
+    },
+    sign(message, secretKey) {
+      expectLength(secretKey, SIGNING_SECRET_KEY_BYTES, 'signing secret key');
+      return sodium.crypto_sign_detached(message, secretKey);
+    },
+    verify(signature, message, publicKey) {
+      if (signature.length !== SIGNATURE_BYTES || publicKey.length !== SIGNING_PUBLIC_KEY_BYTES) {
+        return false;
+      }
+      try {
+        return sodium.crypto_sign_verify_detached(signature, message, publicKey);
+      } catch {
+        // libsodium throws on keys that are not valid points: not a valid signature either.
+        return false;
+      }
+    },
+    encryptKeyPair(seed) {
+      const kp =
+        seed === undefined
+          ? sodium.crypto_box_keypair()
+          : sodium.crypto_box_seed_keypair(expectLength(seed, SEED_BYTES, 'encryption key seed'));
+      return { publicKey: kp.publicKey, secretKey: kp.privateKey };
+    },
+    seal(message, publicKey) {
+      expectLength(publicKey, ENCRYPT_PUBLIC_KEY_BYTES, 'sealing public key');
+      return sodium.crypto_box_seal(message, publicKey);
+    },
+    openSealed(ciphertext, keyPair, field = 'sealed box') {
+      if (ciphertext.length < SEAL_OVERHEAD_BYTES) {
+        throw new PetError(
+          'decrypt-failed',
+          `${field}: expected at least ${SEAL_OVERHEAD_BYTES} bytes, got ${ciphertext.length}`,
+        );
+      }
+      try {
+        return sodium.crypto_box_seal_open(ciphertext, keyPair.publicKey, keyPair.secretKey);
+      } catch (cause) {
+        throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`, { cause });
+      }
+    },
+    hash(message) {
+      return sodium.crypto_hash_sha256(message);
+    },
+    randomBytes(length) {
+      return sodium.randombytes_buf(length);
+    },
+    keystream(seed) {
+      // SECURITY: a copy of the mask seed lives here until dispose() or the end of the stream's use.
+      const key = expectLength(seed, SEED_BYTES, 'mask seed').slice();
+      let block = 0;
+      let disposed = false;
+      return {
+        get position() {
+          return block * 64;
+        },
+        next(length) {
+          if (disposed) throw new Error('keystream used after dispose()');
+          const blocks = Math.ceil(length / 64);
+          if (block + blocks > MAX_KEYSTREAM_BLOCKS) {
+            throw new PetError(
+              'keystream-exhausted',
+              `mask keystream: more than ${MAX_KEYSTREAM_BLOCKS} blocks requested`,
+            );
+          }
+          const input = length <= zeros.length ? zeros.subarray(0, length) : new Uint8Array(length);
+          const out = sodium.crypto_stream_chacha20_ietf_xor_ic(input, KEYSTREAM_NONCE, block, key);
+          block += blocks;
+          return out;
+        },
+        dispose() {
+          disposed = true;
+          sodium.memzero(key);
+        },
+      };
+    },
+    wipe(bytes) {
+      sodium.memzero(bytes);
+    },
+  };
+}

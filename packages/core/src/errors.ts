@@ -1,0 +1,59 @@
+/**
+ * One error class for the whole protocol library (CONVENTIONS §6).
+ *
+ * Every decoder, validator and crypto gate throws a `PetError` whose `code` is
+ * one of the literals below and whose message names the field, what was
+ * expected and what came (`update payload: expected 6018 bytes, got 6017`).
+ * Servers map codes to HTTP statuses in one place; SDKs turn them into state.
+ */
+
+export const PET_ERROR_CODES = [
+  // crypto gate
+  'crypto-init',
+  'decrypt-failed',
+  'bad-signature',
+  'invalid-key',
+  'keystream-exhausted',
+  // byte decoders
+  'truncated',
+  'trailing-bytes',
+  'oversized',
+  'out-of-range',
+  'invalid-field',
+  // message framing
+  'length-mismatch',
+  'wrong-coordinator-key',
+  'unknown-tag',
+  'reserved-nonzero',
+  'chunk-mismatch',
+  // dictionaries
+  'duplicate-key',
+  'unsorted-keys',
+  // masking and aggregation
+  'invalid-mask-config',
+  'invalid-model-value',
+  'invalid-scalar',
+  'config-mismatch',
+  'model-length-mismatch',
+  'too-many-models',
+  'empty-aggregation',
+  'zero-scalar-sum',
+  // round parameters
+  'invalid-round-parameters',
+] as const;
+
+export type PetErrorCode = (typeof PET_ERROR_CODES)[number];
+
+export class PetError extends Error {
+  override readonly name = 'PetError';
+  readonly code: PetErrorCode;
+
+  constructor(code: PetErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export function isPetError(value: unknown, code?: PetErrorCode): value is PetError {
+  return value instanceof PetError && (code === undefined || value.code === code);
+}

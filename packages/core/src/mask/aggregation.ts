@@ -1,0 +1,116 @@
+/**
+ * Aggregation of mask objects (protocol.md §4.4–4.5).
+ *
+ * The coordinator adds every accepted masked model into one running
+ * aggregate (memory O(model), never O(participants × model)); a sum
+ * participant adds the masks it derives the same way. Validate, then act:
+ * `validateAggregation` returns why an object cannot be added and
+ * `aggregate` then just adds; `validateUnmasking` and `unmask` likewise.
+ */
+
+import { PetError } from '../errors.ts';
+import { configName, type MaskConfig, type MaskParams, maskParams, sameConfig } from './config.ts';
+import { type Elements, type Group, groupFor } from './group.ts';
+import type { MaskObject } from './mask-object.ts';
+
+export class Aggregation {
+  private readonly params: MaskParams;
+  private readonly group: Group;
+  private readonly vector: Elements;
+  private readonly scalar: Elements;
+  private count = 0;
+
+  constructor(
+    readonly config: MaskConfig,
+    readonly length: number,
+  ) {
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new PetError('invalid-field', `aggregation length: expected a non-negative integer, got ${length}`);
+    }
+    this.params = maskParams(config);
+    this.group = groupFor(this.params);
+    this.vector = this.group.alloc(length);
+    this.scalar = this.group.alloc(1);
+  }
+
+  /** Number of objects added so far. */
+  get modelCount(): number {
+    return this.count;
+  }
+
+  /** Why `object` cannot be added, or undefined when it can. */
+  validateAggregation(object: MaskObject): PetError | undefined {
+    const mismatch = this.checkShape(object, 'masked model');
+    if (mismatch) return mismatch;
+    if (BigInt(this.count) + 1n > this.params.modelCap) {
+      return new PetError(
+        'too-many-models',
+        `aggregation: expected at most ${this.params.modelCap} models for ${this.params.name}, got one more`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Adds a validated object (call `validateAggregation` first). */
+  aggregate(object: MaskObject): void {
+    this.group.addInto(this.vector, object.vector);
+    this.group.addInto(this.scalar, object.scalar);
+    this.count += 1;
+  }
+
+  /** Why `mask` cannot unmask this aggregate, or undefined when it can. */
+  validateUnmasking(mask: MaskObject): PetError | undefined {
+    if (this.count === 0) return new PetError('empty-aggregation', 'unmask: no masked model was aggregated');
+    return this.checkShape(mask, 'mask');
+  }
+
+  /**
+   * Subtracts the aggregated mask and decodes the scalar-weighted average Σ sᵢwᵢ / Σ sᵢ
+   * (protocol.md §4.5). Throws `zero-scalar-sum` when Σ sᵢ = 0. The aggregate is unchanged.
+   */
+  unmask(mask: MaskObject): Float64Array {
+    const vector = this.vector.slice();
+    const scalar = this.scalar.slice();
+    this.group.subInto(vector, mask.vector);
+    this.group.subInto(scalar, mask.scalar);
+    return this.group.decode(vector, scalar, this.count);
+  }
+
+  /** The aggregate as a mask object (a sum participant's aggregated mask, or for persistence). */
+  toMaskObject(): MaskObject {
+    return { config: this.config, length: this.length, vector: this.vector.slice(), scalar: this.scalar.slice() };
+  }
+
+  /** Restores an aggregate of `modelCount` objects (e.g. from a persistent store). */
+  static restore(object: MaskObject, modelCount: number): Aggregation {
+    const aggregation = new Aggregation(object.config, object.length);
+    if (!Number.isSafeInteger(modelCount) || modelCount < 0 || BigInt(modelCount) > aggregation.params.modelCap) {
+      throw new PetError(
+        'out-of-range',
+        `aggregation model count: expected 0..${aggregation.params.modelCap}, got ${modelCount}`,
+      );
+    }
+    const shape = aggregation.checkShape(object, 'restored aggregate');
+    if (shape) throw shape;
+    aggregation.vector.set(object.vector);
+    aggregation.scalar.set(object.scalar);
+    aggregation.count = modelCount;
+    return aggregation;
+  }
+
+  private checkShape(object: MaskObject, what: string): PetError | undefined {
+    if (!sameConfig(object.config, this.config)) {
+      return new PetError(
+        'config-mismatch',
+        `${what}: expected mask config ${configName(this.config)}, got ${configName(object.config)}`,
+      );
+    }
+    if (object.length !== this.length || object.vector.length !== this.vector.length) {
+      return new PetError('model-length-mismatch', `${what}: expected ${this.length} weights, got ${object.length}`);
+    }
+    if (object.scalar.length !== this.scalar.length) {
+      return new PetError('invalid-field', `${what}: malformed scalar element`);
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,645 @@
+/**
+ * Group arithmetic on typed arrays: the hot paths of masking, aggregation and
+ * unmasking (protocol.md §4.3–4.5).
+ *
+ * Elements of Z_order are stored one of two ways, chosen by the config:
+ * - the float path (order < 2^52): one exact double per element, in a
+ *   Float64Array; a sum of two elements stays below 2^53, so every add,
+ *   subtract and reduction is exact;
+ * - the limbs path (larger orders): `limbs` little-endian Uint32 limbs per
+ *   element, in one Uint32Array.
+ * No BigInt is touched per element. Loops allocate nothing.
+ */
+
+import { PetError } from '../errors.ts';
+import type { MaskParams } from './config.ts';
+import type { KeystreamReader } from './sampling.ts';
+
+/** n group elements: Float64Array(n) on the float path, Uint32Array(n·limbs) on the limbs path. */
+export type Elements = Float64Array | Uint32Array;
+
+export interface Group {
+  readonly params: MaskParams;
+  /** Array slots per element: 1 on the float path, `limbs` on the limbs path. */
+  readonly stride: number;
+  alloc(count: number): Elements;
+  /** Draws `count` uniform elements from the keystream into `out` starting at element `at`. */
+  draw(reader: KeystreamReader, out: Elements, at: number, count: number): void;
+  /**
+   * out[i] = encode(clamp(scalar · values[i])) + mask_i mod order, mask_i drawn from the reader
+   * in order; `scalar` must be finite. Returns the index of the first non-finite value (the
+   * output is then garbage and must be discarded), or −1.
+   */
+  maskInto(values: ArrayLike<number>, scalar: number, reader: KeystreamReader, out: Elements, at: number): number;
+  /** out[0] = encode(clamp(scalar)) + mask mod order, the mask drawn from the reader. */
+  maskScalar(scalar: number, reader: KeystreamReader, out: Elements): void;
+  /** acc ← acc + x (mod order), elementwise. */
+  addInto(acc: Elements, x: Elements): void;
+  /** acc ← acc − x (mod order), elementwise. */
+  subInto(acc: Elements, x: Elements): void;
+  /** Writes `count` elements as little-endian `bytesPerNumber`-byte integers. */
+  write(values: Elements, count: number, bytes: Uint8Array, offset: number): void;
+  /** Reads `count` elements; each must be below the order (`out-of-range` otherwise). */
+  read(bytes: Uint8Array, offset: number, count: number, field: string): Elements;
+  /**
+   * Decodes an unmasked aggregate of `modelCount` models: value_i = (V_i − N·A·E) / (S − N·A·E),
+   * where S is the unmasked scalar sum (protocol.md §4.5).
+   */
+  decode(values: Elements, scalar: Elements, modelCount: number): Float64Array;
+  /** The element at index i as a BigInt (tests, diagnostics; never in a hot loop). */
+  toBigInt(values: Elements, i: number): bigint;
+  /** Elements from BigInts (tests, fixtures). */
+  fromBigInts(values: readonly bigint[]): Elements;
+}
+
+const TWO32 = 4294967296;
+/** Veltkamp splitter for Dekker's exact product: 2^27 + 1. */
+const SPLITTER = 134217729;
+
+const groups = new Map<string, Group>();
+
+export function groupFor(params: MaskParams): Group {
+  let g = groups.get(params.name);
+  if (!g) {
+    g = params.arithmetic === 'float' ? new FloatGroup(params) : new LimbGroup(params);
+    groups.set(params.name, g);
+  }
+  return g;
+}
+
+function outOfRange(field: string, index: number, order: bigint): PetError {
+  return new PetError('out-of-range', `${field}[${index}]: expected an element below the group order ${order}`);
+}
+
+function zeroScalarSum(): PetError {
+  return new PetError('zero-scalar-sum', 'unmask: the sum of the scalars is 0; the weighted average is undefined');
+}
+
+// ---------------------------------------------------------------------------
+// Float path
+
+class FloatGroup implements Group {
+  readonly stride = 1;
+  private readonly order: number;
+  private readonly a: number;
+  private readonly e: number;
+  private readonly eHigh: number;
+  private readonly eLow: number;
+  private readonly loMask: number;
+  private readonly hiMask: number;
+
+  constructor(readonly params: MaskParams) {
+    this.order = Number(params.order);
+    this.a = Number(params.addShift);
+    this.e = Number(params.expShift);
+    // A and E are exact doubles on this path (A ≤ 100, E = 10^10).
+    const c = SPLITTER * this.e;
+    this.eHigh = c - (c - this.e);
+    this.eLow = this.e - this.eHigh;
+    const bits = params.elementBits;
+    // Masks for the two little-endian words of a draw (the low word is re-read unsigned).
+    this.loMask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
+    this.hiMask = bits > 32 ? 2 ** (bits - 32) - 1 : 0;
+  }
+
+  alloc(count: number): Float64Array {
+    return new Float64Array(count);
+  }
+
+  draw(reader: KeystreamReader, out: Elements, at: number, count: number): void {
+    this.fill(reader, out, at, count, null, 0);
+  }
+
+  maskScalar(scalar: number, reader: KeystreamReader, out: Elements): void {
+    this.fill(reader, out, 0, 1, null, 0);
+    const x = this.encode(scalar) + (out[0] as number);
+    out[0] = x - this.order * +(x >= this.order);
+  }
+
+  /** q = floor((clamp(v, −A, A) + A) · E), exactly (protocol.md §4.3); v is finite. */
+  private encode(value: number): number {
+    const { a, e, eHigh, eLow } = this;
+    const v = Math.min(Math.max(value, -a), a);
+    const t = Math.trunc(v);
+    const f = v - t; // exact, |f| < 1
+    // Dekker's product: p + err = f · E exactly.
+    const p = f * e;
+    const c = SPLITTER * f;
+    const fh = c - (c - f);
+    const fl = f - fh;
+    const err = fh * eHigh - p + fh * eLow + fl * eHigh + fl * eLow;
+    const fp = Math.floor(p);
+    // floor(p + err) = floor(p), except when p is an integer and err < 0.
+    return (t + a) * e + fp - (+(p === fp) & +(err < 0));
+  }
+
+  maskInto(values: ArrayLike<number>, scalar: number, reader: KeystreamReader, out: Elements, at: number): number {
+    if (this.fill(reader, out, at, values.length, values, scalar) === 0) return -1;
+    // Error path only: find the first non-finite value for the message.
+    for (let i = 0; i < values.length; i++) if ((values[i] as number) - (values[i] as number) !== 0) return i;
+    return -1;
+  }
+
+  /**
+   * The masking hot loop. Draws one uniform element per output (protocol.md §5.3: two
+   * little-endian words, masked to elementBits, rejected when ≥ order; bytesPerNumber bytes
+   * consumed per draw) and, when `values` is given, adds the exact fixed-point encoding of
+   * clamp(scalar · value) (protocol.md §4.3). Works chunk by chunk on local variables.
+   * Returns nonzero when a value was NaN or ±Infinity (validation fused into the one pass).
+   */
+  private fill(
+    reader: KeystreamReader,
+    out: Elements,
+    at: number,
+    count: number,
+    values: ArrayLike<number> | null,
+    scalar: number,
+  ): number {
+    const { order, loMask, hiMask } = this;
+    const bpn = this.params.bytesPerNumber;
+    let nonFinite = 0;
+    let i = 0;
+    while (i < count) {
+      reader.refill(8);
+      const view = reader.view;
+      const start = reader.pos;
+      const limit = reader.end - 8; // each draw reads 8 bytes: stay inside the window
+      let p = start;
+      while (i < count && p <= limit) {
+        const r = ((view.getUint32(p, true) & loMask) >>> 0) + (view.getUint32(p + 4, true) & hiMask) * TWO32;
+        p += bpn;
+        if (r >= order) continue; // rejection (never taken for power2 orders)
+        if (values === null) {
+          out[at + i] = r;
+        } else {
+          const w = values[i] as number;
+          nonFinite |= +(w - w !== 0); // w − w is NaN for NaN and ±Infinity
+          const x = this.encode(scalar * w) + r;
+          // Branch-free reduction: a data-dependent branch here would mispredict half the time.
+          out[at + i] = x - order * +(x >= order);
+        }
+        i++;
+      }
+      reader.consumed += p - start;
+      reader.pos = p;
+    }
+    return nonFinite;
+  }
+
+  addInto(acc: Elements, x: Elements): void {
+    const order = this.order;
+    const n = acc.length;
+    for (let i = 0; i < n; i++) {
+      const s = (acc[i] as number) + (x[i] as number);
+      acc[i] = s - order * +(s >= order);
+    }
+  }
+
+  subInto(acc: Elements, x: Elements): void {
+    const order = this.order;
+    const n = acc.length;
+    for (let i = 0; i < n; i++) {
+      const d = (acc[i] as number) - (x[i] as number);
+      acc[i] = d + order * +(d < 0);
+    }
+  }
+
+  write(values: Elements, count: number, bytes: Uint8Array, offset: number): void {
+    const bpn = this.params.bytesPerNumber;
+    let o = offset;
+    for (let i = 0; i < count; i++) {
+      const v = values[i] as number;
+      const hi = Math.floor(v / TWO32);
+      const lo = v - hi * TWO32;
+      bytes[o] = lo;
+      bytes[o + 1] = lo >>> 8;
+      bytes[o + 2] = lo >>> 16;
+      bytes[o + 3] = lo >>> 24;
+      for (let k = 4; k < bpn; k++) bytes[o + k] = hi >>> (8 * (k - 4));
+      o += bpn;
+    }
+  }
+
+  read(bytes: Uint8Array, offset: number, count: number, field: string): Float64Array {
+    const bpn = this.params.bytesPerNumber;
+    const order = this.order;
+    const out = new Float64Array(count);
+    let o = offset;
+    for (let i = 0; i < count; i++) {
+      const lo =
+        ((bytes[o] as number) |
+          ((bytes[o + 1] as number) << 8) |
+          ((bytes[o + 2] as number) << 16) |
+          ((bytes[o + 3] as number) << 24)) >>>
+        0;
+      let hi = 0;
+      for (let k = bpn - 1; k >= 4; k--) hi = hi * 256 + (bytes[o + k] as number);
+      const v = lo + hi * TWO32;
+      if (v >= order) throw outOfRange(field, i, this.params.order);
+      out[i] = v;
+      o += bpn;
+    }
+    return out;
+  }
+
+  decode(values: Elements, scalar: Elements, modelCount: number): Float64Array {
+    const shift = modelCount * this.a * this.e; // N·A·E < order < 2^52: exact
+    const den = (scalar[0] as number) - shift;
+    if (!(den > 0)) throw zeroScalarSum();
+    const out = new Float64Array(values.length);
+    for (let i = 0; i < values.length; i++) out[i] = ((values[i] as number) - shift) / den;
+    return out;
+  }
+
+  toBigInt(values: Elements, i: number): bigint {
+    return BigInt(values[i] as number);
+  }
+
+  fromBigInts(values: readonly bigint[]): Float64Array {
+    return Float64Array.from(values, (v) => Number(v));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Limbs path
+
+/** Little-endian 32-bit limbs of a non-negative BigInt. */
+export function bigIntToLimbs(value: bigint, limbs: number): Uint32Array {
+  const out = new Uint32Array(limbs);
+  let v = value;
+  for (let i = 0; i < limbs; i++) {
+    out[i] = Number(v & 0xffffffffn);
+    v >>= 32n;
+  }
+  if (v !== 0n) throw new RangeError(`value does not fit in ${limbs} limbs`);
+  return out;
+}
+
+function bigIntToDigits16(value: bigint): Float64Array {
+  const digits: number[] = [];
+  let v = value;
+  while (v > 0n) {
+    digits.push(Number(v & 0xffffn));
+    v >>= 16n;
+  }
+  return Float64Array.from(digits);
+}
+
+const POW2 = Float64Array.from({ length: 64 }, (_, i) => 2 ** i);
+
+class LimbGroup implements Group {
+  readonly stride: number;
+  private readonly limbCount: number;
+  /** The order mod 2^(32·limbs): zero when the order is exactly 2^(32·limbs) (power2). */
+  private readonly orderLimbs: Uint32Array;
+  /** True when the order is 2^(32·limbs): every L-limb value is then an element. */
+  private readonly orderAboveLimbs: boolean;
+  private readonly shiftedZero: Uint32Array;
+  private readonly twiceShiftedZero: Uint32Array;
+  private readonly topMask: number;
+  private readonly e16: Float64Array;
+  // Scratch, reused by every call: no allocation per element.
+  private readonly product: Float64Array;
+  private readonly q: Uint32Array;
+  private readonly r: Uint32Array;
+  private readonly t: Uint32Array;
+  private readonly f64 = new Float64Array(1);
+  private readonly u32 = new Uint32Array(this.f64.buffer);
+
+  constructor(readonly params: MaskParams) {
+    const L = params.limbs;
+    this.limbCount = L;
+    this.stride = L;
+    // With order = 2^(32L), adding and subtracting it modulo 2^(32L) is adding zero, and the
+    // limb-level carry/borrow already wraps correctly: only the range check needs the flag.
+    this.orderAboveLimbs = params.order === 1n << BigInt(32 * L);
+    this.orderLimbs = bigIntToLimbs(params.order % (1n << BigInt(32 * L)), L);
+    this.shiftedZero = bigIntToLimbs(params.shiftedZero, L);
+    this.twiceShiftedZero = bigIntToLimbs(2n * params.shiftedZero, L);
+    const topBits = params.elementBits - 32 * (L - 1);
+    this.topMask = topBits >= 32 ? 0xffffffff : 2 ** topBits - 1;
+    this.e16 = bigIntToDigits16(params.expShift);
+    this.product = new Float64Array(this.e16.length + 6);
+    this.q = new Uint32Array(L);
+    this.r = new Uint32Array(L);
+    this.t = new Uint32Array(L);
+  }
+
+  alloc(count: number): Uint32Array {
+    return new Uint32Array(count * this.limbCount);
+  }
+
+  /** x[xo..xo+L) ≥ order? */
+  private geOrder(x: Uint32Array, xo: number): boolean {
+    if (this.orderAboveLimbs) return false;
+    const ord = this.orderLimbs;
+    for (let k = this.limbCount - 1; k >= 0; k--) {
+      const a = x[xo + k] as number;
+      const b = ord[k] as number;
+      if (a !== b) return a > b;
+    }
+    return true;
+  }
+
+  /** Draws one element into out[oo..oo+L) (protocol.md §5.3). */
+  private drawOne(reader: KeystreamReader, out: Uint32Array, oo: number): void {
+    const L = this.limbCount;
+    const bpn = this.params.bytesPerNumber;
+    do {
+      if (reader.end - reader.pos < 4 * L) reader.refill(4 * L);
+      const b = reader.buf;
+      let p = reader.pos;
+      reader.pos += bpn;
+      reader.consumed += bpn;
+      for (let k = 0; k < L; k++, p += 4) {
+        out[oo + k] =
+          ((b[p] as number) |
+            ((b[p + 1] as number) << 8) |
+            ((b[p + 2] as number) << 16) |
+            ((b[p + 3] as number) << 24)) >>>
+          0;
+      }
+      // Bytes past bytesPerNumber sit above elementBits: the top mask clears them.
+      out[oo + L - 1] = ((out[oo + L - 1] as number) & this.topMask) >>> 0;
+    } while (this.geOrder(out, oo));
+  }
+
+  draw(reader: KeystreamReader, out: Elements, at: number, count: number): void {
+    const o = out as Uint32Array;
+    for (let i = 0; i < count; i++) this.drawOne(reader, o, (at + i) * this.limbCount);
+  }
+
+  /** a[ao..] ← (a[ao..] + b[bo..]) mod order, for a and b already below the order. */
+  private addMod(a: Uint32Array, ao: number, b: Uint32Array, bo: number): void {
+    const L = this.limbCount;
+    const t = this.t;
+    const ord = this.orderLimbs;
+    let carry = 0;
+    for (let k = 0; k < L; k++) {
+      const s = (a[ao + k] as number) + (b[bo + k] as number) + carry;
+      a[ao + k] = s;
+      carry = s >= TWO32 ? 1 : 0;
+    }
+    let borrow = 0;
+    for (let k = 0; k < L; k++) {
+      const d = (a[ao + k] as number) - (ord[k] as number) - borrow;
+      t[k] = d;
+      borrow = d < 0 ? 1 : 0;
+    }
+    // keep a − order when the sum overflowed the limbs or did not borrow (sum ≥ order)
+    if (carry === 1 || borrow === 0) a.set(t, ao);
+  }
+
+  /** a[ao..] ← (a[ao..] − b[bo..]) mod order. */
+  private subMod(a: Uint32Array, ao: number, b: Uint32Array, bo: number): void {
+    const L = this.limbCount;
+    const ord = this.orderLimbs;
+    let borrow = 0;
+    for (let k = 0; k < L; k++) {
+      const d = (a[ao + k] as number) - (b[bo + k] as number) - borrow;
+      a[ao + k] = d;
+      borrow = d < 0 ? 1 : 0;
+    }
+    if (borrow === 1) {
+      let carry = 0;
+      for (let k = 0; k < L; k++) {
+        const s = (a[ao + k] as number) + (ord[k] as number) + carry;
+        a[ao + k] = s;
+        carry = s >= TWO32 ? 1 : 0;
+      }
+    }
+  }
+
+  /** Digit d of the 16-bit product, zero outside it. */
+  private digit(d: number): number {
+    return d >= 0 && d < this.product.length ? (this.product[d] as number) : 0;
+  }
+
+  /** 32 bits of the product starting at bit `o` (o may be negative: zeros below bit 0). */
+  private bits32(o: number): number {
+    const d = Math.floor(o / 16);
+    const s = o - 16 * d;
+    const w = this.digit(d) + this.digit(d + 1) * 65536 + this.digit(d + 2) * TWO32; // < 2^48, exact
+    return Math.floor(w / (POW2[s] as number)) % TWO32;
+  }
+
+  /** Any nonzero bit of the product below bit `b`? */
+  private anyBitBelow(b: number): boolean {
+    const full = Math.min(Math.floor(b / 16), this.product.length);
+    for (let k = 0; k < full; k++) if (this.product[k] !== 0) return true;
+    const s = b - 16 * full;
+    return s > 0 && full < this.product.length && (this.product[full] as number) % (POW2[s] as number) !== 0;
+  }
+
+  /**
+   * q ← floor((clamp(v, −A, A) + A) · E) exactly (protocol.md §4.3). v = ±m·2^e2 with m < 2^53,
+   * so q = A·E ± floor-or-ceil(m·E·2^e2), with m·E formed in 16-bit digits.
+   */
+  private encode(v: number, q: Uint32Array): void {
+    const bound = this.params.boundAsDouble;
+    if (v > bound) {
+      q.set(this.twiceShiftedZero);
+      return;
+    }
+    if (v < -bound) {
+      q.fill(0);
+      return;
+    }
+    this.f64[0] = v;
+    const lo = this.u32[0] as number;
+    const hi = this.u32[1] as number;
+    const negative = hi >>> 31 === 1;
+    const exponent = (hi >>> 20) & 0x7ff;
+    const mHigh = (hi & 0xfffff) + (exponent !== 0 ? 0x100000 : 0);
+    if (lo === 0 && mHigh === 0) {
+      q.set(this.shiftedZero);
+      return;
+    }
+    const e2 = (exponent === 0 ? 1 : exponent) - 1075;
+    const m0 = lo & 0xffff;
+    const m1 = lo >>> 16;
+    const m2 = mHigh & 0xffff;
+    const m3 = mHigh >>> 16;
+    const P = this.product;
+    const E = this.e16;
+    P.fill(0);
+    for (let i = 0; i < E.length; i++) {
+      const d = E[i] as number;
+      P[i] = (P[i] as number) + d * m0;
+      P[i + 1] = (P[i + 1] as number) + d * m1;
+      P[i + 2] = (P[i + 2] as number) + d * m2;
+      P[i + 3] = (P[i + 3] as number) + d * m3;
+    }
+    let carry = 0;
+    for (let k = 0; k < P.length; k++) {
+      const s = (P[k] as number) + carry;
+      carry = Math.floor(s / 65536);
+      P[k] = s - carry * 65536;
+    }
+    // x = floor(P · 2^e2), written into r; it is ≤ A·E < order, so L limbs hold it.
+    const x = this.r;
+    for (let j = 0; j < this.limbCount; j++) x[j] = this.bits32(32 * j - e2);
+    const roundUp = negative && e2 < 0 && this.anyBitBelow(-e2) ? 1 : 0;
+    const z = this.shiftedZero;
+    const L = this.limbCount;
+    if (!negative) {
+      let c = 0;
+      for (let k = 0; k < L; k++) {
+        const s = (z[k] as number) + (x[k] as number) + c;
+        q[k] = s;
+        c = s >= TWO32 ? 1 : 0;
+      }
+    } else {
+      let borrow = roundUp;
+      for (let k = 0; k < L; k++) {
+        const d = (z[k] as number) - (x[k] as number) - borrow;
+        q[k] = d;
+        borrow = d < 0 ? 1 : 0;
+      }
+    }
+  }
+
+  maskInto(values: ArrayLike<number>, scalar: number, reader: KeystreamReader, out: Elements, at: number): number {
+    const o = out as Uint32Array;
+    const L = this.limbCount;
+    const q = this.q;
+    for (let i = 0; i < values.length; i++) {
+      const oo = (at + i) * L;
+      const w = values[i] as number;
+      if (w - w !== 0) return i;
+      this.encode(scalar * w, q);
+      this.drawOne(reader, o, oo);
+      this.addMod(o, oo, q, 0);
+    }
+    return -1;
+  }
+
+  maskScalar(scalar: number, reader: KeystreamReader, out: Elements): void {
+    this.maskInto([scalar], 1, reader, out, 0);
+  }
+
+  addInto(acc: Elements, x: Elements): void {
+    const a = acc as Uint32Array;
+    const b = x as Uint32Array;
+    for (let o = 0; o < a.length; o += this.limbCount) this.addMod(a, o, b, o);
+  }
+
+  subInto(acc: Elements, x: Elements): void {
+    const a = acc as Uint32Array;
+    const b = x as Uint32Array;
+    for (let o = 0; o < a.length; o += this.limbCount) this.subMod(a, o, b, o);
+  }
+
+  write(values: Elements, count: number, bytes: Uint8Array, offset: number): void {
+    const v = values as Uint32Array;
+    const L = this.limbCount;
+    const bpn = this.params.bytesPerNumber;
+    for (let i = 0; i < count; i++) {
+      const base = offset + i * bpn;
+      for (let k = 0; k < bpn; k++) bytes[base + k] = (v[i * L + (k >>> 2)] as number) >>> (8 * (k & 3));
+    }
+  }
+
+  read(bytes: Uint8Array, offset: number, count: number, field: string): Uint32Array {
+    const L = this.limbCount;
+    const bpn = this.params.bytesPerNumber;
+    const out = new Uint32Array(count * L);
+    for (let i = 0; i < count; i++) {
+      const base = offset + i * bpn;
+      for (let k = 0; k < bpn; k++) {
+        const idx = i * L + (k >>> 2);
+        out[idx] = ((out[idx] as number) | ((bytes[base + k] as number) << (8 * (k & 3)))) >>> 0;
+      }
+      if (this.geOrder(out, i * L)) throw outOfRange(field, i, this.params.order);
+    }
+    return out;
+  }
+
+  /** (top ≤ 96 bits of x as a double, power-of-two exponent of its lowest limb used). */
+  private scaled(x: Uint32Array, xo: number): { mantissa: number; exponent: number } {
+    let k = this.limbCount - 1;
+    while (k >= 0 && x[xo + k] === 0) k--;
+    if (k < 0) return { mantissa: 0, exponent: 0 };
+    let mantissa = x[xo + k] as number;
+    let used = k;
+    for (let j = 1; j <= 2 && k - j >= 0; j++) {
+      mantissa = mantissa * TWO32 + (x[xo + k - j] as number);
+      used = k - j;
+    }
+    return { mantissa, exponent: 32 * used };
+  }
+
+  decode(values: Elements, scalar: Elements, modelCount: number): Float64Array {
+    const L = this.limbCount;
+    const shift = bigIntToLimbs(BigInt(modelCount) * this.params.shiftedZero, L);
+    const den = Uint32Array.from(scalar as Uint32Array);
+    if (this.compare(den, 0, shift) <= 0) throw zeroScalarSum();
+    this.subRaw(den, 0, shift, 0);
+    const d = this.scaled(den, 0);
+    const v = values as Uint32Array;
+    const count = v.length / L;
+    const out = new Float64Array(count);
+    const diff = this.t;
+    for (let i = 0; i < count; i++) {
+      const negative = this.compare(v, i * L, shift) < 0;
+      // diff = |V_i − N·A·E|
+      for (let k = 0; k < L; k++) diff[k] = v[i * L + k] as number;
+      if (negative) {
+        diff.set(shift);
+        this.subRaw(diff, 0, v, i * L);
+      } else {
+        this.subRaw(diff, 0, shift, 0);
+      }
+      const n = this.scaled(diff, 0);
+      const ratio = mulPow2(n.mantissa / d.mantissa, n.exponent - d.exponent);
+      out[i] = negative ? -ratio : ratio;
+    }
+    return out;
+  }
+
+  private compare(a: Uint32Array, ao: number, b: Uint32Array): number {
+    for (let k = this.limbCount - 1; k >= 0; k--) {
+      const x = a[ao + k] as number;
+      const y = b[k] as number;
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return 0;
+  }
+
+  /** a ← a − b for a ≥ b (no reduction). */
+  private subRaw(a: Uint32Array, ao: number, b: Uint32Array, bo: number): void {
+    let borrow = 0;
+    for (let k = 0; k < this.limbCount; k++) {
+      const d = (a[ao + k] as number) - (b[bo + k] as number) - borrow;
+      a[ao + k] = d;
+      borrow = d < 0 ? 1 : 0;
+    }
+  }
+
+  toBigInt(values: Elements, i: number): bigint {
+    let v = 0n;
+    for (let k = this.limbCount - 1; k >= 0; k--) v = (v << 32n) | BigInt(values[i * this.limbCount + k] as number);
+    return v;
+  }
+
+  fromBigInts(values: readonly bigint[]): Uint32Array {
+    const out = this.alloc(values.length);
+    for (const [i, v] of values.entries()) out.set(bigIntToLimbs(v, this.limbCount), i * this.limbCount);
+    return out;
+  }
+}
+
+/** x · 2^k without overflowing an intermediate power of two. */
+function mulPow2(x: number, k: number): number {
+  let r = x;
+  let e = k;
+  while (e > 1000) {
+    r *= 2 ** 1000;
+    e -= 1000;
+  }
+  while (e < -1000) {
+    r *= 2 ** -1000;
+    e += 1000;
+  }
+  return r * 2 ** e;
+}

@@ -1,0 +1,93 @@
+/**
+ * Masking and mask derivation (protocol.md §4.3, §5).
+ *
+ * An update participant draws a fresh 32-byte mask seed, expands it into a
+ * ChaCha20 keystream and masks its model: the scalar's mask is drawn first,
+ * then one mask per weight, in order. A sum participant re-derives the same
+ * masks from the seeds it opens (`deriveMask`) and adds them up.
+ */
+
+import { expectLength } from '../bytes.ts';
+import type { PetCrypto } from '../crypto/sodium.ts';
+import { SEED_BYTES } from '../crypto/sodium.ts';
+import { PetError } from '../errors.ts';
+import { type MaskConfig, maskParams } from './config.ts';
+import { groupFor } from './group.ts';
+import type { MaskObject } from './mask-object.ts';
+import { KeystreamReader } from './sampling.ts';
+
+export interface MaskResult {
+  // SECURITY: the mask seed opens this participant's model; it is sealed to each sum
+  // participant and must be wiped by the caller once the local seed dictionary is built.
+  readonly seed: Uint8Array;
+  readonly masked: MaskObject;
+}
+
+function validateScalar(scalar: number): void {
+  if (typeof scalar !== 'number' || !Number.isFinite(scalar) || scalar < 0) {
+    throw new PetError('invalid-scalar', `scalar: expected a finite number ≥ 0, got ${scalar}`);
+  }
+}
+
+function invalidValue(model: ArrayLike<number>, index: number): PetError {
+  return new PetError('invalid-model-value', `model[${index}]: expected a finite number, got ${model[index]}`);
+}
+
+/**
+ * Rejects NaN/±Infinity weights and non-finite or negative scalars. `Masker.mask` checks the
+ * same inside its single pass; this is for callers that want to fail before any other work.
+ */
+export function validateModel(model: ArrayLike<number>, scalar: number): void {
+  validateScalar(scalar);
+  for (let i = 0; i < model.length; i++) {
+    const w = model[i] as number;
+    // w − w is 0 for every finite number and NaN for NaN and ±Infinity.
+    if (w - w !== 0) throw invalidValue(model, i);
+  }
+}
+
+export class Masker {
+  constructor(
+    private readonly crypto: PetCrypto,
+    readonly config: MaskConfig,
+  ) {
+    maskParams(config); // validates the config eagerly
+  }
+
+  /**
+   * Masks `scalar · model` and the scalar with a fresh seed (or the given one, for tests).
+   * Models are clamped to ±A; NaN/Infinity is an `invalid-model-value` error.
+   */
+  mask(model: ArrayLike<number>, scalar = 1, seed?: Uint8Array): MaskResult {
+    validateScalar(scalar);
+    const maskSeed =
+      seed === undefined ? this.crypto.randomBytes(SEED_BYTES) : expectLength(seed, SEED_BYTES, 'mask seed').slice();
+    const group = groupFor(maskParams(this.config));
+    const reader = new KeystreamReader(this.crypto.keystream(maskSeed));
+    try {
+      const scalarOut = group.alloc(1);
+      group.maskScalar(scalar, reader, scalarOut);
+      const vector = group.alloc(model.length);
+      const invalid = group.maskInto(model, scalar, reader, vector, 0);
+      if (invalid >= 0) throw invalidValue(model, invalid);
+      return { seed: maskSeed, masked: { config: this.config, length: model.length, vector, scalar: scalarOut } };
+    } finally {
+      reader.dispose();
+    }
+  }
+}
+
+/** Derives the mask a seed expands to: the scalar's mask, then `length` weight masks. */
+export function deriveMask(crypto: PetCrypto, config: MaskConfig, seed: Uint8Array, length: number): MaskObject {
+  const group = groupFor(maskParams(config));
+  const reader = new KeystreamReader(crypto.keystream(seed));
+  try {
+    const scalar = group.alloc(1);
+    group.draw(reader, scalar, 0, 1);
+    const vector = group.alloc(length);
+    group.draw(reader, vector, 0, length);
+    return { config, length, vector, scalar };
+  } finally {
+    reader.dispose();
+  }
+}

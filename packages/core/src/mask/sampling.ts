@@ -1,0 +1,53 @@
+/**
+ * Uniform sampling of group elements from a mask keystream (protocol.md §5.3).
+ *
+ * Each draw reads `bytesPerNumber` keystream bytes as a little-endian
+ * integer, clears every bit above `elementBits` (the bit length of order − 1)
+ * and accepts the value when it is below the order, else draws again. Power2
+ * orders equal 2^elementBits and never reject. Bytes are consumed strictly in
+ * order, so every platform derives the same masks from the same seed.
+ *
+ * The reader holds one keystream chunk at a time: memory is bounded for any
+ * model size.
+ */
+
+import type { Keystream } from '../crypto/sodium.ts';
+
+/** Keystream bytes fetched per refill; a multiple of the 64-byte ChaCha20 block. */
+export const KEYSTREAM_CHUNK_BYTES = 256 * 1024;
+
+export class KeystreamReader {
+  /** Current window: `buf[pos..end)` are unread keystream bytes. */
+  buf: Uint8Array;
+  /** Little-endian word reads over `buf` (the float path reads two 32-bit words per draw). */
+  readonly view: DataView;
+  pos = 0;
+  end = 0;
+  /** Keystream bytes consumed by draws so far (accepted and rejected). */
+  consumed = 0;
+
+  constructor(
+    private readonly stream: Keystream,
+    private readonly chunkBytes = KEYSTREAM_CHUNK_BYTES,
+  ) {
+    // Room for one chunk plus the tail of the previous one (< one element, ≤ 264 bytes for f64/bmax).
+    this.buf = new Uint8Array(chunkBytes + 512);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Makes at least `n` unread bytes available (n ≤ 512). */
+  refill(n: number): void {
+    const left = this.end - this.pos;
+    if (left >= n) return;
+    this.buf.copyWithin(0, this.pos, this.end);
+    const chunk = this.stream.next(this.chunkBytes);
+    this.buf.set(chunk, left);
+    this.pos = 0;
+    this.end = left + chunk.length;
+  }
+
+  dispose(): void {
+    this.buf.fill(0);
+    this.stream.dispose();
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * Root Vitest configuration: one project per package (DESIGN §5).
+ * `npm test` runs them all; the demo app keeps its own Vite config.
+ */
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'core',
+          root: 'packages/core',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
