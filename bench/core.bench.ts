@@ -26,14 +26,14 @@ import {
   Masker,
   maskParams,
   openMessage,
-  sealMessage,
   SEED_BYTES,
+  sealMessage,
   toBase64Url,
 } from '../packages/core/src/index.ts';
-import { KeystreamReader, KEYSTREAM_CHUNK_BYTES } from '../packages/core/src/mask/sampling.ts';
+import { KEYSTREAM_CHUNK_BYTES, KeystreamReader } from '../packages/core/src/mask/sampling.ts';
 import { fixtureModel } from '../packages/core/src/testing/index.ts';
 
-const REPS = Number(process.env.BENCH_REPS ?? 9);
+const REPS = Number(process.env['BENCH_REPS'] ?? 9);
 const crypto = await initCrypto();
 
 function median(xs: number[]): number {

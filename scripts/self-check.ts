@@ -5,17 +5,17 @@
  * issues make `npm start` launch the coordinator and the demo.
  */
 
-import { fixtureModel, weightedAverage } from '../packages/core/src/testing/index.ts';
 import {
   Aggregation,
   configName,
   deriveMask,
   initCrypto,
+  type MaskConfig,
   Masker,
   maskOrder,
   selectTask,
-  type MaskConfig,
 } from '../packages/core/src/index.ts';
+import { fixtureModel, weightedAverage } from '../packages/core/src/testing/index.ts';
 
 const config: MaskConfig = { group: 'power2', data: 'f32', bound: 'b2', model: 'm3' };
 const participants = 5;
@@ -49,7 +49,8 @@ for (let i = 0; i < participants; i++) {
 const global = aggregate.unmask(maskSum.toMaskObject());
 const expected = weightedAverage(models, scalars);
 let maxError = 0;
-for (let i = 0; i < length; i++) maxError = Math.max(maxError, Math.abs((global[i] as number) - (expected[i] as number)));
+for (let i = 0; i < length; i++)
+  maxError = Math.max(maxError, Math.abs((global[i] as number) - (expected[i] as number)));
 const ms = performance.now() - t0;
 
 console.log(`petfl core self-check

@@ -51,3 +51,106 @@ export {
 export { type Elements, type Group, groupFor } from './mask/group.ts';
 export type { MaskObject } from './mask/mask-object.ts';
 export { deriveMask, Masker, type MaskResult, validateModel } from './mask/masker.ts';
+export {
+  CHUNK_FLAG_LAST,
+  CHUNK_HEADER_BYTES,
+  type Chunk,
+  ChunkAssembler,
+  type ChunkLimits,
+  decodeChunk,
+  encodeChunk,
+  MAX_CHUNKS,
+  splitPayload,
+} from './message/chunk.ts';
+export { DICTIONARY_KEY_BYTES, dictionaryKeyBytes } from './message/dictionary.ts';
+export {
+  decodeGlobalModel,
+  encodeGlobalModel,
+  GLOBAL_MODEL_DATA_TYPES,
+  GLOBAL_MODEL_HEADER_BYTES,
+  type GlobalModel,
+} from './message/global-model.ts';
+export {
+  decodeHeader,
+  encodeHeader,
+  FLAG_MULTIPART,
+  HEADER_BYTES,
+  HEADER_RANGES,
+  type Header,
+  type HeaderExpectation,
+  MAX_MESSAGE_BYTES,
+  type MessageTag,
+  readHeader,
+  TAGS,
+  tagFromWire,
+  writeHeader,
+} from './message/header.ts';
+export {
+  decodeLocalSeedDict,
+  ENCRYPTED_MASK_SEED_BYTES,
+  encodeLocalSeedDict,
+  type LocalSeedDict,
+  localSeedDictByteLength,
+  readLocalSeedDict,
+  writeLocalSeedDict,
+} from './message/local-seed-dict.ts';
+export {
+  decodeMaskObject,
+  encodeMaskObject,
+  type MaskObjectExpectation,
+  maskObjectByteLength,
+  readMaskObject,
+  writeMaskObject,
+} from './message/mask-object.ts';
+export {
+  decodePayload,
+  encodeFrame,
+  encodeMessage,
+  encodePayload,
+  type FrameFields,
+  type Message,
+  type Payload,
+  type PayloadExpectation,
+} from './message/message.ts';
+export {
+  decodeRoundParameters,
+  encodeRoundParameters,
+  MAX_MODEL_LENGTH,
+  type RoundParameters,
+  type RoundParametersJson,
+} from './message/round-parameters.ts';
+export {
+  type ChunkOptions,
+  type OpenedMessage,
+  openMessage,
+  sealMessage,
+  sealMessageChunks,
+  signMessage,
+} from './message/seal.ts';
+export {
+  decodeSeedDict,
+  encodeSeedDict,
+  readSeedDict,
+  type SeedDict,
+  seedDictByteLength,
+  writeSeedDict,
+} from './message/seed-dict.ts';
+export { decodeSum, encodeSum, SUM_BYTES, type Sum } from './message/sum.ts';
+export {
+  decodeSumDict,
+  encodeSumDict,
+  readSumDict,
+  type SumDict,
+  sumDictByteLength,
+  writeSumDict,
+} from './message/sum-dict.ts';
+export { decodeSum2, encodeSum2, type Sum2, sum2ByteLength } from './message/sum2.ts';
+export { decodeUpdate, encodeUpdate, type Update, updateByteLength } from './message/update.ts';
+export {
+  decodeUpdateSeedDict,
+  encodeUpdateSeedDict,
+  readUpdateSeedDict,
+  type UpdateSeedDict,
+  updateSeedDictByteLength,
+  writeUpdateSeedDict,
+} from './message/update-seed-dict.ts';

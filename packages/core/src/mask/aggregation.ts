@@ -66,9 +66,11 @@ export class Aggregation {
 
   /**
    * Subtracts the aggregated mask and decodes the scalar-weighted average Σ sᵢwᵢ / Σ sᵢ
-   * (protocol.md §4.5). Throws `zero-scalar-sum` when Σ sᵢ = 0. The aggregate is unchanged.
+   * (protocol.md §4.5). Throws `zero-scalar-sum` when Σ sᵢ = 0 and `empty-aggregation` when
+   * nothing was aggregated (the decode would otherwise return garbage). The aggregate is unchanged.
    */
   unmask(mask: MaskObject): Float64Array {
+    if (this.count === 0) throw new PetError('empty-aggregation', 'unmask: no masked model was aggregated');
     const vector = this.vector.slice();
     const scalar = this.scalar.slice();
     this.group.subInto(vector, mask.vector);

@@ -5,13 +5,15 @@
  * bound and a model cap. From it follow the fixed-point parameters:
  *
  * - A, the add shift: models are clamped to [−A, A] (bound b0 = 1, b2 = 10²,
- *   b4 = 10⁴, b6 = 10⁶, bmax = the data type's largest magnitude);
+ *   b4 = 10⁴, b6 = 10⁶, bmax = the data type's largest magnitude); the integer
+ *   types under bmax clamp to their two's-complement range [−A, A − 1] instead;
  * - E, the exp shift: values are scaled by E before flooring;
  * - N, the model cap: at most N = 10^k masked models may be aggregated;
- * - the group order: integer = 2·A·E·N + 1, power2 = the smallest power of
- *   two ≥ that, prime = a prime ≥ that (see prime-orders.ts).
+ * - the group order: integer = (A + U)·E·N + 1 with U the upper clamp bound
+ *   (2·A·E·N + 1 but for i32/i64 bmax), power2 = the smallest power of two ≥
+ *   that, prime = a prime ≥ that (see prime-orders.ts).
  *
- * Every value of an aggregate lies in [0, 2·A·E·N], so sums never wrap.
+ * Every value of an aggregate lies in [0, (A + U)·E·N], so sums never wrap.
  */
 
 import { type ByteReader, describe } from '../bytes.ts';
@@ -78,8 +80,10 @@ export interface MaskParams {
   readonly elementBits: number;
   /** ceil(elementBits / 8): the wire size of one element. */
   readonly bytesPerNumber: number;
-  /** A, the clamp bound and add shift. */
+  /** A, the add shift; −A is the lower clamp bound. */
   readonly addShift: bigint;
+  /** U, the upper clamp bound: A, or A − 1 for i32/i64 bmax (the type's maximum). */
+  readonly upperBound: bigint;
   /** E, the fixed-point scale. */
   readonly expShift: bigint;
   /** N, the largest number of models an aggregate may hold. */
@@ -90,8 +94,10 @@ export interface MaskParams {
   readonly arithmetic: 'float' | 'limbs';
   /** Uint32 limbs per element on the limbs path (1 on the float path, unused). */
   readonly limbs: number;
-  /** The largest double ≤ A: values above it clamp to A. */
+  /** The largest double ≤ A: values below its negation clamp to −A. */
   readonly boundAsDouble: number;
+  /** The largest double ≤ U: values above it clamp to U. */
+  readonly upperBoundAsDouble: number;
 }
 
 export function configName(config: MaskConfig): string {
@@ -138,10 +144,11 @@ const cache = new Map<string, MaskParams>();
 
 /** The derived parameters of a (validated) config. */
 export function maskParams(config: MaskConfig): MaskParams {
+  // Validate first: a non-object (null, a string) must fail as invalid-mask-config, not a TypeError.
+  validateMaskConfig(config);
   const name = configName(config);
   const hit = cache.get(name);
   if (hit) return hit;
-  validateMaskConfig(config);
   const addShift = config.bound === 'bmax' ? BMAX_A[config.data] : BOUNDED_A[config.bound];
   const expShift =
     config.data === 'f64'
@@ -150,7 +157,12 @@ export function maskParams(config: MaskConfig): MaskParams {
         ? 10n ** 45n
         : 10n ** 10n;
   const modelCap = MODEL_CAP[config.model];
-  const integerOrder = 2n * addShift * expShift * modelCap + 1n;
+  // Integer types are two's complement: i32 spans [−2^31, 2^31 − 1]. The reference orders
+  // (xaynet's, ../shared/reference/mask-orders.json) are (2^32 − 1)·E·N + 1 for i32/bmax, so
+  // the upper clamp must be A − 1 there, or N values at the top would wrap the group.
+  const upperBound =
+    config.bound === 'bmax' && (config.data === 'i32' || config.data === 'i64') ? addShift - 1n : addShift;
+  const integerOrder = (addShift + upperBound) * expShift * modelCap + 1n;
   const order = computeOrder(config, integerOrder);
   const elementBits = bitLength(order - 1n);
   const params: MaskParams = Object.freeze({
@@ -160,12 +172,14 @@ export function maskParams(config: MaskConfig): MaskParams {
     elementBits,
     bytesPerNumber: Math.ceil(elementBits / 8),
     addShift,
+    upperBound,
     expShift,
     modelCap,
     shiftedZero: addShift * expShift,
     arithmetic: order < FLOAT_PATH_LIMIT ? 'float' : 'limbs',
     limbs: Math.ceil(elementBits / 32),
     boundAsDouble: largestDoubleAtMost(addShift),
+    upperBoundAsDouble: largestDoubleAtMost(upperBound),
   });
   cache.set(name, params);
   return params;

@@ -116,7 +116,10 @@ class FloatGroup implements Group {
     out[0] = x - this.order * +(x >= this.order);
   }
 
-  /** q = floor((clamp(v, −A, A) + A) · E), exactly (protocol.md §4.3); v is finite. */
+  /**
+   * q = floor((clamp(v, −A, A) + A) · E), exactly (protocol.md §4.3); v is finite. The upper
+   * bound U equals A on this path (only i32/i64 bmax differ, and their orders exceed 2^52).
+   */
   private encode(value: number): number {
     const { a, e, eHigh, eLow } = this;
     const v = Math.min(Math.max(value, -a), a);
@@ -295,7 +298,8 @@ class LimbGroup implements Group {
   /** True when the order is 2^(32·limbs): every L-limb value is then an element. */
   private readonly orderAboveLimbs: boolean;
   private readonly shiftedZero: Uint32Array;
-  private readonly twiceShiftedZero: Uint32Array;
+  /** (A + U)·E: the encoding of every value above the upper clamp bound U. */
+  private readonly topEncoding: Uint32Array;
   private readonly topMask: number;
   private readonly e16: Float64Array;
   // Scratch, reused by every call: no allocation per element.
@@ -315,7 +319,7 @@ class LimbGroup implements Group {
     this.orderAboveLimbs = params.order === 1n << BigInt(32 * L);
     this.orderLimbs = bigIntToLimbs(params.order % (1n << BigInt(32 * L)), L);
     this.shiftedZero = bigIntToLimbs(params.shiftedZero, L);
-    this.twiceShiftedZero = bigIntToLimbs(2n * params.shiftedZero, L);
+    this.topEncoding = bigIntToLimbs((params.addShift + params.upperBound) * params.expShift, L);
     const topBits = params.elementBits - 32 * (L - 1);
     this.topMask = topBits >= 32 ? 0xffffffff : 2 ** topBits - 1;
     this.e16 = bigIntToDigits16(params.expShift);
@@ -432,16 +436,15 @@ class LimbGroup implements Group {
   }
 
   /**
-   * q ← floor((clamp(v, −A, A) + A) · E) exactly (protocol.md §4.3). v = ±m·2^e2 with m < 2^53,
+   * q ← floor((clamp(v, −A, U) + A) · E) exactly (protocol.md §4.3). v = ±m·2^e2 with m < 2^53,
    * so q = A·E ± floor-or-ceil(m·E·2^e2), with m·E formed in 16-bit digits.
    */
   private encode(v: number, q: Uint32Array): void {
-    const bound = this.params.boundAsDouble;
-    if (v > bound) {
-      q.set(this.twiceShiftedZero);
+    if (v > this.params.upperBoundAsDouble) {
+      q.set(this.topEncoding);
       return;
     }
-    if (v < -bound) {
+    if (v < -this.params.boundAsDouble) {
       q.fill(0);
       return;
     }
@@ -555,18 +558,30 @@ class LimbGroup implements Group {
     return out;
   }
 
-  /** (top ≤ 96 bits of x as a double, power-of-two exponent of its lowest limb used). */
+  /**
+   * x[xo..xo+L) rounded to the nearest double (ties to even), as mantissa · 2^exponent with
+   * 2^52 ≤ mantissa ≤ 2^53. Correct rounding of both operands keeps the quotient in decode
+   * within 2 ulp of the exact value (|error| < 0.5 + 2 + 0.5 ulp, and it is an integer);
+   * summing limbs in doubles rounded twice and could be off by more.
+   */
   private scaled(x: Uint32Array, xo: number): { mantissa: number; exponent: number } {
     let k = this.limbCount - 1;
     while (k >= 0 && x[xo + k] === 0) k--;
     if (k < 0) return { mantissa: 0, exponent: 0 };
-    let mantissa = x[xo + k] as number;
-    let used = k;
-    for (let j = 1; j <= 2 && k - j >= 0; j++) {
-      mantissa = mantissa * TWO32 + (x[xo + k - j] as number);
-      used = k - j;
-    }
-    return { mantissa, exponent: 32 * used };
+    const top = x[xo + k] as number;
+    const l1 = k >= 1 ? (x[xo + k - 1] as number) : 0;
+    const l2 = k >= 2 ? (x[xo + k - 2] as number) : 0;
+    const s = Math.clz32(top);
+    // The 64 bits below and including the leading one: hi (leading one at bit 31) ‖ lo.
+    const hi = s === 0 ? top : ((top << s) | (l1 >>> (32 - s))) >>> 0;
+    const lo = s === 0 ? l1 : ((l1 << s) | (l2 >>> (32 - s))) >>> 0;
+    let sticky = (lo & 0x3ff) !== 0 || (s === 0 ? l2 : (l2 << s) >>> 0) !== 0;
+    for (let j = k - 3; j >= 0 && !sticky; j--) sticky = x[xo + j] !== 0;
+    let mantissa = hi * 2097152 + (lo >>> 11); // the top 53 bits
+    const roundBit = (lo >>> 10) & 1;
+    if (roundBit === 1 && (sticky || mantissa % 2 === 1)) mantissa += 1;
+    // the leading one is bit 32k + 31 − s of x, and bit 52 of the mantissa
+    return { mantissa, exponent: 32 * k - s - 21 };
   }
 
   decode(values: Elements, scalar: Elements, modelCount: number): Float64Array {

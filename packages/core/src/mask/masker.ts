@@ -79,6 +79,9 @@ export class Masker {
 
 /** Derives the mask a seed expands to: the scalar's mask, then `length` weight masks. */
 export function deriveMask(crypto: PetCrypto, config: MaskConfig, seed: Uint8Array, length: number): MaskObject {
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new PetError('invalid-field', `mask length: expected a non-negative integer, got ${length}`);
+  }
   const group = groupFor(maskParams(config));
   const reader = new KeystreamReader(crypto.keystream(seed));
   try {

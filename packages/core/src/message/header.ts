@@ -82,7 +82,7 @@ export function writeHeader(writer: ByteWriter, header: Header): void {
       `header.length: expected ${HEADER_BYTES}..${MAX_MESSAGE_BYTES} bytes, got ${header.length}`,
     );
   }
-  if (!(header.tag in TAGS)) {
+  if (!Object.hasOwn(TAGS, header.tag)) {
     throw new PetError('unknown-tag', `header.tag: expected one of ${Object.keys(TAGS).join(', ')}, got ${header.tag}`);
   }
   writer
@@ -120,14 +120,14 @@ export function readHeader(reader: ByteReader, expect: HeaderExpectation = {}): 
     throw new PetError('length-mismatch', `${ctx}.length: expected ${expect.messageLength} bytes, got ${length}`);
   }
   if (expect.coordinatorPk !== undefined && !equalBytes(coordinatorPk, expect.coordinatorPk)) {
-    throw new PetError('wrong-coordinator-key', `${ctx}.coordinatorPk: expected the current round key, got another key`);
+    throw new PetError(
+      'wrong-coordinator-key',
+      `${ctx}.coordinatorPk: expected the current round key, got another key`,
+    );
   }
   const tag = tagFromWire(tagByte);
   if (tag === undefined) {
-    throw new PetError(
-      'unknown-tag',
-      `${ctx}.tag: expected one of ${Object.values(TAGS).join(', ')}, got ${tagByte}`,
-    );
+    throw new PetError('unknown-tag', `${ctx}.tag: expected one of ${Object.values(TAGS).join(', ')}, got ${tagByte}`);
   }
   if ((flags & ~FLAG_MULTIPART) !== 0) {
     throw new PetError(

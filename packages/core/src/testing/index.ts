@@ -13,8 +13,18 @@ import type { MaskConfig } from '../mask/config.ts';
 export const FIXTURE_CONFIG: MaskConfig = Object.freeze({ group: 'power2', data: 'f32', bound: 'b2', model: 'm3' });
 
 /** A float-path prime config and a limbs-path config, for tests that must cover both paths. */
-export const FIXTURE_PRIME_CONFIG: MaskConfig = Object.freeze({ group: 'prime', data: 'f32', bound: 'b0', model: 'm3' });
-export const FIXTURE_LIMBS_CONFIG: MaskConfig = Object.freeze({ group: 'prime', data: 'f64', bound: 'b6', model: 'm6' });
+export const FIXTURE_PRIME_CONFIG: MaskConfig = Object.freeze({
+  group: 'prime',
+  data: 'f32',
+  bound: 'b0',
+  model: 'm3',
+});
+export const FIXTURE_LIMBS_CONFIG: MaskConfig = Object.freeze({
+  group: 'prime',
+  data: 'f64',
+  bound: 'b6',
+  model: 'm6',
+});
 
 /** 32 bytes: `label` byte then 0, 1, 2, … — a distinct fixed seed per label. */
 export function fixtureSeed(label: number): Uint8Array {

@@ -1,0 +1,174 @@
+/**
+ * The libsodium gate (ADR 0002): signatures, sealed boxes, SHA-256 and the keystream lifecycle.
+ * Known answers from RFC 8032 (Ed25519) and FIPS 180-2 (SHA-256).
+ */
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PetError } from '../errors.ts';
+import {
+  ENCRYPT_PUBLIC_KEY_BYTES,
+  initCrypto,
+  type PetCrypto,
+  SEAL_OVERHEAD_BYTES,
+  SIGNATURE_BYTES,
+  SIGNING_PUBLIC_KEY_BYTES,
+  SIGNING_SECRET_KEY_BYTES,
+} from './sodium.ts';
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
+const ascii = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'ascii'));
+const flip = (bytes: Uint8Array, i: number, bit = 0): Uint8Array => {
+  const out = bytes.slice();
+  out[i] = (out[i] as number) ^ (1 << bit);
+  return out;
+};
+const codeOf = (f: () => unknown): string | undefined => {
+  try {
+    f();
+  } catch (error) {
+    return error instanceof PetError ? error.code : `not a PetError: ${String(error)}`;
+  }
+  return undefined;
+};
+
+let crypto: PetCrypto;
+beforeAll(async () => {
+  crypto = await initCrypto();
+});
+
+describe('initCrypto', () => {
+  it('resolves to the same object every time', async () => {
+    expect(await initCrypto()).toBe(crypto);
+  });
+});
+
+describe('Ed25519', () => {
+  it('RFC 8032 §7.1 test 1: key pair from the seed, signature of the empty message', () => {
+    const keys = crypto.signingKeyPair(fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60'));
+    expect(hex(keys.publicKey)).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+    const signature = crypto.sign(new Uint8Array(0), keys.secretKey);
+    expect(hex(signature)).toBe(
+      'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+    );
+    expect(crypto.verify(signature, new Uint8Array(0), keys.publicKey)).toBe(true);
+  });
+
+  it('sign/verify round trip; a flipped bit in signature, message or key is rejected', () => {
+    const keys = crypto.signingKeyPair();
+    expect(keys.publicKey).toHaveLength(SIGNING_PUBLIC_KEY_BYTES);
+    expect(keys.secretKey).toHaveLength(SIGNING_SECRET_KEY_BYTES);
+    const message = ascii('round seed ‖ sum');
+    const signature = crypto.sign(message, keys.secretKey);
+    expect(signature).toHaveLength(SIGNATURE_BYTES);
+    expect(crypto.verify(signature, message, keys.publicKey)).toBe(true);
+    for (const i of [0, 17, 63]) expect(crypto.verify(flip(signature, i, 3), message, keys.publicKey)).toBe(false);
+    expect(crypto.verify(signature, flip(message, 2), keys.publicKey)).toBe(false);
+    expect(crypto.verify(signature, message, flip(keys.publicKey, 5))).toBe(false);
+    expect(crypto.verify(signature, message, crypto.signingKeyPair().publicKey)).toBe(false);
+  });
+
+  it('fresh key pairs differ; seeded ones are reproducible', () => {
+    expect(hex(crypto.signingKeyPair().publicKey)).not.toBe(hex(crypto.signingKeyPair().publicKey));
+    const seed = new Uint8Array(32).fill(42);
+    expect(hex(crypto.signingKeyPair(seed).secretKey)).toBe(hex(crypto.signingKeyPair(seed).secretKey));
+  });
+
+  it('wrong key or seed lengths → invalid-field (sign, key seed); verify just answers false', () => {
+    const keys = crypto.signingKeyPair();
+    const message = ascii('m');
+    expect(codeOf(() => crypto.sign(message, keys.secretKey.subarray(0, 63)))).toBe('invalid-field');
+    expect(codeOf(() => crypto.sign(message, keys.publicKey))).toBe('invalid-field');
+    expect(() => crypto.sign(message, new Uint8Array(65))).toThrow(/signing secret key: expected 64 bytes, got 65/);
+    expect(codeOf(() => crypto.signingKeyPair(new Uint8Array(31)))).toBe('invalid-field');
+    expect(codeOf(() => crypto.encryptKeyPair(new Uint8Array(33)))).toBe('invalid-field');
+    const signature = crypto.sign(message, keys.secretKey);
+    expect(crypto.verify(signature.subarray(0, 63), message, keys.publicKey)).toBe(false);
+    expect(crypto.verify(signature, message, keys.publicKey.subarray(0, 31))).toBe(false);
+  });
+});
+
+describe('sealed boxes', () => {
+  it('seal/openSealed round trip with 48 bytes overhead', () => {
+    const keys = crypto.encryptKeyPair();
+    expect(keys.publicKey).toHaveLength(ENCRYPT_PUBLIC_KEY_BYTES);
+    for (const length of [0, 1, 32, 1000]) {
+      const message = Uint8Array.from({ length }, (_, i) => (i * 7) & 0xff);
+      const sealed = crypto.seal(message, keys.publicKey);
+      expect(sealed).toHaveLength(length + SEAL_OVERHEAD_BYTES);
+      expect(hex(crypto.openSealed(sealed, keys))).toBe(hex(message));
+    }
+    // anonymous and randomized: sealing twice gives different boxes
+    const m = ascii('mask seed');
+    expect(hex(crypto.seal(m, keys.publicKey))).not.toBe(hex(crypto.seal(m, keys.publicKey)));
+  });
+
+  it('seeded X25519 key pairs are reproducible', () => {
+    const seed = new Uint8Array(32).fill(1);
+    const a = crypto.encryptKeyPair(seed);
+    const sealed = crypto.seal(ascii('x'), a.publicKey);
+    expect(hex(crypto.openSealed(sealed, crypto.encryptKeyPair(seed)))).toBe(hex(ascii('x')));
+  });
+
+  it('a wrong key, a truncated or a flipped ciphertext → decrypt-failed', () => {
+    const keys = crypto.encryptKeyPair();
+    const sealed = crypto.seal(ascii('the mask seed, 32 bytes long....'), keys.publicKey);
+    expect(codeOf(() => crypto.openSealed(sealed, crypto.encryptKeyPair()))).toBe('decrypt-failed');
+    expect(codeOf(() => crypto.openSealed(sealed.subarray(0, sealed.length - 1), keys))).toBe('decrypt-failed');
+    expect(codeOf(() => crypto.openSealed(sealed.subarray(0, SEAL_OVERHEAD_BYTES - 1), keys))).toBe('decrypt-failed');
+    expect(codeOf(() => crypto.openSealed(new Uint8Array(0), keys))).toBe('decrypt-failed');
+    for (const i of [0, 31, 32, 47, 48, sealed.length - 1]) {
+      expect(
+        codeOf(() => crypto.openSealed(flip(sealed, i), keys)),
+        `byte ${i}`,
+      ).toBe('decrypt-failed');
+    }
+    expect(() => crypto.openSealed(sealed, crypto.encryptKeyPair(), 'seed dictionary entry')).toThrow(
+      /seed dictionary entry/,
+    );
+  });
+
+  it('a public key of the wrong length → invalid-field', () => {
+    expect(codeOf(() => crypto.seal(ascii('x'), new Uint8Array(31)))).toBe('invalid-field');
+  });
+});
+
+describe('hash, randomness, wipe', () => {
+  it('SHA-256 known answers (FIPS 180-2)', () => {
+    expect(hex(crypto.hash(ascii('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(hex(crypto.hash(new Uint8Array(0)))).toBe(
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    );
+  });
+
+  it('randomBytes returns fresh bytes of the requested length', () => {
+    expect(crypto.randomBytes(32)).toHaveLength(32);
+    expect(hex(crypto.randomBytes(32))).not.toBe(hex(crypto.randomBytes(32)));
+  });
+
+  it('wipe zeroes a buffer in place', () => {
+    const secret = Uint8Array.from({ length: 40 }, (_, i) => i + 1);
+    crypto.wipe(secret);
+    expect(secret.every((b) => b === 0)).toBe(true);
+  });
+});
+
+describe('keystream lifecycle', () => {
+  it('next after dispose throws', () => {
+    const stream = crypto.keystream(new Uint8Array(32).fill(5));
+    expect(stream.next(64)).toHaveLength(64);
+    stream.dispose();
+    expect(() => stream.next(64)).toThrow();
+  });
+
+  it('two streams of the same seed are identical and independent', () => {
+    const seed = new Uint8Array(32).fill(6);
+    const a = crypto.keystream(seed);
+    const b = crypto.keystream(seed);
+    const a1 = a.next(128);
+    expect(hex(b.next(64)) + hex(b.next(64))).toBe(hex(a1));
+    a.dispose();
+    expect(b.next(64)).toHaveLength(64);
+    b.dispose();
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * The mask object codec (protocol.md §3.6; the object itself is §4.4).
+ *
+ * A masked model, an aggregated mask, or any vector of group elements plus
+ * one scalar element, under one mask config. Elements are little-endian
+ * integers of `bytesPerNumber` bytes each (ceil(bits(order − 1) / 8)); every
+ * one must be below the group order. The config is repeated before the scalar
+ * (the vector and the scalar are two mask objects in xaynet); both copies
+ * must agree. The encoding is self-delimiting, so it can be followed by more
+ * fields (the update payload's local seed dictionary).
+ *
+ * ```text
+ *   0        4           8                          8 + n·b
+ *   +--------+-----------+-------------------------+--------+---------------+
+ *   | config | count u32 | count × element (LE, b) | config | scalar (LE, b) |
+ *   |  (4)   |    BE     |                         |  (4)   |               |
+ *   +--------+-----------+-------------------------+--------+---------------+
+ *   config = group u8 ‖ data u8 ‖ bound u8 ‖ model u8     b = bytesPerNumber
+ * ```
+ */
+
+import { ByteReader, ByteWriter } from '../bytes.ts';
+import { PetError } from '../errors.ts';
+import {
+  configName,
+  encodeMaskConfig,
+  MASK_CONFIG_BYTES,
+  type MaskConfig,
+  maskParams,
+  readMaskConfig,
+  sameConfig,
+} from '../mask/config.ts';
+import { groupFor } from '../mask/group.ts';
+import type { MaskObject } from '../mask/mask-object.ts';
+
+/** What a reader checks a mask object against before allocating anything. */
+export interface MaskObjectExpectation {
+  /** The round's mask config ('config-mismatch' otherwise). */
+  readonly config?: MaskConfig;
+  /** The round's model length ('model-length-mismatch' otherwise). */
+  readonly length?: number;
+}
+
+const MAX_COUNT = 0xffff_ffff;
+
+/** Encoded size of a mask object of `length` weights under `config`. */
+export function maskObjectByteLength(config: MaskConfig, length: number): number {
+  const bytesPerNumber = maskParams(config).bytesPerNumber;
+  return MASK_CONFIG_BYTES + 4 + length * bytesPerNumber + MASK_CONFIG_BYTES + bytesPerNumber;
+}
+
+export function writeMaskObject(writer: ByteWriter, object: MaskObject, field = 'mask object'): void {
+  const params = maskParams(object.config);
+  const group = groupFor(params);
+  const { length } = object;
+  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_COUNT) {
+    throw new PetError('oversized', `${field}.count: expected 0..${MAX_COUNT} weights, got ${length}`);
+  }
+  if (object.vector.length !== length * group.stride) {
+    throw new PetError(
+      'invalid-field',
+      `${field}.vector: expected ${length * group.stride} array slots for ${length} weights, got ${object.vector.length}`,
+    );
+  }
+  if (object.scalar.length !== group.stride) {
+    throw new PetError(
+      'invalid-field',
+      `${field}.scalar: expected ${group.stride} array slots, got ${object.scalar.length}`,
+    );
+  }
+  const config = encodeMaskConfig(object.config);
+  const bytesPerNumber = params.bytesPerNumber;
+  writer.put(config).u32(length);
+  group.write(object.vector, length, writer.bytes, writer.position);
+  writer.skip(length * bytesPerNumber).put(config);
+  group.write(object.scalar, 1, writer.bytes, writer.position);
+  writer.skip(bytesPerNumber);
+}
+
+export function encodeMaskObject(object: MaskObject): Uint8Array {
+  const writer = new ByteWriter(maskObjectByteLength(object.config, object.length));
+  writeMaskObject(writer, object);
+  return writer.done();
+}
+
+/**
+ * Reads one mask object. With `expect`, a foreign config or model length is
+ * rejected before the vector is allocated; the vector's bytes are checked to
+ * be present before it is allocated, so a forged count costs nothing.
+ */
+export function readMaskObject(reader: ByteReader, field: string, expect: MaskObjectExpectation = {}): MaskObject {
+  const at = field === '' ? '' : `${field}.`;
+  const name = `${reader.context}${field === '' ? '' : `.${field}`}`;
+  const config = readMaskConfig(reader, `${at}config`);
+  if (expect.config !== undefined && !sameConfig(config, expect.config)) {
+    throw new PetError(
+      'config-mismatch',
+      `${name}.config: expected mask config ${configName(expect.config)}, got ${configName(config)}`,
+    );
+  }
+  const length = reader.u32(`${at}count`);
+  if (expect.length !== undefined && length !== expect.length) {
+    throw new PetError('model-length-mismatch', `${name}.count: expected ${expect.length} weights, got ${length}`);
+  }
+  const params = maskParams(config);
+  const group = groupFor(params);
+  const bytesPerNumber = params.bytesPerNumber;
+  // take() throws 'truncated' before group.read allocates the vector.
+  const vectorBytes = reader.take(length * bytesPerNumber, `${at}vector`);
+  const vector = group.read(vectorBytes, 0, length, `${name}.vector`);
+  const scalarConfig = readMaskConfig(reader, `${at}scalarConfig`);
+  if (!sameConfig(scalarConfig, config)) {
+    throw new PetError(
+      'config-mismatch',
+      `${name}.scalarConfig: expected mask config ${configName(config)} (as the vector), got ${configName(scalarConfig)}`,
+    );
+  }
+  const scalar = group.read(reader.take(bytesPerNumber, `${at}scalar`), 0, 1, `${name}.scalar`);
+  return { config, length, vector, scalar };
+}
+
+export function decodeMaskObject(bytes: Uint8Array, expect?: MaskObjectExpectation): MaskObject {
+  const reader = new ByteReader(bytes, 'mask object');
+  const object = readMaskObject(reader, '', expect);
+  reader.finish();
+  return object;
+}

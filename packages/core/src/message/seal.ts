@@ -1,0 +1,132 @@
+/**
+ * Signing, sealing and opening messages (protocol.md §3.1–3.2).
+ *
+ * A participant signs bytes 64..length of the encoded message with its
+ * Ed25519 identity key, writes the signature into bytes 0..64 and seals the
+ * whole message to the round's X25519 key (`crypto_box_seal`). The
+ * coordinator opens it and checks, in this order: the sealed box
+ * ('decrypt-failed'), at least a header ('truncated'), the length field
+ * ('length-mismatch'), the round key ('wrong-coordinator-key'), the tag
+ * ('unknown-tag'), the flags ('invalid-field'), the reserved bytes
+ * ('reserved-nonzero'), the signature ('bad-signature'); only then does it
+ * decode the payload.
+ *
+ * ```text
+ *   sealed = crypto_box_seal(message, coordinatorPk)      48 bytes overhead
+ *   message:
+ *   0            64                                      136
+ *   +------------+---------------------------------------+--------------------+
+ *   | signature  | participantPk ‖ coordinatorPk ‖ length | payload or chunk  |
+ *   |            | ‖ tag ‖ flags ‖ reserved              | payload (§3.7)     |
+ *   +------------+---------------------------------------+--------------------+
+ *                 <------------------- signed ----------------------------->
+ * ```
+ */
+
+import { ByteReader } from '../bytes.ts';
+import { type EncryptKeyPair, type PetCrypto, SIGNATURE_BYTES } from '../crypto/sodium.ts';
+import { PetError } from '../errors.ts';
+import { decodeChunk, splitPayload } from './chunk.ts';
+import { HEADER_BYTES, type MessageTag, readHeader } from './header.ts';
+import {
+  decodePayload,
+  encodeFrame,
+  encodeMessage,
+  encodePayload,
+  type Message,
+  type Payload,
+  type PayloadExpectation,
+} from './message.ts';
+
+/** A message the coordinator opened and authenticated. */
+export type OpenedMessage = {
+  readonly participantPk: Uint8Array;
+  readonly coordinatorPk: Uint8Array;
+  readonly tag: MessageTag;
+  readonly signature: Uint8Array;
+} & (
+  | { readonly multipart: false; readonly payload: Payload }
+  | {
+      readonly multipart: true;
+      /** The chunk payload, including its 8-byte chunk header (feed it to a ChunkAssembler). */
+      readonly chunk: Uint8Array;
+    }
+);
+
+export interface ChunkOptions {
+  /** Largest chunk data per message, in bytes. */
+  readonly maxChunkData: number;
+  /** The u16 id that groups this message's chunks. */
+  readonly messageId: number;
+}
+
+/** Writes the Ed25519 signature of bytes[64..] into bytes[0..64]; returns `bytes`. */
+export function signMessage(crypto: PetCrypto, bytes: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  if (bytes.length < HEADER_BYTES) {
+    throw new PetError('truncated', `message: expected at least ${HEADER_BYTES} bytes to sign, got ${bytes.length}`);
+  }
+  // SECURITY: secretKey is the participant's identity key, owned by the caller; only used to sign.
+  bytes.set(crypto.sign(bytes.subarray(SIGNATURE_BYTES), secretKey), 0);
+  return bytes;
+}
+
+/** Encodes, signs and seals one message to `message.coordinatorPk`. */
+export function sealMessage(crypto: PetCrypto, message: Message, participantSecretKey: Uint8Array): Uint8Array {
+  const bytes = signMessage(crypto, encodeMessage(message), participantSecretKey);
+  return crypto.seal(bytes, message.coordinatorPk);
+}
+
+/**
+ * Splits the payload into chunks and returns one signed, sealed multipart
+ * message per chunk, in chunk order (a payload that fits gives one chunk).
+ */
+export function sealMessageChunks(
+  crypto: PetCrypto,
+  message: Message,
+  participantSecretKey: Uint8Array,
+  options: ChunkOptions,
+): Uint8Array[] {
+  const fields = {
+    participantPk: message.participantPk,
+    coordinatorPk: message.coordinatorPk,
+    tag: message.payload.kind,
+    multipart: true,
+  };
+  return splitPayload(encodePayload(message.payload), options.maxChunkData, options.messageId).map((chunk) =>
+    crypto.seal(signMessage(crypto, encodeFrame(fields, chunk), participantSecretKey), message.coordinatorPk),
+  );
+}
+
+/**
+ * Opens and authenticates a sealed message (checks in the order of the
+ * module comment). A whole message's payload is decoded, checked against
+ * `expect` when given; a chunk is returned as its raw chunk payload, its
+ * chunk header already validated.
+ */
+export function openMessage(
+  crypto: PetCrypto,
+  sealed: Uint8Array,
+  coordinatorKeyPair: EncryptKeyPair,
+  expect?: PayloadExpectation,
+): OpenedMessage {
+  // SECURITY: the round secret key is owned by the coordinator's round state; only used to open.
+  const bytes = crypto.openSealed(sealed, coordinatorKeyPair, 'message');
+  if (bytes.length < HEADER_BYTES) {
+    throw new PetError('truncated', `message: expected at least ${HEADER_BYTES} bytes, got ${bytes.length}`);
+  }
+  const reader = new ByteReader(bytes, 'message header');
+  const header = readHeader(reader, { messageLength: bytes.length, coordinatorPk: coordinatorKeyPair.publicKey });
+  if (!crypto.verify(header.signature, bytes.subarray(SIGNATURE_BYTES), header.participantPk)) {
+    throw new PetError(
+      'bad-signature',
+      'message.signature: expected an Ed25519 signature of bytes 64..end by participantPk, got an invalid one',
+    );
+  }
+  const { participantPk, coordinatorPk, tag, signature } = header;
+  const body = bytes.subarray(HEADER_BYTES);
+  if (header.multipart) {
+    decodeChunk(body);
+    return { participantPk, coordinatorPk, tag, signature, multipart: true, chunk: body };
+  }
+  return { participantPk, coordinatorPk, tag, signature, multipart: false, payload: decodePayload(tag, body, expect) };
+}

@@ -1,0 +1,65 @@
+/**
+ * The Update payload (protocol.md §3.4).
+ *
+ * An update participant proves its eligibility (the sum signature shows it is
+ * not a sum participant, the update signature that it is an update one), and
+ * sends its masked model and its local seed dictionary. The masked model is
+ * self-delimiting (its count field), so the dictionary follows it directly.
+ *
+ * ```text
+ *   0                    64                   128
+ *   +--------------------+--------------------+---------------------------+-------------------------+
+ *   | sumSignature (64)  | updateSignature(64)| masked model              | local seed dictionary   |
+ *   |                    |                    | (mask object, §3.6)       | (§3.8)                  |
+ *   +--------------------+--------------------+---------------------------+-------------------------+
+ * ```
+ */
+
+import { ByteReader, ByteWriter, expectLength } from '../bytes.ts';
+import { SIGNATURE_BYTES } from '../crypto/sodium.ts';
+import type { MaskObject } from '../mask/mask-object.ts';
+import {
+  type LocalSeedDict,
+  localSeedDictByteLength,
+  readLocalSeedDict,
+  writeLocalSeedDict,
+} from './local-seed-dict.ts';
+import { type MaskObjectExpectation, maskObjectByteLength, readMaskObject, writeMaskObject } from './mask-object.ts';
+
+export interface Update {
+  /** Ed25519 over `roundSeed ‖ "sum"`: shows the participant is not eligible for sum. */
+  readonly sumSignature: Uint8Array;
+  /** Ed25519 over `roundSeed ‖ "update"`: shows it is eligible for update. */
+  readonly updateSignature: Uint8Array;
+  readonly maskedModel: MaskObject;
+  readonly localSeedDict: LocalSeedDict;
+}
+
+export function updateByteLength(update: Update): number {
+  return (
+    2 * SIGNATURE_BYTES +
+    maskObjectByteLength(update.maskedModel.config, update.maskedModel.length) +
+    localSeedDictByteLength(update.localSeedDict)
+  );
+}
+
+export function encodeUpdate(update: Update): Uint8Array {
+  const writer = new ByteWriter(updateByteLength(update));
+  writer
+    .put(expectLength(update.sumSignature, SIGNATURE_BYTES, 'update payload.sumSignature'))
+    .put(expectLength(update.updateSignature, SIGNATURE_BYTES, 'update payload.updateSignature'));
+  writeMaskObject(writer, update.maskedModel, 'update payload.maskedModel');
+  writeLocalSeedDict(writer, update.localSeedDict, 'update payload.localSeedDict');
+  return writer.done();
+}
+
+/** Decodes an update payload; `expect` is the round's mask config and model length. */
+export function decodeUpdate(bytes: Uint8Array, expect?: MaskObjectExpectation): Update {
+  const reader = new ByteReader(bytes, 'update payload');
+  const sumSignature = reader.copy(SIGNATURE_BYTES, 'sumSignature');
+  const updateSignature = reader.copy(SIGNATURE_BYTES, 'updateSignature');
+  const maskedModel = readMaskObject(reader, 'maskedModel', expect);
+  const localSeedDict = readLocalSeedDict(reader, 'localSeedDict');
+  reader.finish();
+  return { sumSignature, updateSignature, maskedModel, localSeedDict };
+}
