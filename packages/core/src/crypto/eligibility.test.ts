@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PetError } from '../errors.ts';
+import { codeOf } from '../test-support/reference.ts';
 import { isEligibleHash, selectTask, taskSignature, verifyTaskSignature } from './eligibility.ts';
 import { initCrypto, type PetCrypto } from './sodium.ts';
 
@@ -57,15 +57,6 @@ function exactlyEligible(h: bigint, p: number): boolean {
   const { num, den } = rational(p);
   return h * den <= num * HASH_MAX;
 }
-
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (error) {
-    return error instanceof PetError ? error.code : `not a PetError: ${String(error)}`;
-  }
-  return undefined;
-};
 
 let crypto: PetCrypto;
 beforeAll(async () => {

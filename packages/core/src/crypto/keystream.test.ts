@@ -6,64 +6,12 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PetError } from '../errors.ts';
+import { chacha20Block, chacha20Stream, LIBSODIUM_DRG, quarterRound } from '../test-support/reference.ts';
 import { initCrypto, type PetCrypto } from './sodium.ts';
-
-// --- ChaCha20, RFC 8439 §2.1–2.4 ----------------------------------------------------------------
-
-const rotl = (v: number, n: number): number => (v << n) | (v >>> (32 - n));
-
-function quarterRound(x: Uint32Array, a: number, b: number, c: number, d: number): void {
-  const at = (i: number): number => x[i] as number;
-  x[a] = at(a) + at(b);
-  x[d] = rotl(at(d) ^ at(a), 16);
-  x[c] = at(c) + at(d);
-  x[b] = rotl(at(b) ^ at(c), 12);
-  x[a] = at(a) + at(b);
-  x[d] = rotl(at(d) ^ at(a), 8);
-  x[c] = at(c) + at(d);
-  x[b] = rotl(at(b) ^ at(c), 7);
-}
-
-/** One 64-byte ChaCha20 block (RFC 8439 §2.3). */
-function chacha20Block(key: Uint8Array, counter: number, nonce: Uint8Array): Uint8Array {
-  const word = (bytes: Uint8Array, i: number): number =>
-    new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4 * i, true);
-  const state = new Uint32Array(16);
-  state.set([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
-  for (let i = 0; i < 8; i++) state[4 + i] = word(key, i);
-  state[12] = counter;
-  for (let i = 0; i < 3; i++) state[13 + i] = word(nonce, i);
-  const x = state.slice();
-  for (let round = 0; round < 10; round++) {
-    quarterRound(x, 0, 4, 8, 12);
-    quarterRound(x, 1, 5, 9, 13);
-    quarterRound(x, 2, 6, 10, 14);
-    quarterRound(x, 3, 7, 11, 15);
-    quarterRound(x, 0, 5, 10, 15);
-    quarterRound(x, 1, 6, 11, 12);
-    quarterRound(x, 2, 7, 8, 13);
-    quarterRound(x, 3, 4, 9, 14);
-  }
-  const out = new Uint8Array(64);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < 16; i++) view.setUint32(4 * i, ((x[i] as number) + (state[i] as number)) >>> 0, true);
-  return out;
-}
-
-/** `length` keystream bytes from block `counter` on. */
-function chacha20Stream(key: Uint8Array, nonce: Uint8Array, counter: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let block = 0; 64 * block < length; block++) {
-    const bytes = chacha20Block(key, counter + block, nonce);
-    out.set(bytes.subarray(0, Math.min(64, length - 64 * block)), 64 * block);
-  }
-  return out;
-}
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
 const range = (n: number, start = 0): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
-const LIBSODIUM_DRG = new Uint8Array(Buffer.from('LibsodiumDRG', 'ascii'));
 
 describe('ChaCha20 reference (RFC 8439)', () => {
   it('§2.1.1 quarter round test vector', () => {

@@ -4,7 +4,7 @@
  */
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PetError } from '../errors.ts';
+import { codeOf } from '../test-support/reference.ts';
 import {
   ENCRYPT_PUBLIC_KEY_BYTES,
   initCrypto,
@@ -22,14 +22,6 @@ const flip = (bytes: Uint8Array, i: number, bit = 0): Uint8Array => {
   const out = bytes.slice();
   out[i] = (out[i] as number) ^ (1 << bit);
   return out;
-};
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (error) {
-    return error instanceof PetError ? error.code : `not a PetError: ${String(error)}`;
-  }
-  return undefined;
 };
 
 let crypto: PetCrypto;

@@ -6,71 +6,23 @@
  *   q = floor((clamp(fl(s·w), −A, U) + A)·E),  value_i = (Σq_i − N·A·E) / (Σq_s − N·A·E).
  */
 
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initCrypto, type PetCrypto } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
+import {
+  bitLength,
+  REFERENCE_CONFIGS as CONFIGS,
+  cfg,
+  codeOf,
+  configKey as name,
+  type Reference,
+  reference,
+} from '../test-support/reference.ts';
 import { Aggregation } from './aggregation.ts';
 import type { MaskConfig } from './config.ts';
 import type { MaskObject } from './mask-object.ts';
 import { deriveMask, Masker } from './masker.ts';
-
-// --- reference ---------------------------------------------------------------------------------
-
-interface OrderRow {
-  group: string;
-  data: string;
-  bound: string;
-  model: string;
-  order: string;
-}
-
-const rows = JSON.parse(
-  readFileSync(new URL('../../test-data/mask-orders.json', import.meta.url), 'utf8'),
-) as OrderRow[];
-const CONFIGS: MaskConfig[] = rows.map(
-  (r) =>
-    ({
-      group: r.group.toLowerCase(),
-      data: r.data.toLowerCase(),
-      bound: r.bound.toLowerCase(),
-      model: r.model.toLowerCase(),
-    }) as MaskConfig,
-);
-const name = (c: MaskConfig) => `${c.group}/${c.data}/${c.bound}/${c.model}`;
-const ORDERS = new Map(rows.map((r, i) => [name(CONFIGS[i] as MaskConfig), BigInt(r.order)]));
-const bitLength = (n: bigint): number => (n === 0n ? 0 : n.toString(2).length);
-
-interface Reference {
-  order: bigint;
-  bits: number;
-  a: bigint;
-  u: bigint;
-  e: bigint;
-  cap: bigint;
-}
-
-function reference(c: MaskConfig): Reference {
-  const order = ORDERS.get(name(c));
-  if (order === undefined) throw new Error(`no reference order for ${name(c)}`);
-  const bmaxA = {
-    f32: 340282350000000000000000000000000000000n,
-    f64: 17976931348623155n * 10n ** 292n,
-    i32: 2n ** 31n,
-    i64: 2n ** 63n,
-  };
-  const a = c.bound === 'bmax' ? bmaxA[c.data] : 10n ** BigInt(c.bound.slice(1));
-  // two's-complement types under bmax: [−2^(k−1), 2^(k−1) − 1], matching the reference orders
-  const u = c.bound === 'bmax' && (c.data === 'i32' || c.data === 'i64') ? a - 1n : a;
-  const e =
-    c.data === 'f64'
-      ? 10n ** (c.bound === 'bmax' ? 324n : 20n)
-      : c.data === 'f32' && c.bound === 'bmax'
-        ? 10n ** 45n
-        : 10n ** 10n;
-  return { order, bits: bitLength(order - 1n), a, u, e, cap: 10n ** BigInt(c.model.slice(1)) };
-}
 
 /** Exact value of a double as num / 2^1074 (a common denominator for every double). */
 const SCALE_BITS = 1074n;
@@ -150,20 +102,6 @@ function nextUp(x: number): number {
   view.setBigInt64(0, view.getBigInt64(0) + (x > 0 ? 1n : -1n));
   return view.getFloat64(0);
 }
-
-const cfg = (text: string): MaskConfig => {
-  const [group, data, bound, model] = text.split('/');
-  return { group, data, bound, model } as MaskConfig;
-};
-
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (error) {
-    return error instanceof PetError ? error.code : `not a PetError: ${String(error)}`;
-  }
-  return undefined;
-};
 
 let crypto: PetCrypto;
 beforeAll(async () => {

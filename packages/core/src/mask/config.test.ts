@@ -6,32 +6,10 @@
  * for the four historical f64/bmax constants, the smallest prime ≥ 2·A·E·N + 1.
  */
 
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PetError } from '../errors.ts';
+import { rowConfig as lower, configKey as name, ORDER_ROWS as rows } from '../test-support/reference.ts';
 import { type MaskConfig, maskOrder, maskParams, validateMaskConfig } from './config.ts';
-
-interface OrderRow {
-  group: string;
-  data: string;
-  bound: string;
-  model: string;
-  order: string;
-}
-
-const rows = JSON.parse(
-  readFileSync(new URL('../../test-data/mask-orders.json', import.meta.url), 'utf8'),
-) as OrderRow[];
-
-const lower = (row: OrderRow): MaskConfig =>
-  ({
-    group: row.group.toLowerCase(),
-    data: row.data.toLowerCase(),
-    bound: row.bound.toLowerCase(),
-    model: row.model.toLowerCase(),
-  }) as MaskConfig;
-
-const name = (c: MaskConfig) => `${c.group}/${c.data}/${c.bound}/${c.model}`;
 
 // --- the spec's parameters, restated ---------------------------------------------------------
 

@@ -7,136 +7,20 @@
  * Orders come from the reference table, never from the code under test.
  */
 
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initCrypto, type PetCrypto } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
+import {
+  REFERENCE_CONFIGS as CONFIGS,
+  cfg,
+  chacha20Block,
+  type Reference,
+  ReferenceStream,
+  reference,
+} from '../test-support/reference.ts';
 import type { MaskConfig } from './config.ts';
 import { deriveMask, Masker, validateModel } from './masker.ts';
-
-// --- ChaCha20 (RFC 8439 §2.3), checked below against the RFC's block vector ---------------------
-
-const rotl = (v: number, n: number): number => (v << n) | (v >>> (32 - n));
-
-function chacha20Block(key: Uint8Array, counter: number, nonce: Uint8Array): Uint8Array {
-  const kv = new DataView(key.buffer, key.byteOffset, 32);
-  const nv = new DataView(nonce.buffer, nonce.byteOffset, 12);
-  const s = new Uint32Array(16);
-  s.set([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
-  for (let i = 0; i < 8; i++) s[4 + i] = kv.getUint32(4 * i, true);
-  s[12] = counter;
-  for (let i = 0; i < 3; i++) s[13 + i] = nv.getUint32(4 * i, true);
-  const x = s.slice();
-  const at = (i: number): number => x[i] as number;
-  const qr = (a: number, b: number, c: number, d: number): void => {
-    x[a] = at(a) + at(b);
-    x[d] = rotl(at(d) ^ at(a), 16);
-    x[c] = at(c) + at(d);
-    x[b] = rotl(at(b) ^ at(c), 12);
-    x[a] = at(a) + at(b);
-    x[d] = rotl(at(d) ^ at(a), 8);
-    x[c] = at(c) + at(d);
-    x[b] = rotl(at(b) ^ at(c), 7);
-  };
-  for (let round = 0; round < 10; round++) {
-    qr(0, 4, 8, 12);
-    qr(1, 5, 9, 13);
-    qr(2, 6, 10, 14);
-    qr(3, 7, 11, 15);
-    qr(0, 5, 10, 15);
-    qr(1, 6, 11, 12);
-    qr(2, 7, 8, 13);
-    qr(3, 4, 9, 14);
-  }
-  const out = new Uint8Array(64);
-  const ov = new DataView(out.buffer);
-  for (let i = 0; i < 16; i++) ov.setUint32(4 * i, (at(i) + (s[i] as number)) >>> 0, true);
-  return out;
-}
-
-const LIBSODIUM_DRG = new Uint8Array(Buffer.from('LibsodiumDRG', 'ascii'));
-
-/** The mask keystream, block by block, read strictly in order. */
-class ReferenceStream {
-  private block = 0;
-  private buffer: Uint8Array = new Uint8Array(0);
-  private offset = 0;
-  constructor(private readonly seed: Uint8Array) {}
-
-  take(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      if (this.offset === this.buffer.length) {
-        this.buffer = chacha20Block(this.seed, this.block++, LIBSODIUM_DRG);
-        this.offset = 0;
-      }
-      out[i] = this.buffer[this.offset++] as number;
-    }
-    return out;
-  }
-}
-
-// --- the spec's parameters ---------------------------------------------------------------------
-
-interface OrderRow {
-  group: string;
-  data: string;
-  bound: string;
-  model: string;
-  order: string;
-}
-
-const rows = JSON.parse(
-  readFileSync(new URL('../../test-data/mask-orders.json', import.meta.url), 'utf8'),
-) as OrderRow[];
-
-const CONFIGS: MaskConfig[] = rows.map(
-  (r) =>
-    ({
-      group: r.group.toLowerCase(),
-      data: r.data.toLowerCase(),
-      bound: r.bound.toLowerCase(),
-      model: r.model.toLowerCase(),
-    }) as MaskConfig,
-);
-
-const name = (c: MaskConfig) => `${c.group}/${c.data}/${c.bound}/${c.model}`;
-const ORDERS = new Map(rows.map((r, i) => [name(CONFIGS[i] as MaskConfig), BigInt(r.order)]));
-
-const bitLength = (n: bigint): number => (n === 0n ? 0 : n.toString(2).length);
-
-interface Reference {
-  order: bigint;
-  bits: number;
-  bytesPerNumber: number;
-  /** A: lower clamp bound −A and add shift. */
-  a: bigint;
-  /** U: upper clamp bound (A − 1 for the two's-complement types under bmax). */
-  u: bigint;
-  e: bigint;
-}
-
-function reference(c: MaskConfig): Reference {
-  const order = ORDERS.get(name(c));
-  if (order === undefined) throw new Error(`no reference order for ${name(c)}`);
-  const bmaxA = {
-    f32: 340282350000000000000000000000000000000n,
-    f64: 17976931348623155n * 10n ** 292n,
-    i32: 2n ** 31n,
-    i64: 2n ** 63n,
-  };
-  const a = c.bound === 'bmax' ? bmaxA[c.data] : 10n ** BigInt(c.bound.slice(1));
-  const u = c.bound === 'bmax' && (c.data === 'i32' || c.data === 'i64') ? a - 1n : a;
-  const e =
-    c.data === 'f64'
-      ? 10n ** (c.bound === 'bmax' ? 324n : 20n)
-      : c.data === 'f32' && c.bound === 'bmax'
-        ? 10n ** 45n
-        : 10n ** 10n;
-  const bits = bitLength(order - 1n);
-  return { order, bits, bytesPerNumber: Math.ceil(bits / 8), a, u, e };
-}
 
 /** `count` draws: little-endian bytesPerNumber bytes, bits ≥ elementBits cleared, rejected ≥ order. */
 function referenceDraws(ref: Reference, stream: ReferenceStream, count: number): bigint[] {
@@ -198,10 +82,6 @@ function toBigInts(ref: Reference, elements: Float64Array | Uint32Array, count: 
 }
 
 const range = (n: number, start = 0): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
-const cfg = (text: string): MaskConfig => {
-  const [group, data, bound, model] = text.split('/');
-  return { group, data, bound, model } as MaskConfig;
-};
 
 function nextUp(x: number): number {
   if (Number.isNaN(x) || x === Number.POSITIVE_INFINITY) return x;
