@@ -3,7 +3,7 @@
  * reference table (test-data/mask-orders.json) and re-derived independently:
  * A, E and N are restated here from the spec, integer and power2 orders are
  * recomputed, and every prime order is re-proved prime (Miller–Rabin) and, but
- * for the four historical f64/bmax constants, the smallest prime ≥ 2·A·E·N + 1.
+ * for the four historical f64/bmax constants, the smallest prime ≥ (A + U)·E·N + 1.
  */
 
 import { describe, expect, it } from 'vitest';

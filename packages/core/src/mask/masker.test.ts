@@ -1,7 +1,7 @@
 /**
  * Mask derivation and masking (protocol.md §4.3, §5.2–5.3) against a BigInt reference written
- * here from the spec: ChaCha20 (RFC 8439) with nonce "LibsodiumDRG" from block 0; each draw takes
- * the next bytesPerNumber bytes little-endian, clears the bits at and above bitLength(order − 1)
+ * from the spec (here and in test-support/reference.ts): ChaCha20 (RFC 8439) with nonce
+ * "LibsodiumDRG" from block 0; each draw takes the next bytesPerNumber bytes little-endian, clears the bits at and above bitLength(order − 1)
  * and is accepted below the order; the scalar's mask is drawn first. Encoding is
  * q = floor((clamp(fl(s·w), −A, U) + A)·E) on the exact rational value of the double.
  * Orders come from the reference table, never from the code under test.
