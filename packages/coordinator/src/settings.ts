@@ -143,32 +143,8 @@ function fromEnv(raw: string, example: unknown): unknown {
 
 export const envName = (path: readonly string[]): string => `PETFL_${path.join('_').toUpperCase()}`;
 
-/**
- * Parses and validates settings. `toml` is the file's text (or undefined for none);
- * `env` is the process environment (only `PETFL_*` keys are read).
- */
-export function parseSettings(toml: string | undefined, env: Readonly<Record<string, string | undefined>>): Settings {
-  const problems: string[] = [];
-  const defaults = parseToml(DEFAULT_SETTINGS_TOML) as Tree;
-  let tree = defaults;
-  if (toml !== undefined) {
-    try {
-      tree = merge(tree, parseToml(toml) as Tree);
-    } catch (cause) {
-      throw new SettingsError([`settings file: not valid TOML (${(cause as Error).message.split('\n')[0]})`]);
-    }
-  }
-  const known = new Set<string>();
-  for (const path of leafPaths(defaults)) {
-    const name = envName(path);
-    known.add(name);
-    const raw = env[name];
-    if (raw !== undefined) setPath(tree, path, fromEnv(raw, getPath(defaults, path)));
-  }
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('PETFL_') && !known.has(name)) problems.push(`${name}: not a setting`);
-  }
-
+/** Field readers over a settings tree that record every problem instead of stopping at the first. */
+function fieldReaders(tree: Tree, problems: string[]) {
   const num = (path: string, check: (n: number) => boolean, expected: string): number => {
     const v = getPath(tree, path.split('.'));
     if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) {
@@ -196,6 +172,91 @@ export function parseSettings(toml: string | undefined, env: Readonly<Record<str
     return { count, time };
   };
 
+  return { num, int, str, probability, phase };
+}
+
+/** Reads and checks the `pet` table (the per-round settings) of a settings tree. */
+function readPet(tree: Tree, problems: string[], mask: MaskConfig | undefined): Settings['pet'] {
+  const { probability, phase } = fieldReaders(tree, problems);
+  const sum = { probability: probability('pet.sum.probability'), ...phase('sum', 1) };
+  const update = { probability: probability('pet.update.probability'), ...phase('update', 3) };
+  const sum2 = phase('sum2', 1);
+  if (sum2.count.max > sum.count.max) {
+    problems.push(`pet.sum2.count.max: ${sum2.count.max} exceeds pet.sum.count.max ${sum.count.max}`);
+  }
+  if (sum2.count.min > sum.count.max) {
+    problems.push(`pet.sum2.count.min: ${sum2.count.min} can never be reached with pet.sum.count.max ${sum.count.max}`);
+  }
+  if (mask !== undefined) {
+    const cap = maskParams(mask).modelCap;
+    if (BigInt(Number.isFinite(update.count.max) ? update.count.max : 0) > cap) {
+      problems.push(
+        `pet.update.count.max: ${update.count.max} exceeds the model cap ${cap} of mask.model = ${mask.model}`,
+      );
+    }
+  }
+  return { sum, update, sum2 };
+}
+
+/** The `pet` settings in the file's shape (snake_case times), for merging a change over them. */
+function petTree(pet: Settings['pet']): Tree {
+  const phase = (p: PhaseSettings) => ({
+    count: { min: p.count.min, max: p.count.max },
+    time: { min_ms: p.time.minMs, max_ms: p.time.maxMs },
+  });
+  return {
+    sum: { probability: pet.sum.probability, ...phase(pet.sum) },
+    update: { probability: pet.update.probability, ...phase(pet.update) },
+    sum2: phase(pet.sum2),
+  };
+}
+
+/**
+ * Applies a change to the per-round settings (`PUT /admin/settings`): `change` has the file's
+ * `pet` shape, any subset of it (`{"sum": {"probability": 0.2}, "update": {"time": {"max_ms": 30000}}}`).
+ * The result is validated like the file; unknown keys and every invalid field are listed in one
+ * SettingsError.
+ */
+export function changePetSettings(current: Settings['pet'], change: unknown, mask: MaskConfig): Settings['pet'] {
+  if (!isTree(change)) throw new SettingsError([`pet settings: expected an object, got ${JSON.stringify(change)}`]);
+  const base = petTree(current);
+  const problems: string[] = [];
+  const known = new Set(leafPaths(base).map((path) => path.join('.')));
+  for (const path of leafPaths(change)) {
+    if (!known.has(path.join('.'))) problems.push(`pet.${path.join('.')}: not a setting`);
+  }
+  const pet = readPet({ pet: merge(base, change) }, problems, mask);
+  if (problems.length > 0) throw new SettingsError(problems);
+  return pet;
+}
+
+/**
+ * Parses and validates settings. `toml` is the file's text (or undefined for none);
+ * `env` is the process environment (only `PETFL_*` keys are read).
+ */
+export function parseSettings(toml: string | undefined, env: Readonly<Record<string, string | undefined>>): Settings {
+  const problems: string[] = [];
+  const defaults = parseToml(DEFAULT_SETTINGS_TOML) as Tree;
+  let tree = defaults;
+  if (toml !== undefined) {
+    try {
+      tree = merge(tree, parseToml(toml) as Tree);
+    } catch (cause) {
+      throw new SettingsError([`settings file: not valid TOML (${(cause as Error).message.split('\n')[0]})`]);
+    }
+  }
+  const known = new Set<string>();
+  for (const path of leafPaths(defaults)) {
+    const name = envName(path);
+    known.add(name);
+    const raw = env[name];
+    if (raw !== undefined) setPath(tree, path, fromEnv(raw, getPath(defaults, path)));
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('PETFL_') && !known.has(name)) problems.push(`${name}: not a setting`);
+  }
+
+  const { int, str } = fieldReaders(tree, problems);
   const corsOrigins = getPath(tree, ['api', 'cors_origins']);
   if (!Array.isArray(corsOrigins) || !corsOrigins.every((o) => typeof o === 'string' && o !== '')) {
     problems.push(`api.cors_origins: expected a list of origins, got ${JSON.stringify(corsOrigins)}`);
@@ -206,30 +267,15 @@ export function parseSettings(toml: string | undefined, env: Readonly<Record<str
     corsOrigins: Array.isArray(corsOrigins) ? (corsOrigins as string[]) : [],
     maxBodyBytes: int('api.max_body_bytes', 1024, 2 ** 31 - 1),
   };
-  const sum = { probability: probability('pet.sum.probability'), ...phase('sum', 1) };
-  const update = { probability: probability('pet.update.probability'), ...phase('update', 3) };
-  const sum2 = phase('sum2', 1);
-  if (sum2.count.max > sum.count.max) {
-    problems.push(`pet.sum2.count.max: ${sum2.count.max} exceeds pet.sum.count.max ${sum.count.max}`);
-  }
-  if (sum2.count.min > sum.count.max) {
-    problems.push(`pet.sum2.count.min: ${sum2.count.min} can never be reached with pet.sum.count.max ${sum.count.max}`);
-  }
-
   const maskTree = getPath(tree, ['mask']);
-  let mask: MaskConfig = { group: 'power2', data: 'f32', bound: 'b2', model: 'm3' };
+  let mask: MaskConfig | undefined;
   try {
     validateMaskConfig(maskTree, 'mask');
     mask = { group: maskTree.group, data: maskTree.data, bound: maskTree.bound, model: maskTree.model };
-    const cap = maskParams(mask).modelCap;
-    if (BigInt(Number.isFinite(update.count.max) ? update.count.max : 0) > cap) {
-      problems.push(
-        `pet.update.count.max: ${update.count.max} exceeds the model cap ${cap} of mask.model = ${mask.model}`,
-      );
-    }
   } catch (error) {
     problems.push((error as Error).message);
   }
+  const pet = readPet(tree, problems, mask);
 
   const model = { length: int('model.length', 1, 2 ** 32 - 1) };
   const kind = getPath(tree, ['store', 'kind']);
@@ -238,6 +284,6 @@ export function parseSettings(toml: string | undefined, env: Readonly<Record<str
   else if (kind !== 'memory') problems.push(`store.kind: expected "memory" or "redis", got ${JSON.stringify(kind)}`);
   const models = { dir: str('models.dir') };
 
-  if (problems.length > 0) throw new SettingsError(problems);
-  return { api, pet: { sum, update, sum2 }, mask, model, store, models };
+  if (problems.length > 0 || mask === undefined) throw new SettingsError(problems);
+  return { api, pet, mask, model, store, models };
 }

@@ -40,6 +40,20 @@ export const PET_ERROR_CODES = [
   'zero-scalar-sum',
   // round parameters
   'invalid-round-parameters',
+  // the coordinator's answers (protocol.md §3.11): the message was well formed but the round refuses it
+  'wrong-round',
+  'wrong-phase',
+  'not-eligible',
+  'duplicate-message',
+  'unknown-sum-participant',
+  'seed-dict-mismatch',
+  'phase-full',
+  'body-too-large',
+  'unavailable',
+  // the coordinator's operator API
+  'unauthorized',
+  'invalid-settings',
+  'not-found',
 ] as const;
 
 export type PetErrorCode = (typeof PET_ERROR_CODES)[number];

@@ -6,6 +6,7 @@
 export { ByteReader, ByteWriter, fromBase64Url, toBase64Url } from './bytes.ts';
 export {
   bytesToBigIntLE,
+  classifyTaskSignature,
   doubleToRational,
   isEligibleHash,
   selectTask,

@@ -7,7 +7,14 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { codeOf } from '../test-support/reference.ts';
-import { isEligibleHash, selectTask, taskSignature, verifyTaskSignature } from './eligibility.ts';
+import {
+  bytesToBigIntLE,
+  classifyTaskSignature,
+  isEligibleHash,
+  selectTask,
+  taskSignature,
+  verifyTaskSignature,
+} from './eligibility.ts';
 import { initCrypto, type PetCrypto } from './sodium.ts';
 
 const HASH_MAX = (1n << 256n) - 1n;
@@ -192,6 +199,22 @@ describe('task selection (protocol.md §2)', () => {
     expect(codeOf(() => selectTask(crypto, roundSeed, keys.secretKey, { sum: -0.1, update: 0.5 }))).toBe(
       'out-of-range',
     );
+  });
+
+  it('classifyTaskSignature tells an invalid signature from an eligible and a non-eligible one', () => {
+    const keys = crypto.signingKeyPair(new Uint8Array(32).fill(9));
+    const sig = taskSignature(crypto, roundSeed, 'sum', keys.secretKey);
+    const h = bytesToBigIntLE(crypto.hash(sig));
+    // p just above and just below h / (2^256 − 1), as exact doubles around the boundary
+    const p = Number(h) / 2 ** 256;
+    const above = Math.min(1, p * (1 + 2 ** -40));
+    const below = p * (1 - 2 ** -40);
+    expect(classifyTaskSignature(crypto, roundSeed, 'sum', sig, keys.publicKey, above)).toBe('eligible');
+    expect(classifyTaskSignature(crypto, roundSeed, 'sum', sig, keys.publicKey, below)).toBe('not-eligible');
+    const flipped = sig.slice();
+    flipped[5] = (flipped[5] as number) ^ 0x80;
+    expect(classifyTaskSignature(crypto, roundSeed, 'sum', flipped, keys.publicKey, 1)).toBe('invalid');
+    expect(classifyTaskSignature(crypto, roundSeed, 'update', sig, keys.publicKey, 1)).toBe('invalid');
   });
 
   it('verifyTaskSignature accepts the participant’s own signature and rejects a flipped one', () => {

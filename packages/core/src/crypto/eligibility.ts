@@ -94,6 +94,23 @@ export function verifyTaskSignature(
   );
 }
 
+/**
+ * Verifies a task signature and says whether it is eligible — the coordinator needs both
+ * answers for an Update message, whose sum signature must verify and *not* be eligible
+ * for sum (protocol.md §2).
+ */
+export function classifyTaskSignature(
+  crypto: PetCrypto,
+  roundSeed: Uint8Array,
+  task: 'sum' | 'update',
+  signature: Uint8Array,
+  publicKey: Uint8Array,
+  probability: number,
+): 'invalid' | 'eligible' | 'not-eligible' {
+  if (!crypto.verify(signature, taskMessage(roundSeed, task), publicKey)) return 'invalid';
+  return isEligibleHash(crypto.hash(signature), probability) ? 'eligible' : 'not-eligible';
+}
+
 export interface TaskSelection {
   readonly task: Task;
   /** Always present: every message carries the sum signature (protocol.md §3). */

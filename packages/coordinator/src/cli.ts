@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/**
+ * `petfl-coordinator [--config petfl.toml] [--host 127.0.0.1]`: reads the
+ * settings (TOML file plus PETFL_* environment, validated once), starts the
+ * coordinator, logs JSON lines with pino, and shuts down cleanly on SIGINT
+ * and SIGTERM. The only file that reads process.env (CONVENTIONS §11): PETFL_*
+ * settings, LOG_LEVEL (pino level, default info) and HOST (default 127.0.0.1).
+ */
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { listen } from './node.ts';
+import { parseSettings, SettingsError } from './settings.ts';
+
+const logger = pino({ name: 'petfl-coordinator', level: process.env['LOG_LEVEL'] ?? 'info' });
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: 'string', short: 'c' },
+      host: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write('usage: petfl-coordinator [--config petfl.toml] [--host 127.0.0.1]\n');
+    return;
+  }
+  const toml = values.config === undefined ? undefined : readFileSync(values.config, 'utf8');
+  const settings = parseSettings(toml, process.env);
+  const running = await listen(settings, { logger, hostname: values.host ?? process.env['HOST'] ?? '127.0.0.1' });
+  logger.info(
+    {
+      url: running.url,
+      store: settings.store.kind,
+      modelsDir: settings.models.dir,
+      mask: settings.mask,
+      modelLength: settings.model.length,
+    },
+    `coordinator listening on ${running.url} (operator status: GET ${running.url}/admin/status)`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => {
+        logger.info({}, 'stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: (error as Error).message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof SettingsError) logger.error({ problems: error.problems }, 'invalid settings');
+  else logger.error({ err: error instanceof Error ? error.message : String(error) }, 'could not start');
+  process.exit(1);
+});

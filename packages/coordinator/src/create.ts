@@ -1,0 +1,87 @@
+/**
+ * Wires a coordinator from settings: crypto, stores (memory or Redis, and the
+ * filesystem model store unless one is given), metrics, the round state
+ * machine and the Hono app. Used by the Node entry, the tests and embedders;
+ * it never listens.
+ */
+
+import { initCrypto, type PetCrypto } from '@petfl/core';
+import type { Hono } from 'hono';
+import type { Clock } from './clock.ts';
+import { createApp } from './http/app.ts';
+import type { Logger } from './logger.ts';
+import { Metrics } from './metrics.ts';
+import type { Settings } from './settings.ts';
+import { Coordinator } from './state-machine/coordinator.ts';
+import type { CoordinatorStore } from './store/coordinator-store.ts';
+import { FsModelStore } from './store/fs-model-store.ts';
+import { MemoryCoordinatorStore } from './store/memory-store.ts';
+import type { ModelStore } from './store/model-store.ts';
+import { RedisCoordinatorStore } from './store/redis-store.ts';
+
+export interface CreateOptions {
+  readonly crypto?: PetCrypto;
+  /** Overrides `settings.store`. */
+  readonly store?: CoordinatorStore;
+  /** Overrides the filesystem model store in `settings.models.dir`. */
+  readonly models?: ModelStore;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export interface CoordinatorApp {
+  readonly app: Hono;
+  readonly coordinator: Coordinator;
+  readonly metrics: Metrics;
+  readonly store: CoordinatorStore;
+  readonly models: ModelStore;
+  /** Stops the state machine and closes the store (the round in progress stays in a Redis store). */
+  close(): Promise<void>;
+}
+
+export function storeFromSettings(settings: Settings): CoordinatorStore {
+  return settings.store.kind === 'redis'
+    ? new RedisCoordinatorStore({ url: settings.store.redisUrl })
+    : new MemoryCoordinatorStore();
+}
+
+export async function createCoordinatorApp(settings: Settings, options: CreateOptions = {}): Promise<CoordinatorApp> {
+  const crypto = options.crypto ?? (await initCrypto());
+  const store = options.store ?? storeFromSettings(settings);
+  const models = options.models ?? new FsModelStore(settings.models.dir);
+  const metrics = new Metrics();
+  let coordinator: Coordinator;
+  try {
+    coordinator = await Coordinator.start({
+      crypto,
+      settings,
+      store,
+      models,
+      events: metrics.events,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  metrics.watch(coordinator);
+  const app = createApp({
+    coordinator,
+    settings,
+    crypto,
+    metrics,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
+  return {
+    app,
+    coordinator,
+    metrics,
+    store,
+    models,
+    async close() {
+      await coordinator.shutdown();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,572 @@
+/**
+ * The coordinator's round state machine (protocol.md §1): idle → sum →
+ * update → sum2 → unmask → idle, failure → a fresh round, shutdown.
+ *
+ * One `Coordinator` owns the round in progress. Every change — an accepted
+ * message, a phase transition, an operator command — runs through one
+ * serializing queue, so handlers never interleave across their store awaits.
+ * Opening a message (decrypt, verify, decode) is pure CPU work done before
+ * the queue; the handler then re-checks that the round it was opened for is
+ * still the round in progress.
+ *
+ * Phases end by count or time (phase-timing.ts), judged after every accepted
+ * message and on a timer. A restart restores the round from the store and
+ * continues it if its phase deadline has not passed, else fails it with a
+ * recorded reason and starts the next round (DESIGN §4).
+ */
+
+import {
+  decodePayload,
+  encodeGlobalModel,
+  encodeSumDict,
+  type GlobalModel,
+  isPetError,
+  type MessageTag,
+  openMessage,
+  type Payload,
+  type PetCrypto,
+  PetError,
+  TAGS,
+  toBase64Url,
+} from '@petfl/core';
+import { type Clock, systemClock } from '../clock.ts';
+import { type Logger, pkTag, silentLogger } from '../logger.ts';
+import { changePetSettings, type Settings } from '../settings.ts';
+import {
+  type CoordinatorMeta,
+  type CoordinatorStore,
+  DEFAULT_META,
+  type LivePhase,
+  type RoundPetSettings,
+  type RoundSummary,
+} from '../store/coordinator-store.ts';
+import type { ModelStore } from '../store/model-store.ts';
+import { judgePhase } from './phase-timing.ts';
+import { acceptSum } from './phases/sum.ts';
+import { acceptSum2 } from './phases/sum2.ts';
+import { unmaskRound } from './phases/unmask.ts';
+import { acceptUpdate } from './phases/update.ts';
+import { closeRound, type LiveRound, openRound, restoreRound, updateSeedDictBytes } from './round.ts';
+
+export type Phase = 'idle' | LivePhase | 'unmask' | 'shutdown';
+
+/** Hooks for metrics (and anything else that watches the coordinator). */
+export interface CoordinatorEvents {
+  messageAccepted?(tag: MessageTag | 'chunk', bytes: number): void;
+  messageRejected?(code: string, bytes: number): void;
+  phaseEnded?(phase: LivePhase | 'unmask', durationMs: number): void;
+  roundEnded?(summary: RoundSummary): void;
+}
+
+export interface CoordinatorDeps {
+  readonly crypto: PetCrypto;
+  readonly settings: Settings;
+  readonly store: CoordinatorStore;
+  readonly models: ModelStore;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly events?: CoordinatorEvents;
+}
+
+/** What `POST /message` accepted: a whole message, or one chunk of a multipart message. */
+export type Accepted = { readonly kind: 'message'; readonly tag: MessageTag } | { readonly kind: 'chunk' };
+
+/** `GET /admin/status`. */
+export interface CoordinatorStatus {
+  readonly roundId: number | null;
+  readonly phase: Phase;
+  readonly paused: boolean;
+  readonly roundStartedAt: number | null;
+  readonly phaseStartedAt: number | null;
+  /** When the current phase may end early (time.min) and when it fails (time.max), ms since the epoch. */
+  readonly deadlines: { readonly minAt: number; readonly maxAt: number } | null;
+  /** Accepted messages in the round in progress, per phase. */
+  readonly counts: { readonly sum: number; readonly update: number; readonly sum2: number };
+  /** Since the coordinator started: accepted messages per tag, rejected ones per code. */
+  readonly messages: {
+    readonly accepted: Readonly<Record<string, number>>;
+    readonly rejected: Readonly<Record<string, number>>;
+  };
+  readonly latestModelRoundId: number | null;
+  readonly settings: {
+    readonly round: RoundPetSettings | null;
+    readonly next: RoundPetSettings;
+    readonly mask: Settings['mask'];
+    readonly modelLength: number;
+  };
+  readonly startedAt: number;
+}
+
+/** Keeps the key of the round just ended, to tell a late message ('wrong-round') from garbage. */
+interface PreviousRound {
+  readonly roundId: number;
+  readonly round: LiveRound;
+}
+
+const RETRY_AFTER_STORE_ERROR_MS = 1000;
+
+export class Coordinator {
+  private readonly crypto: PetCrypto;
+  private readonly settings: Settings;
+  private readonly store: CoordinatorStore;
+  private readonly models: ModelStore;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly events: CoordinatorEvents;
+
+  private round: LiveRound | undefined;
+  private previous: PreviousRound | undefined;
+  private phase: Phase = 'idle';
+  private meta: CoordinatorMeta = DEFAULT_META;
+  private lastRoundId = 0;
+  private latestModel: { roundId: number; bytes: Uint8Array } | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private cancelTimer: (() => void) | undefined;
+  private readonly accepted: Record<string, number> = {};
+  private readonly rejected: Record<string, number> = {};
+  private readonly startedAt: number;
+
+  private constructor(deps: CoordinatorDeps) {
+    this.crypto = deps.crypto;
+    this.settings = deps.settings;
+    this.store = deps.store;
+    this.models = deps.models;
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.logger ?? silentLogger;
+    this.events = deps.events ?? {};
+    this.startedAt = this.clock.now();
+  }
+
+  /** Loads the store, continues or fails a persisted round, and starts a round unless paused. */
+  static async start(deps: CoordinatorDeps): Promise<Coordinator> {
+    const coordinator = new Coordinator(deps);
+    await coordinator.serialize(() => coordinator.init());
+    return coordinator;
+  }
+
+  private async init(): Promise<void> {
+    this.meta = await this.store.loadMeta();
+    this.lastRoundId = await this.store.lastRoundId();
+    const latest = await this.models.latest();
+    if (latest !== undefined) this.latestModel = { roundId: latest.roundId, bytes: this.servedModel(latest) };
+
+    let record: Awaited<ReturnType<CoordinatorStore['loadRound']>>;
+    try {
+      record = await this.store.loadRound();
+    } catch (error) {
+      const reason = `the stored round could not be loaded: ${(error as Error).message}`;
+      this.log.error({ err: (error as Error).message }, reason);
+      await this.store.endRound(this.summary(undefined, 'failed', reason));
+      record = undefined;
+    }
+    if (record !== undefined) {
+      const elapsed = this.clock.now() - record.phaseStartedAt;
+      const deadline = record.pet[record.phase].time.maxMs;
+      if (elapsed < deadline) {
+        try {
+          this.round = await restoreRound(this.store, record, this.settings);
+          this.phase = record.phase;
+          this.log.info({ roundId: record.roundId, phase: record.phase, elapsedMs: elapsed }, 'continuing round');
+        } catch (error) {
+          const reason = `the stored round ${record.roundId} could not be restored: ${(error as Error).message}`;
+          this.log.error({ roundId: record.roundId }, reason);
+          await this.store.endRound(this.summaryOfRecord(record, 'failed', reason));
+        }
+      } else {
+        const reason = `coordinator restarted after the ${record.phase} phase deadline (${deadline} ms) of round ${record.roundId}`;
+        this.log.warn({ roundId: record.roundId, phase: record.phase }, reason);
+        const summary = this.summaryOfRecord(record, 'failed', reason);
+        await this.store.endRound(summary);
+        this.events.roundEnded?.(summary);
+      }
+    }
+    await this.judge();
+  }
+
+  // ---- reads (no queue: they read the mirror) -------------------------------------------
+
+  /** `GET /params`: the round parameters JSON, or undefined when no round is in progress. */
+  paramsJson(): object | undefined {
+    return this.round?.paramsJson;
+  }
+
+  /** `GET /sums`: the encoded sum dictionary once the sum phase has ended. */
+  sumDictBytes(): Uint8Array | undefined {
+    return this.round?.sumDictBytes;
+  }
+
+  /**
+   * `GET /seeds?pk=`: the sum participant's update seed dictionary once the update phase has
+   * ended; 'unknown' when `pk` is not in the sum dictionary.
+   */
+  updateSeedDict(pk: string): Uint8Array | undefined | 'unknown' {
+    const round = this.round;
+    if (round === undefined || round.record.phase !== 'sum2') return undefined;
+    if (!round.sumDict.has(pk)) return 'unknown';
+    return updateSeedDictBytes(round, pk);
+  }
+
+  /** `GET /model`: the latest global model body (protocol.md §3.10). */
+  latestModelBytes(): Uint8Array | undefined {
+    return this.latestModel?.bytes;
+  }
+
+  status(): CoordinatorStatus {
+    const round = this.round;
+    const record = round?.record;
+    const timing = record === undefined ? undefined : record.pet[record.phase].time;
+    return {
+      roundId: record?.roundId ?? null,
+      phase: this.phase,
+      paused: this.meta.paused,
+      roundStartedAt: record?.startedAt ?? null,
+      phaseStartedAt: record?.phaseStartedAt ?? null,
+      deadlines:
+        record === undefined || timing === undefined
+          ? null
+          : { minAt: record.phaseStartedAt + timing.minMs, maxAt: record.phaseStartedAt + timing.maxMs },
+      counts: round === undefined ? { sum: 0, update: 0, sum2: 0 } : { ...round.accepted },
+      messages: { accepted: { ...this.accepted }, rejected: { ...this.rejected } },
+      latestModelRoundId: this.latestModel?.roundId ?? null,
+      settings: {
+        round: record?.pet ?? null,
+        next: this.nextPet(),
+        mask: this.settings.mask,
+        modelLength: this.settings.model.length,
+      },
+      startedAt: this.startedAt,
+    };
+  }
+
+  history(limit: number): Promise<readonly RoundSummary[]> {
+    return this.store.history(limit);
+  }
+
+  // ---- messages --------------------------------------------------------------------------
+
+  /**
+   * The message pipeline of `POST /message` after the body-size limit (protocol.md §3.2):
+   * open → header checks → round key → tag vs phase → signature → chunk reassembly →
+   * eligibility → phase handler. Throws a PetError for every rejection.
+   */
+  async handleMessage(sealed: Uint8Array): Promise<Accepted> {
+    try {
+      const accepted = await this.process(sealed);
+      const tag = accepted.kind === 'chunk' ? 'chunk' : accepted.tag;
+      this.accepted[tag] = (this.accepted[tag] ?? 0) + 1;
+      this.events.messageAccepted?.(tag, sealed.length);
+      return accepted;
+    } catch (error) {
+      const code = isPetError(error) ? error.code : 'internal';
+      this.rejected[code] = (this.rejected[code] ?? 0) + 1;
+      this.events.messageRejected?.(code, sealed.length);
+      throw error;
+    }
+  }
+
+  private async process(sealed: Uint8Array): Promise<Accepted> {
+    const round = this.round;
+    if (round === undefined) {
+      this.rejectStale(sealed);
+      throw new PetError('wrong-phase', 'message: no round is in progress');
+    }
+    const { record } = round;
+    let opened: ReturnType<typeof openMessage>;
+    try {
+      opened = openMessage(this.crypto, sealed, round.keyPair, {
+        config: record.maskConfig,
+        modelLength: record.modelLength,
+      });
+    } catch (error) {
+      if (isPetError(error, 'decrypt-failed')) this.rejectStale(sealed);
+      throw error;
+    }
+    const pk = toBase64Url(opened.participantPk);
+    this.checkPhase(round, opened.tag);
+
+    let payload: Payload;
+    if (opened.multipart) {
+      // Cheap checks before holding any chunk memory.
+      this.checkNotAccepted(round, opened.tag, pk);
+      const whole = round.assembler.add(pk, TAGS[opened.tag], opened.chunk);
+      if (whole === undefined) return { kind: 'chunk' };
+      payload = decodePayload(opened.tag, whole, { config: record.maskConfig, modelLength: record.modelLength });
+    } else {
+      payload = opened.payload;
+    }
+
+    return this.serialize(async () => {
+      if (this.round !== round) throw new PetError('wrong-round', 'message: its round ended while it was processed');
+      this.checkPhase(round, payload.kind);
+      switch (payload.kind) {
+        case 'sum':
+          await acceptSum(this.crypto, this.store, round, opened.participantPk, pk, payload.sum);
+          break;
+        case 'update':
+          await acceptUpdate(this.crypto, this.store, round, opened.participantPk, pk, payload.update);
+          break;
+        case 'sum2':
+          await acceptSum2(this.crypto, this.store, round, opened.participantPk, pk, payload.sum2);
+          break;
+      }
+      this.log.debug({ roundId: record.roundId, tag: payload.kind, participant: pkTag(pk) }, 'message accepted');
+      await this.judge();
+      return { kind: 'message', tag: payload.kind };
+    });
+  }
+
+  /** A message that does not open with this round's key but opens with the last round's is late. */
+  private rejectStale(sealed: Uint8Array): void {
+    const previous = this.previous;
+    if (previous === undefined) return;
+    let opened = false;
+    try {
+      this.crypto.openSealed(sealed, previous.round.keyPair);
+      opened = true;
+    } catch {
+      // not the previous round's either: the caller reports decrypt-failed
+    }
+    if (opened) {
+      throw new PetError('wrong-round', `message: sealed to round ${previous.roundId}, which has ended`);
+    }
+  }
+
+  private checkPhase(round: LiveRound, tag: MessageTag): void {
+    const phase = round.record.phase;
+    if (tag !== phase) {
+      throw new PetError('wrong-phase', `message: a ${tag} message cannot be accepted in the ${phase} phase`);
+    }
+  }
+
+  private checkNotAccepted(round: LiveRound, tag: MessageTag, pk: string): void {
+    const done =
+      tag === 'sum' ? round.sumDict.has(pk) : tag === 'update' ? round.updates.has(pk) : round.sum2Senders.has(pk);
+    if (done) throw new PetError('duplicate-message', `${tag}: participant ${pk} already sent this message`);
+  }
+
+  // ---- phase transitions (always inside the queue) ---------------------------------------
+
+  /** Judges the phase in progress, ending or failing it as often as needed; starts rounds. */
+  private async judge(): Promise<void> {
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    try {
+      for (;;) {
+        const round = this.round;
+        if (round === undefined) {
+          if (this.meta.paused || this.phase === 'shutdown') return;
+          await this.startRound();
+          continue;
+        }
+        const { record } = round;
+        const elapsed = this.clock.now() - record.phaseStartedAt;
+        const verdict = judgePhase(record.phase, record.pet[record.phase], round.accepted[record.phase], elapsed);
+        if (verdict.kind === 'open') {
+          this.schedule(record.phaseStartedAt + verdict.wakeAtMs - this.clock.now());
+          return;
+        }
+        if (verdict.kind === 'fail') await this.endRound(round, 'failed', verdict.reason);
+        else await this.endPhase(round);
+      }
+    } catch (error) {
+      if (this.phase === 'shutdown') return;
+      this.log.error({ err: (error as Error).message }, 'phase transition failed; retrying');
+      this.schedule(RETRY_AFTER_STORE_ERROR_MS);
+    }
+  }
+
+  private schedule(ms: number): void {
+    this.cancelTimer?.();
+    this.cancelTimer = this.clock.setTimer(ms, () => {
+      this.cancelTimer = undefined;
+      void this.serialize(() => this.judge());
+    });
+  }
+
+  private async startRound(): Promise<void> {
+    const roundId = this.lastRoundId + 1;
+    const round = openRound(this.crypto, roundId, this.nextPet(), this.settings, this.clock.now());
+    await this.store.startRound(round.record);
+    this.lastRoundId = roundId;
+    this.round = round;
+    this.phase = 'sum';
+    this.log.info({ roundId, phase: 'sum' }, 'round started');
+  }
+
+  private async endPhase(round: LiveRound): Promise<void> {
+    const { record } = round;
+    const now = this.clock.now();
+    const duration = now - record.phaseStartedAt;
+    round.assembler.dropIncomplete();
+    if (record.phase === 'sum2') {
+      this.events.phaseEnded?.('sum2', duration);
+      round.record = { ...record, phaseDurationsMs: { ...record.phaseDurationsMs, sum2: duration } };
+      await this.unmask(round);
+      return;
+    }
+    const next: LivePhase = record.phase === 'sum' ? 'update' : 'sum2';
+    const updated = {
+      ...record,
+      phase: next,
+      phaseStartedAt: now,
+      phaseDurationsMs: { ...record.phaseDurationsMs, [record.phase]: duration },
+    };
+    await this.store.saveRound(updated);
+    if (record.phase === 'sum') round.sumDictBytes = encodeSumDict(round.sumDict);
+    round.record = updated;
+    this.phase = next;
+    this.events.phaseEnded?.(record.phase, duration);
+    this.log.info({ roundId: record.roundId, phase: next, accepted: round.accepted[record.phase] }, 'phase started');
+  }
+
+  private async unmask(round: LiveRound): Promise<void> {
+    this.phase = 'unmask';
+    const started = this.clock.now();
+    const outcome = await unmaskRound(this.store, round);
+    if (outcome.kind === 'failure') {
+      await this.endRound(round, 'failed', outcome.reason);
+      return;
+    }
+    const global: GlobalModel = { roundId: round.record.roundId, model: outcome.model };
+    // The model is durable before the round counts as completed: it is never lost.
+    await this.models.save(global);
+    this.latestModel = { roundId: global.roundId, bytes: this.servedModel(global) };
+    const duration = this.clock.now() - started;
+    this.events.phaseEnded?.('unmask', duration);
+    round.record = { ...round.record, phaseDurationsMs: { ...round.record.phaseDurationsMs } };
+    await this.endRound(round, 'completed', undefined, duration);
+  }
+
+  private async endRound(
+    round: LiveRound,
+    outcome: 'completed' | 'failed',
+    reason?: string,
+    unmaskMs?: number,
+  ): Promise<void> {
+    const summary = this.summary(round, outcome, reason, unmaskMs);
+    await this.store.endRound(summary);
+    if (this.previous !== undefined) closeRound(this.crypto, this.previous.round);
+    round.assembler.dropIncomplete();
+    this.previous = { roundId: round.record.roundId, round };
+    this.round = undefined;
+    this.phase = 'idle';
+    this.events.roundEnded?.(summary);
+    const log = { roundId: summary.roundId, outcome, participants: summary.participants };
+    if (outcome === 'failed') this.log.warn({ ...log, reason }, 'round failed');
+    else this.log.info(log, 'round completed');
+  }
+
+  private summary(
+    round: LiveRound | undefined,
+    outcome: 'completed' | 'failed',
+    reason?: string,
+    unmaskMs?: number,
+  ): RoundSummary {
+    const now = this.clock.now();
+    if (round === undefined) {
+      return {
+        roundId: this.lastRoundId,
+        outcome,
+        ...(reason === undefined ? {} : { failureReason: reason }),
+        startedAt: now,
+        endedAt: now,
+        phaseDurationsMs: {},
+        participants: { sum: 0, update: 0, sum2: 0 },
+      };
+    }
+    const { record } = round;
+    const durations: RoundSummary['phaseDurationsMs'] = {
+      ...record.phaseDurationsMs,
+      ...(outcome === 'failed' && record.phaseDurationsMs[record.phase] === undefined
+        ? { [record.phase]: now - record.phaseStartedAt }
+        : {}),
+      ...(unmaskMs === undefined ? {} : { unmask: unmaskMs }),
+    };
+    return {
+      roundId: record.roundId,
+      outcome,
+      ...(reason === undefined ? {} : { failureReason: reason }),
+      startedAt: record.startedAt,
+      endedAt: now,
+      phaseDurationsMs: durations,
+      participants: { ...round.accepted },
+    };
+  }
+
+  private summaryOfRecord(record: LiveRound['record'], outcome: 'failed', reason: string): RoundSummary {
+    const now = this.clock.now();
+    return {
+      roundId: record.roundId,
+      outcome,
+      failureReason: reason,
+      startedAt: record.startedAt,
+      endedAt: now,
+      phaseDurationsMs: record.phaseDurationsMs,
+      participants: { sum: 0, update: 0, sum2: 0 },
+    };
+  }
+
+  /** The served body: the config's width (f32 configs get f32), from the exact float64 average. */
+  private servedModel(global: GlobalModel): Uint8Array {
+    const f32 = this.settings.mask.data === 'f32' || this.settings.mask.data === 'i32';
+    const model = f32 && !(global.model instanceof Float32Array) ? Float32Array.from(global.model) : global.model;
+    return encodeGlobalModel({ roundId: global.roundId, model });
+  }
+
+  // ---- operator API ----------------------------------------------------------------------
+
+  private nextPet(): RoundPetSettings {
+    return this.meta.nextPet ?? this.settings.pet;
+  }
+
+  /** Pause: the round in progress runs to its end; no new round starts until `resume`. */
+  pause(): Promise<void> {
+    return this.serialize(async () => {
+      await this.saveMeta({ ...this.meta, paused: true });
+      this.log.info({}, 'paused');
+    });
+  }
+
+  resume(): Promise<void> {
+    return this.serialize(async () => {
+      await this.saveMeta({ ...this.meta, paused: false });
+      this.log.info({}, 'resumed');
+      await this.judge();
+    });
+  }
+
+  /** Changes the PET settings of the rounds that start from now on (validated; SettingsError lists problems). */
+  changeSettings(change: unknown): Promise<RoundPetSettings> {
+    return this.serialize(async () => {
+      const pet = changePetSettings(this.nextPet(), change, this.settings.mask);
+      await this.saveMeta({ ...this.meta, nextPet: pet });
+      this.log.info({ pet }, 'next-round settings changed');
+      return pet;
+    });
+  }
+
+  private async saveMeta(meta: CoordinatorMeta): Promise<void> {
+    await this.store.saveMeta(meta);
+    this.meta = meta;
+  }
+
+  /**
+   * Stops: no further transitions; the round in progress stays in the store so the next
+   * coordinator on the same store continues it.
+   */
+  shutdown(): Promise<void> {
+    return this.serialize(async () => {
+      this.phase = 'shutdown';
+      this.cancelTimer?.();
+      this.cancelTimer = undefined;
+      this.log.info({ roundId: this.round?.record.roundId ?? null }, 'shutdown');
+    });
+  }
+
+  /** Runs `fn` after everything queued before it (one change at a time). */
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

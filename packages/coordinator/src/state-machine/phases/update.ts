@@ -1,0 +1,110 @@
+/**
+ * The update phase (protocol.md §1.1): an accepted Update message adds its
+ * masked model to the running aggregate (memory O(model), whatever the number
+ * of participants) and files its encrypted mask seeds in the seed dictionary.
+ *
+ * Checks, in order: one update per participant; the phase is not full; the
+ * sum signature verifies and is *not* eligible for sum, the update signature
+ * verifies and is eligible for update (protocol.md §2); the local seed
+ * dictionary's keys are exactly the sum dictionary's; the masked model can be
+ * aggregated (config, length, model cap). Only then is anything changed, and
+ * the store commits the participant, its seeds and the new aggregate at once.
+ */
+
+import {
+  Aggregation,
+  classifyTaskSignature,
+  type PetCrypto,
+  PetError,
+  type Update,
+  verifyTaskSignature,
+} from '@petfl/core';
+import type { CoordinatorStore } from '../../store/coordinator-store.ts';
+import type { LiveRound } from '../round.ts';
+
+function checkEligible(crypto: PetCrypto, round: LiveRound, participantPk: Uint8Array, update: Update): void {
+  const { seed, pet } = round.record;
+  const sum = classifyTaskSignature(crypto, seed, 'sum', update.sumSignature, participantPk, pet.sum.probability);
+  if (sum !== 'not-eligible') {
+    throw new PetError(
+      'not-eligible',
+      `update: expected a sum signature that verifies and is not eligible for sum (p = ${pet.sum.probability})`,
+    );
+  }
+  if (!verifyTaskSignature(crypto, seed, 'update', update.updateSignature, participantPk, pet.update.probability)) {
+    throw new PetError(
+      'not-eligible',
+      `update: expected an update signature that verifies and is eligible for update (p = ${pet.update.probability})`,
+    );
+  }
+}
+
+function checkSeedDictKeys(round: LiveRound, update: Update): void {
+  const local = update.localSeedDict;
+  const missing = [...round.sumDict.keys()].filter((k) => !local.has(k));
+  const unknown = [...local.keys()].filter((k) => !round.sumDict.has(k));
+  if (missing.length > 0 || unknown.length > 0) {
+    throw new PetError(
+      'seed-dict-mismatch',
+      `update.localSeedDict: expected exactly the ${round.sumDict.size} keys of the sum dictionary, got ${local.size} ` +
+        `(${missing.length} missing, ${unknown.length} unknown)`,
+    );
+  }
+}
+
+export async function acceptUpdate(
+  crypto: PetCrypto,
+  store: CoordinatorStore,
+  round: LiveRound,
+  participantPk: Uint8Array,
+  pk: string,
+  update: Update,
+): Promise<void> {
+  const { record } = round;
+  if (round.updates.has(pk)) {
+    throw new PetError('duplicate-message', `update: participant ${pk} already sent an update this round`);
+  }
+  if (round.updates.size >= record.pet.update.count.max) {
+    throw new PetError('phase-full', `update: expected at most ${record.pet.update.count.max} updates, got one more`);
+  }
+  checkEligible(crypto, round, participantPk, update);
+  checkSeedDictKeys(round, update);
+  const invalid = round.aggregation.validateAggregation(update.maskedModel);
+  if (invalid) throw invalid;
+
+  round.aggregation.aggregate(update.maskedModel);
+  let outcome: 'added' | 'duplicate';
+  try {
+    outcome = await store.addUpdate(record.roundId, pk, update.localSeedDict, {
+      modelCount: round.aggregation.modelCount,
+      object: round.aggregation.toMaskObject(),
+    });
+  } catch (error) {
+    // The store did not take the update, so the in-memory aggregate must not keep it either.
+    await reloadAggregate(store, round);
+    throw error;
+  }
+  if (outcome === 'duplicate') {
+    await reloadAggregate(store, round);
+    throw new PetError('duplicate-message', `update: participant ${pk} already sent an update this round`);
+  }
+  round.updates.add(pk);
+  for (const [sumPk, encryptedSeed] of update.localSeedDict) {
+    let column = round.seedDict.get(sumPk);
+    if (column === undefined) {
+      column = new Map();
+      round.seedDict.set(sumPk, column);
+    }
+    column.set(pk, encryptedSeed);
+  }
+  round.accepted.update += 1;
+}
+
+async function reloadAggregate(store: CoordinatorStore, round: LiveRound): Promise<void> {
+  const { record } = round;
+  const stored = await store.loadAggregate(record.roundId, record.maskConfig, record.modelLength);
+  round.aggregation =
+    stored === undefined
+      ? new Aggregation(record.maskConfig, record.modelLength)
+      : Aggregation.restore(stored.object, stored.modelCount);
+}
