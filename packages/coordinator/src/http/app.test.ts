@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../clock.ts';
+import {
+  ADMIN_TOKEN,
+  type Harness,
+  identities,
+  runRound,
+  settle,
+  startHarness,
+  testSettings,
+} from '../test-support/harness.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('operator API', () => {
+  it('refuses requests without the bearer token', async () => {
+    h = await startHarness();
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: ADMIN_TOKEN }]) {
+      const res = await h.app.request('/admin/status', { headers });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(await res.json()).toMatchObject({ code: 'unauthorized' });
+    }
+  });
+
+  it('reports status with deadlines, counts and settings', async () => {
+    const clock = new ManualClock(1_000_000);
+    h = await startHarness(testSettings(), { clock });
+    const status = await (await h.admin('/status')).json();
+    expect(status).toMatchObject({
+      roundId: 1,
+      phase: 'sum',
+      paused: false,
+      phaseStartedAt: 1_000_000,
+      deadlines: { minAt: 1_000_000, maxAt: 1_060_000 },
+      counts: { sum: 0, update: 0, sum2: 0 },
+      settings: { mask: { group: 'power2', data: 'f32', bound: 'b2', model: 'm3' }, modelLength: 1000 },
+      latestModelRoundId: null,
+    });
+    expect(JSON.stringify(status)).not.toContain(ADMIN_TOKEN);
+  });
+
+  it('pause lets the round finish and starts no new one until resume', async () => {
+    h = await startHarness();
+    const pool = identities(h.crypto, 80, 20);
+    expect((await h.admin('/pause', { method: 'POST' })).status).toBe(200);
+    await runRound(h, pool, { sum: 3, update: 10 }, 1);
+    expect(h.coordinator.status()).toMatchObject({ phase: 'idle', paused: true, roundId: null, latestModelRoundId: 1 });
+    expect((await h.fetch('/params')).status).toBe(204);
+    const resumed = await (await h.admin('/resume', { method: 'POST' })).json();
+    expect(resumed).toMatchObject({ phase: 'sum', paused: false, roundId: 2 });
+  });
+
+  it('changes the next rounds’ settings, validated, and lists every problem', async () => {
+    const clock = new ManualClock();
+    h = await startHarness(testSettings({ PETFL_PET_SUM_TIME_MAX_MS: '1000' }), { clock });
+    const bad = await h.admin('/settings', {
+      method: 'PUT',
+      body: JSON.stringify({ sum: { probability: 0 }, update: { count: { min: 2 } }, nope: 1 }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(bad.status).toBe(400);
+    const body = (await bad.json()) as { code: string; problems: string[] };
+    expect(body.code).toBe('invalid-settings');
+    expect(body.problems).toHaveLength(3);
+    expect(body.problems).toEqual([
+      'pet.nope: not a setting',
+      'pet.sum.probability: expected a probability in (0, 1], got 0',
+      'pet.update.count.min: expected an integer in 3..9007199254740991, got 2',
+    ]);
+
+    const ok = await h.admin('/settings', {
+      method: 'PUT',
+      body: JSON.stringify({ sum: { probability: 0.3 }, update: { time: { max_ms: 30000 } } }),
+    });
+    expect(ok.status).toBe(200);
+    // the round in progress keeps its settings; the next one uses the new ones
+    expect((await h.fetch('/params').then((r) => r.json())) as object).toMatchObject({ sumProbability: 0.2 });
+    clock.advance(1000); // the sum phase times out: a new round starts
+    await settle(() => h?.coordinator.status().roundId === 2);
+    expect((await h.fetch('/params').then((r) => r.json())) as object).toMatchObject({ sumProbability: 0.3 });
+    expect(h.coordinator.status().settings.round?.update.time.maxMs).toBe(30000);
+  });
+
+  it('lists round history with phase durations and participants', async () => {
+    h = await startHarness();
+    await runRound(h, identities(h.crypto, 80, 21), { sum: 3, update: 10 }, 2);
+    const { rounds } = (await (await h.admin('/rounds?limit=5')).json()) as { rounds: object[] };
+    expect(rounds[0]).toMatchObject({
+      roundId: 1,
+      outcome: 'completed',
+      participants: { sum: 3, update: 10, sum2: 3 },
+      phaseDurationsMs: {
+        sum: expect.any(Number),
+        update: expect.any(Number),
+        sum2: expect.any(Number),
+        unmask: expect.any(Number),
+      },
+    });
+    expect((await h.admin('/rounds?limit=0')).status).toBe(400);
+  });
+});
+
+describe('operations', () => {
+  it('serves health and Prometheus metrics', async () => {
+    h = await startHarness();
+    expect(await (await h.fetch('/health')).json()).toEqual({ status: 'ok', phase: 'sum', roundId: 1 });
+    await runRound(h, identities(h.crypto, 80, 22), { sum: 3, update: 10 }, 3);
+    const text = await (await h.fetch('/metrics')).text();
+    expect(text).toMatch(/petfl_rounds_total\{outcome="completed"\} 1/);
+    expect(text).toMatch(/petfl_messages_accepted_total\{kind="update"\} 10/);
+    expect(text).toMatch(/petfl_phase_duration_seconds_count\{phase="update"\} 1/);
+    expect(text).toMatch(/petfl_participants\{phase="sum"\} 0/);
+    expect(text).toMatch(/petfl_round_id 2/);
+    expect(text).toMatch(/petfl_message_bytes_total \d+/);
+  });
+
+  it('answers CORS preflights for configured origins only', async () => {
+    h = await startHarness(testSettings({ PETFL_API_CORS_ORIGINS: 'http://app.example' }));
+    const preflight = (origin: string) =>
+      h?.app.request('/message', {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST' },
+      });
+    expect((await preflight('http://app.example'))?.headers.get('access-control-allow-origin')).toBe(
+      'http://app.example',
+    );
+    expect((await preflight('http://evil.example'))?.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('answers unknown routes with a JSON 404', async () => {
+    h = await startHarness();
+    const res = await h.fetch('/nope');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ code: 'not-found' });
+  });
+});
