@@ -29,6 +29,9 @@ async function main(): Promise<void> {
   }
   const toml = values.config === undefined ? undefined : readFileSync(values.config, 'utf8');
   const settings = parseSettings(toml, process.env);
+  if (settings.api.adminToken === 'change-me') {
+    logger.warn({}, 'api.admin_token is the default: set PETFL_API_ADMIN_TOKEN before exposing this coordinator');
+  }
   const running = await listen(settings, { logger, hostname: values.host ?? process.env['HOST'] ?? '127.0.0.1' });
   logger.info(
     {

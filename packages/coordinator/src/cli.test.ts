@@ -1,0 +1,73 @@
+/**
+ * The `petfl-coordinator` command as a real child process: JSON logs, a
+ * listening server, clean exit on SIGTERM, and exit 1 listing every invalid
+ * setting.
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../bin/petfl-coordinator.mjs', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'petfl-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[], env: Record<string, string>): { child: ChildProcess; lines: () => object[] } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const lines = () =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as object);
+  return { child, lines };
+}
+
+async function until<T>(get: () => T | undefined, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out waiting for the CLI');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const exitOf = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+describe('petfl-coordinator CLI', () => {
+  it('starts from a TOML file plus environment, serves, and stops cleanly on SIGTERM', async () => {
+    const config = join(dir, 'petfl.toml');
+    writeFileSync(config, `[model]\nlength = 100\n[models]\ndir = "${join(dir, 'models')}"\n`);
+    const { child, lines } = run(['--config', config], { PETFL_API_PORT: '0', PETFL_API_ADMIN_TOKEN: 'cli-token' });
+    const exited = exitOf(child);
+    const listening = await until(() => lines().find((l) => 'url' in l) as { url: string } | undefined);
+    const params = (await (await fetch(`${listening.url}/params`)).json()) as { modelLength: number };
+    expect(params.modelLength).toBe(100);
+    const status = await fetch(`${listening.url}/admin/status`, { headers: { authorization: 'Bearer cli-token' } });
+    expect(status.status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const msgs = lines().map((l) => (l as { msg?: string }).msg);
+    expect(msgs).toContain('round started');
+    expect(msgs).toContain('stopped');
+    expect(JSON.stringify(lines())).not.toContain('cli-token');
+  });
+
+  it('exits 1 and lists every invalid setting', async () => {
+    const { child, lines } = run([], { PETFL_API_PORT: 'x', PETFL_PET_SUM_PROBABILITY: '2', PETFL_NOPE: '1' });
+    expect(await exitOf(child)).toBe(1);
+    const error = lines().find((l) => (l as { msg?: string }).msg === 'invalid settings') as { problems: string[] };
+    expect(error.problems).toHaveLength(3);
+  });
+});
