@@ -39,15 +39,16 @@ export interface CoordinatorApp {
   close(): Promise<void>;
 }
 
-export function storeFromSettings(settings: Settings): CoordinatorStore {
+/** The store `settings.store` names; a Redis store is pinged first, so a wrong URL fails at start-up. */
+export async function storeFromSettings(settings: Settings): Promise<CoordinatorStore> {
   return settings.store.kind === 'redis'
-    ? new RedisCoordinatorStore({ url: settings.store.redisUrl })
+    ? RedisCoordinatorStore.connect({ url: settings.store.redisUrl })
     : new MemoryCoordinatorStore();
 }
 
 export async function createCoordinatorApp(settings: Settings, options: CreateOptions = {}): Promise<CoordinatorApp> {
   const crypto = options.crypto ?? (await initCrypto());
-  const store = options.store ?? storeFromSettings(settings);
+  const store = options.store ?? (await storeFromSettings(settings));
   const models = options.models ?? new FsModelStore(settings.models.dir);
   const metrics = new Metrics();
   let coordinator: Coordinator;

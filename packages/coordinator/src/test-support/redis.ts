@@ -19,13 +19,17 @@ export async function probeRedis(): Promise<string | undefined> {
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
-  client.on('error', () => undefined);
+  // The 'error' event carries the socket's reason (ECONNREFUSED …); the rejection only says it closed.
+  let reason: string | undefined;
+  client.on('error', (error: Error) => {
+    reason ??= error.message;
+  });
   try {
     await client.connect();
     await client.ping();
     return undefined;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return reason ?? (error instanceof Error ? error.message : String(error));
   } finally {
     client.disconnect();
   }
