@@ -22,6 +22,16 @@ export default defineConfig({
           root: 'packages/coordinator',
           include: ['src/**/*.test.ts'],
           environment: 'node',
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'sdk',
+          root: 'packages/sdk',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
         },
       },
     ],

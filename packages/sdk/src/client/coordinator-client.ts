@@ -1,0 +1,57 @@
+/**
+ * The coordinator as the participant sees it (protocol.md §1.2): four reads
+ * and one write. Reads answer `undefined` while their data is not available
+ * yet (HTTP 204); `postMessage` resolves when the message (or, for a
+ * multipart message, this chunk) is accepted.
+ *
+ * Failures come in two kinds, because the participant reacts differently:
+ * `CoordinatorRejectedError` — the coordinator understood and refused (a 4xx
+ * answer with a PetError code, protocol.md §3.11): retrying the same request
+ * cannot help; `CoordinatorUnavailableError` — network failure, 5xx, or a
+ * malformed answer, after the client's own retries: try again later.
+ */
+
+import type { GlobalModel, RoundParameters } from '@petfl/core';
+
+export interface CoordinatorClient {
+  /** `GET /params`; undefined while no round has started. */
+  getParams(): Promise<RoundParameters | undefined>;
+  /** `GET /sums`: the sum dictionary (base64url sum participant pk → ephemeral pk); undefined until the sum phase ended. */
+  getSums(): Promise<ReadonlyMap<string, Uint8Array> | undefined>;
+  /**
+   * `GET /seeds?pk=`: the update seed dictionary of one sum participant (base64url update
+   * participant pk → encrypted mask seed); undefined until the update phase ended. Rejected with
+   * code 'unknown-sum-participant' when that pk is not in the sum dictionary.
+   */
+  getSeeds(sumParticipantPk: Uint8Array): Promise<ReadonlyMap<string, Uint8Array> | undefined>;
+  /** `GET /model`: the latest global model; undefined until one exists. */
+  getModel(): Promise<GlobalModel | undefined>;
+  /** `POST /message`: one sealed message (protocol.md §3.2). */
+  postMessage(sealed: Uint8Array): Promise<void>;
+}
+
+/** The coordinator refused the request (a 4xx answer); `code` is the JSON body's PetError code. */
+export class CoordinatorRejectedError extends Error {
+  override readonly name = 'CoordinatorRejectedError';
+  readonly status: number;
+  /** A PetError code ('wrong-round', 'not-eligible', …), or 'unknown' when the body had none. */
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** The coordinator could not be reached or answered 5xx or nonsense, even after retries: transient. */
+export class CoordinatorUnavailableError extends Error {
+  override readonly name = 'CoordinatorUnavailableError';
+  /** The HTTP status, when an answer came. */
+  readonly status: number | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.status = options?.status;
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The coordinator over HTTP (protocol.md §1.2): `CoordinatorClient` on top of
+ * an injected `fetch`.
+ *
+ * Transient failures — a network error, a 5xx answer, a body that does not
+ * decode — are retried `retries` times with capped exponential backoff and
+ * jitter, then surface as `CoordinatorUnavailableError`. A 4xx answer is the
+ * coordinator refusing: it is never retried and surfaces at once as
+ * `CoordinatorRejectedError` with the JSON body's code. Bodies are decoded
+ * with the @petfl/core decoders, so nothing malformed gets past the client.
+ */
+
+import {
+  decodeGlobalModel,
+  decodeRoundParameters,
+  decodeSumDict,
+  decodeUpdateSeedDict,
+  type GlobalModel,
+  PetError,
+  type RoundParameters,
+  toBase64Url,
+} from '@petfl/core';
+import type { AbortSignalLike, Clock } from '../state-machine/io.ts';
+import { systemClock } from '../system-clock.ts';
+import { type CoordinatorClient, CoordinatorRejectedError, CoordinatorUnavailableError } from './coordinator-client.ts';
+
+/**
+ * What the client passes to `fetch`: a method, a plain record of headers, a Uint8Array body and
+ * its AbortSignal. The field types are deliberately wider than that (supertypes of the
+ * platform's `RequestInit`), so that the platform's own `fetch` is assignable to `FetchLike`.
+ */
+export interface RequestInitLike {
+  readonly method?: string;
+  readonly headers?: object;
+  readonly body?: object | string | null;
+  readonly signal?: AbortSignalLike | null;
+}
+
+/** The part of the platform's `Response` the client reads. */
+export interface ResponseLike {
+  readonly status: number;
+  text(): Promise<string>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/**
+ * The platform's `fetch`, structurally. Declared through a method signature, whose parameters
+ * TypeScript compares bivariantly: that is what lets `typeof fetch` (whose `init` is the wider
+ * `RequestInit`) be assigned to it.
+ */
+export type FetchLike = {
+  fetch(url: string, init?: RequestInitLike): Promise<ResponseLike>;
+}['fetch'];
+
+export interface HttpCoordinatorClientOptions {
+  readonly fetch: FetchLike;
+  /** Sleeps between retries (default: the system clock). */
+  readonly clock?: Clock;
+  /** Retries after the first attempt of a transiently failing request (default 3). */
+  readonly retries?: number;
+  /** First backoff; doubles per retry (default 100 ms). */
+  readonly backoffMs?: number;
+  /** Cap of the backoff (default 5000 ms). */
+  readonly maxBackoffMs?: number;
+  /** Aborts in-flight requests and retry waits; the request then rejects with `signal.reason`. */
+  readonly signal?: AbortSignalLike;
+}
+
+const DEFAULTS = { retries: 3, backoffMs: 100, maxBackoffMs: 5000 } as const;
+
+export class HttpCoordinatorClient implements CoordinatorClient {
+  private readonly base: string;
+  private readonly fetchFn: FetchLike;
+  private readonly clock: Clock;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly signal: AbortSignalLike | undefined;
+
+  constructor(baseUrl: string, options: HttpCoordinatorClientOptions) {
+    this.base = baseUrl.replace(/\/+$/, '');
+    // Kept as a plain function and called unbound: browsers reject `fetch` called on another object.
+    this.fetchFn = options.fetch;
+    this.clock = options.clock ?? systemClock;
+    this.retries = nonNegativeInteger(options.retries ?? DEFAULTS.retries, 'retries');
+    this.backoffMs = nonNegativeInteger(options.backoffMs ?? DEFAULTS.backoffMs, 'backoffMs');
+    this.maxBackoffMs = nonNegativeInteger(options.maxBackoffMs ?? DEFAULTS.maxBackoffMs, 'maxBackoffMs');
+    this.signal = options.signal;
+  }
+
+  getParams(): Promise<RoundParameters | undefined> {
+    return this.read('/params', 'round parameters', async (r) => decodeRoundParameters(JSON.parse(await r.text())));
+  }
+
+  getSums(): Promise<ReadonlyMap<string, Uint8Array> | undefined> {
+    return this.read('/sums', 'sum dictionary', async (r) => decodeSumDict(await bytesOf(r)));
+  }
+
+  getSeeds(sumParticipantPk: Uint8Array): Promise<ReadonlyMap<string, Uint8Array> | undefined> {
+    return this.read(`/seeds?pk=${toBase64Url(sumParticipantPk)}`, 'update seed dictionary', async (r) =>
+      decodeUpdateSeedDict(await bytesOf(r)),
+    );
+  }
+
+  getModel(): Promise<GlobalModel | undefined> {
+    return this.read('/model', 'global model', async (r) => decodeGlobalModel(await bytesOf(r)));
+  }
+
+  postMessage(sealed: Uint8Array): Promise<void> {
+    const label = 'POST /message';
+    return this.withRetries(async () => {
+      const init = { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: sealed };
+      const response = await this.send(label, '/message', init);
+      if (response.status !== 202) throw await failure(label, response);
+    });
+  }
+
+  /** A GET: 204 → undefined, 200 → the decoded body, anything else → an error. */
+  private read<T>(path: string, what: string, decode: (response: ResponseLike) => Promise<T>): Promise<T | undefined> {
+    const label = `GET ${path}`;
+    return this.withRetries(async () => {
+      const response = await this.send(label, path, { method: 'GET' });
+      if (response.status === 204) return undefined;
+      if (response.status !== 200) throw await failure(label, response);
+      try {
+        return await decode(response);
+      } catch (cause) {
+        this.throwIfAborted();
+        throw new CoordinatorUnavailableError(`${label}: malformed ${what}: ${messageOf(cause)}`, {
+          cause,
+          status: response.status,
+        });
+      }
+    });
+  }
+
+  private async send(label: string, path: string, init: RequestInitLike): Promise<ResponseLike> {
+    const fetch = this.fetchFn;
+    try {
+      return await fetch(this.base + path, this.signal === undefined ? init : { ...init, signal: this.signal });
+    } catch (cause) {
+      this.throwIfAborted();
+      throw new CoordinatorUnavailableError(`${label}: network error: ${messageOf(cause)}`, { cause });
+    }
+  }
+
+  private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let retry = 0; ; retry++) {
+      this.throwIfAborted();
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof CoordinatorUnavailableError) || retry >= this.retries) throw error;
+      }
+      await this.clock.sleep(this.backoff(retry), this.signal);
+    }
+  }
+
+  /** Equal jitter: a random delay in [cap/2, cap], cap = min(maxBackoffMs, backoffMs · 2^retry). */
+  private backoff(retry: number): number {
+    const cap = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** retry);
+    return Math.round(cap / 2 + (Math.random() * cap) / 2);
+  }
+
+  private throwIfAborted(): void {
+    if (this.signal?.aborted) throw this.signal.reason ?? new Error('aborted');
+  }
+}
+
+/** The error for a non-success answer: 4xx → rejected (never retried), otherwise unavailable. */
+async function failure(label: string, response: ResponseLike): Promise<Error> {
+  const { status } = response;
+  const body = await errorBody(response);
+  const code = body.code ?? 'unknown';
+  const detail = body.message === undefined ? '' : `: ${body.message}`;
+  if (status >= 400 && status < 500) {
+    return new CoordinatorRejectedError(status, code, `${label}: rejected with ${status} ${code}${detail}`);
+  }
+  return new CoordinatorUnavailableError(
+    `${label}: answered ${status}${body.code === undefined ? '' : ` ${code}`}${detail}`,
+    {
+      status,
+    },
+  );
+}
+
+/** The `{code, message}` JSON of an error answer, as far as it is there (protocol.md §1.2). */
+async function errorBody(response: ResponseLike): Promise<{ code?: string; message?: string }> {
+  try {
+    const json: unknown = JSON.parse(await response.text());
+    if (typeof json !== 'object' || json === null) return {};
+    const { code, message } = json as { code?: unknown; message?: unknown };
+    return {
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(typeof message === 'string' ? { message } : {}),
+    };
+  } catch {
+    return {}; // no or non-JSON body: the status alone must do
+  }
+}
+
+async function bytesOf(response: ResponseLike): Promise<Uint8Array> {
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function nonNegativeInteger(value: number, field: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new PetError('invalid-field', `HttpCoordinatorClient ${field}: expected an integer ≥ 0, got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,62 @@
+/**
+ * The ports of the participant engine (CONVENTIONS §2).
+ *
+ * `step` is pure protocol logic: everything it needs from the outside world
+ * comes in through `StepIo` — the crypto gate, the coordinator, the app's
+ * local model and its global-model callback. The run loop adds a `Clock`
+ * (timers) and an optional `StateStore` (persistence). Tests swap these
+ * adapters; nothing is monkey-patched. The SDK compiles without DOM or Node
+ * types, so the platform shapes it touches (AbortSignal) are declared here
+ * structurally.
+ */
+
+import type { GlobalModel, PetCrypto } from '@petfl/core';
+import type { CoordinatorClient } from '../client/coordinator-client.ts';
+
+/** The part of the platform's `AbortSignal` the SDK uses; a real `AbortSignal` fits. */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { readonly once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/** Time, injected so tests drive it by hand. */
+export interface Clock {
+  /** Milliseconds since some fixed origin. */
+  now(): number;
+  /**
+   * Resolves after `ms` milliseconds, or early (never rejecting) as soon as `signal` aborts;
+   * callers check `signal.aborted` afterwards.
+   */
+  sleep(ms: number, signal?: AbortSignalLike): Promise<void>;
+}
+
+/**
+ * Where the participant state is persisted (IndexedDB, AsyncStorage, memory).
+ * Values are structured-clonable plain data (CONVENTIONS §8); they hold private keys.
+ */
+export interface StateStore {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<void>;
+  del(key: string): Promise<void>;
+}
+
+/** Default largest chunk data per message: 1 MiB (protocol.md §3.7). */
+export const DEFAULT_MAX_CHUNK_DATA = 1024 * 1024;
+
+/** What one `step` needs from the outside world. */
+export interface StepIo {
+  readonly crypto: PetCrypto;
+  readonly client: CoordinatorClient;
+  /**
+   * The app's local model for an update task in round `roundId`, or undefined while it has none
+   * (the participant then waits until one is set or the round moves on). A throw is recorded as
+   * `lastError` ('callback-failed') and the participant skips the round.
+   */
+  localModel(roundId: number): Promise<ArrayLike<number> | undefined> | ArrayLike<number> | undefined;
+  /** Called once per new global model (protocol.md §3.10). A throw is recorded as `lastError`. */
+  onGlobalModel?(model: GlobalModel): void;
+  /** Largest payload sent as one message; larger ones are split into chunks (default 1 MiB). */
+  readonly maxChunkData?: number;
+}

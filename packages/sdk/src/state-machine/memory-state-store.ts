@@ -1,0 +1,25 @@
+/**
+ * An in-memory `StateStore`: for tests, servers and apps that persist the
+ * state themselves. Values are structured-cloned on the way in and out, as a
+ * real store (IndexedDB) would, so no caller shares buffers with the store.
+ */
+
+import type { StateStore } from './io.ts';
+
+const { structuredClone } = globalThis as unknown as { structuredClone<T>(value: T): T };
+
+export class MemoryStateStore implements StateStore {
+  private readonly values = new Map<string, unknown>();
+
+  async get(key: string): Promise<unknown> {
+    return this.values.has(key) ? structuredClone(this.values.get(key)) : undefined;
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    this.values.set(key, structuredClone(value));
+  }
+
+  async del(key: string): Promise<void> {
+    this.values.delete(key);
+  }
+}

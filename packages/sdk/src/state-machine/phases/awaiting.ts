@@ -1,0 +1,13 @@
+/**
+ * Awaiting: no task in this round (selected for none, done, or gave up).
+ * Nothing to do; the /params check at the top of every step notices the next
+ * round (protocol.md §1.1).
+ */
+
+import type { StepIo } from '../io.ts';
+import type { PhaseState } from '../state.ts';
+import { pending, type StepResult } from '../step-result.ts';
+
+export async function awaiting(state: PhaseState<'awaiting'>, _io: StepIo): Promise<StepResult> {
+  return pending(state);
+}

@@ -1,0 +1,66 @@
+/**
+ * New round: the participant has just seen a round id it was not part of.
+ * It hands the app the latest global model if that is newer than the last
+ * one delivered (protocol.md §3.10), then selects its task from the round
+ * seed and its identity key (protocol.md §2): sum → a fresh ephemeral key
+ * pair and the sum phase; update → the update phase; none → awaiting.
+ */
+
+import { type GlobalModel, selectTask } from '@petfl/core';
+import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../../client/coordinator-client.ts';
+import type { StepIo } from '../io.ts';
+import { assertNever, type ParticipantState, type PhaseState, participantError } from '../state.ts';
+import { callbackError, complete, type StepResult } from '../step-result.ts';
+
+export async function newRound(state: PhaseState<'new-round'>, io: StepIo): Promise<StepResult> {
+  const { round } = state;
+  const next = await deliverGlobalModel(state, io);
+  // SECURITY: the identity secret key (owned by the state) signs the two task signatures.
+  const selection = selectTask(io.crypto, round.seed, state.identity.secretKey, {
+    sum: round.sumProbability,
+    update: round.updateProbability,
+  });
+  const { sumSignature, updateSignature } = selection;
+  switch (selection.task) {
+    case 'sum': {
+      // SECURITY: a fresh ephemeral key pair for this round's sum task; the sum/sum2 phases own
+      // it and sum2 wipes its secret once the Sum2 is sealed.
+      const { publicKey, secretKey } = io.crypto.encryptKeyPair();
+      return complete({ ...next, phase: { kind: 'sum', sumSignature, ephemeral: { publicKey, secretKey } } });
+    }
+    case 'update':
+      if (updateSignature === undefined) throw new Error('selectTask: an update task without an update signature');
+      return complete({ ...next, phase: { kind: 'update', sumSignature, updateSignature } });
+    case 'none':
+      return complete({ ...next, phase: { kind: 'awaiting' } });
+    default:
+      return assertNever(selection.task);
+  }
+}
+
+/**
+ * Best effort: a global model that cannot be fetched now must not cost the participant its task,
+ * so a coordinator failure here is only recorded.
+ */
+async function deliverGlobalModel(state: PhaseState<'new-round'>, io: StepIo): Promise<ParticipantState> {
+  const roundId = state.round.roundId;
+  let global: GlobalModel | undefined;
+  try {
+    global = await io.client.getModel();
+  } catch (error) {
+    if (error instanceof CoordinatorRejectedError || error instanceof CoordinatorUnavailableError) {
+      return { ...state, lastError: participantError(error, roundId) };
+    }
+    throw error;
+  }
+  const last = state.lastGlobalModelRound;
+  if (global === undefined || (last !== undefined && global.roundId <= last)) return state;
+  const delivered = { ...state, lastGlobalModelRound: global.roundId };
+  try {
+    io.onGlobalModel?.(global);
+  } catch (error) {
+    // Counted as delivered all the same: handing the app the same model again would throw again.
+    return { ...delivered, lastError: callbackError('onGlobalModel', error, roundId) };
+  }
+  return delivered;
+}

@@ -1,0 +1,53 @@
+/**
+ * Update: an update participant waits for the sum dictionary and its local
+ * model, masks `scalar · model` and the scalar with a fresh mask seed
+ * (protocol.md §4.4), seals the mask seed to every sum participant's
+ * ephemeral key — the local seed dictionary (§3.8) — and sends the Update
+ * payload (§3.4). Then it awaits the next round.
+ */
+
+import { Masker, PetError } from '@petfl/core';
+import type { StepIo } from '../io.ts';
+import type { PhaseState } from '../state.ts';
+import { abandonRound, callbackError, complete, pending, type StepResult } from '../step-result.ts';
+import { startSending } from './sending.ts';
+
+export async function update(state: PhaseState<'update'>, io: StepIo): Promise<StepResult> {
+  const { round, phase } = state;
+  const sums = await io.client.getSums();
+  if (sums === undefined) return pending(state); // the sum phase is still running
+
+  let model: ArrayLike<number> | undefined;
+  try {
+    model = await io.localModel(round.roundId);
+  } catch (error) {
+    return abandonRound(state, io, callbackError('localModel', error, round.roundId));
+  }
+  if (model === undefined) return pending(state); // until the app sets one, or the round moves on
+  if (model.length !== round.modelLength) {
+    const error = new PetError(
+      'model-length-mismatch',
+      `local model: expected ${round.modelLength} weights, got ${model.length}`,
+    );
+    return abandonRound(state, io, { code: error.code, message: error.message, roundId: round.roundId });
+  }
+
+  // SECURITY: `seed` is this update's mask seed; it leaves this function only sealed to the sum
+  // participants' ephemeral keys and is wiped below.
+  const { seed, masked } = new Masker(io.crypto, round.maskConfig).mask(model, state.scalar);
+  const localSeedDict = new Map<string, Uint8Array>();
+  try {
+    for (const [sumParticipantPk, ephemeralPk] of sums) {
+      localSeedDict.set(sumParticipantPk, io.crypto.seal(seed, ephemeralPk));
+    }
+  } finally {
+    // SECURITY: the mask seed is no longer needed once sealed (or on failure).
+    io.crypto.wipe(seed);
+  }
+  const { sumSignature, updateSignature } = phase;
+  const payload = {
+    kind: 'update',
+    update: { sumSignature, updateSignature, maskedModel: masked, localSeedDict },
+  } as const;
+  return complete(startSending(state, io, payload, { kind: 'awaiting' }));
+}

@@ -1,0 +1,172 @@
+/**
+ * The tick loop (DESIGN §3, CONVENTIONS §10): saving after every complete step, polling with
+ * backoff while pending, carrying on past anything the app injects that throws, and stopping on
+ * abort. Time is a ManualClock: the tests wait on the loop reaching its next sleep, never on time.
+ */
+
+import { initCrypto, type PetCrypto } from '@petfl/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { StateStore, StepIo } from './io.ts';
+import { MemoryStateStore } from './memory-state-store.ts';
+import { DEFAULT_STORE_KEY, type RunParticipantOptions, runParticipant } from './run.ts';
+import { createInitialState, type ParticipantState } from './state.ts';
+import { FakeCoordinator } from './test-support/fake-coordinator.ts';
+import { ManualClock } from './test-support/manual-clock.ts';
+
+let crypto: PetCrypto;
+beforeAll(async () => {
+  crypto = await initCrypto();
+});
+
+interface Running {
+  clock: ManualClock;
+  controller: AbortController;
+  states: ParticipantState[];
+  done: Promise<ParticipantState>;
+}
+
+function start(io: StepIo, options: Partial<RunParticipantOptions> = {}): Running {
+  const clock = new ManualClock();
+  const controller = new AbortController();
+  const states: ParticipantState[] = [];
+  const done = runParticipant({
+    state: createInitialState(crypto),
+    io,
+    clock,
+    signal: controller.signal,
+    onState: (s) => states.push(s),
+    ...options,
+  });
+  return { clock, controller, states, done };
+}
+
+/** Lets the loop past its current sleep and waits until it sleeps again (it did all it could). */
+async function tick(running: Running): Promise<void> {
+  running.clock.advance(60_000);
+  await running.clock.untilSleeping();
+}
+
+describe('runParticipant', () => {
+  it('saves and reports the state after every complete step; abort stops it with the last state', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound();
+    const memory = new MemoryStateStore();
+    const saved: string[] = [];
+    const store: StateStore = {
+      get: (key) => memory.get(key),
+      set: async (key, value) => {
+        saved.push(`${key}: ${(value as ParticipantState).phase.kind}`);
+        await memory.set(key, value);
+      },
+      del: (key) => memory.del(key),
+    };
+    const running = start({ crypto, client: coordinator, localModel: () => undefined }, { store });
+    await running.clock.untilSleeping(); // sum2: waiting for the seed dictionary
+
+    expect(saved).toEqual(['sum', 'sending', 'sum2'].map((kind) => `${DEFAULT_STORE_KEY}: ${kind}`));
+    expect(running.states.map((s) => s.phase.kind)).toEqual(['sum', 'sending', 'sum2']);
+    expect(await memory.get(DEFAULT_STORE_KEY)).toStrictEqual(running.states.at(-1));
+
+    running.controller.abort();
+    expect(await running.done).toBe(running.states.at(-1));
+    expect(running.clock.sleeping).toBe(0);
+  });
+
+  it('waits pollMs while pending, doubling up to maxPollMs, and starts over after progress', async () => {
+    const coordinator = new FakeCoordinator(crypto); // no round yet: every step is pending
+    const running = start(
+      { crypto, client: coordinator, localModel: () => undefined },
+      { pollMs: 100, maxPollMs: 350 },
+    );
+    await running.clock.untilSleeping();
+    for (let i = 0; i < 4; i++) await tick(running);
+    expect(running.clock.sleeps).toEqual([100, 200, 350, 350, 350]);
+    expect(running.states).toEqual([]);
+
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    await tick(running);
+    expect(running.states.map((s) => s.phase.kind)).toEqual(['awaiting']);
+    expect(running.clock.sleeps.at(-1)).toBe(100);
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('a throwing localModel is recorded as lastError and the loop carries on', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 });
+    coordinator.sums = new Map();
+    let asked = 0;
+    const localModel = (): number[] => {
+      asked++;
+      if (asked === 1) throw new Error('no data yet');
+      return [0.25, -0.5];
+    };
+    const running = start({ crypto, client: coordinator, localModel });
+    await running.clock.untilSleeping();
+    const failed = running.states.at(-1);
+    expect(failed?.phase.kind).toBe('awaiting');
+    expect(failed?.lastError).toStrictEqual({
+      code: 'callback-failed',
+      message: 'localModel: no data yet',
+      roundId: 1,
+    });
+
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 });
+    coordinator.sums = new Map();
+    await tick(running);
+    expect(coordinator.payloads('update')).toHaveLength(1);
+    expect(running.states.at(-1)?.phase.kind).toBe('awaiting');
+    expect(running.states.at(-1)?.lastError?.roundId).toBe(1); // the old error, kept until a newer one
+
+    running.controller.abort();
+    expect((await running.done).round?.roundId).toBe(2);
+  });
+
+  it('an unexpected error, a failing store and a throwing onState are recorded; the loop goes on', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    let failParams = true;
+    const client = coordinator.with({
+      getParams: async () => {
+        if (failParams) throw new Error('a bug');
+        return coordinator.getParams();
+      },
+    });
+    const store: StateStore = {
+      get: async () => undefined,
+      set: () => Promise.reject(new Error('quota exceeded')),
+      del: async () => undefined,
+    };
+    const errors: (string | undefined)[] = [];
+    const running = start(
+      { crypto, client, localModel: () => undefined },
+      {
+        store,
+        onState: (s) => {
+          errors.push(s.lastError?.code);
+          throw new Error('render failed');
+        },
+      },
+    );
+    await running.clock.untilSleeping();
+    expect(errors).toEqual(['store-failed']); // the 'internal' error's state could not be saved either
+
+    failParams = false;
+    await tick(running);
+    running.controller.abort();
+    const last = await running.done;
+    expect(last.phase.kind).toBe('awaiting');
+    expect(last.lastError).toMatchObject({ code: 'callback-failed', message: 'onState: render failed' });
+  });
+
+  it('an already aborted signal returns the initial state without a step', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound();
+    const controller = new AbortController();
+    controller.abort();
+    const state = createInitialState(crypto);
+    const io = { crypto, client: coordinator, localModel: () => undefined };
+    expect(await runParticipant({ state, io, clock: new ManualClock(), signal: controller.signal })).toBe(state);
+    expect(coordinator.calls.params).toBe(0);
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * The participant's tick loop (DESIGN §3): `step` until the signal aborts.
+ *
+ * After a 'complete' step the state is saved (when a store is given) and
+ * reported through `onState`, and the next step follows at once. After a
+ * 'pending' step the loop waits `pollMs`, doubling the wait up to
+ * `maxPollMs` for as long as nothing changes. Nothing the app injects can
+ * stop the loop (CONVENTIONS §10): a throwing callback, a failing store or an
+ * unexpected error is recorded as `lastError` and the loop carries on.
+ * Stopping is the AbortSignal; the loop then resolves to the last state.
+ */
+
+import type { AbortSignalLike, Clock, StateStore, StepIo } from './io.ts';
+import { type ParticipantState, participantError } from './state.ts';
+import { step } from './step.ts';
+import { callbackError } from './step-result.ts';
+
+export const DEFAULT_STORE_KEY = 'petfl/participant-state';
+const DEFAULT_POLL_MS = 250;
+const DEFAULT_MAX_POLL_MS = 5000;
+
+export interface RunParticipantOptions {
+  readonly state: ParticipantState;
+  readonly io: StepIo;
+  /** Where every advanced state is saved (under `storeKey`). */
+  readonly store?: StateStore;
+  /** Default 'petfl/participant-state'. */
+  readonly storeKey?: string;
+  readonly clock: Clock;
+  readonly signal: AbortSignalLike;
+  /** Called with every advanced state (after it is saved). */
+  readonly onState?: (state: ParticipantState) => void;
+  /** First wait after a 'pending' step (default 250 ms). */
+  readonly pollMs?: number;
+  /** Longest wait between steps while nothing changes (default 5000 ms). */
+  readonly maxPollMs?: number;
+}
+
+/** Runs the participant until `signal` aborts; resolves to the last state. */
+export async function runParticipant(options: RunParticipantOptions): Promise<ParticipantState> {
+  const { io, store, clock, signal, onState } = options;
+  const storeKey = options.storeKey ?? DEFAULT_STORE_KEY;
+  const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+  const maxPollMs = Math.max(pollMs, options.maxPollMs ?? DEFAULT_MAX_POLL_MS);
+  let state = options.state;
+  let delay = pollMs;
+
+  const advance = async (next: ParticipantState): Promise<void> => {
+    state = next;
+    const roundId = state.round?.roundId;
+    if (store !== undefined) {
+      try {
+        await store.set(storeKey, state);
+      } catch (error) {
+        state = { ...state, lastError: { ...participantError(error, roundId), code: 'store-failed' } };
+      }
+    }
+    try {
+      onState?.(state);
+    } catch (error) {
+      state = { ...state, lastError: callbackError('onState', error, roundId) };
+    }
+  };
+
+  while (!signal.aborted) {
+    let advanced = false;
+    try {
+      const result = await step(state, io);
+      if (result.kind === 'complete') {
+        await advance(result.state);
+        advanced = true;
+      }
+    } catch (error) {
+      if (signal.aborted) break;
+      // Not a protocol outcome (those are state already): report it and try again later.
+      await advance({ ...state, lastError: participantError(error, state.round?.roundId) });
+    }
+    if (advanced) {
+      delay = pollMs;
+      continue;
+    }
+    await clock.sleep(delay, signal);
+    delay = Math.min(maxPollMs, delay * 2);
+  }
+  return state;
+}

@@ -1,0 +1,495 @@
+/**
+ * The participant protocol engine against a fake coordinator that does the coordinator's crypto
+ * for real (test-support/fake-coordinator.ts): task selection (protocol.md §2), the Sum, Update
+ * and Sum2 messages (§3.3–3.5) checked by opening, unmasking and comparing with the models
+ * (§4.4–4.5), and the error paths. Every step's state is structured-cloned and the clone is
+ * what the next step runs on, so each test is also a save/restore test (CONVENTIONS §8).
+ */
+
+import {
+  Aggregation,
+  deriveMask,
+  initCrypto,
+  type PetCrypto,
+  type RoundParameters,
+  selectTask,
+  toBase64Url,
+  verifyTaskSignature,
+} from '@petfl/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../client/coordinator-client.ts';
+import type { StepIo } from './io.ts';
+import { createInitialState, type ParticipantState, type Phase } from './state.ts';
+import { type StepResult, step } from './step.ts';
+import { FakeCoordinator } from './test-support/fake-coordinator.ts';
+
+let crypto: PetCrypto;
+beforeAll(async () => {
+  crypto = await initCrypto();
+});
+
+interface Participant {
+  state: ParticipantState;
+  io: StepIo;
+  model: number[] | undefined;
+}
+
+function participant(
+  coordinator: FakeCoordinator,
+  options: { identitySeed?: Uint8Array; scalar?: number; model?: number[]; maxChunkData?: number } = {},
+): Participant {
+  const p: Participant = {
+    state: createInitialState(crypto, {
+      ...(options.identitySeed === undefined ? {} : { identitySeed: options.identitySeed }),
+      ...(options.scalar === undefined ? {} : { scalar: options.scalar }),
+    }),
+    model: options.model,
+    io: {
+      crypto,
+      client: coordinator,
+      localModel: () => p.model,
+      ...(options.maxChunkData === undefined ? {} : { maxChunkData: options.maxChunkData }),
+    },
+  };
+  return p;
+}
+
+/** One step; the next one runs on a structured clone of the result, as after a save and restore. */
+async function stepRestored(p: Participant): Promise<StepResult> {
+  const result = await step(p.state, p.io);
+  const restored = structuredClone(result.state);
+  expect(restored).toStrictEqual(result.state);
+  p.state = restored;
+  return result;
+}
+
+/** Steps until a 'pending' step; returns the phases passed through. */
+async function settle(p: Participant): Promise<Phase['kind'][]> {
+  const phases: Phase['kind'][] = [];
+  for (let i = 0; i < 1000; i++) {
+    const result = await stepRestored(p);
+    if (result.kind === 'pending') return phases;
+    phases.push(p.state.phase.kind);
+  }
+  throw new Error('the participant never settled');
+}
+
+/** Identity seeds whose task in `round` is the one wanted (tasks are a fixed function of key and seed). */
+function identitiesFor(round: RoundParameters, task: 'sum' | 'update' | 'none', count: number): Uint8Array[] {
+  const found: Uint8Array[] = [];
+  for (let i = 1; found.length < count && i < 256; i++) {
+    const seed = new Uint8Array(32).fill(i);
+    const probabilities = { sum: round.sumProbability, update: round.updateProbability };
+    if (selectTask(crypto, round.seed, crypto.signingKeyPair(seed).secretKey, probabilities).task === task) {
+      found.push(seed);
+    }
+  }
+  expect(found).toHaveLength(count);
+  return found;
+}
+
+const isZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
+
+function phaseOf<K extends Phase['kind']>(state: ParticipantState, kind: K): Extract<Phase, { kind: K }> {
+  expect(state.phase.kind).toBe(kind);
+  return state.phase as Extract<Phase, { kind: K }>;
+}
+
+describe('step: rounds and task selection (protocol.md §1.1, §2)', () => {
+  it('waits while no round has started (204), changing nothing', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    const p = participant(coordinator);
+    const before = p.state;
+    const result = await step(before, p.io);
+    expect(result).toStrictEqual({ kind: 'pending', state: before });
+    expect(result.state).toBe(before);
+    expect(coordinator.calls.model).toBe(0);
+  });
+
+  it('sum probability 1: a sum participant sends a valid Sum and waits in sum2', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    const round = coordinator.startRound({ sumProbability: 1, updateProbability: 1 });
+    const p = participant(coordinator);
+
+    expect((await stepRestored(p)).kind).toBe('complete');
+    expect(p.state.round?.roundId).toBe(round.roundId);
+    const { ephemeral, sumSignature } = phaseOf(p.state, 'sum');
+    expect(ephemeral.publicKey).toHaveLength(32);
+    expect(ephemeral.secretKey).toHaveLength(32);
+
+    await stepRestored(p);
+    const sending = phaseOf(p.state, 'sending');
+    expect(sending).toMatchObject({ tag: 'sum', next: 0, after: { kind: 'sum2', ephemeral } });
+    expect(sending.messages).toHaveLength(1);
+    expect(sending.messages[0]).toHaveLength(136 + 96 + 48); // protocol.md §3.3: 280 bytes sealed
+    expect(coordinator.calls.post).toBe(0);
+
+    await stepRestored(p);
+    expect(phaseOf(p.state, 'sum2').ephemeral).toStrictEqual(ephemeral);
+    const [received] = coordinator.received;
+    expect(received?.participantPk).toStrictEqual(p.state.identity.publicKey);
+    expect(received?.payload).toStrictEqual({ kind: 'sum', sum: { sumSignature, ephemeralPk: ephemeral.publicKey } });
+    expect(verifyTaskSignature(crypto, round.seed, 'sum', sumSignature, p.state.identity.publicKey, 1)).toBe(true);
+
+    expect((await stepRestored(p)).kind).toBe('pending'); // the seed dictionary is not published yet
+  });
+
+  it('a forced update task (sum 1e-9, update 1) carries signatures the coordinator accepts', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    const round = coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1 });
+    const p = participant(coordinator);
+    await stepRestored(p);
+    const { sumSignature, updateSignature } = phaseOf(p.state, 'update');
+    const pk = p.state.identity.publicKey;
+    // protocol.md §2: an Update proves "not eligible for sum" and "eligible for update"
+    expect(crypto.verify(sumSignature, new Uint8Array([...round.seed, 0x73, 0x75, 0x6d]), pk)).toBe(true);
+    expect(verifyTaskSignature(crypto, round.seed, 'sum', sumSignature, pk, round.sumProbability)).toBe(false);
+    expect(verifyTaskSignature(crypto, round.seed, 'update', updateSignature, pk, 1)).toBe(true);
+  });
+
+  it('no task (both probabilities tiny): awaits, then stays pending', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    const p = participant(coordinator);
+    expect(await settle(p)).toEqual(['awaiting']);
+    const before = p.state;
+    expect(await step(before, p.io)).toStrictEqual({ kind: 'pending', state: before });
+    expect(coordinator.calls.post).toBe(0);
+  });
+
+  it('restoring a state gives the same identity, round and phase', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound();
+    const p = participant(coordinator, { identitySeed: new Uint8Array(32).fill(9) });
+    await stepRestored(p);
+    await stepRestored(p);
+    const restored = structuredClone(p.state);
+    expect(restored.identity).toStrictEqual(crypto.signingKeyPair(new Uint8Array(32).fill(9)));
+    expect(restored.round).toStrictEqual(coordinator.params);
+    expect(restored.phase).toStrictEqual(p.state.phase);
+    // the restored copy carries on exactly where the original was
+    const q: Participant = { ...p, state: restored };
+    expect(await settle(q)).toEqual(['sum2']);
+    expect(coordinator.received).toHaveLength(1);
+  });
+});
+
+describe('step: one whole round (protocol.md §1.1, §3.3–3.5, §4.4–4.5)', () => {
+  for (const maxChunkData of [undefined, 64]) {
+    it(`2 sum and 3 update participants: the Sum2 mask unmasks Σ sᵢwᵢ / Σ sᵢ (maxChunkData ${maxChunkData ?? 'default'})`, async () => {
+      const coordinator = new FakeCoordinator(crypto);
+      const round = coordinator.startRound({
+        sumProbability: 0.5,
+        updateProbability: 1,
+        seed: new Uint8Array(32).fill(42),
+        modelLength: 10,
+      });
+      const chunking = maxChunkData === undefined ? {} : { maxChunkData };
+      const sums = identitiesFor(round, 'sum', 2).map((identitySeed) =>
+        participant(coordinator, { identitySeed, ...chunking }),
+      );
+      const models = [0, 1, 2].map((u) => Array.from({ length: 10 }, (_, i) => Math.sin(u * 10 + i) * 0.9));
+      const scalars = [1, 0.5, 0.25]; // ≤ A = 1: under bound b0 the scalar is clamped like a weight (protocol.md §4.6)
+      const updates = identitiesFor(round, 'update', 3).map((identitySeed, u) =>
+        participant(coordinator, {
+          identitySeed,
+          scalar: scalars[u] as number,
+          model: models[u] as number[],
+          ...chunking,
+        }),
+      );
+
+      // sum phase: sum participants send their Sum; update participants wait for the sum dictionary
+      for (const s of sums) expect((await settle(s)).at(-1)).toBe('sum2');
+      for (const u of updates) expect(await settle(u)).toEqual(['update']);
+      expect(coordinator.payloads('sum')).toHaveLength(2);
+      const sumDict = coordinator.publishSums();
+
+      // update phase
+      for (const u of updates) expect((await settle(u)).at(-1)).toBe('awaiting');
+      const updatePayloads = coordinator.payloads('update');
+      expect(updatePayloads).toHaveLength(3);
+      if (maxChunkData !== undefined)
+        expect(coordinator.posts.filter((x) => x.tag === 'update').length).toBeGreaterThan(9);
+
+      // each Update's local seed dictionary: one seed per sum participant, opened with its ephemeral
+      // key, deriving the mask that unmasks that single masked model back to the model
+      for (const { participantPk, payload } of coordinator.received) {
+        if (payload.kind !== 'update') continue;
+        const { update } = payload;
+        const model =
+          models[updates.findIndex((x) => toBase64Url(x.state.identity.publicKey) === toBase64Url(participantPk))];
+        expect([...update.localSeedDict.keys()].sort()).toEqual([...sumDict.keys()].sort());
+        const opened = sums.map((s) => {
+          const { ephemeral } = phaseOf(s.state, 'sum2');
+          const sealed = update.localSeedDict.get(toBase64Url(s.state.identity.publicKey));
+          expect(sealed).toHaveLength(80);
+          return crypto.openSealed(sealed as Uint8Array, ephemeral);
+        });
+        expect(opened[1]).toStrictEqual(opened[0]);
+        const single = new Aggregation(round.maskConfig, round.modelLength);
+        single.aggregate(update.maskedModel);
+        const unmasked = single.unmask(deriveMask(crypto, round.maskConfig, opened[0] as Uint8Array, 10));
+        for (const [i, w] of unmasked.entries()) expect(w).toBeCloseTo(model?.[i] as number, 7);
+      }
+
+      // sum2 phase
+      coordinator.publishSeeds();
+      for (const s of sums) {
+        const before = s.state;
+        const { ephemeral } = phaseOf(before, 'sum2');
+        await stepRestored(s);
+        expect(phaseOf(s.state, 'sending').tag).toBe('sum2');
+        // SECURITY: the ephemeral secret key is wiped as soon as the Sum2 is sealed
+        expect(isZero(ephemeral.secretKey)).toBe(true);
+        expect(JSON.stringify(s.state)).not.toContain('ephemeral');
+        expect((await settle(s)).at(-1)).toBe('awaiting');
+      }
+      const [first, second] = coordinator.payloads('sum2');
+      expect(second?.sum2.aggregatedMask).toStrictEqual(first?.sum2.aggregatedMask);
+
+      // the coordinator's unmask: aggregate every masked model, subtract the aggregated mask
+      const aggregate = new Aggregation(round.maskConfig, round.modelLength);
+      for (const { update } of updatePayloads) aggregate.aggregate(update.maskedModel);
+      const global = aggregate.unmask(first?.sum2.aggregatedMask ?? aggregate.toMaskObject());
+      const scalarSum = scalars.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < 10; i++) {
+        const expected = models.reduce((acc, m, u) => acc + (scalars[u] as number) * (m[i] as number), 0) / scalarSum;
+        expect(global[i]).toBeCloseTo(expected, 7);
+      }
+    });
+  }
+
+  it('an update participant waits for the sum dictionary, then for its local model', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: 3 });
+    const rounds: number[] = [];
+    const p = participant(coordinator);
+    p.io = {
+      ...p.io,
+      localModel: (roundId) => {
+        rounds.push(roundId);
+        return p.model;
+      },
+    };
+    expect(await settle(p)).toEqual(['update']);
+    expect(rounds).toEqual([]); // the model is asked for only once the sum dictionary is there
+
+    coordinator.sums = new Map([[toBase64Url(new Uint8Array(32).fill(1)), crypto.encryptKeyPair().publicKey]]);
+    expect(await settle(p)).toEqual([]);
+    expect(await settle(p)).toEqual([]);
+    expect(rounds).toEqual([1, 1]);
+
+    p.model = [0.1, 0.2, 0.3];
+    expect(await settle(p)).toEqual(['sending', 'awaiting']);
+    expect(coordinator.payloads('update')).toHaveLength(1);
+  });
+
+  it('a Sum2 is chunked when it exceeds maxChunkData', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ modelLength: 40 });
+    const p = participant(coordinator, { maxChunkData: 100 });
+    await settle(p);
+    coordinator.publishSums();
+    coordinator.publishSeeds(); // no update participant: the aggregated mask of nothing
+    expect((await settle(p)).at(-1)).toBe('awaiting');
+    const chunks = coordinator.posts.filter((x) => x.tag === 'sum2').map((x) => x.chunkIndex);
+    expect(chunks).toEqual([0, 1, 2, 3]); // 64 + 12 + 41·6 = 322 bytes in chunks of 100
+    expect(coordinator.payloads('sum2')[0]?.sum2.aggregatedMask.length).toBe(40);
+  });
+});
+
+describe('step: failures become state', () => {
+  async function sumParticipantBeforePost(): Promise<{ coordinator: FakeCoordinator; p: Participant }> {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound();
+    const p = participant(coordinator);
+    await stepRestored(p);
+    await stepRestored(p);
+    phaseOf(p.state, 'sending');
+    return { coordinator, p };
+  }
+
+  it('a refused message: awaiting, lastError {code, message, roundId}, ephemeral key wiped', async () => {
+    const { coordinator, p } = await sumParticipantBeforePost();
+    coordinator.failPost = () => new CoordinatorRejectedError(409, 'phase-full', 'sum phase: count.max reached');
+    const before = p.state;
+    const secret = (before.phase as Extract<Phase, { kind: 'sending' }>).after;
+    expect((await stepRestored(p)).kind).toBe('complete');
+    expect(p.state.phase).toStrictEqual({ kind: 'awaiting' });
+    expect(p.state.lastError).toStrictEqual({
+      code: 'phase-full',
+      message: 'sum phase: count.max reached',
+      roundId: 1,
+    });
+    expect(secret.kind === 'sum2' && isZero(secret.ephemeral.secretKey)).toBe(true);
+    expect((await stepRestored(p)).kind).toBe('pending');
+  });
+
+  it('a transient failure keeps the message: pending, the same state, posted again later', async () => {
+    const { coordinator, p } = await sumParticipantBeforePost();
+    coordinator.failPost = (n) => (n === 0 ? new CoordinatorUnavailableError('down', { status: 503 }) : undefined);
+    const before = p.state;
+    expect(await step(before, p.io)).toStrictEqual({ kind: 'pending', state: before });
+    expect(coordinator.received).toHaveLength(0);
+    expect(await settle(p)).toEqual(['sum2']);
+    expect(coordinator.received).toHaveLength(1);
+    expect(p.state.lastError).toBeUndefined();
+  });
+
+  it("'duplicate-message' means the coordinator already holds it: on to the next phase", async () => {
+    const { coordinator, p } = await sumParticipantBeforePost();
+    const saved = structuredClone(p.state);
+    await stepRestored(p); // accepted, but say the process died before saving that
+    p.state = saved;
+    expect(await settle(p)).toEqual(['sum2']);
+    expect(p.state.lastError).toBeUndefined();
+    expect(coordinator.received).toHaveLength(1);
+    expect(coordinator.calls.post).toBe(2);
+  });
+
+  it("sum2 for a participant missing from the sum dictionary: 'unknown-sum-participant', awaiting", async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound();
+    const p = participant(coordinator);
+    await settle(p);
+    const { ephemeral } = phaseOf(p.state, 'sum2');
+    coordinator.seeds = new Map();
+    expect(await settle(p)).toEqual(['awaiting']);
+    expect(p.state.lastError).toMatchObject({ code: 'unknown-sum-participant', roundId: 1 });
+    expect(isZero(ephemeral.secretKey)).toBe(true);
+  });
+
+  it("a mask seed that does not open abandons the round with 'decrypt-failed'", async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound();
+    const p = participant(coordinator);
+    await settle(p);
+    const pk = toBase64Url(p.state.identity.publicKey);
+    coordinator.seeds = new Map([
+      [pk, new Map([[pk, crypto.seal(new Uint8Array(32), crypto.encryptKeyPair().publicKey)]])],
+    ]);
+    expect(await settle(p)).toEqual(['awaiting']);
+    expect(p.state.lastError?.code).toBe('decrypt-failed');
+    expect(coordinator.payloads('sum2')).toHaveLength(0);
+  });
+
+  it('local model problems: wrong length, NaN, a throwing callback', async () => {
+    const cases: [StepIo['localModel'], string][] = [
+      [() => [1, 2], 'model-length-mismatch'],
+      [() => [0.5, Number.NaN, 0.5], 'invalid-model-value'],
+      [
+        () => {
+          throw new Error('training failed');
+        },
+        'callback-failed',
+      ],
+      [() => Promise.reject(new Error('async training failed')), 'callback-failed'],
+    ];
+    for (const [localModel, code] of cases) {
+      const coordinator = new FakeCoordinator(crypto);
+      coordinator.startRound({ sumProbability: 1e-9, modelLength: 3 });
+      coordinator.sums = new Map();
+      const p = participant(coordinator);
+      p.io = { ...p.io, localModel };
+      expect(await settle(p)).toEqual(['update', 'awaiting']);
+      expect(p.state.lastError).toMatchObject({ code, roundId: 1 });
+      expect(coordinator.calls.post).toBe(0);
+    }
+  });
+
+  it('a new round mid-phase restarts at new-round and drops the stale in-flight message', async () => {
+    const { coordinator, p } = await sumParticipantBeforePost();
+    const old = p.state;
+    const oldSecret = (old.phase as Extract<Phase, { kind: 'sending' }>).after;
+    coordinator.startRound({ sumProbability: 1e-9 });
+    expect((await step(old, p.io)).state).toMatchObject({ round: { roundId: 2 }, phase: { kind: 'update' } });
+    expect(coordinator.calls.post).toBe(0);
+    // SECURITY: the old round's ephemeral secret key is wiped
+    expect(oldSecret.kind === 'sum2' && isZero(oldSecret.ephemeral.secretKey)).toBe(true);
+  });
+
+  it('the same round id under a new round key (a restarted coordinator) is a new round too', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound();
+    const p = participant(coordinator);
+    await settle(p);
+    const first = coordinator.params as RoundParameters;
+    coordinator.startRound();
+    coordinator.params = { ...(coordinator.params as RoundParameters), roundId: first.roundId };
+    expect((await stepRestored(p)).state.phase.kind).toBe('sum');
+    expect(p.state.round?.coordinatorPk).toStrictEqual(coordinator.params.coordinatorPk);
+  });
+
+  it('a coordinator that cannot be reached for /params: pending', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound();
+    const p = participant(coordinator);
+    p.io = {
+      ...p.io,
+      client: coordinator.with({ getParams: () => Promise.reject(new CoordinatorUnavailableError('offline')) }),
+    };
+    const before = p.state;
+    expect(await step(before, p.io)).toStrictEqual({ kind: 'pending', state: before });
+  });
+});
+
+describe('step: the global model (protocol.md §3.10)', () => {
+  it('is handed to the app once per new model, at the start of a round', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    const delivered: number[] = [];
+    const p = participant(coordinator);
+    p.io = { ...p.io, onGlobalModel: (global) => delivered.push(global.roundId) };
+
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    await settle(p); // no model yet
+    coordinator.model = { roundId: 1, model: Float32Array.of(1, 2, 3, 4) };
+    await settle(p); // same round: nothing new
+    expect(delivered).toEqual([]);
+
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    await settle(p);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    await settle(p); // the model did not change
+    expect(delivered).toEqual([1]);
+    expect(p.state.lastGlobalModelRound).toBe(1);
+
+    coordinator.model = { roundId: 3, model: Float64Array.of(1, 2, 3, 4) };
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    await settle(p);
+    expect(delivered).toEqual([1, 3]);
+  });
+
+  it('a throwing onGlobalModel or an unavailable model is recorded; the task goes ahead', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.model = { roundId: 7, model: Float32Array.of(0, 0, 0, 0) };
+    const p = participant(coordinator);
+    p.io = {
+      ...p.io,
+      onGlobalModel: () => {
+        throw new Error('ui broke');
+      },
+    };
+    coordinator.startRound();
+    await stepRestored(p);
+    expect(p.state.phase.kind).toBe('sum');
+    expect(p.state.lastGlobalModelRound).toBe(7);
+    expect(p.state.lastError).toStrictEqual({
+      code: 'callback-failed',
+      message: 'onGlobalModel: ui broke',
+      roundId: 1,
+    });
+
+    const q = participant(coordinator);
+    q.io = {
+      ...q.io,
+      client: coordinator.with({
+        getModel: () => Promise.reject(new CoordinatorUnavailableError('GET /model: answered 503')),
+      }),
+    };
+    await stepRestored(q);
+    expect(q.state.phase.kind).toBe('sum');
+    expect(q.state.lastGlobalModelRound).toBeUndefined();
+    expect(q.state.lastError).toMatchObject({ code: 'unavailable', roundId: 1 });
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * One step of the participant protocol (CONVENTIONS §7, DESIGN §3).
+ *
+ * Every step first reads the round parameters (`GET /params`, protocol.md
+ * §1.2). A round id (or round key) other than the state's means a new round:
+ * whatever the participant was doing belongs to a round that is over — a
+ * stale in-flight message included — so it enters 'new-round'. Then an
+ * exhaustive switch runs the current phase's step.
+ *
+ * Failures become state, never the end of the participant: a transient
+ * coordinator failure is 'pending' (retry later, nothing changed); a refusal
+ * or a protocol error (PetError) abandons this round's task with `lastError`
+ * set and waits for the next round.
+ */
+
+import { isPetError, type RoundParameters } from '@petfl/core';
+import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../client/coordinator-client.ts';
+import type { StepIo } from './io.ts';
+import { awaiting } from './phases/awaiting.ts';
+import { newRound } from './phases/new-round.ts';
+import { sending } from './phases/sending.ts';
+import { sum } from './phases/sum.ts';
+import { sum2 } from './phases/sum2.ts';
+import { update } from './phases/update.ts';
+import { assertNever, type InRoundState, type ParticipantState, participantError, wipePhaseSecrets } from './state.ts';
+import { abandonRound, pending, type StepResult } from './step-result.ts';
+
+export type { StepResult } from './step-result.ts';
+
+/**
+ * Advances the participant by one step. The input state is consumed: when the step leaves a
+ * round for good, the ephemeral secret key it held is wiped in place — keep the returned state.
+ */
+export async function step(state: ParticipantState, io: StepIo): Promise<StepResult> {
+  let params: RoundParameters | undefined;
+  try {
+    params = await io.client.getParams();
+  } catch (error) {
+    if (error instanceof CoordinatorUnavailableError || error instanceof CoordinatorRejectedError) {
+      return pending(state); // without round parameters there is nothing to do
+    }
+    throw error;
+  }
+  if (params === undefined) return pending(state); // no round has started yet
+
+  const current = state.round;
+  const sameRound =
+    current !== undefined &&
+    current.roundId === params.roundId &&
+    equalBytes(current.coordinatorPk, params.coordinatorPk);
+  const entered: InRoundState = sameRound
+    ? { ...state, round: current }
+    : { ...state, round: plainRound(params), phase: { kind: 'new-round' } };
+
+  let result: StepResult;
+  try {
+    result = await dispatch(entered, io);
+  } catch (error) {
+    if (error instanceof CoordinatorUnavailableError) return pending(state);
+    if (!(error instanceof CoordinatorRejectedError) && !isPetError(error)) throw error;
+    result = abandonRound(entered, io, participantError(error, entered.round.roundId));
+  }
+  if (result.kind === 'pending') return pending(state);
+  // SECURITY: the old round is over: an ephemeral secret key of its sum task is of no use now.
+  if (!sameRound) wipePhaseSecrets(io.crypto, state.phase);
+  return result;
+}
+
+function dispatch(state: InRoundState, io: StepIo): Promise<StepResult> {
+  const { phase } = state;
+  switch (phase.kind) {
+    case 'new-round':
+      return newRound({ ...state, phase }, io);
+    case 'awaiting':
+      return awaiting({ ...state, phase }, io);
+    case 'sum':
+      return sum({ ...state, phase }, io);
+    case 'update':
+      return update({ ...state, phase }, io);
+    case 'sum2':
+      return sum2({ ...state, phase }, io);
+    case 'sending':
+      return sending({ ...state, phase }, io);
+    default:
+      return assertNever(phase);
+  }
+}
+
+/** A plain copy of the round parameters (CONVENTIONS §8): no shared buffers, no unknown fields. */
+function plainRound(params: RoundParameters): RoundParameters {
+  const { group, data, bound, model } = params.maskConfig;
+  return {
+    roundId: params.roundId,
+    coordinatorPk: params.coordinatorPk.slice(),
+    sumProbability: params.sumProbability,
+    updateProbability: params.updateProbability,
+    seed: params.seed.slice(),
+    maskConfig: { group, data, bound, model },
+    modelLength: params.modelLength,
+  };
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
