@@ -1,10 +1,17 @@
 /**
- * @petfl/coordinator — the PET coordinator. Re-exports only (CONVENTIONS §14).
- * Work in progress: settings first; the Hono app, round state machine, stores
- * and CLI follow (issue "@petfl/coordinator and the participant protocol engine").
+ * @petfl/coordinator — the PET coordinator: settings, round state machine,
+ * stores, the Hono app and the Node entry. Re-exports only (CONVENTIONS §14).
  */
 
+export { type Clock, ManualClock, systemClock } from './clock.ts';
+export { type CoordinatorApp, type CreateOptions, createCoordinatorApp, storeFromSettings } from './create.ts';
+export { type AppDeps, createApp } from './http/app.ts';
+export { ERROR_STATUS } from './http/error-status.ts';
+export { type Logger, silentLogger } from './logger.ts';
+export { Metrics } from './metrics.ts';
+export { listen, type RunningCoordinator } from './node.ts';
 export {
+  changePetSettings,
   DEFAULT_SETTINGS_TOML,
   envName,
   type PhaseCount,
@@ -14,3 +21,27 @@ export {
   type Settings,
   SettingsError,
 } from './settings.ts';
+export {
+  type Accepted,
+  Coordinator,
+  type CoordinatorDeps,
+  type CoordinatorEvents,
+  type CoordinatorStatus,
+  type Phase,
+} from './state-machine/coordinator.ts';
+export { judgePhase, type PhaseVerdict } from './state-machine/phase-timing.ts';
+export type {
+  AggregateRecord,
+  CoordinatorMeta,
+  CoordinatorStore,
+  LivePhase,
+  RoundPetSettings,
+  RoundRecord,
+  RoundSummary,
+} from './store/coordinator-store.ts';
+export { FsModelStore } from './store/fs-model-store.ts';
+export { MemoryCoordinatorStore } from './store/memory-store.ts';
+export { MemoryModelStore } from './store/memory-model-store.ts';
+export type { ModelStore } from './store/model-store.ts';
+export { RedisCoordinatorStore, type RedisCoordinatorStoreOptions } from './store/redis-store.ts';
+export { StoreError } from './store/store-error.ts';
