@@ -44,8 +44,12 @@ await Promise.all(
         onGlobalModel: (global) => {
           if (seen.has(global.roundId)) return;
           seen.add(global.roundId);
-          const mean = global.model.reduce((a, b) => a + b, 0) / global.model.length;
-          console.log(`round ${global.roundId}: global model of ${global.model.length} weights, mean ${mean.toFixed(4)}`);
+          let sum = 0;
+          for (const w of global.model) sum += w;
+          const mean = sum / global.model.length;
+          console.log(
+            `round ${global.roundId}: global model of ${global.model.length} weights, mean ${mean.toFixed(4)}`,
+          );
         },
       },
       clock: systemClock,

@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.ts';
 import type { RoundSummary } from '../store/coordinator-store.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
+import { MemoryCoordinatorStore } from '../store/memory-store.ts';
+import { StoreError } from '../store/store-error.ts';
 import {
   expectAverage,
   type Harness,
@@ -151,6 +153,46 @@ describe('phase timing and dropouts', () => {
     expect(after.coordinatorPk).not.toEqual(before.coordinatorPk);
     expect(after.seed).not.toEqual(before.seed);
     expect((await history(h))[0]?.failureReason).toMatch(/sum phase timed out: 0 messages/);
+  });
+});
+
+describe('store failures', () => {
+  it('a store that fails to commit an update answers 503 and keeps nothing of it; the resent update counts once', async () => {
+    const store = new MemoryCoordinatorStore();
+    let failNext = false;
+    const flaky = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'addUpdate' && failNext) {
+          failNext = false;
+          return async () => {
+            throw new StoreError('redis addUpdate: connection lost');
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    h = await startHarness(testSettings(), { store: flaky });
+    const { crypto, fetch } = h;
+    const params = await fetchParams(fetch);
+    const { sum, update } = pickTasks(crypto, params, identities(crypto, 80, 6), { sum: 3, update: 10 });
+    for (const p of sum) await post(fetch, sumMessage(crypto, params, p));
+    const sumDict = (await fetchSumDict(fetch)) ?? new Map();
+    const models = update.map((_, i) => randomModel(params.modelLength, 300 + i));
+    const scalars = update.map((_, i) => 1 + (i % 2));
+    const messages = update.map(
+      (p, i) =>
+        updateMessage(crypto, params, p, sumDict, models[i] as Float32Array, scalars[i] as number)[0] as Uint8Array,
+    );
+    failNext = true;
+    expect(await post(fetch, messages[0] as Uint8Array)).toEqual({ status: 503, code: 'unavailable' });
+    expect(h.coordinator.status().counts.update).toBe(0);
+    for (const m of messages) expect(await post(fetch, m)).toEqual({ status: 202 });
+    for (const p of sum) {
+      await post(fetch, sum2Message(crypto, params, p, (await fetchSeeds(fetch, p.pk)) ?? new Map()));
+    }
+    const global = decodeGlobalModel(new Uint8Array(await (await fetch('/model')).arrayBuffer()));
+    expectAverage(h.settings, global.model, models, scalars, (r) => Math.abs(r) * 2 ** -24);
   });
 });
 

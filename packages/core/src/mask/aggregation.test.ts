@@ -324,6 +324,23 @@ describe('Aggregation validation', () => {
   const masked = (c: MaskConfig, model: number[], scalar = 1): MaskObject =>
     new Masker(crypto, c).mask(model, scalar).masked;
 
+  it('retract undoes aggregate exactly, on both arithmetic paths', () => {
+    for (const name of ['prime/f32/b0/m3', 'prime/f64/b6/m6', 'power2/f32/b2/m3']) {
+      const c = cfg(name);
+      const aggregation = new Aggregation(c, 3);
+      aggregation.aggregate(masked(c, [0.1, -0.2, 0.3], 2));
+      const before = aggregation.toMaskObject();
+      const extra = masked(c, [0.5, 0.25, -1], 3);
+      aggregation.aggregate(extra);
+      expect(aggregation.modelCount).toBe(2);
+      aggregation.retract(extra);
+      expect(aggregation.modelCount).toBe(1);
+      expect(Array.from(aggregation.toMaskObject().vector)).toEqual(Array.from(before.vector));
+      expect(Array.from(aggregation.toMaskObject().scalar)).toEqual(Array.from(before.scalar));
+    }
+    expect(() => new Aggregation(config, 2).retract(masked(config, [0, 0]))).toThrow(PetError);
+  });
+
   it('config mismatch → config-mismatch', () => {
     const aggregation = new Aggregation(config, 2);
     for (const other of ['integer/f32/b0/m3', 'prime/f64/b0/m3', 'prime/f32/b2/m3', 'prime/f32/b0/m6']) {

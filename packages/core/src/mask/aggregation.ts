@@ -58,6 +58,17 @@ export class Aggregation {
     this.count += 1;
   }
 
+  /**
+   * Takes back the object last added with `aggregate` (exact: group subtraction undoes group
+   * addition), e.g. when the coordinator's store refused to commit the update it came with.
+   */
+  retract(object: MaskObject): void {
+    if (this.count === 0) throw new PetError('empty-aggregation', 'retract: no masked model was aggregated');
+    this.group.subInto(this.vector, object.vector);
+    this.group.subInto(this.scalar, object.scalar);
+    this.count -= 1;
+  }
+
   /** Why `mask` cannot unmask this aggregate, or undefined when it can. */
   validateUnmasking(mask: MaskObject): PetError | undefined {
     if (this.count === 0) return new PetError('empty-aggregation', 'unmask: no masked model was aggregated');

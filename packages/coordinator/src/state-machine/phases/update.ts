@@ -12,7 +12,6 @@
  */
 
 import {
-  Aggregation,
   classifyTaskSignature,
   type PetCrypto,
   PetError,
@@ -81,11 +80,11 @@ export async function acceptUpdate(
     });
   } catch (error) {
     // The store did not take the update, so the in-memory aggregate must not keep it either.
-    await reloadAggregate(store, round);
+    round.aggregation.retract(update.maskedModel);
     throw error;
   }
   if (outcome === 'duplicate') {
-    await reloadAggregate(store, round);
+    round.aggregation.retract(update.maskedModel);
     throw new PetError('duplicate-message', `update: participant ${pk} already sent an update this round`);
   }
   round.updates.add(pk);
@@ -98,13 +97,4 @@ export async function acceptUpdate(
     column.set(pk, encryptedSeed);
   }
   round.accepted.update += 1;
-}
-
-async function reloadAggregate(store: CoordinatorStore, round: LiveRound): Promise<void> {
-  const { record } = round;
-  const stored = await store.loadAggregate(record.roundId, record.maskConfig, record.modelLength);
-  round.aggregation =
-    stored === undefined
-      ? new Aggregation(record.maskConfig, record.modelLength)
-      : Aggregation.restore(stored.object, stored.modelCount);
 }
