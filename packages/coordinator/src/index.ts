@@ -40,8 +40,8 @@ export type {
   RoundSummary,
 } from './store/coordinator-store.ts';
 export { FsModelStore } from './store/fs-model-store.ts';
-export { MemoryCoordinatorStore } from './store/memory-store.ts';
 export { MemoryModelStore } from './store/memory-model-store.ts';
+export { MemoryCoordinatorStore } from './store/memory-store.ts';
 export type { ModelStore } from './store/model-store.ts';
 export { RedisCoordinatorStore, type RedisCoordinatorStoreOptions } from './store/redis-store.ts';
 export { StoreError } from './store/store-error.ts';

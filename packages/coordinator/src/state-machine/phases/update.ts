@@ -11,13 +11,7 @@
  * the store commits the participant, its seeds and the new aggregate at once.
  */
 
-import {
-  classifyTaskSignature,
-  type PetCrypto,
-  PetError,
-  type Update,
-  verifyTaskSignature,
-} from '@petfl/core';
+import { classifyTaskSignature, type PetCrypto, PetError, type Update, verifyTaskSignature } from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
 import type { LiveRound } from '../round.ts';
 
