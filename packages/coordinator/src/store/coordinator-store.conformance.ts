@@ -539,8 +539,7 @@ export function coordinatorStoreConformance(name: string, open: () => Promise<Op
       const sealed = (u.localSeedDict.get(sum.pk) as Uint8Array).slice();
       await store.addUpdate(11, u.pk, u.localSeedDict, u.aggregate);
       u.localSeedDict.get(sum.pk)?.fill(0);
-      u.aggregate.object.vector.fill(0);
-      u.aggregate.object.scalar.fill(0);
+      // (the aggregate object is handed over — see addUpdate — so it is not mutated here)
       (await store.updateSeedDict(11, sum.pk)).get(u.pk)?.fill(0);
       const handedOut = await store.loadAggregate(11, FIXTURE_CONFIG, LENGTH);
       handedOut?.object.vector.fill(0);

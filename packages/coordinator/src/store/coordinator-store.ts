@@ -113,7 +113,9 @@ export interface CoordinatorStore {
    * Accepts one update atomically: records the participant, files each encrypted mask seed of
    * its local seed dictionary under its sum participant (the seed dictionary), and replaces the
    * stored aggregate with `aggregate` (the aggregate including this update). 'duplicate' (and no
-   * change) if the participant already sent an update this round.
+   * change) if the participant already sent an update this round. `aggregate.object` is handed
+   * over: the caller passes a fresh copy and never touches it again, so a store may keep it as is
+   * (the memory store does; a copy of a 10⁶-weight aggregate costs ~2 ms per update).
    */
   addUpdate(
     roundId: number,

@@ -127,7 +127,8 @@ export class MemoryCoordinatorStore implements CoordinatorStore {
     if (data.updates.has(participantPk)) return 'duplicate';
     // Copy everything before changing anything: a throw half-way (it cannot, but) must not
     // leave the participant recorded without its seeds.
-    const aggregateCopy = copyAggregate(aggregate);
+    // The aggregate object is handed over (CoordinatorStore.addUpdate): kept, not copied.
+    const kept: AggregateRecord = { modelCount: aggregate.modelCount, object: aggregate.object };
     const seeds = copyBytesMap(localSeedDict);
     data.updates.add(participantPk);
     for (const [sumPk, encryptedSeed] of seeds) {
@@ -138,7 +139,7 @@ export class MemoryCoordinatorStore implements CoordinatorStore {
       }
       column.set(participantPk, encryptedSeed);
     }
-    data.aggregate = aggregateCopy;
+    data.aggregate = kept;
     return 'added';
   }
 
