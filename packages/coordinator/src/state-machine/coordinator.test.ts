@@ -72,6 +72,17 @@ describe('coordinator rounds in process (participants → app.request)', () => {
     expect(h.coordinator.status().messages.accepted['chunk']).toBeGreaterThan(10);
   });
 
+  it('after shutdown it accepts nothing (503 unavailable) and /health says so', async () => {
+    h = await startHarness();
+    const params = await fetchParams(h.fetch);
+    const [p] = pickTasks(h.crypto, params, identities(h.crypto, 80, 7), { sum: 1, update: 0 }).sum;
+    if (p === undefined) throw new Error('no sum participant');
+    await h.coordinator.shutdown();
+    expect(await post(h.fetch, sumMessage(h.crypto, params, p))).toEqual({ status: 503, code: 'unavailable' });
+    expect((await h.fetch('/health')).status).toBe(503);
+    expect(h.coordinator.status().counts.sum).toBe(0);
+  });
+
   it('reads are 204 until their data exists', async () => {
     h = await startHarness();
     expect((await h.fetch('/sums')).status).toBe(204);

@@ -265,6 +265,7 @@ export class Coordinator {
   }
 
   private async process(sealed: Uint8Array): Promise<Accepted> {
+    if (this.phase === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
     const round = this.round;
     if (round === undefined) {
       this.rejectStale(sealed);
@@ -296,6 +297,7 @@ export class Coordinator {
     }
 
     return this.serialize(async () => {
+      if (this.phase === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
       if (this.round !== round) throw new PetError('wrong-round', 'message: its round ended while it was processed');
       this.checkPhase(round, payload.kind);
       switch (payload.kind) {
