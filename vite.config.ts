@@ -34,6 +34,27 @@ export default defineConfig({
           testTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: 'tfjs',
+          root: 'packages/tfjs',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+        },
+      },
+      {
+        // Real Chromium (Debian's package) through playwright-core: the SDK's built bundle in pages.
+        test: {
+          name: 'browser',
+          root: 'packages/sdk',
+          include: ['browser-test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
