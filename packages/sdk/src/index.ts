@@ -1,7 +1,41 @@
 /**
- * @petfl/sdk — the participant. Re-exports only (CONVENTIONS §14).
- * For now the protocol engine (`@petfl/sdk/engine`); ParticipantABC and
- * AsyncParticipant are built on it next.
+ * @petfl/sdk — the participant (DESIGN §3). Re-exports only (CONVENTIONS §14).
+ * Subpaths: `@petfl/sdk/idb` (IndexedDB state store), `@petfl/sdk/node` (file
+ * state store), `@petfl/sdk/react` (useParticipant), `@petfl/sdk/engine`
+ * (the protocol engine).
  */
 
-export {};
+export {
+  type AsyncParticipant,
+  type SpawnedAsyncParticipant,
+  spawnAsyncParticipant,
+} from './async-participant.ts';
+export type { FetchLike } from './client/http-client.ts';
+export {
+  CryptoInitError,
+  GlobalModelDataTypeMismatchError,
+  GlobalModelUnavailableError,
+  LocalModelDataTypeMismatchError,
+  LocalModelLengthMismatchError,
+  ParticipantInitError,
+  ParticipantRestoreError,
+  PetflError,
+  UninitializedParticipantError,
+} from './errors.ts';
+export type { LoggerLike, LogLevel } from './logger.ts';
+export type { ModelNotifier } from './model-notifier.ts';
+export type { ParticipantOptions } from './options.ts';
+export { ParticipantABC } from './participant-abc.ts';
+export {
+  createParticipantRuntime,
+  type ParticipantRuntime,
+  type ParticipantRuntimeInit,
+  type ReportContext,
+  type RuntimeCallbacks,
+} from './runtime.ts';
+export type { Observable, ParticipantSnapshot } from './snapshot.ts';
+export { type ParticipantHandle, type RuntimeFactory, spawnParticipant } from './spawn-participant.ts';
+export { deserializeState, serializeState } from './state-codec.ts';
+export type { AbortSignalLike, StateStore } from './state-machine/io.ts';
+export { MemoryStateStore } from './state-machine/memory-state-store.ts';
+export type { ParticipantState } from './state-machine/state.ts';

@@ -51,10 +51,11 @@ export interface StepIo {
   readonly client: CoordinatorClient;
   /**
    * The app's local model for an update task in round `roundId`, or undefined while it has none
-   * (the participant then waits until one is set or the round moves on). A throw is recorded as
+   * (the participant then waits until one is set or the round moves on), or null when the app
+   * sits this round out (the participant awaits the next round). A throw is recorded as
    * `lastError` ('callback-failed') and the participant skips the round.
    */
-  localModel(roundId: number): Promise<ArrayLike<number> | undefined> | ArrayLike<number> | undefined;
+  localModel(roundId: number): Promise<ArrayLike<number> | null | undefined> | ArrayLike<number> | null | undefined;
   /** Called once per new global model (protocol.md §3.10). A throw is recorded as `lastError`. */
   onGlobalModel?(model: GlobalModel): void;
   /** Largest payload sent as one message; larger ones are split into chunks (default 1 MiB). */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { stateStoreConformance } from '../test-support/state-store.conformance.ts';
 import { MemoryStateStore } from './memory-state-store.ts';
 
 describe('MemoryStateStore', () => {
@@ -25,3 +26,5 @@ describe('MemoryStateStore', () => {
     await expect(new MemoryStateStore().set('k', { f: () => 1 })).rejects.toThrow();
   });
 });
+
+stateStoreConformance('MemoryStateStore', () => new MemoryStateStore());

@@ -285,6 +285,17 @@ describe('step: one whole round (protocol.md §1.1, §3.3–3.5, §4.4–4.5)', 
     expect(coordinator.payloads('update')).toHaveLength(1);
   });
 
+  it('a local model of null sits the round out: awaiting, nothing sent, no error', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: 3 });
+    coordinator.sums = new Map();
+    const p = participant(coordinator);
+    p.io = { ...p.io, localModel: () => null };
+    expect(await settle(p)).toEqual(['update', 'awaiting']);
+    expect(p.state.lastError).toBeUndefined();
+    expect(coordinator.calls.post).toBe(0);
+  });
+
   it('a Sum2 is chunked when it exceeds maxChunkData', async () => {
     const coordinator = new FakeCoordinator(crypto);
     coordinator.startRound({ modelLength: 40 });

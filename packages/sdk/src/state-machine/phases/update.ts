@@ -17,13 +17,14 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
   const sums = await io.client.getSums();
   if (sums === undefined) return pending(state); // the sum phase is still running
 
-  let model: ArrayLike<number> | undefined;
+  let model: ArrayLike<number> | null | undefined;
   try {
     model = await io.localModel(round.roundId);
   } catch (error) {
     return abandonRound(state, io, callbackError('localModel', error, round.roundId));
   }
   if (model === undefined) return pending(state); // until the app sets one, or the round moves on
+  if (model === null) return complete({ ...state, phase: { kind: 'awaiting' } }); // the app sits this round out
   if (model.length !== round.modelLength) {
     const error = new PetError(
       'model-length-mismatch',

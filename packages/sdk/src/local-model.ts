@@ -1,0 +1,64 @@
+/**
+ * Validating the app's local model at the boundary (CONVENTIONS §5): every
+ * element a finite number (LocalModelDataTypeMismatchError otherwise — NaN,
+ * ±Infinity, a string, a bigint, a hole) and, once a round's parameters are
+ * known, exactly `modelLength` elements (protocol.md §3.9;
+ * LocalModelLengthMismatchError). What passes is copied into a
+ * Float64Array, so the app can reuse its buffer and the masker reads a
+ * dense numeric array.
+ */
+
+import type { GlobalModel, RoundParameters } from '@petfl/core';
+import {
+  GlobalModelDataTypeMismatchError,
+  LocalModelDataTypeMismatchError,
+  LocalModelLengthMismatchError,
+} from './errors.ts';
+import { describe } from './plain-data.ts';
+
+export function checkLocalModel(
+  model: unknown,
+  round: Pick<RoundParameters, 'modelLength'> | undefined,
+  what = 'local model',
+): Float64Array {
+  if (typeof model !== 'object' || model === null || typeof (model as ArrayLike<unknown>).length !== 'number') {
+    throw new LocalModelDataTypeMismatchError(`${what}: expected an array of numbers, got ${describe(model)}`);
+  }
+  const values = model as ArrayLike<unknown>;
+  if (round !== undefined && values.length !== round.modelLength) {
+    throw new LocalModelLengthMismatchError(
+      `${what}: expected ${round.modelLength} weights (the round's modelLength), got ${values.length}`,
+    );
+  }
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const w = values[i];
+    // w − w is 0 for every finite number and NaN for NaN and ±Infinity.
+    if (typeof w !== 'number' || w - w !== 0) {
+      throw new LocalModelDataTypeMismatchError(`${what}[${i}]: expected a finite number, got ${describe(w)}`);
+    }
+    out[i] = w;
+  }
+  return out;
+}
+
+/**
+ * The value type a round's global model is served in (protocol.md §3.10): f32 and i32 mask
+ * configs get f32 values, f64 and i64 get f64 — the coordinator serves the config's width.
+ */
+export function expectedGlobalModelType(round: Pick<RoundParameters, 'maskConfig'>): 'f32' | 'f64' {
+  const { data } = round.maskConfig;
+  return data === 'f32' || data === 'i32' ? 'f32' : 'f64';
+}
+
+/** Throws GlobalModelDataTypeMismatchError when `global` is not of the type `round` implies. */
+export function checkGlobalModel(global: GlobalModel, round: Pick<RoundParameters, 'maskConfig'> | undefined): void {
+  if (round === undefined) return; // nothing to compare with yet
+  const expected = expectedGlobalModelType(round);
+  const got = global.model instanceof Float64Array ? 'f64' : 'f32';
+  if (got !== expected) {
+    throw new GlobalModelDataTypeMismatchError(
+      `global model of round ${global.roundId}: expected ${expected} values (mask config data = ${round.maskConfig.data}), got ${got}`,
+    );
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The options of `spawnParticipant` and `spawnAsyncParticipant`
+ * (CONVENTIONS §11): one typed object, checked once when the participant is
+ * created (a bad option is a ParticipantInitError naming it), every default
+ * here.
+ */
+
+import type { FetchLike } from './client/http-client.ts';
+import { ParticipantInitError } from './errors.ts';
+import { LOG_LEVELS, type LoggerLike, type LogLevel } from './logger.ts';
+import type { AbortSignalLike, StateStore } from './state-machine/io.ts';
+import { DEFAULT_STORE_KEY } from './state-machine/run.ts';
+
+export interface ParticipantOptions {
+  /**
+   * A serialized state to restore (what `stop()` returned). When given it wins over the store's.
+   * SECURITY: it holds the participant's private keys.
+   */
+  readonly state?: Uint8Array;
+  /**
+   * The participant's weight in the global model (protocol.md §4.6); a finite number ≥ 0.
+   * Default 1 for a fresh participant; a restored one keeps its saved scalar unless this is given.
+   */
+  readonly scalar?: number;
+  /**
+   * Where the state is saved after every completed step and on stop, and restored from at start.
+   * Default: IndexedDB (`idbStateStore()`) where `globalThis.indexedDB` exists, else memory.
+   */
+  readonly store?: StateStore;
+  /** The store key (default 'petfl/participant-state'); use one per participant. */
+  readonly storeKey?: string;
+  /** Aborting it stops the participant, as `stop()` does. */
+  readonly signal?: AbortSignalLike;
+  /** Default 'warn'. */
+  readonly logLevel?: LogLevel;
+  /** Console-like; default the platform's `console`. */
+  readonly logger?: LoggerLike;
+  /** Default `globalThis.fetch`. */
+  readonly fetch?: FetchLike;
+  /** Every error the participant meets: a callback that threw, a rejected model, a round error. */
+  readonly onError?: (error: Error) => void;
+  /** First wait between polls of the coordinator (default 250 ms); doubles while nothing changes. */
+  readonly pollMs?: number;
+  /** Longest wait between polls (default 5000 ms). */
+  readonly maxPollMs?: number;
+}
+
+export interface ResolvedOptions {
+  readonly state: Uint8Array | undefined;
+  readonly scalar: number | undefined;
+  readonly store: StateStore | undefined;
+  readonly storeKey: string;
+  readonly signal: AbortSignalLike | undefined;
+  readonly logLevel: LogLevel;
+  readonly logger: LoggerLike | undefined;
+  readonly fetch: FetchLike;
+  readonly onError: ((error: Error) => void) | undefined;
+  readonly pollMs: number | undefined;
+  readonly maxPollMs: number | undefined;
+}
+
+/** An http(s) URL with a host and no query or fragment; checked without the platform's `URL`. */
+const COORDINATOR_URL = /^https?:\/\/[^\s/?#@]+(?:\/[^\s?#]*)?$/i;
+
+export function validateCoordinatorUrl(url: unknown): string {
+  if (typeof url !== 'string' || !COORDINATOR_URL.test(url)) {
+    throw new ParticipantInitError(
+      `coordinatorUrl: expected an http(s) URL such as 'https://coordinator.example', got ${JSON.stringify(url)}`,
+    );
+  }
+  return url.replace(/\/+$/, '');
+}
+
+export function resolveOptions(options: ParticipantOptions = {}): ResolvedOptions {
+  const bad = (field: string, expected: string, got: unknown): never => {
+    const shown = typeof got === 'function' ? 'a function' : typeof got === 'object' ? typeof got : String(got);
+    throw new ParticipantInitError(`options.${field}: expected ${expected}, got ${shown}`);
+  };
+  if (typeof options !== 'object' || options === null) bad('', 'an object', options);
+  const { state, scalar, store, storeKey, signal, logLevel, logger, onError, pollMs, maxPollMs } = options;
+  if (state !== undefined && !(state instanceof Uint8Array)) bad('state', 'a Uint8Array from stop()', state);
+  if (scalar !== undefined && (typeof scalar !== 'number' || !Number.isFinite(scalar) || scalar < 0)) {
+    bad('scalar', 'a finite number ≥ 0', scalar);
+  }
+  if (store !== undefined && !['get', 'set', 'del'].every((m) => typeof (store as never)[m] === 'function')) {
+    bad('store', 'a StateStore {get, set, del}', store);
+  }
+  if (storeKey !== undefined && (typeof storeKey !== 'string' || storeKey === '')) {
+    bad('storeKey', 'a non-empty string', storeKey);
+  }
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) bad('logLevel', LOG_LEVELS.join(', '), logLevel);
+  for (const [field, value] of [
+    ['pollMs', pollMs],
+    ['maxPollMs', maxPollMs],
+  ] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) bad(field, 'an integer ≥ 1', value);
+  }
+  if (onError !== undefined && typeof onError !== 'function') bad('onError', 'a function', onError);
+  const fetch = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
+  if (typeof fetch !== 'function') bad('fetch', 'a fetch function (this platform has no globalThis.fetch)', fetch);
+  if (signal?.aborted) throw new ParticipantInitError('options.signal: already aborted');
+  return {
+    state,
+    scalar,
+    store,
+    storeKey: storeKey ?? DEFAULT_STORE_KEY,
+    signal,
+    logLevel: logLevel ?? 'warn',
+    logger,
+    fetch: fetch as FetchLike,
+    onError,
+    pollMs,
+    maxPollMs,
+  };
+}

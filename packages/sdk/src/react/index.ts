@@ -1,0 +1,5 @@
+/**
+ * `@petfl/sdk/react` — React bindings. Re-exports only.
+ */
+
+export { useParticipant } from './use-participant.ts';
