@@ -1,0 +1,37 @@
+/**
+ * The demo's fixed choices, shared by the pages, the Node participants and
+ * `npm start` (which sets the coordinator's `model.length` from them): the
+ * dense model's layer sizes and how the MNIST training pool is cut into
+ * shards. DOM-free and Node-free on purpose.
+ */
+
+/** 784 pixels → 32 hidden units (relu) → 10 classes (softmax). Dense only: the wasm backend cannot train conv nets. */
+export const LAYERS: readonly number[] = [784, 32, 10];
+
+/** Weights of a dense stack: a kernel [in, out] and a bias [out] per layer. */
+export function denseWeightCount(layers: readonly number[]): number {
+  let count = 0;
+  for (let i = 1; i < layers.length; i++) {
+    const inputs = layers[i - 1] as number;
+    const units = layers[i] as number;
+    count += inputs * units + units;
+  }
+  return count;
+}
+
+/** The coordinator's `model.length`: 784·32 + 32 + 32·10 + 10 = 25450. */
+export const MODEL_LENGTH = denseWeightCount(LAYERS);
+
+/** Browser tabs the demo opens (shards 0..TABS-1) and headless Node participants (the next shards). */
+export const DEMO_TABS = 3;
+export const DEMO_NODE_PARTICIPANTS = 5;
+/** All shards of the training pool: one per tab and one per Node participant, disjoint. */
+export const DEMO_SHARDS = DEMO_TABS + DEMO_NODE_PARTICIPANTS;
+
+/** Local epochs per update task (`epochs=` on the participant page). */
+export const DEFAULT_EPOCHS = 1;
+export const BATCH_SIZE = 32;
+/** Adam's learning rate: a few local epochs move the model well within one round. */
+export const LEARNING_RATE = 0.005;
+/** The seed of the shared initial weights: every participant starts round 1 from the same model. */
+export const INIT_SEED = 7;

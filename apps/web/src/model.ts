@@ -1,0 +1,40 @@
+/**
+ * The demo model in TensorFlow.js: the dense stack of demo.ts, compiled with
+ * Adam and cross-entropy, with seeded Glorot initial weights so every
+ * participant starts the first round from the same model (averaging models
+ * from different random starts would waste that round). Also the local
+ * shard as tensors.
+ */
+
+import * as tf from '@tensorflow/tfjs';
+import { INIT_SEED, LAYERS, LEARNING_RATE } from './demo.ts';
+import { type MnistData, PIXELS } from './mnist.ts';
+
+export function buildModel(): tf.Sequential {
+  const model = tf.sequential();
+  for (let l = 1; l < LAYERS.length; l++) {
+    const last = l === LAYERS.length - 1;
+    model.add(
+      tf.layers.dense({
+        ...(l === 1 ? { inputShape: [LAYERS[0] as number] } : {}),
+        units: LAYERS[l] as number,
+        activation: last ? 'softmax' : 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: INIT_SEED + l }),
+      }),
+    );
+  }
+  model.compile({ optimizer: tf.train.adam(LEARNING_RATE), loss: 'categoricalCrossentropy' });
+  return model;
+}
+
+/** The examples `indices` as xs [n, 784] in 0..1 and one-hot ys [n, 10]; the caller disposes them. */
+export function toTensors(data: MnistData, indices: readonly number[]): { xs: tf.Tensor2D; ys: tf.Tensor2D } {
+  const xs = new Float32Array(indices.length * PIXELS);
+  const ys = new Float32Array(indices.length * 10);
+  indices.forEach((index, row) => {
+    const base = index * PIXELS;
+    for (let p = 0; p < PIXELS; p++) xs[row * PIXELS + p] = (data.pixels[base + p] as number) / 255;
+    ys[row * 10 + (data.labels[index] as number)] = 1;
+  });
+  return { xs: tf.tensor2d(xs, [indices.length, PIXELS]), ys: tf.tensor2d(ys, [indices.length, 10]) };
+}

@@ -1,0 +1,91 @@
+/**
+ * The pages' settings, from the query string, parsed and checked once
+ * (CONVENTIONS §11): each problem names the parameter, what was expected and
+ * what came.
+ */
+
+import { DEFAULT_EPOCHS, DEMO_SHARDS } from './demo.ts';
+import type { Split } from './mnist.ts';
+
+export const DEFAULT_COORDINATOR = 'http://127.0.0.1:8081';
+const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
+
+export interface ParticipantParams {
+  readonly coordinator: string;
+  readonly shard: number;
+  readonly shards: number;
+  readonly split: Split;
+  readonly mode: 'worker' | 'direct';
+  readonly backends: readonly string[];
+  readonly storeKey: string;
+  readonly epochs: number;
+}
+
+export interface DashboardParams {
+  readonly coordinator: string;
+  readonly token: string;
+}
+
+export class ParamsError extends Error {
+  override readonly name = 'ParamsError';
+}
+
+function int(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const raw = query.get(name);
+  if (raw === null || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ParamsError(`${name}: expected an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function coordinatorUrl(query: URLSearchParams): string {
+  const raw = query.get('coordinator') ?? DEFAULT_COORDINATOR;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(url.protocol);
+  } catch {
+    throw new ParamsError(`coordinator: expected an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function participantParams(search: string): ParticipantParams {
+  const query = new URLSearchParams(search);
+  const shards = int(query, 'shards', DEMO_SHARDS, 1, 1000);
+  const shard = int(query, 'shard', 0, 0, shards - 1);
+  const split = query.get('split') ?? 'iid';
+  if (split !== 'iid' && split !== 'noniid') {
+    throw new ParamsError(`split: expected iid or noniid, got ${JSON.stringify(split)}`);
+  }
+  const mode = query.get('mode') ?? 'worker';
+  if (mode !== 'worker' && mode !== 'direct') {
+    throw new ParamsError(`mode: expected worker or direct, got ${JSON.stringify(mode)}`);
+  }
+  const backends = (query.get('backends') ?? BACKENDS.join(','))
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+  const unknown = backends.filter((b) => !BACKENDS.includes(b));
+  if (backends.length === 0 || unknown.length > 0) {
+    throw new ParamsError(
+      `backends: expected a list of ${BACKENDS.join(', ')}, got ${JSON.stringify(query.get('backends'))}`,
+    );
+  }
+  return {
+    coordinator: coordinatorUrl(query),
+    shard,
+    shards,
+    split,
+    mode,
+    backends,
+    storeKey: query.get('storeKey') || `petfl/demo/${split}-shard-${shard}`,
+    epochs: int(query, 'epochs', DEFAULT_EPOCHS, 1, 100),
+  };
+}
+
+export function dashboardParams(search: string): DashboardParams {
+  const query = new URLSearchParams(search);
+  return { coordinator: coordinatorUrl(query), token: query.get('token') ?? 'change-me' };
+}

@@ -1,0 +1,168 @@
+/**
+ * `npm start`: the petfl demo in one command.
+ *
+ * 1. A coordinator (the embedded default store: memory) with demo settings:
+ *    `model.length` = the demo page's dense model (apps/web/src/demo.ts),
+ *    CORS for the app's origin, and phase times of a second or two, so a round
+ *    completes in a few seconds.
+ * 2. Headless Node participants (apps/web/node/participants.ts, a child
+ *    process so their training never stalls the coordinator): the SDK and
+ *    @petfl/tfjs on the wasm backend, each on its own MNIST shard. They are
+ *    needed: a round needs ≥ 3 update participants, and some participants of
+ *    every round draw the sum task instead, so three tabs alone could not
+ *    complete rounds reliably.
+ * 3. The demo app (Vite dev server, apps/web) on http://127.0.0.1:5173.
+ *
+ * Then it prints the URLs to open. Ctrl-C stops everything.
+ * `npm start -- --node-participants 0` runs without the Node participants;
+ * PETFL_* environment variables override the demo settings as for the
+ * coordinator CLI (`npx petfl-coordinator` runs the coordinator alone).
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { listen, parseSettings, SettingsError } from '@petfl/coordinator';
+import { pino } from 'pino';
+import { createServer } from 'vite';
+import { DEMO_NODE_PARTICIPANTS, DEMO_SHARDS, DEMO_TABS, MODEL_LENGTH } from '../apps/web/src/demo.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const webRoot = join(root, 'apps/web');
+
+const TABS = DEMO_TABS;
+const NODE_PARTICIPANTS = DEMO_NODE_PARTICIPANTS;
+const SHARDS = DEMO_SHARDS;
+const ADMIN_TOKEN = 'petfl-demo';
+const APP_PORT = 5173;
+
+const { values } = parseArgs({
+  options: {
+    'node-participants': { type: 'string', default: String(NODE_PARTICIPANTS) },
+    port: { type: 'string', default: '8081' },
+  },
+});
+const nodeParticipants = Number(values['node-participants']);
+if (!Number.isInteger(nodeParticipants) || nodeParticipants < 0 || nodeParticipants > NODE_PARTICIPANTS) {
+  throw new Error(
+    `--node-participants: expected an integer in 0..${NODE_PARTICIPANTS}, got ${values['node-participants']}`,
+  );
+}
+
+const modelsDir = mkdtempSync(join(tmpdir(), 'petfl-demo-models-'));
+const appOrigins = [`http://127.0.0.1:${APP_PORT}`, `http://localhost:${APP_PORT}`];
+
+/**
+ * The demo settings. Sum: 30% of the participants, one is enough; the
+ * phase waits 1 s for more. Update: everyone else (probability 1), at least 3,
+ * 3 s for the tabs to train. Sum2: one is enough, 1 s for the others.
+ * A phase that misses its minimum fails the round after time.max (5–10 s) and
+ * the next round starts. Mask bound b4 (|scalar · weight| ≤ 10⁴, protocol.md
+ * §4.6): the scalar is a participant's number of local examples (~1100), so
+ * b2's 10² would clamp every weight to ±0.09.
+ */
+const DEMO_TOML = `
+[api]
+port = ${Number(values.port)}
+admin_token = "${ADMIN_TOKEN}"
+cors_origins = [${appOrigins.map((o) => `"${o}"`).join(', ')}]
+[pet.sum]
+probability = 0.3
+count = { min = 1, max = 100 }
+time = { min_ms = 1000, max_ms = 5000 }
+[pet.update]
+probability = 1.0
+count = { min = 3, max = 1000 }
+time = { min_ms = 3000, max_ms = 10000 }
+[pet.sum2]
+count = { min = 1, max = 100 }
+time = { min_ms = 1000, max_ms = 5000 }
+[mask]
+bound = "b4"
+[model]
+length = ${MODEL_LENGTH}
+[models]
+dir = "${modelsDir.replaceAll('\\', '/')}"
+`;
+
+const logger = pino({ name: 'petfl-coordinator', level: process.env['LOG_LEVEL'] ?? 'warn' });
+let settings: ReturnType<typeof parseSettings>;
+try {
+  settings = parseSettings(DEMO_TOML, process.env);
+} catch (error) {
+  if (error instanceof SettingsError) console.error(`invalid settings:\n  ${error.problems.join('\n  ')}`);
+  throw error;
+}
+const coordinator = await listen(settings, { logger });
+
+let participants: ChildProcess | undefined;
+if (nodeParticipants > 0) {
+  participants = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(webRoot, 'node/participants.ts'),
+      '--url',
+      coordinator.url,
+      '--first-shard',
+      String(TABS),
+      '--count',
+      String(nodeParticipants),
+      '--shards',
+      String(SHARDS),
+    ],
+    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+}
+
+const vite = await createServer({ configFile: join(webRoot, 'vite.config.ts'), root: webRoot, logLevel: 'warn' });
+await vite.listen();
+const app = `http://127.0.0.1:${APP_PORT}`;
+const coord = encodeURIComponent(coordinator.url);
+const tabs = Array.from(
+  { length: TABS },
+  (_, shard) => `  ${app}/participant.html?coordinator=${coord}&shard=${shard}&shards=${SHARDS}`,
+);
+console.log(`
+petfl demo
+  coordinator  ${coordinator.url}  (model of ${MODEL_LENGTH} weights, admin token "${ADMIN_TOKEN}")
+  node         ${nodeParticipants} headless participants on shards ${TABS}..${SHARDS - 1} of ${SHARDS}
+  app          ${app}/?coordinator=${coord}&token=${ADMIN_TOKEN}
+
+Open three participant tabs (shards 0..2):
+${tabs.join('\n')}
+and the dashboard:
+  ${app}/dashboard.html?coordinator=${coord}&token=${ADMIN_TOKEN}
+
+Ctrl-C stops everything.
+`);
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  const child = participants;
+  const exited =
+    child === undefined || child.exitCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+          setTimeout(() => {
+            child.kill('SIGKILL');
+            resolve();
+          }, 3000).unref();
+        });
+  await Promise.allSettled([exited, vite.close(), coordinator.close()]);
+  rmSync(modelsDir, { recursive: true, force: true });
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
+participants?.on('exit', (code) => {
+  if (!stopping && code !== 0) console.error(`node participants exited with ${code}`);
+});
