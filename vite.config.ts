@@ -4,8 +4,12 @@
  */
 import { defineConfig } from 'vitest/config';
 
+// CI asks for a JSON report through the environment, so `npm test` stays one plain command.
+const jsonReport = process.env['VITEST_JSON_REPORT'];
+
 export default defineConfig({
   test: {
+    ...(jsonReport === undefined ? {} : { reporters: ['default', 'json'], outputFile: { json: jsonReport } }),
     projects: [
       {
         test: {
