@@ -1,0 +1,13 @@
+/**
+ * Once per run: a current build of the demo app (support/web-app.ts) and a static
+ * server over it, whose origin the tests read from PETFL_E2E_WEB_ORIGIN. Coordinators
+ * are per test (support/fixtures.ts).
+ */
+
+import { serveStatic, webBuild } from './support/web-app.ts';
+
+export default async function globalSetup(): Promise<() => Promise<void>> {
+  const server = await serveStatic(webBuild());
+  process.env['PETFL_E2E_WEB_ORIGIN'] = server.origin;
+  return () => server.close();
+}

@@ -1,0 +1,161 @@
+/**
+ * A real coordinator for one e2e test: `listen()` in the test process on a free port of
+ * 127.0.0.1, CORS open to any origin (the pages come from another port), short phase
+ * times, global models in memory, and a memory or a Redis store (a key prefix of its
+ * own per test, deleted at the end). The tabs reach it through a TCP proxy
+ * (support/tcp-proxy.ts), so `restart()` can drop every connection at once, close it and
+ * start another on the same store, as a restarted process would be (ADR 0005).
+ */
+
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
+import {
+  type CoordinatorStatus,
+  listen,
+  MemoryModelStore,
+  parseSettings,
+  RedisCoordinatorStore,
+  type RoundSummary,
+  type RunningCoordinator,
+} from '@petfl/coordinator';
+import { startTcpProxy } from './tcp-proxy.ts';
+
+export const ADMIN_TOKEN = 'e2e-admin-token';
+export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+export type StoreKind = 'memory' | 'redis';
+
+export interface PhaseConfig {
+  readonly min: number;
+  readonly max: number;
+  readonly minMs: number;
+  readonly maxMs: number;
+}
+
+export interface CoordinatorConfig {
+  readonly modelLength: number;
+  readonly store: StoreKind;
+  readonly sumProbability: number;
+  readonly sum: PhaseConfig;
+  readonly update: PhaseConfig;
+  readonly sum2: PhaseConfig;
+}
+
+/**
+ * Defaults for a handful of tabs. The sum phase stays open 3 s so that a sum-eligible tab
+ * that notices the round late (it polls with backoff, it may be training) still gets in —
+ * one that misses it sits the round out, which costs an update. A round the selection
+ * dooms (nobody sum-eligible, or too few left to update) fails within seconds.
+ */
+export const DEFAULT_PHASES: Pick<CoordinatorConfig, 'sumProbability' | 'sum' | 'update' | 'sum2'> = {
+  sumProbability: 0.3,
+  sum: { min: 1, max: 100, minMs: 3_000, maxMs: 6_000 },
+  update: { min: 3, max: 100, minMs: 3_000, maxMs: 20_000 },
+  sum2: { min: 1, max: 100, minMs: 0, maxMs: 20_000 },
+};
+
+function settingsToml(config: CoordinatorConfig, port: number): string {
+  const phase = (name: string, p: PhaseConfig, probability?: number) => `
+[pet.${name}]
+${probability === undefined ? '' : `probability = ${probability}`}
+count = { min = ${p.min}, max = ${p.max} }
+time = { min_ms = ${p.minMs}, max_ms = ${p.maxMs} }`;
+  return `
+[api]
+port = ${port}
+admin_token = "${ADMIN_TOKEN}"
+cors_origins = ["*"]
+max_body_bytes = 16777216
+${phase('sum', config.sum, config.sumProbability)}
+${phase('update', config.update, 1)}
+${phase('sum2', config.sum2)}
+[mask]
+group = "power2"
+data = "f32"
+bound = "b2"
+model = "m3"
+[model]
+length = ${config.modelLength}
+[store]
+kind = "${config.store}"
+redis_url = "${REDIS_URL}"
+`;
+}
+
+export interface E2ECoordinator {
+  /** Where the tabs reach it (the proxy). */
+  readonly url: string;
+  readonly config: CoordinatorConfig;
+  readonly running: RunningCoordinator;
+  status(): CoordinatorStatus;
+  /** Finished rounds, oldest first. */
+  history(): Promise<readonly RoundSummary[]>;
+  /** The global model of round `roundId` as the coordinator stored it. */
+  model(roundId: number): Promise<Float32Array | Float64Array | undefined>;
+  /** GET/POST an admin route with the token. */
+  admin(path: string, method?: 'GET' | 'POST'): Promise<unknown>;
+  /** Drops every connection, closes this coordinator and starts another on the same store and model store. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECoordinator> {
+  const models = new MemoryModelStore();
+  const prefix = `petfl-e2e-${randomUUID()}`;
+  const start = async (port: number) => {
+    const settings = parseSettings(settingsToml(config, port), {});
+    const store =
+      config.store === 'redis' ? await RedisCoordinatorStore.connect({ url: REDIS_URL, keyPrefix: prefix }) : undefined;
+    return listen(settings, { models, ...(store === undefined ? {} : { store }) });
+  };
+  let running = await start(0);
+  const proxy = await startTcpProxy(running.port);
+  let closed = false;
+  return {
+    url: `http://127.0.0.1:${proxy.port}`,
+    config,
+    get running() {
+      return running;
+    },
+    status: () => running.coordinator.status(),
+    history: async () => [...(await running.coordinator.history(1000))].sort((a, b) => a.roundId - b.roundId),
+    model: async (roundId) => (await models.get(roundId))?.model,
+    async admin(path, method = 'GET') {
+      const response = await fetch(`${running.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+      return response.json();
+    },
+    async restart() {
+      proxy.cut();
+      await running.close();
+      running = await start(0);
+      proxy.retarget(running.port);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await proxy.close();
+      await running.close();
+      if (config.store === 'redis') await deleteRedisPrefix(prefix);
+    },
+  };
+}
+
+/** Deletes every key under `prefix` with one EVAL over a raw RESP connection (no client library needed). */
+async function deleteRedisPrefix(prefix: string): Promise<void> {
+  const { hostname, port } = new URL(REDIS_URL);
+  const script = "local k = redis.call('keys', ARGV[1]) for i = 1, #k do redis.call('del', k[i]) end return #k";
+  const args = ['EVAL', script, '0', `${prefix}:*`];
+  const command = `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+  await new Promise<void>((done) => {
+    const socket = connect(Number(port || 6379), hostname, () => socket.write(command));
+    socket.once('data', () => {
+      socket.end();
+      done();
+    });
+    socket.once('error', () => done());
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * The e2e fixtures: `coordinator` (a real one per test, its store from the project's
+ * `storeKind` option, its phases from `phases`), `tabs` (participant tabs, each in a
+ * browser context of its own, closed after the test; their problems and snapshots are
+ * attached when a test fails) and `webOrigin` (the static server of global-setup.ts).
+ */
+
+import { test as base, type Page } from '@playwright/test';
+import {
+  ADMIN_TOKEN,
+  type CoordinatorConfig,
+  DEFAULT_PHASES,
+  type E2ECoordinator,
+  type StoreKind,
+  startCoordinator,
+} from './coordinator.ts';
+import { participantUrl, Tab, type TabOptions } from './tab.ts';
+import { webModelLength } from './web-model.ts';
+
+export interface Tabs {
+  /** Opens a participant tab and waits until it has joined. */
+  open(options: TabOptions): Promise<Tab>;
+  /** Opens `count` tabs (shards 0…count−1 of `count`), a few at a time. */
+  openMany(count: number, options?: Partial<TabOptions>): Promise<Tab[]>;
+  /** Every tab opened in this test. */
+  readonly all: readonly Tab[];
+}
+
+export interface Fixtures {
+  readonly phases: Partial<Omit<CoordinatorConfig, 'modelLength' | 'store'>>;
+  readonly coordinator: E2ECoordinator;
+  readonly tabs: Tabs;
+  readonly webOrigin: string;
+  /** Opens the dashboard page on the test's coordinator. */
+  readonly openDashboard: () => Promise<Page>;
+}
+
+export interface WorkerFixtures {
+  readonly storeKind: StoreKind;
+  readonly modelLength: number;
+}
+
+export const test = base.extend<Fixtures, WorkerFixtures>({
+  storeKind: ['memory', { option: true, scope: 'worker' }],
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern
+  modelLength: [async ({}, use) => use(webModelLength()), { scope: 'worker' }],
+  phases: [{}, { option: true }],
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern
+  webOrigin: async ({}, use) => {
+    const origin = process.env['PETFL_E2E_WEB_ORIGIN'];
+    if (origin === undefined) throw new Error('PETFL_E2E_WEB_ORIGIN is not set: run through e2e/playwright.config.ts');
+    await use(origin);
+  },
+  coordinator: async ({ storeKind, modelLength, phases }, use) => {
+    const coordinator = await startCoordinator({ ...DEFAULT_PHASES, ...phases, modelLength, store: storeKind });
+    try {
+      await use(coordinator);
+    } finally {
+      await coordinator.close();
+    }
+  },
+  tabs: async ({ browser, coordinator, webOrigin }, use, testInfo) => {
+    const all: Tab[] = [];
+    const open = async (options: TabOptions) => {
+      const tab = await Tab.open(browser, participantUrl(webOrigin, coordinator.url, options), `tab-${options.shard}`);
+      all.push(tab);
+      return tab;
+    };
+    const tabs: Tabs = {
+      all,
+      open,
+      async openMany(count, options = {}) {
+        const opened: Tab[] = [];
+        // Two at a time: each page loads TensorFlow.js and MNIST; more at once only queue on 2 cores.
+        for (let i = 0; i < count; i += 2) {
+          const shards = [i, i + 1].filter((s) => s < count);
+          opened.push(...(await Promise.all(shards.map((shard) => open({ shards: count, ...options, shard })))));
+        }
+        return opened;
+      },
+    };
+    try {
+      await use(tabs);
+    } finally {
+      if (testInfo.status !== testInfo.expectedStatus) {
+        const report: string[] = [];
+        for (const tab of all) {
+          const snapshot = tab.closed ? 'closed' : await tab.snapshot().catch((e: unknown) => String(e));
+          report.push(`${tab.name}: ${JSON.stringify(snapshot)}\n  ${tab.problems.join('\n  ')}`);
+        }
+        report.push(`coordinator: ${JSON.stringify(coordinator.status())}`);
+        report.push(`history: ${JSON.stringify(await coordinator.history())}`);
+        await testInfo.attach('tabs', { body: report.join('\n'), contentType: 'text/plain' });
+      }
+      await Promise.all(all.map((tab) => tab.close().catch(() => {})));
+    }
+  },
+  openDashboard: async ({ browser, coordinator, webOrigin }, use) => {
+    const contexts: { close(): Promise<void> }[] = [];
+    await use(async () => {
+      const context = await browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      const params = new URLSearchParams({ coordinator: coordinator.url, token: ADMIN_TOKEN });
+      await page.goto(`${webOrigin}/dashboard.html?${params}`);
+      return page;
+    });
+    await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+  },
+});
+
+export { expect } from '@playwright/test';

@@ -1,0 +1,50 @@
+/**
+ * Reloading tabs mid-round: one update participant while the coordinator is in the
+ * update phase, and one sum participant before it sent its Sum2. Both come back as the
+ * same participant (the key they show, restored from IndexedDB) and the round completes,
+ * with the exact weighted average.
+ */
+
+import { expect, test } from '../support/fixtures.ts';
+import { expectExactRound, waitForUpdatePhase } from '../support/rounds.ts';
+
+const TABS = 6;
+
+// A longer update phase: time to reload two tabs inside it.
+test.use({ phases: { update: { min: 3, max: 100, minMs: 15_000, maxMs: 40_000 } } });
+
+test('an update participant and a sum participant reload mid-round and resume as themselves', async ({
+  coordinator,
+  tabs,
+}) => {
+  const opened = await tabs.openMany(TABS);
+  // A round with an update participant still training or sending, a sum participant
+  // awaiting sum2, and updates to spare (≥ 4 update participants) should the reloaded one miss it.
+  const { roundId, snapshots } = await waitForUpdatePhase(coordinator, opened, ({ snapshots }) => {
+    const updaters = snapshots.filter((s) => s.task === 'update').length;
+    return (
+      updaters >= 4 &&
+      coordinator.status().counts.sum >= 1 &&
+      snapshots.some((s) => s.task === 'update' && s.phase === 'update') &&
+      snapshots.some((s) => s.task === 'sum' && s.phase === 'sum2')
+    );
+  });
+  const updater = opened[snapshots.findIndex((s) => s.task === 'update' && s.phase === 'update')];
+  const summer = opened[snapshots.findIndex((s) => s.task === 'sum' && s.phase === 'sum2')];
+  if (updater === undefined || summer === undefined) throw new Error('unreachable');
+  const before = await Promise.all([updater.participantId(), summer.participantId()]);
+
+  await Promise.all([updater.reload(), summer.reload()]);
+  expect(coordinator.status(), 'reloaded within the update phase').toMatchObject({ roundId, phase: 'update' });
+  await expect(updater.page.getByTestId('participant-id')).toHaveText(before[0]);
+  await expect(summer.page.getByTestId('participant-id')).toHaveText(before[1]);
+  await expect(summer.page.getByTestId('task')).toHaveText('sum');
+
+  await expect
+    .poll(async () => (await coordinator.history()).find((r) => r.roundId === roundId)?.outcome, {
+      message: `round ${roundId} ends`,
+    })
+    .toBe('completed');
+  const round = (await coordinator.history()).find((r) => r.roundId === roundId);
+  if (round !== undefined) await expectExactRound(coordinator, round, opened);
+});
