@@ -91,12 +91,15 @@ async function main(): Promise<void> {
       tabs.push(...opened);
       log(`opened ${tabs.length}/${opts.tabs} tabs (${Math.round((Date.now() - started) / 1000)} s)`);
     }
-    const joinedMs = Date.now() - started;
+    const joinedAt = Date.now();
+    const joinedMs = joinedAt - started;
+    // Only rounds that started once every tab had joined count (earlier ones had fewer tabs).
+    const counted = (r: { startedAt: number }) => r.startedAt >= joinedAt;
     const deadline = Date.now() + opts.timeoutMs;
     let completed = 0;
     let lastLine = '';
     while (completed < opts.rounds && Date.now() < deadline) {
-      const history = await coordinator.history();
+      const history = (await coordinator.history()).filter(counted);
       completed = history.filter((r) => r.outcome === 'completed').length;
       const s = coordinator.status();
       const line = `round ${s.roundId} ${s.phase}: ${completed}/${opts.rounds} completed, ${history.length - completed} failed`;
@@ -105,7 +108,7 @@ async function main(): Promise<void> {
       // Pacing the progress poll only; the simulation itself never waits on time.
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const history = await coordinator.history();
+    const history = (await coordinator.history()).filter(counted);
     await Promise.all(tabs.map((t) => t.collect().catch(() => [])));
     const snapshots = await Promise.all(tabs.map((t) => t.snapshot().catch(() => null)));
     const report = {

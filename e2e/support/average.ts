@@ -14,7 +14,7 @@
 
 import { type MaskConfig, maskParams } from '@petfl/core';
 
-export const MASK_CONFIG: MaskConfig = { group: 'power2', data: 'f32', bound: 'b2', model: 'm3' };
+export const MASK_CONFIG: MaskConfig = { group: 'power2', data: 'f32', bound: 'b4', model: 'm3' };
 
 export interface Contribution {
   readonly scalar: number;

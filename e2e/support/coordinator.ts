@@ -72,7 +72,7 @@ ${phase('sum2', config.sum2)}
 [mask]
 group = "power2"
 data = "f32"
-bound = "b2"
+bound = "b4"
 model = "m3"
 [model]
 length = ${config.modelLength}
