@@ -9,6 +9,9 @@ import { serve } from '@hono/node-server';
 import { type CoordinatorApp, type CreateOptions, createCoordinatorApp } from './create.ts';
 import type { Settings } from './settings.ts';
 
+/** How long `close()` lets requests in flight finish before it drops their connections. */
+const CLOSE_GRACE_MS = 2000;
+
 export interface RunningCoordinator extends CoordinatorApp {
   /** The base URL it listens on, e.g. http://127.0.0.1:8081. */
   readonly url: string;
@@ -34,8 +37,13 @@ export async function listen(
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // Keep-alive connections would hold close() open; requests in flight still finish.
+        // Keep-alive connections (browser tabs polling) would hold close() open forever: idle ones
+        // close now, and after a grace period for requests in flight, every one.
         if ('closeIdleConnections' in server) server.closeIdleConnections();
+        const force = setTimeout(() => {
+          if ('closeAllConnections' in server) server.closeAllConnections();
+        }, CLOSE_GRACE_MS);
+        force.unref();
       });
       await created.close();
     },
