@@ -11,43 +11,6 @@
  * `asyncStorageStateStore(AsyncStorage)`: see REACT-NATIVE.md.
  */
 
-export {
-  type CoordinatorClient,
-  CoordinatorRejectedError,
-  CoordinatorUnavailableError,
-} from '../client/coordinator-client.ts';
-export {
-  type FetchLike,
-  HttpCoordinatorClient,
-  type HttpCoordinatorClientOptions,
-  type RequestInitLike,
-  type ResponseLike,
-} from '../client/http-client.ts';
+export * from '../engine.ts';
 export * from '../index.ts';
-export {
-  type AbortSignalLike,
-  type Clock,
-  DEFAULT_MAX_CHUNK_DATA,
-  type StateStore,
-  type StepIo,
-} from '../state-machine/io.ts';
-export { DEFAULT_STORE_KEY, type RunParticipantOptions, runParticipant } from '../state-machine/run.ts';
-export {
-  type AwaitingPhase,
-  assertNever,
-  createInitialState,
-  type InitialStateOptions,
-  type NewRoundPhase,
-  type ParticipantError,
-  type ParticipantState,
-  type Phase,
-  type PhaseKind,
-  type SendingPhase,
-  STATE_VERSION,
-  type Sum2Phase,
-  type SumPhase,
-  type UpdatePhase,
-} from '../state-machine/state.ts';
-export { type StepResult, step } from '../state-machine/step.ts';
-export { systemClock } from '../system-clock.ts';
 export { type AsyncStorageLike, asyncStorageStateStore } from './async-storage-state-store.ts';
