@@ -435,7 +435,6 @@ export class Coordinator {
     this.latestModel = { roundId: global.roundId, bytes: this.servedModel(global) };
     const duration = this.clock.now() - started;
     this.events.phaseEnded?.('unmask', duration);
-    round.record = { ...round.record, phaseDurationsMs: { ...round.record.phaseDurationsMs } };
     await this.endRound(round, 'completed', undefined, duration);
   }
 
