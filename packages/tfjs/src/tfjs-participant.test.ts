@@ -66,6 +66,24 @@ describe('TfjsParticipant', () => {
     expect(bits(serialized)).toEqual(bits(modelToVector(model)));
   });
 
+  it('reads the trained weights asynchronously: serializeTrainingResult after trainRound calls no dataSync', async () => {
+    const model = tinyModel({ seed: 3 });
+    const participant = new TfjsParticipant({ model, data, fit: { epochs: 1, batchSize: 32 } });
+    const result = await participant.trainRound(null);
+    const expected = modelToVector(model);
+    const dataSync = vi.spyOn(tf.Tensor.prototype, 'dataSync');
+    try {
+      const serialized = participant.serializeTrainingResult(result);
+      expect(dataSync).not.toHaveBeenCalled();
+      expect(bits(serialized)).toEqual(bits(expected));
+      // Used once: a second call (no training in between) reads the model itself.
+      expect(bits(participant.serializeTrainingResult(result))).toEqual(bits(expected));
+      expect(dataSync).toHaveBeenCalled();
+    } finally {
+      dataSync.mockRestore();
+    }
+  });
+
   it('starts from the given global model, and passes it through deserializeTrainingInput as is', async () => {
     const model = tinyModel({ seed: 5 });
     const startedFrom: Float32Array[] = [];

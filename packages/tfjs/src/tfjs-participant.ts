@@ -12,7 +12,7 @@
 import { ParticipantABC } from '@petfl/sdk';
 import type * as tf from '@tensorflow/tfjs';
 import { CustomCallback } from '@tensorflow/tfjs';
-import { modelToVector, vectorToModel } from './weights.ts';
+import { modelToVector, modelToVectorAsync, vectorToModel } from './weights.ts';
 
 /** The local training set: inputs and targets, first axis = examples. */
 export interface LocalData {
@@ -48,6 +48,8 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
   readonly #data: TfjsParticipantOptions['data'];
   readonly #fit: tf.ModelFitArgs;
   readonly #onProgress: ((progress: TrainingProgress) => void) | undefined;
+  /** The weights the last `trainRound` ended with, read asynchronously for `serializeTrainingResult`. */
+  #trained: { readonly model: tf.LayersModel; readonly vector: Float32Array } | null = null;
 
   constructor(options: TfjsParticipantOptions) {
     super();
@@ -60,7 +62,12 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
     this.#onProgress = options.onProgress;
   }
 
-  /** Starts from `input` when given (else from the model's current weights), fits on the local data. */
+  /**
+   * Starts from `input` when given (else from the model's current weights), fits on the
+   * local data, then reads the trained weights with `data()` (not `dataSync()`): on WebGPU a
+   * synchronous read stalls the page, and in headless Chromium's software WebGPU it goes
+   * through a canvas the GPU process cannot create, which loses the device for good.
+   */
   async trainRound(input: Float32Array | Float64Array | null): Promise<tf.LayersModel> {
     if (input !== null) vectorToModel(this.model, input);
     const owned = typeof this.#data === 'function';
@@ -76,12 +83,16 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
         data.ys.dispose();
       }
     }
+    this.#trained = { model: this.model, vector: await modelToVectorAsync(this.model) };
     return this.model;
   }
 
-  /** The trained weights as one Float32Array (`modelToVector`). */
+  /** The trained weights as one Float32Array (`modelToVector` order), as `trainRound` read them. */
   serializeTrainingResult(result: tf.LayersModel): Float32Array {
-    return modelToVector(result);
+    const trained = this.#trained;
+    this.#trained = null;
+    // A result trainRound did not produce (a subclass's own) is read here, synchronously.
+    return trained !== null && trained.model === result ? trained.vector : modelToVector(result);
   }
 
   /** The global model as is: `trainRound` writes it into the model. */
