@@ -105,6 +105,58 @@ describe('operator API', () => {
   });
 });
 
+describe('GET /phase (long poll)', () => {
+  it('answers at once when the token differs, else when the phase changes or the wait ends', async () => {
+    const clock = new ManualClock();
+    h = await startHarness(testSettings(), { clock });
+    const harness = h;
+    const phase = async (query: string) => {
+      const res = await harness.fetch(`/phase?${query}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      return ((await res.json()) as { token: string }).token;
+    };
+    // Unknown or stale token, or no wait: the current one at once.
+    expect(await phase('after=&wait_ms=20000')).toBe('1.sum');
+    expect(await phase('after=0.idle&wait_ms=20000')).toBe('1.sum');
+    expect(await phase('after=1.sum')).toBe('1.sum');
+
+    // The same token: held until the sum phase ends…
+    let answered: string | undefined;
+    const held = phase('after=1.sum&wait_ms=20000').then((token) => {
+      answered = token;
+      return token;
+    });
+    await settle();
+    expect(answered).toBeUndefined();
+    await runRound(h, identities(h.crypto, 80, 31), { sum: 3, update: 10 }, 5);
+    expect(await held).toBe('1.update');
+
+    // …or until the wait is over, with the token unchanged.
+    const current = h.coordinator.phaseToken();
+    expect(current).toBe('2.sum');
+    const timedOut = phase(`after=${current}&wait_ms=5000`);
+    await settle();
+    clock.advance(5000);
+    expect(await timedOut).toBe(current);
+
+    // Shutting down releases the long polls.
+    const released = phase(`after=${current}&wait_ms=30000`);
+    await settle();
+    await h.coordinator.shutdown();
+    expect(await released).toBe('2.shutdown');
+  });
+
+  it('refuses a bad wait or token with 400', async () => {
+    h = await startHarness();
+    for (const query of ['wait_ms=-1', 'wait_ms=1.5', 'wait_ms=abc', 'wait_ms=30001', `after=${'x'.repeat(65)}`]) {
+      const res = await h.fetch(`/phase?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'invalid-field' });
+    }
+  });
+});
+
 describe('operations', () => {
   it('serves health and Prometheus metrics', async () => {
     h = await startHarness();

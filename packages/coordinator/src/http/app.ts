@@ -4,7 +4,8 @@
  * `app.request()`, `node.ts` serves it.
  *
  * Participant routes: `GET /params`, `GET /sums`, `GET /seeds?pk=`,
- * `GET /model` (204 until available), `POST /message` (202 accepted, 4xx
+ * `GET /model` (204 until available), `GET /phase?after=&wait_ms=` (a long
+ * poll for the next phase), `POST /message` (202 accepted, 4xx
  * `{code, message}` rejected). Operations: `GET /health`, `GET /metrics`, and
  * the operator API under `/admin` (bearer token): `GET /admin/status`,
  * `GET /admin/rounds`, `POST /admin/pause`, `POST /admin/resume`,
@@ -30,6 +31,8 @@ export interface AppDeps {
   readonly logger?: Logger;
 }
 
+/** The longest `GET /phase` long poll: under common proxies' idle timeouts. */
+const MAX_PHASE_WAIT_MS = 30_000;
 const BINARY = { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' };
 
 /** 200 with a binary body, or 204 while the data is not available yet (protocol.md §1.2). */
@@ -87,6 +90,18 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/params', (c) => {
     const params = coordinator.paramsJson();
     return params === undefined ? c.body(null, 204) : c.json(params, 200, { 'cache-control': 'no-store' });
+  });
+
+  app.get('/phase', async (c) => {
+    const after = c.req.query('after') ?? '';
+    const raw = c.req.query('wait_ms') ?? '0';
+    const waitMs = Number(raw);
+    if (!/^\d+$/.test(raw) || waitMs > MAX_PHASE_WAIT_MS) {
+      return problem(c, 'invalid-field', `phase wait_ms: expected an integer in 0..${MAX_PHASE_WAIT_MS}, got ${raw}`);
+    }
+    if (after.length > 64) return problem(c, 'invalid-field', `phase after: expected a token of at most 64 characters`);
+    const token = await coordinator.waitForPhaseChange(after, waitMs, c.req.raw.signal);
+    return c.json({ token }, 200, { 'cache-control': 'no-store' });
   });
 
   app.get('/sums', (c) => {

@@ -125,6 +125,10 @@ export class Coordinator {
   private readonly accepted: Record<string, number> = {};
   private readonly rejected: Record<string, number> = {};
   private readonly startedAt: number;
+  /** `waitForPhaseChange` callers, told the new token whenever a queued change changed it. */
+  private readonly phaseWatchers = new Set<(token: string) => void>();
+  /** The token the watchers last heard of. */
+  private watchedToken = '';
 
   private constructor(deps: CoordinatorDeps) {
     this.crypto = deps.crypto;
@@ -236,6 +240,41 @@ export class Coordinator {
       },
       startedAt: this.startedAt,
     };
+  }
+
+  /**
+   * Where the coordinator is, as a token (`<round id>.<phase>`; `-` before the first round;
+   * the SDK reads it, protocol.md §1.2): it changes exactly when a round starts, a phase begins, ends or fails, or the
+   * coordinator shuts down (which so releases every long poll).
+   */
+  phaseToken(): string {
+    const record = this.round?.record;
+    const between = this.phase === 'idle' || this.phase === 'shutdown' || record === undefined;
+    return `${record?.roundId ?? '-'}.${between ? this.phase : record.phase}`;
+  }
+
+  /**
+   * `GET /phase?after=&wait_ms=` (a long poll): resolves to the current token as soon as it
+   * differs from `after` — at once if it already does — or after `waitMs` (or once `signal`
+   * aborts) with the unchanged one. Participants waiting for the next phase hear of it within
+   * a round trip instead of at their next poll.
+   */
+  waitForPhaseChange(after: string, waitMs: number, signal?: AbortSignal): Promise<string> {
+    if (this.phaseToken() !== after || waitMs <= 0 || signal?.aborted) return Promise.resolve(this.phaseToken());
+    return new Promise((resolve) => {
+      const done = () => {
+        this.phaseWatchers.delete(check);
+        cancel();
+        signal?.removeEventListener('abort', done);
+        resolve(this.phaseToken());
+      };
+      const check = (token: string) => {
+        if (token !== after) done();
+      };
+      const cancel = this.clock.setTimer(waitMs, done);
+      this.phaseWatchers.add(check);
+      signal?.addEventListener('abort', done);
+    });
   }
 
   history(limit: number): Promise<readonly RoundSummary[]> {
@@ -568,6 +607,14 @@ export class Coordinator {
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
+    // Every phase change runs in here: once it has, tell the long polls — only when the token
+    // changed, so a message that moves nothing costs one string compare, however many wait.
+    void this.queue.then(() => {
+      const token = this.phaseToken();
+      if (token === this.watchedToken) return;
+      this.watchedToken = token;
+      for (const check of [...this.phaseWatchers]) check(token);
+    });
     return run;
   }
 }
