@@ -5,44 +5,27 @@
  * others send zeros, so a global model above zero holds the page's update.
  */
 
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeWithChromium } from './support/chromium.ts';
-import { startCoordinator, type TestCoordinator } from './support/coordinator.ts';
-import { type Federation, startFederation } from './support/federation.ts';
-import { type BrowserHarness, startBrowserHarness } from './support/harness.ts';
-import { openPage, type TestPage } from './support/page.ts';
+import { useFederatedPage } from './support/federated-page.ts';
 import { waitUntil } from './support/wait.ts';
 
 const LENGTH = 16;
 
 describeWithChromium('browser: direct mode', () => {
-  let harness: BrowserHarness;
-  let coordinator: TestCoordinator;
-  let federation: Federation;
-  let page: TestPage;
-
-  beforeAll(async () => {
-    harness = await startBrowserHarness();
-    coordinator = await startCoordinator({
+  const env = useFederatedPage(
+    {
       modelLength: LENGTH,
       sumProbability: 0.25,
       // Every update that comes within 0.5 s of the phase start is in.
       update: { min: 3, max: 100, minMs: 500, maxMs: 10_000 },
-    });
-    federation = await startFederation(coordinator.url, { count: 6, modelLength: LENGTH, mode: 'auto' });
-    page = await openPage(harness.browser, harness.server, 'participant');
-  });
-
-  afterAll(async () => {
-    await page?.close();
-    await federation?.stop();
-    await coordinator?.close();
-    await harness?.close();
-  });
+    },
+    { count: 6, mode: 'auto' },
+  );
 
   it('a ParticipantABC on the page takes part until a round completes with its update', async () => {
-    const started = await page.page.evaluate((config) => window.petflTest.start(config), {
-      coordinatorUrl: coordinator.url,
+    const started = await env.page.page.evaluate((config) => window.petflTest.start(config), {
+      coordinatorUrl: env.coordinator.url,
       mode: 'direct',
       kind: 'abc',
       abcValue: 1,
@@ -52,7 +35,7 @@ describeWithChromium('browser: direct mode', () => {
     expect(started.participantPk).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     const global = await waitUntil('a global model with the page’s update in it', async () => {
-      const model = await coordinator.latestModel();
+      const model = await env.coordinator.latestModel();
       return model !== undefined && (model.weights[0] ?? 0) > 0 ? model : undefined;
     });
     // The page's ones averaged with the zeros of the Node updaters in that round.
@@ -61,9 +44,9 @@ describeWithChromium('browser: direct mode', () => {
     expect(value).toBeLessThanOrEqual(1 / 3 + 1e-6); // at least 3 updates
     expect(Array.from(global.weights).every((w) => Math.abs(w - value) < 1e-6)).toBe(true);
 
-    const snapshot = await page.page.evaluate(() => window.petflTest.snapshot());
+    const snapshot = await env.page.page.evaluate(() => window.petflTest.snapshot());
     expect(snapshot?.bytesSent).toBeGreaterThan(0);
     expect(snapshot?.participantPk).toBe(started.participantPk);
-    expect(page.problems).toEqual([]);
+    expect(env.page.problems).toEqual([]);
   });
 });

@@ -8,81 +8,64 @@
  * gets its local model and the round completes with its update in it.
  */
 
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeWithChromium } from './support/chromium.ts';
-import { startCoordinator, type TestCoordinator } from './support/coordinator.ts';
-import { type Federation, startFederation } from './support/federation.ts';
-import { type BrowserHarness, startBrowserHarness } from './support/harness.ts';
+import { useFederatedPage } from './support/federated-page.ts';
 import { heldUpdateRound } from './support/held-round.ts';
-import { openPage, type TestPage } from './support/page.ts';
 import { faults, type StartConfig } from './support/page-api.ts';
 import { waitUntil } from './support/wait.ts';
 
 const LENGTH = 16;
 
 describeWithChromium('browser: Worker mode survives a reload', () => {
-  let harness: BrowserHarness;
-  let coordinator: TestCoordinator;
-  let federation: Federation;
-  let page: TestPage;
-
-  beforeAll(async () => {
-    harness = await startBrowserHarness();
-    coordinator = await startCoordinator({
+  const env = useFederatedPage(
+    {
       modelLength: LENGTH,
       sumProbability: 0.3,
       // Exactly three updates end the phase; until then it stays open (20 s at most).
       update: { min: 3, max: 3, minMs: 0, maxMs: 20_000 },
-    });
-    federation = await startFederation(coordinator.url, { count: 8, modelLength: LENGTH, mode: 'held' });
-    page = await openPage(harness.browser, harness.server, 'participant');
-  });
-
-  afterAll(async () => {
-    await page?.close();
-    await federation?.stop();
-    await coordinator?.close();
-    await harness?.close();
-  });
+    },
+    { count: 8, mode: 'held' },
+  );
 
   it('resumes from IndexedDB with the same participant key and the round completes', async () => {
     const config: StartConfig = {
-      coordinatorUrl: coordinator.url,
+      coordinatorUrl: env.coordinator.url,
       mode: 'worker',
       kind: 'async',
       modelLength: LENGTH,
       store: 'default',
       storeKey: 'petfl/reload-test',
     };
-    await page.page.evaluate((c) => window.petflTest.start(c), config);
+    await env.page.page.evaluate((c) => window.petflTest.start(c), config);
 
     const held = await heldUpdateRound({
-      coordinator,
-      federation,
-      pageSnapshot: () => page.page.evaluate(() => window.petflTest.snapshot()),
+      coordinator: env.coordinator,
+      federation: env.federation,
+      pageSnapshot: () => env.page.page.evaluate(() => window.petflTest.snapshot()),
       othersNeeded: 2,
       updatesNeeded: 3,
     });
     expect(held.snapshot).toMatchObject({ phase: 'update', task: 'update', roundId: held.roundId });
 
-    await page.reload();
-    const resumed = await page.page.evaluate((c) => window.petflTest.start(c), config);
+    await env.page.reload();
+    const resumed = await env.page.page.evaluate((c) => window.petflTest.start(c), config);
     expect(resumed.participantPk).toBe(held.snapshot.participantPk);
     expect(resumed).toMatchObject({ roundId: held.roundId, phase: 'update', task: 'update' });
-    expect(coordinator.phase()).toMatchObject({ roundId: held.roundId, phase: 'update' });
+    expect(env.coordinator.phase()).toMatchObject({ roundId: held.roundId, phase: 'update' });
 
-    await page.page.evaluate((length) => window.petflTest.setLocalModel(length, 1), LENGTH);
-    expect(federation.release(held.roundId, 2)).toBe(2);
+    await env.page.page.evaluate((length) => window.petflTest.setLocalModel(length, 1), LENGTH);
+    expect(env.federation.release(held.roundId, 2)).toBe(2);
 
     const global = await waitUntil('the held round’s global model', async () => {
-      const model = await coordinator.latestModel();
+      const model = await env.coordinator.latestModel();
       return model !== undefined && model.roundId === held.roundId ? model : undefined;
     });
     // Three updates: the page's ones and two Node participants' zeros.
     expect(global.weights[0]).toBeCloseTo(1 / 3, 5);
-    const after = await page.page.evaluate(() => window.petflTest.snapshot());
+    const after = await env.page.page.evaluate(() => window.petflTest.snapshot());
     expect(after?.participantPk).toBe(held.snapshot.participantPk);
-    expect(faults(await page.page.evaluate(() => window.petflTest.errors()))).toEqual([]);
-    expect(page.problems).toEqual([]);
+    expect(faults(await env.page.page.evaluate(() => window.petflTest.errors()))).toEqual([]);
+    expect(env.page.problems).toEqual([]);
   });
 });

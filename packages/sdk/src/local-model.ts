@@ -16,6 +16,17 @@ import {
 } from './errors.ts';
 import { describe } from './plain-data.ts';
 
+/** Arrays `checkLocalModel` made that nothing else holds yet (see `takeFreshModel`). */
+const fresh = new WeakSet<Float64Array>();
+
+/**
+ * True, once, for an array `checkLocalModel` returned: the SDK's own callbacks hand it on and
+ * keep no reference, so the Worker runtime may transfer its buffer instead of copying it again.
+ */
+export function takeFreshModel(model: unknown): model is Float64Array<ArrayBuffer> {
+  return model instanceof Float64Array && fresh.delete(model);
+}
+
 export function checkLocalModel(
   model: unknown,
   round: Pick<RoundParameters, 'modelLength'> | undefined,
@@ -30,6 +41,13 @@ export function checkLocalModel(
       `${what}: expected ${round.modelLength} weights (the round's modelLength), got ${values.length}`,
     );
   }
+  const out =
+    model instanceof Float32Array || model instanceof Float64Array ? checkFloats(model, what) : copy(values, what);
+  fresh.add(out);
+  return out;
+}
+
+function copy(values: ArrayLike<unknown>, what: string): Float64Array {
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const w = values[i];
@@ -38,6 +56,23 @@ export function checkLocalModel(
       throw new LocalModelDataTypeMismatchError(`${what}[${i}]: expected a finite number, got ${describe(w)}`);
     }
     out[i] = w;
+  }
+  return out;
+}
+
+/**
+ * The common case, a float array (what TensorFlow.js gives): converted natively, then only
+ * checked for NaN and ±Infinity in a loop over one array type. On a page's main thread (Worker
+ * mode) this keeps a 1,000,000-weight `setLocalModel` to a few milliseconds even before the
+ * loop is optimized.
+ */
+function checkFloats(model: Float32Array | Float64Array, what: string): Float64Array {
+  const out = new Float64Array(model);
+  for (let i = 0; i < out.length; i++) {
+    const w = out[i] as number;
+    if (w - w !== 0) {
+      throw new LocalModelDataTypeMismatchError(`${what}[${i}]: expected a finite number, got ${describe(w)}`);
+    }
   }
   return out;
 }

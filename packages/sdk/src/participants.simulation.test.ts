@@ -9,6 +9,7 @@
  */
 
 import { maskParams } from '@petfl/core';
+import { fixtureModel } from '@petfl/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AsyncParticipant, spawnAsyncParticipant } from './async-participant.ts';
 import type { FetchLike } from './client/http-client.ts';
@@ -20,19 +21,6 @@ import { MemoryStateStore } from './state-machine/memory-state-store.ts';
 import { startCoordinator, type TestCoordinator, waitFor } from './test-support/coordinator.ts';
 
 const MODEL_LENGTH = 1000;
-
-function randomModel(length: number, seed: number): Float32Array {
-  const out = new Float32Array(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = (x / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
 
 interface Submitted {
   readonly model: ArrayLike<number>;
@@ -75,7 +63,7 @@ class Trainer extends ParticipantABC<Float32Array, Float32Array> {
 
   trainRound(input: Float32Array | null): Float32Array {
     this.inputs.push(input);
-    const model = randomModel(MODEL_LENGTH, this.index * 1000 + ++this.trained);
+    const model = fixtureModel(MODEL_LENGTH, this.index * 1000 + ++this.trained);
     const roundId = this.handle?.getSnapshot().roundId;
     if (roundId !== null && roundId !== undefined) this.pending = { roundId, model };
     return model;
@@ -133,7 +121,7 @@ describe('20 AsyncParticipants + 5 ParticipantABC participants × a real coordin
         const { phase, roundId } = participant.getSnapshot();
         if (phase === 'update' && roundId !== lastSet) {
           lastSet = roundId;
-          const model = randomModel(MODEL_LENGTH, i * 1000 + (roundId ?? 0));
+          const model = fixtureModel(MODEL_LENGTH, i * 1000 + (roundId ?? 0));
           participant.setLocalModel(model);
           pending = { roundId: roundId as number, model };
         }

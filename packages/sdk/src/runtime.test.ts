@@ -367,14 +367,19 @@ describe('createParticipantRuntime: errors and models', () => {
 
   it('round errors from the engine reach onError as PetflErrors with their code', async () => {
     const c = await coordinator();
-    const fetch = routed(c.fetch, { '/sums': () => answer(200, encodeSumDict(new Map())) });
+    // A sum dictionary before the sum phase ended, and no GET /phase (a coordinator without long
+    // polls), so the SDK cannot see that the phase is wrong and sends the update…
+    const fetch = routed(c.fetch, {
+      '/sums': () => answer(200, encodeSumDict(new Map())),
+      '/phase': () => answer(404),
+    });
     const errors: Error[] = [];
     const runtime = await spawn(
       { url: c.url, fetch },
       { onError: (e) => errors.push(e) },
       { localModel: async () => new Float32Array(8) },
     );
-    // the real coordinator is still in its sum phase: it refuses the update
+    // …and the real coordinator, still in its sum phase, refuses it
     await waitFor(() => errors.length > 0);
     expect(errors[0]).toBeInstanceOf(PetflError);
     expect(errors[0]).toMatchObject({ code: 'wrong-phase' });

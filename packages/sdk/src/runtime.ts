@@ -45,6 +45,7 @@ import { type ParticipantOptions, type ResolvedOptions, resolveOptions, validate
 import { type ParticipantSnapshot, participantPkOf, type SnapshotError, sameSnapshot, taskOf } from './snapshot.ts';
 import { deserializeState, serializeState, validateState } from './state-codec.ts';
 import type { AbortSignalLike, Clock, StateStore } from './state-machine/io.ts';
+import { LinkedSignal } from './state-machine/linked-signal.ts';
 import { MemoryStateStore } from './state-machine/memory-state-store.ts';
 import { runParticipant } from './state-machine/run.ts';
 import { createInitialState, type ParticipantError, type ParticipantState } from './state-machine/state.ts';
@@ -467,6 +468,7 @@ function snapshotError(record: ParticipantError): SnapshotError {
 
 /** A CoordinatorClient that tells `onParams` every set of round parameters it reads. */
 function observeParams(client: CoordinatorClient, onParams: (params: RoundParameters) => void): CoordinatorClient {
+  const watch = client.waitForPhaseChange?.bind(client);
   return {
     async getParams() {
       const params = await client.getParams();
@@ -477,6 +479,7 @@ function observeParams(client: CoordinatorClient, onParams: (params: RoundParame
     getSeeds: (pk) => client.getSeeds(pk),
     getModel: () => client.getModel(),
     postMessage: (sealed) => client.postMessage(sealed),
+    ...(watch === undefined ? {} : { waitForPhaseChange: watch }),
   };
 }
 
@@ -493,47 +496,6 @@ function createAbortController(): AbortControllerLike {
   const Platform = (globalThis as { AbortController?: new () => AbortControllerLike }).AbortController;
   if (Platform !== undefined) return new Platform();
   return new LinkedSignal(undefined);
-}
-
-/** An abortable signal that also aborts when its parent does; the wake-up of one poll wait. */
-class LinkedSignal implements AbortSignalLike, AbortControllerLike {
-  aborted = false;
-  reason: unknown;
-  private readonly listeners = new Set<() => void>();
-
-  constructor(private readonly parent: AbortSignalLike | undefined) {
-    if (parent?.aborted) this.aborted = true;
-    else parent?.addEventListener('abort', this.fire, { once: true });
-  }
-
-  get signal(): AbortSignalLike {
-    return this;
-  }
-
-  readonly fire = (): void => {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.detach();
-    for (const listener of [...this.listeners]) listener();
-    this.listeners.clear();
-  };
-
-  abort(reason?: unknown): void {
-    this.reason = reason;
-    this.fire();
-  }
-
-  detach(): void {
-    this.parent?.removeEventListener('abort', this.fire);
-  }
-
-  addEventListener(_type: 'abort', listener: () => void): void {
-    this.listeners.add(listener);
-  }
-
-  removeEventListener(_type: 'abort', listener: () => void): void {
-    this.listeners.delete(listener);
-  }
 }
 
 /** A clock whose sleeps `wake()` ends early: the loop polls again at once after the app acted. */

@@ -7,6 +7,7 @@
  * answers its own fetch wrapper sees, and recomputes independently.
  */
 
+import { setMaxListeners } from 'node:events';
 import {
   systemClock as coordinatorClock,
   createCoordinatorApp,
@@ -16,6 +17,7 @@ import {
   type Settings,
 } from '@petfl/coordinator';
 import { decodeGlobalModel, initCrypto, maskParams, type PetCrypto } from '@petfl/core';
+import { fixtureModel } from '@petfl/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FetchLike, HttpCoordinatorClient } from './client/http-client.ts';
 import { runParticipant } from './state-machine/run.ts';
@@ -49,19 +51,6 @@ length = 1000
   );
 }
 
-function randomModel(length: number, seed: number): Float32Array {
-  const out = new Float32Array(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = (x / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
 interface Submitted {
   readonly model: Float32Array;
   readonly scalar: number;
@@ -79,6 +68,8 @@ async function simulate(options: {
   const { crypto, count } = options;
   const accepted = new Map<number, Submitted[]>();
   const controller = new AbortController();
+  // One stop signal for every loop: each waiting loop listens on it, `count` at a time.
+  setMaxListeners(4 * count, controller.signal);
   const loops = Array.from({ length: count }, (_, i) => {
     const scalar = 0.5 + (i % 7) * 0.75;
     let pending: { roundId: number; model: Float32Array } | undefined;
@@ -103,7 +94,7 @@ async function simulate(options: {
         crypto,
         client,
         localModel(roundId) {
-          const model = randomModel(1000, i * 1000 + roundId);
+          const model = fixtureModel(1000, i * 1000 + roundId);
           pending = { roundId, model };
           return model;
         },

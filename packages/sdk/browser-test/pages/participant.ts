@@ -20,13 +20,27 @@ import {
   spawnAsyncParticipant as spawnWorkerAsync,
   type WorkerParticipantOptions,
 } from '@petfl/sdk/worker';
-import type { LongTask, ParticipantPageApi, RawIdbValue, StartConfig } from '../support/page-api.ts';
+import type { LongFrame, LongTask, ParticipantPageApi, RawIdbValue, StartConfig } from '../support/page-api.ts';
 
 // Long tasks from the start, so none is missed.
 const longTasks: LongTask[] = [];
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) longTasks.push({ startTime: entry.startTime, duration: entry.duration });
 }).observe({ type: 'longtask', buffered: true });
+const longFrames: LongFrame[] = [];
+interface FrameScript {
+  invoker: string;
+  sourceURL: string;
+  duration: number;
+}
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries() as (PerformanceEntry & { scripts: FrameScript[] })[]) {
+    const scripts = entry.scripts.map(
+      (s) => `${s.invoker} ${Math.round(s.duration)} ms ${s.sourceURL.slice(s.sourceURL.lastIndexOf('/') + 1)}`,
+    );
+    longFrames.push({ startTime: entry.startTime, duration: entry.duration, scripts });
+  }
+}).observe({ type: 'long-animation-frame', buffered: true });
 
 /** A ParticipantABC whose every local model is `value` everywhere. */
 class Constant extends ParticipantABC<Float32Array | Float64Array, Float32Array> {
@@ -145,7 +159,10 @@ const api: ParticipantPageApi = {
   setLocalModel(length, value) {
     const participant = requireRunning().async;
     if (participant === undefined) throw new Error('not an AsyncParticipant');
-    participant.setLocalModel(new Float32Array(length).fill(value));
+    const model = new Float32Array(length).fill(value);
+    const t0 = performance.now();
+    participant.setLocalModel(model);
+    return performance.now() - t0;
   },
   async stop() {
     const bytes = await requireRunning().handle.stop();
@@ -155,6 +172,7 @@ const api: ParticipantPageApi = {
   },
   errors: () => [...errors],
   longTasks: () => [...longTasks],
+  longFrames: () => [...longFrames],
   now: () => performance.now(),
   readIdb,
 };

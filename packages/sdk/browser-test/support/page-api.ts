@@ -27,6 +27,11 @@ export interface LongTask {
   readonly duration: number;
 }
 
+/** A long animation frame (> 50 ms) and the scripts that ran in it, e.g. `IDBRequest.onsuccess 60 ms chunk-X.js`. */
+export interface LongFrame extends LongTask {
+  readonly scripts: string[];
+}
+
 export interface RawIdbValue {
   readonly key: string;
   /** Every byte array inside the value (Uint8Array, ArrayBuffer), as plain number arrays. */
@@ -38,14 +43,16 @@ export interface RawIdbValue {
 export interface ParticipantPageApi {
   start(config: StartConfig): Promise<ParticipantSnapshot>;
   snapshot(): ParticipantSnapshot | null;
-  /** AsyncParticipant: a model of `length` weights, all `value`. */
-  setLocalModel(length: number, value: number): void;
+  /** AsyncParticipant: a model of `length` weights, all `value`; the milliseconds the SDK's `setLocalModel` took. */
+  setLocalModel(length: number, value: number): number;
   /** stop(): the state's identity keys (public, secret) from the serialized state. */
   stop(): Promise<{ publicKey: number[]; secretKey: number[] }>;
   /** Errors onError got: `${name}: ${code}: ${message}`. */
   errors(): string[];
   /** The page's long tasks (PerformanceObserver 'longtask', observed since the page loaded). */
   longTasks(): LongTask[];
+  /** The page's long animation frames, with script attribution: what a long task was, for a failure message. */
+  longFrames(): LongFrame[];
   now(): number;
   /** Every value of IndexedDB `dbName`'s object stores, raw (as stored). */
   readIdb(dbName: string): Promise<RawIdbValue[]>;

@@ -28,6 +28,13 @@ export interface CoordinatorClient {
   getModel(): Promise<GlobalModel | undefined>;
   /** `POST /message`: one sealed message (protocol.md §3.2). */
   postMessage(sealed: Uint8Array): Promise<void>;
+  /**
+   * `GET /phase?after=&wait_ms=` (protocol.md §1.2, a long poll): the coordinator's phase token
+   * once it differs from `after` (at once if it does), or the unchanged one after `waitMs`.
+   * Undefined when the coordinator has no such route. Optional: without it the participant
+   * only polls.
+   */
+  waitForPhaseChange?(after: string, waitMs: number): Promise<string | undefined>;
 }
 
 /** The coordinator refused the request (a 4xx answer); `code` is the JSON body's PetError code. */

@@ -94,6 +94,29 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
+describe('HttpCoordinatorClient: GET /phase (the long poll)', () => {
+  it('answers the token; one attempt, no retries; 4xx rejects; a 404 coordinator is never asked again', async () => {
+    const { client, calls, sleeps } = harness([
+      json(200, { token: '3.update' }),
+      answer(503),
+      json(400, { code: 'invalid-field', message: 'phase wait_ms' }),
+      json(200, { nope: 1 }),
+      answer(404),
+    ]);
+    expect(await client.waitForPhaseChange('3.sum', 1500.4)).toBe('3.update');
+    expect(calls[0]?.url).toBe('https://coordinator.test/api/phase?after=3.sum&wait_ms=1500');
+    expect(await rejection(client.waitForPhaseChange('3.update', 99_999))).toBeInstanceOf(CoordinatorUnavailableError);
+    expect(calls[1]?.url).toContain('wait_ms=30000'); // capped at the coordinator's limit
+    expect(sleeps).toEqual([]);
+    expect(await rejection(client.waitForPhaseChange('a b&c', 10))).toBeInstanceOf(CoordinatorRejectedError);
+    expect(calls[2]?.url).toContain('after=a%20b%26c');
+    expect(await rejection(client.waitForPhaseChange('', 10))).toBeInstanceOf(CoordinatorUnavailableError);
+    expect(await client.waitForPhaseChange('', 10)).toBeUndefined();
+    expect(await client.waitForPhaseChange('', 10)).toBeUndefined();
+    expect(calls).toHaveLength(5);
+  });
+});
+
 describe('HttpCoordinatorClient: reads (protocol.md §1.2, §3.8–3.10)', () => {
   it('GET /params decodes the JSON (unknown keys ignored); 204 is undefined', async () => {
     const { client, calls } = harness([json(200, { ...encodeRoundParameters(params), future: 1 }), answer(204)]);

@@ -67,6 +67,8 @@ export interface HttpCoordinatorClientOptions {
 }
 
 const DEFAULTS = { retries: 3, backoffMs: 100, maxBackoffMs: 5000 } as const;
+/** The coordinator's limit on one GET /phase wait. */
+const MAX_PHASE_WAIT_MS = 30_000;
 
 export class HttpCoordinatorClient implements CoordinatorClient {
   private readonly base: string;
@@ -76,6 +78,8 @@ export class HttpCoordinatorClient implements CoordinatorClient {
   private readonly backoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly signal: AbortSignalLike | undefined;
+  /** False once the coordinator answered GET /phase with 404. */
+  private phaseRoute = true;
 
   constructor(baseUrl: string, options: HttpCoordinatorClientOptions) {
     this.base = baseUrl.replace(/\/+$/, '');
@@ -104,6 +108,26 @@ export class HttpCoordinatorClient implements CoordinatorClient {
 
   getModel(): Promise<GlobalModel | undefined> {
     return this.read('/model', 'global model', async (r) => decodeGlobalModel(await bytesOf(r)));
+  }
+
+  /** One attempt, no retries: it only shortens a wait the participant would make anyway. */
+  async waitForPhaseChange(after: string, waitMs: number): Promise<string | undefined> {
+    if (!this.phaseRoute) return undefined;
+    const path = `/phase?after=${encodeURIComponent(after)}&wait_ms=${Math.max(0, Math.min(MAX_PHASE_WAIT_MS, Math.round(waitMs)))}`;
+    const response = await this.send('GET /phase', path, { method: 'GET' });
+    if (response.status === 404) {
+      this.phaseRoute = false; // a coordinator without long polls: poll only, and stop asking
+      return undefined;
+    }
+    if (response.status !== 200) throw await failure('GET /phase', response);
+    let token: unknown;
+    try {
+      token = (JSON.parse(await response.text()) as { token?: unknown }).token;
+    } catch (cause) {
+      throw new CoordinatorUnavailableError(`GET /phase: malformed answer: ${messageOf(cause)}`, { cause });
+    }
+    if (typeof token !== 'string') throw new CoordinatorUnavailableError('GET /phase: expected {token: string}');
+    return token;
   }
 
   postMessage(sealed: Uint8Array): Promise<void> {

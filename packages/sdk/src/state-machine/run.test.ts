@@ -5,7 +5,7 @@
  */
 
 import { initCrypto, type PetCrypto } from '@petfl/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StateStore, StepIo } from './io.ts';
 import { MemoryStateStore } from './memory-state-store.ts';
 import { DEFAULT_STORE_KEY, type RunParticipantOptions, runParticipant } from './run.ts';
@@ -87,6 +87,36 @@ describe('runParticipant', () => {
     await tick(running);
     expect(running.states.map((s) => s.phase.kind)).toEqual(['awaiting']);
     expect(running.clock.sleeps.at(-1)).toBe(100);
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('with a long-poll client, a pending wait ends as soon as the phase changes', async () => {
+    const coordinator = new FakeCoordinator(crypto); // no round yet
+    const asked: [string, number][] = [];
+    let change: (token: string) => void = () => {};
+    const client = coordinator.with({
+      waitForPhaseChange: (after, waitMs) => {
+        asked.push([after, waitMs]);
+        // Unknown token: the current one at once; the current one: held until the phase changes.
+        return after === '' ? Promise.resolve('-.idle') : new Promise((resolve) => (change = resolve));
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 1000 });
+    await vi.waitFor(() =>
+      expect(asked).toEqual([
+        ['', 100],
+        ['-.idle', 200],
+      ]),
+    );
+    expect(running.states).toEqual([]);
+
+    // The round starts; the clock never moves: only the long poll can end the wait.
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    change('1.sum');
+    await vi.waitFor(() => expect(running.states.map((s) => s.phase.kind)).toEqual(['awaiting']));
+    expect(asked.at(-1)).toEqual(['1.sum', 100]); // waiting again, from the new token, backoff reset
+    expect(running.clock.sleeping).toBe(1); // the sleep that lost the race ended with it (no stale timers)
     running.controller.abort();
     await running.done;
   });

@@ -4,13 +4,17 @@
  * After a 'complete' step the state is saved (when a store is given) and
  * reported through `onState`, and the next step follows at once. After a
  * 'pending' step the loop waits `pollMs`, doubling the wait up to
- * `maxPollMs` for as long as nothing changes. Nothing the app injects can
+ * `maxPollMs` for as long as nothing changes — and where the client can
+ * (`waitForPhaseChange`, a long poll), the wait ends early when the
+ * coordinator's phase changes, so the participant hears of a new round or
+ * phase within a round trip rather than at its next poll. Nothing the app injects can
  * stop the loop (CONVENTIONS §10): a throwing callback, a failing store or an
  * unexpected error is recorded as `lastError` and the loop carries on.
  * Stopping is the AbortSignal; the loop then resolves to the last state.
  */
 
 import type { AbortSignalLike, Clock, StateStore, StepIo } from './io.ts';
+import { LinkedSignal } from './linked-signal.ts';
 import { type ParticipantState, participantError } from './state.ts';
 import { step } from './step.ts';
 import { callbackError } from './step-result.ts';
@@ -44,6 +48,26 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
   const maxPollMs = Math.max(pollMs, options.maxPollMs ?? DEFAULT_MAX_POLL_MS);
   let state = options.state;
   let delay = pollMs;
+  let phaseToken = '';
+  const wait = async (ms: number): Promise<void> => {
+    const watch = io.client.waitForPhaseChange?.bind(io.client);
+    if (watch === undefined) return clock.sleep(ms, signal);
+    // The sleep stays in the race: it is what the runtime wakes when the app hands in a model.
+    const sleeping = new LinkedSignal(signal);
+    const sleep = clock.sleep(ms, sleeping);
+    const changed = watch(phaseToken, ms).then(
+      (token) => {
+        if (token === undefined) return sleep; // no long polls here
+        phaseToken = token;
+      },
+      () => sleep, // the long poll failed: just sleep; the next step reports what is wrong
+    );
+    try {
+      await Promise.race([sleep, changed]);
+    } finally {
+      sleeping.abort(); // ends the sleep that lost, its timer and its listener on `signal`
+    }
+  };
 
   const advance = async (next: ParticipantState): Promise<void> => {
     state = next;
@@ -79,7 +103,7 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
       delay = pollMs;
       continue;
     }
-    await clock.sleep(delay, signal);
+    await wait(delay);
     delay = Math.min(maxPollMs, delay * 2);
   }
   return state;

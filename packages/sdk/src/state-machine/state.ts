@@ -31,7 +31,9 @@ export const STATE_VERSION = 1;
  * The last error the participant met, kept until a newer one replaces it. `code` is a PetError
  * code (from the coordinator's 4xx answer or from local work), or one of the SDK's own:
  * 'callback-failed' (an app callback threw), 'unavailable' (the coordinator could not be
- * reached), 'store-failed' (saving the state failed), 'internal' (anything else).
+ * reached), 'update-too-late' (the local model was ready only after the update phase had
+ * closed, so it was not sent), 'store-failed' (saving the state failed), 'internal' (anything
+ * else).
  */
 export interface ParticipantError {
   readonly code: string;

@@ -285,6 +285,43 @@ describe('step: one whole round (protocol.md §1.1, §3.3–3.5, §4.4–4.5)', 
     expect(coordinator.payloads('update')).toHaveLength(1);
   });
 
+  it('a model ready after the update phase closed is not masked or sent: awaiting, update-too-late', async () => {
+    const looks: [string, number][] = [];
+    const outcomes: [string, (string | undefined)[], number][] = [];
+    const answers: Record<string, () => Promise<string | undefined>> = {
+      closed: async () => '1.sum2',
+      'next round': async () => '2.sum',
+      open: async () => '1.update',
+      'no long polls (404)': async () => undefined,
+      'look failed': () => Promise.reject(new CoordinatorUnavailableError('GET /phase: network error')),
+    };
+    for (const [what, answer] of Object.entries(answers)) {
+      const coordinator = new FakeCoordinator(crypto);
+      coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: 3 });
+      coordinator.sums = new Map([[toBase64Url(new Uint8Array(32).fill(1)), crypto.encryptKeyPair().publicKey]]);
+      const p = participant(coordinator, { model: [0.1, 0.2, 0.3] });
+      p.io = {
+        ...p.io,
+        client: coordinator.with({
+          waitForPhaseChange: (after, waitMs) => {
+            looks.push([after, waitMs]);
+            return answer();
+          },
+        }),
+      };
+      const phases = await settle(p);
+      outcomes.push([what, [...phases, p.state.lastError?.code], coordinator.payloads('update').length]);
+    }
+    expect(outcomes).toEqual([
+      ['closed', ['update', 'awaiting', 'update-too-late'], 0],
+      ['next round', ['update', 'awaiting', 'update-too-late'], 0],
+      ['open', ['update', 'sending', 'awaiting', undefined], 1],
+      ['no long polls (404)', ['update', 'sending', 'awaiting', undefined], 1],
+      ['look failed', ['update', 'sending', 'awaiting', undefined], 1],
+    ]);
+    expect(looks.every(([after, waitMs]) => after === '' && waitMs === 0)).toBe(true); // a look, never a wait
+  });
+
   it('a local model of null sits the round out: awaiting, nothing sent, no error', async () => {
     const coordinator = new FakeCoordinator(crypto);
     coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: 3 });

@@ -7,6 +7,8 @@
  * does.
  */
 
+import { takeFreshModel } from '../local-model.ts';
+
 interface TypedArrayLike extends ArrayLike<number> {
   readonly buffer: ArrayBuffer;
   slice(): TypedArrayLike;
@@ -16,8 +18,12 @@ function isTypedArray(value: unknown): value is TypedArrayLike {
   return ArrayBuffer.isView(value) && !(value instanceof DataView);
 }
 
-/** A value to post for `model` and the buffers to transfer with it. */
+/**
+ * A value to post for `model` and the buffers to transfer with it. A model the SDK's own
+ * callbacks made (`checkLocalModel`, not kept by anyone) moves without a copy.
+ */
 export function portableModel(model: ArrayLike<number>): { value: ArrayLike<number>; transfer: ArrayBuffer[] } {
+  if (takeFreshModel(model)) return { value: model, transfer: [model.buffer] };
   if (isTypedArray(model)) {
     const copy = model.slice();
     return { value: copy, transfer: [copy.buffer] };

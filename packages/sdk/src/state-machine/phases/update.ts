@@ -33,6 +33,17 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
     return abandonRound(state, io, { code: error.code, message: error.message, roundId: round.roundId });
   }
 
+  // The app may have trained past the phase's end: then masking and uploading the model would
+  // only earn a 'wrong-phase' refusal. One look at the coordinator's phase token saves both.
+  const closedAt = await updatePhaseClosed(io, round.roundId);
+  if (closedAt !== undefined) {
+    return abandonRound(state, io, {
+      code: 'update-too-late',
+      message: `round ${round.roundId}: the update phase had closed (coordinator at ${closedAt}) before the local model was ready; not sent`,
+      roundId: round.roundId,
+    });
+  }
+
   // SECURITY: `seed` is this update's mask seed; it leaves this function only sealed to the sum
   // participants' ephemeral keys and is wiped below.
   const { seed, masked } = new Masker(io.crypto, round.maskConfig).mask(model, state.scalar);
@@ -51,4 +62,21 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
     update: { sumSignature, updateSignature, maskedModel: masked, localSeedDict },
   } as const;
   return complete(startSending(state, io, payload, { kind: 'awaiting' }));
+}
+
+/**
+ * The coordinator's phase token (`GET /phase`, protocol.md §1.2, asked without waiting) when it
+ * shows that round `roundId`'s update phase is over: any token but `<roundId>.update`. Undefined
+ * where the client has no long polls or the look fails: then the update goes out and the
+ * coordinator decides, as it does for an update that crosses the phase's end in flight.
+ */
+async function updatePhaseClosed(io: StepIo, roundId: number): Promise<string | undefined> {
+  if (io.client.waitForPhaseChange === undefined) return undefined;
+  let token: string | undefined;
+  try {
+    token = await io.client.waitForPhaseChange('', 0);
+  } catch {
+    return undefined;
+  }
+  return token === undefined || token === `${roundId}.update` ? undefined : token;
 }

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { LocalModelDataTypeMismatchError, LocalModelLengthMismatchError } from './errors.ts';
+import { checkLocalModel } from './local-model.ts';
+
+describe('checkLocalModel', () => {
+  it('copies float arrays and plain arrays into a new Float64Array of the same values', () => {
+    const f32 = Float32Array.of(0.1, -2.5, 0, -0, 3.4e38);
+    const f64 = Float64Array.of(0.1, -2.5, 1e300);
+    const plain = [0.1, -2.5, 7];
+    for (const model of [f32, f64, plain]) {
+      const out = checkLocalModel(model, { modelLength: model.length });
+      expect(out).toBeInstanceOf(Float64Array);
+      expect(Array.from(out)).toEqual(Array.from(model));
+      expect(out.buffer).not.toBe((model as Float32Array).buffer);
+    }
+    const out = checkLocalModel(f32, undefined);
+    f32[0] = 9; // the app reuses its buffer
+    expect(out[0]).toBe(Math.fround(0.1));
+  });
+
+  it.each([
+    ['Float32Array', Float32Array],
+    ['Float64Array', Float64Array],
+  ] as const)('names the first NaN or ±Infinity in a %s by index', (_, Type) => {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const model = new Type(1000).fill(0.5);
+      model[737] = bad;
+      model[900] = Number.NaN;
+      expect(() => checkLocalModel(model, undefined)).toThrow(
+        new LocalModelDataTypeMismatchError(`local model[737]: expected a finite number, got number ${bad}`),
+      );
+    }
+  });
+
+  it('checks the length against the round before the values', () => {
+    expect(() => checkLocalModel(Float32Array.of(Number.NaN, 1), { modelLength: 3 })).toThrow(
+      LocalModelLengthMismatchError,
+    );
+    expect(() => checkLocalModel([1, 'x'], undefined, 'serializeTrainingResult result')).toThrow(
+      'serializeTrainingResult result[1]: expected a finite number, got',
+    );
+  });
+});
