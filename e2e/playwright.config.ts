@@ -10,9 +10,8 @@
  */
 
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.ts';
 import type { WorkerFixtures } from './support/fixtures.ts';
-
-const CHROMIUM = process.env['PETFL_CHROMIUM'] ?? '/usr/bin/chromium';
 
 export default defineConfig<object, WorkerFixtures>({
   testDir: './tests',
@@ -27,15 +26,8 @@ export default defineConfig<object, WorkerFixtures>({
   reporter: [['list'], ['json', { outputFile: './results/report.json' }]],
   use: {
     launchOptions: {
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--enable-unsafe-webgpu',
-        '--enable-unsafe-swiftshader',
-      ],
+      executablePath: CHROMIUM_PATH,
+      args: [...CHROMIUM_ARGS],
     },
     trace: 'off',
   },

@@ -11,21 +11,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.ts';
 import { DEFAULT_PHASES, startCoordinator } from './support/coordinator.ts';
 import { participantUrl, Tab } from './support/tab.ts';
 import { REPO_ROOT, serveStatic, webBuild } from './support/web-app.ts';
 import { webModelLength } from './support/web-model.ts';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
-
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-];
 
 function options() {
   const { values } = parseArgs({
@@ -66,8 +58,8 @@ async function main(): Promise<void> {
     store: opts.store,
   });
   const browser = await chromium.launch({
-    executablePath: process.env['PETFL_CHROMIUM'] ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
+    executablePath: CHROMIUM_PATH,
+    args: [...CHROMIUM_ARGS],
   });
   const started = Date.now();
   const tabs: Tab[] = [];

@@ -144,18 +144,31 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECo
   };
 }
 
-/** Deletes every key under `prefix` with one EVAL over a raw RESP connection (no client library needed). */
-async function deleteRedisPrefix(prefix: string): Promise<void> {
+/** One command over a raw RESP connection (no client library needed): the first reply, or null if unreachable. */
+function redisCommand(args: readonly string[], timeoutMs = 2_000): Promise<string | null> {
   const { hostname, port } = new URL(REDIS_URL);
-  const script = "local k = redis.call('keys', ARGV[1]) for i = 1, #k do redis.call('del', k[i]) end return #k";
-  const args = ['EVAL', script, '0', `${prefix}:*`];
   const command = `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
-  await new Promise<void>((done) => {
+  return new Promise((done) => {
     const socket = connect(Number(port || 6379), hostname, () => socket.write(command));
-    socket.once('data', () => {
-      socket.end();
-      done();
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      done(null);
     });
-    socket.once('error', () => done());
+    socket.once('data', (reply) => {
+      socket.end();
+      done(reply.toString('latin1'));
+    });
+    socket.once('error', () => done(null));
   });
+}
+
+/** Whether a Redis server answers PING at REDIS_URL. */
+export async function redisReachable(): Promise<boolean> {
+  return (await redisCommand(['PING'])) === '+PONG\r\n';
+}
+
+/** Deletes every key under `prefix` with one EVAL. */
+async function deleteRedisPrefix(prefix: string): Promise<void> {
+  const script = "local k = redis.call('keys', ARGV[1]) for i = 1, #k do redis.call('del', k[i]) end return #k";
+  await redisCommand(['EVAL', script, '0', `${prefix}:*`]);
 }

@@ -6,11 +6,14 @@
  */
 
 import { test as base, type Page } from '@playwright/test';
+import { CHROMIUM_SKIP_REASON } from './chromium.ts';
 import {
   ADMIN_TOKEN,
   type CoordinatorConfig,
   DEFAULT_PHASES,
   type E2ECoordinator,
+  REDIS_URL,
+  redisReachable,
   type StoreKind,
   startCoordinator,
 } from './coordinator.ts';
@@ -40,7 +43,16 @@ export interface WorkerFixtures {
   readonly modelLength: number;
 }
 
-export const test = base.extend<Fixtures, WorkerFixtures>({
+export const test = base.extend<Fixtures & { readonly chromiumPresent: undefined }, WorkerFixtures>({
+  // First, before any fixture launches the browser: skip with the reason where Chromium is missing (never in CI).
+  chromiumPresent: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern
+    async ({}, use, testInfo) => {
+      testInfo.skip(CHROMIUM_SKIP_REASON !== null, CHROMIUM_SKIP_REASON ?? '');
+      await use(undefined);
+    },
+    { auto: true },
+  ],
   storeKind: ['memory', { option: true, scope: 'worker' }],
   // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern
   modelLength: [async ({}, use) => use(webModelLength()), { scope: 'worker' }],
@@ -51,7 +63,14 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
     if (origin === undefined) throw new Error('PETFL_E2E_WEB_ORIGIN is not set: run through e2e/playwright.config.ts');
     await use(origin);
   },
-  coordinator: async ({ storeKind, modelLength, phases }, use) => {
+  coordinator: async ({ storeKind, modelLength, phases }, use, testInfo) => {
+    // Redis is required in CI (and with REDIS_REQUIRED=1); elsewhere its tests skip with the reason.
+    const redisOptional = !process.env['CI'] && process.env['REDIS_REQUIRED'] !== '1';
+    if (storeKind === 'redis' && redisOptional && !(await redisReachable())) {
+      const reason = `Redis not reachable at ${REDIS_URL} (start redis-server, or set REDIS_URL)`;
+      console.warn(`e2e: ${testInfo.title} skipped: ${reason}`);
+      testInfo.skip(true, reason);
+    }
     const coordinator = await startCoordinator({ ...DEFAULT_PHASES, ...phases, modelLength, store: storeKind });
     try {
       await use(coordinator);

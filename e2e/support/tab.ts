@@ -28,6 +28,7 @@ export interface PetflHook {
   submitted: Submitted[];
   globalModels: { roundId: number; accuracy: number }[];
   backend: string;
+  memory(): { numTensors: number; numBytes: number };
 }
 
 declare global {
@@ -40,7 +41,8 @@ export interface TabOptions {
   readonly shard: number;
   readonly shards: number;
   readonly split?: 'iid' | 'noniid';
-  readonly mode?: 'worker' | 'direct';
+  /** `plain` is the benchmark-only plain-averaging mode (apps/web/src/participant/plain.ts). */
+  readonly mode?: 'worker' | 'direct' | 'plain';
   readonly backends?: string;
   /** Default: one per tab (`e2e-<shard>`). */
   readonly storeKey?: string;
@@ -130,6 +132,15 @@ export class Tab {
 
   backend(): Promise<string> {
     return this.page.evaluate(() => window.__petfl?.backend ?? '');
+  }
+
+  /** The page's `tf.memory()` counts (tensors alive, their bytes). */
+  memory(): Promise<{ numTensors: number; numBytes: number }> {
+    return this.page.evaluate(() => {
+      const hook = window.__petfl;
+      if (hook === undefined) throw new Error('the page has not joined: no window.__petfl');
+      return hook.memory();
+    });
   }
 
   async reload(): Promise<void> {

@@ -25,7 +25,7 @@ test('a backends=webgpu tab trains on WebGPU and its update is aggregated', asyn
   const diagnose = async () =>
     `WebGPU tab: checks ${[...checks.values()].join('\n')}; submitted to rounds ${[...gpu.recorded.keys()]}; ` +
     `message sizes ${gpu.messages.map((m) => m.length)}; problems ${gpu.problems.join('\n')}; ` +
-    `snapshot ${JSON.stringify(await gpu.snapshot())}`;
+    `snapshot ${JSON.stringify(await gpu.snapshot())}; tf.memory ${JSON.stringify(await gpu.memory().catch(String))}`;
   await expect
     .poll(
       async () => {
@@ -51,5 +51,8 @@ test('a backends=webgpu tab trains on WebGPU and its update is aggregated', asyn
   for (const [roundId, result] of checks)
     expect(JSON.parse(result).check?.ok, `round ${roundId}: ${result}`).toBe(true);
   await expect(gpu.page.getByTestId('backend')).toHaveText('webgpu');
+  // A WebGPU device lost while training shows as a failed trainRound (callback-failed).
+  expect((await gpu.snapshot())?.lastError?.code).not.toBe('callback-failed');
+  expect(gpu.problems).toEqual([]);
   test.info().annotations.push({ type: 'webgpu update in round', description: String(included) });
 });

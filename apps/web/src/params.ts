@@ -15,7 +15,8 @@ export interface ParticipantParams {
   readonly shard: number;
   readonly shards: number;
   readonly split: Split;
-  readonly mode: 'worker' | 'direct';
+  /** `plain` is BENCHMARK ONLY (participant/plain.ts): no secure aggregation. */
+  readonly mode: 'worker' | 'direct' | 'plain';
   readonly backends: readonly string[];
   readonly storeKey: string;
   readonly epochs: number;
@@ -60,8 +61,8 @@ export function participantParams(search: string): ParticipantParams {
     throw new ParamsError(`split: expected iid or noniid, got ${JSON.stringify(split)}`);
   }
   const mode = query.get('mode') ?? 'worker';
-  if (mode !== 'worker' && mode !== 'direct') {
-    throw new ParamsError(`mode: expected worker or direct, got ${JSON.stringify(mode)}`);
+  if (mode !== 'worker' && mode !== 'direct' && mode !== 'plain') {
+    throw new ParamsError(`mode: expected worker, direct or plain, got ${JSON.stringify(mode)}`);
   }
   const backends = (query.get('backends') ?? BACKENDS.join(','))
     .split(',')

@@ -5,6 +5,7 @@
  */
 
 import type { ParticipantSnapshot } from '@petfl/sdk';
+import type { PageTimings, RoundUpload } from './records.ts';
 
 export interface SubmittedModel {
   /** The round whose update task this local model was trained for. */
@@ -27,6 +28,12 @@ export interface PetflPageHook {
   readonly submitted: SubmittedModel[];
   readonly globalModels: GlobalModelSeen[];
   readonly backend: string;
+  /** TensorFlow.js's tensor bookkeeping (`tf.memory()`): a count that grows round after round is a leak. */
+  memory(): { readonly numTensors: number; readonly numBytes: number };
+  /** Milestones since navigation start (records.ts). */
+  readonly timings: PageTimings;
+  /** Bytes sent per round and task (records.ts). */
+  readonly uploads: readonly RoundUpload[];
 }
 
 declare global {

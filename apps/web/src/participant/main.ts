@@ -18,6 +18,7 @@ import { type ParticipantHandle, type ParticipantOptions, spawnParticipant as sp
 import { spawnParticipant as spawnWorker } from '@petfl/sdk/worker';
 import { selectBackend, TfjsParticipant } from '@petfl/tfjs';
 import type * as tf from '@tensorflow/tfjs';
+import { memory as tfMemory } from '@tensorflow/tfjs';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -29,6 +30,8 @@ import { buildModel, toTensors } from '../model.ts';
 import { type ParticipantParams, participantParams } from '../params.ts';
 import { inPlainWords } from '../plain-words.ts';
 import type { GlobalModelSeen, PetflPageHook, SubmittedModel } from './hook.ts';
+import { spawnPlainParticipant } from './plain.ts';
+import { SnapshotRecorder } from './records.ts';
 import '../style.css';
 
 const WASM_PATHS = {
@@ -52,8 +55,12 @@ function kib(bytes: number): string {
   return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
 }
 
+/** How often the participant asks the coordinator what's new: 100 ms, backing off to 1 s while nothing changes. */
+const POLL = { pollMs: 100, maxPollMs: 1000 } as const;
+
 const submitted: SubmittedModel[] = [];
 const globalModels: GlobalModelSeen[] = [];
+const recorder = new SnapshotRecorder();
 let handle: ParticipantHandle | undefined;
 
 function showError(text: string, title = ''): void {
@@ -131,6 +138,7 @@ function renderAccuracy(): void {
 function renderSnapshot(): void {
   if (handle === undefined) return;
   const s = handle.getSnapshot();
+  recorder.record(s);
   setText('participant-id', s.participantPk);
   setText('round-id', s.roundId === null ? '' : String(s.roundId));
   setText('phase', s.phase);
@@ -164,7 +172,14 @@ async function main(): Promise<void> {
       ? 'IID (round-robin)'
       : `non-IID (mostly digits ${dominantLabels(params.shard).join(' and ')})`,
   );
-  setText('mode', params.mode === 'worker' ? 'Worker (protocol off the main thread)' : 'direct (main thread)');
+  setText(
+    'mode',
+    {
+      worker: 'Worker (protocol off the main thread)',
+      direct: 'direct (main thread)',
+      plain: 'PLAIN AVERAGING, benchmark only: no secure aggregation',
+    }[params.mode],
+  );
   setText('coordinator', params.coordinator);
 
   const [selection, shard] = await Promise.all([
@@ -215,15 +230,17 @@ async function main(): Promise<void> {
   const options: ParticipantOptions = {
     scalar: train.length,
     storeKey: params.storeKey,
-    pollMs: 100,
-    maxPollMs: 1000,
+    ...POLL,
     logLevel: 'warn',
     onError: (error) => console.warn(`petfl: ${error.name}: ${error.message}`),
   };
   handle =
-    params.mode === 'worker'
-      ? await spawnWorker(params.coordinator, participant, options)
-      : await spawnDirect(params.coordinator, participant, options);
+    params.mode === 'plain'
+      ? await spawnPlainParticipant(params.coordinator, participant, { scalar: train.length, ...POLL })
+      : params.mode === 'worker'
+        ? await spawnWorker(params.coordinator, participant, options)
+        : await spawnDirect(params.coordinator, participant, options);
+  recorder.joined();
   handle.subscribe(renderSnapshot);
   renderSnapshot();
   setText('join-time', `${Math.round(performance.now() - loadedAt)} ms after page load`);
@@ -234,6 +251,12 @@ async function main(): Promise<void> {
     submitted,
     globalModels,
     backend: selection.backend,
+    memory: () => {
+      const { numTensors, numBytes } = tfMemory();
+      return { numTensors, numBytes };
+    },
+    timings: recorder.timings,
+    uploads: recorder.uploads,
   };
   window.__petfl = hook;
   const ready = document.createElement('span');
