@@ -29,6 +29,7 @@ export interface PetflHook {
   globalModels: { roundId: number; accuracy: number }[];
   backend: string;
   memory(): { numTensors: number; numBytes: number };
+  uploads: { roundId: number; task: string; seq: number; bytes: number }[];
 }
 
 declare global {
@@ -128,6 +129,11 @@ export class Tab {
 
   globalModels(): Promise<{ roundId: number; accuracy: number }[]> {
     return this.page.evaluate(() => (window.__petfl?.globalModels ?? []).map((g) => ({ ...g })));
+  }
+
+  /** Each request the page sent, credited to its round and task (apps/web's `SnapshotRecorder`). */
+  uploads(): Promise<{ roundId: number; task: string; seq: number; bytes: number }[]> {
+    return this.page.evaluate(() => (window.__petfl?.uploads ?? []).map((u) => ({ ...u })));
   }
 
   backend(): Promise<string> {

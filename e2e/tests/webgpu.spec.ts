@@ -9,10 +9,18 @@ import { checkRound } from '../support/rounds.ts';
 
 const TABS = 6;
 
-// Software WebGPU trains far slower than wasm here: an update phase long enough for its update.
-test.use({ phases: { update: { min: 3, max: 100, minMs: 20_000, maxMs: 40_000 } } });
+// Software WebGPU trains slower than wasm here (3.5–6 s a round measured, against about 1 s):
+// an update phase of at least 12 s leaves it twice that.
+test.use({ phases: { update: { min: 3, max: 100, minMs: 12_000, maxMs: 40_000 } } });
+
+// The WebGPU tab is a sum participant (no update) in any round with probability 0.3, so it
+// may take several rounds to get an update task: 4 sum rounds in a row failed a 90 s wait
+// once in CI. Rounds take about 17 s; 200 s is about 11 of them (0.3^11 ≈ 2·10⁻⁶). A passing
+// run usually needs one or two (30–60 s).
+const WAIT_MS = 200_000;
 
 test('a backends=webgpu tab trains on WebGPU and its update is aggregated', async ({ coordinator, tabs }) => {
+  test.setTimeout(WAIT_MS + 90_000);
   const gpu = await tabs.open({ shard: 0, shards: TABS, backends: 'webgpu' });
   await expect(gpu.page.getByTestId('backend')).toHaveText('webgpu');
   expect(await gpu.backend()).toBe('webgpu');
@@ -22,8 +30,19 @@ test('a backends=webgpu tab trains on WebGPU and its update is aggregated', asyn
   // Until a completed round took the WebGPU tab's update.
   let included: number | undefined;
   const checks = new Map<number, string>();
+  const started = Date.now();
+  /** The WebGPU tab's task in each round it sent in, its last training time and the rounds' outcomes. */
+  const timeline = async () => {
+    const tasks = new Map<number, string>();
+    for (const u of await gpu.uploads()) tasks.set(u.roundId, u.task);
+    const history = (await coordinator.history()).map(
+      (r) => `${r.roundId} ${r.outcome} ${JSON.stringify(r.participants)}`,
+    );
+    const trainTime = await gpu.page.getByTestId('train-time').textContent();
+    return `tasks ${[...tasks].map(([r, t]) => `${r} ${t}`).join(', ')}; training ${trainTime}; rounds ${history.join(', ')}`;
+  };
   const diagnose = async () =>
-    `WebGPU tab: checks ${[...checks.values()].join('\n')}; submitted to rounds ${[...gpu.recorded.keys()]}; ` +
+    `WebGPU tab: ${await timeline()}; checks ${[...checks.values()].join('\n')}; submitted to rounds ${[...gpu.recorded.keys()]}; ` +
     `message sizes ${gpu.messages.map((m) => m.length)}; problems ${gpu.problems.join('\n')}; ` +
     `snapshot ${JSON.stringify(await gpu.snapshot())}; tf.memory ${JSON.stringify(await gpu.memory().catch(String))}`;
   await expect
@@ -39,7 +58,7 @@ test('a backends=webgpu tab trains on WebGPU and its update is aggregated', asyn
         return included;
       },
       {
-        timeout: 90_000,
+        timeout: WAIT_MS,
         intervals: [500],
         message: "a completed round with the WebGPU tab's update",
       },
@@ -55,4 +74,5 @@ test('a backends=webgpu tab trains on WebGPU and its update is aggregated', asyn
   expect((await gpu.snapshot())?.lastError?.code).not.toBe('callback-failed');
   expect(gpu.problems).toEqual([]);
   test.info().annotations.push({ type: 'webgpu update in round', description: String(included) });
+  console.log(`webgpu: update in round ${included} after ${Date.now() - started} ms; ${await timeline()}`);
 });
