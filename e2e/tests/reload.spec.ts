@@ -13,22 +13,33 @@ const TABS = 6;
 // A longer update phase: time to reload two tabs inside it.
 test.use({ phases: { update: { min: 3, max: 100, minMs: 15_000, maxMs: 40_000 } } });
 
+// The round this needs (one or two of the six tabs drawing sum) comes with probability
+// about 0.63, and a round takes about 20 s: 200 s is about 9 tries (0.37^9 ≈ 10⁻⁴), where
+// the 120 s default left a 1 % chance of none.
+const WAIT_MS = 200_000;
+
 test('an update participant and a sum participant reload mid-round and resume as themselves', async ({
   coordinator,
   tabs,
 }) => {
+  test.setTimeout(WAIT_MS + 100_000);
   const opened = await tabs.openMany(TABS);
   // A round with an update participant still training or sending, a sum participant
   // awaiting sum2, and updates to spare (≥ 4 update participants) should the reloaded one miss it.
-  const { roundId, snapshots } = await waitForUpdatePhase(coordinator, opened, ({ snapshots }) => {
-    const updaters = snapshots.filter((s) => s.task === 'update').length;
-    return (
-      updaters >= 4 &&
-      coordinator.status().counts.sum >= 1 &&
-      snapshots.some((s) => s.task === 'update' && s.phase === 'update') &&
-      snapshots.some((s) => s.task === 'sum' && s.phase === 'sum2')
-    );
-  });
+  const { roundId, snapshots } = await waitForUpdatePhase(
+    coordinator,
+    opened,
+    ({ snapshots }) => {
+      const updaters = snapshots.filter((s) => s.task === 'update').length;
+      return (
+        updaters >= 4 &&
+        coordinator.status().counts.sum >= 1 &&
+        snapshots.some((s) => s.task === 'update' && s.phase === 'update') &&
+        snapshots.some((s) => s.task === 'sum' && s.phase === 'sum2')
+      );
+    },
+    WAIT_MS,
+  );
   const updater = opened[snapshots.findIndex((s) => s.task === 'update' && s.phase === 'update')];
   const summer = opened[snapshots.findIndex((s) => s.task === 'sum' && s.phase === 'sum2')];
   if (updater === undefined || summer === undefined) throw new Error('unreachable');
