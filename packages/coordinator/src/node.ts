@@ -35,6 +35,9 @@ export async function listen(
     url: `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`,
     port,
     async close() {
+      // First stop the state machine: that answers every long poll (`GET /phase`) at once, so
+      // none holds its connection through the grace period below; messages now get 503.
+      await created.coordinator.shutdown();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Keep-alive connections (browser tabs polling) would hold close() open forever: idle ones

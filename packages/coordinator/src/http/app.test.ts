@@ -145,6 +145,22 @@ describe('GET /phase (long poll)', () => {
     await settle();
     await h.coordinator.shutdown();
     expect(await released).toBe('2.shutdown');
+    expect(h.coordinator.phaseWaiters()).toBe(0);
+
+    // Once shut down, a wait on the final token is answered at once, not held.
+    let final: string | undefined;
+    void phase('after=2.shutdown&wait_ms=30000').then((token) => {
+      final = token;
+    });
+    await settle();
+    expect(final).toBe('2.shutdown');
+  });
+
+  it('accepts the longest wait and token', async () => {
+    h = await startHarness();
+    const res = await h.fetch(`/phase?after=${'x'.repeat(64)}&wait_ms=30000`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ token: '1.sum' });
   });
 
   it('refuses a bad wait or token with 400', async () => {

@@ -101,7 +101,9 @@ export function createApp(deps: AppDeps): Hono {
     }
     if (after.length > 64) return problem(c, 'invalid-field', `phase after: expected a token of at most 64 characters`);
     const token = await coordinator.waitForPhaseChange(after, waitMs, c.req.raw.signal);
-    return c.json({ token }, 200, { 'cache-control': 'no-store' });
+    // Shutting down: the connection is not kept alive, so the server's close() need not wait on it.
+    const stopping = token.endsWith('.shutdown') ? { connection: 'close' } : {};
+    return c.json({ token }, 200, { 'cache-control': 'no-store', ...stopping });
   });
 
   app.get('/sums', (c) => {

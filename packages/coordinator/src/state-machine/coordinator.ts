@@ -260,7 +260,9 @@ export class Coordinator {
    * a round trip instead of at their next poll.
    */
   waitForPhaseChange(after: string, waitMs: number, signal?: AbortSignal): Promise<string> {
-    if (this.phaseToken() !== after || waitMs <= 0 || signal?.aborted) return Promise.resolve(this.phaseToken());
+    // A coordinator shutting down holds no new wait: the answer (`….shutdown`) is final here.
+    const now = this.phaseToken();
+    if (now !== after || waitMs <= 0 || signal?.aborted || this.phase === 'shutdown') return Promise.resolve(now);
     return new Promise((resolve) => {
       const done = () => {
         this.phaseWatchers.delete(check);
@@ -275,6 +277,11 @@ export class Coordinator {
       this.phaseWatchers.add(check);
       signal?.addEventListener('abort', done);
     });
+  }
+
+  /** How many `GET /phase` long polls are held right now. */
+  phaseWaiters(): number {
+    return this.phaseWatchers.size;
   }
 
   history(limit: number): Promise<readonly RoundSummary[]> {
@@ -596,6 +603,7 @@ export class Coordinator {
    */
   shutdown(): Promise<void> {
     return this.serialize(async () => {
+      if (this.phase === 'shutdown') return; // already: a second call (node.ts's close) changes nothing
       this.phase = 'shutdown';
       this.cancelTimer?.();
       this.cancelTimer = undefined;
