@@ -8,7 +8,7 @@ const PLAIN: Readonly<Record<string, string>> = {
   'wrong-round': 'A message arrived after its round had ended; this participant joins the next round.',
   'wrong-phase': 'A message arrived after its phase had closed (the round moved on); it joins the next round.',
   'update-too-late':
-    'This tab’s model was ready after the round had all the updates it needed; it was not sent, and the tab joins the next round.',
+    'This tab’s model was ready after the round’s update phase had closed; it was not sent, and the tab joins the next round.',
   'phase-full': 'The coordinator already had enough messages for this phase; it joins the next round.',
   'not-eligible': 'The coordinator did not accept this participant for that task this round.',
   'duplicate-message': 'This message had already been received (harmless after a retry).',

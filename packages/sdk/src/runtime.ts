@@ -45,7 +45,7 @@ import { type ParticipantOptions, type ResolvedOptions, resolveOptions, validate
 import { type ParticipantSnapshot, participantPkOf, type SnapshotError, sameSnapshot, taskOf } from './snapshot.ts';
 import { deserializeState, serializeState, validateState } from './state-codec.ts';
 import type { AbortSignalLike, Clock, StateStore } from './state-machine/io.ts';
-import { LinkedSignal } from './state-machine/linked-signal.ts';
+import { type AbortControllerLike, LinkedSignal, platformAbortController } from './state-machine/linked-signal.ts';
 import { MemoryStateStore } from './state-machine/memory-state-store.ts';
 import { runParticipant } from './state-machine/run.ts';
 import { createInitialState, type ParticipantError, type ParticipantState } from './state-machine/state.ts';
@@ -483,19 +483,12 @@ function observeParams(client: CoordinatorClient, onParams: (params: RoundParame
   };
 }
 
-interface AbortControllerLike {
-  readonly signal: AbortSignalLike;
-  abort(reason?: unknown): void;
-}
-
 /**
  * The platform's AbortController (fetch accepts only its signals), or a minimal stand-in where a
  * platform has none — its signal then reaches only the SDK's own waits, not fetch.
  */
 function createAbortController(): AbortControllerLike {
-  const Platform = (globalThis as { AbortController?: new () => AbortControllerLike }).AbortController;
-  if (Platform !== undefined) return new Platform();
-  return new LinkedSignal(undefined);
+  return platformAbortController() ?? new LinkedSignal(undefined);
 }
 
 /** A clock whose sleeps `wake()` ends early: the loop polls again at once after the app acted. */

@@ -12,6 +12,7 @@
  */
 
 import type { GlobalModel, RoundParameters } from '@petfl/core';
+import type { AbortSignalLike } from '../state-machine/io.ts';
 
 export interface CoordinatorClient {
   /** `GET /params`; undefined while no round has started. */
@@ -32,9 +33,10 @@ export interface CoordinatorClient {
    * `GET /phase?after=&wait_ms=` (protocol.md §1.2, a long poll): the coordinator's phase token
    * once it differs from `after` (at once if it does), or the unchanged one after `waitMs`.
    * Undefined when the coordinator has no such route. Optional: without it the participant
-   * only polls.
+   * only polls. Aborting `signal` ends the request (it then rejects): the loop does so when
+   * its own timer wins the race, so no request is left open on the coordinator.
    */
-  waitForPhaseChange?(after: string, waitMs: number): Promise<string | undefined>;
+  waitForPhaseChange?(after: string, waitMs: number, signal?: AbortSignalLike): Promise<string | undefined>;
 }
 
 /** The coordinator refused the request (a 4xx answer); `code` is the JSON body's PetError code. */

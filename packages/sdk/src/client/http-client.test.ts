@@ -17,7 +17,7 @@ import {
   type RoundParameters,
   toBase64Url,
 } from '@petfl/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../state-machine/io.ts';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from './coordinator-client.ts';
 import {
@@ -114,6 +114,34 @@ describe('HttpCoordinatorClient: GET /phase (the long poll)', () => {
     expect(await client.waitForPhaseChange('', 10)).toBeUndefined();
     expect(await client.waitForPhaseChange('', 10)).toBeUndefined();
     expect(calls).toHaveLength(5);
+  });
+});
+
+describe('HttpCoordinatorClient: ending a long poll', () => {
+  it('fetch gets a platform AbortSignal that aborts with the cancel signal or the stop signal', async () => {
+    const seen: AbortSignal[] = [];
+    const fetch: FetchLike = (_url, init) =>
+      new Promise((_resolve, reject) => {
+        const signal = init?.signal as AbortSignal;
+        seen.push(signal);
+        signal.addEventListener('abort', () => reject(new Error('aborted')));
+      });
+    const stop = new AbortController();
+    const client = new HttpCoordinatorClient('https://coordinator.test', { fetch, signal: stop.signal });
+
+    const cancel = new AbortController();
+    const ended = rejection(client.waitForPhaseChange('1.sum', 1000, cancel.signal));
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    expect(seen[0]).toBeInstanceOf(AbortSignal);
+    expect(seen[0]).not.toBe(stop.signal);
+    cancel.abort();
+    expect(await ended).toBeInstanceOf(CoordinatorUnavailableError);
+    expect(stop.signal.aborted).toBe(false);
+
+    const stopped = rejection(client.waitForPhaseChange('1.sum', 1000, new AbortController().signal));
+    await vi.waitFor(() => expect(seen).toHaveLength(2));
+    stop.abort(new Error('stopped'));
+    expect(await stopped).toMatchObject({ message: 'stopped' }); // the stop signal's reason, as for every request
   });
 });
 

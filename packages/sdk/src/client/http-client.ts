@@ -21,6 +21,7 @@ import {
   toBase64Url,
 } from '@petfl/core';
 import type { AbortSignalLike, Clock } from '../state-machine/io.ts';
+import { platformAbortController } from '../state-machine/linked-signal.ts';
 import { systemClock } from '../system-clock.ts';
 import { type CoordinatorClient, CoordinatorRejectedError, CoordinatorUnavailableError } from './coordinator-client.ts';
 
@@ -110,24 +111,34 @@ export class HttpCoordinatorClient implements CoordinatorClient {
     return this.read('/model', 'global model', async (r) => decodeGlobalModel(await bytesOf(r)));
   }
 
-  /** One attempt, no retries: it only shortens a wait the participant would make anyway. */
-  async waitForPhaseChange(after: string, waitMs: number): Promise<string | undefined> {
+  /**
+   * One attempt, no retries: it only shortens a wait the participant would make anyway.
+   * `cancel` ends the request early (see CoordinatorClient); it needs the platform's
+   * AbortController, and where there is none the request runs to its answer.
+   */
+  async waitForPhaseChange(after: string, waitMs: number, cancel?: AbortSignalLike): Promise<string | undefined> {
     if (!this.phaseRoute) return undefined;
     const path = `/phase?after=${encodeURIComponent(after)}&wait_ms=${Math.max(0, Math.min(MAX_PHASE_WAIT_MS, Math.round(waitMs)))}`;
-    const response = await this.send('GET /phase', path, { method: 'GET' });
-    if (response.status === 404) {
-      this.phaseRoute = false; // a coordinator without long polls: poll only, and stop asking
-      return undefined;
-    }
-    if (response.status !== 200) throw await failure('GET /phase', response);
-    let token: unknown;
+    const request = cancel === undefined ? undefined : eitherSignal(this.signal, cancel);
     try {
-      token = (JSON.parse(await response.text()) as { token?: unknown }).token;
-    } catch (cause) {
-      throw new CoordinatorUnavailableError(`GET /phase: malformed answer: ${messageOf(cause)}`, { cause });
+      const init = request === undefined ? { method: 'GET' } : { method: 'GET', signal: request.signal };
+      const response = await this.send('GET /phase', path, init);
+      if (response.status === 404) {
+        this.phaseRoute = false; // a coordinator without long polls: poll only, and stop asking
+        return undefined;
+      }
+      if (response.status !== 200) throw await failure('GET /phase', response);
+      let token: unknown;
+      try {
+        token = (JSON.parse(await response.text()) as { token?: unknown }).token;
+      } catch (cause) {
+        throw new CoordinatorUnavailableError(`GET /phase: malformed answer: ${messageOf(cause)}`, { cause });
+      }
+      if (typeof token !== 'string') throw new CoordinatorUnavailableError('GET /phase: expected {token: string}');
+      return token;
+    } finally {
+      request?.release();
     }
-    if (typeof token !== 'string') throw new CoordinatorUnavailableError('GET /phase: expected {token: string}');
-    return token;
   }
 
   postMessage(sealed: Uint8Array): Promise<void> {
@@ -161,7 +172,8 @@ export class HttpCoordinatorClient implements CoordinatorClient {
   private async send(label: string, path: string, init: RequestInitLike): Promise<ResponseLike> {
     const fetch = this.fetchFn;
     try {
-      return await fetch(this.base + path, this.signal === undefined ? init : { ...init, signal: this.signal });
+      const signal = init.signal ?? this.signal;
+      return await fetch(this.base + path, signal === undefined ? init : { ...init, signal });
     } catch (cause) {
       this.throwIfAborted();
       throw new CoordinatorUnavailableError(`${label}: network error: ${messageOf(cause)}`, { cause });
@@ -236,4 +248,28 @@ function nonNegativeInteger(value: number, field: string): number {
     throw new PetError('invalid-field', `HttpCoordinatorClient ${field}: expected an integer ≥ 0, got ${value}`);
   }
   return value;
+}
+
+/**
+ * A platform AbortSignal (what `fetch` takes) that aborts when either given signal does, and
+ * `release()` to unhook it from them; undefined where the platform has no AbortController.
+ */
+function eitherSignal(
+  first: AbortSignalLike | undefined,
+  second: AbortSignalLike,
+): { readonly signal: AbortSignalLike; release(): void } | undefined {
+  const controller = platformAbortController();
+  if (controller === undefined) return undefined;
+  const sources = first === undefined ? [second] : [first, second];
+  const abort = () => controller.abort();
+  for (const source of sources) {
+    if (source.aborted) controller.abort();
+    else source.addEventListener('abort', abort, { once: true });
+  }
+  return {
+    signal: controller.signal,
+    release: () => {
+      for (const source of sources) source.removeEventListener('abort', abort);
+    },
+  };
 }

@@ -44,3 +44,14 @@ export class LinkedSignal implements AbortSignalLike {
     this.listeners.delete(listener);
   }
 }
+
+export interface AbortControllerLike {
+  readonly signal: AbortSignalLike;
+  abort(reason?: unknown): void;
+}
+
+/** The platform's AbortController (fetch accepts only its signals), or undefined where there is none. */
+export function platformAbortController(): AbortControllerLike | undefined {
+  const Platform = (globalThis as { AbortController?: new () => AbortControllerLike }).AbortController;
+  return Platform === undefined ? undefined : new Platform();
+}

@@ -6,7 +6,7 @@
 
 import { initCrypto, type PetCrypto } from '@petfl/core';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import type { StateStore, StepIo } from './io.ts';
+import type { AbortSignalLike, StateStore, StepIo } from './io.ts';
 import { MemoryStateStore } from './memory-state-store.ts';
 import { DEFAULT_STORE_KEY, type RunParticipantOptions, runParticipant } from './run.ts';
 import { createInitialState, type ParticipantState } from './state.ts';
@@ -117,6 +117,48 @@ describe('runParticipant', () => {
     await vi.waitFor(() => expect(running.states.map((s) => s.phase.kind)).toEqual(['awaiting']));
     expect(asked.at(-1)).toEqual(['1.sum', 100]); // waiting again, from the new token, backoff reset
     expect(running.clock.sleeping).toBe(1); // the sleep that lost the race ended with it (no stale timers)
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('a long poll that loses to the timer is ended, and a token it answers late is not used', async () => {
+    const coordinator = new FakeCoordinator(crypto); // no round yet
+    const polls: { after: string; signal: AbortSignalLike | undefined; answer: (token: string) => void }[] = [];
+    const client = coordinator.with({
+      waitForPhaseChange: (after, _waitMs, signal) =>
+        new Promise((resolve) => polls.push({ after, signal, answer: resolve })), // held: the timer wins
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 100 });
+    await vi.waitFor(() => expect(polls).toHaveLength(1));
+    await tick(running);
+    await vi.waitFor(() => expect(polls).toHaveLength(2));
+    expect(polls[0]?.signal?.aborted).toBe(true); // the request that lost was ended…
+    expect(polls[1]?.signal?.aborted).toBe(false);
+    polls[0]?.answer('1.sum'); // …and had it answered anyway, after the race, its token is not taken
+    await tick(running);
+    await vi.waitFor(() => expect(polls).toHaveLength(3));
+    expect(polls.map((p) => p.after)).toEqual(['', '', '']);
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('a long-poll client that throws at once only costs the wait', async () => {
+    const coordinator = new FakeCoordinator(crypto); // no round yet
+    let calls = 0;
+    const client = coordinator.with({
+      waitForPhaseChange: () => {
+        calls++;
+        throw new Error('synchronous failure');
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 100 });
+    await running.clock.untilSleeping();
+    await tick(running);
+    await tick(running);
+    expect(calls).toBe(3);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    await tick(running);
+    expect(running.states.map((s) => s.phase.kind)).toEqual(['awaiting']);
     running.controller.abort();
     await running.done;
   });

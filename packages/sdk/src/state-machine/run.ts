@@ -53,19 +53,24 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     const watch = io.client.waitForPhaseChange?.bind(io.client);
     if (watch === undefined) return clock.sleep(ms, signal);
     // The sleep stays in the race: it is what the runtime wakes when the app hands in a model.
-    const sleeping = new LinkedSignal(signal);
-    const sleep = clock.sleep(ms, sleeping);
-    const changed = watch(phaseToken, ms).then(
-      (token) => {
-        if (token === undefined) return sleep; // no long polls here
-        phaseToken = token;
-      },
-      () => sleep, // the long poll failed: just sleep; the next step reports what is wrong
-    );
+    // `racing` ends whichever loses: the sleep (its timer, its listener on `signal`) or the long
+    // poll (its request). A token counts only from a poll that won: one that answers after the
+    // race may name a phase the next step has not seen, and waiting on it would sleep through it.
+    const racing = new LinkedSignal(signal);
+    const sleep = clock.sleep(ms, racing);
+    const changed = Promise.resolve()
+      .then(() => watch(phaseToken, ms, racing))
+      .then(
+        (token) => {
+          if (token === undefined) return sleep; // no long polls here
+          if (!racing.aborted) phaseToken = token;
+        },
+        () => sleep, // the long poll failed or was ended: just sleep; the next step reports what is wrong
+      );
     try {
       await Promise.race([sleep, changed]);
     } finally {
-      sleeping.abort(); // ends the sleep that lost, its timer and its listener on `signal`
+      racing.abort();
     }
   };
 

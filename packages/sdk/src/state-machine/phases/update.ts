@@ -66,9 +66,11 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
 
 /**
  * The coordinator's phase token (`GET /phase`, protocol.md §1.2, asked without waiting) when it
- * shows that round `roundId`'s update phase is over: any token but `<roundId>.update`. Undefined
- * where the client has no long polls or the look fails: then the update goes out and the
- * coordinator decides, as it does for an update that crosses the phase's end in flight.
+ * shows that round `roundId`'s update phase is over: any token but `<roundId>.update` and
+ * `<roundId>.shutdown` (a coordinator restarting on its store continues the round, and the
+ * send's retries reach it). Undefined where the client has no long polls or the look fails:
+ * then the update goes out and the coordinator decides, as it does for an update that crosses
+ * the phase's end in flight.
  */
 async function updatePhaseClosed(io: StepIo, roundId: number): Promise<string | undefined> {
   if (io.client.waitForPhaseChange === undefined) return undefined;
@@ -78,5 +80,6 @@ async function updatePhaseClosed(io: StepIo, roundId: number): Promise<string | 
   } catch {
     return undefined;
   }
-  return token === undefined || token === `${roundId}.update` ? undefined : token;
+  const open = token === undefined || token === `${roundId}.update` || token === `${roundId}.shutdown`;
+  return open ? undefined : token;
 }
