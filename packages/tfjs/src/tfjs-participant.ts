@@ -87,7 +87,11 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
     return this.model;
   }
 
-  /** The trained weights as one Float32Array (`modelToVector` order), as `trainRound` read them. */
+  /**
+   * The trained weights as one Float32Array (`modelToVector` order), as `trainRound` read them
+   * when it ended: a subclass that changes the weights after `super.trainRound()` must override
+   * this (README), or its last changes are not sent.
+   */
   serializeTrainingResult(result: tf.LayersModel): Float32Array {
     const trained = this.#trained;
     this.#trained = null;

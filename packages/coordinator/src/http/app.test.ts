@@ -165,10 +165,20 @@ describe('GET /phase (long poll)', () => {
 
   it('refuses a bad wait or token with 400', async () => {
     h = await startHarness();
-    for (const query of ['wait_ms=-1', 'wait_ms=1.5', 'wait_ms=abc', 'wait_ms=30001', `after=${'x'.repeat(65)}`]) {
+    const long = `wait_ms=${'9'.repeat(1000)}`;
+    for (const query of [
+      'wait_ms=-1',
+      'wait_ms=1.5',
+      'wait_ms=abc',
+      'wait_ms=30001',
+      long,
+      `after=${'x'.repeat(65)}`,
+    ]) {
       const res = await h.fetch(`/phase?${query}`);
       expect(res.status, query).toBe(400);
-      expect(await res.json()).toMatchObject({ code: 'invalid-field' });
+      const body = (await res.json()) as { code: string; message: string };
+      expect(body.code).toBe('invalid-field');
+      expect(body.message.length, 'the reason quotes at most the start of a bad value').toBeLessThan(120);
     }
   });
 });

@@ -97,7 +97,8 @@ export function createApp(deps: AppDeps): Hono {
     const raw = c.req.query('wait_ms') ?? '0';
     const waitMs = Number(raw);
     if (!/^\d+$/.test(raw) || waitMs > MAX_PHASE_WAIT_MS) {
-      return problem(c, 'invalid-field', `phase wait_ms: expected an integer in 0..${MAX_PHASE_WAIT_MS}, got ${raw}`);
+      const shown = raw.length > 16 ? `${raw.slice(0, 16)}…` : raw;
+      return problem(c, 'invalid-field', `phase wait_ms: expected an integer in 0..${MAX_PHASE_WAIT_MS}, got ${shown}`);
     }
     if (after.length > 64) return problem(c, 'invalid-field', `phase after: expected a token of at most 64 characters`);
     const token = await coordinator.waitForPhaseChange(after, waitMs, c.req.raw.signal);
