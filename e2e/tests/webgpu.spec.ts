@@ -9,7 +9,7 @@ import { checkRound } from '../support/rounds.ts';
 
 const TABS = 6;
 
-// Software WebGPU trains slower than wasm here (2.6–7.1 s a round measured, against about
+// Software WebGPU trains slower than wasm here (2.6–10.2 s a round measured, against about
 // 1 s): an update phase of at least 12 s leaves it time; a late update only means a later round.
 test.use({ phases: { update: { min: 3, max: 100, minMs: 12_000, maxMs: 40_000 } } });
 
