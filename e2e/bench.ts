@@ -26,7 +26,7 @@ import { type Browser, chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.ts';
 import { type CoordinatorConfig, type PhaseConfig, startCoordinator } from './support/coordinator.ts';
 import { startPlainCoordinator } from './support/plain-coordinator.ts';
-import { participantUrl, Tab } from './support/tab.ts';
+import { type PageTimings, participantUrl, type RoundUpload, Tab } from './support/tab.ts';
 import { REPO_ROOT, serveStatic, webBuild } from './support/web-app.ts';
 import { webModelLength } from './support/web-model.ts';
 
@@ -50,13 +50,8 @@ interface RoundTiming {
 }
 
 interface PageRecord {
-  timings: {
-    joinedMs: number | null;
-    firstRoundMs: number | null;
-    firstTaskMs: number | null;
-    firstSentMs: number | null;
-  };
-  uploads: { roundId: number; task: string; seq: number; bytes: number }[];
+  timings: PageTimings;
+  uploads: RoundUpload[];
   backend: string;
 }
 
@@ -86,7 +81,7 @@ async function openTabs(browser: Browser, url: (shard: number) => string): Promi
 
 function pageRecord(tab: Tab): Promise<PageRecord> {
   return tab.page.evaluate(() => {
-    const hook = window.__petfl as unknown as PageRecord | undefined;
+    const hook = window.__petfl;
     if (hook === undefined) throw new Error('the page has not joined');
     return { timings: { ...hook.timings }, uploads: hook.uploads.map((u) => ({ ...u })), backend: hook.backend };
   });

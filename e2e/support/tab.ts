@@ -29,7 +29,24 @@ export interface PetflHook {
   globalModels: { roundId: number; accuracy: number }[];
   backend: string;
   memory(): { numTensors: number; numBytes: number };
-  uploads: { roundId: number; task: string; seq: number; bytes: number }[];
+  timings: PageTimings;
+  uploads: RoundUpload[];
+}
+
+/** Milestones since navigation start (apps/web/src/participant/records.ts). */
+export interface PageTimings {
+  joinedMs: number | null;
+  firstRoundMs: number | null;
+  firstTaskMs: number | null;
+  firstSentMs: number | null;
+}
+
+/** One request the page sent, credited to its round and task (records.ts). */
+export interface RoundUpload {
+  roundId: number;
+  task: string;
+  seq: number;
+  bytes: number;
 }
 
 declare global {
@@ -132,7 +149,7 @@ export class Tab {
   }
 
   /** Each request the page sent, credited to its round and task (apps/web's `SnapshotRecorder`). */
-  uploads(): Promise<{ roundId: number; task: string; seq: number; bytes: number }[]> {
+  uploads(): Promise<RoundUpload[]> {
     return this.page.evaluate(() => (window.__petfl?.uploads ?? []).map((u) => ({ ...u })));
   }
 
