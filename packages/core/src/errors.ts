@@ -14,6 +14,8 @@ export const PET_ERROR_CODES = [
   'bad-signature',
   'invalid-key',
   'keystream-exhausted',
+  /** A libsodium operation failed on a value that passed decoding (e.g. sealing to a rejected key). */
+  'crypto-failed',
   // byte decoders
   'truncated',
   'trailing-bytes',
@@ -38,6 +40,8 @@ export const PET_ERROR_CODES = [
   'too-many-models',
   'empty-aggregation',
   'zero-scalar-sum',
+  /** The unmasked aggregate lies outside what n honest, clamped participants can produce (protocol.md §4). */
+  'aggregate-out-of-range',
   // round parameters
   'invalid-round-parameters',
   // the coordinator's answers (protocol.md §3.11): the message was well formed but the round refuses it
@@ -50,6 +54,15 @@ export const PET_ERROR_CODES = [
   'phase-full',
   'body-too-large',
   'unavailable',
+  // the coordinator's defences against hostile participants (docs/security.md)
+  /** The request presented no admission credential, or one the coordinator does not accept. */
+  'not-admitted',
+  /** The participant key (or its admitted subject) was excluded for sending unopenable mask seeds. */
+  'banned',
+  /** Too many requests from one subject or address: retry after the Retry-After header. */
+  'rate-limited',
+  /** Too many message bodies in flight: retry after the Retry-After header. */
+  'busy',
   // the coordinator's operator API
   'unauthorized',
   'invalid-settings',

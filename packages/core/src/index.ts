@@ -3,7 +3,7 @@
  * Re-exports only (CONVENTIONS §14).
  */
 
-export { ByteReader, ByteWriter, fromBase64Url, toBase64Url } from './bytes.ts';
+export { ByteReader, ByteWriter, compareBytes, fromBase64Url, toBase64Url } from './bytes.ts';
 export {
   bytesToBigIntLE,
   classifyTaskSignature,
@@ -15,6 +15,7 @@ export {
   taskSignature,
   verifyTaskSignature,
 } from './crypto/eligibility.ts';
+export { checkEncryptPublicKey } from './crypto/encrypt-public-key.ts';
 export {
   ENCRYPT_PUBLIC_KEY_BYTES,
   type EncryptKeyPair,
@@ -29,7 +30,7 @@ export {
   type SigningKeyPair,
 } from './crypto/sodium.ts';
 export { isPetError, PET_ERROR_CODES, PetError, type PetErrorCode } from './errors.ts';
-export { Aggregation } from './mask/aggregation.ts';
+export { type AggregateBounds, Aggregation } from './mask/aggregation.ts';
 export {
   allMaskConfigs,
   BOUND_TYPES,
@@ -61,6 +62,7 @@ export {
   decodeChunk,
   encodeChunk,
   MAX_CHUNKS,
+  MIN_CHUNK_COST,
   splitPayload,
 } from './message/chunk.ts';
 export { DICTIONARY_KEY_BYTES, dictionaryKeyBytes } from './message/dictionary.ts';
@@ -122,7 +124,9 @@ export {
 } from './message/round-parameters.ts';
 export {
   type ChunkOptions,
+  type OpenedFrame,
   type OpenedMessage,
+  openFrame,
   openMessage,
   sealMessage,
   sealMessageChunks,
@@ -136,6 +140,13 @@ export {
   seedDictByteLength,
   writeSeedDict,
 } from './message/seed-dict.ts';
+export {
+  expectSeedsSignature,
+  SEEDS_REQUEST_CONTEXT,
+  seedsRequestMessage,
+  signSeedsRequest,
+  verifySeedsRequest,
+} from './message/seeds-request.ts';
 export { decodeSum, encodeSum, SUM_BYTES, type Sum } from './message/sum.ts';
 export {
   decodeSumDict,

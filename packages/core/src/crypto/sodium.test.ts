@@ -5,6 +5,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { codeOf } from '../test-support/reference.ts';
+import { SMALL_ORDER_ENCODINGS } from './encrypt-public-key.ts';
 import {
   ENCRYPT_PUBLIC_KEY_BYTES,
   initCrypto,
@@ -120,8 +121,67 @@ describe('sealed boxes', () => {
     );
   });
 
-  it('a public key of the wrong length → invalid-field', () => {
-    expect(codeOf(() => crypto.seal(ascii('x'), new Uint8Array(31)))).toBe('invalid-field');
+  it('a public key of the wrong length, small order or non-canonical → invalid-key naming the field', () => {
+    expect(codeOf(() => crypto.seal(ascii('x'), new Uint8Array(31)))).toBe('invalid-key');
+    expect(codeOf(() => crypto.seal(ascii('x'), new Uint8Array(33)))).toBe('invalid-key');
+    // libsodium itself refuses these with a bare Error('invalid usage'): the gate answers first
+    for (const [i, key] of SMALL_ORDER_ENCODINGS.entries()) {
+      expect(
+        codeOf(() => crypto.seal(ascii('x'), key)),
+        `small-order encoding ${i}`,
+      ).toBe('invalid-key');
+    }
+    expect(() => crypto.seal(ascii('x'), new Uint8Array(32), 'ephemeral key of AAAA')).toThrow(
+      /^ephemeral key of AAAA: expected an X25519 public key, got a small-order point/,
+    );
+    const valid = crypto.encryptKeyPair();
+    const topBit = valid.publicKey.slice();
+    topBit[31] = (topBit[31] as number) | 0x80; // X25519 reads the same key: a second name for it
+    expect(codeOf(() => crypto.seal(ascii('x'), topBit))).toBe('invalid-key');
+    expect(hex(crypto.openSealed(crypto.seal(ascii('x'), valid.publicKey, 'k'), valid))).toBe(hex(ascii('x')));
+  });
+});
+
+describe('every libsodium failure is a PetError naming the operation', () => {
+  // Values that pass TypeScript's types only by a cast: what a caller with a bug (or a decoder
+  // that let something through) could hand over. libsodium throws TypeError or Error for each.
+  const notBytes = 42 as unknown as Uint8Array;
+
+  it('seal, sign, hash, randomBytes and wipe → crypto-failed, never a bare Error', () => {
+    const keys = crypto.encryptKeyPair();
+    const signing = crypto.signingKeyPair();
+    const cases: [string, () => unknown, RegExp][] = [
+      ['seal', () => crypto.seal(notBytes, keys.publicKey, 'round key'), /^round key: sealing: libsodium failed/],
+      ['sign', () => crypto.sign(notBytes, signing.secretKey), /^signing \(Ed25519\): libsodium failed/],
+      ['hash', () => crypto.hash(notBytes), /^hashing \(SHA-256\): libsodium failed/],
+      ['randomBytes', () => crypto.randomBytes(-1), /^random bytes \(-1\): libsodium failed/],
+      ['wipe', () => crypto.wipe([1, 2] as unknown as Uint8Array), /^wiping a buffer: libsodium failed/],
+    ];
+    for (const [name, run, message] of cases) {
+      expect(codeOf(run), name).toBe('crypto-failed');
+      expect(run, name).toThrow(message);
+    }
+  });
+
+  it('opening: a short or foreign box → decrypt-failed; a key pair of the wrong lengths → invalid-key', () => {
+    const keys = crypto.encryptKeyPair();
+    const sealed = crypto.seal(ascii('the mask seed, 32 bytes long....'), keys.publicKey);
+    const shortSecret = { publicKey: keys.publicKey, secretKey: keys.secretKey.subarray(0, 31) };
+    expect(codeOf(() => crypto.openSealed(sealed, shortSecret, 'mask seed of X'))).toBe('invalid-key');
+    expect(() => crypto.openSealed(sealed, shortSecret, 'mask seed of X')).toThrow(
+      /^mask seed of X: opening secret key: expected 32 bytes, got 31 bytes/,
+    );
+    const shortPublic = { publicKey: keys.publicKey.subarray(1), secretKey: keys.secretKey };
+    expect(codeOf(() => crypto.openSealed(sealed, shortPublic))).toBe('invalid-key');
+    expect(codeOf(() => crypto.openSealed(notBytes, keys))).toBe('decrypt-failed');
+  });
+
+  it('a keystream used after dispose() or misused → crypto-failed', () => {
+    const stream = crypto.keystream(new Uint8Array(32).fill(5));
+    expect(codeOf(() => stream.next(-64))).toBe('crypto-failed');
+    stream.dispose();
+    expect(codeOf(() => stream.next(64))).toBe('crypto-failed');
+    expect(() => stream.next(64)).toThrow('mask keystream: used after dispose()');
   });
 });
 

@@ -6,16 +6,23 @@
  * primitives of protocol.md §5: Ed25519 identity keys and signatures, X25519
  * key pairs and sealed boxes, SHA-256, randomness, and the ChaCha20 keystream
  * that mask seeds expand into.
+ *
+ * Every libsodium call goes through `call`, so nothing but a `PetError` ever leaves the gate:
+ * libsodium reports misuse with a bare `Error('invalid usage')` or a `TypeError`, which would
+ * tell a caller neither what failed nor whether retrying could help. Opening a sealed box
+ * fails with 'decrypt-failed', a key that is no key with 'invalid-key' (checked before the call,
+ * protocol.md §5.1), anything else with 'crypto-failed'; the message names the operation.
  */
 
 import sodium from 'libsodium-wrappers-sumo';
 import { expectLength } from '../bytes.ts';
 import { PetError } from '../errors.ts';
+import { checkEncryptPublicKey, ENCRYPT_PUBLIC_KEY_BYTES } from './encrypt-public-key.ts';
 
+export { ENCRYPT_PUBLIC_KEY_BYTES };
 export const SIGNING_PUBLIC_KEY_BYTES = 32;
 export const SIGNING_SECRET_KEY_BYTES = 64;
 export const SIGNATURE_BYTES = 64;
-export const ENCRYPT_PUBLIC_KEY_BYTES = 32;
 export const ENCRYPT_SECRET_KEY_BYTES = 32;
 export const SEAL_OVERHEAD_BYTES = 48;
 export const HASH_BYTES = 32;
@@ -57,9 +64,16 @@ export interface PetCrypto {
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   /** A fresh X25519 key pair, or the one derived from a 32-byte seed. */
   encryptKeyPair(seed?: Uint8Array): EncryptKeyPair;
-  /** `crypto_box_seal`: anonymous encryption to an X25519 public key (48 bytes overhead). */
-  seal(message: Uint8Array, publicKey: Uint8Array): Uint8Array;
-  /** Opens a sealed box; throws `PetError('decrypt-failed')` when it cannot. */
+  /**
+   * `crypto_box_seal`: anonymous encryption to an X25519 public key (48 bytes overhead). A key
+   * `checkEncryptPublicKey` rejects (wrong length, small order, non-canonical) is
+   * `PetError('invalid-key')`, named by `field`.
+   */
+  seal(message: Uint8Array, publicKey: Uint8Array, field?: string): Uint8Array;
+  /**
+   * Opens a sealed box; throws `PetError('decrypt-failed')` when it cannot, 'invalid-key' for a
+   * key pair of the wrong lengths.
+   */
   openSealed(ciphertext: Uint8Array, keyPair: EncryptKeyPair, field?: string): Uint8Array;
   /** SHA-256. */
   hash(message: Uint8Array): Uint8Array;
@@ -89,6 +103,29 @@ const MAX_KEYSTREAM_BLOCKS = 2 ** 31;
 
 let ready: Promise<PetCrypto> | undefined;
 
+/**
+ * Runs one libsodium operation; whatever it throws becomes `PetError('crypto-failed')` naming
+ * `operation`, with the original as `cause`. libsodium's messages say only what was misused
+ * ("invalid usage", "invalid nonce length"), never a key or a seed, so they are kept.
+ */
+function call<T>(operation: string, run: () => T): T {
+  try {
+    return run();
+  } catch (cause) {
+    if (cause instanceof PetError) throw cause;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new PetError('crypto-failed', `${operation}: libsodium failed (${reason})`, { cause });
+  }
+}
+
+/** Throws 'invalid-key' unless `key` is a Uint8Array of `length` bytes. */
+function expectKey(key: Uint8Array, length: number, field: string): void {
+  if (!(key instanceof Uint8Array) || key.length !== length) {
+    const got = key instanceof Uint8Array ? `${key.length} bytes` : typeof key;
+    throw new PetError('invalid-key', `${field}: expected ${length} bytes, got ${got}`);
+  }
+}
+
 /** Initializes libsodium once; every later call resolves to the same object. */
 export function initCrypto(): Promise<PetCrypto> {
   ready ??= sodium.ready.then(
@@ -108,13 +145,15 @@ function createPetCrypto(): PetCrypto {
     signingKeyPair(seed) {
       const kp =
         seed === undefined
-          ? sodium.crypto_sign_keypair()
-          : sodium.crypto_sign_seed_keypair(expectLength(seed, SEED_BYTES, 'signing key seed'));
+          ? call('signing key pair', () => sodium.crypto_sign_keypair())
+          : call('signing key pair from a seed', () =>
+              sodium.crypto_sign_seed_keypair(expectLength(seed, SEED_BYTES, 'signing key seed')),
+            );
       return { publicKey: kp.publicKey, secretKey: kp.privateKey };
     },
     sign(message, secretKey) {
       expectLength(secretKey, SIGNING_SECRET_KEY_BYTES, 'signing secret key');
-      return sodium.crypto_sign_detached(message, secretKey);
+      return call('signing (Ed25519)', () => sodium.crypto_sign_detached(message, secretKey));
     },
     verify(signature, message, publicKey) {
       if (signature.length !== SIGNATURE_BYTES || publicKey.length !== SIGNING_PUBLIC_KEY_BYTES) {
@@ -130,21 +169,26 @@ function createPetCrypto(): PetCrypto {
     encryptKeyPair(seed) {
       const kp =
         seed === undefined
-          ? sodium.crypto_box_keypair()
-          : sodium.crypto_box_seed_keypair(expectLength(seed, SEED_BYTES, 'encryption key seed'));
+          ? call('encryption key pair', () => sodium.crypto_box_keypair())
+          : call('encryption key pair from a seed', () =>
+              sodium.crypto_box_seed_keypair(expectLength(seed, SEED_BYTES, 'encryption key seed')),
+            );
       return { publicKey: kp.publicKey, secretKey: kp.privateKey };
     },
-    seal(message, publicKey) {
-      expectLength(publicKey, ENCRYPT_PUBLIC_KEY_BYTES, 'sealing public key');
-      return sodium.crypto_box_seal(message, publicKey);
+    seal(message, publicKey, field = 'sealing public key') {
+      // protocol.md §5.1: a small-order or non-canonical key would make libsodium throw a bare
+      // 'invalid usage' (or, for a non-canonical one, seal to a key known under another name).
+      checkEncryptPublicKey(publicKey, field);
+      return call(`${field}: sealing`, () => sodium.crypto_box_seal(message, publicKey));
     },
     openSealed(ciphertext, keyPair, field = 'sealed box') {
-      if (ciphertext.length < SEAL_OVERHEAD_BYTES) {
-        throw new PetError(
-          'decrypt-failed',
-          `${field}: expected at least ${SEAL_OVERHEAD_BYTES} bytes, got ${ciphertext.length}`,
-        );
+      if (!(ciphertext instanceof Uint8Array) || ciphertext.length < SEAL_OVERHEAD_BYTES) {
+        const got = ciphertext instanceof Uint8Array ? ciphertext.length : typeof ciphertext;
+        throw new PetError('decrypt-failed', `${field}: expected at least ${SEAL_OVERHEAD_BYTES} bytes, got ${got}`);
       }
+      expectKey(keyPair.publicKey, ENCRYPT_PUBLIC_KEY_BYTES, `${field}: opening public key`);
+      // SECURITY: the caller's X25519 secret key; only its length is looked at here.
+      expectKey(keyPair.secretKey, ENCRYPT_SECRET_KEY_BYTES, `${field}: opening secret key`);
       try {
         return sodium.crypto_box_seal_open(ciphertext, keyPair.publicKey, keyPair.secretKey);
       } catch (cause) {
@@ -152,10 +196,10 @@ function createPetCrypto(): PetCrypto {
       }
     },
     hash(message) {
-      return sodium.crypto_hash_sha256(message);
+      return call('hashing (SHA-256)', () => sodium.crypto_hash_sha256(message));
     },
     randomBytes(length) {
-      return sodium.randombytes_buf(length);
+      return call(`random bytes (${length})`, () => sodium.randombytes_buf(length));
     },
     keystream(seed) {
       // SECURITY: a copy of the mask seed lives here until dispose() or the end of the stream's use.
@@ -167,7 +211,10 @@ function createPetCrypto(): PetCrypto {
           return block * 64;
         },
         next(length) {
-          if (disposed) throw new Error('keystream used after dispose()');
+          if (disposed) throw new PetError('crypto-failed', 'mask keystream: used after dispose()');
+          if (!Number.isSafeInteger(length) || length < 0) {
+            throw new PetError('crypto-failed', `mask keystream: expected a length ≥ 0, got ${length}`);
+          }
           const blocks = Math.ceil(length / 64);
           if (block + blocks > MAX_KEYSTREAM_BLOCKS) {
             throw new PetError(
@@ -176,7 +223,9 @@ function createPetCrypto(): PetCrypto {
             );
           }
           const input = length <= zeros.length ? zeros.subarray(0, length) : new Uint8Array(length);
-          const out = sodium.crypto_stream_chacha20_ietf_xor_ic(input, KEYSTREAM_NONCE, block, key);
+          const out = call('mask keystream (ChaCha20)', () =>
+            sodium.crypto_stream_chacha20_ietf_xor_ic(input, KEYSTREAM_NONCE, block, key),
+          );
           block += blocks;
           return out;
         },
@@ -187,7 +236,7 @@ function createPetCrypto(): PetCrypto {
       };
     },
     wipe(bytes) {
-      sodium.memzero(bytes);
+      call('wiping a buffer', () => sodium.memzero(bytes));
     },
   };
 }

@@ -20,7 +20,8 @@ import {
   reference,
 } from '../test-support/reference.ts';
 import { Aggregation } from './aggregation.ts';
-import type { MaskConfig } from './config.ts';
+import { type MaskConfig, maskParams } from './config.ts';
+import { groupFor } from './group.ts';
 import type { MaskObject } from './mask-object.ts';
 import { deriveMask, Masker } from './masker.ts';
 
@@ -444,6 +445,95 @@ describe('Aggregation validation', () => {
       expect(codeOf(() => Aggregation.restore(saved, 1001))).toBe('out-of-range');
       expect(codeOf(() => Aggregation.restore(saved, -1))).toBe('out-of-range');
       expect(codeOf(() => Aggregation.restore({ ...saved, length: 2 }, 2))).toBe('model-length-mismatch');
+    }
+  });
+});
+
+describe('unmaskChecked: the aggregate n honest, clamped participants can produce (protocol.md §4.6)', () => {
+  const CHECKED = ['prime/f32/b2/m3', 'power2/f32/b2/m3', 'integer/f64/b2/m6', 'power2/i64/bmax/m3', 'prime/f64/b6/m6'];
+  const wide = { scalarMin: 0, scalarMax: Number.POSITIVE_INFINITY };
+
+  /** Masks each model, aggregates, derives the aggregated mask; `tamper` edits one masked object. */
+  function round(
+    c: MaskConfig,
+    inputs: readonly { model: number[]; scalar: number }[],
+    tamper?: (masked: MaskObject, index: number) => void,
+  ): { aggregation: Aggregation; mask: MaskObject } {
+    const length = (inputs[0] as { model: number[] }).model.length;
+    const aggregation = new Aggregation(c, length);
+    const masks = new Aggregation(c, length);
+    for (const [i, { model, scalar }] of inputs.entries()) {
+      const { seed, masked } = new Masker(crypto, c).mask(model, scalar);
+      tamper?.(masked, i);
+      aggregation.aggregate(masked);
+      masks.aggregate(deriveMask(crypto, c, seed, length));
+    }
+    return { aggregation, mask: masks.toMaskObject() };
+  }
+
+  it('accepts every honest extreme: weights at and beyond ±A, scalars at the range ends', () => {
+    for (const text of CHECKED) {
+      const c = cfg(text);
+      const ref = reference(c);
+      const a = Number(ref.a);
+      const bounds = { scalarMin: 0.5, scalarMax: Math.min(2, a) };
+      const inputs = [
+        { model: [a, -a, 2 * a, 0], scalar: bounds.scalarMax },
+        { model: [a, -a, -3 * a, 1], scalar: bounds.scalarMax },
+        { model: [a, -a, a, -1], scalar: bounds.scalarMin },
+      ];
+      const { aggregation, mask } = round(c, inputs);
+      expect(Array.from(aggregation.unmaskChecked(mask, bounds)), text).toEqual(Array.from(aggregation.unmask(mask)));
+    }
+  });
+
+  it('fails with aggregate-out-of-range naming the element one participant pushed past n·(A+U)·E', () => {
+    for (const text of CHECKED) {
+      const c = cfg(text);
+      const ref = reference(c);
+      const group = groupFor(maskParams(c));
+      const inputs = [0, 1, 2].map(() => ({ model: [0.5, -0.25, 0.125], scalar: 1 }));
+      // The attacker adds 3·(A+U)·E to weight 1 of its masked model: Σq_1 then exceeds 3·(A+U)·E.
+      const push = group.fromBigInts([0n, 3n * (ref.a + ref.u) * ref.e, 0n]);
+      const { aggregation, mask } = round(c, inputs, (masked, i) => {
+        if (i === 2) group.addInto(masked.vector, push);
+      });
+      let error: unknown;
+      try {
+        aggregation.unmaskChecked(mask, wide);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, text).toBeInstanceOf(PetError);
+      expect((error as PetError).code).toBe('aggregate-out-of-range');
+      expect((error as PetError).message).toContain('weight 1 ');
+    }
+  });
+
+  it('fails when the scalar sum is below n·scalarMin (scalars of 0) or above n·scalarMax', () => {
+    for (const text of CHECKED) {
+      const c = cfg(text);
+      const zero = round(c, [
+        { model: [1, 2], scalar: 0 },
+        { model: [1, 2], scalar: 0 },
+        { model: [1, 2], scalar: 0.001 },
+      ]);
+      expect(
+        codeOf(() => zero.aggregation.unmaskChecked(zero.mask, { scalarMin: 0.01, scalarMax: 1 })),
+        text,
+      ).toBe('aggregate-out-of-range');
+      expect(zero.aggregation.unmaskChecked(zero.mask, { scalarMin: 0, scalarMax: 1 }).length).toBe(2);
+      const big = round(
+        c,
+        [0, 1, 2].map(() => ({ model: [1, 2], scalar: 2 })),
+      );
+      expect(
+        codeOf(() => big.aggregation.unmaskChecked(big.mask, { scalarMin: 0.01, scalarMax: 1 })),
+        text,
+      ).toBe('aggregate-out-of-range');
+      expect(big.aggregation.unmaskChecked(big.mask, { scalarMin: 0.01, scalarMax: 2 })).toEqual(
+        big.aggregation.unmask(big.mask),
+      );
     }
   });
 });

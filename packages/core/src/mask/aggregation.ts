@@ -13,6 +13,12 @@ import { configName, type MaskConfig, type MaskParams, maskParams, sameConfig } 
 import { type Elements, type Group, groupFor } from './group.ts';
 import type { MaskObject } from './mask-object.ts';
 
+/** The scalar range every honest participant keeps to (the coordinator's setting). */
+export interface AggregateBounds {
+  readonly scalarMin: number;
+  readonly scalarMax: number;
+}
+
 export class Aggregation {
   private readonly params: MaskParams;
   private readonly group: Group;
@@ -86,6 +92,44 @@ export class Aggregation {
     const scalar = this.scalar.slice();
     this.group.subInto(vector, mask.vector);
     this.group.subInto(scalar, mask.scalar);
+    return this.group.decode(vector, scalar, this.count);
+  }
+
+  /**
+   * `unmask`, then checks that the result is one that `modelCount` honest participants can produce
+   * (protocol.md §4.6): each clamps s·w to [−A, U], so every unmasked element sum lies in
+   * [0, n·(A+U)·E], and each scalar lies in [scalarMin, scalarMax], so Σ sᵢ lies in
+   * [n·scalarMin, n·scalarMax] (within the fixed-point precision n/E). Anything else means a
+   * participant sent an encoding no clamped model gives (or a wrong mask won): throws
+   * `aggregate-out-of-range` naming the first offending element, and the model is not released.
+   */
+  unmaskChecked(mask: MaskObject, bounds: AggregateBounds): Float64Array {
+    if (this.count === 0) throw new PetError('empty-aggregation', 'unmask: no masked model was aggregated');
+    const vector = this.vector.slice();
+    const scalar = this.scalar.slice();
+    this.group.subInto(vector, mask.vector);
+    this.group.subInto(scalar, mask.scalar);
+    const { addShift: a, upperBound: u, expShift: e } = this.params;
+    const n = BigInt(this.count);
+    const above = this.group.firstAbove(vector, n * (a + u) * e);
+    if (above >= 0) {
+      const sum = Number(this.group.toBigInt(vector, above) - n * a * e) / Number(e);
+      throw new PetError(
+        'aggregate-out-of-range',
+        `unmask: weight ${above} of the aggregate, Σ sᵢwᵢ = ${sum.toPrecision(6)}, exceeds ${this.count}·${u} = ` +
+          `the most ${this.count} participants clamping s·w to ±${a} can produce`,
+      );
+    }
+    const scalarSum = Number(this.group.toBigInt(scalar, 0) - n * a * e) / Number(e);
+    const count = this.count;
+    const slack = count / Number(e) + 1e-12 * count * Math.max(bounds.scalarMax, 1);
+    if (!(scalarSum >= count * bounds.scalarMin - slack && scalarSum <= count * bounds.scalarMax + slack)) {
+      throw new PetError(
+        'aggregate-out-of-range',
+        `unmask: the scalar sum Σ sᵢ = ${scalarSum.toPrecision(6)} of ${count} participants is outside ` +
+          `[${count}·${bounds.scalarMin}, ${count}·${bounds.scalarMax}]: some scalar lies outside the allowed range`,
+      );
+    }
     return this.group.decode(vector, scalar, this.count);
   }
 

@@ -46,6 +46,8 @@ export interface Group {
    * where S is the unmasked scalar sum (protocol.md §4.5).
    */
   decode(values: Elements, scalar: Elements, modelCount: number): Float64Array;
+  /** The index of the first element above `bound` (a non-negative integer below the order), or −1. */
+  firstAbove(values: Elements, bound: bigint): number;
   /** The element at index i as a BigInt (tests, diagnostics; never in a hot loop). */
   toBigInt(values: Elements, i: number): bigint;
   /** Elements from BigInts (tests, fixtures). */
@@ -252,6 +254,12 @@ class FloatGroup implements Group {
     const out = new Float64Array(values.length);
     for (let i = 0; i < values.length; i++) out[i] = ((values[i] as number) - shift) / den;
     return out;
+  }
+
+  firstAbove(values: Elements, bound: bigint): number {
+    const b = Number(bound); // bound < order < 2^52: exact
+    for (let i = 0; i < values.length; i++) if ((values[i] as number) > b) return i;
+    return -1;
   }
 
   toBigInt(values: Elements, i: number): bigint {
@@ -629,6 +637,14 @@ class LimbGroup implements Group {
       a[ao + k] = d;
       borrow = d < 0 ? 1 : 0;
     }
+  }
+
+  firstAbove(values: Elements, bound: bigint): number {
+    const b = bigIntToLimbs(bound, this.limbCount);
+    const v = values as Uint32Array;
+    const count = v.length / this.limbCount;
+    for (let i = 0; i < count; i++) if (this.compare(v, i * this.limbCount, b) > 0) return i;
+    return -1;
   }
 
   toBigInt(values: Elements, i: number): bigint {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { PetError } from '../errors.ts';
 import { bytePattern, errorCode, fromHex, toHex } from '../testing/message-fixtures.ts';
 import {
   CHUNK_FLAG_LAST,
@@ -8,6 +9,7 @@ import {
   decodeChunk,
   encodeChunk,
   MAX_CHUNKS,
+  MIN_CHUNK_COST,
   splitPayload,
 } from './chunk.ts';
 
@@ -70,7 +72,7 @@ describe('chunk codec (protocol.md §3.7)', () => {
 });
 
 describe('ChunkAssembler (protocol.md §3.7)', () => {
-  it('reassembles any payload from its chunks in any order', () => {
+  it('reassembles any payload from chunk 0 and then its other chunks in any order', () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ maxLength: 600 }),
@@ -79,7 +81,7 @@ describe('ChunkAssembler (protocol.md §3.7)', () => {
         fc.infiniteStream(fc.nat()),
         (payload, maxChunkData, messageId, randoms) => {
           const chunks = splitPayload(payload, maxChunkData, messageId);
-          const order = chunks.map((c, i) => ({ c, key: randoms.next().value as number, i }));
+          const order = chunks.map((c, i) => ({ c, key: i === 0 ? -1 : (randoms.next().value as number), i }));
           order.sort((a, b) => a.key - b.key || a.i - b.i);
           const assembler = new ChunkAssembler(roomy);
           let out: Uint8Array | undefined;
@@ -95,21 +97,23 @@ describe('ChunkAssembler (protocol.md §3.7)', () => {
     );
   });
 
-  it('keeps participants and message ids apart, interleaved', () => {
+  it('keeps participants apart, interleaved', () => {
     fc.assert(
       fc.property(
         fc.array(fc.uint8Array({ minLength: 1, maxLength: 100 }), { minLength: 1, maxLength: 4 }),
-        fc.infiniteStream(fc.nat()),
-        (payloads, randoms) => {
-          const all = payloads.flatMap((payload, m) =>
-            ['alice', 'bob'].flatMap((who) =>
-              splitPayload(payload, 7, m).map((c) => ({ who, m, c, key: randoms.next().value as number })),
-            ),
+        fc.infiniteStream(fc.boolean()),
+        (payloads, coin) => {
+          // Each participant sends its messages one after the other; the two streams interleave.
+          const streams = ['alice', 'bob'].map((who) =>
+            payloads.flatMap((payload, m) => splitPayload(payload, 7, m).map((c) => ({ who, m, c }))),
           );
-          all.sort((a, b) => a.key - b.key);
           const assembler = new ChunkAssembler(roomy);
           const done: string[] = [];
-          for (const { who, m, c } of all) {
+          while (streams.some((s) => s.length > 0)) {
+            const pick = streams[0]?.length === 0 ? 1 : streams[1]?.length === 0 ? 0 : coin.next().value ? 1 : 0;
+            const next = (streams[pick] as { who: string; m: number; c: Uint8Array }[]).shift();
+            if (next === undefined) throw new Error('no chunk left');
+            const { who, m, c } = next;
             const out = assembler.add(who, 1, c);
             if (out) {
               expect(out).toEqual(payloads[m]);
@@ -123,64 +127,117 @@ describe('ChunkAssembler (protocol.md §3.7)', () => {
     );
   });
 
+  it('requires chunk 0 first and admits it before holding anything', () => {
+    const chunks = splitPayload(bytePattern(30, 0), 10, 5);
+    const c = (i: number) => chunks[i] as Uint8Array;
+    const assembler = new ChunkAssembler(roomy);
+    expect(errorCode(() => assembler.add('p', 2, c(1)))).toBe('chunk-mismatch');
+    expect(errorCode(() => assembler.add('p', 2, c(2)))).toBe('chunk-mismatch');
+    expect(assembler.bytesHeld).toBe(0);
+    const seen: Uint8Array[] = [];
+    const refuse = (data: Uint8Array) => {
+      seen.push(data.slice());
+      throw new PetError('not-eligible', 'test: not eligible');
+    };
+    expect(errorCode(() => assembler.add('p', 2, c(0), refuse))).toBe('not-eligible');
+    expect(seen).toEqual([bytePattern(10, 0)]); // the admission check sees chunk 0's data
+    expect(assembler.bytesHeld).toBe(0);
+    expect(assembler.pendingMessages).toBe(0);
+    let admitted = 0;
+    expect(assembler.add('p', 2, c(0), () => admitted++)).toBeUndefined();
+    expect(assembler.add('p', 2, c(1), () => admitted++)).toBeUndefined();
+    expect(admitted).toBe(1); // only a message's first chunk is admitted
+  });
+
+  it('holds one incomplete message per participant: a new chunk 0 replaces the old message', () => {
+    const first = splitPayload(bytePattern(30, 0), 10, 1);
+    const second = splitPayload(bytePattern(30, 7), 10, 2);
+    const assembler = new ChunkAssembler(roomy);
+    assembler.add('p', 2, first[0] as Uint8Array);
+    assembler.add('p', 2, first[1] as Uint8Array);
+    assembler.add('p', 2, second[0] as Uint8Array);
+    expect(assembler.pendingMessages).toBe(1);
+    expect(assembler.bytesHeld).toBe(Math.max(MIN_CHUNK_COST, (second[0] as Uint8Array).length));
+    expect(errorCode(() => assembler.add('p', 2, first[2] as Uint8Array))).toBe('chunk-mismatch');
+    assembler.add('p', 2, second[1] as Uint8Array);
+    expect(assembler.add('p', 2, second[2] as Uint8Array)).toEqual(bytePattern(30, 7));
+    expect(assembler.bytesHeld).toBe(0);
+  });
+
+  it('takes a chunk sent again with the same bytes as a retry, and refuses other bytes at its index', () => {
+    const chunks = splitPayload(bytePattern(30, 0), 10, 5);
+    const c = (i: number) => chunks[i] as Uint8Array;
+    const assembler = new ChunkAssembler(roomy);
+    assembler.add('p', 2, c(0));
+    assembler.add('p', 2, c(1));
+    const held = assembler.bytesHeld;
+    expect(assembler.add('p', 2, c(1))).toBeUndefined();
+    expect(assembler.bytesHeld).toBe(held);
+    const other = encodeChunk({ index: 1, messageId: 5, last: false, data: bytePattern(10, 99) });
+    expect(errorCode(() => assembler.add('p', 2, other))).toBe('chunk-mismatch');
+    expect(assembler.add('p', 2, c(2))).toEqual(bytePattern(30, 0));
+  });
+
   it('rejects inconsistent chunks with chunk-mismatch and keeps what it held', () => {
     const chunks = splitPayload(bytePattern(30, 0), 10, 5); // indices 0, 1, 2 (LAST)
     const c = (i: number) => chunks[i] as Uint8Array;
+    const cost = (b: Uint8Array) => Math.max(MIN_CHUNK_COST, b.length);
     const assembler = new ChunkAssembler(roomy);
     expect(assembler.add('p', 2, c(0))).toBeUndefined();
-    const held = assembler.bytesHeld;
-    expect(held).toBe(c(0).length);
-    expect(errorCode(() => assembler.add('p', 2, c(0)))).toBe('chunk-mismatch'); // duplicate index
+    expect(assembler.bytesHeld).toBe(cost(c(0)));
     expect(errorCode(() => assembler.add('p', 3, c(1)))).toBe('chunk-mismatch'); // other tag
     expect(assembler.add('p', 2, c(2))).toBeUndefined();
     const beyond = encodeChunk({ index: 3, messageId: 5, last: false, data: Uint8Array.of(1) });
     expect(errorCode(() => assembler.add('p', 2, beyond))).toBe('chunk-mismatch'); // beyond LAST
     const secondLast = encodeChunk({ index: 1, messageId: 5, last: true, data: Uint8Array.of(1) });
     expect(errorCode(() => assembler.add('p', 2, secondLast))).toBe('chunk-mismatch'); // second LAST
-    expect(assembler.bytesHeld).toBe(c(0).length + c(2).length);
+    expect(assembler.bytesHeld).toBe(cost(c(0)) + cost(c(2)));
     expect(assembler.add('p', 2, c(1))).toEqual(bytePattern(30, 0));
     expect(assembler.bytesHeld).toBe(0);
 
     // A LAST below an index already received.
     const early = new ChunkAssembler(roomy);
+    early.add('p', 2, c(0));
     early.add('p', 2, c(2));
     expect(errorCode(() => early.add('p', 2, encodeChunk({ index: 1, messageId: 5, last: true, data: c(1) })))).toBe(
       'chunk-mismatch',
     );
     // A malformed chunk header changes nothing.
     expect(errorCode(() => early.add('p', 2, Uint8Array.of(0, 1)))).toBe('truncated');
-    expect(early.bytesHeld).toBe(c(2).length);
+    expect(early.bytesHeld).toBe(cost(c(0)) + cost(c(2)));
     expect(early.pendingMessages).toBe(1);
   });
 
   it('enforces the per-participant and total budgets, dropping the offending message', () => {
-    const limits = { maxBytesPerParticipant: 40, maxTotalBytes: 70 };
+    const limits = { maxBytesPerParticipant: 2 * MIN_CHUNK_COST, maxTotalBytes: 3 * MIN_CHUNK_COST + 10 };
     const chunk = (index: number, messageId: number) =>
-      encodeChunk({ index, messageId, last: false, data: new Uint8Array(12) }); // 20 bytes each
+      encodeChunk({ index, messageId, last: false, data: new Uint8Array(12) }); // 20 bytes, charged MIN_CHUNK_COST
     const assembler = new ChunkAssembler(limits);
     assembler.add('alice', 1, chunk(0, 1));
+    assembler.add('alice', 1, chunk(1, 1));
+    expect(assembler.bytesHeld).toBe(2 * MIN_CHUNK_COST);
+    expect(errorCode(() => assembler.add('alice', 1, chunk(2, 1)))).toBe('oversized');
+    expect(assembler.bytesHeld).toBe(0); // alice's message dropped
+    expect(assembler.pendingMessages).toBe(0);
     assembler.add('alice', 1, chunk(0, 2));
-    expect(assembler.bytesHeld).toBe(40);
-    expect(errorCode(() => assembler.add('alice', 1, chunk(1, 2)))).toBe('oversized');
-    expect(assembler.bytesHeld).toBe(20); // message 2 dropped, message 1 kept
-    expect(assembler.pendingMessages).toBe(1);
     assembler.add('bob', 1, chunk(0, 1));
     assembler.add('bob', 1, chunk(1, 1));
-    expect(assembler.bytesHeld).toBe(60);
+    expect(assembler.bytesHeld).toBe(3 * MIN_CHUNK_COST);
     expect(errorCode(() => assembler.add('carol', 1, chunk(0, 1)))).toBe('oversized'); // total
-    expect(assembler.bytesHeld).toBe(60); // carol had nothing; nothing else touched
+    expect(assembler.bytesHeld).toBe(3 * MIN_CHUNK_COST); // carol had nothing; nothing else touched
     expect(errorCode(() => assembler.add('bob', 1, chunk(2, 1)))).toBe('oversized'); // both budgets
-    expect(assembler.bytesHeld).toBe(20); // bob's message dropped
+    expect(assembler.bytesHeld).toBe(MIN_CHUNK_COST); // bob's message dropped
     expect(assembler.dropIncomplete()).toBe(1);
     expect(assembler.bytesHeld).toBe(0);
     expect(assembler.pendingMessages).toBe(0);
   });
 
-  it('bounds chunks per message and charges even empty chunks', () => {
+  it('bounds chunks per message and charges even empty chunks at least MIN_CHUNK_COST', () => {
     const assembler = new ChunkAssembler({ ...roomy, maxChunksPerMessage: 2 });
     const empty = (index: number) => encodeChunk({ index, messageId: 0, last: false, data: new Uint8Array(0) });
     assembler.add('p', 1, empty(0));
-    expect(assembler.bytesHeld).toBe(CHUNK_HEADER_BYTES);
+    expect(assembler.bytesHeld).toBe(MIN_CHUNK_COST);
+    expect(CHUNK_HEADER_BYTES).toBeLessThan(MIN_CHUNK_COST);
     expect(errorCode(() => assembler.add('p', 1, empty(2)))).toBe('oversized');
     expect(assembler.bytesHeld).toBe(0);
     expect(errorCode(() => new ChunkAssembler({ ...roomy, maxChunksPerMessage: 0 }))).toBe('invalid-field');
@@ -190,11 +247,12 @@ describe('ChunkAssembler (protocol.md §3.7)', () => {
   it('drops incomplete messages at phase end', () => {
     const assembler = new ChunkAssembler(roomy);
     for (const who of ['a', 'b', 'c']) assembler.add(who, 2, splitPayload(bytePattern(20, 0), 10, 9)[0] as Uint8Array);
-    assembler.add('a', 2, splitPayload(bytePattern(20, 0), 10, 10)[1] as Uint8Array);
-    expect(assembler.pendingMessages).toBe(4);
-    expect(assembler.dropIncomplete()).toBe(4);
+    expect(assembler.pendingMessages).toBe(3);
+    expect(assembler.dropIncomplete()).toBe(3);
     expect(assembler.bytesHeld).toBe(0);
-    // Chunks of a dropped message start a fresh one.
-    expect(assembler.add('a', 2, splitPayload(bytePattern(20, 0), 10, 9)[1] as Uint8Array)).toBeUndefined();
+    // Chunks of a dropped message cannot continue it: a message starts again with chunk 0.
+    expect(errorCode(() => assembler.add('a', 2, splitPayload(bytePattern(20, 0), 10, 9)[1] as Uint8Array))).toBe(
+      'chunk-mismatch',
+    );
   });
 });

@@ -28,6 +28,11 @@ export const CHUNK_HEADER_BYTES = 8;
 export const CHUNK_FLAG_LAST = 0x01;
 /** A u16 index allows at most 65536 chunks per message. */
 export const MAX_CHUNKS = 0x1_0000;
+/**
+ * The least a held chunk is charged, in bytes: a chunk costs its map entry and buffer besides its
+ * data, so thousands of tiny chunks must not hold more memory than the budget says.
+ */
+export const MIN_CHUNK_COST = 256;
 
 export interface Chunk {
   readonly index: number;
@@ -118,13 +123,17 @@ interface PartialMessage {
 }
 
 /**
- * Reassembles multipart payloads, bounded in memory.
+ * Reassembles multipart payloads, bounded in memory (protocol.md §3.7).
  *
- * Each chunk is charged its full chunk payload size (header included), so
- * even empty chunks cost something and the number of chunks held is bounded
- * too. A rejected chunk changes nothing, except that a chunk over a budget
- * also drops the partial message it belonged to (which can then never
- * complete) and releases its memory.
+ * A message starts with its chunk 0, which the caller admits first (`admitFirst`: signatures and
+ * task eligibility, read from the payload's first bytes) before anything is held; later chunks of
+ * a message that never started are refused. A participant holds at most one incomplete message:
+ * a new chunk 0 replaces its earlier one. Each chunk is charged its full chunk payload size
+ * (header included), at least `MIN_CHUNK_COST`, so the number of chunks held is bounded too. A
+ * chunk sent again with the same bytes (a retry whose answer was lost) is accepted again and
+ * changes nothing. A rejected chunk changes nothing, except that a chunk over a budget also
+ * drops the partial message it belonged to (which can then never complete) and releases its
+ * memory.
  */
 export class ChunkAssembler {
   /** participant key → message id → partial message. */
@@ -166,7 +175,12 @@ export class ChunkAssembler {
    * a participant; returns the reassembled payload when this chunk completes
    * its message, else undefined.
    */
-  add(participantKey: string, tag: number, chunkPayload: Uint8Array): Uint8Array | undefined {
+  add(
+    participantKey: string,
+    tag: number,
+    chunkPayload: Uint8Array,
+    admitFirst?: (firstChunkData: Uint8Array) => void,
+  ): Uint8Array | undefined {
     const chunk = decodeChunk(chunkPayload);
     const { index, messageId } = chunk;
     const where = `chunk ${index} of message ${messageId}`;
@@ -175,8 +189,16 @@ export class ChunkAssembler {
     if (existing !== undefined && existing.tag !== tag) {
       throw new PetError('chunk-mismatch', `${where}: expected tag ${existing.tag} as its earlier chunks, got ${tag}`);
     }
-    if (existing?.chunks.has(index)) {
+    const held = existing?.chunks.get(index);
+    if (held !== undefined) {
+      if (sameBytes(held, chunk.data)) return undefined; // a retry of a chunk already held
       throw new PetError('chunk-mismatch', `${where}: expected a new chunk index, got ${index} again`);
+    }
+    if (existing === undefined) {
+      if (index !== 0) {
+        throw new PetError('chunk-mismatch', `${where}: expected chunk 0 first, to start message ${messageId}`);
+      }
+      admitFirst?.(chunk.data);
     }
     const last = existing?.last;
     if (chunk.last) {
@@ -205,7 +227,11 @@ export class ChunkAssembler {
         `${where}: expected at most ${this.maxChunks} chunks per message, got index ${index}`,
       );
     }
-    const cost = chunkPayload.length;
+    const cost = Math.max(chunkPayload.length, MIN_CHUNK_COST);
+    if (existing === undefined) {
+      // One incomplete message per participant: a new message replaces the one it abandoned.
+      for (const [id, other] of this.partials.get(participantKey) ?? []) this.drop(participantKey, id, other);
+    }
     const participantHeld = this.heldBy.get(participantKey) ?? 0;
     if (participantHeld + cost > this.limits.maxBytesPerParticipant || this.held + cost > this.limits.maxTotalBytes) {
       if (existing !== undefined) this.drop(participantKey, messageId, existing);
@@ -260,6 +286,12 @@ export class ChunkAssembler {
     if (left > 0) this.heldBy.set(participantKey, left);
     else this.heldBy.delete(participantKey);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function assemble(chunks: Map<number, Uint8Array>, count: number): Uint8Array {

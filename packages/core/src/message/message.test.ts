@@ -24,7 +24,7 @@ describe('messages (protocol.md §3.1)', () => {
     };
     expect(golden).toEqual({
       sum: 'd99ff012615fad485a7724ca3c62d88eb2b6037316cf293c1e38c842cddaae5e',
-      sum2: '0da3c1efdb93564fafd1a1ad8b87e2e03ee12bcde955f4c6cd1f083fb8b7504c',
+      sum2: 'a9c56719a7c6900eb4c1541d32f34fce7a8a665dfe4a9442c254db5aaec5815d',
       update: 'a0a91ae55d48a1d06e38efa04fa34477df2585725005160f96465831b58c94fb',
     });
   });

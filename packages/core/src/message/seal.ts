@@ -97,18 +97,23 @@ export function sealMessageChunks(
   );
 }
 
+/** A message opened and authenticated, its payload (or chunk payload) not yet decoded. */
+export interface OpenedFrame {
+  readonly participantPk: Uint8Array;
+  readonly coordinatorPk: Uint8Array;
+  readonly tag: MessageTag;
+  readonly signature: Uint8Array;
+  readonly multipart: boolean;
+  /** The payload, or for a multipart message the chunk payload (its chunk header validated). */
+  readonly body: Uint8Array;
+}
+
 /**
- * Opens and authenticates a sealed message (checks in the order of the
- * module comment). A whole message's payload is decoded, checked against
- * `expect` when given; a chunk is returned as its raw chunk payload, its
- * chunk header already validated.
+ * Opens and authenticates a sealed message without decoding its payload, so the coordinator can
+ * run its cheap checks (phase, duplicates, eligibility from the payload's leading signatures)
+ * before the full decode (protocol.md §3.2).
  */
-export function openMessage(
-  crypto: PetCrypto,
-  sealed: Uint8Array,
-  coordinatorKeyPair: EncryptKeyPair,
-  expect?: PayloadExpectation,
-): OpenedMessage {
+export function openFrame(crypto: PetCrypto, sealed: Uint8Array, coordinatorKeyPair: EncryptKeyPair): OpenedFrame {
   // SECURITY: the round secret key is owned by the coordinator's round state; only used to open.
   const bytes = crypto.openSealed(sealed, coordinatorKeyPair, 'message');
   if (bytes.length < HEADER_BYTES) {
@@ -122,11 +127,25 @@ export function openMessage(
       'message.signature: expected an Ed25519 signature of bytes 64..end by participantPk, got an invalid one',
     );
   }
-  const { participantPk, coordinatorPk, tag, signature } = header;
+  const { participantPk, coordinatorPk, tag, signature, multipart } = header;
   const body = bytes.subarray(HEADER_BYTES);
-  if (header.multipart) {
-    decodeChunk(body);
-    return { participantPk, coordinatorPk, tag, signature, multipart: true, chunk: body };
-  }
-  return { participantPk, coordinatorPk, tag, signature, multipart: false, payload: decodePayload(tag, body, expect) };
+  if (multipart) decodeChunk(body);
+  return { participantPk, coordinatorPk, tag, signature, multipart, body };
+}
+
+/**
+ * Opens and authenticates a sealed message (checks in the order of the
+ * module comment). A whole message's payload is decoded, checked against
+ * `expect` when given; a chunk is returned as its raw chunk payload, its
+ * chunk header already validated.
+ */
+export function openMessage(
+  crypto: PetCrypto,
+  sealed: Uint8Array,
+  coordinatorKeyPair: EncryptKeyPair,
+  expect?: PayloadExpectation,
+): OpenedMessage {
+  const { body, ...frame } = openFrame(crypto, sealed, coordinatorKeyPair);
+  if (frame.multipart) return { ...frame, multipart: true, chunk: body };
+  return { ...frame, multipart: false, payload: decodePayload(frame.tag, body, expect) };
 }

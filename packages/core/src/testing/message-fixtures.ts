@@ -8,7 +8,7 @@
  * Not for production use: the seeds are public.
  */
 
-import { toBase64Url } from '../bytes.ts';
+import { compareBytes, toBase64Url } from '../bytes.ts';
 import { taskSignature } from '../crypto/eligibility.ts';
 import type { PetCrypto } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
@@ -104,11 +104,22 @@ export function fixtureUpdate(crypto: PetCrypto, config: MaskConfig = FLOAT_CONF
   };
 }
 
-export function fixtureSum2(crypto: PetCrypto, config: MaskConfig = FLOAT_CONFIG, length = 16): Sum2 {
+/** Two update participants' Ed25519 public keys, sorted ascending bytewise: a Sum2's rejected seeds. */
+export function fixtureRejectedSeeds(crypto: PetCrypto): Uint8Array[] {
+  return [20, 21].map((n) => crypto.signingKeyPair(fixedSeed(n)).publicKey).sort(compareBytes);
+}
+
+export function fixtureSum2(
+  crypto: PetCrypto,
+  config: MaskConfig = FLOAT_CONFIG,
+  length = 16,
+  rejectedSeeds: readonly Uint8Array[] = fixtureRejectedSeeds(crypto),
+): Sum2 {
   const keys = fixtureKeys(crypto);
   return {
     sumSignature: taskSignature(crypto, keys.roundSeed, 'sum', keys.participant.secretKey),
     aggregatedMask: deriveMask(crypto, config, fixedSeed(8), length),
+    rejectedSeeds,
   };
 }
 
