@@ -213,7 +213,10 @@ function messages(crypto: PetCrypto, report: ScenarioReport): void {
   };
   report['payload.update.sha256'] = digest(crypto, encodeUpdate(update.update));
   const aggregatedMask = deriveMask(crypto, ROUND_CONFIG, seed(35), MODEL_LENGTH);
-  report['payload.sum2.sha256'] = digest(crypto, encodeSum2({ sumSignature, aggregatedMask }));
+  // Two update participants whose seeds did not open (protocol.md §3.5), given out of order: the
+  // encoder sorts them.
+  const rejectedSeeds = [37, 36].map((n) => crypto.signingKeyPair(seed(n)).publicKey);
+  report['payload.sum2.sha256'] = digest(crypto, encodeSum2({ sumSignature, aggregatedMask, rejectedSeeds }));
 
   const message = { participantPk: identity.publicKey, coordinatorPk: coordinator.publicKey, payload: update };
   const signed = signMessage(crypto, encodeMessage(message), identity.secretKey);
@@ -341,7 +344,11 @@ async function round(crypto: PetCrypto, report: ScenarioReport): Promise<void> {
   for (const p of participants) await settle(p); // new round: Sum messages sent, updates wait
   coordinator.publishSums();
   for (const p of participants) await settle(p); // Update messages sent
-  coordinator.publishSeeds();
+  // A garbage encrypted mask seed from an update participant that sent no update, in every sum
+  // participant's column: each skips it and names it in its Sum2's rejected seeds (§3.5).
+  const garbagePk = toBase64Url(crypto.signingKeyPair(seed(52)).publicKey);
+  for (const column of coordinator.publishSeeds().values())
+    column.set(garbagePk, pattern(ENCRYPTED_MASK_SEED_BYTES, 52));
   for (const p of participants) await settle(p); // Sum2 messages sent
 
   for (const p of participants) report[`round.${p.name}.phases`] = p.phases.join('>');
@@ -354,6 +361,11 @@ async function round(crypto: PetCrypto, report: ScenarioReport): Promise<void> {
   const updates = coordinator.payloads('update');
   const [mask, ...others] = sum2s.map((p) => encodeMaskObject(p.sum2.aggregatedMask));
   report['round.aggregatedMasksAgree'] = mask !== undefined && others.every((other) => equal(other, mask));
+  const rejected = sum2s.map((p) => p.sum2.rejectedSeeds.map((pk) => toBase64Url(pk)).join('+') || '-');
+  if (rejected.length !== 2 || rejected.some((r) => r !== garbagePk)) {
+    throw new Error(`round: expected both Sum2 messages to reject exactly the garbage seed, got ${rejected.join(',')}`);
+  }
+  report['round.rejectedSeeds'] = rejected.join(',');
   const aggregation = new Aggregation(ROUND_CONFIG, MODEL_LENGTH);
   for (const { update } of updates) aggregation.aggregate(update.maskedModel);
   const aggregatedMask = sum2s[0]?.sum2.aggregatedMask;

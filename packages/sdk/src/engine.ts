@@ -4,6 +4,7 @@
  * (CONVENTIONS §14); ParticipantABC and AsyncParticipant build on it.
  */
 
+export { AdmissionTokenError, type TokenSource } from './client/admission-token.ts';
 export {
   type CoordinatorClient,
   CoordinatorRejectedError,

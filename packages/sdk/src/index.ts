@@ -10,6 +10,7 @@ export {
   type SpawnedAsyncParticipant,
   spawnAsyncParticipant,
 } from './async-participant.ts';
+export type { TokenSource } from './client/admission-token.ts';
 export type { FetchLike } from './client/http-client.ts';
 export {
   CryptoInitError,

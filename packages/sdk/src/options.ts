@@ -5,6 +5,7 @@
  * here.
  */
 
+import { invalidTokenSource, type TokenSource } from './client/admission-token.ts';
 import type { FetchLike } from './client/http-client.ts';
 import { ParticipantInitError } from './errors.ts';
 import { LOG_LEVELS, type LoggerLike, type LogLevel } from './logger.ts';
@@ -37,6 +38,13 @@ export interface ParticipantOptions {
   readonly logger?: LoggerLike;
   /** Default `globalThis.fetch`. */
   readonly fetch?: FetchLike;
+  /**
+   * The admission token the coordinator asks of participants, sent as `Authorization: Bearer`
+   * on every request; or a function returning it (sync or async), called at the first request,
+   * again shortly before a JWT's `exp`, and after the coordinator answered 401 'not-admitted'.
+   * SECURITY: a bearer credential; the SDK never logs it.
+   */
+  readonly token?: TokenSource;
   /** Every error the participant meets: a callback that threw, a rejected model, a round error. */
   readonly onError?: (error: Error) => void;
   /** First wait between polls of the coordinator (default 250 ms); doubles while nothing changes. */
@@ -54,6 +62,7 @@ export interface ResolvedOptions {
   readonly logLevel: LogLevel;
   readonly logger: LoggerLike | undefined;
   readonly fetch: FetchLike;
+  readonly token: TokenSource | undefined;
   readonly onError: ((error: Error) => void) | undefined;
   readonly pollMs: number | undefined;
   readonly maxPollMs: number | undefined;
@@ -77,7 +86,7 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     throw new ParticipantInitError(`options.${field}: expected ${expected}, got ${shown}`);
   };
   if (typeof options !== 'object' || options === null) bad('', 'an object', options);
-  const { state, scalar, store, storeKey, signal, logLevel, logger, onError, pollMs, maxPollMs } = options;
+  const { state, scalar, store, storeKey, signal, logLevel, logger, token, onError, pollMs, maxPollMs } = options;
   if (state !== undefined && !(state instanceof Uint8Array)) bad('state', 'a Uint8Array from stop()', state);
   if (scalar !== undefined && (typeof scalar !== 'number' || !Number.isFinite(scalar) || scalar < 0)) {
     bad('scalar', 'a finite number ≥ 0', scalar);
@@ -96,6 +105,11 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) bad(field, 'an integer ≥ 1', value);
   }
   if (onError !== undefined && typeof onError !== 'function') bad('onError', 'a function', onError);
+  if (token !== undefined) {
+    const invalid = invalidTokenSource(token);
+    // SECURITY: the message says what kind of value came, never the value (a token, perhaps a near miss).
+    if (invalid !== undefined) bad('token', invalid, typeof token === 'string' ? 'a string' : token);
+  }
   const fetch = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
   if (typeof fetch !== 'function') bad('fetch', 'a fetch function (this platform has no globalThis.fetch)', fetch);
   if (signal?.aborted) throw new ParticipantInitError('options.signal: already aborted');
@@ -108,6 +122,7 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     logLevel: logLevel ?? 'warn',
     logger,
     fetch: fetch as FetchLike,
+    token,
     onError,
     pollMs,
     maxPollMs,

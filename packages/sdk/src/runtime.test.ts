@@ -386,6 +386,49 @@ describe('createParticipantRuntime: errors and models', () => {
     expect(runtime.getSnapshot().lastError).toMatchObject({ code: 'wrong-phase', roundId: 1 });
   });
 
+  it('a sum dictionary holding an all-zero ephemeral key: lastError invalid-key, the update is tried once, no endless retry', async () => {
+    const c = await coordinator();
+    // A hostile sum dictionary (protocol.md §5.1): one sum participant "announced" the all-zero key.
+    const hostile = new Map([[toBase64Url(new Uint8Array(32).fill(3)), new Uint8Array(32)]]);
+    // No GET /phase (a coordinator without long polls): the SDK cannot see the sum phase is still on.
+    const fetch = routed(c.fetch, {
+      '/sums': () => answer(200, encodeSumDict(hostile)),
+      '/phase': () => answer(404),
+    });
+    const errors: Error[] = [];
+    let asked = 0;
+    const runtime = await spawn(
+      { url: c.url, fetch },
+      { onError: (e) => errors.push(e) },
+      {
+        localModel: async () => {
+          asked++;
+          return new Float32Array(8);
+        },
+      },
+    );
+    await waitFor(() => runtime.getSnapshot().lastError !== null);
+    expect(runtime.getSnapshot()).toMatchObject({
+      phase: 'awaiting',
+      task: 'update',
+      roundId: 1,
+      lastError: { code: 'invalid-key', roundId: 1 },
+    });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(PetflError);
+    expect(errors[0]).toMatchObject({ code: 'invalid-key' });
+    expect(errors[0]?.message).toMatch(
+      /^ephemeral key of [A-Za-z0-9_-]{43}: expected an X25519 public key, got a small-order point/,
+    );
+    // it goes on polling for the next round, and never masks or seals this round's update again
+    const polls = fetch.paths.filter((p) => p === '/params').length;
+    await waitFor(() => fetch.paths.filter((p) => p === '/params').length >= polls + 5);
+    expect(asked).toBe(1);
+    expect(fetch.paths.filter((p) => p === '/sums')).toHaveLength(1);
+    expect(fetch.paths).not.toContain('/message');
+    expect(runtime.getSnapshot().phase).toBe('awaiting');
+  });
+
   it('a global model of another value type than the config’s is a GlobalModelDataTypeMismatchError, not delivered', async () => {
     const c = await coordinator(); // data = f32
     const f64 = encodeGlobalModel({ roundId: 0, model: new Float64Array(8).fill(0.25) });

@@ -224,7 +224,12 @@ class Runtime implements ParticipantRuntime {
       }
       return response;
     };
-    const http = new HttpCoordinatorClient(deps.url, { fetch: counting, signal: this.controller.signal });
+    const http = new HttpCoordinatorClient(deps.url, {
+      fetch: counting,
+      signal: this.controller.signal,
+      log: deps.log,
+      ...(deps.options.token === undefined ? {} : { token: deps.options.token }),
+    });
     this.client = observeParams(http, (params) => {
       this.lastParams = params;
     });
@@ -476,7 +481,7 @@ function observeParams(client: CoordinatorClient, onParams: (params: RoundParame
       return params;
     },
     getSums: () => client.getSums(),
-    getSeeds: (pk) => client.getSeeds(pk),
+    getSeeds: (pk, signature) => client.getSeeds(pk, signature),
     getModel: () => client.getModel(),
     postMessage: (sealed) => client.postMessage(sealed),
     ...(watch === undefined ? {} : { waitForPhaseChange: watch }),

@@ -33,6 +33,9 @@ function settings(participants: { sum: number; update: number }, sumProbability:
 [api]
 port = 0
 admin_token = "${ADMIN}"
+[safety]
+allow_unsafe_small_rounds = true
+scalar_min = 0
 [pet.sum]
 probability = ${sumProbability}
 count = { min = ${sum}, max = ${sum} }

@@ -6,7 +6,8 @@
  * coordinator.
  */
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type { FetchLike } from './client/http-client.ts';
 import {
   GlobalModelUnavailableError,
   LocalModelDataTypeMismatchError,
@@ -15,7 +16,8 @@ import {
   UninitializedParticipantError,
 } from './errors.ts';
 import { ParticipantABC } from './participant-abc.ts';
-import { spawnParticipantWith } from './spawn-participant.ts';
+import { spawnParticipant, spawnParticipantWith } from './spawn-participant.ts';
+import { MemoryStateStore } from './state-machine/memory-state-store.ts';
 import { FakeRuntime } from './test-support/fake-runtime.ts';
 
 /** A participant whose every method is a recorded, replaceable function. */
@@ -236,3 +238,132 @@ describe('spawnParticipant (ParticipantABC)', () => {
     );
   });
 });
+
+/**
+ * A coordinator that never starts a round: GET /params 204, no long poll (404). It records each
+ * request's path and Authorization header; `status(path)` may answer otherwise.
+ */
+function idleCoordinator(status: (path: string, authorization: string | undefined) => number = () => 204) {
+  const requests: { path: string; authorization: string | undefined }[] = [];
+  const fetch: FetchLike = async (url, init) => {
+    const path = new URL(url).pathname;
+    const authorization = (init?.headers as Record<string, string> | undefined)?.['authorization'];
+    requests.push({ path, authorization });
+    const code = path === '/phase' ? 404 : status(path, authorization);
+    const body = code === 401 ? JSON.stringify({ code: 'not-admitted', message: 'who are you' }) : '';
+    return {
+      status: code,
+      text: async () => body,
+      arrayBuffer: async () => new TextEncoder().encode(body).buffer as ArrayBuffer,
+    };
+  };
+  return { fetch, requests };
+}
+
+const quiet = { logLevel: 'silent', pollMs: 5, maxPollMs: 10 } as const;
+
+describe('spawnParticipant: the admission token (through the real runtime and HTTP client)', () => {
+  it('sends options.token as Authorization: Bearer on every request to the coordinator', async () => {
+    const coordinator = idleCoordinator();
+    const handle = await spawnParticipant('https://c.test', new Recording(), {
+      ...quiet,
+      fetch: coordinator.fetch,
+      store: new MemoryStateStore(),
+      token: 'participant-token',
+    });
+    await vi.waitFor(() => expect(coordinator.requests.length).toBeGreaterThanOrEqual(3));
+    await handle.stop();
+    expect(coordinator.requests.every((r) => r.authorization === 'Bearer participant-token')).toBe(true);
+  });
+
+  it('a token function is asked lazily, and again after a 401 not-admitted', async () => {
+    const issued: string[] = [];
+    const source = vi.fn(async () => {
+      issued.push(`token-${issued.length + 1}`);
+      return issued.at(-1) as string;
+    });
+    // The coordinator admits only the second token.
+    const coordinator = idleCoordinator((_path, authorization) => (authorization === 'Bearer token-2' ? 204 : 401));
+    const handle = await spawnParticipant('https://c.test', new Recording(), {
+      ...quiet,
+      fetch: coordinator.fetch,
+      store: new MemoryStateStore(),
+      token: source,
+    });
+    await vi.waitFor(() => expect(coordinator.requests.length).toBeGreaterThanOrEqual(4));
+    await handle.stop();
+    expect(coordinator.requests.slice(0, 2).map((r) => r.authorization)).toEqual(['Bearer token-1', 'Bearer token-2']);
+    expect(source).toHaveBeenCalledTimes(2);
+  });
+
+  it('a token function that throws is reported (onError, lastError); nothing unhandled, nothing sent', async () => {
+    const coordinator = idleCoordinator();
+    const errors: Error[] = [];
+    let calls = 0;
+    // The first token is a JWT that expires at once, so the client asks the function again.
+    const token = () => {
+      calls++;
+      if (calls === 1) return jwtExpiringNow();
+      throw new Error('the identity provider is down');
+    };
+    const handle = await spawnParticipant('https://c.test', new Recording(), {
+      ...quiet,
+      fetch: coordinator.fetch,
+      store: new MemoryStateStore(),
+      token,
+      onError: (error) => errors.push(error),
+    });
+    await vi.waitFor(() => expect(handle.getSnapshot().lastError).not.toBeNull());
+    await handle.stop();
+    expect(handle.getSnapshot().lastError?.message).toBe(
+      'options.token: the token function failed: the identity provider is down',
+    );
+    expect(errors.some((e) => e.message.includes('the identity provider is down'))).toBe(true);
+    expect(coordinator.requests).toHaveLength(1);
+  });
+
+  it('a bad token option is a ParticipantInitError before anything is sent', async () => {
+    const coordinator = idleCoordinator();
+    await expect(
+      spawnParticipant('https://c.test', new Recording(), { ...quiet, fetch: coordinator.fetch, token: '' }),
+    ).rejects.toThrow(ParticipantInitError);
+    expect(coordinator.requests).toHaveLength(0);
+  });
+});
+
+describe('spawnParticipant: plain http', () => {
+  it('warns once, at level warn, when the coordinator URL is http to a non-loopback host', async () => {
+    const warnings: string[] = [];
+    const logger = { error() {}, warn: (m: string) => warnings.push(m), info() {}, debug() {} };
+    const coordinator = idleCoordinator();
+    const handle = await spawnParticipant('http://10.20.30.40:8080', new Recording(), {
+      pollMs: 5,
+      maxPollMs: 10,
+      logger,
+      fetch: coordinator.fetch,
+      store: new MemoryStateStore(),
+      token: 'not-in-the-log',
+    });
+    await vi.waitFor(() => expect(coordinator.requests.length).toBeGreaterThanOrEqual(3));
+    await handle.stop();
+    const plain = warnings.filter((m) => m.includes('plain http'));
+    expect(plain).toHaveLength(1);
+    expect(plain[0]).toContain('10.20.30.40');
+    expect(warnings.join('\n')).not.toContain('not-in-the-log');
+
+    const local = await spawnParticipant('http://127.0.0.1:8080', new Recording(), {
+      pollMs: 5,
+      logger,
+      fetch: coordinator.fetch,
+      store: new MemoryStateStore(),
+    });
+    await local.stop();
+    expect(warnings.filter((m) => m.includes('plain http'))).toHaveLength(1);
+  });
+});
+
+/** A JWT whose exp is now: the client asks its token function again before each use. */
+function jwtExpiringNow(): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'none' })}.${part({ exp: Math.floor(Date.now() / 1000) })}.c2ln`;
+}

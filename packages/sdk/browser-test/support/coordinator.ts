@@ -41,6 +41,9 @@ port = 0
 admin_token = "browser-test"
 cors_origins = ["*"]
 max_body_bytes = 16777216
+[safety]
+allow_unsafe_small_rounds = true
+scalar_min = 0
 [pet.sum]
 probability = ${sumProbability}
 count = { min = 1, max = 100 }

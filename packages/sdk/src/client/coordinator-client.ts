@@ -8,7 +8,9 @@
  * `CoordinatorRejectedError` — the coordinator understood and refused (a 4xx
  * answer with a PetError code, protocol.md §3.11): retrying the same request
  * cannot help; `CoordinatorUnavailableError` — network failure, 5xx, or a
- * malformed answer, after the client's own retries: try again later.
+ * malformed answer, after the client's own retries: try again later. The
+ * HTTP client adds a third, from the app's side: `AdmissionTokenError` when
+ * the app's token function fails (admission-token.ts).
  */
 
 import type { GlobalModel, RoundParameters } from '@petfl/core';
@@ -20,11 +22,13 @@ export interface CoordinatorClient {
   /** `GET /sums`: the sum dictionary (base64url sum participant pk → ephemeral pk); undefined until the sum phase ended. */
   getSums(): Promise<ReadonlyMap<string, Uint8Array> | undefined>;
   /**
-   * `GET /seeds?pk=`: the update seed dictionary of one sum participant (base64url update
+   * `GET /seeds?pk=&sig=`: the update seed dictionary of one sum participant (base64url update
    * participant pk → encrypted mask seed); undefined until the update phase ended. Rejected with
-   * code 'unknown-sum-participant' when that pk is not in the sum dictionary.
+   * code 'unknown-sum-participant' when that pk is not in the sum dictionary. `signature` is
+   * `signSeedsRequest(crypto, round.coordinatorPk, identity)` (seeds-request.ts): the sum
+   * participant's proof that the column it asks for is its own.
    */
-  getSeeds(sumParticipantPk: Uint8Array): Promise<ReadonlyMap<string, Uint8Array> | undefined>;
+  getSeeds(sumParticipantPk: Uint8Array, signature: Uint8Array): Promise<ReadonlyMap<string, Uint8Array> | undefined>;
   /** `GET /model`: the latest global model; undefined until one exists. */
   getModel(): Promise<GlobalModel | undefined>;
   /** `POST /message`: one sealed message (protocol.md §3.2). */

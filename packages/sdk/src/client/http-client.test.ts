@@ -18,7 +18,8 @@ import {
   toBase64Url,
 } from '@petfl/core';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Clock } from '../state-machine/io.ts';
+import type { AbortSignalLike, Clock } from '../state-machine/io.ts';
+import { AdmissionTokenError } from './admission-token.ts';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from './coordinator-client.ts';
 import {
   type FetchLike,
@@ -165,6 +166,7 @@ describe('HttpCoordinatorClient: reads (protocol.md §1.2, §3.8–3.10)', () =>
     const seeds = new Map([[key(3), new Uint8Array(80).fill(7)]]);
     const model = { roundId: 6, model: Float32Array.of(0.5, -1.5) };
     const sumPk = new Uint8Array(32).fill(0xfb);
+    const signature = new Uint8Array(64).fill(0xfe);
     const { client, calls } = harness([
       answer(200, encodeSumDict(sums)),
       answer(200, encodeUpdateSeedDict(seeds)),
@@ -174,12 +176,14 @@ describe('HttpCoordinatorClient: reads (protocol.md §1.2, §3.8–3.10)', () =>
       answer(204),
     ]);
     expect(await client.getSums()).toStrictEqual(sums);
-    expect(await client.getSeeds(sumPk)).toStrictEqual(seeds);
+    expect(await client.getSeeds(sumPk, signature)).toStrictEqual(seeds);
     expect(await client.getModel()).toStrictEqual(model);
     expect(await client.getSums()).toBeUndefined();
-    expect(await client.getSeeds(sumPk)).toBeUndefined();
+    expect(await client.getSeeds(sumPk, signature)).toBeUndefined();
     expect(await client.getModel()).toBeUndefined();
-    expect(calls[1]?.url).toBe(`https://coordinator.test/api/seeds?pk=${toBase64Url(sumPk)}`);
+    expect(calls[1]?.url).toBe(
+      `https://coordinator.test/api/seeds?pk=${toBase64Url(sumPk)}&sig=${toBase64Url(signature)}`,
+    );
     expect(toBase64Url(sumPk)).toMatch(/^[A-Za-z0-9_-]{43}$/); // URL-safe as it is
   });
 });
@@ -214,7 +218,7 @@ describe('HttpCoordinatorClient: POST /message (protocol.md §3.2)', () => {
 
   it("GET /seeds of a pk outside the sum dictionary: 404 'unknown-sum-participant'", async () => {
     const { client } = harness([json(404, { code: 'unknown-sum-participant', message: 'not a sum participant' })]);
-    expect(await rejection(client.getSeeds(new Uint8Array(32)))).toMatchObject({
+    expect(await rejection(client.getSeeds(new Uint8Array(32), new Uint8Array(64)))).toMatchObject({
       name: 'CoordinatorRejectedError',
       status: 404,
       code: 'unknown-sum-participant',
@@ -341,5 +345,313 @@ describe('HttpCoordinatorClient: abort and options', () => {
     for (const bad of [{ retries: -1 }, { backoffMs: 1.5 }, { maxBackoffMs: Number.NaN }]) {
       expect(() => new HttpCoordinatorClient('https://c.test', { fetch, ...bad })).toThrow(PetError);
     }
+  });
+});
+
+/** `response` with headers, as the platform's Response has them (names case-insensitive). */
+function withHeaders(response: ResponseLike, headers: Record<string, string>): ResponseLike {
+  const lower = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return { ...response, headers: { get: (name) => lower.get(name.toLowerCase()) ?? null } };
+}
+
+const authorizationOf = (call: { init: RequestInitLike | undefined } | undefined): unknown =>
+  (call?.init?.headers as Record<string, string> | undefined)?.['authorization'];
+
+/** A base64url JWT with the given payload (the signature part is not checked by the client). */
+function jwt(payload: object): string {
+  const part = (value: object) => toBase64Url(new TextEncoder().encode(JSON.stringify(value)));
+  return `${part({ alg: 'EdDSA', typ: 'JWT' })}.${part(payload)}.${toBase64Url(new Uint8Array(64).fill(1))}`;
+}
+
+describe('HttpCoordinatorClient: the admission token', () => {
+  it('a string token goes as Authorization: Bearer on every request, beside the other headers', async () => {
+    const { client, calls } = harness([answer(204), answer(202), json(200, { token: '1.sum' }), answer(204)], {
+      token: 'tok-123',
+    });
+    await client.getParams();
+    await client.postMessage(new Uint8Array(3));
+    await client.waitForPhaseChange('', 10);
+    await client.getSeeds(new Uint8Array(32), new Uint8Array(64));
+    expect(calls.map(authorizationOf)).toEqual(Array(4).fill('Bearer tok-123'));
+    expect(calls[1]?.init?.headers).toEqual({
+      'content-type': 'application/octet-stream',
+      authorization: 'Bearer tok-123',
+    });
+  });
+
+  it('without a token no Authorization header is sent', async () => {
+    const { client, calls } = harness([answer(204)]);
+    await client.getParams();
+    expect(calls[0]?.init).toEqual({ method: 'GET' });
+  });
+
+  it('a token function is called lazily, once, and its answer cached (concurrent requests share one call)', async () => {
+    const source = vi.fn(async () => 'opaque-token');
+    const { client, calls } = harness([answer(204), answer(204), answer(204), answer(204)], { token: source });
+    expect(source).not.toHaveBeenCalled();
+    await Promise.all([client.getParams(), client.getSums(), client.getModel()]);
+    await client.getParams();
+    expect(source).toHaveBeenCalledTimes(1);
+    expect(calls.map(authorizationOf)).toEqual(Array(4).fill('Bearer opaque-token'));
+  });
+
+  it('a JWT is renewed shortly before its exp claim (read without verifying)', async () => {
+    let now = 1_000_000_000_000;
+    const tokens = [jwt({ sub: 'a', exp: now / 1000 + 600 }), jwt({ sub: 'b', exp: now / 1000 + 1200 })];
+    const source = vi.fn(() => tokens[source.mock.calls.length - 1] as string);
+    const fetch: FetchLike = async () => answer(204);
+    const seen: unknown[] = [];
+    const client = new HttpCoordinatorClient('https://c.test', {
+      fetch: async (url, init) => {
+        seen.push(authorizationOf({ init }));
+        return fetch(url, init);
+      },
+      clock: { now: () => now, sleep: async () => {} },
+      token: source,
+    });
+    await client.getParams();
+    now += 569_000; // 31 s before exp: the cached token still serves
+    await client.getParams();
+    expect(source).toHaveBeenCalledTimes(1);
+    now += 2_000; // 29 s before exp: time for a fresh one
+    await client.getParams();
+    expect(source).toHaveBeenCalledTimes(2);
+    expect(seen).toEqual([`Bearer ${tokens[0]}`, `Bearer ${tokens[0]}`, `Bearer ${tokens[1]}`]);
+  });
+
+  it("a 401 'not-admitted' calls the function again and repeats the request once", async () => {
+    const source = vi.fn().mockReturnValueOnce('stale').mockReturnValueOnce('fresh').mockReturnValue('fresher');
+    const notAdmitted = () => json(401, { code: 'not-admitted', message: 'token expired' });
+    const { client, calls, sleeps } = harness([notAdmitted(), answer(202), notAdmitted(), notAdmitted()], {
+      token: source,
+    });
+    await client.postMessage(new Uint8Array(3));
+    expect(calls.map(authorizationOf)).toEqual(['Bearer stale', 'Bearer fresh']);
+    expect(calls[1]?.init?.body).toBe(calls[0]?.init?.body);
+
+    // refused again after the renewal: surfaces as today, without a third attempt
+    const error = await rejection(client.getParams());
+    expect(error).toBeInstanceOf(CoordinatorRejectedError);
+    expect(error).toMatchObject({
+      status: 401,
+      code: 'not-admitted',
+      message: 'GET /params: rejected with 401 not-admitted: token expired',
+    });
+    expect(calls.map(authorizationOf).slice(2)).toEqual(['Bearer fresh', 'Bearer fresher']);
+    expect(source).toHaveBeenCalledTimes(3);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('a string token, or a 401 with another code, is not retried', async () => {
+    const fixed = harness([json(401, { code: 'not-admitted', message: 'no' })], { token: 'fixed' });
+    expect(await rejection(fixed.client.getParams())).toMatchObject({ code: 'not-admitted' });
+    expect(fixed.calls).toHaveLength(1);
+
+    const source = vi.fn(() => 'tok');
+    const other = harness([json(401, { code: 'bad-signature', message: 'no' })], { token: source });
+    expect(await rejection(other.client.postMessage(new Uint8Array(1)))).toMatchObject({ code: 'bad-signature' });
+    expect(other.calls).toHaveLength(1);
+    expect(source).toHaveBeenCalledTimes(1);
+  });
+
+  it('a token function that throws or answers no token is an AdmissionTokenError; the next request asks again', async () => {
+    const source = vi
+      .fn<() => Promise<string>>()
+      .mockRejectedValueOnce(new Error('auth server down'))
+      .mockResolvedValueOnce('')
+      .mockResolvedValue('ok');
+    const { client, calls } = harness([answer(204)], { token: source });
+    const thrown = await rejection(client.getParams());
+    expect(thrown).toBeInstanceOf(AdmissionTokenError);
+    expect(thrown).toMatchObject({
+      code: 'admission-token',
+      message: 'options.token: the token function failed: auth server down',
+    });
+    expect((thrown as Error).cause).toMatchObject({ message: 'auth server down' });
+    expect(await rejection(client.getParams())).toMatchObject({
+      name: 'AdmissionTokenError',
+      message: 'options.token: the token function must return a non-empty string, got an empty string',
+    });
+    expect(calls).toHaveLength(0); // nothing was sent without a token
+    await client.getParams();
+    expect(calls.map(authorizationOf)).toEqual(['Bearer ok']);
+  });
+
+  it('a synchronous throw is a rejection too, never an exception out of the call', async () => {
+    const { client } = harness([], {
+      token: () => {
+        throw new TypeError('boom');
+      },
+    });
+    const pending = client.getSums();
+    expect(pending).toBeInstanceOf(Promise);
+    expect(await rejection(pending)).toBeInstanceOf(AdmissionTokenError);
+  });
+
+  it('rejects a token option that is neither a non-empty string nor a function', () => {
+    const fetch: FetchLike = async () => answer(204);
+    for (const token of ['', 'a\r\nb', 42 as unknown as string]) {
+      expect(() => new HttpCoordinatorClient('https://c.test', { fetch, token })).toThrow(PetError);
+    }
+  });
+});
+
+describe('HttpCoordinatorClient: Retry-After', () => {
+  const shed = (status: number, code: string, seconds: string) =>
+    withHeaders(json(status, { code, message: 'later' }), { 'Retry-After': seconds });
+
+  it('waits as 503 busy/unavailable and 429 rate-limited ask, capped at 30 s, then repeats the request', async () => {
+    const { client, calls, sleeps } = harness([
+      shed(503, 'busy', '2'),
+      shed(429, 'rate-limited', '120'),
+      shed(503, 'unavailable', '0'),
+      answer(202),
+    ]);
+    await client.postMessage(new Uint8Array(5));
+    expect(calls).toHaveLength(4);
+    expect(sleeps).toEqual([2000, 30_000, 0]);
+  });
+
+  it('gives up after 3 waits: a 429 surfaces as rejected, a 503 as unavailable without further backoff', async () => {
+    const limited = harness(Array.from({ length: 5 }, () => shed(429, 'rate-limited', '1')));
+    const error = await rejection(limited.client.getParams());
+    expect(error).toBeInstanceOf(CoordinatorRejectedError);
+    expect(error).toMatchObject({
+      status: 429,
+      code: 'rate-limited',
+      message: 'GET /params: rejected with 429 rate-limited: later',
+    });
+    expect(limited.calls).toHaveLength(4);
+    expect(limited.sleeps).toEqual([1000, 1000, 1000]);
+
+    const busy = harness(Array.from({ length: 8 }, () => shed(503, 'busy', '3')));
+    const unavailable = await rejection(busy.client.postMessage(new Uint8Array(1)));
+    expect(unavailable).toBeInstanceOf(CoordinatorUnavailableError);
+    expect(unavailable).toMatchObject({ status: 503, message: 'POST /message: answered 503 busy: later' });
+    expect(busy.calls).toHaveLength(4);
+    expect(busy.sleeps).toEqual([3000, 3000, 3000]);
+  });
+
+  it('without a usable Retry-After, or for other codes, the answer is handled as before', async () => {
+    const noHeader = harness([json(429, { code: 'rate-limited', message: 'later' })]);
+    expect(await rejection(noHeader.client.getParams())).toMatchObject({ status: 429, code: 'rate-limited' });
+    expect(noHeader.sleeps).toEqual([]);
+
+    // an HTTP-date, a negative or a fractional value is not delay-seconds; a 503 of another code keeps backoff
+    const others = harness(
+      [
+        withHeaders(json(503, { code: 'busy' }), { 'retry-after': 'Wed, 21 Oct 2026 07:28:00 GMT' }),
+        withHeaders(json(503, { code: 'busy' }), { 'retry-after': '-1' }),
+        shed(503, 'crypto-init', '9'),
+        answer(202),
+      ],
+      { backoffMs: 100, maxBackoffMs: 100 },
+    );
+    await others.client.postMessage(new Uint8Array(1));
+    expect(others.sleeps).toHaveLength(3);
+    for (const ms of others.sleeps) expect(ms).toBeLessThanOrEqual(100);
+
+    const wrongStatus = harness([withHeaders(json(400, { code: 'busy' }), { 'retry-after': '1' })]);
+    expect(await rejection(wrongStatus.client.getParams())).toMatchObject({ status: 400 });
+    expect(wrongStatus.sleeps).toEqual([]);
+  });
+
+  it('the wait ends when the signal aborts, and the request rejects with its reason', async () => {
+    const controller = new AbortController();
+    const reason = new Error('stopped');
+    const waited: (AbortSignalLike | undefined)[] = [];
+    const fetch: FetchLike = async () => shed(503, 'busy', '25');
+    const client = new HttpCoordinatorClient('https://c.test', {
+      fetch,
+      signal: controller.signal,
+      clock: {
+        now: () => 0,
+        sleep: (ms, signal) => {
+          waited.push(signal);
+          expect(ms).toBe(25_000);
+          return new Promise((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+        },
+      },
+    });
+    const pending = rejection(client.getParams());
+    await vi.waitFor(() => expect(waited).toHaveLength(1));
+    expect(waited[0]).toBe(controller.signal);
+    controller.abort(reason);
+    expect(await pending).toBe(reason);
+  });
+
+  it('a long poll waits too, and its own cancel signal ends the wait', async () => {
+    let sleeping: (() => void) | undefined;
+    const fetch: FetchLike = async () => shed(429, 'rate-limited', '5');
+    const client = new HttpCoordinatorClient('https://c.test', {
+      fetch,
+      clock: {
+        now: () => 0,
+        sleep: (_ms, signal) =>
+          new Promise((resolve) => {
+            sleeping = resolve;
+            signal?.addEventListener('abort', () => resolve(), { once: true });
+          }),
+      },
+    });
+    const cancel = new AbortController();
+    const pending = rejection(client.waitForPhaseChange('1.sum', 1000, cancel.signal));
+    await vi.waitFor(() => expect(sleeping).toBeDefined());
+    cancel.abort();
+    expect(await pending).toMatchObject({
+      name: 'CoordinatorUnavailableError',
+      message: 'GET /phase: aborted while waiting to retry',
+    });
+  });
+});
+
+describe('HttpCoordinatorClient: plain http', () => {
+  it('warns once per client for http to a non-loopback host, naming the host only', () => {
+    const fetch: FetchLike = async () => answer(204);
+    const warnings: string[] = [];
+    const log = { warn: (message: string) => warnings.push(message) };
+    new HttpCoordinatorClient('http://10.1.2.3:8080/api', { fetch, log, token: 'secret-token' });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/plain http to 10\.1\.2\.3.*not loopback.*use https/);
+    expect(warnings[0]).not.toContain('secret-token');
+    new HttpCoordinatorClient('http://coordinator.example', { fetch, log });
+    expect(warnings).toHaveLength(2);
+    for (const quiet of [
+      'https://coordinator.example',
+      'http://127.0.0.1:3000',
+      'http://localhost',
+      'http://[::1]:80',
+    ]) {
+      new HttpCoordinatorClient(quiet, { fetch, log });
+    }
+    expect(warnings).toHaveLength(2);
+  });
+
+  it('the warning goes to console.warn by default', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      new HttpCoordinatorClient('http://192.168.0.10', { fetch: async () => answer(204) });
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]?.[0])).toMatch(
+        /^\[petfl\] the coordinator URL is plain http to 192\.168\.0\.10/,
+      );
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
+
+describe('HttpCoordinatorClient: the signed GET /seeds', () => {
+  it('sends pk and sig; a signature of the wrong length rejects before any request; errors omit the signature', async () => {
+    const { client, calls } = harness([json(404, { code: 'unknown-sum-participant', message: 'no' })]);
+    await expect(client.getSeeds(new Uint8Array(32), new Uint8Array(63))).rejects.toThrow(
+      'seeds request signature: expected 64 bytes, got 63 bytes',
+    );
+    expect(await rejection(client.getSeeds(new Uint8Array(32), new Uint8Array(0)))).toBeInstanceOf(PetError);
+    expect(calls).toHaveLength(0);
+    const signature = new Uint8Array(64).fill(0xab);
+    const error = await rejection(client.getSeeds(new Uint8Array(32), signature));
+    expect((error as Error).message).toBe('GET /seeds: rejected with 404 unknown-sum-participant: no');
+    expect(calls[0]?.url).toContain(`&sig=${toBase64Url(signature)}`);
   });
 });

@@ -8,6 +8,15 @@
  * coordinator refusing: it is never retried and surfaces at once as
  * `CoordinatorRejectedError` with the JSON body's code. Bodies are decoded
  * with the @petfl/core decoders, so nothing malformed gets past the client.
+ *
+ * Every request carries the admission token, when there is one, as
+ * `Authorization: Bearer <token>` (admission-token.ts); a token function is
+ * asked once more, and the request repeated once, after a 401
+ * 'not-admitted'. A coordinator that sheds load — 503 'busy' or
+ * 'unavailable', 429 'rate-limited' — with a `Retry-After` header (seconds)
+ * is waited for as it asks, at most 30 s a time and 3 times a request, then
+ * its answer surfaces as above. A plain-http URL to a non-loopback host is
+ * warned about once (plain-http.ts).
  */
 
 import {
@@ -15,15 +24,19 @@ import {
   decodeRoundParameters,
   decodeSumDict,
   decodeUpdateSeedDict,
+  expectSeedsSignature,
   type GlobalModel,
   PetError,
   type RoundParameters,
   toBase64Url,
 } from '@petfl/core';
+import { createLog, type Log } from '../logger.ts';
 import type { AbortSignalLike, Clock } from '../state-machine/io.ts';
 import { platformAbortController } from '../state-machine/linked-signal.ts';
 import { systemClock } from '../system-clock.ts';
+import { AdmissionToken, invalidTokenSource, type TokenSource } from './admission-token.ts';
 import { type CoordinatorClient, CoordinatorRejectedError, CoordinatorUnavailableError } from './coordinator-client.ts';
+import { plainHttpHost } from './plain-http.ts';
 
 /**
  * What the client passes to `fetch`: a method, a plain record of headers, a Uint8Array body and
@@ -40,6 +53,8 @@ export interface RequestInitLike {
 /** The part of the platform's `Response` the client reads. */
 export interface ResponseLike {
   readonly status: number;
+  /** Read for `Retry-After` only; a fetch without headers simply never waits as asked. */
+  readonly headers?: { get(name: string): string | null };
   text(): Promise<string>;
   arrayBuffer(): Promise<ArrayBuffer>;
 }
@@ -65,11 +80,36 @@ export interface HttpCoordinatorClientOptions {
   readonly maxBackoffMs?: number;
   /** Aborts in-flight requests and retry waits; the request then rejects with `signal.reason`. */
   readonly signal?: AbortSignalLike;
+  /**
+   * The admission token sent as `Authorization: Bearer <token>`, or a function returning it
+   * (admission-token.ts). SECURITY: a bearer credential; never logged.
+   */
+  readonly token?: TokenSource;
+  /** Where the plain-http warning goes (default: `console` at level warn). */
+  readonly log?: Pick<Log, 'warn'>;
 }
 
 const DEFAULTS = { retries: 3, backoffMs: 100, maxBackoffMs: 5000 } as const;
 /** The coordinator's limit on one GET /phase wait. */
 const MAX_PHASE_WAIT_MS = 30_000;
+/** The longest wait a `Retry-After` header gets. */
+export const MAX_RETRY_AFTER_MS = 30_000;
+/** How many times one request waits as a `Retry-After` header asks before its answer surfaces. */
+export const MAX_RETRY_AFTER_WAITS = 3;
+/** The answers whose `Retry-After` the client honours: status → the codes (protocol.md §3.11). */
+const RETRY_AFTER_CODES: Readonly<Record<number, readonly string[]>> = {
+  429: ['rate-limited'],
+  503: ['busy', 'unavailable'],
+};
+
+/** What one request (all its attempts) has used up. */
+interface RequestBudget {
+  retryAfterWaits: number;
+  renewedToken: boolean;
+}
+
+/** Errors that must not be retried with backoff: their Retry-After waits are used up. */
+const exhausted = new WeakSet<Error>();
 
 export class HttpCoordinatorClient implements CoordinatorClient {
   private readonly base: string;
@@ -79,6 +119,8 @@ export class HttpCoordinatorClient implements CoordinatorClient {
   private readonly backoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly signal: AbortSignalLike | undefined;
+  // SECURITY: the admission token (a bearer credential) lives here; it is only ever put in headers.
+  private readonly token: AdmissionToken | undefined;
   /** False once the coordinator answered GET /phase with 404. */
   private phaseRoute = true;
 
@@ -91,6 +133,19 @@ export class HttpCoordinatorClient implements CoordinatorClient {
     this.backoffMs = nonNegativeInteger(options.backoffMs ?? DEFAULTS.backoffMs, 'backoffMs');
     this.maxBackoffMs = nonNegativeInteger(options.maxBackoffMs ?? DEFAULTS.maxBackoffMs, 'maxBackoffMs');
     this.signal = options.signal;
+    if (options.token !== undefined) {
+      const invalid = invalidTokenSource(options.token);
+      if (invalid !== undefined)
+        throw new PetError('invalid-field', `HttpCoordinatorClient token: expected ${invalid}`);
+      this.token = new AdmissionToken(options.token, this.clock);
+    }
+    const host = plainHttpHost(this.base);
+    if (host !== undefined) {
+      (options.log ?? createLog('warn', undefined)).warn(
+        `the coordinator URL is plain http to ${host}, which is not loopback: the admission token, ` +
+          'the round parameters and every answer travel unencrypted and can be read or forged on the way; use https',
+      );
+    }
   }
 
   getParams(): Promise<RoundParameters | undefined> {
@@ -101,10 +156,14 @@ export class HttpCoordinatorClient implements CoordinatorClient {
     return this.read('/sums', 'sum dictionary', async (r) => decodeSumDict(await bytesOf(r)));
   }
 
-  getSeeds(sumParticipantPk: Uint8Array): Promise<ReadonlyMap<string, Uint8Array> | undefined> {
-    return this.read(`/seeds?pk=${toBase64Url(sumParticipantPk)}`, 'update seed dictionary', async (r) =>
-      decodeUpdateSeedDict(await bytesOf(r)),
-    );
+  /** `GET /seeds?pk=&sig=`, signed as seeds-request.ts describes. */
+  async getSeeds(
+    sumParticipantPk: Uint8Array,
+    signature: Uint8Array,
+  ): Promise<ReadonlyMap<string, Uint8Array> | undefined> {
+    expectSeedsSignature(signature);
+    const path = `/seeds?pk=${toBase64Url(sumParticipantPk)}&sig=${toBase64Url(signature)}`;
+    return this.read(path, 'update seed dictionary', async (r) => decodeUpdateSeedDict(await bytesOf(r)), '/seeds');
   }
 
   getModel(): Promise<GlobalModel | undefined> {
@@ -122,7 +181,7 @@ export class HttpCoordinatorClient implements CoordinatorClient {
     const request = cancel === undefined ? undefined : eitherSignal(this.signal, cancel);
     try {
       const init = request === undefined ? { method: 'GET' } : { method: 'GET', signal: request.signal };
-      const response = await this.send('GET /phase', path, init);
+      const response = await this.exchange('GET /phase', path, init, newBudget());
       if (response.status === 404) {
         this.phaseRoute = false; // a coordinator without long polls: poll only, and stop asking
         return undefined;
@@ -143,18 +202,28 @@ export class HttpCoordinatorClient implements CoordinatorClient {
 
   postMessage(sealed: Uint8Array): Promise<void> {
     const label = 'POST /message';
+    const budget = newBudget();
     return this.withRetries(async () => {
       const init = { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: sealed };
-      const response = await this.send(label, '/message', init);
+      const response = await this.exchange(label, '/message', init, budget);
       if (response.status !== 202) throw await failure(label, response);
     });
   }
 
-  /** A GET: 204 → undefined, 200 → the decoded body, anything else → an error. */
-  private read<T>(path: string, what: string, decode: (response: ResponseLike) => Promise<T>): Promise<T | undefined> {
-    const label = `GET ${path}`;
+  /**
+   * A GET: 204 → undefined, 200 → the decoded body, anything else → an error. `shown` is the
+   * path as errors name it (the seeds request's signature stays out of messages).
+   */
+  private read<T>(
+    path: string,
+    what: string,
+    decode: (response: ResponseLike) => Promise<T>,
+    shown = path,
+  ): Promise<T | undefined> {
+    const label = `GET ${shown}`;
+    const budget = newBudget();
     return this.withRetries(async () => {
-      const response = await this.send(label, path, { method: 'GET' });
+      const response = await this.exchange(label, path, { method: 'GET' }, budget);
       if (response.status === 204) return undefined;
       if (response.status !== 200) throw await failure(label, response);
       try {
@@ -167,6 +236,53 @@ export class HttpCoordinatorClient implements CoordinatorClient {
         });
       }
     });
+  }
+
+  /**
+   * One request as every request goes: with the admission token, once more with a fresh token
+   * after a 401 'not-admitted', and again after each wait a `Retry-After` asks for (until the
+   * budget's waits are used up: then the answer's error is thrown, marked not to be retried).
+   * Resolves to the final answer, whatever its status.
+   */
+  private async exchange(
+    label: string,
+    path: string,
+    init: RequestInitLike,
+    budget: RequestBudget,
+  ): Promise<ResponseLike> {
+    let token = this.token === undefined ? undefined : await this.token.get();
+    for (;;) {
+      const sent =
+        token === undefined ? init : { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } };
+      const response = await this.send(label, path, sent);
+      const { status } = response;
+      const codes = RETRY_AFTER_CODES[status];
+      if (status !== 401 && codes === undefined) return response;
+
+      // Read the error body once; what is returned replays it for `failure`.
+      const replay = await replayable(response);
+      const { code } = await errorBody(replay);
+      if (status === 401) {
+        if (code !== 'not-admitted' || this.token === undefined || !this.token.renewable || budget.renewedToken) {
+          return replay;
+        }
+        budget.renewedToken = true;
+        token = await this.token.renew();
+        continue;
+      }
+      const waitMs = code === undefined || !codes?.includes(code) ? undefined : retryAfterMs(response);
+      if (waitMs === undefined) return replay;
+      if (budget.retryAfterWaits >= MAX_RETRY_AFTER_WAITS) {
+        const error = await failure(label, replay);
+        exhausted.add(error);
+        throw error;
+      }
+      budget.retryAfterWaits++;
+      const signal = init.signal ?? this.signal;
+      await this.clock.sleep(waitMs, signal ?? undefined);
+      this.throwIfAborted();
+      if (signal?.aborted) throw new CoordinatorUnavailableError(`${label}: aborted while waiting to retry`);
+    }
   }
 
   private async send(label: string, path: string, init: RequestInitLike): Promise<ResponseLike> {
@@ -186,7 +302,9 @@ export class HttpCoordinatorClient implements CoordinatorClient {
       try {
         return await attempt();
       } catch (error) {
-        if (!(error instanceof CoordinatorUnavailableError) || retry >= this.retries) throw error;
+        if (!(error instanceof CoordinatorUnavailableError) || exhausted.has(error) || retry >= this.retries) {
+          throw error;
+        }
       }
       await this.clock.sleep(this.backoff(retry), this.signal);
     }
@@ -233,6 +351,46 @@ async function errorBody(response: ResponseLike): Promise<{ code?: string; messa
   } catch {
     return {}; // no or non-JSON body: the status alone must do
   }
+}
+
+function newBudget(): RequestBudget {
+  return { retryAfterWaits: 0, renewedToken: false };
+}
+
+/**
+ * The wait a `Retry-After` header asks for (RFC 9110 §10.2.3, delay-seconds only), capped at
+ * MAX_RETRY_AFTER_MS; undefined without a usable header.
+ */
+function retryAfterMs(response: ResponseLike): number | undefined {
+  let value: string | null | undefined;
+  try {
+    value = response.headers?.get('retry-after');
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'string' || !/^\s*\d+\s*$/.test(value)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Number(value.trim()) * 1000);
+}
+
+/**
+ * The answer with its body read once and kept as text, so the error path (`errorBody`,
+ * `failure`) can read it again; only error answers are replayed, and they are read as text.
+ */
+async function replayable(response: ResponseLike): Promise<ResponseLike> {
+  let text = '';
+  try {
+    text = await response.text();
+  } catch {
+    // no readable body: the status alone must do
+  }
+  return {
+    status: response.status,
+    ...(response.headers === undefined ? {} : { headers: response.headers }),
+    text: async () => text,
+    arrayBuffer: async () => {
+      throw new TypeError('an error answer is replayed as text only');
+    },
+  };
 }
 
 async function bytesOf(response: ResponseLike): Promise<Uint8Array> {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,36 @@ describe('fileStateStore', () => {
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     for (const file of files) expect((await stat(join(dir, file))).mode & 0o777).toBe(0o600);
     expect(await store.get('petfl/participant-state')).toStrictEqual({ v: 2 });
+  });
+
+  it('tightens an existing directory to 0700 before the first write, and before the first read', async () => {
+    const dir = await freshDir();
+    await mkdir(dir, { mode: 0o755 });
+    await chmod(dir, 0o755); // whatever the umask made of it
+    expect((await stat(dir)).mode & 0o777).toBe(0o755);
+    await fileStateStore({ dir }).set('k', { v: 1 });
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, 'k.petfl-state'))).mode & 0o777).toBe(0o600);
+
+    await chmod(dir, 0o777);
+    expect(await fileStateStore({ dir }).get('k')).toStrictEqual({ v: 1 });
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+  });
+
+  it('creates missing parents and the directory itself 0700; a failed preparation is tried again', async () => {
+    const root = join(await freshDir(), 'a', 'b');
+    const store = fileStateStore({ dir: root });
+    expect(await store.get('missing')).toBeUndefined();
+    expect((await stat(root)).mode & 0o777).toBe(0o700);
+
+    const blocked = await freshDir();
+    await writeFile(blocked, 'a file where the directory should be');
+    const failing = fileStateStore({ dir: blocked });
+    await expect(failing.set('k', { v: 1 })).rejects.toThrow();
+    await rm(blocked);
+    await failing.set('k', { v: 1 });
+    expect(await failing.get('k')).toStrictEqual({ v: 1 });
+    expect((await stat(blocked)).mode & 0o777).toBe(0o700);
   });
 
   it('a truncated, corrupt or foreign file is a ParticipantRestoreError', async () => {

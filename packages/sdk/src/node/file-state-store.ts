@@ -9,12 +9,13 @@
  * so a crash leaves either the old or the new state, never a torn one.
  *
  * SECURITY: the state holds private keys in the clear. The directory is
- * created owner-only (0700) and every file is written owner-only (0600);
- * put `dir` where the service keeps its secrets.
+ * created owner-only (0700) — an existing one is tightened to 0700 before the
+ * first read or write — and every file is written owner-only (0600); put
+ * `dir` where the service keeps its secrets.
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ParticipantInitError, ParticipantRestoreError } from '../errors.ts';
 import { decodeFramed, encodeFramed } from '../plain-data.ts';
@@ -24,7 +25,7 @@ const VALUE_MAGIC = 'PFLV';
 const FILE_SUFFIX = '.petfl-state';
 
 export interface FileStateStoreOptions {
-  /** The directory the state files live in; created (0700) when missing. */
+  /** The directory the state files live in; created 0700 when missing, tightened to 0700 when not. */
   readonly dir: string;
 }
 
@@ -36,9 +37,23 @@ export function fileStateStore(options: FileStateStoreOptions): StateStore {
 }
 
 class FileStateStore implements StateStore {
-  private ready: Promise<unknown> | undefined;
+  private ready: Promise<void> | undefined;
 
   constructor(private readonly dir: string) {}
+
+  /** Creates the directory 0700, or tightens an existing one to 0700; once (again after a failure). */
+  private prepare(): Promise<void> {
+    this.ready ??= (async () => {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      // SECURITY: mkdir's mode only applies to a directory it creates (less the umask); one that
+      // existed — made by hand, by a deployment, by an older SDK — may be readable by others.
+      await chmod(this.dir, 0o700);
+    })().catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
+    return this.ready;
+  }
 
   /** The file that holds `key`. */
   path(key: string): string {
@@ -48,6 +63,7 @@ class FileStateStore implements StateStore {
 
   async get(key: string): Promise<unknown> {
     const path = this.path(key);
+    await this.prepare();
     let bytes: Uint8Array;
     try {
       bytes = await readFile(path);
@@ -66,8 +82,7 @@ class FileStateStore implements StateStore {
   async set(key: string, value: unknown): Promise<void> {
     const path = this.path(key);
     const bytes = encodeFramed(VALUE_MAGIC, value);
-    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await this.ready;
+    await this.prepare();
     const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
     // SECURITY: created 0600 ('wx': never reusing an existing file), so the keys are never
     // readable by others, not even for the moment before a chmod.

@@ -4,11 +4,11 @@
  * abort. Time is a ManualClock: the tests wait on the loop reaching its next sleep, never on time.
  */
 
-import { initCrypto, type PetCrypto } from '@petfl/core';
+import { initCrypto, type PetCrypto, toBase64Url } from '@petfl/core';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AbortSignalLike, StateStore, StepIo } from './io.ts';
 import { MemoryStateStore } from './memory-state-store.ts';
-import { DEFAULT_STORE_KEY, type RunParticipantOptions, runParticipant } from './run.ts';
+import { DEFAULT_STORE_KEY, MAX_STEP_ATTEMPTS, type RunParticipantOptions, runParticipant } from './run.ts';
 import { createInitialState, type ParticipantState } from './state.ts';
 import { FakeCoordinator } from './test-support/fake-coordinator.ts';
 import { ManualClock } from './test-support/manual-clock.ts';
@@ -229,6 +229,69 @@ describe('runParticipant', () => {
     const last = await running.done;
     expect(last.phase.kind).toBe('awaiting');
     expect(last.lastError).toMatchObject({ code: 'callback-failed', message: 'onState: render failed' });
+  });
+
+  it('a sum dictionary with an all-zero ephemeral key: the update is tried once, lastError, then the next round', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 });
+    const hostile = toBase64Url(new Uint8Array(32).fill(9));
+    coordinator.sums = new Map([[hostile, new Uint8Array(32)]]);
+    let asked = 0;
+    const localModel = (): number[] => {
+      asked++;
+      return [0.25, -0.5];
+    };
+    const running = start({ crypto, client: coordinator, localModel }, { pollMs: 100, maxPollMs: 100 });
+    await running.clock.untilSleeping();
+    expect(running.states.at(-1)).toMatchObject({
+      phase: { kind: 'awaiting' },
+      lastError: { code: 'invalid-key', roundId: 1 },
+    });
+    expect(running.states.at(-1)?.lastError?.message).toMatch(new RegExp(`^ephemeral key of ${hostile}: `));
+    // polled on, the participant waits for the next round: the step is not tried again
+    for (let i = 0; i < 5; i++) await tick(running);
+    expect(asked).toBe(1);
+    expect(coordinator.calls.sums).toBe(1);
+    expect(coordinator.calls.post).toBe(0);
+
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 });
+    coordinator.sums = new Map([[hostile, crypto.encryptKeyPair().publicKey]]);
+    await tick(running);
+    expect(coordinator.payloads('update')).toHaveLength(1);
+    expect(running.states.at(-1)).toMatchObject({ round: { roundId: 2 }, phase: { kind: 'awaiting' } });
+    running.controller.abort();
+    await running.done;
+  });
+
+  it(`a step that keeps throwing an unexpected error is tried ${MAX_STEP_ATTEMPTS} times, then its round is given up`, async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound(); // a sum participant: its ephemeral secret key must be wiped when it gives up
+    let seedsAsked = 0;
+    const client = coordinator.with({
+      getSeeds: () => {
+        seedsAsked++;
+        return Promise.reject(new TypeError('a bug in a custom client'));
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 100 });
+    await vi.waitFor(() => expect(running.states.at(-1)?.phase.kind).toBe('sum2'));
+    const sum2 = running.states.at(-1)?.phase;
+    for (let i = 0; i < 6; i++) await tick(running);
+    expect(seedsAsked).toBe(MAX_STEP_ATTEMPTS);
+    const last = running.states.at(-1);
+    expect(last).toMatchObject({
+      phase: { kind: 'awaiting' },
+      lastError: { code: 'internal', message: 'a bug in a custom client', roundId: 1 },
+    });
+    // SECURITY: the abandoned sum task's ephemeral secret key is wiped
+    expect(sum2?.kind === 'sum2' && sum2.ephemeral.secretKey.every((b) => b === 0)).toBe(true);
+
+    // the next round starts afresh, with a fresh count
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    await tick(running);
+    expect(running.states.at(-1)).toMatchObject({ round: { roundId: 2 }, phase: { kind: 'awaiting' } });
+    running.controller.abort();
+    await running.done;
   });
 
   it('an already aborted signal returns the initial state without a step', async () => {

@@ -9,7 +9,10 @@
  * coordinator's phase changes, so the participant hears of a new round or
  * phase within a round trip rather than at its next poll. Nothing the app injects can
  * stop the loop (CONVENTIONS §10): a throwing callback, a failing store or an
- * unexpected error is recorded as `lastError` and the loop carries on.
+ * unexpected error is recorded as `lastError` and the loop carries on. A step
+ * that keeps throwing is retried with the same backoff, at most
+ * `MAX_STEP_ATTEMPTS` times in a row: the last attempt gives its round up
+ * (awaiting the next one), so no step is retried forever.
  * Stopping is the AbortSignal; the loop then resolves to the last state.
  */
 
@@ -20,6 +23,12 @@ import { step } from './step.ts';
 import { callbackError } from './step-result.ts';
 
 export const DEFAULT_STORE_KEY = 'petfl/participant-state';
+/**
+ * How many times in a row a step may throw an error it cannot classify before the round is
+ * given up (the last attempt abandons it, step.ts). Transient coordinator failures are
+ * 'pending', not throws, and permanent ones give the round up at the first attempt.
+ */
+export const MAX_STEP_ATTEMPTS = 3;
 const DEFAULT_POLL_MS = 250;
 const DEFAULT_MAX_POLL_MS = 5000;
 
@@ -91,17 +100,22 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     }
   };
 
+  let failures = 0;
   while (!signal.aborted) {
     let advanced = false;
     try {
-      const result = await step(state, io);
+      const lastAttempt = failures + 1 >= MAX_STEP_ATTEMPTS;
+      const result = await step(state, io, { lastAttempt, signal });
+      failures = 0;
       if (result.kind === 'complete') {
         await advance(result.state);
         advanced = true;
       }
     } catch (error) {
       if (signal.aborted) break;
-      // Not a protocol outcome (those are state already): report it and try again later.
+      // Not a protocol outcome (those are state already): report it and try again later — at
+      // most MAX_STEP_ATTEMPTS times in a row; the last attempt gives the round up.
+      failures++;
       await advance({ ...state, lastError: participantError(error, state.round?.roundId) });
     }
     if (advanced) {

@@ -134,12 +134,38 @@ export function createInitialState(crypto: PetCrypto, options: InitialStateOptio
   };
 }
 
-/** Turns anything thrown into the state's error record; `code` is used for non-protocol errors. */
+/**
+ * Turns anything thrown into the state's error record; `code` is used for non-protocol errors.
+ * Coordinator data that failed to decode (even after the client's retries) carries the
+ * decoder's code ('unsorted-keys', 'truncated', …), not 'unavailable'.
+ */
 export function participantError(error: unknown, roundId: number | undefined, code = 'internal'): ParticipantError {
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof CoordinatorRejectedError || isPetError(error)) return { code: error.code, message, roundId };
+  const malformed = malformedCoordinatorData(error);
+  if (malformed !== undefined) return { code: malformed.code, message, roundId };
   if (error instanceof CoordinatorUnavailableError) return { code: 'unavailable', message, roundId };
   return { code, message, roundId };
+}
+
+/**
+ * The decoder's PetError when `error` is the client's report of coordinator data that does not
+ * decode (a `CoordinatorUnavailableError` caused by a PetError): the coordinator sent it, the
+ * client asked again, and asking once more will not make it decode.
+ */
+export function malformedCoordinatorData(error: unknown): PetError | undefined {
+  if (!(error instanceof CoordinatorUnavailableError)) return undefined;
+  return isPetError(error.cause) ? error.cause : undefined;
+}
+
+/**
+ * Whether retrying the step that threw `error` could help: only when the coordinator could not
+ * be reached or answered 5xx (`CoordinatorUnavailableError` without a decoding error). A
+ * refusal, a PetError (crypto-failed, invalid-key, a decoder's code) or malformed coordinator
+ * data is permanent for this round: the step that met it gives the round up.
+ */
+export function isTransient(error: unknown): boolean {
+  return error instanceof CoordinatorUnavailableError && malformedCoordinatorData(error) === undefined;
 }
 
 /**

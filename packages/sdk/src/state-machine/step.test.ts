@@ -11,6 +11,7 @@ import {
   deriveMask,
   initCrypto,
   type PetCrypto,
+  PetError,
   type RoundParameters,
   selectTask,
   toBase64Url,
@@ -21,7 +22,7 @@ import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../client
 import type { StepIo } from './io.ts';
 import { createInitialState, type ParticipantState, type Phase } from './state.ts';
 import { type StepResult, step } from './step.ts';
-import { FakeCoordinator } from './test-support/fake-coordinator.ts';
+import { FakeCoordinator, TEST_MASK_CONFIG } from './test-support/fake-coordinator.ts';
 
 let crypto: PetCrypto;
 beforeAll(async () => {
@@ -412,7 +413,9 @@ describe('step: failures become state', () => {
     expect(isZero(ephemeral.secretKey)).toBe(true);
   });
 
-  it("a mask seed that does not open abandons the round with 'decrypt-failed'", async () => {
+  it('an update seed dictionary of one sum participant that is not its own key: decrypt-failed is a rejected seed', async () => {
+    // (Only this participant's own ephemeral key can open a seed: the whole column sealed to
+    // another key means every update participant is named, and the mask is that of nothing.)
     const coordinator = new FakeCoordinator(crypto);
     coordinator.startRound();
     const p = participant(coordinator);
@@ -421,9 +424,11 @@ describe('step: failures become state', () => {
     coordinator.seeds = new Map([
       [pk, new Map([[pk, crypto.seal(new Uint8Array(32), crypto.encryptKeyPair().publicKey)]])],
     ]);
-    expect(await settle(p)).toEqual(['awaiting']);
-    expect(p.state.lastError?.code).toBe('decrypt-failed');
-    expect(coordinator.payloads('sum2')).toHaveLength(0);
+    expect(await settle(p)).toEqual(['sending', 'awaiting']);
+    expect(p.state.lastError).toBeUndefined();
+    const [sent] = coordinator.payloads('sum2');
+    expect(sent?.sum2.rejectedSeeds).toStrictEqual([p.state.identity.publicKey]);
+    expect(sent?.sum2.aggregatedMask).toStrictEqual(new Aggregation(TEST_MASK_CONFIG, 4).toMaskObject());
   });
 
   it('local model problems: wrong length, NaN, a throwing callback', async () => {
@@ -483,6 +488,173 @@ describe('step: failures become state', () => {
     };
     const before = p.state;
     expect(await step(before, p.io)).toStrictEqual({ kind: 'pending', state: before });
+  });
+});
+
+describe('step: hostile update participants and sum dictionaries (protocol.md §3.5, §5.1)', () => {
+  /** One sum and `updates` honest update participants through the update phase. */
+  async function roundUntilSum2(updates: number) {
+    const coordinator = new FakeCoordinator(crypto);
+    const round = coordinator.startRound({
+      sumProbability: 0.5,
+      updateProbability: 1,
+      seed: new Uint8Array(32).fill(42),
+      modelLength: 10,
+    });
+    const [sumSeed] = identitiesFor(round, 'sum', 1);
+    const s = participant(coordinator, { identitySeed: sumSeed as Uint8Array });
+    const models = Array.from({ length: updates }, (_, u) =>
+      Array.from({ length: 10 }, (_, i) => Math.cos(u * 7 + i) * 0.9),
+    );
+    const honest = identitiesFor(round, 'update', updates).map((identitySeed, u) =>
+      participant(coordinator, { identitySeed, model: models[u] as number[] }),
+    );
+    expect((await settle(s)).at(-1)).toBe('sum2');
+    for (const u of honest) await settle(u);
+    coordinator.publishSums();
+    for (const u of honest) expect((await settle(u)).at(-1)).toBe('awaiting');
+    const column = coordinator.publishSeeds().get(toBase64Url(s.state.identity.publicKey));
+    if (column === undefined) throw new Error('no column for the sum participant');
+    return { coordinator, round, s, models, column };
+  }
+
+  /** The coordinator's unmask of the honest updates with the Sum2's aggregated mask (§4.5). */
+  function unmaskHonest(coordinator: FakeCoordinator, round: RoundParameters): Float64Array {
+    const [sent] = coordinator.payloads('sum2');
+    if (sent === undefined) throw new Error('no Sum2 arrived');
+    const aggregate = new Aggregation(round.maskConfig, round.modelLength);
+    for (const { update } of coordinator.payloads('update')) aggregate.aggregate(update.maskedModel);
+    return aggregate.unmask(sent.sum2.aggregatedMask);
+  }
+
+  const pkOf = (n: number): Uint8Array => crypto.signingKeyPair(new Uint8Array(32).fill(200 + n)).publicKey;
+  const sortedBytes = (keys: Uint8Array[]): Uint8Array[] => [...keys].sort((a, b) => Buffer.compare(a, b));
+
+  it('one garbage seed among 3 honest ones: the Sum2 mask is the honest masks’ sum, rejectedSeeds names the sender', async () => {
+    const { coordinator, round, s, models, column } = await roundUntilSum2(3);
+    const honestSeeds = [...column.values()];
+    expect(honestSeeds).toHaveLength(3);
+    // SECURITY (test only): a copy of the ephemeral key, which the step wipes once the Sum2 is sealed
+    const { ephemeral } = phaseOf(s.state, 'sum2');
+    const keyCopy = { publicKey: ephemeral.publicKey.slice(), secretKey: ephemeral.secretKey.slice() };
+    const bad = pkOf(1);
+    column.set(toBase64Url(bad), crypto.randomBytes(80)); // not a sealed box at all
+
+    expect(await settle(s)).toEqual(['sending', 'awaiting']);
+    expect(s.state.lastError).toBeUndefined();
+    const [sent] = coordinator.payloads('sum2');
+    expect(sent?.sum2.rejectedSeeds).toStrictEqual([bad]);
+
+    // the mask equals the sum of the honest masks, derived from the seeds the test opens itself
+    const honestMasks = new Aggregation(round.maskConfig, round.modelLength);
+    for (const sealed of honestSeeds) {
+      honestMasks.aggregate(deriveMask(crypto, round.maskConfig, crypto.openSealed(sealed, keyCopy), 10));
+    }
+    expect(sent?.sum2.aggregatedMask).toStrictEqual(honestMasks.toMaskObject());
+    // and it unmasks the honest updates (§4.5)
+    const global = unmaskHonest(coordinator, round);
+    for (let i = 0; i < 10; i++) {
+      const expected = models.reduce((acc, m) => acc + (m[i] as number), 0) / models.length;
+      expect(global[i]).toBeCloseTo(expected, 7);
+    }
+  });
+
+  it('every kind of bad seed is skipped and named, sorted: no box, another key’s box, a box of 16 bytes', async () => {
+    const { coordinator, round, s, models, column } = await roundUntilSum2(3);
+    const sum2Phase = phaseOf(s.state, 'sum2');
+    const bad = [pkOf(2), pkOf(3), pkOf(4)];
+    column.set(toBase64Url(bad[0] as Uint8Array), new Uint8Array(47)); // shorter than a sealed box
+    column.set(toBase64Url(bad[1] as Uint8Array), crypto.seal(new Uint8Array(32), crypto.encryptKeyPair().publicKey));
+    // opens with this participant's ephemeral key, but to 16 bytes: not a mask seed
+    column.set(
+      toBase64Url(bad[2] as Uint8Array),
+      crypto.seal(new Uint8Array(16).fill(1), sum2Phase.ephemeral.publicKey),
+    );
+
+    expect(await settle(s)).toEqual(['sending', 'awaiting']);
+    const [sent] = coordinator.payloads('sum2');
+    expect(sent?.sum2.rejectedSeeds).toStrictEqual(sortedBytes(bad));
+    const global = unmaskHonest(coordinator, round);
+    for (let i = 0; i < 10; i++) {
+      const expected = models.reduce((acc, m) => acc + (m[i] as number), 0) / models.length;
+      expect(global[i]).toBeCloseTo(expected, 7);
+    }
+    // SECURITY: the ephemeral secret key is wiped all the same
+    expect(isZero(sum2Phase.ephemeral.secretKey)).toBe(true);
+  });
+
+  it('a sum dictionary with an all-zero, small-order or non-canonical ephemeral key: invalid-key, awaiting, nothing sent', async () => {
+    const one = new Uint8Array(32);
+    one[0] = 1;
+    const topBit = crypto.encryptKeyPair().publicKey;
+    topBit[31] = (topBit[31] as number) | 0x80;
+    for (const hostile of [new Uint8Array(32), one, topBit]) {
+      const coordinator = new FakeCoordinator(crypto);
+      coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: 3 });
+      const hostilePk = toBase64Url(new Uint8Array(32).fill(7));
+      coordinator.sums = new Map([
+        [toBase64Url(new Uint8Array(32).fill(1)), crypto.encryptKeyPair().publicKey],
+        [hostilePk, hostile],
+      ]);
+      let asked = 0;
+      const p = participant(coordinator, { model: [0.1, 0.2, 0.3] });
+      p.io = {
+        ...p.io,
+        localModel: () => {
+          asked++;
+          return [0.1, 0.2, 0.3];
+        },
+      };
+      expect(await settle(p)).toEqual(['update', 'awaiting']);
+      expect(p.state.lastError).toMatchObject({ code: 'invalid-key', roundId: 1 });
+      expect(p.state.lastError?.message).toContain(hostilePk);
+      expect(coordinator.calls.post).toBe(0);
+      expect(asked).toBe(1);
+      // the next round, with an honest sum dictionary, goes ahead
+      coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: 3 });
+      coordinator.sums = new Map([[toBase64Url(new Uint8Array(32).fill(1)), crypto.encryptKeyPair().publicKey]]);
+      expect(await settle(p)).toEqual(['update', 'sending', 'awaiting']);
+      expect(coordinator.payloads('update')).toHaveLength(1);
+    }
+  });
+
+  it('coordinator data that does not decode gives the round up with the decoder’s code; a plain outage is pending', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: 3 });
+    const p = participant(coordinator, { model: [0.1, 0.2, 0.3] });
+    await settle(p);
+    const malformed = new CoordinatorUnavailableError('GET /sums: malformed sum dictionary: …', {
+      cause: new PetError('unsorted-keys', 'sum dictionary[1].key: expected a key above …'),
+      status: 200,
+    });
+    const outage = new CoordinatorUnavailableError('GET /sums: answered 503', { status: 503 });
+    const down: Participant = {
+      ...p,
+      io: { ...p.io, client: coordinator.with({ getSums: () => Promise.reject(outage) }) },
+    };
+    expect(await step(p.state, down.io)).toStrictEqual({ kind: 'pending', state: p.state });
+    const garbled: Participant = {
+      ...p,
+      io: { ...p.io, client: coordinator.with({ getSums: () => Promise.reject(malformed) }) },
+    };
+    expect(await settle(garbled)).toEqual(['awaiting']);
+    expect(garbled.state.lastError).toStrictEqual({ code: 'unsorted-keys', message: malformed.message, roundId: 1 });
+  });
+
+  it('an error step cannot classify is thrown, except on the last attempt, which gives the round up', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: 3 });
+    const p = participant(coordinator, { model: [0.1, 0.2, 0.3] });
+    await settle(p);
+    const io = { ...p.io, client: coordinator.with({ getSums: () => Promise.reject(new TypeError('a bug')) }) };
+    await expect(step(p.state, io)).rejects.toThrow('a bug');
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(step(p.state, io, { lastAttempt: true, signal: aborted.signal })).rejects.toThrow('a bug');
+    const last = await step(p.state, io, { lastAttempt: true, signal: new AbortController().signal });
+    expect(last.kind).toBe('complete');
+    expect(last.state.phase).toStrictEqual({ kind: 'awaiting' });
+    expect(last.state.lastError).toStrictEqual({ code: 'internal', message: 'a bug', roundId: 1 });
   });
 });
 

@@ -8,30 +8,51 @@
  * exhaustive switch runs the current phase's step.
  *
  * Failures become state, never the end of the participant: a transient
- * coordinator failure is 'pending' (retry later, nothing changed); a refusal
- * or a protocol error (PetError) abandons this round's task with `lastError`
- * set and waits for the next round.
+ * coordinator failure (unreachable, 5xx) is 'pending' (retry later, nothing
+ * changed); a refusal, a protocol or crypto error (PetError: a seal to a
+ * small-order key is 'invalid-key', never a bare libsodium Error) or
+ * coordinator data that does not decode abandons this round's task with
+ * `lastError` set and waits for the next round — retrying could only fail the
+ * same way.
  */
 
 import { isPetError, type RoundParameters } from '@petfl/core';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../client/coordinator-client.ts';
-import type { StepIo } from './io.ts';
+import type { AbortSignalLike, StepIo } from './io.ts';
 import { awaiting } from './phases/awaiting.ts';
 import { newRound } from './phases/new-round.ts';
 import { sending } from './phases/sending.ts';
 import { sum } from './phases/sum.ts';
 import { sum2 } from './phases/sum2.ts';
 import { update } from './phases/update.ts';
-import { assertNever, type InRoundState, type ParticipantState, participantError, wipePhaseSecrets } from './state.ts';
+import {
+  assertNever,
+  type InRoundState,
+  isTransient,
+  malformedCoordinatorData,
+  type ParticipantState,
+  participantError,
+  wipePhaseSecrets,
+} from './state.ts';
 import { abandonRound, pending, type StepResult } from './step-result.ts';
 
 export type { StepResult } from './step-result.ts';
+
+export interface StepOptions {
+  /**
+   * This is the step's last attempt (the run loop counts them, run.ts): an error the step
+   * cannot classify gives the round up with `lastError` 'internal' instead of being thrown
+   * again, so no step is retried forever. Not once `signal` has aborted: stopping is no failure.
+   */
+  readonly lastAttempt?: boolean;
+  readonly signal?: AbortSignalLike;
+}
 
 /**
  * Advances the participant by one step. The input state is consumed: when the step leaves a
  * round for good, the ephemeral secret key it held is wiped in place — keep the returned state.
  */
-export async function step(state: ParticipantState, io: StepIo): Promise<StepResult> {
+export async function step(state: ParticipantState, io: StepIo, options: StepOptions = {}): Promise<StepResult> {
   let params: RoundParameters | undefined;
   try {
     params = await io.client.getParams();
@@ -56,14 +77,27 @@ export async function step(state: ParticipantState, io: StepIo): Promise<StepRes
   try {
     result = await dispatch(entered, io);
   } catch (error) {
-    if (error instanceof CoordinatorUnavailableError) return pending(state);
-    if (!(error instanceof CoordinatorRejectedError) && !isPetError(error)) throw error;
+    if (isTransient(error)) return pending(state);
+    const givingUp = options.lastAttempt === true && options.signal?.aborted !== true;
+    if (!isPermanent(error) && !givingUp) throw error;
     result = abandonRound(entered, io, participantError(error, entered.round.roundId));
   }
   if (result.kind === 'pending') return pending(state);
   // SECURITY: the old round is over: an ephemeral secret key of its sum task is of no use now.
   if (!sameRound) wipePhaseSecrets(io.crypto, state.phase);
   return result;
+}
+
+/**
+ * A failure that retrying the same step cannot cure: a refusal (4xx), a PetError of local work
+ * ('crypto-failed', 'invalid-key' — sealing to a small-order ephemeral key —, 'decrypt-failed',
+ * a decoder's code) or coordinator data that does not decode. The round is given up at once
+ * with it as `lastError`; anything else that throws is the run loop's to bound (run.ts).
+ */
+function isPermanent(error: unknown): boolean {
+  return (
+    error instanceof CoordinatorRejectedError || isPetError(error) || malformedCoordinatorData(error) !== undefined
+  );
 }
 
 function dispatch(state: InRoundState, io: StepIo): Promise<StepResult> {

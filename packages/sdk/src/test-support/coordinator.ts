@@ -53,6 +53,9 @@ export async function startCoordinator(options: TestCoordinatorOptions = {}): Pr
 [api]
 port = 0
 admin_token = "test-admin"
+[safety]
+allow_unsafe_small_rounds = true
+scalar_min = 0
 [pet.sum]
 probability = ${sum.probability}
 ${phase(sum)}

@@ -9,7 +9,8 @@
  * `wake()`.
  * Worker → main calls: `localModel(roundId, round)` (the app's callbacks run
  * on the main thread), `onStop()`, and — only for options the app set to its
- * own objects, which cannot cross — `store(StoreOp)`, `fetch(FetchRequest)`.
+ * own objects, which cannot cross — `store(StoreOp)`, `fetch(FetchRequest)`,
+ * `token()` (a token function's answer).
  * Worker → main events: `view(RuntimeView)` (the snapshot or the round
  * changed), `globalModel(GlobalModelEvent)`, `error(ErrorEvent)`,
  * `log(LogEvent)`.
@@ -31,6 +32,8 @@ export interface PortableOptions {
   readonly scalar?: number;
   readonly storeKey?: string;
   readonly logLevel?: LogLevel;
+  // SECURITY: an admission token given as a string (a bearer credential) goes to the Worker, which sends it.
+  readonly token?: string;
   readonly pollMs?: number;
   readonly maxPollMs?: number;
 }
@@ -44,6 +47,8 @@ export interface StartRequest {
     readonly fetch: boolean;
     readonly logger: boolean;
     readonly onError: boolean;
+    /** The token is a function: the Worker calls `token()` on the main thread for each fresh one. */
+    readonly token: boolean;
   };
 }
 
@@ -88,4 +93,6 @@ export interface FetchRequest {
 export interface FetchAnswer {
   readonly status: number;
   readonly body: ArrayBuffer;
+  /** The answer's `Retry-After` header, the one header the client reads. */
+  readonly retryAfter: string | null;
 }

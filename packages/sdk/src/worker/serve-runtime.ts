@@ -8,8 +8,8 @@
  * there (the app's ParticipantABC or AsyncParticipant answers, and the model
  * comes back transferred), new global models are sent there transferred,
  * and `onStop` runs there once the runtime has stopped. Options the app set
- * to its own objects (`store`, `fetch`, `logger`, `onError`) are proxies to
- * them.
+ * to its own objects (`store`, `fetch`, `logger`, `onError`, a `token`
+ * function) are proxies to them.
  */
 
 import type { RoundParameters } from '@petfl/core';
@@ -151,6 +151,7 @@ function workerOptions(request: StartRequest, channel: Channel, tokens: WeakMap<
     ...(proxied.fetch ? { fetch: proxyFetch(channel) } : {}),
     ...(proxied.logger ? { logger: proxyLogger(channel) } : {}),
     ...(proxied.onError ? { onError } : {}),
+    ...(proxied.token ? { token: () => channel.call<string>('token') } : {}),
   };
 }
 
@@ -202,8 +203,10 @@ function proxyFetch(channel: Channel): FetchLike {
             answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
           });
     const bytes = settled.body;
+    const { retryAfter } = settled;
     return {
       status: settled.status,
+      headers: { get: (name: string) => (name.toLowerCase() === 'retry-after' ? retryAfter : null) },
       text: async () => new TextDecoder().decode(new Uint8Array(bytes)),
       arrayBuffer: async () => bytes,
     };

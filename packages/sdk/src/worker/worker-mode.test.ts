@@ -258,6 +258,80 @@ describe('Worker mode: options that stay on the main thread', () => {
   });
 });
 
+/**
+ * An app fetch (so the Worker reaches it through the main thread) to a coordinator that never
+ * starts a round; it records each request's Authorization header. `answer` may shed load.
+ */
+function idleFetch(
+  answer: (n: number) => { status: number; body?: string; retryAfter?: string } = () => ({ status: 204 }),
+) {
+  const authorizations: unknown[] = [];
+  const fetch: FetchLike = async (url, init) => {
+    authorizations.push((init?.headers as Record<string, string> | undefined)?.['authorization']);
+    const { status, body = '', retryAfter } = url.includes('/phase') ? { status: 404 } : answer(authorizations.length);
+    const bytes = new TextEncoder().encode(body);
+    return {
+      status,
+      headers: { get: (name: string) => (name.toLowerCase() === 'retry-after' ? (retryAfter ?? null) : null) },
+      text: async () => body,
+      arrayBuffer: async () => bytes.buffer as ArrayBuffer,
+    };
+  };
+  return { fetch, authorizations };
+}
+
+describe('Worker mode: the admission token and Retry-After', () => {
+  it('a string token crosses to the Worker; a token function is called here, again after not-admitted', async () => {
+    const { worker } = tracked();
+    const fixed = idleFetch();
+    const first = await spawnAsyncParticipant('https://c.test', {
+      ...common,
+      fetch: fixed.fetch,
+      store: new MemoryStateStore(),
+      token: 'string-token',
+      createWorker: worker,
+    });
+    await waitFor(() => fixed.authorizations.length >= 3);
+    await first.participant.stop();
+    expect(fixed.authorizations.every((a) => a === 'Bearer string-token')).toBe(true);
+
+    let issued = 0;
+    const source = async () => `fn-token-${++issued}`;
+    const notAdmitted = JSON.stringify({ code: 'not-admitted', message: 'expired' });
+    const renewing = idleFetch((n) => (n === 1 ? { status: 401, body: notAdmitted } : { status: 204 }));
+    const second = await spawnAsyncParticipant('https://c.test', {
+      ...common,
+      fetch: renewing.fetch,
+      store: new MemoryStateStore(),
+      token: source,
+      createWorker: worker,
+    });
+    await waitFor(() => renewing.authorizations.length >= 3);
+    await second.participant.stop();
+    expect(renewing.authorizations.slice(0, 3)).toEqual([
+      'Bearer fn-token-1',
+      'Bearer fn-token-2',
+      'Bearer fn-token-2',
+    ]);
+    expect(issued).toBe(2);
+  });
+
+  it('the Retry-After header of the app’s fetch reaches the Worker’s client', async () => {
+    const { worker } = tracked();
+    // A 429 is a refusal unless its Retry-After is honoured: the start-up GET /params would fail.
+    const limited = JSON.stringify({ code: 'rate-limited', message: 'slow down' });
+    const shedding = idleFetch((n) => (n === 1 ? { status: 429, body: limited, retryAfter: '0' } : { status: 204 }));
+    const { participant } = await spawnAsyncParticipant('https://c.test', {
+      ...common,
+      fetch: shedding.fetch,
+      store: new MemoryStateStore(),
+      createWorker: worker,
+    });
+    await participant.stop();
+    expect(shedding.authorizations.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe('Worker mode: start-up errors keep their classes', () => {
   it('a bad URL or option fails before any Worker is made', async () => {
     let made = 0;

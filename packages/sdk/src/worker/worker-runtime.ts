@@ -17,6 +17,7 @@
  */
 
 import type { GlobalModel, RoundParameters } from '@petfl/core';
+import type { ResponseLike } from '../client/http-client.ts';
 import { ParticipantInitError, PetflError, UninitializedParticipantError } from '../errors.ts';
 import { createLog, type Log } from '../logger.ts';
 import { type ResolvedOptions, resolveOptions, validateCoordinatorUrl } from '../options.ts';
@@ -96,6 +97,7 @@ class WorkerRuntime implements ParticipantRuntime {
         onStop: () => this.onStopped(),
         store: (op: StoreOp) => this.store(op),
         fetch: (request: FetchRequest) => this.fetch(request),
+        token: () => this.token(),
       },
       (name, payload) => this.onEvent(name, payload),
     );
@@ -115,6 +117,7 @@ class WorkerRuntime implements ParticipantRuntime {
         fetch: options.fetch !== (globalThis as { fetch?: unknown }).fetch,
         logger: options.logger !== undefined,
         onError: options.onError !== undefined,
+        token: typeof options.token === 'function',
       },
     };
     try {
@@ -222,8 +225,16 @@ class WorkerRuntime implements ParticipantRuntime {
     const { url, method, headers, body } = request;
     const response = await this.options.fetch(url, { method, headers, ...(body === null ? {} : { body }) });
     const bytes = await response.arrayBuffer();
-    const answer: FetchAnswer = { status: response.status, body: bytes };
+    const answer: FetchAnswer = { status: response.status, body: bytes, retryAfter: retryAfterOf(response) };
     return withTransfer(answer, [bytes]);
+  }
+
+  /** A fresh admission token from the app's token function, for the Worker's HTTP client. */
+  private async token(): Promise<string> {
+    const source = this.options.token;
+    if (typeof source !== 'function') throw new TypeError('no token function was given');
+    // SECURITY: the token crosses to the Worker, which only puts it in request headers.
+    return source();
   }
 
   private onEvent(name: string, payload: unknown): void {
@@ -328,9 +339,18 @@ function portableOptions(options: ResolvedOptions): PortableOptions & { readonly
     ...(options.scalar === undefined ? {} : { scalar: options.scalar }),
     storeKey: options.storeKey,
     logLevel: options.logLevel,
+    ...(typeof options.token === 'string' ? { token: options.token } : {}),
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     ...(options.maxPollMs === undefined ? {} : { maxPollMs: options.maxPollMs }),
   };
+}
+
+function retryAfterOf(response: ResponseLike): string | null {
+  try {
+    return response.headers?.get('retry-after') ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** Snapshots are immutable, as the runtime's are (structured clone does not keep freezing). */

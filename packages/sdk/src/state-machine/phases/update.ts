@@ -50,7 +50,10 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
   const localSeedDict = new Map<string, Uint8Array>();
   try {
     for (const [sumParticipantPk, ephemeralPk] of sums) {
-      localSeedDict.set(sumParticipantPk, io.crypto.seal(seed, ephemeralPk));
+      // protocol.md §5.1: a small-order or non-canonical ephemeral key is 'invalid-key' (the
+      // seal checks it); step then gives the round up, since the coordinator requires a seed
+      // for every key of the sum dictionary (§1.1) and retrying cannot change the key.
+      localSeedDict.set(sumParticipantPk, io.crypto.seal(seed, ephemeralPk, `ephemeral key of ${sumParticipantPk}`));
     }
   } finally {
     // SECURITY: the mask seed is no longer needed once sealed (or on failure).
