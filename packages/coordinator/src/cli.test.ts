@@ -1,7 +1,7 @@
 /**
  * The `petfl-coordinator` command as a real child process: JSON logs, a
- * listening server, clean exit on SIGTERM, and exit 1 listing every invalid
- * setting.
+ * listening server, clean exit on SIGTERM, exit 1 listing every invalid
+ * setting or every reason not to start on a public host, and a token generator.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -62,6 +62,32 @@ describe('petfl-coordinator CLI', () => {
     expect(msgs).toContain('round started');
     expect(msgs).toContain('stopped');
     expect(JSON.stringify(lines())).not.toContain('cli-token');
+  });
+
+  it('refuses to start on a non-loopback host with the default admin token, naming PETFL_API_ADMIN_TOKEN', async () => {
+    const { child, lines } = run(['--host', '0.0.0.0'], { PETFL_API_PORT: '0' });
+    expect(await exitOf(child)).toBe(1);
+    const error = lines().find((l) => (l as { msg?: string }).msg === 'refusing to start') as { problems: string[] };
+    expect(error.problems.join('\n')).toMatch(/PETFL_API_ADMIN_TOKEN/);
+    expect(lines().some((l) => 'url' in l)).toBe(false);
+  });
+
+  it('--generate-admin-token prints a fresh 32-byte base64url token and exits', async () => {
+    const tokens: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const child = spawn(process.execPath, [BIN, '--generate-admin-token'], {
+        env: { PATH: process.env['PATH'] ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      expect(await exitOf(child)).toBe(0);
+      expect(out).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+      tokens.push(out.trim());
+    }
+    expect(tokens[0]).not.toBe(tokens[1]);
   });
 
   it('exits 1 and lists every invalid setting', async () => {

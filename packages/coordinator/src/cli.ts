@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 /**
  * `petfl-coordinator [--config petfl.toml] [--host 127.0.0.1]`: reads the
- * settings (TOML file plus PETFL_* environment, validated once), starts the
+ * settings (TOML file plus PETFL_* environment, validated once), refuses to
+ * start when they are unsafe for the host (`startupProblems`), starts the
  * coordinator, logs JSON lines with pino, and shuts down cleanly on SIGINT
- * and SIGTERM. The only file that reads process.env (CONVENTIONS §11): PETFL_*
+ * and SIGTERM. `petfl-coordinator --generate-admin-token` prints a fresh
+ * admin token (32 random bytes, base64url) and exits. The only file that reads process.env (CONVENTIONS §11): PETFL_*
  * settings, LOG_LEVEL (pino level, default info) and HOST (default 127.0.0.1).
  */
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { listen } from './node.ts';
 import { parseSettings, SettingsError } from './settings.ts';
+import { startupProblems } from './startup-problems.ts';
 
 const logger = pino({ name: 'petfl-coordinator', level: process.env['LOG_LEVEL'] ?? 'info' });
 
@@ -21,18 +25,31 @@ async function main(): Promise<void> {
       config: { type: 'string', short: 'c' },
       host: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      'generate-admin-token': { type: 'boolean' },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: petfl-coordinator [--config petfl.toml] [--host 127.0.0.1]\n');
+    process.stdout.write(
+      'usage: petfl-coordinator [--config petfl.toml] [--host 127.0.0.1]\n' +
+        '       petfl-coordinator --generate-admin-token   # prints a fresh token for PETFL_API_ADMIN_TOKEN\n',
+    );
+    return;
+  }
+  if (values['generate-admin-token']) {
+    // SECURITY: printed once, to stdout only, for the operator to store; never logged.
+    process.stdout.write(`${randomBytes(32).toString('base64url')}\n`);
     return;
   }
   const toml = values.config === undefined ? undefined : readFileSync(values.config, 'utf8');
   const settings = parseSettings(toml, process.env);
-  if (settings.api.adminToken === 'change-me') {
-    logger.warn({}, 'api.admin_token is the default: set PETFL_API_ADMIN_TOKEN before exposing this coordinator');
+  const hostname = values.host ?? process.env['HOST'] ?? '127.0.0.1';
+  const { problems, warnings } = startupProblems(settings, hostname);
+  for (const warning of warnings) logger.warn({}, warning);
+  if (problems.length > 0) {
+    logger.error({ problems }, 'refusing to start');
+    process.exit(1);
   }
-  const running = await listen(settings, { logger, hostname: values.host ?? process.env['HOST'] ?? '127.0.0.1' });
+  const running = await listen(settings, { logger, hostname });
   logger.info(
     {
       url: running.url,

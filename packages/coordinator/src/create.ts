@@ -7,6 +7,9 @@
 
 import { initCrypto, type PetCrypto } from '@petfl/core';
 import type { Hono } from 'hono';
+import { type Admission, createAdmission } from './admission/admission.ts';
+import { memoryRateLimitStores, type RateLimitStores } from './admission/rate-limit.ts';
+import { RedisRateLimitStores } from './admission/redis-rate-limit-stores.ts';
 import type { Clock } from './clock.ts';
 import { createApp } from './http/app.ts';
 import type { Logger } from './logger.ts';
@@ -27,6 +30,8 @@ export interface CreateOptions {
   readonly models?: ModelStore;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** Overrides the admission `settings.admission` describes (an embedder's own authentication). */
+  readonly admission?: Admission;
 }
 
 export interface CoordinatorApp {
@@ -48,11 +53,16 @@ export async function storeFromSettings(settings: Settings): Promise<Coordinator
 
 export async function createCoordinatorApp(settings: Settings, options: CreateOptions = {}): Promise<CoordinatorApp> {
   const crypto = options.crypto ?? (await initCrypto());
+  // Admission first: a static key that cannot be imported fails before anything is opened.
+  const admission = options.admission ?? (await createAdmission(settings.admission));
   const store = options.store ?? (await storeFromSettings(settings));
+  let limits: RedisRateLimitStores | undefined;
   const models = options.models ?? new FsModelStore(settings.models.dir);
   const metrics = new Metrics();
   let coordinator: Coordinator;
   try {
+    // With Redis, rate-limit counts are shared by every coordinator instance on it (docs/security.md §2).
+    if (settings.store.kind === 'redis') limits = await RedisRateLimitStores.connect(settings.store.redisUrl);
     coordinator = await Coordinator.start({
       crypto,
       settings,
@@ -63,15 +73,20 @@ export async function createCoordinatorApp(settings: Settings, options: CreateOp
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
   } catch (error) {
+    await limits?.close();
     await store.close();
     throw error;
   }
+  const rateLimitStores: RateLimitStores = limits?.storeFor ?? memoryRateLimitStores;
   metrics.watch(coordinator);
   const app = createApp({
     coordinator,
     settings,
     crypto,
     metrics,
+    admission,
+    rateLimitStores,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
   return {
@@ -82,6 +97,7 @@ export async function createCoordinatorApp(settings: Settings, options: CreateOp
     models,
     async close() {
       await coordinator.shutdown();
+      await limits?.close();
       await store.close();
     },
   };

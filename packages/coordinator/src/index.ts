@@ -3,6 +3,9 @@
  * stores, the Hono app and the Node entry. Re-exports only (CONVENTIONS §14).
  */
 
+export { type Admission, type Admitted, admitEveryone, createAdmission } from './admission/admission.ts';
+export { memoryRateLimitStores, type RateLimitStores } from './admission/rate-limit.ts';
+export { RedisRateLimitStores } from './admission/redis-rate-limit-stores.ts';
 export { type Clock, ManualClock, systemClock } from './clock.ts';
 export { type CoordinatorApp, type CreateOptions, createCoordinatorApp, storeFromSettings } from './create.ts';
 export { type AppDeps, createApp } from './http/app.ts';
@@ -11,6 +14,7 @@ export { type Logger, silentLogger } from './logger.ts';
 export { Metrics } from './metrics.ts';
 export { listen, type RunningCoordinator } from './node.ts';
 export {
+  type AdmissionSettings,
   changePetSettings,
   DEFAULT_SETTINGS_TOML,
   envName,
@@ -18,15 +22,18 @@ export {
   type PhaseSettings,
   type PhaseTime,
   parseSettings,
+  SAFE_MIN_COUNT,
   type Settings,
   SettingsError,
 } from './settings.ts';
+export { isLoopbackHost, startupProblems } from './startup-problems.ts';
 export {
   type Accepted,
   Coordinator,
   type CoordinatorDeps,
   type CoordinatorEvents,
   type CoordinatorStatus,
+  type MessageContext,
   type Phase,
 } from './state-machine/coordinator.ts';
 export { judgePhase, type PhaseVerdict } from './state-machine/phase-timing.ts';

@@ -64,6 +64,14 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'petfl_phase_waiters',
+      help: 'GET /phase long polls held right now (at most api.max_phase_waiters).',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.coordinator?.phaseWaiters() ?? 0);
+      },
+    });
+    new Gauge({
       name: 'petfl_phase',
       help: 'The current phase: 1 for the phase the coordinator is in, 0 for the others.',
       labelNames: ['phase'],

@@ -2,20 +2,41 @@
  * The Node runtime entry (CONVENTIONS §12): serves a coordinator app over
  * HTTP with @hono/node-server. A few lines on purpose; the logic is in
  * `createCoordinatorApp`.
+ *
+ * Connections are bounded here (docs/security.md §4): a client must send its
+ * headers within `api.headers_timeout_ms` (slow-loris) and its whole request
+ * within `api.request_timeout_ms`; an idle keep-alive connection closes after
+ * `api.keep_alive_timeout_ms`; beyond `api.max_connections` new connections
+ * are refused. An answer sent before the request's body has arrived (a 413,
+ * an early refusal) says `Connection: close`: the unread rest of the body
+ * would otherwise be taken for the next request on a pooled connection.
  */
 
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { type Http2Bindings, type HttpBindings, serve } from '@hono/node-server';
 import { type CoordinatorApp, type CreateOptions, createCoordinatorApp } from './create.ts';
 import type { Settings } from './settings.ts';
 
 /** How long `close()` lets requests in flight finish before it drops their connections. */
 const CLOSE_GRACE_MS = 2000;
 
+/**
+ * How often Node checks headers and request timeouts (its `connectionsCheckingInterval`, 30 s by
+ * default): often enough that a slow client is cut off soon after its timeout.
+ */
+export function connectionsCheckingIntervalMs(api: Settings['api']): number {
+  return Math.max(50, Math.min(1000, Math.floor(Math.min(api.headersTimeoutMs, api.requestTimeoutMs) / 4)));
+}
+
 export interface RunningCoordinator extends CoordinatorApp {
   /** The base URL it listens on, e.g. http://127.0.0.1:8081. */
   readonly url: string;
   readonly port: number;
+}
+
+/** Whether the request's body has not fully arrived (the answer then closes the connection). */
+function bodyPending(incoming: { readonly complete: boolean }): boolean {
+  return !incoming.complete;
 }
 
 /** Starts a coordinator and listens on `settings.api.port` (0: a free port) at `hostname`. */
@@ -25,10 +46,30 @@ export async function listen(
 ): Promise<RunningCoordinator> {
   const created = await createCoordinatorApp(settings, options);
   const hostname = options.hostname ?? '127.0.0.1';
+  const { api } = settings;
+  const fetch = async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
+    const response = await created.app.fetch(request, env);
+    if (bodyPending(env.incoming) && !response.headers.has('connection')) response.headers.set('connection', 'close');
+    return response;
+  };
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: created.app.fetch, port: settings.api.port, hostname }, () => resolve(s));
+    const s = serve(
+      {
+        fetch,
+        port: api.port,
+        hostname,
+        serverOptions: {
+          headersTimeout: api.headersTimeoutMs,
+          requestTimeout: api.requestTimeoutMs,
+          connectionsCheckingInterval: connectionsCheckingIntervalMs(api),
+        },
+      },
+      () => resolve(s),
+    );
     s.once('error', reject);
   });
+  if ('keepAliveTimeout' in server) server.keepAliveTimeout = api.keepAliveTimeoutMs;
+  server.maxConnections = api.maxConnections;
   const port = (server.address() as AddressInfo).port;
   return {
     ...created,

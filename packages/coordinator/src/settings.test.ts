@@ -16,8 +16,13 @@ describe('parseSettings', () => {
     const s = parseSettings(undefined, {});
     expect(s.api.port).toBe(8081);
     expect(s.api.corsOrigins).toEqual(['http://localhost:5173']);
-    expect(s.pet.sum).toEqual({ probability: 0.5, count: { min: 1, max: 100 }, time: { minMs: 0, maxMs: 60000 } });
+    expect(s.pet.sum).toEqual({ probability: 0.5, count: { min: 3, max: 100 }, time: { minMs: 5000, maxMs: 60000 } });
     expect(s.pet.update.count).toEqual({ min: 3, max: 1000 });
+    expect(s.pet.sum2.count.min).toBe(3);
+    expect(s.pet.sum2.time.minMs).toBeGreaterThan(0);
+    expect(s.pet.update.time.minMs).toBeGreaterThan(0);
+    expect(s.safety).toEqual({ allowUnsafeSmallRounds: false, scalarMin: 0.01, scalarMax: 100 });
+    expect(s.admission).toEqual({ kind: 'open', openOnPublicHost: false });
     expect(s.mask).toEqual({ group: 'power2', data: 'f32', bound: 'b2', model: 'm3' });
     expect(s.model.length).toBe(10000);
     expect(s.store).toEqual({ kind: 'memory' });
@@ -49,7 +54,7 @@ describe('parseSettings', () => {
 
   it('lists every invalid field in one error', () => {
     const problems = problemsOf(
-      `[pet.sum]\nprobability = 0\ncount = { min = 5, max = 2 }\n[pet.update]\ncount = { min = 2, max = 5000 }\ntime = { min_ms = 10, max_ms = 5 }\n[pet.sum2]\ncount = { min = 1, max = 10 }\n[mask]\nmodel = "m7"\n[model]\nlength = 0\n[store]\nkind = "disk"\n`,
+      `[pet.sum]\nprobability = 0\ncount = { min = 5, max = 2 }\n[pet.update]\ncount = { min = 0, max = 5000 }\ntime = { min_ms = 10, max_ms = 5 }\n[pet.sum2]\ncount = { min = 3, max = 10 }\n[mask]\nmodel = "m7"\n[model]\nlength = 0\n[store]\nkind = "disk"\n`,
       { PETFL_API_PORT: 'eighty', PETFL_NOT_A_SETTING: '1' },
     );
     const text = problems.join('\n');
@@ -73,6 +78,45 @@ describe('parseSettings', () => {
     expect(
       parseSettings(`[pet.update]\ncount = { min = 3, max = 1001 }\n[mask]\nmodel = "m6"\n`, {}).pet.update.count.max,
     ).toBe(1001);
+  });
+
+  it('refuses rounds below the safe minimums unless allow_unsafe_small_rounds is set', () => {
+    const small = `[pet.sum]\ncount = { min = 1, max = 100 }\n[pet.update]\ncount = { min = 2, max = 100 }\n[pet.sum2]\ncount = { min = 1, max = 100 }\n`;
+    const problems = problemsOf(small);
+    expect(problems).toHaveLength(3);
+    for (const [i, phase] of ['sum', 'update', 'sum2'].entries()) {
+      expect(problems[i]).toMatch(
+        new RegExp(`^pet\\.${phase}\\.count\\.min: expected at least 3 .*allow_unsafe_small_rounds`),
+      );
+    }
+    const allowed = parseSettings(`${small}[safety]\nallow_unsafe_small_rounds = true\n`, {});
+    expect([allowed.pet.sum.count.min, allowed.pet.update.count.min, allowed.pet.sum2.count.min]).toEqual([1, 2, 1]);
+    expect(
+      problemsOf(`[safety]\nallow_unsafe_small_rounds = true\n[pet.update]\ncount = { min = 0, max = 9 }\n`),
+    ).toEqual(['pet.update.count.min: expected an integer in 1..9007199254740991, got 0']);
+  });
+
+  it('checks the scalar range against the mask bound, and the admission table', () => {
+    expect(problemsOf('[safety]\nscalar_min = 2\nscalar_max = 1\n')).toEqual([
+      'safety.scalar_min: 2 exceeds safety.scalar_max 1',
+    ]);
+    expect(problemsOf('[safety]\nscalar_max = 1000\n')).toEqual([
+      'safety.scalar_max: 1000 exceeds the bound 100 of mask.bound = b2 (scalars are clamped to it)',
+    ]);
+    expect(parseSettings('[safety]\nscalar_max = 1000\n[mask]\nbound = "b4"\n', {}).safety.scalarMax).toBe(1000);
+    expect(problemsOf('[admission]\nkind = "token"\n')).toEqual([
+      'admission: kind = "token" needs exactly one of jwks_url and jwt_public_key',
+    ]);
+    expect(problemsOf('[admission]\nkind = "allowlist"\nallowlist = ["short"]\n')).toEqual([
+      'admission.allowlist: expected 32-byte Ed25519 public keys in base64url, got "short"',
+    ]);
+    expect(problemsOf('[admission]\nkind = "everyone"\n')[0]).toMatch(/^admission.kind: expected "open", "token"/);
+    const token = parseSettings('[admission]\nkind = "token"\njwks_url = "https://auth.example/jwks.json"\n', {});
+    expect(token.admission).toMatchObject({
+      kind: 'token',
+      jwksUrl: 'https://auth.example/jwks.json',
+      maxIdentitiesPerSubject: 1,
+    });
   });
 
   it('rejects a file that is not TOML', () => {

@@ -60,7 +60,7 @@ describe('operator API', () => {
     h = await startHarness(testSettings({ PETFL_PET_SUM_TIME_MAX_MS: '1000' }), { clock });
     const bad = await h.admin('/settings', {
       method: 'PUT',
-      body: JSON.stringify({ sum: { probability: 0 }, update: { count: { min: 2 } }, nope: 1 }),
+      body: JSON.stringify({ sum: { probability: 0 }, update: { count: { min: 0 } }, nope: 1 }),
       headers: { 'content-type': 'application/json' },
     });
     expect(bad.status).toBe(400);
@@ -70,7 +70,7 @@ describe('operator API', () => {
     expect(body.problems).toEqual([
       'pet.nope: not a setting',
       'pet.sum.probability: expected a probability in (0, 1], got 0',
-      'pet.update.count.min: expected an integer in 3..9007199254740991, got 2',
+      'pet.update.count.min: expected an integer in 1..9007199254740991, got 0',
     ]);
 
     const ok = await h.admin('/settings', {
@@ -186,7 +186,7 @@ describe('GET /phase (long poll)', () => {
 describe('operations', () => {
   it('serves health and Prometheus metrics', async () => {
     h = await startHarness();
-    expect(await (await h.fetch('/health')).json()).toEqual({ status: 'ok', phase: 'sum', roundId: 1 });
+    expect(await (await h.fetch('/health')).json()).toEqual({ status: 'ok', phase: 'sum', roundId: 1, store: 'ok' });
     await runRound(h, identities(h.crypto, 80, 22), { sum: 3, update: 10 }, 3);
     const text = await (await h.fetch('/metrics')).text();
     expect(text).toMatch(/petfl_rounds_total\{outcome="completed"\} 1/);

@@ -7,7 +7,7 @@
 
 import type { PetErrorCode } from '@petfl/core';
 
-export const ERROR_STATUS: Readonly<Record<PetErrorCode, 400 | 401 | 404 | 409 | 413 | 503>> = {
+export const ERROR_STATUS: Readonly<Record<PetErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503>> = {
   // the message cannot be read or is malformed
   'decrypt-failed': 400,
   truncated: 400,
@@ -30,6 +30,8 @@ export const ERROR_STATUS: Readonly<Record<PetErrorCode, 400 | 401 | 404 | 409 |
   'seed-dict-mismatch': 400,
   'invalid-key': 400,
   'keystream-exhausted': 400,
+  'crypto-failed': 400,
+  'aggregate-out-of-range': 400,
   'empty-aggregation': 400,
   'zero-scalar-sum': 400,
   'invalid-settings': 400,
@@ -37,6 +39,8 @@ export const ERROR_STATUS: Readonly<Record<PetErrorCode, 400 | 401 | 404 | 409 |
   'bad-signature': 401,
   unauthorized: 401,
   'not-eligible': 401,
+  'not-admitted': 401,
+  banned: 403,
   'unknown-sum-participant': 404,
   'not-found': 404,
   // well formed, but the round refuses it now
@@ -48,6 +52,9 @@ export const ERROR_STATUS: Readonly<Record<PetErrorCode, 400 | 401 | 404 | 409 |
   // size limits
   'body-too-large': 413,
   oversized: 413,
+  // rate and load limits: retry after the Retry-After header
+  'rate-limited': 429,
+  busy: 503,
   // the coordinator cannot decide now
   unavailable: 503,
   'crypto-init': 503,

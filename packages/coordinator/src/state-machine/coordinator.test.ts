@@ -87,8 +87,10 @@ describe('coordinator rounds in process (participants → app.request)', () => {
     h = await startHarness();
     expect((await h.fetch('/sums')).status).toBe(204);
     expect((await h.fetch('/model')).status).toBe(204);
-    const pk = identities(h.crypto, 1)[0]?.pk ?? '';
-    expect((await h.fetch(`/seeds?pk=${pk}`)).status).toBe(204);
+    const [who] = identities(h.crypto, 1);
+    if (who === undefined) throw new Error('no identity');
+    expect(await fetchSeeds(h.fetch, who)).toBeUndefined(); // 204
+    expect((await h.fetch(`/seeds?pk=${who.pk}`)).status).toBe(401); // unsigned
     expect((await h.fetch('/seeds?pk=abc')).status).toBe(400);
     expect((await h.fetch('/params')).status).toBe(200);
   });
@@ -286,8 +288,8 @@ describe('message rejections', () => {
     if (!stale) throw new Error('no sum participant');
     await runRound(h, pool, { sum: 3, update: 10 }, 5);
     expect(await post(h.fetch, sumMessage(h.crypto, first, stale))).toEqual({ status: 409, code: 'wrong-round' });
-    const res = await h.fetch(`/seeds?pk=${pool[0]?.pk}`);
-    expect(res.status).toBe(204); // the new round is in its sum phase: nothing to say yet
+    // The new round is in its sum phase: nothing to say yet (204), even to a signed request.
+    expect(await fetchSeeds(h.fetch, pool[0] as (typeof pool)[number])).toBeUndefined();
   });
 
   it('rejects a body over max_body_bytes with 413 body-too-large', async () => {

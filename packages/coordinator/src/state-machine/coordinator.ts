@@ -22,8 +22,8 @@ import {
   type GlobalModel,
   isPetError,
   type MessageTag,
-  openMessage,
-  type Payload,
+  type OpenedFrame,
+  openFrame,
   type PetCrypto,
   PetError,
   TAGS,
@@ -33,6 +33,7 @@ import { type Clock, systemClock } from '../clock.ts';
 import { type Logger, pkTag, silentLogger } from '../logger.ts';
 import { changePetSettings, type Settings } from '../settings.ts';
 import {
+  BANNED_LIMIT,
   type CoordinatorMeta,
   type CoordinatorStore,
   DEFAULT_META,
@@ -42,11 +43,11 @@ import {
 } from '../store/coordinator-store.ts';
 import type { ModelStore } from '../store/model-store.ts';
 import { judgePhase } from './phase-timing.ts';
-import { acceptSum } from './phases/sum.ts';
-import { acceptSum2 } from './phases/sum2.ts';
+import { acceptSum, checkSumEligible } from './phases/sum.ts';
+import { acceptSum2, checkSum2Eligible } from './phases/sum2.ts';
 import { unmaskRound } from './phases/unmask.ts';
-import { acceptUpdate } from './phases/update.ts';
-import { closeRound, type LiveRound, openRound, restoreRound, updateSeedDictBytes } from './round.ts';
+import { acceptUpdate, checkUpdateEligible } from './phases/update.ts';
+import { closeRound, type LiveRound, openRound, reloadRound, restoreRound, updateSeedDictBytes } from './round.ts';
 
 export type Phase = 'idle' | LivePhase | 'unmask' | 'shutdown';
 
@@ -66,6 +67,12 @@ export interface CoordinatorDeps {
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly events?: CoordinatorEvents;
+}
+
+/** What the HTTP layer knows of a message's sender (docs/security.md §2). */
+export interface MessageContext {
+  /** The subject of the sender's verified admission token (token admission), else undefined. */
+  readonly subject?: string | undefined;
 }
 
 /** What `POST /message` accepted: a whole message, or one chunk of a multipart message. */
@@ -88,6 +95,10 @@ export interface CoordinatorStatus {
     readonly rejected: Readonly<Record<string, number>>;
   };
   readonly latestModelRoundId: number | null;
+  /** Incomplete multipart messages held for the round in progress, and their bytes as charged. */
+  readonly chunks: { readonly pendingMessages: number; readonly bytesHeld: number };
+  /** Participant keys and admission subjects excluded for sending unopenable mask seeds. */
+  readonly banned: { readonly participants: number; readonly subjects: number };
   readonly settings: {
     readonly round: RoundPetSettings | null;
     readonly next: RoundPetSettings;
@@ -104,6 +115,8 @@ interface PreviousRound {
 }
 
 const RETRY_AFTER_STORE_ERROR_MS = 1000;
+/** A message that waited longer than this for its turn in the queue is refused (503), not handled late. */
+export const QUEUE_DEADLINE_MS = 30_000;
 
 export class Coordinator {
   private readonly crypto: PetCrypto;
@@ -129,6 +142,16 @@ export class Coordinator {
   private readonly phaseWatchers = new Set<(token: string) => void>();
   /** The token the watchers last heard of. */
   private watchedToken = '';
+  /**
+   * Set after a store error in a message handler: the write may still have been applied, so the
+   * round's mirror is reloaded from the store before the next message is handled (docs/security.md §5).
+   */
+  private mirrorSuspect = false;
+  /** `meta.banned` as sets, for the per-message check. */
+  private bannedParticipants = new Set<string>();
+  private bannedSubjects = new Set<string>();
+  /** admission.kind = 'allowlist': the admitted participant keys. */
+  private readonly allowlist: ReadonlySet<string> | undefined;
 
   private constructor(deps: CoordinatorDeps) {
     this.crypto = deps.crypto;
@@ -139,6 +162,8 @@ export class Coordinator {
     this.log = deps.logger ?? silentLogger;
     this.events = deps.events ?? {};
     this.startedAt = this.clock.now();
+    const { admission } = deps.settings;
+    this.allowlist = admission.kind === 'allowlist' ? new Set(admission.allowlist) : undefined;
   }
 
   /** Loads the store, continues or fails a persisted round, and starts a round unless paused. */
@@ -149,7 +174,7 @@ export class Coordinator {
   }
 
   private async init(): Promise<void> {
-    this.meta = await this.store.loadMeta();
+    this.setMeta(await this.store.loadMeta());
     this.lastRoundId = await this.store.lastRoundId();
     const latest = await this.models.latest();
     if (latest !== undefined) this.latestModel = { roundId: latest.roundId, bytes: this.servedModel(latest) };
@@ -232,6 +257,11 @@ export class Coordinator {
       counts: round === undefined ? { sum: 0, update: 0, sum2: 0 } : { ...round.accepted },
       messages: { accepted: { ...this.accepted }, rejected: { ...this.rejected } },
       latestModelRoundId: this.latestModel?.roundId ?? null,
+      chunks: {
+        pendingMessages: round?.assembler.pendingMessages ?? 0,
+        bytesHeld: round?.assembler.bytesHeld ?? 0,
+      },
+      banned: { participants: this.bannedParticipants.size, subjects: this.bannedSubjects.size },
       settings: {
         round: record?.pet ?? null,
         next: this.nextPet(),
@@ -291,13 +321,15 @@ export class Coordinator {
   // ---- messages --------------------------------------------------------------------------
 
   /**
-   * The message pipeline of `POST /message` after the body-size limit (protocol.md §3.2):
-   * open → header checks → round key → tag vs phase → signature → chunk reassembly →
-   * eligibility → phase handler. Throws a PetError for every rejection.
+   * The message pipeline of `POST /message` after the body-size limit (protocol.md §3.2), cheap
+   * checks first (docs/security.md §4): open and authenticate → tag vs phase → admission
+   * (bans, allowlist, the token subject's identities) → duplicate → eligibility from the payload's
+   * leading signatures (for a multipart message on chunk 0, before any chunk is held) → chunk
+   * reassembly → full decode → phase handler. Throws a PetError for every rejection.
    */
-  async handleMessage(sealed: Uint8Array): Promise<Accepted> {
+  async handleMessage(sealed: Uint8Array, context: MessageContext = {}): Promise<Accepted> {
     try {
-      const accepted = await this.process(sealed);
+      const accepted = await this.process(sealed, context);
       const tag = accepted.kind === 'chunk' ? 'chunk' : accepted.tag;
       this.accepted[tag] = (this.accepted[tag] ?? 0) + 1;
       this.events.messageAccepted?.(tag, sealed.length);
@@ -310,7 +342,7 @@ export class Coordinator {
     }
   }
 
-  private async process(sealed: Uint8Array): Promise<Accepted> {
+  private async process(sealed: Uint8Array, context: MessageContext): Promise<Accepted> {
     if (this.phase === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
     const round = this.round;
     if (round === undefined) {
@@ -318,49 +350,145 @@ export class Coordinator {
       throw new PetError('wrong-phase', 'message: no round is in progress');
     }
     const { record } = round;
-    let opened: ReturnType<typeof openMessage>;
+    let frame: OpenedFrame;
     try {
-      opened = openMessage(this.crypto, sealed, round.keyPair, {
-        config: record.maskConfig,
-        modelLength: record.modelLength,
-      });
+      frame = openFrame(this.crypto, sealed, round.keyPair);
     } catch (error) {
       if (isPetError(error, 'decrypt-failed')) this.rejectStale(sealed);
       throw error;
     }
-    const pk = toBase64Url(opened.participantPk);
-    this.checkPhase(round, opened.tag);
+    const pk = toBase64Url(frame.participantPk);
+    this.checkPhase(round, frame.tag);
+    this.checkAdmitted(round, pk, context.subject);
+    this.checkNotAccepted(round, frame.tag, pk);
+    const admit = (prefix: Uint8Array) => {
+      this.checkEligible(round, frame, pk, prefix);
+      this.bindSubject(round, pk, context.subject);
+    };
 
-    let payload: Payload;
-    if (opened.multipart) {
-      // Cheap checks before holding any chunk memory.
-      this.checkNotAccepted(round, opened.tag, pk);
-      const whole = round.assembler.add(pk, TAGS[opened.tag], opened.chunk);
+    let payloadBytes: Uint8Array;
+    if (frame.multipart) {
+      const whole = round.assembler.add(pk, TAGS[frame.tag], frame.body, admit);
       if (whole === undefined) return { kind: 'chunk' };
-      payload = decodePayload(opened.tag, whole, { config: record.maskConfig, modelLength: record.modelLength });
+      payloadBytes = whole;
     } else {
-      payload = opened.payload;
+      admit(frame.body);
+      payloadBytes = frame.body;
     }
+    const payload = decodePayload(frame.tag, payloadBytes, {
+      config: record.maskConfig,
+      modelLength: record.modelLength,
+    });
 
+    const queuedAt = this.clock.now();
     return this.serialize(async () => {
       if (this.phase === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
       if (this.round !== round) throw new PetError('wrong-round', 'message: its round ended while it was processed');
+      const waited = this.clock.now() - queuedAt;
+      if (waited > QUEUE_DEADLINE_MS) {
+        throw new PetError(
+          'unavailable',
+          `message: waited ${waited} ms for its turn (at most ${QUEUE_DEADLINE_MS}); retry`,
+        );
+      }
       this.checkPhase(round, payload.kind);
-      switch (payload.kind) {
-        case 'sum':
-          await acceptSum(this.crypto, this.store, round, opened.participantPk, pk, payload.sum);
-          break;
-        case 'update':
-          await acceptUpdate(this.crypto, this.store, round, opened.participantPk, pk, payload.update);
-          break;
-        case 'sum2':
-          await acceptSum2(this.crypto, this.store, round, opened.participantPk, pk, payload.sum2);
-          break;
+      await this.reconcileIfSuspect(round);
+      try {
+        switch (payload.kind) {
+          case 'sum':
+            await acceptSum(this.crypto, this.store, round, frame.participantPk, pk, payload.sum);
+            break;
+          case 'update':
+            await acceptUpdate(this.crypto, this.store, round, frame.participantPk, pk, payload.update);
+            break;
+          case 'sum2':
+            await acceptSum2(this.crypto, this.store, round, frame.participantPk, pk, payload.sum2);
+            break;
+        }
+      } catch (error) {
+        // A refusal changed nothing; any other failure (a store error, a timeout) may have been
+        // applied in the store after all: reload the mirror from the store before the next message.
+        if (!isPetError(error)) this.mirrorSuspect = true;
+        throw error;
       }
       this.log.debug({ roundId: record.roundId, tag: payload.kind, participant: pkTag(pk) }, 'message accepted');
       await this.judge();
       return { kind: 'message', tag: payload.kind };
     });
+  }
+
+  /** Reloads the round's mirror from the store after a store error; a failing store answers 503. */
+  private async reconcileIfSuspect(round: LiveRound): Promise<void> {
+    if (!this.mirrorSuspect) return;
+    try {
+      await reloadRound(this.store, round);
+    } catch (error) {
+      this.log.error({ err: (error as Error).message }, 'reloading the round from the store failed');
+      throw new PetError('unavailable', 'message: the coordinator store is unavailable; retry later', { cause: error });
+    }
+    this.mirrorSuspect = false;
+    this.log.info({ roundId: round.record.roundId, accepted: round.accepted }, 'round reloaded from the store');
+  }
+
+  /** Bans, the allowlist and the token subject's binding (docs/security.md §2–3): cheap, before anything else. */
+  private checkAdmitted(round: LiveRound, pk: string, subject: string | undefined): void {
+    if (this.bannedParticipants.has(pk)) {
+      throw new PetError(
+        'banned',
+        `message: participant ${pk} is excluded (it sent mask seeds that could not be opened)`,
+      );
+    }
+    if (subject !== undefined && this.bannedSubjects.has(subject)) {
+      throw new PetError(
+        'banned',
+        'message: this admission subject is excluded (one of its keys sent unopenable mask seeds)',
+      );
+    }
+    const admission = this.settings.admission;
+    if (this.allowlist !== undefined && !this.allowlist.has(pk)) {
+      throw new PetError('not-admitted', `message: participant ${pk} is not on the coordinator's allowlist`);
+    }
+    if (admission.kind !== 'token') return;
+    if (subject === undefined) throw new PetError('not-admitted', 'message: expected an admission token');
+    const bound = round.subjectOf.get(pk);
+    if (bound !== undefined && bound !== subject) {
+      throw new PetError('not-admitted', `message: participant ${pk} was admitted under another subject this round`);
+    }
+    const keys = round.identities.get(subject);
+    if (bound === undefined && keys !== undefined && keys.size >= admission.maxIdentitiesPerSubject) {
+      throw new PetError(
+        'not-admitted',
+        `message: this subject already took part with ${keys.size} participant key${keys.size === 1 ? '' : 's'} ` +
+          `this round (at most ${admission.maxIdentitiesPerSubject})`,
+      );
+    }
+  }
+
+  /** Records the participant key under its token subject once its message passed the eligibility check. */
+  private bindSubject(round: LiveRound, pk: string, subject: string | undefined): void {
+    if (subject === undefined || round.subjectOf.has(pk)) return;
+    round.subjectOf.set(pk, subject);
+    let keys = round.identities.get(subject);
+    if (keys === undefined) {
+      keys = new Set();
+      round.identities.set(subject, keys);
+    }
+    keys.add(pk);
+  }
+
+  /** Eligibility from the payload's leading signatures (a whole payload, or chunk 0's data). */
+  private checkEligible(round: LiveRound, frame: OpenedFrame, pk: string, prefix: Uint8Array): void {
+    switch (frame.tag) {
+      case 'sum':
+        checkSumEligible(this.crypto, round, frame.participantPk, prefix);
+        break;
+      case 'update':
+        checkUpdateEligible(this.crypto, round, frame.participantPk, prefix);
+        break;
+      case 'sum2':
+        checkSum2Eligible(this.crypto, round, frame.participantPk, pk, prefix);
+        break;
+    }
   }
 
   /** A message that does not open with this round's key but opens with the last round's is late. */
@@ -470,8 +598,9 @@ export class Coordinator {
   private async unmask(round: LiveRound): Promise<void> {
     this.phase = 'unmask';
     const started = this.clock.now();
-    const outcome = await unmaskRound(this.store, round);
+    const outcome = await unmaskRound(this.store, round, this.settings.safety);
     if (outcome.kind === 'failure') {
+      if (outcome.offenders !== undefined) await this.ban(round, outcome.offenders);
       await this.endRound(round, 'failed', outcome.reason);
       return;
     }
@@ -482,6 +611,25 @@ export class Coordinator {
     const duration = this.clock.now() - started;
     this.events.phaseEnded?.('unmask', duration);
     await this.endRound(round, 'completed', undefined, duration);
+  }
+
+  /** Excludes participant keys, and the subjects they were admitted under, from every later round. */
+  private async ban(round: LiveRound, participants: readonly string[]): Promise<void> {
+    const subjects = participants.flatMap((pk) => {
+      const subject = round.subjectOf.get(pk);
+      return subject === undefined ? [] : [subject];
+    });
+    const before = this.meta.banned ?? { participants: [], subjects: [] };
+    const add = (list: readonly string[], more: readonly string[]) =>
+      [...new Set([...list, ...more])].slice(-BANNED_LIMIT);
+    await this.saveMeta({
+      ...this.meta,
+      banned: { participants: add(before.participants, participants), subjects: add(before.subjects, subjects) },
+    });
+    this.log.warn(
+      { roundId: round.record.roundId, participants: participants.map(pkTag), subjects: subjects.length },
+      'participants excluded: their mask seeds could not be opened',
+    );
   }
 
   private async endRound(
@@ -585,7 +733,7 @@ export class Coordinator {
   /** Changes the PET settings of the rounds that start from now on (validated; SettingsError lists problems). */
   changeSettings(change: unknown): Promise<RoundPetSettings> {
     return this.serialize(async () => {
-      const pet = changePetSettings(this.nextPet(), change, this.settings.mask);
+      const pet = changePetSettings(this.nextPet(), change, this.settings.mask, this.settings.safety);
       await this.saveMeta({ ...this.meta, nextPet: pet });
       this.log.info({ pet }, 'next-round settings changed');
       return pet;
@@ -594,7 +742,23 @@ export class Coordinator {
 
   private async saveMeta(meta: CoordinatorMeta): Promise<void> {
     await this.store.saveMeta(meta);
+    this.setMeta(meta);
+  }
+
+  private setMeta(meta: CoordinatorMeta): void {
     this.meta = meta;
+    this.bannedParticipants = new Set(meta.banned?.participants ?? []);
+    this.bannedSubjects = new Set(meta.banned?.subjects ?? []);
+  }
+
+  /** `GET /health`: whether the store answers (a store that does not makes the coordinator unready). */
+  async storeHealth(): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string }> {
+    try {
+      await this.store.ping();
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    }
   }
 
   /**

@@ -47,6 +47,13 @@ export interface LiveRound {
   readonly assembler: ChunkAssembler;
   /** Accepted messages per phase (for the summary and status). */
   readonly accepted: Record<LivePhase, number>;
+  /**
+   * Token admission (docs/security.md §2): participant key → the subject it was admitted under this
+   * round, and subject → its participant keys (at most `maxIdentitiesPerSubject`). In memory only:
+   * a restart forgets them for the round in progress.
+   */
+  readonly subjectOf: Map<string, string>;
+  readonly identities: Map<string, Set<string>>;
 }
 
 export interface ChunkBudget {
@@ -54,12 +61,12 @@ export interface ChunkBudget {
   readonly maxTotalBytes: number;
 }
 
-/** How much incomplete multipart data the coordinator holds: per participant and in total. */
+/** How much incomplete multipart data the coordinator holds: per participant and in total (settings.limits). */
 export function chunkBudget(settings: Settings): ChunkBudget {
-  // A participant may hold one message's worth of chunks (a masked model plus its seeds);
-  // all participants together at most 16 of those, and never less than 64 MiB.
-  const perParticipant = Math.max(settings.api.maxBodyBytes, 2 * 1024 * 1024);
-  return { maxBytesPerParticipant: perParticipant, maxTotalBytes: Math.max(16 * perParticipant, 64 * 1024 * 1024) };
+  return {
+    maxBytesPerParticipant: settings.limits.chunkBytesPerParticipant,
+    maxTotalBytes: settings.limits.chunkBytesTotal,
+  };
 }
 
 function paramsOf(record: RoundRecord): RoundParameters {
@@ -92,6 +99,8 @@ function mirror(record: RoundRecord, budget: ChunkBudget): LiveRound {
     maskCounts: new Map(),
     assembler: new ChunkAssembler(budget),
     accepted: { sum: 0, update: 0, sum2: 0 },
+    subjectOf: new Map(),
+    identities: new Map(),
   };
 }
 
@@ -129,28 +138,56 @@ export async function restoreRound(
   settings: Settings,
 ): Promise<LiveRound> {
   const round = mirror(record, chunkBudget(settings));
-  const id = record.roundId;
-  for (const [pk, ephemeralPk] of await store.sumDict(id)) round.sumDict.set(pk, ephemeralPk);
-  round.accepted.sum = round.sumDict.size;
-  if (record.phase !== 'sum') round.sumDictBytes = encodeSumDict(round.sumDict);
+  await reloadRound(store, round);
+  return round;
+}
 
-  for (const pk of await store.updateParticipants(id)) round.updates.add(pk);
-  round.accepted.update = round.updates.size;
-  for (const sumPk of round.sumDict.keys()) {
-    round.seedDict.set(sumPk, new Map(await store.updateSeedDict(id, sumPk)));
-  }
+/**
+ * Replaces the mirror's collections (sum dictionary, updates, seed dictionary, aggregate, mask
+ * counts) with the store's, in place. After a store error the write may or may not have been
+ * applied (a timeout can land late): the store is the truth, so the coordinator reloads from it
+ * before it answers another message (docs/security.md §5). Nothing changes if a read fails.
+ */
+export async function reloadRound(store: CoordinatorStore, round: LiveRound): Promise<void> {
+  const { record } = round;
+  const id = record.roundId;
+  const sumDict = await store.sumDict(id);
+  const updates = await store.updateParticipants(id);
+  const seedDict = new Map<string, Map<string, Uint8Array>>();
+  for (const sumPk of sumDict.keys()) seedDict.set(sumPk, new Map(await store.updateSeedDict(id, sumPk)));
   const aggregate = await store.loadAggregate(id, record.maskConfig, record.modelLength);
-  if (aggregate !== undefined) round.aggregation = Aggregation.restore(aggregate.object, aggregate.modelCount);
-  if (round.aggregation.modelCount !== round.updates.size) {
+  const aggregation =
+    aggregate === undefined
+      ? new Aggregation(record.maskConfig, record.modelLength)
+      : Aggregation.restore(aggregate.object, aggregate.modelCount);
+  if (aggregation.modelCount !== updates.size) {
     throw new Error(
-      `round ${id}: the stored aggregate holds ${round.aggregation.modelCount} models but ${round.updates.size} updates were accepted`,
+      `round ${id}: the stored aggregate holds ${aggregation.modelCount} models but ${updates.size} updates were accepted`,
     );
   }
-  for (const [hash, count] of await store.maskCounts(id)) {
+  const maskCounts = await store.maskCounts(id);
+  const sum2Senders = await store.sum2Senders(id);
+
+  // Every read succeeded: replace the mirror.
+  round.sumDict.clear();
+  for (const [pk, ephemeralPk] of sumDict) round.sumDict.set(pk, ephemeralPk);
+  round.accepted.sum = round.sumDict.size;
+  if (record.phase !== 'sum') round.sumDictBytes = encodeSumDict(round.sumDict);
+  round.updates.clear();
+  for (const pk of updates) round.updates.add(pk);
+  round.accepted.update = round.updates.size;
+  round.seedDict.clear();
+  for (const [sumPk, column] of seedDict) round.seedDict.set(sumPk, column);
+  round.seedDictBytes.clear();
+  round.aggregation = aggregation;
+  round.maskCounts.clear();
+  round.accepted.sum2 = 0;
+  for (const [hash, count] of maskCounts) {
     round.maskCounts.set(hash, count);
     round.accepted.sum2 += count;
   }
-  return round;
+  round.sum2Senders.clear();
+  for (const pk of sum2Senders) round.sum2Senders.add(pk);
 }
 
 /** The update seed dictionary one sum participant fetches, encoded once per round. */

@@ -78,7 +78,16 @@ export interface CoordinatorMeta {
   readonly paused: boolean;
   /** Settings for the next round to start (from `PUT /admin/settings`), if changed. */
   readonly nextPet?: RoundPetSettings;
+  /**
+   * Excluded from every later round (docs/security.md §3): participant keys (base64url) whose mask
+   * seeds a majority of a round's sum participants could not open, and the subjects they were
+   * admitted under. Oldest first, at most `BANNED_LIMIT` each.
+   */
+  readonly banned?: { readonly participants: readonly string[]; readonly subjects: readonly string[] };
 }
+
+/** How many banned participant keys (and subjects) the meta keeps; the oldest go first. */
+export const BANNED_LIMIT = 100_000;
 
 /**
  * Keys in every map are the base64url text of 32-byte public keys (protocol.md §3.8).
@@ -145,6 +154,8 @@ export interface CoordinatorStore {
   ): Promise<'added' | 'duplicate'>;
   /** Mask hash → number of sum participants that sent it. */
   maskCounts(roundId: number): Promise<ReadonlyMap<string, number>>;
+  /** The sum participants whose Sum2 was recorded. */
+  sum2Senders(roundId: number): Promise<ReadonlySet<string>>;
   /** The encoded mask with this hash, or undefined. */
   loadMask(roundId: number, maskHash: string): Promise<Uint8Array | undefined>;
 
@@ -153,6 +164,9 @@ export interface CoordinatorStore {
 
   loadMeta(): Promise<CoordinatorMeta>;
   saveMeta(meta: CoordinatorMeta): Promise<void>;
+
+  /** Resolves when the store answers (`GET /health`); rejects with a StoreError when it does not. */
+  ping(): Promise<void>;
 
   /** Releases connections; the data stays (for Redis) or goes (for memory). */
   close(): Promise<void>;

@@ -185,6 +185,12 @@ export class MemoryCoordinatorStore implements CoordinatorStore {
     return new Map(this.roundData('maskCounts', roundId).maskCounts);
   }
 
+  async sum2Senders(roundId: number): Promise<ReadonlySet<string>> {
+    return new Set(this.roundData('sum2Senders', roundId).sum2.keys());
+  }
+
+  async ping(): Promise<void> {}
+
   async loadMask(roundId: number, maskHash: string): Promise<Uint8Array | undefined> {
     return this.roundData('loadMask', roundId).masks.get(maskHash)?.slice();
   }

@@ -50,6 +50,7 @@ import { type ChainableCommander, Redis } from 'ioredis';
 import type { PhaseSettings } from '../settings.ts';
 import {
   type AggregateRecord,
+  BANNED_LIMIT,
   type CoordinatorMeta,
   type CoordinatorStore,
   DEFAULT_META,
@@ -373,15 +374,30 @@ function decodeMeta(text: string): CoordinatorMeta {
   const paused = o['paused'];
   if (typeof paused !== 'boolean') throw new Invalid(`${at}.paused: expected true or false, got ${show(paused)}`);
   const nextPet = o['nextPet'];
+  const banned = o['banned'];
   return {
     v: 1,
     paused,
     ...(nextPet === undefined ? {} : { nextPet: petSettings(nextPet, `${at}.nextPet`) }),
+    ...(banned === undefined ? {} : { banned: bannedLists(banned, `${at}.banned`) }),
   };
 }
 
+function bannedLists(value: unknown, at: string): NonNullable<CoordinatorMeta['banned']> {
+  if (typeof value !== 'object' || value === null) throw new Invalid(`${at}: expected an object, got ${show(value)}`);
+  const o = value as Record<string, unknown>;
+  const list = (key: string): string[] => {
+    const v = o[key];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string') || v.length > BANNED_LIMIT) {
+      throw new Invalid(`${at}.${key}: expected at most ${BANNED_LIMIT} strings, got ${show(v)}`);
+    }
+    return v as string[];
+  };
+  return { participants: list('participants'), subjects: list('subjects') };
+}
+
 function encodeMeta(op: string, meta: CoordinatorMeta): string {
-  const text = JSON.stringify({ v: 1, paused: meta.paused, nextPet: meta.nextPet });
+  const text = JSON.stringify({ v: 1, paused: meta.paused, nextPet: meta.nextPet, banned: meta.banned });
   validate(op, 'meta', () => decodeMeta(text));
   return text;
 }
@@ -714,6 +730,19 @@ export class RedisCoordinatorStore implements CoordinatorStore {
       return new Map(
         Object.entries(counts as Record<string, string>).map(([hash, n]) => [hash, storedInteger(`${key} ${hash}`, n)]),
       );
+    });
+  }
+
+  sum2Senders(roundId: number): Promise<ReadonlySet<string>> {
+    return this.guard('sum2Senders', async () => {
+      const [senders] = await this.inRound('sum2Senders', roundId, (tx) => tx.hkeys(this.keys.sum2(roundId)));
+      return new Set(senders as string[]);
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.guard('ping', async () => {
+      await this.client.ping();
     });
   }
 

@@ -38,6 +38,9 @@ export function testSettings(env: Record<string, string> = {}): Settings {
   const toml = `
 [api]
 admin_token = "${ADMIN_TOKEN}"
+[safety]
+allow_unsafe_small_rounds = true
+scalar_min = 0
 [pet.sum]
 probability = 0.2
 count = { min = 3, max = 3 }

@@ -8,18 +8,23 @@
 
 import {
   Aggregation,
+  compareBytes,
   decodeRoundParameters,
   decodeSumDict,
   decodeUpdateSeedDict,
   deriveMask,
   type EncryptKeyPair,
+  fromBase64Url,
+  initCrypto,
   Masker,
+  type MaskObject,
   type PetCrypto,
   type RoundParameters,
   type SigningKeyPair,
   sealMessage,
   sealMessageChunks,
   selectTask,
+  signSeedsRequest,
   type TaskSelection,
   toBase64Url,
 } from '@petfl/core';
@@ -40,13 +45,18 @@ export interface SumParticipant extends Selected {
   readonly ephemeral: EncryptKeyPair;
 }
 
+/** Identities made by `identities()`, by pk, so `fetchSeeds(fetch, pk)` can sign its request. */
+const identityKeys = new Map<string, SigningKeyPair>();
+
 export function identities(crypto: PetCrypto, count: number, label = 0): SimParticipant[] {
   return Array.from({ length: count }, (_, i) => {
     const seed = new Uint8Array(32);
     new DataView(seed.buffer).setUint32(0, label);
     new DataView(seed.buffer).setUint32(4, i);
     const keys = crypto.signingKeyPair(seed);
-    return { keys, pk: toBase64Url(keys.publicKey) };
+    const pk = toBase64Url(keys.publicKey);
+    identityKeys.set(pk, keys);
+    return { keys, pk };
   });
 }
 
@@ -103,9 +113,28 @@ export function updateMessage(
   maxChunkData?: number,
 ): Uint8Array[] {
   const { seed, masked } = new Masker(crypto, params.maskConfig).mask(model, scalar);
-  const localSeedDict = new Map<string, Uint8Array>();
-  for (const [sumPk, ephemeralPk] of sumDict) localSeedDict.set(sumPk, crypto.seal(seed, ephemeralPk));
+  const messages = updateMessageFrom(crypto, params, p, sumDict, masked, seed, maxChunkData);
   crypto.wipe(seed);
+  return messages;
+}
+
+/**
+ * An Update message from a masked model already made (an attacker's, say) and its mask seed;
+ * `sealSeed` seals the seed for one sum participant (default: a sealed box to its ephemeral key).
+ */
+export function updateMessageFrom(
+  crypto: PetCrypto,
+  params: RoundParameters,
+  p: Selected,
+  sumDict: ReadonlyMap<string, Uint8Array>,
+  masked: MaskObject,
+  seed: Uint8Array,
+  maxChunkData?: number,
+  sealSeed: (seed: Uint8Array, ephemeralPk: Uint8Array, sumPk: string) => Uint8Array = (s, ephemeralPk) =>
+    crypto.seal(s, ephemeralPk),
+): Uint8Array[] {
+  const localSeedDict = new Map<string, Uint8Array>();
+  for (const [sumPk, ephemeralPk] of sumDict) localSeedDict.set(sumPk, sealSeed(seed, ephemeralPk, sumPk));
   const updateSignature = p.selection.updateSignature;
   if (updateSignature === undefined) throw new Error('not an update participant');
   const message = {
@@ -129,8 +158,15 @@ export function sum2Message(
   updateSeedDict: ReadonlyMap<string, Uint8Array>,
 ): Uint8Array {
   const aggregation = new Aggregation(params.maskConfig, params.modelLength);
-  for (const encrypted of updateSeedDict.values()) {
-    const seed = crypto.openSealed(encrypted, p.ephemeral, 'encrypted mask seed');
+  const rejected: Uint8Array[] = [];
+  for (const [updatePk, encrypted] of updateSeedDict) {
+    let seed: Uint8Array;
+    try {
+      seed = crypto.openSealed(encrypted, p.ephemeral, 'encrypted mask seed');
+    } catch {
+      rejected.push(fromBase64Url(updatePk, 'update participant'));
+      continue; // protocol.md §3.5: skipped and reported
+    }
     const mask = deriveMask(crypto, params.maskConfig, seed, params.modelLength);
     crypto.wipe(seed);
     const invalid = aggregation.validateAggregation(mask);
@@ -144,7 +180,11 @@ export function sum2Message(
       coordinatorPk: params.coordinatorPk,
       payload: {
         kind: 'sum2',
-        sum2: { sumSignature: p.selection.sumSignature, aggregatedMask: aggregation.toMaskObject() },
+        sum2: {
+          sumSignature: p.selection.sumSignature,
+          aggregatedMask: aggregation.toMaskObject(),
+          rejectedSeeds: rejected.sort(compareBytes),
+        },
       },
     },
     p.keys.secretKey,
@@ -167,8 +207,20 @@ export async function fetchSumDict(fetch: Fetch): Promise<ReadonlyMap<string, Ui
   return decodeSumDict(new Uint8Array(await res.arrayBuffer()));
 }
 
-export async function fetchSeeds(fetch: Fetch, pk: string): Promise<ReadonlyMap<string, Uint8Array> | undefined> {
-  const res = await fetch(`/seeds?pk=${pk}`);
+/**
+ * GET /seeds, signed by the sum participant (protocol.md §1.2); `who` is the participant, or its
+ * pk when it came from `identities()`. The round key is read from /params unless given.
+ */
+export async function fetchSeeds(
+  fetch: Fetch,
+  who: SimParticipant | string,
+  coordinatorPk?: Uint8Array,
+): Promise<ReadonlyMap<string, Uint8Array> | undefined> {
+  const keys = typeof who === 'string' ? identityKeys.get(who) : who.keys;
+  if (keys === undefined) throw new Error(`fetchSeeds: no identity key for ${String(who)}`);
+  const roundKey = coordinatorPk ?? (await fetchParams(fetch)).coordinatorPk;
+  const sig = toBase64Url(signSeedsRequest(await initCrypto(), roundKey, keys));
+  const res = await fetch(`/seeds?pk=${toBase64Url(keys.publicKey)}&sig=${sig}`);
   if (res.status === 204) return undefined;
   if (res.status !== 200) throw new Error(`GET /seeds: ${res.status}`);
   return decodeUpdateSeedDict(new Uint8Array(await res.arrayBuffer()));

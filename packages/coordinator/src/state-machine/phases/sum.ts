@@ -4,9 +4,39 @@
  * signature must verify and be eligible for sum (protocol.md §2).
  */
 
-import { type PetCrypto, PetError, type Sum, verifyTaskSignature } from '@petfl/core';
+import {
+  checkEncryptPublicKey,
+  type PetCrypto,
+  PetError,
+  SIGNATURE_BYTES,
+  type Sum,
+  verifyTaskSignature,
+} from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
 import type { LiveRound } from '../round.ts';
+
+/**
+ * The sum signature at the start of a Sum payload must verify and be eligible for sum: checked on
+ * the payload's (or chunk 0's) first bytes before anything is decoded or held (protocol.md §3.2).
+ */
+export function checkSumEligible(
+  crypto: PetCrypto,
+  round: LiveRound,
+  participantPk: Uint8Array,
+  prefix: Uint8Array,
+): void {
+  const { seed, pet } = round.record;
+  if (prefix.length < SIGNATURE_BYTES) {
+    throw new PetError('truncated', `sum payload: expected at least ${SIGNATURE_BYTES} bytes, got ${prefix.length}`);
+  }
+  const signature = prefix.subarray(0, SIGNATURE_BYTES);
+  if (!verifyTaskSignature(crypto, seed, 'sum', signature, participantPk, pet.sum.probability)) {
+    throw new PetError(
+      'not-eligible',
+      `sum: expected a sum signature that verifies and is eligible for sum (p = ${pet.sum.probability})`,
+    );
+  }
+}
 
 export async function acceptSum(
   crypto: PetCrypto,
@@ -32,6 +62,9 @@ export async function acceptSum(
       `sum: expected a sum signature that verifies and is eligible for sum (p = ${record.pet.sum.probability})`,
     );
   }
+  // A low-order or non-canonical ephemeral key would make every update participant's sealing fail
+  // (protocol.md §3.3): refused here, so one sum participant cannot fail the round.
+  checkEncryptPublicKey(sum.ephemeralPk, 'sum.ephemeralPk');
   if ((await store.addSumParticipant(record.roundId, pk, sum.ephemeralPk)) === 'duplicate') {
     throw new PetError('duplicate-message', `sum: participant ${pk} is already in the sum dictionary`);
   }

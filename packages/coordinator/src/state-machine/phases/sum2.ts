@@ -1,14 +1,58 @@
 /**
- * The sum2 phase (protocol.md §1.1): each sum participant sends the
- * aggregated mask it derived from its update seed dictionary. The sender must
- * be in the sum dictionary and its sum signature must verify and be eligible
- * for sum; one Sum2 per sum participant. Identical masks are counted by their
- * SHA-256 hash; the encoded mask is kept once per distinct hash for unmask.
+ * The sum2 phase (protocol.md §1.1, §3.5): each sum participant sends the aggregated mask it
+ * derived from its update seed dictionary, and the update participants whose mask seeds it could
+ * not open (`rejectedSeeds`, sorted). The sender must be in the sum dictionary and its sum
+ * signature must verify and be eligible for sum; one Sum2 per sum participant.
+ *
+ * A vote is the aggregated mask together with the rejected list: sum participants that opened
+ * the same seeds and derived the same mask vote alike. Votes are counted by the SHA-256 hash of
+ * `encoded mask ‖ rejected pks`, and that encoding is kept once per distinct hash for unmask.
  */
 
-import { encodeMaskObject, type PetCrypto, PetError, type Sum2, toBase64Url, verifyTaskSignature } from '@petfl/core';
+import {
+  encodeMaskObject,
+  type PetCrypto,
+  PetError,
+  SIGNATURE_BYTES,
+  type Sum2,
+  toBase64Url,
+  verifyTaskSignature,
+} from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
 import type { LiveRound } from '../round.ts';
+
+/**
+ * Cheap checks on a Sum2 payload's (or chunk 0's) first bytes, before anything is decoded or held:
+ * the sender is in the sum dictionary, its sum signature verifies and is eligible for sum.
+ */
+export function checkSum2Eligible(
+  crypto: PetCrypto,
+  round: LiveRound,
+  participantPk: Uint8Array,
+  pk: string,
+  prefix: Uint8Array,
+): void {
+  if (!round.sumDict.has(pk)) {
+    throw new PetError('unknown-sum-participant', `sum2: participant ${pk} is not in the sum dictionary`);
+  }
+  if (prefix.length < SIGNATURE_BYTES) {
+    throw new PetError('truncated', `sum2 payload: expected at least ${SIGNATURE_BYTES} bytes, got ${prefix.length}`);
+  }
+  const { seed, pet } = round.record;
+  const signature = prefix.subarray(0, SIGNATURE_BYTES);
+  if (!verifyTaskSignature(crypto, seed, 'sum', signature, participantPk, pet.sum.probability)) {
+    throw new PetError('not-eligible', 'sum2: expected a sum signature that verifies and is eligible for sum');
+  }
+}
+
+/** A vote's stored form: the encoded aggregated mask followed by the rejected update participants' pks. */
+export function encodeVote(sum2: Sum2): Uint8Array {
+  const mask = encodeMaskObject(sum2.aggregatedMask);
+  const out = new Uint8Array(mask.length + 32 * sum2.rejectedSeeds.length);
+  out.set(mask, 0);
+  for (const [i, pk] of sum2.rejectedSeeds.entries()) out.set(pk, mask.length + 32 * i);
+  return out;
+}
 
 export async function acceptSum2(
   crypto: PetCrypto,
@@ -33,8 +77,17 @@ export async function acceptSum2(
   }
   const invalid = round.aggregation.validateUnmasking(sum2.aggregatedMask);
   if (invalid && invalid.code !== 'empty-aggregation') throw invalid;
+  for (const rejected of sum2.rejectedSeeds) {
+    const key = toBase64Url(rejected);
+    if (!round.updates.has(key)) {
+      throw new PetError(
+        'invalid-field',
+        `sum2.rejectedSeeds: expected update participants of this round, got ${key}, which sent no update`,
+      );
+    }
+  }
 
-  const encoded = encodeMaskObject(sum2.aggregatedMask);
+  const encoded = encodeVote(sum2);
   const hash = toBase64Url(crypto.hash(encoded));
   if ((await store.addMask(record.roundId, pk, hash, encoded)) === 'duplicate') {
     round.sum2Senders.add(pk);

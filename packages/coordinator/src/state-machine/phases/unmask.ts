@@ -1,18 +1,37 @@
 /**
- * The unmask phase (protocol.md §1.1, §4.5): the aggregated mask with the
- * unique highest count wins (a tie fails the round); subtracting it from the
- * aggregate and decoding gives the global model Σ sᵢwᵢ / Σ sᵢ as float64.
+ * The unmask phase (protocol.md §1.1, §4.5–4.6). The vote (aggregated mask and rejected seeds,
+ * phases/sum2.ts) with the unique highest count wins, and it must be backed by a majority of the
+ * sum dictionary — else one or a few sum participants could choose the mask. A winning vote that
+ * rejects some update participants' mask seeds fails the round naming them (their masked models
+ * are in the aggregate but their masks are not in the winning mask; the coordinator keeps no
+ * per-participant masked model to take them out). Otherwise subtracting the mask and decoding
+ * gives the global model Σ sᵢwᵢ / Σ sᵢ, released only if it is an aggregate that honest,
+ * clamped participants with scalars in the allowed range can produce.
  */
 
-import { decodeMaskObject, isPetError } from '@petfl/core';
+import { type AggregateBounds, decodeMaskObject, isPetError, maskObjectByteLength, toBase64Url } from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
 import type { LiveRound } from '../round.ts';
 
 export type UnmaskOutcome =
   | { readonly kind: 'model'; readonly model: Float64Array }
-  | { readonly kind: 'failure'; readonly reason: string };
+  | {
+      readonly kind: 'failure';
+      readonly reason: string;
+      /** Update participants the winning vote found unopenable seeds from: excluded from later rounds. */
+      readonly offenders?: readonly string[];
+    };
 
-export async function unmaskRound(store: CoordinatorStore, round: LiveRound): Promise<UnmaskOutcome> {
+/** The least number of equal votes that is a majority of the sum dictionary. */
+export function majorityOf(sumParticipants: number): number {
+  return Math.floor(sumParticipants / 2) + 1;
+}
+
+export async function unmaskRound(
+  store: CoordinatorStore,
+  round: LiveRound,
+  bounds: AggregateBounds,
+): Promise<UnmaskOutcome> {
   const ranked = [...round.maskCounts].sort((a, b) => b[1] - a[1]);
   const best = ranked[0];
   if (best === undefined) return { kind: 'failure', reason: 'unmask: no aggregated mask was received' };
@@ -21,16 +40,43 @@ export async function unmaskRound(store: CoordinatorStore, round: LiveRound): Pr
     const tied = ranked.filter(([, count]) => count === best[1]).length;
     return { kind: 'failure', reason: `unmask: ${tied} different aggregated masks tie with ${best[1]} votes each` };
   }
+  const majority = majorityOf(round.sumDict.size);
+  if (best[1] < majority) {
+    return {
+      kind: 'failure',
+      reason:
+        `unmask: the most common aggregated mask has ${best[1]} vote${best[1] === 1 ? '' : 's'}, fewer than a majority ` +
+        `(${majority}) of the ${round.sumDict.size} sum participants`,
+    };
+  }
   const { record } = round;
   const encoded = await store.loadMask(record.roundId, best[0]);
   if (encoded === undefined) return { kind: 'failure', reason: 'unmask: the winning mask is missing from the store' };
   try {
-    const mask = decodeMaskObject(encoded, { config: record.maskConfig, length: record.modelLength });
+    const maskBytes = maskObjectByteLength(record.maskConfig, record.modelLength);
+    const rejected = encoded.subarray(maskBytes);
+    if (rejected.length % 32 !== 0)
+      return { kind: 'failure', reason: 'unmask: the winning vote is corrupt in the store' };
+    if (rejected.length > 0) {
+      const offenders: string[] = [];
+      for (let at = 0; at < rejected.length; at += 32) offenders.push(toBase64Url(rejected.subarray(at, at + 32)));
+      return {
+        kind: 'failure',
+        reason:
+          `unmask: a majority of the sum participants could not open the mask seeds of ${offenders.length} update ` +
+          `participant${offenders.length === 1 ? '' : 's'} (${offenders.join(', ')}); they are excluded from later rounds`,
+        offenders,
+      };
+    }
+    const mask = decodeMaskObject(encoded.subarray(0, maskBytes), {
+      config: record.maskConfig,
+      length: record.modelLength,
+    });
     const invalid = round.aggregation.validateUnmasking(mask);
     if (invalid) throw invalid;
-    return { kind: 'model', model: round.aggregation.unmask(mask) };
+    return { kind: 'model', model: round.aggregation.unmaskChecked(mask, bounds) };
   } catch (error) {
     if (!isPetError(error)) throw error;
-    return { kind: 'failure', reason: `unmask: ${error.message}` };
+    return { kind: 'failure', reason: `unmask: ${error.message.replace(/^unmask: /, '')}` };
   }
 }

@@ -11,11 +11,46 @@
  * the store commits the participant, its seeds and the new aggregate at once.
  */
 
-import { classifyTaskSignature, type PetCrypto, PetError, type Update, verifyTaskSignature } from '@petfl/core';
+import {
+  classifyTaskSignature,
+  type PetCrypto,
+  PetError,
+  SIGNATURE_BYTES,
+  type Update,
+  verifyTaskSignature,
+} from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
 import type { LiveRound } from '../round.ts';
 
-function checkEligible(crypto: PetCrypto, round: LiveRound, participantPk: Uint8Array, update: Update): void {
+/**
+ * The two signatures at the start of an Update payload: the sum signature must verify and not be
+ * eligible for sum, the update signature must verify and be eligible for update (protocol.md §2).
+ * Checked on the payload's (or chunk 0's) first bytes before anything is decoded or held.
+ */
+export function checkUpdateEligible(
+  crypto: PetCrypto,
+  round: LiveRound,
+  participantPk: Uint8Array,
+  prefix: Uint8Array,
+): void {
+  if (prefix.length < 2 * SIGNATURE_BYTES) {
+    throw new PetError(
+      'truncated',
+      `update payload: expected at least ${2 * SIGNATURE_BYTES} bytes of signatures, got ${prefix.length}`,
+    );
+  }
+  checkEligible(crypto, round, participantPk, {
+    sumSignature: prefix.subarray(0, SIGNATURE_BYTES),
+    updateSignature: prefix.subarray(SIGNATURE_BYTES, 2 * SIGNATURE_BYTES),
+  });
+}
+
+function checkEligible(
+  crypto: PetCrypto,
+  round: LiveRound,
+  participantPk: Uint8Array,
+  update: Pick<Update, 'sumSignature' | 'updateSignature'>,
+): void {
   const { seed, pet } = round.record;
   const sum = classifyTaskSignature(crypto, seed, 'sum', update.sumSignature, participantPk, pet.sum.probability);
   if (sum !== 'not-eligible') {

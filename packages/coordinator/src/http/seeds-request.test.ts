@@ -1,0 +1,114 @@
+/**
+ * `GET /seeds?pk=&sig=` (protocol.md §1.2): only the holder of a sum participant's identity key
+ * reads its column of the seed dictionary; anyone else learns nothing, not even whether the key is
+ * a sum participant.
+ */
+
+import {
+  type RoundParameters,
+  SEEDS_REQUEST_CONTEXT,
+  seedsRequestMessage,
+  signSeedsRequest,
+  toBase64Url,
+} from '@petfl/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Harness, startHarness, testSettings } from '../test-support/harness.ts';
+import {
+  fetchParams,
+  fetchSumDict,
+  identities,
+  pickTasks,
+  post,
+  randomModel,
+  type SumParticipant,
+  sumMessage,
+  updateMessage,
+} from '../test-support/sim.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** A round driven into its sum2 phase: 3 sum and 3 update participants accepted. */
+async function intoSum2(harness: Harness): Promise<{ params: RoundParameters; sum: SumParticipant[] }> {
+  const { crypto, fetch } = harness;
+  const params = await fetchParams(fetch);
+  const { sum, update } = pickTasks(crypto, params, identities(crypto, 60, 41), { sum: 3, update: 3 });
+  for (const p of sum) expect(await post(fetch, sumMessage(crypto, params, p))).toEqual({ status: 202 });
+  const sumDict = (await fetchSumDict(fetch)) ?? new Map();
+  for (const [i, p] of update.entries()) {
+    const [message] = updateMessage(crypto, params, p, sumDict, randomModel(params.modelLength, i), 1);
+    expect(await post(fetch, message as Uint8Array)).toEqual({ status: 202 });
+  }
+  expect(harness.coordinator.status().phase).toBe('sum2');
+  return { params, sum };
+}
+
+const seeds = (harness: Harness, pk: string, sig?: string) =>
+  harness.fetch(`/seeds?pk=${pk}${sig === undefined ? '' : `&sig=${sig}`}`);
+
+describe('GET /seeds (signed)', () => {
+  it('signs "petfl/seeds" ‖ round key ‖ pk', () => {
+    const message = seedsRequestMessage(new Uint8Array(32).fill(1), new Uint8Array(32).fill(2));
+    expect(new TextDecoder().decode(SEEDS_REQUEST_CONTEXT)).toBe('petfl/seeds');
+    expect(message.length).toBe(11 + 32 + 32);
+    expect(message.subarray(0, 11)).toEqual(SEEDS_REQUEST_CONTEXT);
+    expect(message.subarray(11, 43)).toEqual(new Uint8Array(32).fill(1));
+    expect(message.subarray(43)).toEqual(new Uint8Array(32).fill(2));
+  });
+
+  it('answers the key holder and refuses unsigned, malformed, foreign and replayed signatures', async () => {
+    h = await startHarness(testSettings({ PETFL_PET_UPDATE_COUNT_MIN: '3', PETFL_PET_UPDATE_COUNT_MAX: '3' }));
+    const { crypto } = h;
+    const { params, sum } = await intoSum2(h);
+    const [p, other] = sum as [SumParticipant, SumParticipant];
+    const sign = (keys: SumParticipant['keys'], roundKey = params.coordinatorPk) =>
+      toBase64Url(signSeedsRequest(crypto, roundKey, keys));
+
+    const refused = async (res: Response) => {
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ code: 'bad-signature' });
+    };
+    await refused(await seeds(h, p.pk));
+    await refused(await seeds(h, p.pk, 'not-a-signature'));
+    await refused(await seeds(h, p.pk, toBase64Url(new Uint8Array(64))));
+    // another sum participant's valid signature over its own request does not open p's column
+    await refused(await seeds(h, p.pk, sign(other.keys)));
+    // a signature made for another round's key is not one for this round
+    await refused(await seeds(h, p.pk, sign(p.keys, new Uint8Array(32).fill(9))));
+
+    const ok = await seeds(h, p.pk, sign(p.keys));
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toBe('application/octet-stream');
+    expect((await ok.arrayBuffer()).byteLength).toBeGreaterThan(0);
+  });
+
+  it('tells nothing about the sum dictionary to an unsigned request', async () => {
+    h = await startHarness(testSettings({ PETFL_PET_UPDATE_COUNT_MIN: '3', PETFL_PET_UPDATE_COUNT_MAX: '3' }));
+    await intoSum2(h);
+    const [stranger] = identities(h.crypto, 1, 99) as [{ pk: string; keys: SumParticipant['keys'] }];
+    // unsigned: the same 401 whether or not the key is a sum participant
+    const res = await seeds(h, stranger.pk);
+    expect(res.status).toBe(401);
+    // signed by its holder: now it may learn that it is not one
+    const params = await fetchParams(h.fetch);
+    const signed = await seeds(
+      h,
+      stranger.pk,
+      toBase64Url(signSeedsRequest(h.crypto, params.coordinatorPk, stranger.keys)),
+    );
+    expect(signed.status).toBe(404);
+    expect(await signed.json()).toMatchObject({ code: 'unknown-sum-participant' });
+  });
+
+  it('answers 204 to a signed request before the seed dictionary exists', async () => {
+    h = await startHarness();
+    const params = await fetchParams(h.fetch);
+    const [p] = identities(h.crypto, 1, 5) as [{ pk: string; keys: SumParticipant['keys'] }];
+    const res = await seeds(h, p.pk, toBase64Url(signSeedsRequest(h.crypto, params.coordinatorPk, p.keys)));
+    expect(res.status).toBe(204);
+    expect((await seeds(h, p.pk)).status).toBe(401);
+  });
+});
