@@ -81,7 +81,10 @@ for (let shard = 0; shard < 3; shard++) {
   tabs.push(page);
 }
 const dashboard = await context.newPage();
-await dashboard.goto(`${values.app}/dashboard.html?coordinator=${coordinator}&token=${values.token}`);
+// The admin token is typed into the page, never put in its URL.
+await dashboard.goto(`${values.app}/dashboard.html?coordinator=${coordinator}`);
+await dashboard.getByTestId('token-input').fill(values.token);
+await dashboard.getByTestId('token-submit').click();
 
 for (const page of tabs) await page.waitForSelector('[data-testid="ready"]', { timeout: 120_000 });
 const joinedAt = Date.now();

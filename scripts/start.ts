@@ -69,6 +69,13 @@ const DEMO_TOML = `
 port = ${Number(values.port)}
 admin_token = "${ADMIN_TOKEN}"
 cors_origins = [${appOrigins.map((o) => `"${o}"`).join(', ')}]
+[safety]
+# The demo's rounds are small (3 tabs + 5 Node participants): fewer than 3 sum participants
+# are allowed here, which no deployment should do (docs/security.md §1).
+allow_unsafe_small_rounds = true
+# Scalars are example counts (~1100 per participant).
+scalar_min = 1
+scalar_max = 10000
 [pet.sum]
 probability = 0.3
 count = { min = 1, max = 100 }
@@ -131,12 +138,13 @@ console.log(`
 petfl demo
   coordinator  ${coordinator.url}  (model of ${MODEL_LENGTH} weights, admin token "${ADMIN_TOKEN}")
   node         ${nodeParticipants} headless participants on shards ${TABS}..${SHARDS - 1} of ${SHARDS}
-  app          ${app}/?coordinator=${coord}&token=${ADMIN_TOKEN}
+  app          ${app}/?coordinator=${coord}
 
 Open three participant tabs (shards 0..2):
 ${tabs.join('\n')}
 and the dashboard:
-  ${app}/dashboard.html?coordinator=${coord}&token=${ADMIN_TOKEN}
+  ${app}/dashboard.html?coordinator=${coord}
+  (it asks for the admin token: "${ADMIN_TOKEN}")
 
 Ctrl-C stops everything.
 `);

@@ -66,6 +66,11 @@ port = ${port}
 admin_token = "${ADMIN_TOKEN}"
 cors_origins = ["*"]
 max_body_bytes = 16777216
+[safety]
+# A handful of tabs: rounds below the safe minimums are allowed here (docs/security.md §1).
+allow_unsafe_small_rounds = true
+scalar_min = 1
+scalar_max = 10000
 ${phase('sum', config.sum, config.sumProbability)}
 ${phase('update', config.update, 1)}
 ${phase('sum2', config.sum2)}

@@ -29,6 +29,9 @@ const SETTINGS = `
 [api]
 port = 0
 admin_token = "e2e-admin"
+[safety]
+allow_unsafe_small_rounds = true
+scalar_min = 0
 [pet.sum]
 probability = 0.25
 count = { min = 1, max = 1 }

@@ -7,6 +7,12 @@
  * same 1000 held-out MNIST digits the participant pages use (the coordinator
  * itself never evaluates models), so it starts with the first model this
  * page sees.
+ *
+ * The admin token is typed into a password field, kept in sessionStorage (this
+ * tab only, gone when it closes) and sent as an Authorization header — never
+ * read from or put in a URL, where it would end up in history, logs and
+ * Referer headers. A `?token=` left in an old link is ignored and removed
+ * from the address bar.
  */
 
 import { decodeGlobalModel } from '@petfl/core';
@@ -44,7 +50,14 @@ interface Round {
 }
 
 const params = dashboardParams(location.search);
-const headers = { authorization: `Bearer ${params.token}` };
+// SECURITY: the admin token lives in this tab's sessionStorage only, keyed by coordinator.
+const TOKEN_KEY = `petfl/dashboard/admin-token/${params.coordinator}`;
+
+function storedToken(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+class Unauthorized extends Error {}
 
 function byTestId<T extends Element = HTMLElement>(id: string): T {
   const node = document.querySelector(`[data-testid="${id}"]`);
@@ -58,8 +71,14 @@ function setText(id: string, text: string): void {
 }
 
 async function admin<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(`${params.coordinator}/admin${path}`, { ...init, headers });
-  if (res.status === 401) throw new Error('the coordinator refused the admin token (set ?token= to api.admin_token)');
+  const token = storedToken();
+  if (token === null) throw new Unauthorized('enter the admin token');
+  const res = await fetch(`${params.coordinator}/admin${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (res.status === 401) throw new Unauthorized('the coordinator refused the admin token (api.admin_token)');
+  if (res.status === 429) throw new Error(`too many failed tokens: retry in ${res.headers.get('retry-after') ?? 60} s`);
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -175,9 +194,27 @@ async function scoreLatestModel(latest: number | null): Promise<void> {
   setText('dash-accuracy-latest', last === undefined ? '' : `${last.accuracy.toFixed(4)} after round ${last.roundId}`);
 }
 
+// ---- the admin token ----
+
+/** Shows the token form (with why) or the dashboard. */
+function showTokenForm(reason: string | undefined): void {
+  const form = byTestId<HTMLFormElement>('token-form');
+  form.hidden = reason === undefined;
+  byTestId('dash-main').hidden = reason !== undefined;
+  byTestId('token-forget').hidden = reason !== undefined;
+  if (reason !== undefined) byTestId<HTMLInputElement>('token-input').focus();
+  setText('dash-error', reason ?? '');
+}
+
+function forgetToken(reason: string): void {
+  sessionStorage.removeItem(TOKEN_KEY);
+  showTokenForm(reason);
+}
+
 // ---- the loop ----
 
 async function poll(): Promise<void> {
+  if (storedToken() === null) return;
   try {
     const [s, { rounds }] = await Promise.all([
       admin<Status>('/status'),
@@ -188,7 +225,8 @@ async function poll(): Promise<void> {
     setText('dash-error', '');
     await scoreLatestModel(s.latestModelRoundId);
   } catch (error) {
-    setText('dash-error', error instanceof Error ? error.message : String(error));
+    if (error instanceof Unauthorized) forgetToken(error.message);
+    else setText('dash-error', error instanceof Error ? error.message : String(error));
   }
 }
 
@@ -196,9 +234,29 @@ async function operate(action: 'pause' | 'resume'): Promise<void> {
   try {
     renderStatus(await admin<Status>(`/${action}`, { method: 'POST' }));
   } catch (error) {
-    setText('dash-error', error instanceof Error ? error.message : String(error));
+    if (error instanceof Unauthorized) forgetToken(error.message);
+    else setText('dash-error', error instanceof Error ? error.message : String(error));
   }
 }
+
+// An old link may still carry ?token=: never used, and taken out of the address bar and history.
+if (new URLSearchParams(location.search).has('token')) {
+  const url = new URL(location.href);
+  url.searchParams.delete('token');
+  history.replaceState(null, '', url);
+}
+byTestId<HTMLFormElement>('token-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = byTestId<HTMLInputElement>('token-input');
+  const token = input.value.trim();
+  input.value = '';
+  if (token === '') return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  showTokenForm(undefined);
+  void poll();
+});
+byTestId('token-forget').addEventListener('click', () => forgetToken('token forgotten: enter it again'));
+showTokenForm(storedToken() === null ? 'enter the admin token' : undefined);
 
 setText('dash-coordinator', params.coordinator);
 drawAccuracyChart(byTestId<SVGSVGElement>('dash-accuracy-chart'), points);
