@@ -449,7 +449,7 @@ describe('Aggregation validation', () => {
   });
 });
 
-describe('unmaskChecked: the aggregate n honest, clamped participants can produce (protocol.md §4.6)', () => {
+describe('unmaskChecked: the aggregate n honest, clamped participants can produce (protocol.md §4.5)', () => {
   const CHECKED = ['prime/f32/b2/m3', 'power2/f32/b2/m3', 'integer/f64/b2/m6', 'power2/i64/bmax/m3', 'prime/f64/b6/m6'];
   const wide = { scalarMin: 0, scalarMax: Number.POSITIVE_INFINITY };
 

@@ -97,7 +97,7 @@ export class Aggregation {
 
   /**
    * `unmask`, then checks that the result is one that `modelCount` honest participants can produce
-   * (protocol.md §4.6): each clamps s·w to [−A, U], so every unmasked element sum lies in
+   * (protocol.md §4.5): each clamps s·w to [−A, U], so every unmasked element sum lies in
    * [0, n·(A+U)·E], and each scalar lies in [scalarMin, scalarMax], so Σ sᵢ lies in
    * [n·scalarMin, n·scalarMax] (within the fixed-point precision n/E). Anything else means a
    * participant sent an encoding no clamped model gives (or a wrong mask won): throws
