@@ -5,16 +5,9 @@
  * still produces the exact weighted average.
  */
 
-import {
-  decodeGlobalModel,
-  encodeMessage,
-  HEADER_BYTES,
-  PET_ERROR_CODES,
-  type PetCrypto,
-  type RoundParameters,
-  signMessage,
-} from '@petfl/core';
+import { decodeGlobalModel, PET_ERROR_CODES } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type Mutator, mutators, prng } from '../test-support/fuzz.ts';
 import {
   expectAverage,
   type Harness,
@@ -36,117 +29,6 @@ import {
   updateMessage,
 } from '../test-support/sim.ts';
 
-/** A small deterministic PRNG, so a failure reproduces. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
-
-type Mutator = (rand: () => number) => Uint8Array;
-
-function mutators(
-  crypto: PetCrypto,
-  params: RoundParameters,
-  stranger: SimParticipant,
-  oldParams: RoundParameters,
-  seen: Uint8Array[],
-  maxBody: number,
-): Mutator[] {
-  const int = (rand: () => number, n: number) => Math.floor(rand() * n);
-  const pick = (rand: () => number) => seen[int(rand, seen.length)] as Uint8Array;
-  /** A well-signed frame with the given tag and payload, sealed to `pk`. */
-  const frame = (tag: 'sum' | 'update' | 'sum2', payload: Uint8Array, pk = params.coordinatorPk) => {
-    const header = encodeMessage({
-      participantPk: stranger.keys.publicKey,
-      coordinatorPk: pk,
-      payload: { kind: 'sum', sum: { sumSignature: new Uint8Array(64), ephemeralPk: new Uint8Array(32) } },
-    }).subarray(0, HEADER_BYTES);
-    const bytes = new Uint8Array(HEADER_BYTES + payload.length);
-    bytes.set(header);
-    bytes.set(payload, HEADER_BYTES);
-    new DataView(bytes.buffer).setUint32(128, bytes.length);
-    bytes[132] = { sum: 1, update: 2, sum2: 3 }[tag];
-    return crypto.seal(signMessage(crypto, bytes, stranger.keys.secretKey), pk);
-  };
-  return [
-    // random bytes
-    (rand) => crypto.randomBytes(int(rand, 600)),
-    // a seen (honest) sealed message, truncated
-    (rand) => {
-      const m = pick(rand);
-      return m.slice(0, int(rand, m.length));
-    },
-    // a seen sealed message with one bit flipped
-    (rand) => {
-      const m = pick(rand).slice();
-      const i = int(rand, m.length);
-      m[i] = (m[i] as number) ^ (1 << int(rand, 8));
-      return m;
-    },
-    // a replay of a seen message
-    (rand) => pick(rand),
-    // sealed to the previous round's key
-    () =>
-      sumMessage(crypto, oldParams, {
-        ...stranger,
-        selection: { task: 'sum', sumSignature: new Uint8Array(64) },
-        ephemeral: crypto.encryptKeyPair(),
-      }),
-    // a signed frame whose payload is garbage of a random tag
-    (rand) => frame((['sum', 'update', 'sum2'] as const)[int(rand, 3)] ?? 'sum', crypto.randomBytes(int(rand, 300))),
-    // a signed frame with a corrupted header field, then re-signed
-    (rand) => {
-      const bytes = encodeMessage({
-        participantPk: stranger.keys.publicKey,
-        coordinatorPk: params.coordinatorPk,
-        payload: { kind: 'sum', sum: { sumSignature: crypto.randomBytes(64), ephemeralPk: crypto.randomBytes(32) } },
-      });
-      const field = int(rand, 4);
-      if (field === 0) bytes[132] = 4 + int(rand, 250); // unknown tag
-      if (field === 1) bytes[133] = 2 << int(rand, 6); // unknown flag
-      if (field === 2) bytes[134 + int(rand, 2)] = 1 + int(rand, 255); // reserved
-      if (field === 3) new DataView(bytes.buffer).setUint32(128, bytes.length + 1 + int(rand, 9)); // length
-      return crypto.seal(signMessage(crypto, bytes, stranger.keys.secretKey), params.coordinatorPk);
-    },
-    // a validly signed message from a participant that is not eligible (random signatures)
-    () =>
-      crypto.seal(
-        signMessage(
-          crypto,
-          encodeMessage({
-            participantPk: stranger.keys.publicKey,
-            coordinatorPk: params.coordinatorPk,
-            payload: {
-              kind: 'sum',
-              sum: { sumSignature: crypto.randomBytes(64), ephemeralPk: crypto.randomBytes(32) },
-            },
-          }),
-          stranger.keys.secretKey,
-        ),
-        params.coordinatorPk,
-      ),
-    // a multipart frame with a garbage chunk header
-    (rand) => {
-      const sealedFrame = encodeMessage({
-        participantPk: stranger.keys.publicKey,
-        coordinatorPk: params.coordinatorPk,
-        payload: { kind: 'sum', sum: { sumSignature: new Uint8Array(64), ephemeralPk: new Uint8Array(32) } },
-      });
-      sealedFrame[133] = 1; // multipart
-      sealedFrame.set(crypto.randomBytes(8), HEADER_BYTES);
-      sealedFrame[HEADER_BYTES + 4] = 0x80 | int(rand, 0x7f); // unknown chunk flag bits
-      return crypto.seal(signMessage(crypto, sealedFrame, stranger.keys.secretKey), params.coordinatorPk);
-    },
-    // oversized
-    (rand) => new Uint8Array(maxBody + 1 + int(rand, 100)),
-  ];
-}
-
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
@@ -155,7 +37,9 @@ afterEach(async () => {
 
 describe('fuzz: malformed input while an honest round runs', () => {
   it('answers 10,000+ bad messages with 4xx codes and the honest round still averages exactly', async () => {
-    h = await startHarness(testSettings({ PETFL_API_MAX_BODY_BYTES: '65536' }));
+    h = await startHarness(
+      testSettings({ PETFL_API_MAX_BODY_BYTES: '65536', PETFL_LIMITS_MESSAGES_PER_MINUTE_PER_IP: '0' }),
+    );
     const { crypto, fetch } = h;
     const pool = identities(crypto, 80, 11);
     const strangers = identities(crypto, 5, 12);
@@ -218,6 +102,7 @@ describe('fuzz: malformed input while an honest round runs', () => {
       'reserved-nonzero',
       'invalid-field',
       'truncated',
+      'chunk-mismatch',
     ]) {
       expect(codes.get(code), code).toBeGreaterThan(0);
     }
