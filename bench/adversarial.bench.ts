@@ -21,6 +21,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ManualClock } from '../packages/coordinator/src/clock.ts';
+import { createCoordinatorApp } from '../packages/coordinator/src/create.ts';
+import { parseSettings } from '../packages/coordinator/src/settings.ts';
+import { MemoryModelStore } from '../packages/coordinator/src/store/memory-model-store.ts';
 import { type Mutator, mutators, prng } from '../packages/coordinator/src/test-support/fuzz.ts';
 import {
   exactAverage,
@@ -36,7 +40,14 @@ import {
   sumMessage,
   updateMessage,
 } from '../packages/coordinator/src/test-support/sim.ts';
-import { decodeGlobalModel, initCrypto, PET_ERROR_CODES } from '../packages/core/src/index.ts';
+import {
+  decodeGlobalModel,
+  initCrypto,
+  isPetError,
+  PET_ERROR_CODES,
+  type PetCrypto,
+  selectTask,
+} from '../packages/core/src/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -111,6 +122,93 @@ async function pool(count: number, task: (i: number) => Promise<void>): Promise<
     }),
   );
 }
+
+/**
+ * What one hostile 16 MB update costs the coordinator's event loop (in process, median of 5):
+ * a replay of an accepted update (duplicate-message) and an update from a key the round did not
+ * select (not-eligible), both refused before the payload is decoded. Floor: decrypting and
+ * verifying a message of the same size, the part no check can skip (the whole message is sealed).
+ */
+async function bigMessageCosts(crypto: PetCrypto) {
+  const length = 2_300_000; // 7 bytes a weight under power2/f32/b2/m3: a 16.1 MB update
+  const settings = parseSettings(undefined, {
+    PETFL_API_ADMIN_TOKEN: ADMIN,
+    PETFL_MODEL_LENGTH: String(length),
+    PETFL_PET_SUM_PROBABILITY: '0.3',
+    PETFL_PET_UPDATE_PROBABILITY: '0.5',
+    PETFL_PET_SUM_COUNT_MAX: '3',
+    PETFL_PET_UPDATE_COUNT_MAX: '10',
+  });
+  const app = await createCoordinatorApp(settings, {
+    crypto,
+    clock: new ManualClock(),
+    models: new MemoryModelStore(),
+  });
+  try {
+    const fetch: Fetch = async (path, init) => app.app.request(path, init);
+    const people = identities(crypto, 60, 81);
+    const params = await fetchParams(fetch);
+    const { sum, update } = pickTasks(crypto, params, people, { sum: 3, update: 1 });
+    for (const p of sum) await app.coordinator.handleMessage(sumMessage(crypto, params, p));
+    const sumDict = (await fetchSumDict(fetch)) ?? new Map();
+    const model = randomModel(length, 5);
+    const [honest] = updateMessage(crypto, params, update[0] as (typeof update)[number], sumDict, model, 1);
+    await app.coordinator.handleMessage(honest as Uint8Array);
+    const stranger = identities(crypto, 200, 82).find(
+      (p) =>
+        selectTask(crypto, params.seed, p.keys.secretKey, {
+          sum: params.sumProbability,
+          update: params.updateProbability,
+        }).task !== 'update',
+    ) as SimParticipant;
+    const strangerSelected = {
+      ...stranger,
+      selection: selectTask(crypto, params.seed, stranger.keys.secretKey, { sum: params.sumProbability, update: 1 }),
+    };
+    const [ineligible] = updateMessage(crypto, params, strangerSelected, sumDict, model, 1);
+    const time = async (body: Uint8Array, code: string) => {
+      const runs: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        try {
+          await app.coordinator.handleMessage(body);
+          throw new Error(`expected ${code}, got 202`);
+        } catch (error) {
+          if (!isPetError(error, code as never)) throw error;
+        }
+        runs.push(performance.now() - t0);
+      }
+      return Math.round((runs.sort((a, b) => a - b)[2] as number) * 10) / 10;
+    };
+    const replayMs = await time(honest as Uint8Array, 'duplicate-message');
+    const ineligibleMs = await time(ineligible as Uint8Array, 'not-eligible');
+    const keys = crypto.encryptKeyPair();
+    const signer = crypto.signingKeyPair();
+    const plain = crypto.randomBytes((honest as Uint8Array).length - 48);
+    const sealed = crypto.seal(plain, keys.publicKey);
+    const signature = crypto.sign(plain.subarray(64), signer.secretKey);
+    const floors: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const opened = crypto.openSealed(sealed, keys, 'bench');
+      crypto.verify(signature, opened.subarray(64), signer.publicKey);
+      floors.push(performance.now() - t0);
+    }
+    const floorMs = Math.round((floors.sort((a, b) => a - b)[2] as number) * 10) / 10;
+    return {
+      what: 'one hostile 16 MB update, in process, median of 5 (refused before decoding)',
+      bytes: (honest as Uint8Array).length,
+      replayMs,
+      ineligibleMs,
+      floor: { what: 'decrypt + verify of a message of the same size', ms: floorMs },
+      replayRatioToFloor: Math.round((replayMs / floorMs) * 100) / 100,
+    };
+  } finally {
+    await app.close();
+  }
+}
+
+const bigMessage = await bigMessageCosts(await initCrypto());
 
 const modelsDir = mkdtempSync(join(tmpdir(), 'petfl-adversarial-bench-'));
 const { child, url } = await startCli(modelsDir);
@@ -230,6 +328,7 @@ try {
       cpuMsPerMessage: Math.round(((after.cpuS - before.cpuS) / sent) * 1e5) / 100,
       peakRssMiB: after.peakRssMiB,
     },
+    bigMessage,
     answers: Object.fromEntries(Object.entries(codes).sort((a, b) => b[1] - a[1])),
     checks: {
       violations: violations.length,

@@ -143,3 +143,24 @@ it('closes the connection of any answer sent before the request body arrived', a
     agent.destroy();
   }
 });
+
+it('a client still uploading an oversized body gets the 413, not a reset (lingering close)', async () => {
+  running = await listen(testSettings({ PETFL_API_PORT: '0', PETFL_API_MAX_BODY_BYTES: '65536' }), {
+    models: new MemoryModelStore(),
+  });
+  // Bodies far beyond the socket buffers: the 413 is sent while the client is still sending.
+  const url = running.url;
+  const attempt = async () => {
+    const res = await fetch(`${url}/message`, { method: 'POST', body: new Uint8Array(16 * 1024 * 1024 + 1) });
+    return {
+      status: res.status,
+      connection: res.headers.get('connection'),
+      code: ((await res.json()) as { code: string }).code,
+    };
+  };
+  for (let i = 0; i < 4; i++) {
+    const answers = await Promise.all([attempt(), attempt(), attempt()]);
+    for (const answer of answers) expect(answer).toEqual({ status: 413, connection: 'close', code: 'body-too-large' });
+  }
+  expect((await fetch(`${running.url}/health`)).status).toBe(200);
+});

@@ -12,7 +12,7 @@
  * would otherwise be taken for the next request on a pooled connection.
  */
 
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { type Http2Bindings, type HttpBindings, serve } from '@hono/node-server';
 import { type CoordinatorApp, type CreateOptions, createCoordinatorApp } from './create.ts';
 import type { Settings } from './settings.ts';
@@ -32,6 +32,33 @@ export interface RunningCoordinator extends CoordinatorApp {
   /** The base URL it listens on, e.g. http://127.0.0.1:8081. */
   readonly url: string;
   readonly port: number;
+}
+
+/** How long, and how many bytes, a closing connection keeps reading what its client still sends. */
+const LINGER_MS = 10_000;
+
+/**
+ * Lingering close: when Node closes a connection after an answer that says `Connection: close`,
+ * the client may still be sending a body nobody read (an oversized upload refused with 413).
+ * Closing the socket with data still arriving makes the kernel reset the connection, and a
+ * client still uploading then sees the reset instead of the answer. So the server sends its FIN,
+ * reads and discards what still comes — at most `maxBytes`, for at most LINGER_MS — and closes
+ * once the client has closed its side.
+ */
+function lingerOnClose(socket: Socket, maxBytes: number): void {
+  socket.destroySoon = () => {
+    socket.end();
+    let read = 0;
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.on('data', (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > maxBytes) socket.destroy();
+    });
+    socket.once('end', () => socket.destroy());
+    socket.once('close', () => clearTimeout(timer));
+    socket.resume();
+  };
 }
 
 /** Whether the request's body has not fully arrived (the answer then closes the connection). */
@@ -69,6 +96,7 @@ export async function listen(
     s.once('error', reject);
   });
   if ('keepAliveTimeout' in server) server.keepAliveTimeout = api.keepAliveTimeoutMs;
+  server.on('connection', (socket: Socket) => lingerOnClose(socket, api.maxBodyBytes + 1024 * 1024));
   server.maxConnections = api.maxConnections;
   const port = (server.address() as AddressInfo).port;
   return {

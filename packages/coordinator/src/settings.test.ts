@@ -96,6 +96,12 @@ describe('parseSettings', () => {
     ).toEqual(['pet.update.count.min: expected an integer in 1..9007199254740991, got 0']);
   });
 
+  it('refuses a sum2 count.max below a majority of sum count.max (unmask needs a majority)', () => {
+    expect(problemsOf('[pet.sum2]\ncount = { min = 3, max = 50 }\n')).toEqual([
+      'pet.sum2.count.max: 50 is below a majority (51) of pet.sum.count.max 100',
+    ]);
+  });
+
   it('checks the scalar range against the mask bound, and the admission table', () => {
     expect(problemsOf('[safety]\nscalar_min = 2\nscalar_max = 1\n')).toEqual([
       'safety.scalar_min: 2 exceeds safety.scalar_max 1',

@@ -294,6 +294,11 @@ function readPet(tree: Tree, problems: string[], mask: MaskConfig | undefined, a
   const sum2 = phase('sum2', least);
   if (sum2.count.max > sum.count.max) {
     problems.push(`pet.sum2.count.max: ${sum2.count.max} exceeds pet.sum.count.max ${sum.count.max}`);
+  } else if (sum2.count.max < Math.floor(sum.count.max / 2) + 1) {
+    // Unmask needs a mask backed by a majority of the sum dictionary (protocol.md §1.1).
+    problems.push(
+      `pet.sum2.count.max: ${sum2.count.max} is below a majority (${Math.floor(sum.count.max / 2) + 1}) of pet.sum.count.max ${sum.count.max}`,
+    );
   }
   if (sum2.count.min > sum.count.max) {
     problems.push(`pet.sum2.count.min: ${sum2.count.min} can never be reached with pet.sum.count.max ${sum.count.max}`);

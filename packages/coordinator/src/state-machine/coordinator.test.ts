@@ -156,6 +156,28 @@ describe('phase timing and dropouts', () => {
     expect((await history(h))[0]).toMatchObject({ roundId: params.roundId + 1, outcome: 'completed' });
   });
 
+  it('the sum2 phase waits for a majority of the sum dictionary even when sum2 count.min is lower', async () => {
+    h = await startHarness(testSettings({ PETFL_PET_SUM2_COUNT_MIN: '1' }));
+    const { crypto, fetch } = h;
+    const pool = identities(crypto, 80, 13);
+    const params = await fetchParams(fetch);
+    const { sum, update } = pickTasks(crypto, params, pool, { sum: 3, update: 10 });
+    for (const p of sum) await post(fetch, sumMessage(crypto, params, p));
+    const sumDict = (await fetchSumDict(fetch)) ?? new Map();
+    for (const [i, p] of update.entries()) {
+      const [msg] = updateMessage(crypto, params, p, sumDict, randomModel(params.modelLength, i), 1);
+      await post(fetch, msg as Uint8Array);
+    }
+    const sum2Of = async (p: (typeof sum)[number]) =>
+      post(fetch, sum2Message(crypto, params, p, (await fetchSeeds(fetch, p.pk)) ?? new Map()));
+    expect(await sum2Of(sum[0] as (typeof sum)[number])).toEqual({ status: 202 });
+    await settle();
+    expect(h.coordinator.status().phase).toBe('sum2'); // 1 of 3: no majority yet, time.min 0 or not
+    expect(await sum2Of(sum[1] as (typeof sum)[number])).toEqual({ status: 202 });
+    await settle(() => h?.coordinator.status().roundId === params.roundId + 1);
+    expect((await history(h))[0]).toMatchObject({ roundId: params.roundId, outcome: 'completed' });
+  });
+
   it('a sum phase with no message fails at time.max and a fresh round starts with a new key and seed', async () => {
     const clock = new ManualClock();
     h = await startHarness(testSettings({ PETFL_PET_SUM_TIME_MAX_MS: '1000' }), { clock });

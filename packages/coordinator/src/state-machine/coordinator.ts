@@ -31,7 +31,7 @@ import {
 } from '@petfl/core';
 import { type Clock, systemClock } from '../clock.ts';
 import { type Logger, pkTag, silentLogger } from '../logger.ts';
-import { changePetSettings, type Settings } from '../settings.ts';
+import { changePetSettings, type PhaseSettings, type Settings } from '../settings.ts';
 import {
   BANNED_LIMIT,
   type CoordinatorMeta,
@@ -45,7 +45,7 @@ import type { ModelStore } from '../store/model-store.ts';
 import { judgePhase } from './phase-timing.ts';
 import { acceptSum, checkSumEligible } from './phases/sum.ts';
 import { acceptSum2, checkSum2Eligible } from './phases/sum2.ts';
-import { unmaskRound } from './phases/unmask.ts';
+import { majorityOf, unmaskRound } from './phases/unmask.ts';
 import { acceptUpdate, checkUpdateEligible } from './phases/update.ts';
 import { closeRound, type LiveRound, openRound, reloadRound, restoreRound, updateSeedDictBytes } from './round.ts';
 
@@ -117,6 +117,19 @@ interface PreviousRound {
 const RETRY_AFTER_STORE_ERROR_MS = 1000;
 /** A message that waited longer than this for its turn in the queue is refused (503), not handled late. */
 export const QUEUE_DEADLINE_MS = 30_000;
+
+/**
+ * The timing rules of the round's phase in progress. The sum2 phase waits for at least a majority
+ * of the sum dictionary (protocol.md §1.3): unmask needs a mask backed by a majority, so ending
+ * the phase with fewer Sum2 messages could only fail the round.
+ */
+function phaseRules(round: LiveRound): PhaseSettings {
+  const { record } = round;
+  const rules = record.pet[record.phase];
+  if (record.phase !== 'sum2') return rules;
+  const least = Math.min(Math.max(rules.count.min, majorityOf(round.sumDict.size)), rules.count.max);
+  return { ...rules, count: { min: least, max: rules.count.max } };
+}
 
 export class Coordinator {
   private readonly crypto: PetCrypto;
@@ -536,7 +549,7 @@ export class Coordinator {
         }
         const { record } = round;
         const elapsed = this.clock.now() - record.phaseStartedAt;
-        const verdict = judgePhase(record.phase, record.pet[record.phase], round.accepted[record.phase], elapsed);
+        const verdict = judgePhase(record.phase, phaseRules(round), round.accepted[record.phase], elapsed);
         if (verdict.kind === 'open') {
           this.schedule(record.phaseStartedAt + verdict.wakeAtMs - this.clock.now());
           return;
