@@ -124,7 +124,7 @@ async function pool(count: number, task: (i: number) => Promise<void>): Promise<
 }
 
 /**
- * What one hostile 16 MB update costs the coordinator's event loop (in process, median of 5):
+ * What one hostile 16 MB update costs the coordinator's event loop (in process, best of 5):
  * a replay of an accepted update (duplicate-message) and an update from a key the round did not
  * select (not-eligible), both refused before the payload is decoded. Floor: decrypting and
  * verifying a message of the same size, the part no check can skip (the whole message is sealed).
@@ -137,6 +137,7 @@ async function bigMessageCosts(crypto: PetCrypto) {
     PETFL_PET_SUM_PROBABILITY: '0.3',
     PETFL_PET_UPDATE_PROBABILITY: '0.5',
     PETFL_PET_SUM_COUNT_MAX: '3',
+    PETFL_PET_SUM2_COUNT_MAX: '3',
     PETFL_PET_UPDATE_COUNT_MAX: '10',
   });
   const app = await createCoordinatorApp(settings, {
@@ -159,7 +160,7 @@ async function bigMessageCosts(crypto: PetCrypto) {
         selectTask(crypto, params.seed, p.keys.secretKey, {
           sum: params.sumProbability,
           update: params.updateProbability,
-        }).task !== 'update',
+        }).task === 'none', // neither sum nor update: its update is not-eligible
     ) as SimParticipant;
     const strangerSelected = {
       ...stranger,
@@ -178,10 +179,8 @@ async function bigMessageCosts(crypto: PetCrypto) {
         }
         runs.push(performance.now() - t0);
       }
-      return Math.round((runs.sort((a, b) => a - b)[2] as number) * 10) / 10;
+      return Math.round(Math.min(...runs) * 10) / 10;
     };
-    const replayMs = await time(honest as Uint8Array, 'duplicate-message');
-    const ineligibleMs = await time(ineligible as Uint8Array, 'not-eligible');
     const keys = crypto.encryptKeyPair();
     const signer = crypto.signingKeyPair();
     const plain = crypto.randomBytes((honest as Uint8Array).length - 48);
@@ -194,9 +193,11 @@ async function bigMessageCosts(crypto: PetCrypto) {
       crypto.verify(signature, opened.subarray(64), signer.publicKey);
       floors.push(performance.now() - t0);
     }
-    const floorMs = Math.round((floors.sort((a, b) => a - b)[2] as number) * 10) / 10;
+    const floorMs = Math.round(Math.min(...floors) * 10) / 10;
+    const replayMs = await time(honest as Uint8Array, 'duplicate-message');
+    const ineligibleMs = await time(ineligible as Uint8Array, 'not-eligible');
     return {
-      what: 'one hostile 16 MB update, in process, median of 5 (refused before decoding)',
+      what: 'one hostile 16 MB update, in process, best of 5 (refused before decoding)',
       bytes: (honest as Uint8Array).length,
       replayMs,
       ineligibleMs,
