@@ -277,9 +277,10 @@ try {
   const start = performance.now();
   const barrage = async (count: number) => {
     const muts = mutators(crypto, params, strangers[sent % 8] as SimParticipant, oldParams, seen, MAX_BODY);
-    const bodies = Array.from({ length: count }, () => (muts[Math.floor(rand() * muts.length)] as Mutator)(rand));
-    await pool(count, async (i) => {
-      const body = bodies[i] as Uint8Array;
+    // Each body is made just before it is sent: making them all first would block this client's
+    // event loop for seconds, and its idle keep-alive sockets would race the server's close.
+    await pool(count, async () => {
+      const body = (muts[Math.floor(rand() * muts.length)] as Mutator)(rand);
       const oversize = body.length > MAX_BODY;
       sent += 1;
       try {
@@ -292,7 +293,9 @@ try {
         if (oversize) oversizeCutOff += 1;
         else {
           wellFormedErrors += 1;
-          if (violations.length < 20) violations.push(`connection error: ${(error as Error).message}`);
+          const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+          const what = `connection error: ${(error as Error).message} (${cause?.code ?? ''} ${cause?.message ?? ''}) on a ${body.length}-byte body`;
+          if (violations.length < 20) violations.push(what);
         }
       }
     });
