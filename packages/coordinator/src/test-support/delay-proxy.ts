@@ -1,30 +1,23 @@
 /**
  * Test support: a TCP proxy that can hold back the server's replies, so a client's command
  * times out while the server has already applied it — the case a store timeout leaves behind
- * (docs/security.md §5). `delay(ms)` delays every reply chunk from then on; `idle()` resolves
- * once every reply held back so far has been passed on.
+ * (docs/security.md §5). `hold()` keeps every reply from then on until `release()` passes them
+ * on, in order; nothing depends on how long anything takes.
  */
 
 import { connect, createServer, type Socket } from 'node:net';
 
 export interface DelayProxy {
   readonly port: number;
-  delay(ms: number): void;
-  idle(): Promise<void>;
+  hold(): void;
+  release(): void;
   close(): Promise<void>;
 }
 
 export async function startDelayProxy(target: { host: string; port: number }): Promise<DelayProxy> {
-  let delayMs = 0;
-  let pending = 0;
-  let waiters: (() => void)[] = [];
+  let holding = false;
+  const held: (() => void)[] = [];
   const sockets = new Set<Socket>();
-  const settle = () => {
-    if (pending > 0) return;
-    const done = waiters;
-    waiters = [];
-    for (const w of done) w();
-  };
   const server = createServer((client) => {
     const upstream = connect(target.port, target.host);
     for (const s of [client, upstream]) {
@@ -33,21 +26,12 @@ export async function startDelayProxy(target: { host: string; port: number }): P
       s.on('error', () => s.destroy());
     }
     client.pipe(upstream);
-    let releaseAt = 0; // when this connection's last held-back chunk goes out
     upstream.on('data', (chunk: Buffer) => {
-      const now = Date.now();
-      if (delayMs === 0 && releaseAt <= now) {
-        client.write(chunk);
-        return;
-      }
-      // Held back, in order: every chunk waits at least `delayMs` and after those before it.
-      releaseAt = Math.max(now + delayMs, releaseAt);
-      pending += 1;
-      setTimeout(() => {
+      const pass = () => {
         if (!client.destroyed) client.write(chunk);
-        pending -= 1;
-        settle();
-      }, releaseAt - now);
+      };
+      if (holding || held.length > 0) held.push(pass);
+      else pass();
     });
     client.once('close', () => upstream.destroy());
     upstream.once('close', () => client.destroy());
@@ -57,11 +41,12 @@ export async function startDelayProxy(target: { host: string; port: number }): P
   if (address === null || typeof address === 'string') throw new Error('delay proxy: no port');
   return {
     port: address.port,
-    delay(ms) {
-      delayMs = ms;
+    hold() {
+      holding = true;
     },
-    idle() {
-      return pending === 0 ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve));
+    release() {
+      holding = false;
+      for (const pass of held.splice(0)) pass();
     },
     async close() {
       for (const s of sockets) s.destroy();
