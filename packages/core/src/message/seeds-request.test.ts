@@ -53,3 +53,16 @@ describe('signSeedsRequest', () => {
     expect(signSeedsRequest(crypto, roundPk, identity)).toEqual(signature);
   });
 });
+
+describe('verifySeedsRequest', () => {
+  it('accepts the participant’s signature for this round and nothing else, whatever the lengths', () => {
+    const identity = crypto.signingKeyPair();
+    const roundPk = crypto.encryptKeyPair().publicKey;
+    const signature = signSeedsRequest(crypto, roundPk, identity);
+    expect(verifySeedsRequest(crypto, roundPk, identity.publicKey, signature)).toBe(true);
+    expect(verifySeedsRequest(crypto, crypto.encryptKeyPair().publicKey, identity.publicKey, signature)).toBe(false);
+    expect(verifySeedsRequest(crypto, roundPk, crypto.signingKeyPair().publicKey, signature)).toBe(false);
+    expect(verifySeedsRequest(crypto, roundPk, identity.publicKey, signature.subarray(0, 63))).toBe(false);
+    expect(verifySeedsRequest(crypto, roundPk, identity.publicKey.subarray(0, 31), signature)).toBe(false);
+  });
+});
