@@ -96,6 +96,20 @@ describe('coordinator rounds in process (participants → app.request)', () => {
   });
 });
 
+/** Drives a round into its sum2 phase: 3 sum and 10 update participants of `pool` accepted. */
+async function intoSum2(harness: Harness, pool: ReturnType<typeof identities>) {
+  const { crypto, fetch } = harness;
+  const params = await fetchParams(fetch);
+  const { sum, update } = pickTasks(crypto, params, pool, { sum: 3, update: 10 });
+  for (const p of sum) await post(fetch, sumMessage(crypto, params, p));
+  const sumDict = (await fetchSumDict(fetch)) ?? new Map();
+  for (const [i, p] of update.entries()) {
+    const [msg] = updateMessage(crypto, params, p, sumDict, randomModel(params.modelLength, i), 1);
+    await post(fetch, msg as Uint8Array);
+  }
+  return { params, sum };
+}
+
 describe('phase timing and dropouts', () => {
   it('update participants that vanish after sum cost nothing: the round aggregates those that sent', async () => {
     const clock = new ManualClock();
@@ -131,14 +145,7 @@ describe('phase timing and dropouts', () => {
     h = await startHarness(testSettings({ PETFL_PET_SUM2_TIME_MAX_MS: '2000' }), { clock });
     const { crypto, fetch } = h;
     const pool = identities(crypto, 80, 3);
-    const params = await fetchParams(fetch);
-    const { sum, update } = pickTasks(crypto, params, pool, { sum: 3, update: 10 });
-    for (const p of sum) await post(fetch, sumMessage(crypto, params, p));
-    const sumDict = (await fetchSumDict(fetch)) ?? new Map();
-    for (const [i, p] of update.entries()) {
-      const [msg] = updateMessage(crypto, params, p, sumDict, randomModel(params.modelLength, i), 1);
-      await post(fetch, msg as Uint8Array);
-    }
+    const { params, sum } = await intoSum2(h, pool);
     // only one of the three sum participants sends its mask
     const first = sum[0];
     if (first === undefined) throw new Error('no sum participant');
@@ -159,15 +166,7 @@ describe('phase timing and dropouts', () => {
   it('the sum2 phase waits for a majority of the sum dictionary even when sum2 count.min is lower', async () => {
     h = await startHarness(testSettings({ PETFL_PET_SUM2_COUNT_MIN: '1' }));
     const { crypto, fetch } = h;
-    const pool = identities(crypto, 80, 13);
-    const params = await fetchParams(fetch);
-    const { sum, update } = pickTasks(crypto, params, pool, { sum: 3, update: 10 });
-    for (const p of sum) await post(fetch, sumMessage(crypto, params, p));
-    const sumDict = (await fetchSumDict(fetch)) ?? new Map();
-    for (const [i, p] of update.entries()) {
-      const [msg] = updateMessage(crypto, params, p, sumDict, randomModel(params.modelLength, i), 1);
-      await post(fetch, msg as Uint8Array);
-    }
+    const { params, sum } = await intoSum2(h, identities(crypto, 80, 13));
     const sum2Of = async (p: (typeof sum)[number]) =>
       post(fetch, sum2Message(crypto, params, p, (await fetchSeeds(fetch, p.pk)) ?? new Map()));
     expect(await sum2Of(sum[0] as (typeof sum)[number])).toEqual({ status: 202 });
