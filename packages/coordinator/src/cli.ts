@@ -5,7 +5,8 @@
  * start when they are unsafe for the host (`startupProblems`), starts the
  * coordinator, logs JSON lines with pino, and shuts down cleanly on SIGINT
  * and SIGTERM. `petfl-coordinator --generate-admin-token` prints a fresh
- * admin token (32 random bytes, base64url) and exits. The only file that reads process.env (CONVENTIONS §11): PETFL_*
+ * admin token (32 random bytes, base64url) and exits. The only file that
+ * reads process.env (settings are read once, at the entry point): PETFL_*
  * settings, LOG_LEVEL (pino level, default info) and HOST (default 127.0.0.1).
  */
 

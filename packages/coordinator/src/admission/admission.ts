@@ -1,7 +1,7 @@
 /**
  * Admission (docs/security.md §2): who may send messages to the coordinator.
  * An `Admission` looks at a request's headers only — never its body — so it is
- * the cheap check that runs before a message is read (CONVENTIONS §18).
+ * the cheap check that runs before a message is read (docs/security.md §4).
  *
  * - `open`: anyone; no subject.
  * - `token`: a bearer JWT from the app's backend (`token-admission.ts`); the

@@ -193,7 +193,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/model', (c) => binaryOr204(c, coordinator.latestModelBytes()));
 
-  // Cheap checks first (CONVENTIONS §18), none of which reads the body: the client address's
+  // Cheap checks first (docs/security.md §4), none of which reads the body: the client address's
   // rate, admission (headers only), the subject's rate, then a slot among the bodies in flight.
   app.post(
     '/message',

@@ -1,5 +1,5 @@
 /**
- * The Redis store's JSON records (CONVENTIONS §8): round records, round summaries and the meta
+ * The Redis store's JSON records, versioned plain data: round records, round summaries and the meta
  * are versioned plain data whose byte fields are base64url, validated field by field when read
  * back, so a corrupt value is a `StoreError` naming its key, never a half-loaded record; every
  * value about to be written is run through the same decoder first.
