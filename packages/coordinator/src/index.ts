@@ -26,7 +26,7 @@ export {
   type Settings,
   SettingsError,
 } from './settings.ts';
-export { isLoopbackHost, startupProblems } from './startup-problems.ts';
+export { startupProblems } from './startup-problems.ts';
 export {
   type Accepted,
   Coordinator,

@@ -6,24 +6,13 @@
  * the warnings.
  */
 
+import { isLoopbackHost } from '@petfl/core';
 import type { Settings } from './settings.ts';
 
 /** The default admin token of DEFAULT_SETTINGS_TOML: fine on loopback only. */
 export const DEFAULT_ADMIN_TOKEN = 'change-me';
 /** The shortest admin token accepted on a non-loopback host (a generated one has 43 characters). */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
-
-/** 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost: reachable from this machine only. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host
-    .trim()
-    .toLowerCase()
-    .replace(/^\[(.*)\]$/, '$1');
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  const v4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
-  return v4 !== null && v4[1] === '127' && v4.slice(1).every((o) => Number(o) <= 255);
-}
 
 export interface StartupReport {
   /** Reasons not to start. */

@@ -30,6 +30,7 @@ export {
   type SigningKeyPair,
 } from './crypto/sodium.ts';
 export { isPetError, PET_ERROR_CODES, PetError, type PetErrorCode } from './errors.ts';
+export { isLoopbackHost } from './loopback.ts';
 export { type AggregateBounds, Aggregation } from './mask/aggregation.ts';
 export {
   allMaskConfigs,
