@@ -18,17 +18,10 @@ import { MemoryCoordinatorStore } from '../store/memory-store.ts';
 import { StoreError } from '../store/store-error.ts';
 import { type Harness, startHarness, testSettings } from '../test-support/harness.ts';
 import { postInit } from '../test-support/held-body.ts';
-import { deletePrefix, probeRedis, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
 import { DEFAULT_RATE_LIMIT_PREFIX, RedisRateLimitStores } from './redis-rate-limit-stores.ts';
 
-const unreachable = await probeRedis();
-if (unreachable !== undefined && !REDIS_REQUIRED) {
-  // A skipped backend must be visible in the test output (console.warn is allowed by the lint config).
-  console.warn(
-    `Redis rate-limit tests skipped: ${REDIS_URL} is unreachable (${unreachable}). ` +
-      'Set REDIS_URL, or REDIS_REQUIRED=1 to make this a failure.',
-  );
-}
+const unreachable = await probeRedisFor('Redis rate-limit tests');
 
 describe('Redis availability (rate limits)', () => {
   it.skipIf(unreachable !== undefined && !REDIS_REQUIRED)(`Redis answers at ${REDIS_URL}`, () => {

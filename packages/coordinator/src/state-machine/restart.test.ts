@@ -23,7 +23,7 @@ import {
   startHarness,
   testSettings,
 } from '../test-support/harness.ts';
-import { deletePrefix, probeRedis, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
 import {
   fetchParams,
   fetchSeeds,
@@ -36,12 +36,7 @@ import {
   updateMessage,
 } from '../test-support/sim.ts';
 
-const unreachable = await probeRedis();
-if (unreachable !== undefined && !REDIS_REQUIRED) {
-  console.warn(
-    `restart tests skipped: Redis at ${REDIS_URL} is unreachable (${unreachable}); set REDIS_REQUIRED=1 to fail instead`,
-  );
-}
+const unreachable = await probeRedisFor('restart tests');
 
 const dirs: string[] = [];
 const prefixes: string[] = [];

@@ -14,7 +14,7 @@ import { ManualClock } from '../clock.ts';
 import { RedisCoordinatorStore } from '../store/redis-store.ts';
 import { startDelayProxy } from '../test-support/delay-proxy.ts';
 import { expectAverage, type Harness, startHarness, testSettings } from '../test-support/harness.ts';
-import { deletePrefix, probeRedis, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
 import {
   fetchParams,
   fetchSeeds,
@@ -28,12 +28,7 @@ import {
   updateMessage,
 } from '../test-support/sim.ts';
 
-const unreachable = await probeRedis();
-if (unreachable !== undefined && !REDIS_REQUIRED) {
-  console.warn(
-    `store-timeout tests skipped: Redis at ${REDIS_URL} is unreachable (${unreachable}); set REDIS_REQUIRED=1 to fail instead`,
-  );
-}
+const unreachable = await probeRedisFor('store-timeout tests');
 
 const prefixes: string[] = [];
 let harnesses: Harness[] = [];

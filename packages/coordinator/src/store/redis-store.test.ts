@@ -27,7 +27,7 @@ import {
 } from '@petfl/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { probeRedis, REDIS_REQUIRED, REDIS_URL } from '../test-support/redis.ts';
+import { probeRedisFor, REDIS_REQUIRED, REDIS_URL } from '../test-support/redis.ts';
 import { coordinatorStoreConformance, type OpenedCoordinatorStore } from './coordinator-store.conformance.ts';
 import type { AggregateRecord, RoundRecord, RoundSummary } from './coordinator-store.ts';
 import { RedisCoordinatorStore, redisStoreKeys } from './redis-store.ts';
@@ -37,14 +37,7 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-const unreachable = await probeRedis();
-if (unreachable !== undefined && !REDIS_REQUIRED) {
-  // A skipped backend must be visible in the test output (console.warn is allowed by the lint config).
-  console.warn(
-    `Redis store tests skipped: ${REDIS_URL} is unreachable (${unreachable}). ` +
-      'Set REDIS_URL, or REDIS_REQUIRED=1 to make this a failure.',
-  );
-}
+const unreachable = await probeRedisFor('Redis store tests');
 
 describe('Redis availability', () => {
   it.skipIf(unreachable !== undefined && !REDIS_REQUIRED)(`Redis answers at ${REDIS_URL}`, () => {

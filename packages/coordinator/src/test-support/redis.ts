@@ -35,6 +35,21 @@ export async function probeRedis(): Promise<string | undefined> {
   }
 }
 
+/**
+ * `probeRedis()` for a suite: prints why the suite skips when Redis is unreachable and not
+ * required (a skipped backend must be visible in the test output).
+ */
+export async function probeRedisFor(suite: string): Promise<string | undefined> {
+  const unreachable = await probeRedis();
+  if (unreachable !== undefined && !REDIS_REQUIRED) {
+    console.warn(
+      `${suite} skipped: Redis at ${REDIS_URL} is unreachable (${unreachable}). ` +
+        'Set REDIS_URL, or REDIS_REQUIRED=1 to make this a failure.',
+    );
+  }
+  return unreachable;
+}
+
 /** A key prefix of its own for one test, so parallel files never share keys. */
 export const testPrefix = (): string => `petfl-test-${randomUUID()}`;
 
