@@ -409,13 +409,13 @@ export class Coordinator {
       try {
         switch (payload.kind) {
           case 'sum':
-            await acceptSum(this.crypto, this.store, round, frame.participantPk, pk, payload.sum);
+            await acceptSum(this.store, round, pk, payload.sum);
             break;
           case 'update':
-            await acceptUpdate(this.crypto, this.store, round, frame.participantPk, pk, payload.update);
+            await acceptUpdate(this.store, round, pk, payload.update);
             break;
           case 'sum2':
-            await acceptSum2(this.crypto, this.store, round, frame.participantPk, pk, payload.sum2);
+            await acceptSum2(this.crypto, this.store, round, pk, payload.sum2);
             break;
         }
       } catch (error) {

@@ -38,14 +38,8 @@ export function checkSumEligible(
   }
 }
 
-export async function acceptSum(
-  crypto: PetCrypto,
-  store: CoordinatorStore,
-  round: LiveRound,
-  participantPk: Uint8Array,
-  pk: string,
-  sum: Sum,
-): Promise<void> {
+/** Enters a Sum message's sender into the sum dictionary; its eligibility was checked by `checkSumEligible`. */
+export async function acceptSum(store: CoordinatorStore, round: LiveRound, pk: string, sum: Sum): Promise<void> {
   const { record } = round;
   if (round.sumDict.has(pk)) {
     throw new PetError('duplicate-message', `sum: participant ${pk} is already in the sum dictionary`);
@@ -54,12 +48,6 @@ export async function acceptSum(
     throw new PetError(
       'phase-full',
       `sum: expected at most ${record.pet.sum.count.max} sum participants, got one more`,
-    );
-  }
-  if (!verifyTaskSignature(crypto, record.seed, 'sum', sum.sumSignature, participantPk, record.pet.sum.probability)) {
-    throw new PetError(
-      'not-eligible',
-      `sum: expected a sum signature that verifies and is eligible for sum (p = ${record.pet.sum.probability})`,
     );
   }
   // A low-order or non-canonical ephemeral key would make every update participant's sealing fail

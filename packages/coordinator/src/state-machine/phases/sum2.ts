@@ -54,11 +54,11 @@ export function encodeVote(sum2: Sum2): Uint8Array {
   return out;
 }
 
+/** Counts a Sum2's vote; its sender and sum signature were checked by `checkSum2Eligible` on the same bytes. */
 export async function acceptSum2(
   crypto: PetCrypto,
   store: CoordinatorStore,
   round: LiveRound,
-  participantPk: Uint8Array,
   pk: string,
   sum2: Sum2,
 ): Promise<void> {
@@ -71,9 +71,6 @@ export async function acceptSum2(
   }
   if (round.accepted.sum2 >= record.pet.sum2.count.max) {
     throw new PetError('phase-full', `sum2: expected at most ${record.pet.sum2.count.max} masks, got one more`);
-  }
-  if (!verifyTaskSignature(crypto, record.seed, 'sum', sum2.sumSignature, participantPk, record.pet.sum.probability)) {
-    throw new PetError('not-eligible', 'sum2: expected a sum signature that verifies and is eligible for sum');
   }
   const invalid = round.aggregation.validateUnmasking(sum2.aggregatedMask);
   if (invalid && invalid.code !== 'empty-aggregation') throw invalid;

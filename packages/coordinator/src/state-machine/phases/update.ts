@@ -3,12 +3,14 @@
  * masked model to the running aggregate (memory O(model), whatever the number
  * of participants) and files its encrypted mask seeds in the seed dictionary.
  *
- * Checks, in order: one update per participant; the phase is not full; the
- * sum signature verifies and is *not* eligible for sum, the update signature
- * verifies and is eligible for update (protocol.md §2); the local seed
- * dictionary's keys are exactly the sum dictionary's; the masked model can be
- * aggregated (config, length, model cap). Only then is anything changed, and
- * the store commits the participant, its seeds and the new aggregate at once.
+ * Checks, in order: the sum signature verifies and is *not* eligible for sum,
+ * the update signature verifies and is eligible for update (protocol.md §2) —
+ * `checkUpdateEligible`, on the payload's first bytes before it is decoded —
+ * then, in the handler: one update per participant; the phase is not full; the
+ * local seed dictionary's keys are exactly the sum dictionary's; the masked
+ * model can be aggregated (config, length, model cap). Only then is anything
+ * changed, and the store commits the participant, its seeds and the new
+ * aggregate at once.
  */
 
 import {
@@ -80,11 +82,10 @@ function checkSeedDictKeys(round: LiveRound, update: Update): void {
   }
 }
 
+/** Adds an Update to the round; its eligibility was checked by `checkUpdateEligible` on the same bytes. */
 export async function acceptUpdate(
-  crypto: PetCrypto,
   store: CoordinatorStore,
   round: LiveRound,
-  participantPk: Uint8Array,
   pk: string,
   update: Update,
 ): Promise<void> {
@@ -95,7 +96,6 @@ export async function acceptUpdate(
   if (round.updates.size >= record.pet.update.count.max) {
     throw new PetError('phase-full', `update: expected at most ${record.pet.update.count.max} updates, got one more`);
   }
-  checkEligible(crypto, round, participantPk, update);
   checkSeedDictKeys(round, update);
   const invalid = round.aggregation.validateAggregation(update.maskedModel);
   if (invalid) throw invalid;
