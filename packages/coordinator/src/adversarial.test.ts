@@ -339,6 +339,52 @@ describe('adversarial: availability (docs/security.md §3)', () => {
     expectAverage(l.settings, global.model, sent.models, sent.scalars, (r) => Math.abs(r) * 2 ** -23);
   });
 
+  it('one hostile sum participant naming honest updates in its Sum2 bans no one: the majority vote wins', async () => {
+    const l = await start();
+    const pool = identities(crypto, 60, 7);
+    const round = await sumPhase(l, pool, { sum: 3, update: 3 });
+    await endPhase(l, 'sum');
+    const sent = await honestUpdates(l, round, (await fetchSumDict(l.fetch)) ?? new Map(), 7);
+    await endPhase(l, 'update');
+    const [liar, ...honest] = round.sum as [SumParticipant, ...SumParticipant[]];
+    const victim = round.update[0] as Selected;
+    // The liar opens its seeds like anyone, leaves the victim's mask out and names it as rejected.
+    const seeds = (await fetchSeeds(l.fetch, liar, round.params.coordinatorPk)) ?? new Map();
+    const victimPk = toBase64Url(victim.keys.publicKey);
+    const masks = new Aggregation(round.params.maskConfig, MODEL_LENGTH);
+    for (const [updatePk, sealed] of seeds) {
+      if (updatePk === victimPk) continue;
+      masks.aggregate(
+        deriveMask(crypto, round.params.maskConfig, crypto.openSealed(sealed, liar.ephemeral, 'seed'), MODEL_LENGTH),
+      );
+    }
+    const lie = (rejectedSeeds: Uint8Array[]) =>
+      sealMessage(
+        crypto,
+        {
+          participantPk: liar.keys.publicKey,
+          coordinatorPk: round.params.coordinatorPk,
+          payload: {
+            kind: 'sum2',
+            sum2: { sumSignature: liar.selection.sumSignature, aggregatedMask: masks.toMaskObject(), rejectedSeeds },
+          },
+        },
+        liar.keys.secretKey,
+      );
+    // Naming a key that sent no update is refused outright.
+    expect(await post(l.fetch, lie([crypto.signingKeyPair().publicKey]))).toEqual({
+      status: 400,
+      code: 'invalid-field',
+    });
+    expect(await post(l.fetch, lie([victim.keys.publicKey]))).toEqual(accepted);
+    await honestSum2(l, round, honest);
+    await endPhase(l, 'sum2');
+    expect((await lastRound(l)).outcome).toBe('completed');
+    expect(l.running.coordinator.status().banned).toEqual({ participants: 0, subjects: 0 });
+    const global = decodeGlobalModel((await modelBytes(l)) as Uint8Array);
+    expectAverage(l.settings, global.model, sent.models, sent.scalars, (r) => Math.abs(r) * 2 ** -23);
+  });
+
   it('garbage mask seeds cost one round: it fails naming the sender, who is refused from then on', async () => {
     const l = await start();
     const pool = identities(crypto, 60, 5);
