@@ -18,6 +18,7 @@ import {
   type RoundSummary,
   type RunningCoordinator,
 } from '@petfl/coordinator';
+import { HoldClock } from './hold-clock.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 
 export const ADMIN_TOKEN = 'e2e-admin-token';
@@ -97,6 +98,11 @@ export interface E2ECoordinator {
   history(): Promise<readonly RoundSummary[]>;
   /** The global model of round `roundId` as the coordinator stored it. */
   model(roundId: number): Promise<Float32Array | Float64Array | undefined>;
+  /**
+   * The coordinator's clock: `hold()` stops its time (no phase ends by time while held),
+   * `release()` lets it run on. Survives `restart()`.
+   */
+  readonly clock: HoldClock;
   /** GET/POST an admin route with the token. */
   admin(path: string, method?: 'GET' | 'POST'): Promise<unknown>;
   /** Drops every connection, closes this coordinator and starts another on the same store and model store. */
@@ -107,11 +113,12 @@ export interface E2ECoordinator {
 export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECoordinator> {
   const models = new MemoryModelStore();
   const prefix = `petfl-e2e-${randomUUID()}`;
+  const clock = new HoldClock();
   const start = async (port: number) => {
     const settings = parseSettings(settingsToml(config, port), {});
     const store =
       config.store === 'redis' ? await RedisCoordinatorStore.connect({ url: REDIS_URL, keyPrefix: prefix }) : undefined;
-    return listen(settings, { models, ...(store === undefined ? {} : { store }) });
+    return listen(settings, { models, clock, ...(store === undefined ? {} : { store }) });
   };
   let running = await start(0);
   const proxy = await startTcpProxy(running.port);
@@ -119,6 +126,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECo
   return {
     url: `http://127.0.0.1:${proxy.port}`,
     config,
+    clock,
     get running() {
       return running;
     },

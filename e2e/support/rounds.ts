@@ -105,12 +105,15 @@ export interface UpdatePhase {
 /**
  * Waits for the update phase of a round that `fits` (called with the tabs' snapshots
  * once every tab knows its task in that round); rounds that do not fit run to their end.
+ * With `hold`, the coordinator's clock is held once a round fits, while it is still in
+ * that update phase: the phase stays open until the test calls `coordinator.clock.release()`.
  */
 export async function waitForUpdatePhase(
   coordinator: E2ECoordinator,
   tabs: readonly Tab[],
   fits: (phase: UpdatePhase) => boolean,
   timeout = 120_000,
+  { hold = false }: { readonly hold?: boolean } = {},
 ): Promise<UpdatePhase> {
   let found: UpdatePhase | undefined;
   const rejected = new Set<number>();
@@ -126,6 +129,16 @@ export async function waitForUpdatePhase(
         if (!fits(candidate)) {
           rejected.add(roundId);
           return false;
+        }
+        if (hold) {
+          coordinator.clock.hold();
+          const now = coordinator.status();
+          if (now.roundId !== roundId || now.phase !== 'update') {
+            // The phase ended between the look and the hold: this round is gone.
+            coordinator.clock.release();
+            rejected.add(roundId);
+            return false;
+          }
         }
         found = candidate;
         return true;

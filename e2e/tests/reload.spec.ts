@@ -10,7 +10,8 @@ import { expectExactRound, waitForUpdatePhase } from '../support/rounds.ts';
 
 const TABS = 6;
 
-// A longer update phase: time to reload two tabs inside it.
+// A longer update phase for the two tabs to be found in it; the reloads themselves happen
+// with the coordinator's clock held, so the phase cannot end under them however slow they are.
 test.use({ phases: { update: { min: 3, max: 100, minMs: 15_000, maxMs: 40_000 } } });
 
 // The round this needs (one or two of the six tabs drawing sum) comes with probability
@@ -39,6 +40,7 @@ test('an update participant and a sum participant reload mid-round and resume as
       );
     },
     WAIT_MS,
+    { hold: true },
   );
   const updater = opened[snapshots.findIndex((s) => s.task === 'update' && s.phase === 'update')];
   const summer = opened[snapshots.findIndex((s) => s.task === 'sum' && s.phase === 'sum2')];
@@ -50,6 +52,7 @@ test('an update participant and a sum participant reload mid-round and resume as
   await expect(updater.page.getByTestId('participant-id')).toHaveText(before[0]);
   await expect(summer.page.getByTestId('participant-id')).toHaveText(before[1]);
   await expect(summer.page.getByTestId('task')).toHaveText('sum');
+  coordinator.clock.release();
 
   await expect
     .poll(async () => (await coordinator.history()).find((r) => r.roundId === roundId)?.outcome, {

@@ -18,11 +18,20 @@ test('the coordinator restarts mid-round on Redis; the tabs carry on and the nex
 }) => {
   expect(storeKind).toBe('redis');
   const opened = await tabs.openMany(TABS);
-  const { roundId } = await waitForUpdatePhase(coordinator, opened, () => coordinator.status().counts.sum >= 1);
+  // The clock is held from the update phase until the restarted coordinator has loaded the
+  // round, so the round cannot end by time while the old process closes and the new one starts.
+  const { roundId } = await waitForUpdatePhase(
+    coordinator,
+    opened,
+    () => coordinator.status().counts.sum >= 1,
+    undefined,
+    { hold: true },
+  );
   const ids = await Promise.all(opened.map((t) => t.participantId()));
 
   await coordinator.restart();
   expect(coordinator.status().roundId, 'the restarted coordinator continues the round').toBe(roundId);
+  coordinator.clock.release();
 
   // Two more completed rounds after the restarted one, the tabs untouched.
   await expect
