@@ -63,10 +63,8 @@ export const PET_ERROR_CODES = [
   'rate-limited',
   /** Too many message bodies in flight: retry after the Retry-After header. */
   'busy',
-  // the coordinator's operator API
-  'unauthorized',
-  'invalid-settings',
-  'not-found',
+  // The coordinator's operator API and its own failures are not the protocol's: their codes
+  // ('unauthorized', 'invalid-settings', 'not-found', …) live in @petfl/coordinator (CoordinatorError).
 ] as const;
 
 export type PetErrorCode = (typeof PET_ERROR_CODES)[number];

@@ -4,6 +4,9 @@
  * code or a PetError code); at the public API they are these named classes,
  * all `PetflError`s with a `code` string, so apps can `instanceof` or switch
  * on `code`. Messages name the field, what was expected and what came.
+ * The coordinator client's errors (`CoordinatorRejectedError`,
+ * `CoordinatorUnavailableError`, `AdmissionTokenError`, in client/) are
+ * PetflErrors too, each with its code.
  */
 
 export class PetflError extends Error {

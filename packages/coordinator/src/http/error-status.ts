@@ -1,13 +1,19 @@
 /**
- * The one place that maps error codes to HTTP statuses (CONVENTIONS §6).
- * Every rejection is a 4xx with a JSON body `{code, message}`; 5xx means the
- * coordinator could not decide (store down, shutting down), so a participant
- * may retry. The record is exhaustive: a new PetError code must be placed here.
+ * The one place that maps error codes to HTTP statuses (CONVENTIONS §6):
+ * the protocol's codes (`PetError`, @petfl/core) and the coordinator's own
+ * (`CoordinatorError`, ../errors.ts) in one table. Every rejection is a 4xx
+ * with a JSON body `{code, message}`; 5xx means the coordinator could not
+ * decide (store down, shutting down), so a participant may retry. The record
+ * is exhaustive: a new code of either kind must be placed here.
  */
 
 import type { PetErrorCode } from '@petfl/core';
+import type { CoordinatorErrorCode } from '../errors.ts';
 
-export const ERROR_STATUS: Readonly<Record<PetErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503>> = {
+/** Every code the coordinator's errors carry. */
+export type ErrorCode = PetErrorCode | CoordinatorErrorCode;
+
+export const ERROR_STATUS: Readonly<Record<ErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503>> = {
   // the message cannot be read or is malformed
   'decrypt-failed': 400,
   truncated: 400,
@@ -34,15 +40,12 @@ export const ERROR_STATUS: Readonly<Record<PetErrorCode, 400 | 401 | 403 | 404 |
   'aggregate-out-of-range': 400,
   'empty-aggregation': 400,
   'zero-scalar-sum': 400,
-  'invalid-settings': 400,
   // who sent it
   'bad-signature': 401,
-  unauthorized: 401,
   'not-eligible': 401,
   'not-admitted': 401,
   banned: 403,
   'unknown-sum-participant': 404,
-  'not-found': 404,
   // well formed, but the round refuses it now
   'wrong-round': 409,
   'wrong-phase': 409,
@@ -58,4 +61,10 @@ export const ERROR_STATUS: Readonly<Record<PetErrorCode, 400 | 401 | 403 | 404 |
   // the coordinator cannot decide now
   unavailable: 503,
   'crypto-init': 503,
+  // the coordinator's own codes (CoordinatorError): its operator API and settings
+  'invalid-settings': 400,
+  unauthorized: 401,
+  'not-found': 404,
+  // ... and its stores; a StoreError is answered with the code `unavailable` (protocol.md §3.11)
+  'store-failed': 503,
 };

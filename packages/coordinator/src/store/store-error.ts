@@ -6,14 +6,18 @@
  * names the operation and the key or file; the backend's own error, when
  * there is one, is the `cause`.
  *
- * It is not a `PetError`: a store failure is the coordinator's problem, not
- * a participant's message being refused, so the two must stay apart.
+ * It is a `CoordinatorError` ('store-failed'), not a `PetError`: a store
+ * failure is the coordinator's problem, not a participant's message being
+ * refused, so the two must stay apart.
  */
 
-export class StoreError extends Error {
+import { CoordinatorError } from '../errors.ts';
+
+export class StoreError extends CoordinatorError {
   override readonly name = 'StoreError';
+  declare readonly code: 'store-failed';
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('store-failed', message, options);
   }
 }

@@ -17,15 +17,20 @@
  */
 
 import { fromBase64Url } from '@petfl/core';
+import { PetflError } from '../errors.ts';
 import type { Clock } from '../state-machine/io.ts';
 
 /** The token, or a function the client calls (lazily, again before a JWT expires) to get one. */
 export type TokenSource = string | (() => string | Promise<string>);
 
 /** The token function threw or answered something that is not a token. */
-export class AdmissionTokenError extends Error {
+export class AdmissionTokenError extends PetflError {
   override readonly name = 'AdmissionTokenError';
-  readonly code = 'admission-token';
+  declare readonly code: 'admission-token';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('admission-token', message, options);
+  }
 }
 
 /** The longest time before a JWT's `exp` at which a fresh one is asked for. */

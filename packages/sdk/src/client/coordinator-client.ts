@@ -14,6 +14,7 @@
  */
 
 import type { GlobalModel, RoundParameters } from '@petfl/core';
+import { PetflError } from '../errors.ts';
 import type { AbortSignalLike } from '../state-machine/io.ts';
 
 export interface CoordinatorClient {
@@ -43,28 +44,34 @@ export interface CoordinatorClient {
   waitForPhaseChange?(after: string, waitMs: number, signal?: AbortSignalLike): Promise<string | undefined>;
 }
 
-/** The coordinator refused the request (a 4xx answer); `code` is the JSON body's PetError code. */
-export class CoordinatorRejectedError extends Error {
+/**
+ * The coordinator refused the request (a 4xx answer); `code` is the JSON body's code, as the
+ * coordinator sent it (a wire string: a PetError code, or one of the coordinator's own such as
+ * 'unauthorized' or 'not-found').
+ */
+export class CoordinatorRejectedError extends PetflError {
   override readonly name = 'CoordinatorRejectedError';
   readonly status: number;
-  /** A PetError code ('wrong-round', 'not-eligible', …), or 'unknown' when the body had none. */
-  readonly code: string;
 
+  /** `code`: a PetError code ('wrong-round', 'not-eligible', …), or 'unknown' when the body had none. */
   constructor(status: number, code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.status = status;
-    this.code = code;
   }
 }
 
-/** The coordinator could not be reached or answered 5xx or nonsense, even after retries: transient. */
-export class CoordinatorUnavailableError extends Error {
+/**
+ * The coordinator could not be reached or answered 5xx or nonsense, even after retries: transient.
+ * Its code is 'unavailable' (an answer that did not decode is recorded in the participant's state
+ * by its decoder's code instead, state.ts).
+ */
+export class CoordinatorUnavailableError extends PetflError {
   override readonly name = 'CoordinatorUnavailableError';
   /** The HTTP status, when an answer came. */
   readonly status: number | undefined;
 
   constructor(message: string, options?: { cause?: unknown; status?: number }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super('unavailable', message, options);
     this.status = options?.status;
   }
 }

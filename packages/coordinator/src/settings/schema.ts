@@ -1,0 +1,397 @@
+/**
+ * The coordinator's settings, described once as Valibot schemas (CONVENTIONS
+ * §11, §17): the file's shape (TOML tables, snake_case keys) on the way in,
+ * the program's `Settings` (camelCase) on the way out, and the types inferred
+ * from them. Every default is in `DEFAULT_SETTINGS_TOML` (../settings.ts).
+ *
+ * Two tables' limits depend on settings outside them, so their schemas are
+ * built from a `SettingsContext`: `pet` (the safe minimum counts, unless
+ * `safety.allow_unsafe_small_rounds`; the model cap of the mask config) and
+ * `safety` (the scalar bound of the mask config).
+ */
+
+import { BOUND_TYPES, DATA_TYPES, GROUP_TYPES, type MaskConfig, MODEL_TYPES, maskParams } from '@petfl/core';
+import * as v from 'valibot';
+import {
+  flag,
+  int,
+  isInteger,
+  nonEmptyText,
+  num,
+  oneOf,
+  rule,
+  setting,
+  show,
+  table,
+  text,
+  textList,
+} from './fields.ts';
+
+/** The least sum, update and sum2 count.min of a meaningful round (docs/security.md §1). */
+export const SAFE_MIN_COUNT = 3;
+
+/** What the `pet` and `safety` tables are checked against outside them. */
+export interface SettingsContext {
+  /** `safety.allow_unsafe_small_rounds`: count.min may go below SAFE_MIN_COUNT. */
+  readonly allowUnsafeSmallRounds: boolean;
+  /** The mask config, when it is valid: it caps `pet.update.count.max` and `safety.scalar_max`. */
+  readonly mask: MaskConfig | undefined;
+}
+
+const MS = int(1, 2 ** 31 - 1);
+
+// ---- api ------------------------------------------------------------------------------------
+
+const apiSchema = v.pipe(
+  table({
+    port: int(0, 65535),
+    admin_token: nonEmptyText,
+    metrics_token: text,
+    cors_origins: textList,
+    max_body_bytes: int(1024, 2 ** 31 - 1),
+    max_bodies_in_flight: int(1, 10_000),
+    max_phase_waiters: int(0, 1_000_000),
+    headers_timeout_ms: MS,
+    request_timeout_ms: MS,
+    keep_alive_timeout_ms: MS,
+    max_connections: int(1, 1_000_000),
+    admin_failures_per_minute: int(1, 1_000_000),
+  }),
+  rule(
+    [['headers_timeout_ms'], ['request_timeout_ms']],
+    (api) =>
+      api.headers_timeout_ms > api.request_timeout_ms
+        ? `${api.headers_timeout_ms} exceeds api.request_timeout_ms ${api.request_timeout_ms}`
+        : undefined,
+    ['headers_timeout_ms'],
+  ),
+  v.transform(
+    (api) =>
+      ({
+        port: api.port,
+        // SECURITY: the operator token guards /admin; never logged.
+        adminToken: api.admin_token,
+        // SECURITY: guards GET /metrics when non-empty; never logged.
+        metricsToken: api.metrics_token,
+        corsOrigins: api.cors_origins,
+        maxBodyBytes: api.max_body_bytes,
+        /** `POST /message` bodies read or processed at once; beyond it 503 busy with Retry-After. */
+        maxBodiesInFlight: api.max_bodies_in_flight,
+        /** Held `GET /phase` long polls; beyond it a poll is answered at once. */
+        maxPhaseWaiters: api.max_phase_waiters,
+        /** Node's server.headersTimeout: a client must send its headers within it (slow-loris). */
+        headersTimeoutMs: api.headers_timeout_ms,
+        /** Node's server.requestTimeout: a whole request (headers and body) must arrive within it. */
+        requestTimeoutMs: api.request_timeout_ms,
+        keepAliveTimeoutMs: api.keep_alive_timeout_ms,
+        maxConnections: api.max_connections,
+        /** Failed admin authentications per client address per minute before 429. */
+        adminFailuresPerMinute: api.admin_failures_per_minute,
+      }) as const,
+  ),
+);
+
+// ---- admission: who may take part (docs/security.md §2) ----------------------------------------
+
+const ED25519_KEY_B64URL = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * One table holds every kind's settings (the file may keep them while another kind is in use);
+ * each is checked, and `kind` picks the ones that make up `AdmissionSettings`.
+ */
+const admissionSchema = v.pipe(
+  table({
+    kind: oneOf(['open', 'token', 'allowlist'], '"open", "token" or "allowlist"'),
+    open_on_public_host: flag,
+    jwks_url: setting<string>(
+      'an http(s) URL',
+      (value) => typeof value === 'string' && (value === '' || /^https?:\/\//.test(value)),
+    ),
+    jwt_public_key: text,
+    jwt_issuer: text,
+    jwt_audience: text,
+    max_identities_per_subject: int(1, 1_000_000),
+    allowlist: v.pipe(
+      v.array(
+        setting<string>(
+          'a 32-byte Ed25519 public key in base64url',
+          (value) => typeof value === 'string' && ED25519_KEY_B64URL.test(value),
+        ),
+        (issue) => `expected a list of Ed25519 public keys, got ${show(issue.input)}`,
+      ),
+      v.readonly(),
+    ),
+  }),
+  rule([['kind'], ['jwks_url'], ['jwt_public_key']], (admission) =>
+    admission.kind === 'token' && (admission.jwks_url === '') === (admission.jwt_public_key === '')
+      ? 'kind = "token" needs exactly one of jwks_url and jwt_public_key'
+      : undefined,
+  ),
+  rule(
+    [['kind'], ['allowlist']],
+    (admission) =>
+      admission.kind === 'allowlist' && admission.allowlist.length === 0
+        ? 'expected at least one key for kind = "allowlist"'
+        : undefined,
+    ['allowlist'],
+  ),
+  v.transform((admission) => {
+    switch (admission.kind) {
+      case 'open':
+        /** Anyone: loopback hosts only, unless `openOnPublicHost` is set. */
+        return { kind: admission.kind, openOnPublicHost: admission.open_on_public_host } as const;
+      case 'token':
+        /** A bearer JWT issued by the app's backend, verified against a JWKS URL or a static public key. */
+        return {
+          kind: admission.kind,
+          jwksUrl: admission.jwks_url,
+          jwtPublicKey: admission.jwt_public_key,
+          jwtIssuer: admission.jwt_issuer,
+          jwtAudience: admission.jwt_audience,
+          maxIdentitiesPerSubject: admission.max_identities_per_subject,
+        } as const;
+      case 'allowlist':
+        /** Only the listed participant Ed25519 public keys (base64url). */
+        return { kind: admission.kind, allowlist: admission.allowlist } as const;
+    }
+  }),
+);
+
+// ---- limits -------------------------------------------------------------------------------------
+
+const limitsSchema = v.pipe(
+  table({
+    messages_per_minute_per_subject: int(0),
+    messages_per_minute_per_ip: int(0),
+    phase_polls_per_minute_per_ip: int(0),
+    chunk_bytes_per_participant: int(1024),
+    chunk_bytes_total: int(1024),
+  }),
+  rule(
+    [['chunk_bytes_per_participant'], ['chunk_bytes_total']],
+    (limits) =>
+      limits.chunk_bytes_per_participant > limits.chunk_bytes_total
+        ? `${limits.chunk_bytes_per_participant} exceeds limits.chunk_bytes_total ${limits.chunk_bytes_total}`
+        : undefined,
+    ['chunk_bytes_per_participant'],
+  ),
+  v.transform(
+    (limits) =>
+      ({
+        /** Requests to `POST /message` per admitted subject per minute (0: no limit). */
+        messagesPerMinutePerSubject: limits.messages_per_minute_per_subject,
+        /** Requests to `POST /message` per client address per minute (0: no limit). */
+        messagesPerMinutePerIp: limits.messages_per_minute_per_ip,
+        /** Requests to `GET /phase` per client address per minute (0: no limit). */
+        phasePollsPerMinutePerIp: limits.phase_polls_per_minute_per_ip,
+        /** Incomplete multipart data held per participant, bytes (each chunk costs at least 256). */
+        chunkBytesPerParticipant: limits.chunk_bytes_per_participant,
+        /** Incomplete multipart data held in total, bytes. */
+        chunkBytesTotal: limits.chunk_bytes_total,
+      }) as const,
+  ),
+);
+
+// ---- safety -------------------------------------------------------------------------------------
+
+function safetySchema(mask: MaskConfig | undefined) {
+  return v.pipe(
+    table({
+      allow_unsafe_small_rounds: flag,
+      scalar_min: num('a number ≥ 0', (n) => n >= 0),
+      scalar_max: num('a number > 0', (n) => n > 0),
+    }),
+    rule(
+      [['scalar_min'], ['scalar_max']],
+      (safety) =>
+        safety.scalar_min > safety.scalar_max
+          ? `${safety.scalar_min} exceeds safety.scalar_max ${safety.scalar_max}`
+          : undefined,
+      ['scalar_min'],
+    ),
+    rule(
+      [['scalar_max']],
+      (safety) => {
+        if (mask === undefined) return undefined;
+        // Participants clamp their scalar to the bound A (protocol.md §4.2): a larger maximum means nothing.
+        const bound = Number(maskParams(mask).addShift);
+        return safety.scalar_max > bound
+          ? `${safety.scalar_max} exceeds the bound ${bound} of mask.bound = ${mask.bound} (scalars are clamped to it)`
+          : undefined;
+      },
+      ['scalar_max'],
+    ),
+    v.transform(
+      (safety) =>
+        ({
+          /** Allows rounds below the safe minimums (update/sum/sum2 count.min < 3): tests and demos only. */
+          allowUnsafeSmallRounds: safety.allow_unsafe_small_rounds,
+          /** The range every participant's scalar must lie in, checked through the unmasked scalar sum. */
+          scalarMin: safety.scalar_min,
+          scalarMax: safety.scalar_max,
+        }) as const,
+    ),
+  );
+}
+
+// ---- pet: the per-round settings (also the body of PUT /admin/settings) --------------------------
+
+/**
+ * `count.min`: at least 1, and at least `least` (SAFE_MIN_COUNT unless small rounds are allowed).
+ * Fewer than 3 sum, update or sum2 participants make a round meaningless (one update is the
+ * aggregate; one sum participant chooses the mask): refused unless explicitly allowed.
+ */
+function countMin(least: number) {
+  const anInteger = isInteger(1, Number.MAX_SAFE_INTEGER);
+  return v.custom<number>(
+    (value) => anInteger(value) && value >= least,
+    (issue) =>
+      anInteger(issue.input)
+        ? `expected at least ${least} (fewer makes a round meaningless: docs/security.md §1), got ${issue.input}; ` +
+          'set safety.allow_unsafe_small_rounds = true for tests and demos'
+        : `expected an integer in 1..${Number.MAX_SAFE_INTEGER}, got ${show(issue.input)}`,
+  );
+}
+
+const phaseCountSchema = (least: number) =>
+  v.pipe(
+    table({ min: countMin(least), max: int(1) }),
+    rule([['min'], ['max']], (count) =>
+      count.min > count.max ? `min ${count.min} exceeds max ${count.max}` : undefined,
+    ),
+  );
+
+const phaseTimeSchema = v.pipe(
+  table({ min_ms: int(0), max_ms: int(1) }),
+  rule([['min_ms'], ['max_ms']], (time) =>
+    time.min_ms > time.max_ms ? `min_ms ${time.min_ms} exceeds max_ms ${time.max_ms}` : undefined,
+  ),
+  v.transform((time) => ({ minMs: time.min_ms, maxMs: time.max_ms }) as const),
+);
+
+const phaseEntries = (least: number) => ({ count: phaseCountSchema(least), time: phaseTimeSchema });
+
+/** A phase's settings: how many messages it takes and how long it may last. */
+const phaseSchema = (least: number) => table(phaseEntries(least));
+
+/** The sum and update phases: a phase whose participants are selected with a probability. */
+const selectingPhaseSchema = (least: number) =>
+  table({ probability: num('a probability in (0, 1]', (p) => p > 0 && p <= 1), ...phaseEntries(least) });
+
+/** The `pet` table: also the body of `PUT /admin/settings`, merged over the current settings. */
+export function petSchema(context: SettingsContext) {
+  const least = context.allowUnsafeSmallRounds ? 1 : SAFE_MIN_COUNT;
+  const { mask } = context;
+  return v.pipe(
+    table({ sum: selectingPhaseSchema(least), update: selectingPhaseSchema(least), sum2: phaseSchema(least) }),
+    rule(
+      [
+        ['sum', 'count', 'max'],
+        ['sum2', 'count', 'max'],
+      ],
+      ({ sum, sum2 }) => {
+        const majority = Math.floor(sum.count.max / 2) + 1;
+        if (sum2.count.max > sum.count.max) return `${sum2.count.max} exceeds pet.sum.count.max ${sum.count.max}`;
+        // Unmask needs a mask backed by a majority of the sum dictionary (protocol.md §1.1).
+        if (sum2.count.max < majority) {
+          return `${sum2.count.max} is below a majority (${majority}) of pet.sum.count.max ${sum.count.max}`;
+        }
+        return undefined;
+      },
+      ['sum2', 'count', 'max'],
+    ),
+    rule(
+      [
+        ['sum', 'count', 'max'],
+        ['sum2', 'count', 'min'],
+      ],
+      ({ sum, sum2 }) =>
+        sum2.count.min > sum.count.max
+          ? `${sum2.count.min} can never be reached with pet.sum.count.max ${sum.count.max}`
+          : undefined,
+      ['sum2', 'count', 'min'],
+    ),
+    rule(
+      [['update', 'count', 'max']],
+      ({ update }) => {
+        if (mask === undefined) return undefined;
+        const cap = maskParams(mask).modelCap;
+        return BigInt(update.count.max) > cap
+          ? `${update.count.max} exceeds the model cap ${cap} of mask.model = ${mask.model}`
+          : undefined;
+      },
+      ['update', 'count', 'max'],
+    ),
+  );
+}
+
+// ---- mask, model, store, models -----------------------------------------------------------------
+
+/** The mask config (protocol.md §4.1), from the names @petfl/core defines. */
+export const maskSchema = table({
+  group: oneOf(GROUP_TYPES),
+  data: oneOf(DATA_TYPES),
+  bound: oneOf(BOUND_TYPES),
+  model: oneOf(MODEL_TYPES),
+});
+
+const modelSchema = table({ length: int(1, 2 ** 32 - 1) });
+
+const storeSchema = v.pipe(
+  table({ kind: oneOf(['memory', 'redis'], '"memory" or "redis"'), redis_url: text }),
+  rule(
+    [['kind'], ['redis_url']],
+    (store) => (store.kind === 'redis' && store.redis_url === '' ? 'expected a non-empty string, got ""' : undefined),
+    ['redis_url'],
+  ),
+  v.transform((store) =>
+    store.kind === 'redis'
+      ? ({ kind: store.kind, redisUrl: store.redis_url } as const)
+      : ({ kind: store.kind } as const),
+  ),
+);
+
+const modelsSchema = table({ dir: nonEmptyText });
+
+/**
+ * Several instances on one Redis store (ADR 0008): the leader's lease, how often an instance
+ * checkpoints its partial aggregate, and the instance's name in the store's update logs.
+ */
+const clusterSchema = v.pipe(
+  table({
+    instance: setting<string>(
+      'a name of letters, digits, "-", "_" or "." (at most 64), or "" for a random one',
+      (value) => typeof value === 'string' && /^[A-Za-z0-9._-]{0,64}$/.test(value),
+    ),
+    lease_ms: int(500, 600_000),
+    checkpoint_every: int(1, 1_000_000),
+  }),
+  v.transform((cluster) => ({
+    instance: cluster.instance,
+    leaseMs: cluster.lease_ms,
+    checkpointEvery: cluster.checkpoint_every,
+  })),
+);
+
+/** The whole settings tree, in the order of DEFAULT_SETTINGS_TOML. */
+export function settingsSchema(context: SettingsContext) {
+  return table({
+    api: apiSchema,
+    admission: admissionSchema,
+    limits: limitsSchema,
+    safety: safetySchema(context.mask),
+    pet: petSchema(context),
+    mask: maskSchema,
+    model: modelSchema,
+    store: storeSchema,
+    models: modelsSchema,
+    cluster: clusterSchema,
+  });
+}
+
+export type PhaseCount = v.InferOutput<ReturnType<typeof phaseCountSchema>>;
+export type PhaseTime = v.InferOutput<typeof phaseTimeSchema>;
+export type PhaseSettings = v.InferOutput<ReturnType<typeof phaseSchema>>;
+/** Who may take part (docs/security.md §2). */
+export type AdmissionSettings = v.InferOutput<typeof admissionSchema>;
+export type Settings = v.InferOutput<ReturnType<typeof settingsSchema>>;
