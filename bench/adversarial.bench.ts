@@ -21,11 +21,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ManualClock } from '../packages/coordinator/src/clock.ts';
 import { createCoordinatorApp } from '../packages/coordinator/src/create.ts';
+import { PrometheusMetrics } from '../packages/coordinator/src/prometheus/prometheus-metrics.ts';
 import { parseSettings } from '../packages/coordinator/src/settings.ts';
 import { MemoryModelStore } from '../packages/coordinator/src/store/memory-model-store.ts';
 import { type Mutator, mutators, prng } from '../packages/coordinator/src/test-support/fuzz.ts';
+import { ManualClock } from '../packages/coordinator/src/test-support/manual-clock.ts';
 import {
   exactAverage,
   type Fetch,
@@ -144,6 +145,7 @@ async function bigMessageCosts(crypto: PetCrypto) {
     crypto,
     clock: new ManualClock(),
     models: new MemoryModelStore(),
+    metrics: new PrometheusMetrics(),
   });
   try {
     const fetch: Fetch = async (path, init) => app.app.request(path, init);

@@ -12,11 +12,12 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ManualClock } from '../packages/coordinator/src/clock.ts';
 import { createCoordinatorApp } from '../packages/coordinator/src/create.ts';
+import { PrometheusMetrics } from '../packages/coordinator/src/prometheus/prometheus-metrics.ts';
 import { parseSettings } from '../packages/coordinator/src/settings.ts';
 import { MemoryModelStore } from '../packages/coordinator/src/store/memory-model-store.ts';
 import { MemoryCoordinatorStore } from '../packages/coordinator/src/store/memory-store.ts';
+import { ManualClock } from '../packages/coordinator/src/test-support/manual-clock.ts';
 import {
   type Fetch,
   fetchParams,
@@ -59,6 +60,7 @@ const created = await createCoordinatorApp(settings, {
   clock: new ManualClock(),
   store: new MemoryCoordinatorStore(),
   models: new MemoryModelStore(),
+  metrics: new PrometheusMetrics(),
 });
 const fetch: Fetch = async (path, init) => created.app.request(path, init);
 

@@ -9,15 +9,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
-import {
-  type CoordinatorStatus,
-  listen,
-  MemoryModelStore,
-  parseSettings,
-  RedisCoordinatorStore,
-  type RoundSummary,
-  type RunningCoordinator,
-} from '@petfl/coordinator';
+import { type CoordinatorStatus, MemoryModelStore, parseSettings, type RoundSummary } from '@petfl/coordinator';
+import { listen, type RunningCoordinator } from '@petfl/coordinator/node';
+import { RedisCoordinatorStore } from '@petfl/coordinator/redis';
 import { HoldClock } from './hold-clock.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 

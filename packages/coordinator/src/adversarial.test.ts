@@ -24,13 +24,13 @@ import {
   toBase64Url,
 } from '@petfl/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from './clock.ts';
-import { listen, type RunningCoordinator } from './node.ts';
+import { listen, type RunningCoordinator } from './node/listen.ts';
 import { parseSettings, type Settings } from './settings.ts';
 import type { Phase } from './state-machine/coordinator.ts';
 import type { RoundSummary } from './store/coordinator-store.ts';
 import { MemoryModelStore } from './store/memory-model-store.ts';
 import { expectAverage, settle } from './test-support/harness.ts';
+import { ManualClock } from './test-support/manual-clock.ts';
 import {
   type Fetch,
   fetchParams,

@@ -1,6 +1,8 @@
 /**
  * The clock port: time and timers behind an interface, so tests can drive
- * phase deadlines by hand instead of sleeping (CONVENTIONS §13).
+ * phase deadlines by hand instead of sleeping. The system
+ * clock is web-standard (`Date.now`, `setTimeout`); test clocks live in
+ * `test-support/`, outside the public API.
  */
 
 export interface Clock {
@@ -10,45 +12,22 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): () => void;
 }
 
+/**
+ * Lets the process exit while `handle` is pending, where the runtime's timer handles can say so
+ * (Node's `unref()`); elsewhere `setTimeout` returns a plain number and there is nothing to do.
+ */
+function unref(handle: unknown): void {
+  if (typeof handle === 'object' && handle !== null && 'unref' in handle && typeof handle.unref === 'function') {
+    handle.unref();
+  }
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(ms, fn) {
     const handle = setTimeout(fn, Math.max(0, ms));
     // A pending phase deadline must not keep a process alive that is otherwise done.
-    handle.unref?.();
+    unref(handle);
     return () => clearTimeout(handle);
   },
 };
-
-/** A clock that moves only when told to (tests). */
-export class ManualClock implements Clock {
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private nextId = 0;
-
-  constructor(private time = 1_700_000_000_000) {}
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimer(ms: number, fn: () => void): () => void {
-    const id = this.nextId++;
-    this.timers.push({ at: this.time + Math.max(0, ms), fn, id });
-    return () => {
-      this.timers = this.timers.filter((t) => t.id !== id);
-    };
-  }
-
-  /** Moves time forward, firing due timers in order. */
-  advance(ms: number): void {
-    const target = this.time + ms;
-    for (;;) {
-      const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.id - b.id)[0];
-      if (due === undefined) break;
-      this.timers = this.timers.filter((t) => t.id !== due.id);
-      this.time = Math.max(this.time, due.at);
-      due.fn();
-    }
-    this.time = target;
-  }
-}

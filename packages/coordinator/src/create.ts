@@ -1,93 +1,114 @@
 /**
- * Wires a coordinator from settings: crypto, stores (memory or Redis, and the
- * filesystem model store unless one is given), metrics, the round state
- * machine and the Hono app. Used by the Node entry, the tests and embedders;
- * it never listens.
+ * Wires a coordinator from settings and ports: crypto,
+ * admission, the round state machine and the Hono app, on the stores, metrics
+ * and rate-limit counters the runtime passes in. Web-standard: it never
+ * listens and opens no file and no connection. `@petfl/coordinator/node`
+ * picks the store (memory or Redis), the filesystem model store and
+ * Prometheus from settings, then calls this.
  */
 
 import { initCrypto, type PetCrypto } from '@petfl/core';
 import type { Hono } from 'hono';
+import type { GetConnInfo } from 'hono/conninfo';
 import { type Admission, createAdmission } from './admission/admission.ts';
-import { memoryRateLimitStores, type RateLimitStores } from './admission/rate-limit.ts';
-import { RedisRateLimitStores } from './admission/redis-rate-limit-stores.ts';
+import type { RateLimitStores } from './admission/rate-limit.ts';
 import type { Clock } from './clock.ts';
+import { combineEvents } from './events.ts';
 import { createApp } from './http/app.ts';
-import type { Logger } from './logger.ts';
-import { Metrics } from './metrics.ts';
+import { type Logger, silentLogger } from './logger.ts';
+import type { CoordinatorMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
-import { Coordinator } from './state-machine/coordinator.ts';
+import { Coordinator, type CoordinatorEvents } from './state-machine/coordinator.ts';
 import type { CoordinatorStore } from './store/coordinator-store.ts';
-import { FsModelStore } from './store/fs-model-store.ts';
 import { MemoryCoordinatorStore } from './store/memory-store.ts';
 import type { ModelStore } from './store/model-store.ts';
-import { RedisCoordinatorStore } from './store/redis-store.ts';
 
-export interface CreateOptions {
-  readonly crypto?: PetCrypto;
-  /** Overrides `settings.store`. */
+/** What the runtime provides; everything but `models` has a web-standard default. */
+export interface CoordinatorPorts {
+  /** Global models: where they outlive the process is the runtime's choice (`FsModelStore` on Node). */
+  readonly models: ModelStore;
+  /**
+   * Round state; a `MemoryCoordinatorStore` when omitted (`settings.store.kind` must then be
+   * "memory"). The coordinator app owns it from now on: `close()` closes it.
+   */
   readonly store?: CoordinatorStore;
-  /** Overrides the filesystem model store in `settings.models.dir`. */
-  readonly models?: ModelStore;
+  readonly crypto?: PetCrypto;
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** Overrides the admission `settings.admission` describes (an embedder's own authentication). */
   readonly admission?: Admission;
+  /** Where rate-limit counters live: this process's memory unless given (`RedisRateLimitStores`). */
+  readonly rateLimitStores?: RateLimitStores;
+  /** Hooks on the coordinator's events, besides the metrics' own. */
+  readonly events?: CoordinatorEvents;
+  /** Serves `GET /metrics` (404 without one): `PrometheusMetrics` from `@petfl/coordinator/prometheus`. */
+  readonly metrics?: CoordinatorMetrics;
+  /**
+   * The runtime's connection-info helper (`hono/bun`, `hono/deno`, `@hono/node-server/conninfo`…)
+   * for per-address limits; without it every client shares one address (docs/security.md §2).
+   */
+  readonly getConnInfo?: GetConnInfo;
 }
 
 export interface CoordinatorApp {
   readonly app: Hono;
   readonly coordinator: Coordinator;
-  readonly metrics: Metrics;
+  readonly metrics: CoordinatorMetrics | undefined;
   readonly store: CoordinatorStore;
   readonly models: ModelStore;
-  /** Stops the state machine and closes the store (the round in progress stays in a Redis store). */
+  /** Stops the state machine and closes the store (the round in progress stays in a persistent store). */
   close(): Promise<void>;
 }
 
-/** The store `settings.store` names; a Redis store is pinged first, so a wrong URL fails at start-up. */
-export async function storeFromSettings(settings: Settings): Promise<CoordinatorStore> {
-  return settings.store.kind === 'redis'
-    ? RedisCoordinatorStore.connect({ url: settings.store.redisUrl })
-    : new MemoryCoordinatorStore();
-}
-
-export async function createCoordinatorApp(settings: Settings, options: CreateOptions = {}): Promise<CoordinatorApp> {
-  const crypto = options.crypto ?? (await initCrypto());
-  // Admission first: a static key that cannot be imported fails before anything is opened.
-  const admission = options.admission ?? (await createAdmission(settings.admission));
-  const store = options.store ?? (await storeFromSettings(settings));
-  let limits: RedisRateLimitStores | undefined;
-  const models = options.models ?? new FsModelStore(settings.models.dir);
-  const metrics = new Metrics();
+export async function createCoordinatorApp(settings: Settings, ports: CoordinatorPorts): Promise<CoordinatorApp> {
+  if (settings.store.kind === 'redis' && ports.store === undefined) {
+    throw new Error(
+      'createCoordinatorApp: store.kind = "redis" needs ports.store (RedisCoordinatorStore.connect from ' +
+        '@petfl/coordinator/redis), or createNodeCoordinatorApp from @petfl/coordinator/node',
+    );
+  }
+  const store = ports.store ?? new MemoryCoordinatorStore();
+  const { models, metrics } = ports;
+  const log = ports.logger ?? silentLogger;
+  const events = combineEvents([metrics?.events, ports.events], (error, hook) =>
+    log.error({ err: error instanceof Error ? error.message : String(error), hook }, 'an event hook failed'),
+  );
+  let crypto: PetCrypto;
+  let admission: Admission;
   let coordinator: Coordinator;
   try {
-    // With Redis, rate-limit counts are shared by every coordinator instance on it (docs/security.md §2).
-    if (settings.store.kind === 'redis') limits = await RedisRateLimitStores.connect(settings.store.redisUrl);
+    crypto = ports.crypto ?? (await initCrypto());
+    admission = ports.admission ?? (await createAdmission(settings.admission));
     coordinator = await Coordinator.start({
       crypto,
       settings,
       store,
       models,
-      events: metrics.events,
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      events,
+      // A Redis store may be shared by several instances (ADR 0008): lead by lease, else follow.
+      ...(settings.store.kind === 'redis'
+        ? { cluster: { leaseMs: settings.cluster.leaseMs, checkpointEvery: settings.cluster.checkpointEvery } }
+        : {}),
+      ...(settings.cluster.instance === '' ? {} : { instance: settings.cluster.instance }),
+      ...(ports.clock === undefined ? {} : { clock: ports.clock }),
+      ...(ports.logger === undefined ? {} : { logger: ports.logger }),
     });
   } catch (error) {
-    await limits?.close();
     await store.close();
     throw error;
   }
-  const rateLimitStores: RateLimitStores = limits?.storeFor ?? memoryRateLimitStores;
-  metrics.watch(coordinator);
+  metrics?.watch(coordinator);
   const app = createApp({
     coordinator,
     settings,
     crypto,
-    metrics,
     admission,
-    rateLimitStores,
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    events,
+    ...(metrics === undefined ? {} : { metrics }),
+    ...(ports.rateLimitStores === undefined ? {} : { rateLimitStores: ports.rateLimitStores }),
+    ...(ports.getConnInfo === undefined ? {} : { getConnInfo: ports.getConnInfo }),
+    ...(ports.clock === undefined ? {} : { clock: ports.clock }),
+    ...(ports.logger === undefined ? {} : { logger: ports.logger }),
   });
   return {
     app,
@@ -97,7 +118,6 @@ export async function createCoordinatorApp(settings: Settings, options: CreateOp
     models,
     async close() {
       await coordinator.shutdown();
-      await limits?.close();
       await store.close();
     },
   };

@@ -1,18 +1,21 @@
 /**
- * @petfl/coordinator — the PET coordinator: settings, round state machine,
- * stores, the Hono app and the Node entry. Re-exports only (CONVENTIONS §14).
+ * @petfl/coordinator — the PET coordinator's web-standard core: settings, the
+ * round state machine, the ports (stores, clock, logger, admission, metrics)
+ * with their memory implementations, and the Hono app. It runs wherever Hono
+ * runs and needs no Node types (tsconfig.core.json proves it). Platform parts
+ * are subpath adapters: `@petfl/coordinator/node` (listen, CLI, filesystem
+ * model store), `@petfl/coordinator/redis`, `@petfl/coordinator/prometheus`.
+ * Re-exports only.
  */
 
 export { type Admission, type Admitted, admitEveryone, createAdmission } from './admission/admission.ts';
 export { memoryRateLimitStores, type RateLimitStores } from './admission/rate-limit.ts';
-export { RedisRateLimitStores } from './admission/redis-rate-limit-stores.ts';
-export { type Clock, ManualClock, systemClock } from './clock.ts';
-export { type CoordinatorApp, type CreateOptions, createCoordinatorApp, storeFromSettings } from './create.ts';
+export { type Clock, systemClock } from './clock.ts';
+export { type CoordinatorApp, type CoordinatorPorts, createCoordinatorApp } from './create.ts';
 export { type AppDeps, createApp } from './http/app.ts';
 export { ERROR_STATUS } from './http/error-status.ts';
 export { type Logger, silentLogger } from './logger.ts';
-export { Metrics } from './metrics.ts';
-export { listen, type RunningCoordinator } from './node.ts';
+export type { CoordinatorMetrics, MetricsText } from './metrics.ts';
 export {
   type AdmissionSettings,
   changePetSettings,
@@ -26,7 +29,7 @@ export {
   type Settings,
   SettingsError,
 } from './settings.ts';
-export { startupProblems } from './startup-problems.ts';
+export { type StartupReport, startupProblems } from './startup-problems.ts';
 export {
   type Accepted,
   Coordinator,
@@ -46,9 +49,7 @@ export type {
   RoundRecord,
   RoundSummary,
 } from './store/coordinator-store.ts';
-export { FsModelStore } from './store/fs-model-store.ts';
 export { MemoryModelStore } from './store/memory-model-store.ts';
 export { MemoryCoordinatorStore } from './store/memory-store.ts';
 export type { ModelStore } from './store/model-store.ts';
-export { RedisCoordinatorStore, type RedisCoordinatorStoreOptions } from './store/redis-store.ts';
 export { StoreError } from './store/store-error.ts';

@@ -1,111 +1,25 @@
 /**
- * Prometheus metrics (`GET /metrics`) via prom-client, in a registry of the
- * app's own (two coordinators in one process, as in tests, never share one).
- * Counters and histograms are fed by the coordinator's events; the gauges
- * read its status when scraped.
+ * The metrics port: what the app needs to serve `GET /metrics`.
+ * An implementation is fed by the coordinator's events (`CoordinatorEvents`,
+ * which the app also calls for the messages it refuses before the coordinator
+ * sees them), may read the coordinator's status when scraped, and renders its
+ * own text format. The core ships none — without one, `GET /metrics` answers
+ * 404 — and `@petfl/coordinator/prometheus` implements it with prom-client.
  */
 
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Coordinator, CoordinatorEvents } from './state-machine/coordinator.ts';
 
-export class Metrics {
-  readonly registry = new Registry();
-  private coordinator: Coordinator | undefined;
+/** The body of `GET /metrics` and its content type. */
+export interface MetricsText {
+  readonly body: string;
+  readonly contentType: string;
+}
 
-  private readonly rounds = new Counter({
-    name: 'petfl_rounds_total',
-    help: 'Rounds ended, by outcome (completed or failed).',
-    labelNames: ['outcome'],
-    registers: [this.registry],
-  });
-  private readonly phaseDuration = new Histogram({
-    name: 'petfl_phase_duration_seconds',
-    help: 'Duration of ended phases (sum, update, sum2, unmask).',
-    labelNames: ['phase'],
-    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
-    registers: [this.registry],
-  });
-  private readonly accepted = new Counter({
-    name: 'petfl_messages_accepted_total',
-    help: 'Accepted POST /message bodies, by kind (sum, update, sum2, or chunk of a multipart message).',
-    labelNames: ['kind'],
-    registers: [this.registry],
-  });
-  private readonly rejected = new Counter({
-    name: 'petfl_messages_rejected_total',
-    help: 'Rejected POST /message bodies, by error code.',
-    labelNames: ['code'],
-    registers: [this.registry],
-  });
-  private readonly bytesIn = new Counter({
-    name: 'petfl_message_bytes_total',
-    help: 'Bytes received in POST /message bodies (accepted or not).',
-    registers: [this.registry],
-  });
-
-  constructor() {
-    const metrics = this;
-    new Gauge({
-      name: 'petfl_participants',
-      help: 'Accepted participants per phase in the round in progress.',
-      labelNames: ['phase'],
-      registers: [this.registry],
-      collect() {
-        const counts = metrics.coordinator?.status().counts ?? { sum: 0, update: 0, sum2: 0 };
-        for (const [phase, n] of Object.entries(counts)) this.set({ phase }, n);
-      },
-    });
-    new Gauge({
-      name: 'petfl_round_id',
-      help: 'Id of the round in progress (0 when none).',
-      registers: [this.registry],
-      collect() {
-        this.set(metrics.coordinator?.status().roundId ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'petfl_phase_waiters',
-      help: 'GET /phase long polls held right now (at most api.max_phase_waiters).',
-      registers: [this.registry],
-      collect() {
-        this.set(metrics.coordinator?.phaseWaiters() ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'petfl_phase',
-      help: 'The current phase: 1 for the phase the coordinator is in, 0 for the others.',
-      labelNames: ['phase'],
-      registers: [this.registry],
-      collect() {
-        const current = metrics.coordinator?.status().phase ?? 'idle';
-        for (const phase of ['idle', 'sum', 'update', 'sum2', 'unmask', 'shutdown']) {
-          this.set({ phase }, phase === current ? 1 : 0);
-        }
-      },
-    });
-  }
-
-  /** The event hooks to pass to `Coordinator.start`. */
-  readonly events: CoordinatorEvents = {
-    messageAccepted: (kind, bytes) => {
-      this.accepted.inc({ kind });
-      this.bytesIn.inc(bytes);
-    },
-    messageRejected: (code, bytes) => {
-      this.rejected.inc({ code });
-      this.bytesIn.inc(bytes);
-    },
-    phaseEnded: (phase, ms) => this.phaseDuration.observe({ phase }, ms / 1000),
-    roundEnded: (summary) => this.rounds.inc({ outcome: summary.outcome }),
-  };
-
-  /** Lets the gauges read the coordinator's status. */
-  watch(coordinator: Coordinator): void {
-    this.coordinator = coordinator;
-  }
-
-  /** A rejection that never reached the coordinator (e.g. a body over the size limit). */
-  rejectedBeforePipeline(code: string, bytes: number): void {
-    this.events.messageRejected?.(code, bytes);
-  }
+export interface CoordinatorMetrics {
+  /** The hooks to feed: every event of the coordinator, plus the app's refusals (`messageRejected`). */
+  readonly events: CoordinatorEvents;
+  /** Called once the coordinator has started, so that gauges can read its status when scraped. */
+  watch(coordinator: Coordinator): void;
+  /** What a scrape answers. */
+  render(): Promise<MetricsText>;
 }

@@ -53,7 +53,7 @@ describe('parseSettings', () => {
     expect(s.pet.sum.probability).toBe(0.25);
     expect(s.pet.sum.count.max).toBe(50);
     expect(s.api.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
-    expect(s.store).toEqual({ kind: 'redis', redisUrl: 'redis://db:6379' });
+    expect(s.store).toEqual({ kind: 'redis', redisUrl: 'redis://db:6379', keyPrefix: 'petfl' });
   });
 
   it('names environment variables after the setting path', () => {
@@ -143,8 +143,25 @@ describe('parseSettings: one problem line per bad value', () => {
   it.each<[string, string[]]>([
     ['[api]\nport = 70000', ['api.port: expected an integer in 0..65535, got 70000']],
     ['[api]\nport = 80.5', ['api.port: expected an integer in 0..65535, got 80.5']],
-    ['[api]\nadmin_token = ""', ['api.admin_token: expected a non-empty string, got ""']],
-    ['[api]\nmetrics_token = 5', ['api.metrics_token: expected a string, got 5']],
+    [
+      '[api]\nadmin_token = ""',
+      [
+        'api.admin_token: expected a bearer token of letters, digits and -._~+/ (then = padding), got another value (not shown: it is a secret)',
+      ],
+    ],
+    // A token hono/bearer-auth would never match (RFC 6750 characters only); the problem never shows it.
+    [
+      '[api]\nadmin_token = "has space"',
+      [
+        'api.admin_token: expected a bearer token of letters, digits and -._~+/ (then = padding), got another value (not shown: it is a secret)',
+      ],
+    ],
+    [
+      '[api]\nmetrics_token = 5',
+      [
+        'api.metrics_token: expected "" or a bearer token of letters, digits and -._~+/ (then = padding), got another value (not shown: it is a secret)',
+      ],
+    ],
     ['[api]\ncors_origins = ["a", ""]', ['api.cors_origins: expected a list of non-empty strings, got ["a",""]']],
     ['[api]\nmax_body_bytes = 1023', ['api.max_body_bytes: expected an integer in 1024..2147483647, got 1023']],
     [

@@ -95,6 +95,9 @@ length = 10000
 [store]
 kind = "memory"
 redis_url = "redis://127.0.0.1:6379"
+# Prefix of every Redis key (the store's, and the rate-limit counts' under "<key_prefix>:rate"):
+# one per coordinator deployment; every instance of one deployment uses the same.
+key_prefix = "petfl"
 
 [models]
 dir = "./data/models"

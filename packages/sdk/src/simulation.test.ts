@@ -11,11 +11,11 @@ import { setMaxListeners } from 'node:events';
 import {
   systemClock as coordinatorClock,
   createCoordinatorApp,
-  listen,
   MemoryModelStore,
   parseSettings,
   type Settings,
 } from '@petfl/coordinator';
+import { listen } from '@petfl/coordinator/node';
 import { decodeGlobalModel, initCrypto, maskParams, type PetCrypto } from '@petfl/core';
 import { fixtureModel } from '@petfl/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -11,7 +11,6 @@ import { exportSPKI, type GenerateKeyPairResult, generateKeyPair, SignJWT } from
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinatorApp } from '../create.ts';
 import { createApp } from '../http/app.ts';
-import { Metrics } from '../metrics.ts';
 import type { Settings } from '../settings.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
 import { type Harness, identities, runRound, startHarness, testSettings } from '../test-support/harness.ts';
@@ -100,7 +99,7 @@ describe('POST /message with token admission', () => {
 
   it('cannot be built without an Admission for token settings', async () => {
     h = await startHarness(settings);
-    const deps = { coordinator: h.coordinator, settings, crypto: await initCrypto(), metrics: new Metrics() };
+    const deps = { coordinator: h.coordinator, settings, crypto: await initCrypto() };
     expect(() => createApp(deps)).toThrow(/admission\.kind = "token" needs deps\.admission/);
   });
 });

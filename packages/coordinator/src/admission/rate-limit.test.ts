@@ -9,7 +9,7 @@
 import { request } from 'node:http';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listen, type RunningCoordinator } from '../node.ts';
+import { listen, type RunningCoordinator } from '../node/listen.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
 import { type Harness, startHarness, testSettings } from '../test-support/harness.ts';
 import { answeredUnread, heldBody, postInit } from '../test-support/held-body.ts';

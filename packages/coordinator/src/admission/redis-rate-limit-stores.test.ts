@@ -10,9 +10,8 @@
 
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCoordinatorApp } from '../create.ts';
 import { createApp } from '../http/app.ts';
-import { Metrics } from '../metrics.ts';
+import { createNodeCoordinatorApp } from '../node/create.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
 import { MemoryCoordinatorStore } from '../store/memory-store.ts';
 import { StoreError } from '../store/store-error.ts';
@@ -53,7 +52,7 @@ describe.skipIf(unreachable !== undefined)('rate limits in Redis', () => {
       const stores = await RedisRateLimitStores.connect(REDIS_URL, prefix);
       opened.push(stores);
       const { coordinator, crypto } = h as Harness;
-      return createApp({ coordinator, settings, crypto, metrics: new Metrics(), rateLimitStores: stores.storeFor });
+      return createApp({ coordinator, settings, crypto, rateLimitStores: stores.storeFor });
     };
     return [await instance(), await instance()] as const;
   }
@@ -98,9 +97,9 @@ describe.skipIf(unreachable !== undefined)('rate limits in Redis', () => {
     expect(await res.json()).toMatchObject({ code: 'unavailable' });
   });
 
-  it('is what store.kind = "redis" wires up', async () => {
+  it('is what store.kind = "redis" wires up on Node', async () => {
     const settings = testSettings({ PETFL_STORE_KIND: 'redis', PETFL_STORE_REDIS_URL: REDIS_URL });
-    const created = await createCoordinatorApp(settings, {
+    const created = await createNodeCoordinatorApp(settings, {
       store: new MemoryCoordinatorStore(),
       models: new MemoryModelStore(),
     });

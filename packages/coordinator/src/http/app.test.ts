@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.ts';
 import {
   ADMIN_TOKEN,
   type Harness,
@@ -9,6 +8,7 @@ import {
   startHarness,
   testSettings,
 } from '../test-support/harness.ts';
+import { ManualClock } from '../test-support/manual-clock.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -180,6 +180,52 @@ describe('GET /phase (long poll)', () => {
       expect(body.code).toBe('invalid-field');
       expect(body.message.length, 'the reason quotes at most the start of a bad value').toBeLessThan(120);
     }
+  });
+});
+
+describe('GET /model', () => {
+  it('answers with a strong ETag per global model, and 304 to a matching If-None-Match', async () => {
+    h = await startHarness();
+    const before = await h.fetch('/model');
+    expect(before.status).toBe(204);
+    expect(before.headers.get('etag')).toBeNull();
+
+    const pool = identities(h.crypto, 80, 23);
+    await runRound(h, pool, { sum: 3, update: 10 }, 4);
+    const first = await h.fetch('/model');
+    expect(first.status).toBe(200);
+    const tag = first.headers.get('etag') ?? '';
+    expect(tag).toMatch(/^"1-[A-Za-z0-9_-]+"$/); // strong: no W/ prefix
+    expect(first.headers.get('cache-control')).toBe('no-cache');
+    const body = new Uint8Array(await first.arrayBuffer());
+
+    const again = await h.fetch('/model', { headers: { 'if-none-match': tag } });
+    expect(again.status).toBe(304);
+    expect(again.headers.get('etag')).toBe(tag);
+    expect(again.headers.get('cache-control')).toBe('no-cache');
+    expect((await again.arrayBuffer()).byteLength).toBe(0);
+    // one of several tags, as a cache holding more than one sends
+    expect((await h.fetch('/model', { headers: { 'if-none-match': `"0-x", ${tag}` } })).status).toBe(304);
+    const stale = await h.fetch('/model', { headers: { 'if-none-match': '"0-x"' } });
+    expect(stale.status).toBe(200);
+    expect(new Uint8Array(await stale.arrayBuffer())).toEqual(body);
+
+    // The next round's model has another tag: the old one no longer matches.
+    await runRound(h, pool, { sum: 3, update: 10 }, 5);
+    const second = await h.fetch('/model', { headers: { 'if-none-match': tag } });
+    expect(second.status).toBe(200);
+    expect(second.headers.get('etag')).toMatch(/^"2-[A-Za-z0-9_-]+"$/);
+  });
+
+  it('keeps the CORS headers on a 304', async () => {
+    h = await startHarness(testSettings({ PETFL_API_CORS_ORIGINS: 'http://app.example' }));
+    await runRound(h, identities(h.crypto, 80, 24), { sum: 3, update: 10 }, 6);
+    const origin = { origin: 'http://app.example' };
+    const tag = (await h.fetch('/model', { headers: origin })).headers.get('etag') ?? '';
+    const res = await h.fetch('/model', { headers: { ...origin, 'if-none-match': tag } });
+    expect(res.status).toBe(304);
+    expect(res.headers.get('access-control-allow-origin')).toBe('http://app.example');
+    expect(res.headers.get('access-control-expose-headers')).toMatch(/etag/i);
   });
 });
 

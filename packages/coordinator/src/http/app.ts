@@ -1,34 +1,42 @@
 /**
  * The coordinator's HTTP API (protocol.md §1.2, DESIGN §4): `createApp(deps)`
  * builds the Hono app and never listens (CONVENTIONS §12) — tests call
- * `app.request()`, `node.ts` serves it.
+ * `app.request()`, `listen()` (node/listen.ts) serves it on Node.
  *
  * Participant routes: `GET /params`, `GET /sums`, `GET /seeds?pk=&sig=`,
- * `GET /model` (204 until available), `GET /phase?after=&wait_ms=` (a long
- * poll for the next phase), `POST /message` (202 accepted, 4xx
- * `{code, message}` rejected). Operations: `GET /health`, `GET /metrics`, and
- * the operator API under `/admin` (bearer token): `GET /admin/status`,
- * `GET /admin/rounds`, `POST /admin/pause`, `POST /admin/resume`,
- * `PUT /admin/settings`.
+ * `GET /model` (204 until available; a strong ETag, 304 to a matching
+ * If-None-Match), `GET /phase?after=&wait_ms=` (a long poll for the next
+ * phase), `POST /message` (202 accepted, 4xx `{code, message}` rejected).
+ * Operations: `GET /health`, `GET /metrics` (only with a metrics port, else
+ * 404), and the operator API under `/admin` (`hono/bearer-auth`):
+ * `GET /admin/status`, `GET /admin/rounds`, `POST /admin/pause`,
+ * `POST /admin/resume`, `PUT /admin/settings`.
+ *
+ * Web-standard: the runtime's parts come in as deps (the connection-info
+ * helper for client addresses, rate-limit stores, metrics).
  */
 
-import { fromBase64Url, isPetError, type PetCrypto, type PetErrorCode, verifySeedsRequest } from '@petfl/core';
-import { type Context, Hono } from 'hono';
+import { fromBase64Url, isPetError, type PetCrypto, toBase64Url, verifySeedsRequest } from '@petfl/core';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
+import type { GetConnInfo } from 'hono/conninfo';
 import { cors } from 'hono/cors';
+import { etag, RETAINED_304_HEADERS } from 'hono/etag';
 import { addressKey } from '../admission/address-key.ts';
 import { type Admission, admitEveryone } from '../admission/admission.ts';
 import { type AdmittedEnv, admit } from '../admission/admit.ts';
 import { boundBodiesInFlight } from '../admission/bodies-in-flight.ts';
 import { memoryRateLimitStores, type RateLimitStores, rateLimit } from '../admission/rate-limit.ts';
 import { type Clock, systemClock } from '../clock.ts';
+import { CoordinatorError } from '../errors.ts';
 import { type Logger, silentLogger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
+import type { CoordinatorMetrics } from '../metrics.ts';
 import { type Settings, SettingsError } from '../settings.ts';
-import type { Coordinator } from '../state-machine/coordinator.ts';
+import type { Coordinator, CoordinatorEvents } from '../state-machine/coordinator.ts';
 import { StoreError } from '../store/store-error.ts';
 import { clientAddress } from './client-address.ts';
-import { ERROR_STATUS } from './error-status.ts';
+import { ERROR_STATUS, type ErrorCode } from './error-status.ts';
 import { FailureLimiter } from './failure-limiter.ts';
 import { securityHeaders } from './security-headers.ts';
 
@@ -36,7 +44,15 @@ export interface AppDeps {
   readonly coordinator: Coordinator;
   readonly settings: Settings;
   readonly crypto: PetCrypto;
-  readonly metrics: Metrics;
+  /** Serves `GET /metrics`; without it the route answers 404. */
+  readonly metrics?: CoordinatorMetrics;
+  /**
+   * The hooks the coordinator was started with: the app reports there (`messageRejected`) the
+   * messages it refuses before the coordinator sees them. The metrics' own hooks unless given.
+   */
+  readonly events?: CoordinatorEvents;
+  /** The runtime's connection-info helper, for per-address limits; every client is 'unknown' without it. */
+  readonly getConnInfo?: GetConnInfo;
   readonly logger?: Logger;
   /** Who may send messages (`createAdmission(settings.admission)`); required for `token` admission. */
   readonly admission?: Admission;
@@ -49,6 +65,10 @@ export interface AppDeps {
 /** The longest `GET /phase` long poll: under common proxies' idle timeouts. */
 const MAX_PHASE_WAIT_MS = 30_000;
 const BINARY = { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' };
+/** A global model may be kept, but is checked with its ETag before every use: the next round replaces it. */
+const MODEL = { 'content-type': 'application/octet-stream', 'cache-control': 'no-cache' };
+/** What a 304 keeps besides RFC 9110's list: CORS, so that a cross-origin revalidation is still readable. */
+const RETAINED_304 = [...RETAINED_304_HEADERS, 'access-control-allow-origin', 'access-control-expose-headers'];
 
 /** 200 with a binary body, or 204 while the data is not available yet (protocol.md §1.2). */
 function binaryOr204(c: Context, bytes: Uint8Array | undefined): Response {
@@ -56,18 +76,32 @@ function binaryOr204(c: Context, bytes: Uint8Array | undefined): Response {
   return bytes === undefined ? c.body(null, 204) : c.body(bytes as Uint8Array<ArrayBuffer>, 200, BINARY);
 }
 
-function problem(c: Context, code: PetErrorCode, message: string, extra: object = {}): Response {
+function problem(c: Context, code: ErrorCode, message: string, extra: object = {}): Response {
   return c.json({ code, message, ...extra }, ERROR_STATUS[code]);
 }
 
-/** Constant-time token check: compares SHA-256 digests, so neither length nor prefix leaks. */
-function tokenMatches(crypto: PetCrypto, given: string, expected: string): boolean {
-  const enc = new TextEncoder();
-  const a = crypto.hash(enc.encode(given));
-  const b = crypto.hash(enc.encode(expected));
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
+/**
+ * `hono/bearer-auth` for one token (`what`: admin, metrics). Its refusals are thrown as
+ * CoordinatorError('unauthorized') rather than answered in its own plain text, so the app's one error
+ * mapping answers them `{code, message}`; a missing or malformed header is refused like a wrong
+ * token (401, not 400). `onFailure` hears of every refusal (the admin failure limit).
+ *
+ * SECURITY: bearerAuth compares the tokens and their SHA-256 digests in constant time (its
+ * timingSafeEqual); tokens are never logged.
+ */
+function requireBearer(what: string, token: string, onFailure: (c: Context) => void = () => {}): MiddlewareHandler {
+  const refuse = (c: Context): never => {
+    onFailure(c);
+    c.header('www-authenticate', `Bearer realm="petfl-${what}"`);
+    throw new CoordinatorError('unauthorized', `${what}: expected the header Authorization: Bearer <${what} token>`);
+  };
+  return bearerAuth({
+    token,
+    realm: `petfl-${what}`,
+    noAuthenticationHeader: { message: refuse },
+    invalidAuthenticationHeader: { message: refuse },
+    invalidToken: { message: refuse },
+  });
 }
 
 /** A 64-byte signature from base64url text, or undefined when absent or malformed. */
@@ -80,14 +114,9 @@ function signatureOf(text: string | undefined): Uint8Array | undefined {
   }
 }
 
-/** The bearer token of the Authorization header, or '' (which never matches: tokens are non-empty). */
-function bearer(c: Context): string {
-  const match = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
-  return match === null ? '' : (match[1] as string);
-}
-
 export function createApp(deps: AppDeps): Hono {
-  const { coordinator, settings, crypto, metrics } = deps;
+  const { coordinator, settings, crypto, metrics, getConnInfo } = deps;
+  const events = deps.events ?? metrics?.events ?? {};
   const log = deps.logger ?? silentLogger;
   const app = new Hono();
   app.use('*', securityHeaders());
@@ -98,19 +127,21 @@ export function createApp(deps: AppDeps): Hono {
     cors({
       origin: origins.includes('*') ? '*' : [...origins],
       allowMethods: ['GET', 'POST', 'PUT', 'OPTIONS'],
-      allowHeaders: ['Content-Type', 'Authorization'],
+      allowHeaders: ['Content-Type', 'Authorization', 'If-None-Match'],
+      exposeHeaders: ['ETag'],
       maxAge: 600,
     }),
   );
 
   app.onError((error, c) => {
     if (isPetError(error)) return problem(c, error.code, error.message);
-    if (error instanceof SettingsError) {
-      return problem(c, 'invalid-settings', error.message, { problems: error.problems });
-    }
     if (error instanceof StoreError) {
       log.error({ err: error.message }, 'store unavailable');
+      // A participant only needs to know it may retry: answered with the protocol's `unavailable`.
       return problem(c, 'unavailable', 'the coordinator store is unavailable; retry later');
+    }
+    if (error instanceof CoordinatorError) {
+      return problem(c, error.code, error.message, error instanceof SettingsError ? { problems: error.problems } : {});
     }
     log.error({ err: error instanceof Error ? error.message : String(error) }, 'internal error');
     return c.json({ code: 'internal', message: 'internal error' }, 500);
@@ -130,7 +161,8 @@ export function createApp(deps: AppDeps): Hono {
   }
   const admission = deps.admission ?? admitEveryone;
   const rateLimitStores = deps.rateLimitStores ?? memoryRateLimitStores;
-  const refused = (code: 'not-admitted' | 'rate-limited' | 'busy') => () => metrics.rejectedBeforePipeline(code, 0);
+  // A refusal before the coordinator counts as a rejected message all the same (metrics).
+  const refused = (code: 'not-admitted' | 'rate-limited' | 'busy') => () => events.messageRejected?.(code, 0);
 
   // Polls per client address, counted before a poll is held.
   app.use(
@@ -139,7 +171,7 @@ export function createApp(deps: AppDeps): Hono {
       name: 'phase-ip',
       perMinute: settings.limits.phasePollsPerMinutePerIp,
       per: 'phase polls per client address',
-      key: (c) => addressKey(clientAddress(c)),
+      key: (c) => addressKey(clientAddress(c, getConnInfo)),
       stores: rateLimitStores,
     }),
   );
@@ -165,7 +197,7 @@ export function createApp(deps: AppDeps): Hono {
     return binaryOr204(c, coordinator.sumDictBytes());
   });
 
-  app.get('/seeds', (c) => {
+  app.get('/seeds', async (c) => {
     const pk = c.req.query('pk');
     if (pk === undefined) return problem(c, 'invalid-field', 'seeds: expected a query parameter pk');
     const key = fromBase64Url(pk, 'seeds pk');
@@ -184,14 +216,29 @@ export function createApp(deps: AppDeps): Hono {
     if (!verifySeedsRequest(crypto, roundKey, key, signature)) {
       return problem(c, 'bad-signature', 'seeds: sig is not the signature of pk over this round’s seeds request');
     }
-    const bytes = coordinator.updateSeedDict(pk);
+    const bytes = await coordinator.updateSeedDict(pk);
     if (bytes === 'unknown') {
       return problem(c, 'unknown-sum-participant', `seeds: ${pk} is not in the sum dictionary of this round`);
     }
     return binaryOr204(c, bytes);
   });
 
-  app.get('/model', (c) => binaryOr204(c, coordinator.latestModelBytes()));
+  // A strong ETag per global model: its round id and a digest of its bytes, computed once per
+  // model (the coordinator keeps one array per model). hono/etag answers 304 to a match.
+  let modelTag: { readonly bytes: Uint8Array; readonly etag: string } | undefined;
+  const modelEtag = (bytes: Uint8Array): string => {
+    if (modelTag?.bytes !== bytes) {
+      const roundId = coordinator.status().latestModelRoundId;
+      modelTag = { bytes, etag: `"${roundId}-${toBase64Url(crypto.hash(bytes).subarray(0, 18))}"` };
+    }
+    return modelTag.etag;
+  };
+  app.get('/model', etag({ retainedHeaders: RETAINED_304 }), (c) => {
+    const bytes = coordinator.latestModelBytes();
+    if (bytes === undefined) return c.body(null, 204);
+    // Our encoders allocate their own ArrayBuffers, never SharedArrayBuffers.
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { ...MODEL, etag: modelEtag(bytes) });
+  });
 
   // Cheap checks first (docs/security.md §4), none of which reads the body: the client address's
   // rate, admission (headers only), the subject's rate, then a slot among the bodies in flight.
@@ -201,7 +248,7 @@ export function createApp(deps: AppDeps): Hono {
       name: 'message-ip',
       perMinute: settings.limits.messagesPerMinutePerIp,
       per: 'messages per client address',
-      key: (c) => addressKey(clientAddress(c)),
+      key: (c) => addressKey(clientAddress(c, getConnInfo)),
       stores: rateLimitStores,
       closeConnection: true,
       onRefused: refused('rate-limited'),
@@ -223,7 +270,7 @@ export function createApp(deps: AppDeps): Hono {
     bodyLimit({
       maxSize: settings.api.maxBodyBytes,
       onError: (c) => {
-        metrics.rejectedBeforePipeline('body-too-large', Number(c.req.header('content-length') ?? 0));
+        events.messageRejected?.('body-too-large', Number(c.req.header('content-length') ?? 0));
         // The rest of the body is never read: the connection cannot carry another request.
         c.header('connection', 'close');
         return problem(c, 'body-too-large', `message: expected at most ${settings.api.maxBodyBytes} bytes`);
@@ -250,38 +297,35 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ status: 'ok', phase, roundId, store: 'ok' }, 200);
   });
 
-  app.get('/metrics', async (c) => {
-    // SECURITY: the metrics token (when set) is compared in constant time and never logged.
-    if (settings.api.metricsToken !== '' && !tokenMatches(crypto, bearer(c), settings.api.metricsToken)) {
-      c.header('www-authenticate', 'Bearer realm="petfl-metrics"');
-      return problem(c, 'unauthorized', 'metrics: expected the header Authorization: Bearer <metrics token>');
-    }
-    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
-  });
+  if (metrics !== undefined) {
+    if (settings.api.metricsToken !== '') app.use('/metrics', requireBearer('metrics', settings.api.metricsToken));
+    app.get('/metrics', async (c) => {
+      const { body, contentType } = await metrics.render();
+      return c.body(body, 200, { 'content-type': contentType });
+    });
+  }
 
   // ---- operator API ----
 
   const admin = new Hono();
   const clock = deps.clock ?? systemClock;
   const adminFailures = new FailureLimiter(settings.api.adminFailuresPerMinute, () => clock.now());
+  const adminAddress = (c: Context) => addressKey(clientAddress(c, getConnInfo));
   admin.use('*', async (c, next) => {
     // An address that failed too often is refused before its token is even looked at: guessing
     // costs a minute per adminFailuresPerMinute tries (docs/security.md §4).
-    const address = addressKey(clientAddress(c));
-    const verdict = adminFailures.check(address);
+    const verdict = adminFailures.check(adminAddress(c));
     if (verdict.kind === 'limited') {
       const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
       c.header('retry-after', String(seconds));
       return problem(c, 'rate-limited', `admin: too many failed authentications; retry in ${seconds} s`);
     }
-    // SECURITY: the admin token is compared in constant time and never logged.
-    if (!tokenMatches(crypto, bearer(c), settings.api.adminToken)) {
-      adminFailures.fail(address);
-      c.header('www-authenticate', 'Bearer realm="petfl-admin"');
-      return problem(c, 'unauthorized', 'admin: expected the header Authorization: Bearer <admin token>');
-    }
     await next();
   });
+  admin.use(
+    '*',
+    requireBearer('admin', settings.api.adminToken, (c) => adminFailures.fail(adminAddress(c))),
+  );
   admin.get('/status', (c) => c.json(coordinator.status()));
   admin.get('/rounds', async (c) => {
     const raw = c.req.query('limit') ?? '100';

@@ -6,7 +6,7 @@
 
 import { Socket } from 'node:net';
 import { expect, it } from 'vitest';
-import { listen } from '../node.ts';
+import { listen } from '../node/listen.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
 import { testSettings } from '../test-support/harness.ts';
 

@@ -12,6 +12,7 @@
 
 import { BOUND_TYPES, DATA_TYPES, GROUP_TYPES, type MaskConfig, MODEL_TYPES, maskParams } from '@petfl/core';
 import * as v from 'valibot';
+import { hashTagOf } from '../store/redis/keys.ts';
 import {
   flag,
   int,
@@ -40,13 +41,22 @@ export interface SettingsContext {
 
 const MS = int(1, 2 ** 31 - 1);
 
+/** RFC 6750 bearer-token characters, as hono/bearer-auth accepts them. */
+const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+// SECURITY: a token is a secret; its problem never shows the value.
+const bearerToken = (optional: boolean) =>
+  v.custom<string>(
+    (value) => typeof value === 'string' && ((optional && value === '') || BEARER_TOKEN.test(value)),
+    `expected ${optional ? '"" or ' : ''}a bearer token of letters, digits and -._~+/ (then = padding), got another value (not shown: it is a secret)`,
+  );
+
 // ---- api ------------------------------------------------------------------------------------
 
 const apiSchema = v.pipe(
   table({
     port: int(0, 65535),
-    admin_token: nonEmptyText,
-    metrics_token: text,
+    admin_token: bearerToken(false),
+    metrics_token: bearerToken(true),
     cors_origins: textList,
     max_body_bytes: int(1024, 2 ** 31 - 1),
     max_bodies_in_flight: int(1, 10_000),
@@ -337,8 +347,21 @@ export const maskSchema = table({
 
 const modelSchema = table({ length: int(1, 2 ** 32 - 1) });
 
+/** A Redis key prefix the store can use (redis/keys.ts keyBase): plain text, or text holding a hash tag. */
+function isKeyPrefix(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  return hashTagOf(value) !== undefined || (value !== '' && !/[{}]/.test(value));
+}
+
 const storeSchema = v.pipe(
-  table({ kind: oneOf(['memory', 'redis'], '"memory" or "redis"'), redis_url: text }),
+  table({
+    kind: oneOf(['memory', 'redis'], '"memory" or "redis"'),
+    redis_url: text,
+    key_prefix: setting<string>(
+      'a non-empty prefix without braces, or one holding a Redis Cluster hash tag such as "{petfl}"',
+      isKeyPrefix,
+    ),
+  }),
   rule(
     [['kind'], ['redis_url']],
     (store) => (store.kind === 'redis' && store.redis_url === '' ? 'expected a non-empty string, got ""' : undefined),
@@ -346,7 +369,7 @@ const storeSchema = v.pipe(
   ),
   v.transform((store) =>
     store.kind === 'redis'
-      ? ({ kind: store.kind, redisUrl: store.redis_url } as const)
+      ? ({ kind: store.kind, redisUrl: store.redis_url, keyPrefix: store.key_prefix } as const)
       : ({ kind: store.kind } as const),
   ),
 );

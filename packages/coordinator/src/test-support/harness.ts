@@ -1,17 +1,20 @@
 /**
- * Test support: a coordinator app in process (memory stores, manual clock
- * unless asked otherwise) plus a driver that runs one complete round with
+ * Test support: a coordinator app in process, wired as on Node (memory stores,
+ * Prometheus metrics, manual clock unless asked otherwise) plus a driver that runs one complete round with
  * exactly k sum and m update participants and returns what they submitted.
  */
 
 import { decodeGlobalModel, type GlobalModel, initCrypto, maskParams, type PetCrypto } from '@petfl/core';
 import { expect } from 'vitest';
-import { type Clock, ManualClock } from '../clock.ts';
-import { type CoordinatorApp, createCoordinatorApp } from '../create.ts';
+import type { Clock } from '../clock.ts';
+import type { CoordinatorApp } from '../create.ts';
+import { createNodeCoordinatorApp } from '../node/create.ts';
+import { PrometheusMetrics } from '../prometheus/prometheus-metrics.ts';
 import { parseSettings, type Settings } from '../settings.ts';
 import type { CoordinatorStore } from '../store/coordinator-store.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
 import type { ModelStore } from '../store/model-store.ts';
+import { ManualClock } from './manual-clock.ts';
 import {
   exactAverage,
   type Fetch,
@@ -58,7 +61,8 @@ length = 1000
   return parseSettings(toml, env);
 }
 
-export interface Harness extends CoordinatorApp {
+export interface Harness extends Omit<CoordinatorApp, 'metrics'> {
+  readonly metrics: PrometheusMetrics;
   readonly crypto: PetCrypto;
   readonly fetch: Fetch;
   readonly clock: Clock;
@@ -74,15 +78,18 @@ export async function startHarness(
   const crypto = await initCrypto();
   const clock = options.clock ?? new ManualClock();
   const models = options.models ?? new MemoryModelStore();
-  const created = await createCoordinatorApp(settings, {
+  const metrics = new PrometheusMetrics();
+  const created = await createNodeCoordinatorApp(settings, {
     crypto,
     clock,
     models,
+    metrics,
     ...(options.store === undefined ? {} : { store: options.store }),
   });
   const fetch: Fetch = async (path, init) => created.app.request(path, init);
   return {
     ...created,
+    metrics,
     crypto,
     fetch,
     clock,

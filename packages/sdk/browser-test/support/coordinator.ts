@@ -4,7 +4,8 @@
  * port), an in-memory store and model store.
  */
 
-import { listen, MemoryModelStore, parseSettings, type RunningCoordinator } from '@petfl/coordinator';
+import { MemoryModelStore, parseSettings } from '@petfl/coordinator';
+import { listen, type RunningCoordinator } from '@petfl/coordinator/node';
 import { decodeGlobalModel } from '@petfl/core';
 
 export interface CoordinatorOptions {

@@ -14,9 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { listen } from './node.ts';
-import { parseSettings, SettingsError } from './settings.ts';
-import { startupProblems } from './startup-problems.ts';
+import { parseSettings, SettingsError } from '../settings.ts';
+import { startupProblems } from '../startup-problems.ts';
+import { listen } from './listen.ts';
 
 const logger = pino({ name: 'petfl-coordinator', level: process.env['LOG_LEVEL'] ?? 'info' });
 

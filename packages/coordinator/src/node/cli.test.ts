@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const BIN = fileURLToPath(new URL('../bin/petfl-coordinator.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/petfl-coordinator.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'petfl-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

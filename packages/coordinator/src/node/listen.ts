@@ -1,7 +1,7 @@
 /**
  * The Node runtime entry (CONVENTIONS §12): serves a coordinator app over
- * HTTP with @hono/node-server. A few lines on purpose; the logic is in
- * `createCoordinatorApp`.
+ * HTTP with @hono/node-server. A few lines on purpose; the wiring is in
+ * `createNodeCoordinatorApp` (create.ts), the logic in the core.
  *
  * Connections are bounded here (docs/security.md §4): a client must send its
  * headers within `api.headers_timeout_ms` (slow-loris) and its whole request
@@ -14,8 +14,9 @@
 
 import type { AddressInfo, Socket } from 'node:net';
 import { type Http2Bindings, type HttpBindings, serve } from '@hono/node-server';
-import { type CoordinatorApp, type CreateOptions, createCoordinatorApp } from './create.ts';
-import type { Settings } from './settings.ts';
+import type { CoordinatorApp } from '../create.ts';
+import type { Settings } from '../settings.ts';
+import { createNodeCoordinatorApp, type NodeCreateOptions } from './create.ts';
 
 /** How long `close()` lets requests in flight finish before it drops their connections. */
 const CLOSE_GRACE_MS = 2000;
@@ -26,6 +27,11 @@ const CLOSE_GRACE_MS = 2000;
  */
 export function connectionsCheckingIntervalMs(api: Settings['api']): number {
   return Math.max(50, Math.min(1000, Math.floor(Math.min(api.headersTimeoutMs, api.requestTimeoutMs) / 4)));
+}
+
+export interface ListenOptions extends NodeCreateOptions {
+  /** Where to listen: 127.0.0.1 unless given. */
+  readonly hostname?: string;
 }
 
 export interface RunningCoordinator extends CoordinatorApp {
@@ -67,12 +73,9 @@ function bodyPending(incoming: { readonly complete: boolean }): boolean {
 }
 
 /** Starts a coordinator and listens on `settings.api.port` (0: a free port) at `hostname`. */
-export async function listen(
-  settings: Settings,
-  options: CreateOptions & { readonly hostname?: string } = {},
-): Promise<RunningCoordinator> {
-  const created = await createCoordinatorApp(settings, options);
-  const hostname = options.hostname ?? '127.0.0.1';
+export async function listen(settings: Settings, options: ListenOptions = {}): Promise<RunningCoordinator> {
+  const { hostname = '127.0.0.1', ...createOptions } = options;
+  const created = await createNodeCoordinatorApp(settings, createOptions);
   const { api } = settings;
   const fetch = async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
     const response = await created.app.fetch(request, env);
@@ -94,6 +97,10 @@ export async function listen(
       () => resolve(s),
     );
     s.once('error', reject);
+  }).catch(async (error: unknown) => {
+    // The port is taken (or the host unknown): nothing listens, so nothing must keep running.
+    await created.close();
+    throw error;
   });
   if ('keepAliveTimeout' in server) server.keepAliveTimeout = api.keepAliveTimeoutMs;
   server.on('connection', (socket: Socket) => lingerOnClose(socket, api.maxBodyBytes + 1024 * 1024));
