@@ -1,17 +1,32 @@
 /**
- * The Redis store's JSON records, versioned plain data: round records, round summaries and the meta
- * are versioned plain data whose byte fields are base64url, validated field by field when read
- * back, so a corrupt value is a `StoreError` naming its key, never a half-loaded record; every
- * value about to be written is run through the same decoder first.
+ * The Redis store's JSON records — the round record, the round summaries of the history and the
+ * meta — each described once as a Valibot schema of what is stored (CONVENTIONS §17): versioned
+ * plain data `{v: 1, …}` whose byte fields are base64url (§8). The stored types are inferred from
+ * the schemas, and so are the decoded ones, which must fit the port's types (coordinator-store.ts).
+ *
+ * Reading back validates every field: a corrupt value is a `StoreError` naming its key and
+ * listing each bad field's path, what was expected and what came, never a half-loaded record.
+ * Every value about to be written is run through the same decoder first, so a record that would
+ * not read back is never written.
+ *
+ * A message of a schema here is the rest of a problem's line after its path: `expected …, got …`,
+ * or a sub-path and a detail where @petfl/core's own validator names it (`.group: expected …`).
  */
 
-import { fromBase64Url, type MaskConfig, maskParams, toBase64Url, validateMaskConfig } from '@petfl/core';
-import type { PhaseSettings } from '../../settings.ts';
+import {
+  ENCRYPT_PUBLIC_KEY_BYTES,
+  fromBase64Url,
+  type MaskConfig,
+  maskParams,
+  SEED_BYTES,
+  toBase64Url,
+  validateMaskConfig,
+} from '@petfl/core';
+import * as v from 'valibot';
 import {
   BANNED_LIMIT,
   type CoordinatorMeta,
   type LivePhase,
-  type RoundPetSettings,
   type RoundRecord,
   type RoundSummary,
 } from '../coordinator-store.ts';
@@ -20,141 +35,256 @@ import { StoreError } from '../store-error.ts';
 /** A reason a JSON record is invalid; turned into a StoreError naming the key. */
 class Invalid extends Error {}
 
-type JsonObject = { readonly [key: string]: unknown };
-
 export function show(value: unknown): string {
   const text = JSON.stringify(value);
   if (text === undefined) return typeof value;
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
-function object(value: unknown, at: string): JsonObject {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Invalid(`${at}: expected an object, got ${show(value)}`);
-  }
-  return value as JsonObject;
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
-function finite(o: JsonObject, key: string, at: string): number {
-  const value = o[key];
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new Invalid(`${at}.${key}: expected a finite number, got ${show(value)}`);
-  }
-  return value;
+// ---------------------------------------------------------------------------
+// Messages
+
+type Issue = v.BaseIssue<unknown>;
+
+/** The message of a check: what it expected, and what came. */
+const expected =
+  (what: string) =>
+  (issue: Issue): string =>
+    `expected ${what}, got ${show(issue.input)}`;
+
+/**
+ * A core validator's error as a detail relative to the value it checked: core names the value by
+ * the `field` it is given, here '', so its message reads `: expected …` or `.group: expected …`.
+ */
+function relative(error: unknown): string {
+  const message = messageOf(error);
+  return message.startsWith(': ') ? message.slice(2) : message;
 }
 
-function count(o: JsonObject, key: string, at: string): number {
-  const value = o[key];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new Invalid(`${at}.${key}: expected a non-negative integer, got ${show(value)}`);
-  }
-  return value;
+/** At most this many problems are listed in one error; the rest are counted. */
+const LISTED = 10;
+
+/** One line per problem: `round record.pet.sum.count.min: expected a non-negative integer, got -1`. */
+function problems(what: string, issues: readonly Issue[]): string {
+  const lines = issues.slice(0, LISTED).map((issue) => problem(what, issue));
+  if (issues.length > LISTED) lines.push(`and ${issues.length - LISTED} more`);
+  return lines.join('; ');
 }
 
-function oneOf<T extends string>(o: JsonObject, key: string, allowed: readonly T[], at: string): T {
-  const value = o[key];
-  if (!allowed.includes(value as T)) {
-    throw new Invalid(`${at}.${key}: expected one of ${allowed.join(', ')}, got ${show(value)}`);
+function problem(what: string, issue: Issue): string {
+  let where = what;
+  for (const item of issue.path ?? []) {
+    // A key that failed its own schema (a phase name in phaseDurationsMs) is shown by the message
+    // as what came, so the path stops at its object. A missing field is named in the path.
+    if (item.origin === 'key' && issue.type !== 'object') continue;
+    where += typeof item.key === 'number' ? `[${item.key}]` : `.${String(item.key)}`;
   }
-  return value as T;
+  const detail = issue.message;
+  return detail.startsWith('.') || detail.startsWith('[') ? `${where}${detail}` : `${where}: ${detail}`;
 }
 
-function bytes(o: JsonObject, key: string, at: string): Uint8Array {
-  const value = o[key];
-  if (typeof value !== 'string') throw new Invalid(`${at}.${key}: expected base64url text, got ${show(value)}`);
-  try {
-    return fromBase64Url(value, `${at}.${key}`);
-  } catch (error) {
-    throw new Invalid(error instanceof Error ? error.message : String(error));
-  }
+// ---------------------------------------------------------------------------
+// Building blocks
+
+const isJsonObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Valibot's object and record schemas take arrays too; a stored object is a JSON object. */
+function jsonObject<const S extends v.GenericSchema>(schema: S) {
+  return v.pipe(v.custom<v.InferInput<S>>(isJsonObject, expected('an object')), schema);
 }
 
-function durations<K extends string>(o: JsonObject, key: string, phases: readonly K[], at: string) {
-  const source = object(o[key], `${at}.${key}`);
-  const out: Partial<Record<K, number>> = {};
-  for (const name of Object.keys(source)) {
-    if (!phases.includes(name as K)) {
-      throw new Invalid(`${at}.${key}: expected phases among ${phases.join(', ')}, got ${show(name)}`);
+/**
+ * An object with these fields (unknown ones are dropped), arrays included: `object` below refuses
+ * those. A missing field is reported as its own schema reports `undefined`, so `{}` says what each
+ * field expected.
+ */
+function fields<const E extends v.ObjectEntries>(entries: E) {
+  return v.object(entries, (issue) => {
+    // At the moment the message is made, the path holds only this object's item.
+    const item = issue.path?.[0];
+    if (item?.origin === 'key' && typeof item.key === 'string') {
+      const field = (entries as v.ObjectEntries)[item.key];
+      const missing = field === undefined ? undefined : v.safeParse(field, undefined).issues?.[0]?.message;
+      return missing ?? 'missing';
     }
-    out[name as K] = finite(source, name, `${at}.${key}`);
-  }
-  return out;
+    return expected('an object')(issue);
+  });
 }
 
-function version(o: JsonObject, at: string): void {
-  if (o['v'] !== 1) throw new Invalid(`${at}.v: expected 1, got ${show(o['v'])}`);
+/** A JSON object with these fields (unknown ones are dropped). */
+const object = <const E extends v.ObjectEntries>(entries: E) => jsonObject(fields(entries));
+
+/**
+ * A versioned record (CONVENTIONS §8): its `v` picks the schema, so a later version is one more
+ * option here, and a version this coordinator does not know is refused as such, not field by field.
+ */
+function versioned<const O extends v.VariantOptions<'v'>>(options: O) {
+  return jsonObject(
+    v.variant('v', options, (issue) => {
+      const unknownVersion = typeof issue.input === 'number' ? ': a record version this coordinator does not read' : '';
+      return `expected ${issue.expected}, got ${show(issue.input)}${unknownVersion}`;
+    }),
+  );
 }
 
-/** Parses JSON text into an object, or says why it is not one. */
-function parseJson(text: string, at: string): JsonObject {
-  let value: unknown;
+const FINITE = expected('a finite number');
+const finite = v.pipe(v.number(FINITE), v.finite(FINITE));
+
+const COUNT = expected('a non-negative integer');
+const count = v.pipe(v.number(COUNT), v.safeInteger(COUNT), v.minValue(0, COUNT));
+
+const text = v.string(expected('text'));
+
+/** `length` bytes as base64url text (core's strict decoder: no padding, canonical trailing bits). */
+function bytes(length: number) {
+  return v.pipe(
+    v.string(expected('base64url text')),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      try {
+        return fromBase64Url(dataset.value, '');
+      } catch (error) {
+        addIssue({ message: relative(error) });
+        return NEVER;
+      }
+    }),
+    v.check(
+      (value) => value.length === length,
+      (issue) => `expected ${length} bytes, got ${issue.input.length}`,
+    ),
+  );
+}
+
+/** A crypto_box secret key (core's ENCRYPT_SECRET_KEY_BYTES, which its index does not export). */
+const ROUND_SECRET_KEY_BYTES = 32;
+
+/** Durations in ms of the named phases, each at most once. */
+function durations<const P extends string>(phases: readonly P[]) {
+  return jsonObject(v.record(v.picklist(phases, expected(`phases among ${phases.join(', ')}`)), finite));
+}
+
+/** Why a value is not a usable mask config, relative to its path; undefined when it is one. */
+function maskConfigProblem(value: unknown): string | undefined {
   try {
-    value = JSON.parse(text);
+    validateMaskConfig(value, '');
+    maskParams(value); // the combination must exist too, not only each field
+    return undefined;
   } catch (error) {
-    throw new Invalid(`${at}: not JSON (${error instanceof Error ? error.message : String(error)})`);
+    return relative(error);
   }
-  return object(value, at);
 }
+
+/** A mask config, checked by @petfl/core's own validator; only its four fields are kept. */
+const maskConfig = v.pipe(
+  v.custom<MaskConfig>(
+    (value) => maskConfigProblem(value) === undefined,
+    (issue) => maskConfigProblem(issue.input) ?? 'expected a mask config',
+  ),
+  v.transform(({ group, data, bound, model }): MaskConfig => ({ group, data, bound, model })),
+);
 
 const LIVE_PHASES: readonly LivePhase[] = ['sum', 'update', 'sum2'];
 const SUMMARY_PHASES: readonly (LivePhase | 'unmask')[] = ['sum', 'update', 'sum2', 'unmask'];
 
-function phaseSettings(value: unknown, at: string): PhaseSettings {
-  const o = object(value, at);
-  const c = object(o['count'], `${at}.count`);
-  const t = object(o['time'], `${at}.time`);
-  return {
-    count: { min: count(c, 'min', `${at}.count`), max: count(c, 'max', `${at}.count`) },
-    time: { minMs: count(t, 'minMs', `${at}.time`), maxMs: count(t, 'maxMs', `${at}.time`) },
-  };
-}
+/** settings.ts' PhaseSettings. */
+const phase = {
+  count: object({ min: count, max: count }),
+  time: object({ minMs: count, maxMs: count }),
+};
 
-function petSettings(value: unknown, at: string): RoundPetSettings {
-  const o = object(value, at);
-  const sum = object(o['sum'], `${at}.sum`);
-  const update = object(o['update'], `${at}.update`);
-  return {
-    sum: { ...phaseSettings(sum, `${at}.sum`), probability: finite(sum, 'probability', `${at}.sum`) },
-    update: { ...phaseSettings(update, `${at}.update`), probability: finite(update, 'probability', `${at}.update`) },
-    sum2: phaseSettings(o['sum2'], `${at}.sum2`),
-  };
-}
+/** coordinator-store.ts' RoundPetSettings. */
+const petSettings = object({
+  sum: object({ ...phase, probability: finite }),
+  update: object({ ...phase, probability: finite }),
+  sum2: object(phase),
+});
 
-function maskConfig(value: unknown, at: string): MaskConfig {
+// ---------------------------------------------------------------------------
+// The records
+
+/** `{p}:r:<id>:round`: the round in progress. */
+const roundRecordV1 = fields({
+  v: v.literal(1),
+  roundId: count,
+  phase: v.picklist(LIVE_PHASES, expected(`one of ${LIVE_PHASES.join(', ')}`)),
+  startedAt: finite,
+  phaseStartedAt: finite,
+  phaseDurationsMs: durations(LIVE_PHASES),
+  roundPublicKey: bytes(ENCRYPT_PUBLIC_KEY_BYTES),
+  // SECURITY: the round secret key, base64url in Redis: whoever can read the instance can read
+  // it. Decoded here into the record the coordinator owns while the round runs; Redis' copy is
+  // deleted by `endRound`/`startRound`.
+  roundSecretKey: bytes(ROUND_SECRET_KEY_BYTES),
+  seed: bytes(SEED_BYTES),
+  pet: petSettings,
+  maskConfig,
+  modelLength: count,
+});
+
+/** An entry of `{p}:history`: one finished round. */
+const roundSummaryV1 = fields({
+  v: v.literal(1),
+  roundId: count,
+  outcome: v.picklist(['completed', 'failed'], expected('one of completed, failed')),
+  failureReason: v.exactOptional(text),
+  startedAt: finite,
+  endedAt: finite,
+  phaseDurationsMs: durations(SUMMARY_PHASES),
+  participants: object({ sum: count, update: count, sum2: count }),
+});
+
+/** At most BANNED_LIMIT texts, oldest first. */
+const bannedList = v.pipe(
+  v.array(text, expected('a list of text')),
+  v.maxLength(BANNED_LIMIT, (issue) => `expected at most ${BANNED_LIMIT} strings, got ${issue.input.length}`),
+);
+
+/** `{p}:meta`: the operator's state. */
+const metaV1 = fields({
+  v: v.literal(1),
+  paused: v.boolean(expected('true or false')),
+  nextPet: v.exactOptional(petSettings),
+  banned: v.exactOptional(object({ participants: bannedList, subjects: bannedList })),
+});
+
+const roundRecordSchema = versioned([roundRecordV1]);
+const roundSummarySchema = versioned([roundSummaryV1]);
+const metaSchema = versioned([metaV1]);
+
+/** A round record as stored in Redis (JSON; byte fields base64url). */
+export type StoredRoundRecord = v.InferInput<typeof roundRecordSchema>;
+/** A round summary as stored in Redis' history list (JSON). */
+export type StoredRoundSummary = v.InferInput<typeof roundSummarySchema>;
+/** The meta as stored in Redis (JSON). */
+export type StoredMeta = v.InferInput<typeof metaSchema>;
+
+// ---------------------------------------------------------------------------
+// Decoding and encoding
+
+/** Parses JSON text and checks it against `schema`, or says what is wrong with it. */
+function decode<S extends v.GenericSchema>(what: string, schema: S, json: string): v.InferOutput<S> {
+  let value: unknown;
   try {
-    validateMaskConfig(value, at);
-    maskParams(value); // the combination must exist too, not only each field
+    value = JSON.parse(json);
   } catch (error) {
-    throw new Invalid(error instanceof Error ? error.message : String(error));
+    throw new Invalid(`${what}: not JSON (${messageOf(error)})`);
   }
-  return { group: value.group, data: value.data, bound: value.bound, model: value.model };
+  // abortPipeEarly: one problem per field (a number that is neither an integer nor ≥ 0 is one).
+  const result = v.safeParse(schema, value, { abortPipeEarly: true });
+  if (!result.success) throw new Invalid(problems(what, result.issues));
+  return result.output;
 }
 
-export function decodeRoundRecord(text: string): RoundRecord {
-  const at = 'round record';
-  const o = parseJson(text, at);
-  version(o, at);
-  return {
-    v: 1,
-    roundId: count(o, 'roundId', at),
-    phase: oneOf(o, 'phase', LIVE_PHASES, at),
-    startedAt: finite(o, 'startedAt', at),
-    phaseStartedAt: finite(o, 'phaseStartedAt', at),
-    phaseDurationsMs: durations(o, 'phaseDurationsMs', LIVE_PHASES, at),
-    roundPublicKey: bytes(o, 'roundPublicKey', at),
-    // SECURITY: the round secret key comes back out of Redis here, into the record the
-    // coordinator owns while the round runs; Redis' copy is deleted by `endRound`/`startRound`.
-    roundSecretKey: bytes(o, 'roundSecretKey', at),
-    seed: bytes(o, 'seed', at),
-    pet: petSettings(o['pet'], `${at}.pet`),
-    maskConfig: maskConfig(o['maskConfig'], `${at}.maskConfig`),
-    modelLength: count(o, 'modelLength', at),
-  };
+export function decodeRoundRecord(json: string): RoundRecord {
+  return decode('round record', roundRecordSchema, json);
 }
 
 /** The JSON of a round record; a record that would not read back is refused before it is written. */
 export function encodeRoundRecord(op: string, round: RoundRecord): string {
-  const text = JSON.stringify({
+  const stored: StoredRoundRecord = {
     v: 1,
     roundId: round.roundId,
     phase: round.phase,
@@ -169,87 +299,45 @@ export function encodeRoundRecord(op: string, round: RoundRecord): string {
     pet: round.pet,
     maskConfig: round.maskConfig,
     modelLength: round.modelLength,
-  });
-  validate(op, 'round record', () => decodeRoundRecord(text));
-  return text;
+  };
+  return checked(op, 'round record', JSON.stringify(stored), decodeRoundRecord);
 }
 
-export function decodeSummary(text: string): RoundSummary {
-  const at = 'round summary';
-  const o = parseJson(text, at);
-  version(o, at);
-  const reason = (): { failureReason?: string } => {
-    const value = o['failureReason'];
-    if (value === undefined) return {};
-    if (typeof value !== 'string') throw new Invalid(`${at}.failureReason: expected text, got ${show(value)}`);
-    return { failureReason: value };
-  };
-  const participants = (p: JsonObject) => ({
-    sum: count(p, 'sum', `${at}.participants`),
-    update: count(p, 'update', `${at}.participants`),
-    sum2: count(p, 'sum2', `${at}.participants`),
-  });
-  // Fields are checked in the order they are written, so the first bad one is the one named.
-  return {
-    roundId: count(o, 'roundId', at),
-    outcome: oneOf(o, 'outcome', ['completed', 'failed'] as const, at),
-    ...reason(),
-    startedAt: finite(o, 'startedAt', at),
-    endedAt: finite(o, 'endedAt', at),
-    phaseDurationsMs: durations(o, 'phaseDurationsMs', SUMMARY_PHASES, at),
-    participants: participants(object(o['participants'], `${at}.participants`)),
-  };
+export function decodeSummary(json: string): RoundSummary {
+  const { v: _version, ...summary } = decode('round summary', roundSummarySchema, json);
+  return summary;
 }
 
 export function encodeSummary(op: string, summary: RoundSummary): string {
-  const text = JSON.stringify({ v: 1, ...summary });
-  validate(op, 'round summary', () => decodeSummary(text));
-  return text;
+  const stored: StoredRoundSummary = { v: 1, ...summary };
+  return checked(op, 'round summary', JSON.stringify(stored), decodeSummary);
 }
 
-export function decodeMeta(text: string): CoordinatorMeta {
-  const at = 'meta';
-  const o = parseJson(text, at);
-  version(o, at);
-  const paused = o['paused'];
-  if (typeof paused !== 'boolean') throw new Invalid(`${at}.paused: expected true or false, got ${show(paused)}`);
-  const nextPet = o['nextPet'];
-  const banned = o['banned'];
-  return {
-    v: 1,
-    paused,
-    ...(nextPet === undefined ? {} : { nextPet: petSettings(nextPet, `${at}.nextPet`) }),
-    ...(banned === undefined ? {} : { banned: bannedLists(banned, `${at}.banned`) }),
-  };
-}
-
-function bannedLists(value: unknown, at: string): NonNullable<CoordinatorMeta['banned']> {
-  if (typeof value !== 'object' || value === null) throw new Invalid(`${at}: expected an object, got ${show(value)}`);
-  const o = value as Record<string, unknown>;
-  const list = (key: string): string[] => {
-    const v = o[key];
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string') || v.length > BANNED_LIMIT) {
-      throw new Invalid(`${at}.${key}: expected at most ${BANNED_LIMIT} strings, got ${show(v)}`);
-    }
-    return v as string[];
-  };
-  return { participants: list('participants'), subjects: list('subjects') };
+export function decodeMeta(json: string): CoordinatorMeta {
+  return decode('meta', metaSchema, json);
 }
 
 export function encodeMeta(op: string, meta: CoordinatorMeta): string {
-  const text = JSON.stringify({ v: 1, paused: meta.paused, nextPet: meta.nextPet, banned: meta.banned });
-  validate(op, 'meta', () => decodeMeta(text));
-  return text;
+  const stored: StoredMeta = {
+    v: 1,
+    paused: meta.paused,
+    ...(meta.nextPet === undefined ? {} : { nextPet: meta.nextPet }),
+    ...(meta.banned === undefined
+      ? {}
+      : { banned: { participants: [...meta.banned.participants], subjects: [...meta.banned.subjects] } }),
+  };
+  return checked(op, 'meta', JSON.stringify(stored), decodeMeta);
 }
 
-/** Runs a decoder over a value about to be written: an invalid value is the caller's error. */
-function validate(op: string, what: string, decode: () => unknown): void {
+/** Runs the decoder over JSON about to be written: an invalid value is the caller's error. */
+function checked(op: string, what: string, json: string, decoder: (json: string) => unknown): string {
   try {
-    decode();
+    decoder(json);
   } catch (error) {
     if (error instanceof Invalid) throw new StoreError(`${op}: invalid ${what}: ${error.message}`, { cause: error });
     throw error;
   }
+  return json;
 }
 
 /** Decodes a stored value; a value that does not decode is a corrupt store, named by its key. */
