@@ -1,6 +1,5 @@
 import { decodeGlobalModel, encodeMessage, sealMessage, signMessage } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.ts';
 import type { RoundSummary } from '../store/coordinator-store.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
 import { MemoryCoordinatorStore } from '../store/memory-store.ts';
@@ -14,6 +13,7 @@ import {
   startHarness,
   testSettings,
 } from '../test-support/harness.ts';
+import { ManualClock } from '../test-support/manual-clock.ts';
 import {
   fetchParams,
   fetchSeeds,

@@ -2,17 +2,18 @@
  * The coordinator's round state machine (protocol.md §1): idle → sum →
  * update → sum2 → unmask → idle, failure → a fresh round, shutdown.
  *
- * One `Coordinator` owns the round in progress. Every change — an accepted
- * message, a phase transition, an operator command — runs through one
- * serializing queue, so handlers never interleave across their store awaits.
- * Opening a message (decrypt, verify, decode) is pure CPU work done before
- * the queue; the handler then re-checks that the round it was opened for is
- * still the round in progress.
+ * The lifecycle itself is a pure reducer (transition.ts over state.ts); this
+ * class is its shell. It holds the round's data (round.ts: dictionaries, the
+ * aggregate, the chunk assembler, the round key pair), runs the message
+ * pipeline and the phase handlers (phases/sum.ts, update.ts, sum2.ts), and
+ * applies the reducer's effects: store writes before the new state is
+ * committed, then the phase timer, the round's opening and its unmasking.
  *
- * Phases end by count or time (phase-timing.ts), judged after every accepted
- * message and on a timer. A restart restores the round from the store and
- * continues it if its phase deadline has not passed, else fails it with a
- * recorded reason and starts the next round (DESIGN §4).
+ * Every change — an accepted message, a timer, an operator command — runs
+ * through one serializing queue, so handlers never interleave across their
+ * store awaits. Opening a message (decrypt, verify, decode) is pure CPU work
+ * done before the queue; the handler then re-checks that the round it was
+ * opened for is still the round in progress.
  */
 
 import {
@@ -39,17 +40,39 @@ import {
   DEFAULT_META,
   type LivePhase,
   type RoundPetSettings,
+  type RoundRecord,
   type RoundSummary,
+  type StoreNotice,
 } from '../store/coordinator-store.ts';
 import type { ModelStore } from '../store/model-store.ts';
-import { judgePhase } from './phase-timing.ts';
 import { acceptSum, checkSumEligible } from './phases/sum.ts';
 import { acceptSum2, checkSum2Eligible } from './phases/sum2.ts';
-import { majorityOf, unmaskRound } from './phases/unmask.ts';
+import { unmaskRound } from './phases/unmask.ts';
 import { acceptUpdate, checkUpdateEligible } from './phases/update.ts';
-import { closeRound, type LiveRound, openRound, reloadRound, restoreRound, updateSeedDictBytes } from './round.ts';
+import {
+  checkpointPartial,
+  closeRound,
+  type LiveRound,
+  openRound,
+  reloadRound,
+  restoreRound,
+  updateSeedDictBytes,
+} from './round.ts';
+import {
+  assertNever,
+  type CoordinatorEvent,
+  type CoordinatorState,
+  type Effect,
+  isAccepting,
+  NO_COUNTS,
+  type Phase,
+  phaseOf,
+  roundOf,
+  WRITES,
+} from './state.ts';
+import { transition } from './transition.ts';
 
-export type Phase = 'idle' | LivePhase | 'unmask' | 'shutdown';
+export type { Phase } from './state.ts';
 
 /** Hooks for metrics (and anything else that watches the coordinator). */
 export interface CoordinatorEvents {
@@ -67,6 +90,24 @@ export interface CoordinatorDeps {
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly events?: CoordinatorEvents;
+  /**
+   * This instance's name in the store's update logs (ADR 0008); a fresh random one by default,
+   * so a restarted process never appends to a log it did not write.
+   */
+  readonly instance?: string;
+  /**
+   * Several instances on one store (ADR 0008): the instance holding the store's lease leads —
+   * ends phases, starts rounds, unmasks — and the others follow the round from the store's
+   * notices. Without it this coordinator is the only one on its store and always leads.
+   */
+  readonly cluster?: ClusterOptions;
+}
+
+export interface ClusterOptions {
+  /** The leader renews its lease every leaseMs / 3; another instance takes over within leaseMs of its end. */
+  readonly leaseMs: number;
+  /** Updates an instance takes between checkpoints of its partial aggregate (default CHECKPOINT_EVERY). */
+  readonly checkpointEvery?: number;
 }
 
 /** What the HTTP layer knows of a message's sender (docs/security.md §2). */
@@ -80,6 +121,9 @@ export type Accepted = { readonly kind: 'message'; readonly tag: MessageTag } | 
 
 /** `GET /admin/status`. */
 export interface CoordinatorStatus {
+  /** This instance's name in the store's update logs, and whether it leads (ADR 0008). */
+  readonly instance: string;
+  readonly role: 'leader' | 'follower';
   readonly roundId: number | null;
   readonly phase: Phase;
   readonly paused: boolean;
@@ -115,21 +159,10 @@ interface PreviousRound {
 }
 
 const RETRY_AFTER_STORE_ERROR_MS = 1000;
+/** Updates an instance takes between checkpoints of its partial aggregate (ADR 0008). */
+export const CHECKPOINT_EVERY = 8;
 /** A message that waited longer than this for its turn in the queue is refused (503), not handled late. */
 export const QUEUE_DEADLINE_MS = 30_000;
-
-/**
- * The timing rules of the round's phase in progress. The sum2 phase waits for at least a majority
- * of the sum dictionary (protocol.md §1.3): unmask needs a mask backed by a majority, so ending
- * the phase with fewer Sum2 messages could only fail the round.
- */
-function phaseRules(round: LiveRound): PhaseSettings {
-  const { record } = round;
-  const rules = record.pet[record.phase];
-  if (record.phase !== 'sum2') return rules;
-  const least = Math.min(Math.max(rules.count.min, majorityOf(round.sumDict.size)), rules.count.max);
-  return { ...rules, count: { min: least, max: rules.count.max } };
-}
 
 export class Coordinator {
   private readonly crypto: PetCrypto;
@@ -140,17 +173,27 @@ export class Coordinator {
   private readonly log: Logger;
   private readonly events: CoordinatorEvents;
 
+  /** Where the round lifecycle is (state.ts); changed only by `dispatch`. */
+  private state: CoordinatorState = { kind: 'idle', lastRoundId: 0, paused: false };
+  /** The data of the round in progress (its record is the state's, synced on every commit). */
   private round: LiveRound | undefined;
   private previous: PreviousRound | undefined;
-  private phase: Phase = 'idle';
   private meta: CoordinatorMeta = DEFAULT_META;
-  private lastRoundId = 0;
   private latestModel: { roundId: number; bytes: Uint8Array } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private cancelTimer: (() => void) | undefined;
   private readonly accepted: Record<string, number> = {};
   private readonly rejected: Record<string, number> = {};
   private readonly startedAt: number;
+  /** This instance's name in the store's update logs. */
+  readonly instance: string;
+  private readonly cluster: ClusterOptions | undefined;
+  /** Whether this instance runs the phase clock (always, without `cluster`). */
+  private role: 'leader' | 'follower' = 'leader';
+  /** The fencing token of the lease this instance holds, as leader. */
+  private leaseToken: number | undefined;
+  private cancelLeaseTimer: (() => void) | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
   /** `waitForPhaseChange` callers, told the new token whenever a queued change changed it. */
   private readonly phaseWatchers = new Set<(token: string) => void>();
   /** The token the watchers last heard of. */
@@ -175,6 +218,8 @@ export class Coordinator {
     this.log = deps.logger ?? silentLogger;
     this.events = deps.events ?? {};
     this.startedAt = this.clock.now();
+    this.instance = deps.instance ?? toBase64Url(deps.crypto.randomBytes(9));
+    this.cluster = deps.cluster;
     const { admission } = deps.settings;
     this.allowlist = admission.kind === 'allowlist' ? new Set(admission.allowlist) : undefined;
   }
@@ -188,9 +233,26 @@ export class Coordinator {
 
   private async init(): Promise<void> {
     this.setMeta(await this.store.loadMeta());
-    this.lastRoundId = await this.store.lastRoundId();
-    const latest = await this.models.latest();
-    if (latest !== undefined) this.latestModel = { roundId: latest.roundId, bytes: this.servedModel(latest) };
+    await this.loadLatestModel();
+    if (this.cluster !== undefined) {
+      this.unsubscribe = await this.store.subscribe((notice) => this.onNotice(notice));
+      const token = await this.store.lease(this.instance, this.cluster.leaseMs);
+      this.scheduleLease();
+      if (token === undefined) {
+        this.role = 'follower';
+        this.log.info({ instance: this.instance }, 'following: another instance leads');
+        await this.follow();
+        return;
+      }
+      this.takeLead(token);
+    }
+    await this.lead();
+  }
+
+  /** Starts leading: continues or fails the round in the store, else starts one (a restart does the same). */
+  private async lead(): Promise<void> {
+    const lastRoundId = await this.store.lastRoundId();
+    this.state = { kind: 'idle', lastRoundId, paused: this.meta.paused };
 
     let record: Awaited<ReturnType<CoordinatorStore['loadRound']>>;
     try {
@@ -198,31 +260,144 @@ export class Coordinator {
     } catch (error) {
       const reason = `the stored round could not be loaded: ${(error as Error).message}`;
       this.log.error({ err: (error as Error).message }, reason);
-      await this.store.endRound(this.summary(undefined, 'failed', reason));
+      const now = this.clock.now();
+      await this.store.endRound({
+        roundId: lastRoundId,
+        outcome: 'failed',
+        failureReason: reason,
+        startedAt: now,
+        endedAt: now,
+        phaseDurationsMs: {},
+        participants: { sum: 0, update: 0, sum2: 0 },
+      });
       record = undefined;
     }
-    if (record !== undefined) {
-      const elapsed = this.clock.now() - record.phaseStartedAt;
-      const deadline = record.pet[record.phase].time.maxMs;
-      if (elapsed < deadline) {
-        try {
-          this.round = await restoreRound(this.store, record, this.settings);
-          this.phase = record.phase;
-          this.log.info({ roundId: record.roundId, phase: record.phase, elapsedMs: elapsed }, 'continuing round');
-        } catch (error) {
-          const reason = `the stored round ${record.roundId} could not be restored: ${(error as Error).message}`;
-          this.log.error({ roundId: record.roundId }, reason);
-          await this.store.endRound(this.summaryOfRecord(record, 'failed', reason));
-        }
-      } else {
-        const reason = `coordinator restarted after the ${record.phase} phase deadline (${deadline} ms) of round ${record.roundId}`;
-        this.log.warn({ roundId: record.roundId, phase: record.phase }, reason);
-        const summary = this.summaryOfRecord(record, 'failed', reason);
-        await this.store.endRound(summary);
-        this.events.roundEnded?.(summary);
-      }
+    const now = this.clock.now();
+    await this.dispatch(record === undefined ? { type: 'tick', now } : { type: 'found', record, now });
+  }
+
+  private async loadLatestModel(): Promise<void> {
+    const latest = await this.models.latest();
+    if (latest !== undefined && latest.roundId !== this.latestModel?.roundId) {
+      this.latestModel = { roundId: latest.roundId, bytes: this.servedModel(latest) };
     }
-    await this.judge();
+  }
+
+  // ---- several instances on one store (ADR 0008) ----------------------------------------
+
+  private takeLead(token: number): void {
+    this.role = 'leader';
+    this.leaseToken = token;
+    // Every round change this instance makes from now on is refused once another takes the lease.
+    this.store.fence(token);
+    this.log.info({ instance: this.instance, token }, 'leading');
+  }
+
+  /** Renews the lease (leader) or tries to take it (follower) every leaseMs / 3, outside the queue. */
+  private scheduleLease(): void {
+    const cluster = this.cluster;
+    if (cluster === undefined || this.state.kind === 'shutdown') return;
+    this.cancelLeaseTimer = this.clock.setTimer(Math.floor(cluster.leaseMs / 3), () => {
+      this.cancelLeaseTimer = undefined;
+      void this.checkLease(cluster);
+    });
+  }
+
+  private async checkLease(cluster: ClusterOptions): Promise<void> {
+    let token: number | undefined;
+    try {
+      token = await this.store.lease(this.instance, cluster.leaseMs);
+    } catch (error) {
+      // The store is unreachable: nobody can change the round meanwhile (fencing), try again.
+      this.log.warn({ err: (error as Error).message }, 'lease renewal failed');
+      this.scheduleLease();
+      return;
+    }
+    await this.serialize(async () => {
+      if (this.state.kind === 'shutdown') return;
+      const previous = this.leaseToken;
+      if (this.role === 'leader' && token !== undefined && previous !== undefined && token === previous + 1) {
+        // The lease lapsed (this process stalled past its ttl) and this instance took it again with
+        // no other leader in between (tokens grow by one per taking): the round is as it left it.
+        this.takeLead(token);
+      } else if (this.role === 'leader' && token !== previous) {
+        this.log.warn({ instance: this.instance }, 'lost the lease: following');
+        this.role = 'follower';
+        this.leaseToken = undefined;
+        this.cancelTimer?.();
+        this.cancelTimer = undefined;
+        await this.follow();
+      } else if (this.role === 'follower' && token !== undefined) {
+        this.takeLead(token);
+        await this.lead();
+      }
+    });
+    this.scheduleLease();
+  }
+
+  private onNotice(notice: StoreNotice): void {
+    void this.serialize(async () => {
+      if (this.state.kind === 'shutdown') return;
+      try {
+        if (notice === 'meta') await this.reloadMeta();
+        else if (notice === 'round' && this.role === 'follower') await this.follow();
+        else if (notice === 'counts' && this.role === 'leader') await this.countAcrossInstances();
+      } catch (error) {
+        this.log.warn({ err: (error as Error).message, notice }, 'store notice not handled');
+      }
+    });
+  }
+
+  /** The leader judges the phase by the store's counts: every instance's accepted messages. */
+  private async countAcrossInstances(): Promise<void> {
+    const round = this.round;
+    if (round === undefined || !isAccepting(this.state)) return;
+    const counts = await this.store.counts(round.record.roundId);
+    await this.dispatch({ type: 'accepted', counts, now: this.clock.now() });
+  }
+
+  private async reloadMeta(): Promise<void> {
+    const meta = await this.store.loadMeta();
+    const was = this.meta.paused;
+    this.setMeta(meta);
+    if (this.role === 'leader' && meta.paused !== was) {
+      await this.dispatch(meta.paused ? { type: 'pause' } : { type: 'resume', now: this.clock.now() });
+    } else if (this.role === 'follower' && this.state.kind !== 'shutdown') {
+      this.state = { ...this.state, paused: meta.paused };
+    }
+  }
+
+  /**
+   * A follower's view of the round: the store's record, the round's data loaded once per round
+   * (a new round), the sum dictionary once the sum phase has ended. It never changes the round.
+   */
+  private async follow(): Promise<void> {
+    const record = await this.store.loadRound();
+    const lastRoundId = await this.store.lastRoundId();
+    const paused = this.meta.paused;
+    const round = this.round;
+    if (round !== undefined && round.record.roundId !== record?.roundId) {
+      this.forgetRound(round);
+      await this.loadLatestModel();
+    }
+    if (record === undefined) {
+      this.state = { kind: 'idle', lastRoundId, paused };
+      return;
+    }
+    if (this.round === undefined) {
+      this.round = await restoreRound(this.store, record, this.settings, this.instance);
+    } else if (this.round.record.phase !== record.phase) {
+      this.round.record = record;
+      if (record.phase !== 'sum') {
+        const sumDict = await this.store.sumDict(record.roundId);
+        this.round.sumDict.clear();
+        for (const [pk, ephemeralPk] of sumDict) this.round.sumDict.set(pk, ephemeralPk);
+        this.round.sumDictBytes = encodeSumDict(this.round.sumDict);
+      }
+      this.round.assembler.dropIncomplete();
+    }
+    const live = this.round;
+    this.state = { kind: record.phase, lastRoundId, paused, round: { record, counts: { ...live.accepted } } };
   }
 
   // ---- reads (no queue: they read the mirror) -------------------------------------------
@@ -241,11 +416,11 @@ export class Coordinator {
    * `GET /seeds?pk=`: the sum participant's update seed dictionary once the update phase has
    * ended; 'unknown' when `pk` is not in the sum dictionary.
    */
-  updateSeedDict(pk: string): Uint8Array | undefined | 'unknown' {
+  async updateSeedDict(pk: string): Promise<Uint8Array | undefined | 'unknown'> {
     const round = this.round;
     if (round === undefined || round.record.phase !== 'sum2') return undefined;
     if (!round.sumDict.has(pk)) return 'unknown';
-    return updateSeedDictBytes(round, pk);
+    return updateSeedDictBytes(this.store, round, pk);
   }
 
   /** `GET /model`: the latest global model body (protocol.md §3.10). */
@@ -259,7 +434,9 @@ export class Coordinator {
     const timing = record === undefined ? undefined : record.pet[record.phase].time;
     return {
       roundId: record?.roundId ?? null,
-      phase: this.phase,
+      instance: this.instance,
+      role: this.role,
+      phase: this.phase(),
       paused: this.meta.paused,
       roundStartedAt: record?.startedAt ?? null,
       phaseStartedAt: record?.phaseStartedAt ?? null,
@@ -267,7 +444,7 @@ export class Coordinator {
         record === undefined || timing === undefined
           ? null
           : { minAt: record.phaseStartedAt + timing.minMs, maxAt: record.phaseStartedAt + timing.maxMs },
-      counts: round === undefined ? { sum: 0, update: 0, sum2: 0 } : { ...round.accepted },
+      counts: { ...(roundOf(this.state)?.counts ?? round?.accepted ?? NO_COUNTS) },
       messages: { accepted: { ...this.accepted }, rejected: { ...this.rejected } },
       latestModelRoundId: this.latestModel?.roundId ?? null,
       chunks: {
@@ -292,8 +469,9 @@ export class Coordinator {
    */
   phaseToken(): string {
     const record = this.round?.record;
-    const between = this.phase === 'idle' || this.phase === 'shutdown' || record === undefined;
-    return `${record?.roundId ?? '-'}.${between ? this.phase : record.phase}`;
+    const phase = this.phase();
+    const between = phase === 'idle' || phase === 'shutdown' || record === undefined;
+    return `${record?.roundId ?? '-'}.${between ? phase : record.phase}`;
   }
 
   /**
@@ -305,7 +483,7 @@ export class Coordinator {
   waitForPhaseChange(after: string, waitMs: number, signal?: AbortSignal): Promise<string> {
     // A coordinator shutting down holds no new wait: the answer (`….shutdown`) is final here.
     const now = this.phaseToken();
-    if (now !== after || waitMs <= 0 || signal?.aborted || this.phase === 'shutdown') return Promise.resolve(now);
+    if (now !== after || waitMs <= 0 || signal?.aborted || this.state.kind === 'shutdown') return Promise.resolve(now);
     return new Promise((resolve) => {
       const done = () => {
         this.phaseWatchers.delete(check);
@@ -356,7 +534,7 @@ export class Coordinator {
   }
 
   private async process(sealed: Uint8Array, context: MessageContext): Promise<Accepted> {
-    if (this.phase === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
+    if (this.state.kind === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
     const round = this.round;
     if (round === undefined) {
       this.rejectStale(sealed);
@@ -395,7 +573,8 @@ export class Coordinator {
 
     const queuedAt = this.clock.now();
     return this.serialize(async () => {
-      if (this.phase === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
+      if (this.state.kind === 'shutdown')
+        throw new PetError('unavailable', 'message: the coordinator is shutting down');
       if (this.round !== round) throw new PetError('wrong-round', 'message: its round ended while it was processed');
       const waited = this.clock.now() - queuedAt;
       if (waited > QUEUE_DEADLINE_MS) {
@@ -413,6 +592,7 @@ export class Coordinator {
             break;
           case 'update':
             await acceptUpdate(this.store, round, pk, payload.update);
+            await this.checkpoint(round);
             break;
           case 'sum2':
             await acceptSum2(this.crypto, this.store, round, pk, payload.sum2);
@@ -425,9 +605,25 @@ export class Coordinator {
         throw error;
       }
       this.log.debug({ roundId: record.roundId, tag: payload.kind, participant: pkTag(pk) }, 'message accepted');
-      await this.judge();
+      if (this.cluster === undefined) {
+        await this.dispatch({ type: 'accepted', counts: { ...round.accepted }, now: this.clock.now() });
+      } else if (this.role === 'leader') {
+        await this.countAcrossInstances();
+      } else {
+        // The leader counts across instances and ends the phase; a lost notice is made up by the next one.
+        this.store.notify('counts').catch(() => undefined);
+      }
       return { kind: 'message', tag: payload.kind };
     });
+  }
+
+  /** Checkpoints this instance's partial aggregate now and then; a failure loses nothing (the log keeps the updates). */
+  private async checkpoint(round: LiveRound): Promise<void> {
+    try {
+      await checkpointPartial(this.store, round, this.cluster?.checkpointEvery ?? CHECKPOINT_EVERY);
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'checkpoint of the partial aggregate failed; retried later');
+    }
   }
 
   /** Reloads the round's mirror from the store after a store error; a failing store answers 503. */
@@ -533,34 +729,117 @@ export class Coordinator {
     if (done) throw new PetError('duplicate-message', `${tag}: participant ${pk} already sent this message`);
   }
 
-  // ---- phase transitions (always inside the queue) ---------------------------------------
+  // ---- the reducer's shell (always inside the queue) --------------------------------------
 
-  /** Judges the phase in progress, ending or failing it as often as needed; starts rounds. */
-  private async judge(): Promise<void> {
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
+  private phase(): Phase {
+    return phaseOf(this.state);
+  }
+
+  /**
+   * Runs one event through the reducer (transition.ts) and applies its effects: the writes
+   * first — if one fails, the state stays as it was and the shell judges again later — then the
+   * commit, then the notices and tasks in order; a task's answer is dispatched in turn.
+   */
+  private async dispatch(event: CoordinatorEvent): Promise<void> {
+    const { state, effects } = transition(this.state, event);
     try {
-      for (;;) {
-        const round = this.round;
-        if (round === undefined) {
-          if (this.meta.paused || this.phase === 'shutdown') return;
-          await this.startRound();
-          continue;
-        }
-        const { record } = round;
-        const elapsed = this.clock.now() - record.phaseStartedAt;
-        const verdict = judgePhase(record.phase, phaseRules(round), round.accepted[record.phase], elapsed);
-        if (verdict.kind === 'open') {
-          this.schedule(record.phaseStartedAt + verdict.wakeAtMs - this.clock.now());
-          return;
-        }
-        if (verdict.kind === 'fail') await this.endRound(round, 'failed', verdict.reason);
-        else await this.endPhase(round);
+      for (const effect of effects) if (WRITES.has(effect.kind)) await this.write(effect);
+    } catch (error) {
+      this.retryLater('phase transition failed', error);
+      return;
+    }
+    this.commit(state);
+    const answers: CoordinatorEvent[] = [];
+    try {
+      for (const effect of effects) {
+        const answer = await this.apply(effect);
+        if (answer !== undefined) answers.push(answer);
       }
     } catch (error) {
-      if (this.phase === 'shutdown') return;
-      this.log.error({ err: (error as Error).message }, 'phase transition failed; retrying');
-      this.schedule(RETRY_AFTER_STORE_ERROR_MS);
+      this.retryLater('round task failed', error);
+      return;
+    }
+    for (const answer of answers) await this.dispatch(answer);
+  }
+
+  private commit(state: CoordinatorState): void {
+    this.state = state;
+    const facts = state.kind === 'idle' ? undefined : state.round;
+    // The round's data carries the committed record: the phase handlers check the phase on it.
+    if (facts !== undefined && this.round?.record.roundId === facts.record.roundId) this.round.record = facts.record;
+  }
+
+  /** A failed write or task: log it, and judge again in a while (a tick asks for the task again). */
+  private retryLater(what: string, error: unknown): void {
+    if (this.state.kind === 'shutdown') return;
+    this.log.error({ err: error instanceof Error ? error.message : String(error) }, `${what}; retrying`);
+    this.schedule(RETRY_AFTER_STORE_ERROR_MS);
+  }
+
+  /** The store writes of a transition, before its state is committed. */
+  private async write(effect: Effect): Promise<void> {
+    switch (effect.kind) {
+      case 'saveRound': {
+        await this.store.saveRound(effect.record);
+        const round = this.round;
+        if (effect.ended === 'sum' && this.cluster !== undefined && round !== undefined) {
+          // Other instances took Sum messages too: the sum dictionary is the store's, read once the
+          // phase is closed there (no instance can add to it any more).
+          const sumDict = await this.store.sumDict(effect.record.roundId);
+          round.sumDict.clear();
+          for (const [pk, ephemeralPk] of sumDict) round.sumDict.set(pk, ephemeralPk);
+        }
+        return;
+      }
+      case 'endRound': {
+        const round = this.round;
+        if (effect.offenders !== undefined && round !== undefined) await this.ban(round, effect.offenders);
+        await this.store.endRound(effect.summary);
+        return;
+      }
+      default:
+        throw new Error(`not a write: ${effect.kind}`);
+    }
+  }
+
+  /** Everything else a transition asks for, after its state is committed; a task answers with an event. */
+  private async apply(effect: Effect): Promise<CoordinatorEvent | undefined> {
+    switch (effect.kind) {
+      case 'saveRound': {
+        const round = this.round;
+        // The sum dictionary is fixed once the sum phase has ended: encode it once for GET /sums.
+        if (effect.ended === 'sum' && round !== undefined) round.sumDictBytes = encodeSumDict(round.sumDict);
+        const { record } = effect;
+        this.log.info(
+          { roundId: record.roundId, phase: record.phase, accepted: this.round?.accepted[effect.ended] },
+          'phase started',
+        );
+        return undefined;
+      }
+      case 'endRound':
+        this.roundEnded(effect.summary);
+        return undefined;
+      case 'openRound':
+        return this.openRound(effect.roundId, effect.now);
+      case 'restoreRound':
+        return this.restoreRound(effect.record);
+      case 'unmask':
+        return this.unmask();
+      case 'wakeIn':
+        this.schedule(effect.ms);
+        return undefined;
+      case 'cancelTimer':
+        this.cancelTimer?.();
+        this.cancelTimer = undefined;
+        return undefined;
+      case 'dropChunks':
+        this.round?.assembler.dropIncomplete();
+        return undefined;
+      case 'phaseEnded':
+        this.events.phaseEnded?.(effect.phase, effect.durationMs);
+        return undefined;
+      default:
+        return assertNever(effect);
     }
   }
 
@@ -568,62 +847,69 @@ export class Coordinator {
     this.cancelTimer?.();
     this.cancelTimer = this.clock.setTimer(ms, () => {
       this.cancelTimer = undefined;
-      void this.serialize(() => this.judge());
+      void this.serialize(async () => {
+        if (this.role === 'leader') await this.dispatch({ type: 'tick', now: this.clock.now() });
+      });
     });
   }
 
-  private async startRound(): Promise<void> {
-    const roundId = this.lastRoundId + 1;
-    const round = openRound(this.crypto, roundId, this.nextPet(), this.settings, this.clock.now());
-    await this.store.startRound(round.record);
-    this.lastRoundId = roundId;
-    this.round = round;
-    this.phase = 'sum';
-    this.log.info({ roundId, phase: 'sum' }, 'round started');
-  }
-
-  private async endPhase(round: LiveRound): Promise<void> {
-    const { record } = round;
-    const now = this.clock.now();
-    const duration = now - record.phaseStartedAt;
-    round.assembler.dropIncomplete();
-    if (record.phase === 'sum2') {
-      this.events.phaseEnded?.('sum2', duration);
-      round.record = { ...record, phaseDurationsMs: { ...record.phaseDurationsMs, sum2: duration } };
-      await this.unmask(round);
-      return;
+  /** The idle phase's task: a fresh round key pair and seed, stored before the round starts. */
+  private async openRound(roundId: number, now: number): Promise<CoordinatorEvent> {
+    const round = openRound(this.crypto, roundId, this.nextPet(), this.settings, now, this.instance);
+    try {
+      await this.store.startRound(round.record);
+    } catch (error) {
+      closeRound(this.crypto, round);
+      throw error;
     }
-    const next: LivePhase = record.phase === 'sum' ? 'update' : 'sum2';
-    const updated = {
-      ...record,
-      phase: next,
-      phaseStartedAt: now,
-      phaseDurationsMs: { ...record.phaseDurationsMs, [record.phase]: duration },
-    };
-    await this.store.saveRound(updated);
-    if (record.phase === 'sum') round.sumDictBytes = encodeSumDict(round.sumDict);
-    round.record = updated;
-    this.phase = next;
-    this.events.phaseEnded?.(record.phase, duration);
-    this.log.info({ roundId: record.roundId, phase: next, accepted: round.accepted[record.phase] }, 'phase started');
+    this.round = round;
+    this.log.info({ roundId, phase: 'sum' }, 'round started');
+    return { type: 'roundStarted', record: round.record, now: this.clock.now() };
   }
 
-  private async unmask(round: LiveRound): Promise<void> {
-    this.phase = 'unmask';
-    const started = this.clock.now();
+  /** Start-up: loads the data of the round found in the store, to continue it. */
+  private async restoreRound(record: RoundRecord): Promise<CoordinatorEvent> {
+    const now = () => this.clock.now();
+    try {
+      this.round = await restoreRound(this.store, record, this.settings, this.instance);
+    } catch (error) {
+      const reason = `the stored round ${record.roundId} could not be restored: ${(error as Error).message}`;
+      this.log.error({ roundId: record.roundId }, reason);
+      return { type: 'restoreFailed', reason, now: now() };
+    }
+    this.log.info(
+      { roundId: record.roundId, phase: record.phase, elapsedMs: now() - record.phaseStartedAt },
+      'continuing round',
+    );
+    return { type: 'restored', counts: { ...this.round.accepted }, now: now() };
+  }
+
+  /** The unmask task: the winning mask applied, the global model saved before the round counts as completed. */
+  private async unmask(): Promise<CoordinatorEvent> {
+    const round = this.round;
+    if (round === undefined) throw new Error('unmask: no round data');
     const outcome = await unmaskRound(this.store, round, this.settings.safety);
     if (outcome.kind === 'failure') {
-      if (outcome.offenders !== undefined) await this.ban(round, outcome.offenders);
-      await this.endRound(round, 'failed', outcome.reason);
-      return;
+      const { reason, offenders } = outcome;
+      return {
+        type: 'unmasked',
+        outcome: { kind: 'failed', reason, ...(offenders === undefined ? {} : { offenders }) },
+        now: this.clock.now(),
+      };
     }
     const global: GlobalModel = { roundId: round.record.roundId, model: outcome.model };
     // The model is durable before the round counts as completed: it is never lost.
     await this.models.save(global);
     this.latestModel = { roundId: global.roundId, bytes: this.servedModel(global) };
-    const duration = this.clock.now() - started;
-    this.events.phaseEnded?.('unmask', duration);
-    await this.endRound(round, 'completed', undefined, duration);
+    return { type: 'unmasked', outcome: { kind: 'completed' }, now: this.clock.now() };
+  }
+
+  /** Drops the round's data, keeping its key one more round (to tell late messages from garbage). */
+  private forgetRound(round: LiveRound): void {
+    if (this.previous !== undefined) closeRound(this.crypto, this.previous.round);
+    round.assembler.dropIncomplete();
+    this.previous = { roundId: round.record.roundId, round };
+    this.round = undefined;
   }
 
   /** Excludes participant keys, and the subjects they were admitted under, from every later round. */
@@ -645,73 +931,14 @@ export class Coordinator {
     );
   }
 
-  private async endRound(
-    round: LiveRound,
-    outcome: 'completed' | 'failed',
-    reason?: string,
-    unmaskMs?: number,
-  ): Promise<void> {
-    const summary = this.summary(round, outcome, reason, unmaskMs);
-    await this.store.endRound(summary);
-    if (this.previous !== undefined) closeRound(this.crypto, this.previous.round);
-    round.assembler.dropIncomplete();
-    this.previous = { roundId: round.record.roundId, round };
-    this.round = undefined;
-    this.phase = 'idle';
+  /** The round's summary is stored: forget its data (keeping its key one more round, for late messages). */
+  private roundEnded(summary: RoundSummary): void {
+    const round = this.round;
+    if (round !== undefined && round.record.roundId === summary.roundId) this.forgetRound(round);
     this.events.roundEnded?.(summary);
-    const log = { roundId: summary.roundId, outcome, participants: summary.participants };
-    if (outcome === 'failed') this.log.warn({ ...log, reason }, 'round failed');
+    const log = { roundId: summary.roundId, outcome: summary.outcome, participants: summary.participants };
+    if (summary.outcome === 'failed') this.log.warn({ ...log, reason: summary.failureReason }, 'round failed');
     else this.log.info(log, 'round completed');
-  }
-
-  private summary(
-    round: LiveRound | undefined,
-    outcome: 'completed' | 'failed',
-    reason?: string,
-    unmaskMs?: number,
-  ): RoundSummary {
-    const now = this.clock.now();
-    if (round === undefined) {
-      return {
-        roundId: this.lastRoundId,
-        outcome,
-        ...(reason === undefined ? {} : { failureReason: reason }),
-        startedAt: now,
-        endedAt: now,
-        phaseDurationsMs: {},
-        participants: { sum: 0, update: 0, sum2: 0 },
-      };
-    }
-    const { record } = round;
-    const durations: RoundSummary['phaseDurationsMs'] = {
-      ...record.phaseDurationsMs,
-      ...(outcome === 'failed' && record.phaseDurationsMs[record.phase] === undefined
-        ? { [record.phase]: now - record.phaseStartedAt }
-        : {}),
-      ...(unmaskMs === undefined ? {} : { unmask: unmaskMs }),
-    };
-    return {
-      roundId: record.roundId,
-      outcome,
-      ...(reason === undefined ? {} : { failureReason: reason }),
-      startedAt: record.startedAt,
-      endedAt: now,
-      phaseDurationsMs: durations,
-      participants: { ...round.accepted },
-    };
-  }
-
-  private summaryOfRecord(record: LiveRound['record'], outcome: 'failed', reason: string): RoundSummary {
-    const now = this.clock.now();
-    return {
-      roundId: record.roundId,
-      outcome,
-      failureReason: reason,
-      startedAt: record.startedAt,
-      endedAt: now,
-      phaseDurationsMs: record.phaseDurationsMs,
-      participants: { sum: 0, update: 0, sum2: 0 },
-    };
   }
 
   /** The served body: the config's width (f32 configs get f32), from the exact float64 average. */
@@ -732,6 +959,8 @@ export class Coordinator {
     return this.serialize(async () => {
       await this.saveMeta({ ...this.meta, paused: true });
       this.log.info({}, 'paused');
+      if (this.role === 'leader') await this.dispatch({ type: 'pause' });
+      else if (this.state.kind !== 'shutdown') this.state = { ...this.state, paused: true };
     });
   }
 
@@ -739,7 +968,8 @@ export class Coordinator {
     return this.serialize(async () => {
       await this.saveMeta({ ...this.meta, paused: false });
       this.log.info({}, 'resumed');
-      await this.judge();
+      if (this.role === 'leader') await this.dispatch({ type: 'resume', now: this.clock.now() });
+      else if (this.state.kind !== 'shutdown') this.state = { ...this.state, paused: false };
     });
   }
 
@@ -756,6 +986,8 @@ export class Coordinator {
   private async saveMeta(meta: CoordinatorMeta): Promise<void> {
     await this.store.saveMeta(meta);
     this.setMeta(meta);
+    // The other instances reload it: the leader acts on pause and resume, every one on bans.
+    if (this.cluster !== undefined) this.store.notify('meta').catch(() => undefined);
   }
 
   private setMeta(meta: CoordinatorMeta): void {
@@ -780,10 +1012,15 @@ export class Coordinator {
    */
   shutdown(): Promise<void> {
     return this.serialize(async () => {
-      if (this.phase === 'shutdown') return; // already: a second call (node.ts's close) changes nothing
-      this.phase = 'shutdown';
-      this.cancelTimer?.();
-      this.cancelTimer = undefined;
+      if (this.state.kind === 'shutdown') return; // already: a second call (node/listen.ts's close) changes nothing
+      await this.dispatch({ type: 'shutdown' });
+      this.cancelLeaseTimer?.();
+      this.cancelLeaseTimer = undefined;
+      await this.unsubscribe?.().catch(() => undefined);
+      // A clean stop hands the lead over at once instead of after the lease's ttl.
+      if (this.cluster !== undefined && this.role === 'leader') {
+        await this.store.releaseLease(this.instance).catch(() => undefined);
+      }
       this.log.info({ roundId: this.round?.record.roundId ?? null }, 'shutdown');
     });
   }
@@ -798,6 +1035,8 @@ export class Coordinator {
       const token = this.phaseToken();
       if (token === this.watchedToken) return;
       this.watchedToken = token;
+      // Followers reload the round from the store when the leader changed it.
+      if (this.cluster !== undefined && this.role === 'leader') this.store.notify('round').catch(() => undefined);
       for (const check of [...this.phaseWatchers]) check(token);
     });
     return run;

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeGlobalModel } from '@petfl/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.ts';
 import { FsModelStore } from '../store/fs-model-store.ts';
 import { RedisCoordinatorStore } from '../store/redis-store.ts';
 import {
@@ -23,6 +22,7 @@ import {
   startHarness,
   testSettings,
 } from '../test-support/harness.ts';
+import { ManualClock } from '../test-support/manual-clock.ts';
 import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
 import {
   fetchParams,

@@ -1,9 +1,10 @@
 /**
  * The round in progress, as the coordinator holds it in memory: the persisted
  * `RoundRecord` plus mirrors of the store's per-round collections (sum
- * dictionary, update participants, seed dictionary, mask counts), the running
- * aggregate, and the chunk assembler for multipart messages. The store is the
- * durable copy; this mirror answers reads without a round trip.
+ * dictionary, update participants, seed dictionary, mask counts), this
+ * instance's partial aggregate (ADR 0008: the updates it accepted), and the
+ * chunk assembler for multipart messages. The store is the durable copy; this
+ * mirror answers reads without a round trip.
  *
  * `openRound` starts a round (the idle phase of protocol.md §1.1);
  * `restoreRound` rebuilds the mirror from the store after a restart.
@@ -22,7 +23,13 @@ import {
   SEED_BYTES,
 } from '@petfl/core';
 import type { Settings } from '../settings.ts';
-import type { CoordinatorStore, LivePhase, RoundPetSettings, RoundRecord } from '../store/coordinator-store.ts';
+import type {
+  CoordinatorStore,
+  LivePhase,
+  PartialAggregate,
+  RoundPetSettings,
+  RoundRecord,
+} from '../store/coordinator-store.ts';
 
 export interface LiveRound {
   record: RoundRecord;
@@ -34,12 +41,19 @@ export interface LiveRound {
   readonly sumDict: Map<string, Uint8Array>;
   /** The encoded sum dictionary, fixed once the sum phase has ended. */
   sumDictBytes: Uint8Array | undefined;
+  /** The update participants this instance knows of (with several instances, the store holds them all). */
   readonly updates: Set<string>;
-  /** Sum participant → update participant → encrypted mask seed. */
-  readonly seedDict: Map<string, Map<string, Uint8Array>>;
-  /** Encoded update seed dictionaries, cached once the update phase has ended. */
+  /**
+   * Encoded update seed dictionaries, read from the store (which every instance writes) once the
+   * update phase has ended, then cached: the coordinator keeps no seed dictionary in memory.
+   */
   readonly seedDictBytes: Map<string, Uint8Array>;
+  /** This coordinator instance's name in the store's update logs (ADR 0008). */
+  readonly instance: string;
+  /** The sum of the updates this instance accepted: its partial aggregate. */
   aggregation: Aggregation;
+  /** How many of them the store's checkpoint of this instance holds. */
+  checkpointed: number;
   /** Sum participants whose Sum2 was accepted (after a restart, the store still catches duplicates). */
   readonly sum2Senders: Set<string>;
   /** Mask hash → count. */
@@ -81,7 +95,7 @@ function paramsOf(record: RoundRecord): RoundParameters {
   };
 }
 
-function mirror(record: RoundRecord, budget: ChunkBudget): LiveRound {
+function mirror(record: RoundRecord, budget: ChunkBudget, instance: string): LiveRound {
   const params = paramsOf(record);
   return {
     record,
@@ -92,9 +106,10 @@ function mirror(record: RoundRecord, budget: ChunkBudget): LiveRound {
     sumDict: new Map(),
     sumDictBytes: undefined,
     updates: new Set(),
-    seedDict: new Map(),
     seedDictBytes: new Map(),
+    instance,
     aggregation: new Aggregation(record.maskConfig, record.modelLength),
+    checkpointed: 0,
     sum2Senders: new Set(),
     maskCounts: new Map(),
     assembler: new ChunkAssembler(budget),
@@ -111,6 +126,7 @@ export function openRound(
   pet: RoundPetSettings,
   settings: Settings,
   now: number,
+  instance: string,
 ): LiveRound {
   // SECURITY: a fresh round key pair per round; the secret lives in the round record until endRound.
   const keyPair = crypto.encryptKeyPair();
@@ -128,23 +144,24 @@ export function openRound(
     maskConfig: settings.mask,
     modelLength: settings.model.length,
   };
-  return mirror(record, chunkBudget(settings));
+  return mirror(record, chunkBudget(settings), instance);
 }
 
-/** Rebuilds the mirror of a persisted round from the store (restart). */
+/** Rebuilds the mirror of a persisted round from the store (restart, or an instance joining). */
 export async function restoreRound(
   store: CoordinatorStore,
   record: RoundRecord,
   settings: Settings,
+  instance: string,
 ): Promise<LiveRound> {
-  const round = mirror(record, chunkBudget(settings));
+  const round = mirror(record, chunkBudget(settings), instance);
   await reloadRound(store, round);
   return round;
 }
 
 /**
- * Replaces the mirror's collections (sum dictionary, updates, seed dictionary, aggregate, mask
- * counts) with the store's, in place. After a store error the write may or may not have been
+ * Replaces the mirror's collections (sum dictionary, updates, seed dictionary, this instance's
+ * partial aggregate, mask counts) with the store's, in place. After a store error the write may or may not have been
  * applied (a timeout can land late): the store is the truth, so the coordinator reloads from it
  * before it answers another message (docs/security.md §5). Nothing changes if a read fails.
  */
@@ -153,18 +170,10 @@ export async function reloadRound(store: CoordinatorStore, round: LiveRound): Pr
   const id = record.roundId;
   const sumDict = await store.sumDict(id);
   const updates = await store.updateParticipants(id);
-  const seedDict = new Map<string, Map<string, Uint8Array>>();
-  for (const sumPk of sumDict.keys()) seedDict.set(sumPk, new Map(await store.updateSeedDict(id, sumPk)));
-  const aggregate = await store.loadAggregate(id, record.maskConfig, record.modelLength);
-  const aggregation =
-    aggregate === undefined
-      ? new Aggregation(record.maskConfig, record.modelLength)
-      : Aggregation.restore(aggregate.object, aggregate.modelCount);
-  if (aggregation.modelCount !== updates.size) {
-    throw new Error(
-      `round ${id}: the stored aggregate holds ${aggregation.modelCount} models but ${updates.size} updates were accepted`,
-    );
-  }
+  const own = (await store.partials(id, record.maskConfig, record.modelLength)).find(
+    (p) => p.instance === round.instance,
+  );
+  const aggregation = combinePartials(record, own === undefined ? [] : [own]);
   const maskCounts = await store.maskCounts(id);
   const sum2Senders = await store.sum2Senders(id);
 
@@ -176,10 +185,9 @@ export async function reloadRound(store: CoordinatorStore, round: LiveRound): Pr
   round.updates.clear();
   for (const pk of updates) round.updates.add(pk);
   round.accepted.update = round.updates.size;
-  round.seedDict.clear();
-  for (const [sumPk, column] of seedDict) round.seedDict.set(sumPk, column);
   round.seedDictBytes.clear();
   round.aggregation = aggregation;
+  round.checkpointed = own?.checkpoint?.modelCount ?? 0;
   round.maskCounts.clear();
   round.accepted.sum2 = 0;
   for (const [hash, count] of maskCounts) {
@@ -190,11 +198,54 @@ export async function reloadRound(store: CoordinatorStore, round: LiveRound): Pr
   for (const pk of sum2Senders) round.sum2Senders.add(pk);
 }
 
-/** The update seed dictionary one sum participant fetches, encoded once per round. */
-export function updateSeedDictBytes(round: LiveRound, sumPk: string): Uint8Array {
+/** The sum of the partial aggregates' checkpoints and log tails. */
+export function combinePartials(record: RoundRecord, partials: readonly PartialAggregate[]): Aggregation {
+  let aggregation = new Aggregation(record.maskConfig, record.modelLength);
+  for (const { checkpoint, tail } of partials) {
+    if (checkpoint !== undefined && checkpoint.modelCount > 0) {
+      if (aggregation.modelCount === 0) aggregation = Aggregation.restore(checkpoint.object, checkpoint.modelCount);
+      else aggregation.merge(Aggregation.restore(checkpoint.object, checkpoint.modelCount));
+    }
+    for (const masked of tail) aggregation.aggregate(masked);
+  }
+  return aggregation;
+}
+
+/**
+ * Saves this instance's partial aggregate as its checkpoint once `every` updates accumulated since
+ * the last one (the store then drops them from the log: ADR 0008). A store that logged more of
+ * this instance's updates than the partial holds (a write that failed here landed after all)
+ * answers 'behind': the partial is rebuilt from the store. A failed checkpoint loses nothing — the
+ * log keeps the updates — so it is retried at the next update.
+ */
+export async function checkpointPartial(store: CoordinatorStore, round: LiveRound, every: number): Promise<void> {
+  const { aggregation } = round;
+  if (aggregation.modelCount - round.checkpointed < every) return;
+  const { record } = round;
+  const answer = await store.checkpoint(record.roundId, round.instance, {
+    modelCount: aggregation.modelCount,
+    object: aggregation.toMaskObject(),
+  });
+  if (answer === 'saved') {
+    round.checkpointed = aggregation.modelCount;
+    return;
+  }
+  const own = (await store.partials(record.roundId, record.maskConfig, record.modelLength)).find(
+    (p) => p.instance === round.instance,
+  );
+  round.aggregation = combinePartials(record, own === undefined ? [] : [own]);
+  round.checkpointed = own?.checkpoint?.modelCount ?? 0;
+}
+
+/** The update seed dictionary one sum participant fetches, read from the store and encoded once per round. */
+export async function updateSeedDictBytes(
+  store: CoordinatorStore,
+  round: LiveRound,
+  sumPk: string,
+): Promise<Uint8Array> {
   let bytes = round.seedDictBytes.get(sumPk);
   if (bytes === undefined) {
-    bytes = encodeUpdateSeedDict(round.seedDict.get(sumPk) ?? new Map());
+    bytes = encodeUpdateSeedDict(await store.updateSeedDict(round.record.roundId, sumPk));
     round.seedDictBytes.set(sumPk, bytes);
   }
   return bytes;

@@ -1,19 +1,20 @@
 /**
  * A store write that times out but is applied anyway (docs/security.md §5): Redis behind a
  * proxy that holds back its replies, so the coordinator's addUpdate times out while Redis has
- * recorded the update. Before, the in-memory aggregate lacked that update, the resend got
- * `duplicate-message` (which the SDK takes as delivered), and the next accepted update wrote
- * the short aggregate over the store's: the round was lost. Now the coordinator reloads the
- * round from the store after the error; its aggregate equals the store's, the round completes
- * with every update exactly once, and a restart continues it.
+ * recorded the update — the participant, its seeds and the masked model in this instance's update
+ * log. Before, the in-memory aggregate lacked that update, the resend got `duplicate-message`
+ * (which the SDK takes as delivered), and the round was lost. Now the coordinator reloads the
+ * round from the store after the error: its partial aggregate is rebuilt from its checkpoint and
+ * log (docs/decisions/0008-many-instances.md), the round completes with every update exactly once,
+ * and a restart continues it.
  */
 
 import { decodeGlobalModel, toBase64Url } from '@petfl/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.ts';
 import { RedisCoordinatorStore } from '../store/redis-store.ts';
 import { startDelayProxy } from '../test-support/delay-proxy.ts';
 import { expectAverage, type Harness, startHarness, testSettings } from '../test-support/harness.ts';
+import { ManualClock } from '../test-support/manual-clock.ts';
 import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
 import {
   fetchParams,
@@ -27,6 +28,7 @@ import {
   sumMessage,
   updateMessage,
 } from '../test-support/sim.ts';
+import { combinePartials } from './round.ts';
 
 const unreachable = await probeRedisFor('store-timeout tests');
 
@@ -73,16 +75,27 @@ describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('store timeout', (
       proxy.hold();
       expect(await send(1)).toEqual({ status: 503, code: 'unavailable' });
       proxy.release();
-      // Redis ran the script before the reply was held: the update is there.
-      await expect.poll(async () => (await store.updateParticipants(params.roundId)).size).toBe(2);
+      // Redis ran the script before the reply was held: the update is there, logged under this
+      // instance with its masked model.
+      await expect.poll(async () => (await store.counts(params.roundId)).update).toBe(2);
+      const { instance } = h.coordinator.status();
+      const record = await store.loadRound();
+      if (record === undefined) throw new Error('no round in progress');
+      /** The store's partials: their instances and the number of masked models they sum. */
+      const logged = async () => {
+        const partials = await store.partials(params.roundId, params.maskConfig, params.modelLength);
+        return { instances: partials.map((p) => p.instance), models: combinePartials(record, partials).modelCount };
+      };
+      expect(await logged()).toEqual({ instances: [instance], models: 2 });
       expect(h.coordinator.status().counts.update).toBe(1); // the mirror lags the store…
 
       // …until the next message: the coordinator reloads the round first.
       expect(await send(2)).toEqual({ status: 202 });
       expect(h.coordinator.status().counts.update).toBe(3);
       expect(await send(1)).toEqual({ status: 409, code: 'duplicate-message' }); // the resend: it is in
-      const stored = await store.loadAggregate(params.roundId, params.maskConfig, params.modelLength);
-      expect(stored?.modelCount).toBe(3);
+      // Every update exactly once: 3 participants, 3 masked models, no more.
+      expect(await store.counts(params.roundId)).toEqual({ sum: 3, update: 3, sum2: 0 });
+      expect(await logged()).toEqual({ instances: [instance], models: 3 });
       expect([...(await store.updateParticipants(params.roundId))].sort()).toEqual(
         update
           .slice(0, 3)

@@ -5,12 +5,15 @@
  * aggregate, the Sum2 mask counts, the round history and the operator's
  * pause flag and next-round settings.
  *
- * The coordinator process is the single writer: it serializes every change
- * and keeps a mirror in memory, so the store's job is durability, not
- * arbitration. Each method is still atomic on its own (one Redis script or
- * transaction), so a crash never leaves half an update behind: an update is
- * either in the participant set, the seed dictionary and the aggregate, or
- * in none of them.
+ * Several coordinator instances may share one store (ADR 0008): each method is
+ * atomic on its own (one Redis script or transaction) and is the arbiter of
+ * what it checks — the round, its phase, duplicates and count.max — so two
+ * instances never both take the participant that fills a phase, and a crash
+ * never leaves half an update behind: an update is in the participant set,
+ * the seed dictionary and its instance's update log, or in none of them.
+ * Each instance sums the updates it accepted into a partial aggregate and
+ * checkpoints it now and then (which trims its log); whoever unmasks combines
+ * every instance's checkpoint and log tail (`partials`).
  *
  * Implementations: `MemoryCoordinatorStore` (the embedded default) and
  * `RedisCoordinatorStore`; both pass `coordinator-store.conformance.ts`.
@@ -65,10 +68,45 @@ export interface RoundSummary {
   readonly participants: { readonly sum: number; readonly update: number; readonly sum2: number };
 }
 
-/** The running masked aggregate: the sum of all accepted masked models and how many there are. */
+/** A masked aggregate: the sum of masked models and how many there are. */
 export interface AggregateRecord {
   readonly modelCount: number;
   readonly object: MaskObject;
+}
+
+/**
+ * What a message's write answered: taken; already there; the phase is full (count.max taken,
+ * across every instance); or the round is no longer in the message's phase (another instance
+ * ended it).
+ */
+export type AddOutcome = 'added' | 'duplicate' | 'full' | 'closed';
+
+/** One accepted update as the store logs it: the instance that took it and its masked model. */
+export interface UpdateEntry {
+  /** The coordinator instance (ADR 0008): its partial aggregate holds this update once checkpointed. */
+  readonly instance: string;
+  /** Handed over: the caller never touches it again, so a store may keep it as is. */
+  readonly maskedModel: MaskObject;
+}
+
+/** One instance's share of a round's masked aggregate: its last checkpoint plus what it took since. */
+export interface PartialAggregate {
+  readonly instance: string;
+  readonly checkpoint: AggregateRecord | undefined;
+  /** Masked models accepted by this instance after its checkpoint, oldest first. */
+  readonly tail: readonly MaskObject[];
+}
+
+/**
+ * What changed, as told to every instance on a store (ADR 0008): the round (started, its phase
+ * changed, ended), the counts of the round's messages, or the meta (pause, settings, bans).
+ */
+export type StoreNotice = 'round' | 'counts' | 'meta';
+
+export interface PhaseCounts {
+  readonly sum: number;
+  readonly update: number;
+  readonly sum2: number;
 }
 
 /** Operator state that outlives rounds. */
@@ -113,45 +151,57 @@ export interface CoordinatorStore {
    */
   endRound(summary: RoundSummary): Promise<void>;
 
-  /** Adds a sum participant → ephemeral key entry; 'duplicate' (and no change) if the participant is there. */
-  addSumParticipant(roundId: number, participantPk: string, ephemeralPk: Uint8Array): Promise<'added' | 'duplicate'>;
+  /**
+   * Adds a sum participant → ephemeral key entry while the round is in its sum phase and holds
+   * fewer than `max`; otherwise nothing changes and the answer says why.
+   */
+  addSumParticipant(roundId: number, participantPk: string, ephemeralPk: Uint8Array, max: number): Promise<AddOutcome>;
   /** The sum dictionary of the round. */
   sumDict(roundId: number): Promise<ReadonlyMap<string, Uint8Array>>;
 
   /**
-   * Accepts one update atomically: records the participant, files each encrypted mask seed of
-   * its local seed dictionary under its sum participant (the seed dictionary), and replaces the
-   * stored aggregate with `aggregate` (the aggregate including this update). 'duplicate' (and no
-   * change) if the participant already sent an update this round. `aggregate.object` is handed
-   * over: the caller passes a fresh copy and never touches it again, so a store may keep it as is
-   * (the memory store does; a copy of a 10⁶-weight aggregate costs ~2 ms per update).
+   * Accepts one update atomically while the round is in its update phase and holds fewer than
+   * `max`: records the participant, files each encrypted mask seed of its local seed dictionary
+   * under its sum participant (the seed dictionary) and appends the masked model to the update
+   * log of `entry.instance`. Otherwise nothing changes and the answer says why.
    */
   addUpdate(
     roundId: number,
     participantPk: string,
     localSeedDict: ReadonlyMap<string, Uint8Array>,
-    aggregate: AggregateRecord,
-  ): Promise<'added' | 'duplicate'>;
+    entry: UpdateEntry,
+    max: number,
+  ): Promise<AddOutcome>;
+  /**
+   * Replaces `instance`'s checkpoint with `aggregate` — the sum of every update that instance
+   * logged this round — and empties its log. 'behind' (and no change) if the store holds more
+   * of its updates than `aggregate.modelCount` (a write that failed for the caller landed after
+   * all): the caller rebuilds its partial from `partials`. `aggregate.object` is handed over.
+   */
+  checkpoint(roundId: number, instance: string, aggregate: AggregateRecord): Promise<'saved' | 'behind'>;
+  /**
+   * Every instance's checkpoint and log tail for the round, in no particular order. `config` and `length` are the round's;
+   * stored data that does not decode under them is an error (corrupt store).
+   */
+  partials(roundId: number, config: MaskConfig, length: number): Promise<readonly PartialAggregate[]>;
   /** The update participants accepted so far. */
   updateParticipants(roundId: number): Promise<ReadonlySet<string>>;
   /** One sum participant's update seed dictionary: update participant → encrypted mask seed. */
   updateSeedDict(roundId: number, sumParticipantPk: string): Promise<ReadonlyMap<string, Uint8Array>>;
   /**
-   * The stored aggregate, or undefined when no update was accepted. `config` and `length` are the
-   * round's; a stored aggregate that does not decode under them is an error (corrupt store).
-   */
-  loadAggregate(roundId: number, config: MaskConfig, length: number): Promise<AggregateRecord | undefined>;
-
-  /**
    * Records one Sum2 message: the sender, its aggregated mask's hash and, for the first sender of
-   * that hash, the encoded mask. 'duplicate' (and no change) if this sum participant already sent one.
+   * that hash, the encoded mask — while the round is in its sum2 phase and holds fewer than `max`
+   * Sum2 messages; otherwise nothing changes and the answer says why.
    */
   addMask(
     roundId: number,
     participantPk: string,
     maskHash: string,
     encodedMask: Uint8Array,
-  ): Promise<'added' | 'duplicate'>;
+    max: number,
+  ): Promise<AddOutcome>;
+  /** Accepted messages per phase of the round, across every instance. */
+  counts(roundId: number): Promise<PhaseCounts>;
   /** Mask hash → number of sum participants that sent it. */
   maskCounts(roundId: number): Promise<ReadonlyMap<string, number>>;
   /** The sum participants whose Sum2 was recorded. */
@@ -167,6 +217,27 @@ export interface CoordinatorStore {
 
   /** Resolves when the store answers (`GET /health`); rejects with a StoreError when it does not. */
   ping(): Promise<void>;
+
+  // ---- several instances on one store (ADR 0008) ----
+
+  /**
+   * Takes or renews the lease that makes `instance` the one instance that ends phases, starts
+   * rounds and unmasks, for `ttlMs`: its fencing token while it holds the lease (a new, higher
+   * token each time the lease is newly taken), undefined while another instance holds it.
+   */
+  lease(instance: string, ttlMs: number): Promise<number | undefined>;
+  /** Gives the lease up at once if `instance` holds it (a clean shutdown: no wait for the ttl). */
+  releaseLease(instance: string): Promise<void>;
+  /**
+   * From now on `startRound`, `saveRound` and `endRound` through this store object throw a
+   * StoreError unless `token` is still the newest fencing token: a leader that lost its lease
+   * (a pause longer than the ttl) cannot change the round under its successor. undefined: no check.
+   */
+  fence(token: number | undefined): void;
+  /** Tells every instance on this store, this one included, that something changed. */
+  notify(notice: StoreNotice): Promise<void>;
+  /** Calls `listener` for every notice from any instance until the returned function is called. */
+  subscribe(listener: (notice: StoreNotice) => void): Promise<() => Promise<void>>;
 
   /** Releases connections; the data stays (for Redis) or goes (for memory). */
   close(): Promise<void>;

@@ -12,41 +12,54 @@
  * fields are base64url (CONVENTIONS §8), validated in full when read back —
  * a corrupt value is a `StoreError`, never a half-loaded record.
  *
- * Key layout (`p` = the key prefix, `petfl` by default; `id` = round id):
+ * Key layout (`p` = the key prefix, `petfl` by default, as a Redis Cluster hash tag: `{petfl}`;
+ * `id` = round id; redis/keys.ts says why and how a prefix becomes a tag):
  *
  * ```text
- *   p:current                  string  id of the round in progress (absent: none)
- *   p:last-round-id            string  highest round id ever started
- *   p:meta                     string  CoordinatorMeta JSON
- *   p:history                  list    RoundSummary JSON ({v: 1, …}), newest first, ≤ HISTORY_LIMIT
- *   p:r:id:round               string  RoundRecord JSON ({v: 1, …}) — holds the round secret key
- *   p:r:id:sums                hash    sum participant → ephemeral public key (raw)
- *   p:r:id:updates             set     update participants
- *   p:r:id:seeds:<sum pk>      hash    update participant → encrypted mask seed (raw): one
- *                                      sum participant's update seed dictionary
- *   p:r:id:seed-index          set     the sum participants that have a seeds hash (to delete them)
- *   p:r:id:aggregate           hash    mask → encodeMaskObject bytes, models → model count
- *   p:r:id:sum2                hash    Sum2 sender → the hash of its aggregated mask
- *   p:r:id:mask-counts         hash    mask hash → number of senders
- *   p:r:id:masks               hash    mask hash → the first sender's encoded mask (raw)
+ *   {p}:current                  string  id of the round in progress (absent: none)
+ *   {p}:phase                    string  `<id>:<phase>` of the round in progress (the scripts check it)
+ *   {p}:last-round-id            string  highest round id ever started
+ *   {p}:meta                     string  CoordinatorMeta JSON ({v: 1, …})
+ *   {p}:history                  list    RoundSummary JSON ({v: 1, …}), newest first, ≤ HISTORY_LIMIT
+ *   {p}:r:id:round               string  RoundRecord JSON ({v: 1, …}) — holds the round secret key
+ *   {p}:r:id:sums                hash    sum participant → ephemeral public key (raw)
+ *   {p}:r:id:updates             set     update participants
+ *   {p}:r:id:seeds:<sum pk>      hash    update participant → encrypted mask seed (raw): one
+ *                                        sum participant's update seed dictionary
+ *   {p}:r:id:seed-index          set     the sum participants that have a seeds hash (to delete them)
+ *   {p}:r:id:instances           set     coordinator instances that logged updates (ADR 0008)
+ *   {p}:r:id:partial:<instance>  hash    mask → encodeMaskObject bytes, models → model count:
+ *                                        one instance's checkpoint
+ *   {p}:r:id:log:<instance>      list    encoded masked models the instance took since its checkpoint
+ *   {p}:r:id:sum2                hash    Sum2 sender → the hash of its aggregated mask
+ *   {p}:r:id:mask-counts         hash    mask hash → number of senders
+ *   {p}:r:id:masks               hash    mask hash → the first sender's encoded mask (raw)
  * ```
  *
- * Participant keys are base64url (protocol.md §3.8), so they are safe in key names. The scripts
- * declare every key they touch, but the multi-key scripts and transactions assume one Redis
- * instance (no Cluster). The coordinator is the single writer (coordinator-store.ts); WATCH on
- * the round's keys still turns a concurrent writer into an error instead of orphaned keys.
+ * The JSON records are described by Valibot schemas in redis/records.ts. Participant keys are
+ * base64url (protocol.md §3.8), so they are safe in key names. The scripts declare every key they
+ * touch, and every key of a store shares one hash tag, so the multi-key scripts and transactions
+ * stay in one hash slot as Redis Cluster requires; the store itself still talks to one node
+ * (an ioredis `Redis` client, not a `Cluster` one). Several coordinator instances may share a
+ * store (ADR 0008): the scripts check the round, its phase, duplicates and count.max atomically;
+ * WATCH on the round's keys turns a concurrent round change into an error instead of orphaned keys.
  */
 
 import { decodeMaskObject, encodeMaskObject, type MaskConfig } from '@petfl/core';
 import { type ChainableCommander, Redis } from 'ioredis';
 import {
+  type AddOutcome,
   type AggregateRecord,
   type CoordinatorMeta,
   type CoordinatorStore,
   DEFAULT_META,
   HISTORY_LIMIT,
+  type PartialAggregate,
+  type PhaseCounts,
   type RoundRecord,
   type RoundSummary,
+  type StoreNotice,
+  type UpdateEntry,
 } from './coordinator-store.ts';
 import { type RedisStoreKeys, redisStoreKeys, roundKeys } from './redis/keys.ts';
 import {
@@ -72,7 +85,10 @@ export type RedisCoordinatorStoreOptions =
   | {
       /** `redis://[user:password@]host:port[/db]` */
       readonly url: string;
-      /** Prefix of every key (default `petfl`); one prefix per coordinator. */
+      /**
+       * Prefix of every key (default `petfl`); one prefix per coordinator. It becomes the keys'
+       * Redis Cluster hash tag (`{petfl}:current`), unless it holds one already (redis/keys.ts).
+       */
       readonly keyPrefix?: string;
       /** A command with no reply after this long rejects (default 30 s): a hung server never hangs the round. */
       readonly commandTimeoutMs?: number;
@@ -98,6 +114,16 @@ function toBytes(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer);
 }
 
+/** A stored encoded mask object under the round's config and length; a StoreError naming the key if it is not one. */
+function decodeStored(key: string, bytes: Buffer, config: MaskConfig, length: number) {
+  try {
+    // decodeMaskObject range-checks every element and copies them out of the reply buffer.
+    return decodeMaskObject(bytes, { config, length });
+  } catch (error) {
+    throw new StoreError(`redis ${key}: corrupt masked model: ${messageOf(error)}`, { cause: error });
+  }
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -108,6 +134,11 @@ export class RedisCoordinatorStore implements CoordinatorStore {
   private readonly keys: RedisStoreKeys;
   private readonly ownsClient: boolean;
   private lastConnectionError: Error | undefined;
+  /** The fencing token phase-changing writes are made under (`fence`), if any. */
+  private fencedBy: number | undefined;
+  /** The pub/sub connection, opened by the first `subscribe`. */
+  private subscriber: Redis | undefined;
+  private readonly listeners = new Set<(notice: StoreNotice) => void>();
 
   constructor(options: RedisCoordinatorStoreOptions) {
     this.keys = redisStoreKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX);
@@ -183,10 +214,16 @@ export class RedisCoordinatorStore implements CoordinatorStore {
       const k = this.keys;
       const text = encodeRoundRecord('startRound', round);
       await this.watching(async () => {
-        const [, current, last] = await this.exec(
+        const [, current, last, token] = await this.exec(
           'startRound',
-          this.client.pipeline().watch(k.current, k.lastRoundId).get(k.current).get(k.lastRoundId),
+          this.client
+            .pipeline()
+            .watch(k.current, k.lastRoundId, k.leaderToken)
+            .get(k.current)
+            .get(k.lastRoundId)
+            .get(k.leaderToken),
         );
+        this.checkFence('startRound', token);
         const lastId = typeof last === 'string' ? storedInteger(k.lastRoundId, last) : 0;
         const previous =
           typeof current === 'string' ? await this.roundKeysWatched(storedInteger(k.current, current)) : [];
@@ -196,6 +233,7 @@ export class RedisCoordinatorStore implements CoordinatorStore {
         // SECURITY: writes the new round's record, round secret key included (see encodeRoundRecord).
         tx.set(k.round(round.roundId), text)
           .set(k.current, String(round.roundId))
+          .set(k.phase, `${round.roundId}:${round.phase}`)
           .set(k.lastRoundId, String(Math.max(lastId, round.roundId)));
         await this.exec('startRound', tx);
       });
@@ -207,7 +245,18 @@ export class RedisCoordinatorStore implements CoordinatorStore {
       const text = encodeRoundRecord('saveRound', round);
       const id = String(round.roundId);
       // SECURITY: rewrites the record, round secret key included; deleted by `endRound`.
-      const outcome = await this.scripts.petflSaveRound(this.keys.current, this.keys.round(round.roundId), id, text);
+      const k = this.keys;
+      const outcome = await this.scripts.petflSaveRound(
+        k.current,
+        k.phase,
+        k.round(round.roundId),
+        k.leaderToken,
+        id,
+        text,
+        round.phase,
+        this.fencedBy === undefined ? '' : String(this.fencedBy),
+      );
+      if (outcome === -5) throw this.fencedError('saveRound');
       this.outcome('saveRound', round.roundId, outcome);
     });
   }
@@ -219,10 +268,18 @@ export class RedisCoordinatorStore implements CoordinatorStore {
       const text = encodeSummary('endRound', summary);
       await this.watching(async () => {
         const index = k.seedIndex(roundId);
-        const [, current, sumPks] = await this.exec(
+        const instances = k.instances(roundId);
+        const [, current, sumPks, instanceIds, token] = await this.exec(
           'endRound',
-          this.client.pipeline().watch(k.current, index).get(k.current).smembers(index),
+          this.client
+            .pipeline()
+            .watch(k.current, index, instances, k.leaderToken)
+            .get(k.current)
+            .smembers(index)
+            .smembers(instances)
+            .get(k.leaderToken),
         );
+        this.checkFence('endRound', token);
         this.expectRound('endRound', roundId, current);
         // One MULTI: the summary lands in the history exactly when the round's keys go.
         // SECURITY: deleting the round's keys deletes its record, and with it the round secret key.
@@ -232,20 +289,22 @@ export class RedisCoordinatorStore implements CoordinatorStore {
             .multi()
             .lpush(k.history, text)
             .ltrim(k.history, 0, HISTORY_LIMIT - 1)
-            .del(...roundKeys(k, roundId, sumPks as string[]), k.current),
+            .del(...roundKeys(k, roundId, sumPks as string[], instanceIds as string[]), k.current, k.phase),
         );
       });
     });
   }
 
-  addSumParticipant(roundId: number, participantPk: string, ephemeralPk: Uint8Array): Promise<'added' | 'duplicate'> {
+  addSumParticipant(roundId: number, participantPk: string, ephemeralPk: Uint8Array, max: number): Promise<AddOutcome> {
     return this.guard('addSumParticipant', async () => {
       const outcome = await this.scripts.petflAddSumParticipant(
         this.keys.current,
+        this.keys.phase,
         this.keys.sums(roundId),
         String(roundId),
         participantPk,
         toBuffer(ephemeralPk),
+        String(max),
       );
       return this.outcome('addSumParticipant', roundId, outcome);
     });
@@ -262,33 +321,83 @@ export class RedisCoordinatorStore implements CoordinatorStore {
     roundId: number,
     participantPk: string,
     localSeedDict: ReadonlyMap<string, Uint8Array>,
-    aggregate: AggregateRecord,
-  ): Promise<'added' | 'duplicate'> {
+    entry: UpdateEntry,
+    max: number,
+  ): Promise<AddOutcome> {
     return this.guard('addUpdate', async () => {
       const k = this.keys;
-      const { modelCount } = aggregate;
-      if (!Number.isSafeInteger(modelCount) || modelCount < 0) {
-        throw new StoreError(`addUpdate: aggregate.modelCount: expected a non-negative integer, got ${modelCount}`);
-      }
-      const encoded = encodeMaskObject(aggregate.object);
+      const encoded = encodeMaskObject(entry.maskedModel);
       const seedKeys: string[] = [];
       const seedArgs: (string | Buffer)[] = [];
       for (const [sumPk, encryptedSeed] of localSeedDict) {
         seedKeys.push(k.seeds(roundId, sumPk));
         seedArgs.push(sumPk, toBuffer(encryptedSeed));
       }
-      const keys = [k.current, k.updates(roundId), k.aggregate(roundId), k.seedIndex(roundId), ...seedKeys];
+      const keys = [
+        k.current,
+        k.phase,
+        k.updates(roundId),
+        k.seedIndex(roundId),
+        k.instances(roundId),
+        k.log(roundId, entry.instance),
+        ...seedKeys,
+      ];
       const outcome = await this.scripts.petflAddUpdate(
         keys.length,
         ...keys,
         String(roundId),
         participantPk,
+        String(max),
+        entry.instance,
         // encodeMaskObject's output is ours alone: a view, not a copy, of a possibly large buffer.
         Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength),
-        String(modelCount),
         ...seedArgs,
       );
       return this.outcome('addUpdate', roundId, outcome);
+    });
+  }
+
+  checkpoint(roundId: number, instance: string, aggregate: AggregateRecord): Promise<'saved' | 'behind'> {
+    return this.guard('checkpoint', async () => {
+      const k = this.keys;
+      const { modelCount } = aggregate;
+      if (!Number.isSafeInteger(modelCount) || modelCount < 0) {
+        throw new StoreError(`checkpoint: aggregate.modelCount: expected a non-negative integer, got ${modelCount}`);
+      }
+      const encoded = encodeMaskObject(aggregate.object);
+      const reply = await this.scripts.petflCheckpoint(
+        k.current,
+        k.instances(roundId),
+        k.partial(roundId, instance),
+        k.log(roundId, instance),
+        String(roundId),
+        instance,
+        String(modelCount),
+        Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength),
+      );
+      if (reply === 1) return 'saved';
+      if (reply === 0) return 'behind';
+      if (reply === -4) {
+        throw new StoreError(`checkpoint: ${instance} logged fewer than ${modelCount} updates in round ${roundId}`);
+      }
+      this.outcome('checkpoint', roundId, reply);
+      throw new StoreError(`redis checkpoint: unexpected script reply ${show(reply)}`);
+    });
+  }
+
+  partials(roundId: number, config: MaskConfig, length: number): Promise<readonly PartialAggregate[]> {
+    return this.guard('partials', async () => {
+      const k = this.keys;
+      return this.readPartials(roundId, config, length, k);
+    });
+  }
+
+  counts(roundId: number): Promise<PhaseCounts> {
+    return this.guard('counts', async () => {
+      const [sum, update, sum2] = await this.inRound('counts', roundId, (tx) =>
+        tx.hlen(this.keys.sums(roundId)).scard(this.keys.updates(roundId)).hlen(this.keys.sum2(roundId)),
+      );
+      return { sum: Number(sum), update: Number(update), sum2: Number(sum2) };
     });
   }
 
@@ -310,27 +419,47 @@ export class RedisCoordinatorStore implements CoordinatorStore {
     });
   }
 
-  loadAggregate(roundId: number, config: MaskConfig, length: number): Promise<AggregateRecord | undefined> {
-    return this.guard('loadAggregate', async () => {
-      const key = this.keys.aggregate(roundId);
-      const [reply] = await this.inRound('loadAggregate', roundId, (tx) => tx.hgetallBuffer(key));
-      const fields = reply as Record<string, Buffer>;
-      const mask = fields['mask'];
-      const models = fields['models'];
-      if (mask === undefined && models === undefined) return undefined;
-      if (mask === undefined || models === undefined) {
-        throw new StoreError(
-          `redis ${key}: corrupt value: expected fields mask and models, got ${Object.keys(fields)}`,
+  /** Every instance's checkpoint and log, read in one MULTI after the instance index (WATCHed). */
+  private async readPartials(
+    roundId: number,
+    config: MaskConfig,
+    length: number,
+    k: RedisStoreKeys,
+  ): Promise<PartialAggregate[]> {
+    const index = k.instances(roundId);
+    let result: PartialAggregate[] = [];
+    await this.watching(async () => {
+      const [, ids] = await this.exec('partials', this.client.pipeline().watch(index).smembers(index));
+      const instances = (ids as string[]).sort();
+      const tx = this.client.multi().get(k.current);
+      for (const instance of instances) {
+        tx.hgetallBuffer(k.partial(roundId, instance)).lrangeBuffer(k.log(roundId, instance), 0, -1);
+      }
+      const [current, ...replies] = await this.exec('partials', tx);
+      this.expectRound('partials', roundId, current);
+      result = instances.map((instance, i) => {
+        const key = k.partial(roundId, instance);
+        const fields = replies[2 * i] as Record<string, Buffer>;
+        const mask = fields['mask'];
+        const models = fields['models'];
+        let checkpoint: AggregateRecord | undefined;
+        if (mask !== undefined || models !== undefined) {
+          if (mask === undefined || models === undefined) {
+            throw new StoreError(
+              `redis ${key}: corrupt value: expected fields mask and models, got ${Object.keys(fields)}`,
+            );
+          }
+          const modelCount = storedInteger(`${key} models`, models.toString('latin1'));
+          checkpoint = { modelCount, object: decodeStored(key, mask, config, length) };
+        }
+        const logKey = k.log(roundId, instance);
+        const tail = (replies[2 * i + 1] as Buffer[]).map((bytes, j) =>
+          decodeStored(`${logKey}[${j}]`, bytes, config, length),
         );
-      }
-      const modelCount = storedInteger(`${key} models`, models.toString('latin1'));
-      try {
-        // decodeMaskObject range-checks every element and copies them out of the reply buffer.
-        return { modelCount, object: decodeMaskObject(mask, { config, length }) };
-      } catch (error) {
-        throw new StoreError(`redis ${key}: corrupt aggregate: ${messageOf(error)}`, { cause: error });
-      }
+        return { instance, checkpoint, tail };
+      });
     });
+    return result;
   }
 
   addMask(
@@ -338,11 +467,13 @@ export class RedisCoordinatorStore implements CoordinatorStore {
     participantPk: string,
     maskHash: string,
     encodedMask: Uint8Array,
-  ): Promise<'added' | 'duplicate'> {
+    max: number,
+  ): Promise<AddOutcome> {
     return this.guard('addMask', async () => {
       const k = this.keys;
       const outcome = await this.scripts.petflAddMask(
         k.current,
+        k.phase,
         k.sum2(roundId),
         k.maskCounts(roundId),
         k.masks(roundId),
@@ -350,6 +481,7 @@ export class RedisCoordinatorStore implements CoordinatorStore {
         participantPk,
         maskHash,
         toBuffer(encodedMask),
+        String(max),
       );
       return this.outcome('addMask', roundId, outcome);
     });
@@ -408,8 +540,56 @@ export class RedisCoordinatorStore implements CoordinatorStore {
     });
   }
 
+  lease(instance: string, ttlMs: number): Promise<number | undefined> {
+    return this.guard('lease', async () => {
+      const token = await this.scripts.petflLease(this.keys.leader, this.keys.leaderToken, instance, String(ttlMs));
+      return token < 0 ? undefined : token;
+    });
+  }
+
+  releaseLease(instance: string): Promise<void> {
+    return this.guard('releaseLease', async () => {
+      await this.scripts.petflReleaseLease(this.keys.leader, instance);
+    });
+  }
+
+  fence(token: number | undefined): void {
+    this.fencedBy = token;
+  }
+
+  notify(notice: StoreNotice): Promise<void> {
+    return this.guard('notify', async () => {
+      await this.client.publish(this.keys.notices, notice);
+    });
+  }
+
+  subscribe(listener: (notice: StoreNotice) => void): Promise<() => Promise<void>> {
+    return this.guard('subscribe', async () => {
+      if (this.subscriber === undefined) {
+        // Pub/sub needs a connection of its own; ioredis re-subscribes it after a reconnection.
+        const subscriber = this.client.duplicate();
+        subscriber.on('error', () => undefined);
+        subscriber.on('message', (channel: string, message: string) => {
+          if (channel !== this.keys.notices) return;
+          if (message !== 'round' && message !== 'counts' && message !== 'meta') return;
+          for (const l of [...this.listeners]) l(message);
+        });
+        this.subscriber = subscriber;
+        await subscriber.subscribe(this.keys.notices);
+      }
+      this.listeners.add(listener);
+      return async () => {
+        this.listeners.delete(listener);
+      };
+    });
+  }
+
   /** Quits the connection this store opened (waiting for pending replies); a client passed in is its owner's. */
   async close(): Promise<void> {
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.listeners.clear();
+    if (subscriber !== undefined) subscriber.disconnect();
     if (!this.ownsClient || this.client.status === 'end') return;
     if (this.client.status === 'ready') {
       try {
@@ -451,8 +631,12 @@ export class RedisCoordinatorStore implements CoordinatorStore {
   /** Watches a round's seed index and returns every key of that round. */
   private async roundKeysWatched(roundId: number): Promise<string[]> {
     const index = this.keys.seedIndex(roundId);
-    const [, sumPks] = await this.exec('startRound', this.client.pipeline().watch(index).smembers(index));
-    return roundKeys(this.keys, roundId, sumPks as string[]);
+    const instances = this.keys.instances(roundId);
+    const [, sumPks, ids] = await this.exec(
+      'startRound',
+      this.client.pipeline().watch(index, instances).smembers(index).smembers(instances),
+    );
+    return roundKeys(this.keys, roundId, sumPks as string[], ids as string[]);
   }
 
   /** Executes a pipeline or MULTI: the replies, or a StoreError for the first failed command or an aborted MULTI. */
@@ -478,6 +662,15 @@ export class RedisCoordinatorStore implements CoordinatorStore {
     return replies;
   }
 
+  private checkFence(op: string, token: unknown): void {
+    if (this.fencedBy !== undefined && token !== String(this.fencedBy)) throw this.fencedError(op, token);
+  }
+
+  private fencedError(op: string, token?: unknown): StoreError {
+    const now = typeof token === 'string' ? ` by ${token}` : '';
+    return new StoreError(`${op}: fenced: lease token ${this.fencedBy} was superseded${now}`);
+  }
+
   private expectRound(op: string, roundId: number, current: unknown): void {
     if (current !== String(roundId)) {
       const now = typeof current === 'string' ? `round ${current} is` : 'no round is';
@@ -485,12 +678,16 @@ export class RedisCoordinatorStore implements CoordinatorStore {
     }
   }
 
-  private outcome(op: string, roundId: number, reply: number): 'added' | 'duplicate' {
+  private outcome(op: string, roundId: number, reply: number): AddOutcome {
     switch (reply) {
       case 1:
         return 'added';
       case 0:
         return 'duplicate';
+      case -2:
+        return 'full';
+      case -3:
+        return 'closed';
       case -1:
         throw new StoreError(`${op}: round ${roundId} is not the round in progress`);
       default:

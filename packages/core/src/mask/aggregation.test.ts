@@ -342,6 +342,24 @@ describe('Aggregation validation', () => {
     expect(() => new Aggregation(config, 2).retract(masked(config, [0, 0]))).toThrow(PetError);
   });
 
+  it('merge of partial aggregates equals aggregating everything in one, on both arithmetic paths', () => {
+    for (const name of ['prime/f32/b0/m3', 'prime/f64/b6/m6', 'power2/f32/b2/m3']) {
+      const c = cfg(name);
+      const objects = [0, 1, 2, 3, 4].map((i) => masked(c, [0.1 * i, -0.2, 0.3 * i], 1 + i));
+      const whole = new Aggregation(c, 3);
+      for (const o of objects) whole.aggregate(o);
+      const left = new Aggregation(c, 3);
+      const right = new Aggregation(c, 3);
+      for (const [i, o] of objects.entries()) (i % 2 === 0 ? left : right).aggregate(o);
+      left.merge(right);
+      expect(left.modelCount).toBe(5);
+      expect(Array.from(left.toMaskObject().vector)).toEqual(Array.from(whole.toMaskObject().vector));
+      expect(Array.from(left.toMaskObject().scalar)).toEqual(Array.from(whole.toMaskObject().scalar));
+    }
+    const other = new Aggregation(cfg('prime/f64/b6/m6'), 3);
+    expect(() => new Aggregation(config, 3).merge(other)).toThrow(PetError);
+  });
+
   it('config mismatch → config-mismatch', () => {
     const aggregation = new Aggregation(config, 2);
     for (const other of ['integer/f32/b0/m3', 'prime/f64/b0/m3', 'prime/f32/b2/m3', 'prime/f32/b0/m6']) {

@@ -65,6 +65,26 @@ export class Aggregation {
   }
 
   /**
+   * Adds another aggregate of the same shape: its `modelCount` objects count as added here
+   * (aggregation is associative, so partial aggregates of several coordinator instances combine
+   * exactly). Throws `too-many-models` past the config's model cap, and the shape errors of
+   * `validateAggregation`; nothing changes then.
+   */
+  merge(other: Aggregation): void {
+    const mismatch = this.checkShape(other.toMaskObject(), 'merged aggregate');
+    if (mismatch) throw mismatch;
+    if (BigInt(this.count) + BigInt(other.count) > this.params.modelCap) {
+      throw new PetError(
+        'too-many-models',
+        `aggregation: expected at most ${this.params.modelCap} models for ${this.params.name}, got ${this.count + other.count}`,
+      );
+    }
+    this.group.addInto(this.vector, other.vector);
+    this.group.addInto(this.scalar, other.scalar);
+    this.count += other.count;
+  }
+
+  /**
    * Takes back the object last added with `aggregate` (exact: group subtraction undoes group
    * addition), e.g. when the coordinator's store refused to commit the update it came with.
    */

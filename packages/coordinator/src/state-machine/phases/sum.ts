@@ -13,7 +13,15 @@ import {
   verifyTaskSignature,
 } from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
+import { advancePhase } from '../advance.ts';
+import { refused } from '../refused.ts';
 import type { LiveRound } from '../round.ts';
+import type { InRoundState, Transition } from '../state.ts';
+
+/** The sum phase has ended (count or time, phase-timing.ts): the sum dictionary is fixed, the update phase begins. */
+export function endSum(state: InRoundState, now: number): Transition {
+  return advancePhase(state, 'update', now);
+}
 
 /**
  * The sum signature at the start of a Sum payload must verify and be eligible for sum: checked on
@@ -53,9 +61,9 @@ export async function acceptSum(store: CoordinatorStore, round: LiveRound, pk: s
   // A low-order or non-canonical ephemeral key would make every update participant's sealing fail
   // (protocol.md §3.3): refused here, so one sum participant cannot fail the round.
   checkEncryptPublicKey(sum.ephemeralPk, 'sum.ephemeralPk');
-  if ((await store.addSumParticipant(record.roundId, pk, sum.ephemeralPk)) === 'duplicate') {
-    throw new PetError('duplicate-message', `sum: participant ${pk} is already in the sum dictionary`);
-  }
+  const max = record.pet.sum.count.max;
+  const outcome = await store.addSumParticipant(record.roundId, pk, sum.ephemeralPk, max);
+  if (outcome !== 'added') throw refused('sum', outcome, `participant ${pk} is already in the sum dictionary`, max);
   round.sumDict.set(pk, sum.ephemeralPk.slice());
   round.accepted.sum += 1;
 }

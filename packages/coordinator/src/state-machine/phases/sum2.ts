@@ -18,8 +18,34 @@ import {
   toBase64Url,
   verifyTaskSignature,
 } from '@petfl/core';
+import type { PhaseSettings } from '../../settings.ts';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
+import { refused } from '../refused.ts';
 import type { LiveRound } from '../round.ts';
+import type { InRoundState, Transition } from '../state.ts';
+import { majorityOf } from './unmask.ts';
+
+/**
+ * The sum2 phase's timing rules: it waits for at least a majority of the sum dictionary
+ * (protocol.md §1.3). Unmask needs a mask backed by a majority, so ending the phase with fewer
+ * Sum2 messages could only fail the round.
+ */
+export function sum2Rules(rules: PhaseSettings, sumParticipants: number): PhaseSettings {
+  const least = Math.min(Math.max(rules.count.min, majorityOf(sumParticipants)), rules.count.max);
+  return { ...rules, count: { min: least, max: rules.count.max } };
+}
+
+/** The sum2 phase has ended: the votes are in, unmask begins (the shell's `unmask` task). */
+export function endSum2(state: InRoundState, now: number): Transition {
+  const { record } = state.round;
+  const durationMs = now - record.phaseStartedAt;
+  // The record keeps phase 'sum2' (unmask is not persisted: a restart re-judges sum2, which ends again).
+  const ended = { ...record, phaseDurationsMs: { ...record.phaseDurationsMs, sum2: durationMs } };
+  return {
+    state: { ...state, kind: 'unmask', round: { ...state.round, record: ended }, startedAt: now },
+    effects: [{ kind: 'dropChunks' }, { kind: 'phaseEnded', phase: 'sum2', durationMs }, { kind: 'unmask' }],
+  };
+}
 
 /**
  * Cheap checks on a Sum2 payload's (or chunk 0's) first bytes, before anything is decoded or held:
@@ -74,8 +100,12 @@ export async function acceptSum2(
   }
   const invalid = round.aggregation.validateUnmasking(sum2.aggregatedMask);
   if (invalid && invalid.code !== 'empty-aggregation') throw invalid;
-  for (const rejected of sum2.rejectedSeeds) {
-    const key = toBase64Url(rejected);
+  // With several instances, this one knows only the updates it took: ask the store for the rest.
+  const rejectedKeys = sum2.rejectedSeeds.map(toBase64Url);
+  if (rejectedKeys.some((key) => !round.updates.has(key))) {
+    for (const key of await store.updateParticipants(record.roundId)) round.updates.add(key);
+  }
+  for (const key of rejectedKeys) {
     if (!round.updates.has(key)) {
       throw new PetError(
         'invalid-field',
@@ -86,10 +116,10 @@ export async function acceptSum2(
 
   const encoded = encodeVote(sum2);
   const hash = toBase64Url(crypto.hash(encoded));
-  if ((await store.addMask(record.roundId, pk, hash, encoded)) === 'duplicate') {
-    round.sum2Senders.add(pk);
-    throw new PetError('duplicate-message', `sum2: participant ${pk} already sent its aggregated mask`);
-  }
+  const max = record.pet.sum2.count.max;
+  const outcome = await store.addMask(record.roundId, pk, hash, encoded, max);
+  if (outcome === 'duplicate') round.sum2Senders.add(pk);
+  if (outcome !== 'added') throw refused('sum2', outcome, `participant ${pk} already sent its aggregated mask`, max);
   round.sum2Senders.add(pk);
   round.maskCounts.set(hash, (round.maskCounts.get(hash) ?? 0) + 1);
   round.accepted.sum2 += 1;

@@ -11,7 +11,27 @@
 
 import { type AggregateBounds, decodeMaskObject, isPetError, maskObjectByteLength, toBase64Url } from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
-import type { LiveRound } from '../round.ts';
+import { combinePartials, type LiveRound } from '../round.ts';
+import type { CoordinatorState, Transition, UnmaskResult } from '../state.ts';
+import { failRound, roundSummary } from './failure.ts';
+
+type Unmasking = Extract<CoordinatorState, { readonly kind: 'unmask' }>;
+
+/**
+ * The `unmask` task has ended: completed (the global model is saved) or failed with its reason
+ * and offenders. Back to idle either way (the caller settles idle, which starts the next round).
+ */
+export function unmasked(state: Unmasking, outcome: UnmaskResult, now: number): Transition {
+  if (outcome.kind === 'failed') return failRound(state, outcome.reason, now, outcome.offenders);
+  const durationMs = now - state.startedAt;
+  return {
+    state: { kind: 'idle', lastRoundId: state.lastRoundId, paused: state.paused },
+    effects: [
+      { kind: 'phaseEnded', phase: 'unmask', durationMs },
+      { kind: 'endRound', summary: roundSummary(state.round, 'completed', now, undefined, durationMs) },
+    ],
+  };
+}
 
 export type UnmaskOutcome =
   | { readonly kind: 'model'; readonly model: Float64Array }
@@ -32,7 +52,8 @@ export async function unmaskRound(
   round: LiveRound,
   bounds: AggregateBounds,
 ): Promise<UnmaskOutcome> {
-  const ranked = [...round.maskCounts].sort((a, b) => b[1] - a[1]);
+  // The votes of every instance (ADR 0008): the store's counts, not this instance's mirror.
+  const ranked = [...(await store.maskCounts(round.record.roundId))].sort((a, b) => b[1] - a[1]);
   const best = ranked[0];
   if (best === undefined) return { kind: 'failure', reason: 'unmask: no aggregated mask was received' };
   const runnerUp = ranked[1];
@@ -72,9 +93,21 @@ export async function unmaskRound(
       config: record.maskConfig,
       length: record.modelLength,
     });
-    const invalid = round.aggregation.validateUnmasking(mask);
+    // Every instance's partial aggregate (ADR 0008): each update is in exactly one of them.
+    const aggregation = combinePartials(
+      record,
+      await store.partials(record.roundId, record.maskConfig, record.modelLength),
+    );
+    const { update } = await store.counts(record.roundId);
+    if (aggregation.modelCount !== update) {
+      return {
+        kind: 'failure',
+        reason: `unmask: the partial aggregates hold ${aggregation.modelCount} masked models but ${update} updates were accepted`,
+      };
+    }
+    const invalid = aggregation.validateUnmasking(mask);
     if (invalid) throw invalid;
-    return { kind: 'model', model: round.aggregation.unmaskChecked(mask, bounds) };
+    return { kind: 'model', model: aggregation.unmaskChecked(mask, bounds) };
   } catch (error) {
     if (!isPetError(error)) throw error;
     return { kind: 'failure', reason: `unmask: ${error.message.replace(/^unmask: /, '')}` };

@@ -22,7 +22,15 @@ import {
   verifyTaskSignature,
 } from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
+import { advancePhase } from '../advance.ts';
+import { refused } from '../refused.ts';
 import type { LiveRound } from '../round.ts';
+import type { InRoundState, Transition } from '../state.ts';
+
+/** The update phase has ended: the seed dictionary is fixed, the sum2 phase begins. */
+export function endUpdate(state: InRoundState, now: number): Transition {
+  return advancePhase(state, 'sum2', now);
+}
 
 /**
  * The two signatures at the start of an Update payload: the sum signature must verify and not be
@@ -100,30 +108,13 @@ export async function acceptUpdate(
   const invalid = round.aggregation.validateAggregation(update.maskedModel);
   if (invalid) throw invalid;
 
+  const max = record.pet.update.count.max;
+  // Durable before 202: the store logs the masked model under this instance (ADR 0008) in the
+  // same atomic step that records the participant and its seeds.
+  const entry = { instance: round.instance, maskedModel: update.maskedModel };
+  const outcome = await store.addUpdate(record.roundId, pk, update.localSeedDict, entry, max);
+  if (outcome !== 'added') throw refused('update', outcome, `participant ${pk} already sent an update this round`, max);
   round.aggregation.aggregate(update.maskedModel);
-  let outcome: 'added' | 'duplicate';
-  try {
-    outcome = await store.addUpdate(record.roundId, pk, update.localSeedDict, {
-      modelCount: round.aggregation.modelCount,
-      object: round.aggregation.toMaskObject(),
-    });
-  } catch (error) {
-    // The store did not take the update, so the in-memory aggregate must not keep it either.
-    round.aggregation.retract(update.maskedModel);
-    throw error;
-  }
-  if (outcome === 'duplicate') {
-    round.aggregation.retract(update.maskedModel);
-    throw new PetError('duplicate-message', `update: participant ${pk} already sent an update this round`);
-  }
   round.updates.add(pk);
-  for (const [sumPk, encryptedSeed] of update.localSeedDict) {
-    let column = round.seedDict.get(sumPk);
-    if (column === undefined) {
-      column = new Map();
-      round.seedDict.set(sumPk, column);
-    }
-    column.set(pk, encryptedSeed);
-  }
   round.accepted.update += 1;
 }

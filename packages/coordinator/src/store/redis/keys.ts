@@ -1,22 +1,81 @@
 /**
- * The Redis store's key layout (redis-store.ts draws it): one function per key, named after what
- * it holds, so the scripts, the transactions and the tests name keys the same way.
+ * The Redis store's key names (redis-store.ts draws the layout): one function per key, named after
+ * what it holds, so the scripts, the transactions and the tests name keys the same way.
+ *
+ * Every key of one store starts with one hash tag made of the prefix: `{petfl}:current`,
+ * `{petfl}:r:7:sums`. Redis Cluster hashes only the text between a key's first `{` and the next
+ * `}`, so all of one coordinator's keys live in one hash slot, and the Lua scripts and WATCH/MULTI
+ * transactions of redis-store.ts, which touch several keys at once, are legal on a cluster (a
+ * cluster refuses a multi-key command across slots with CROSSSLOT). The cost is that one
+ * coordinator's data sits on one cluster node; it is one round's worth with one writer, so there
+ * is nothing to spread, and coordinators on different prefixes still spread over the cluster.
+ *
+ * A prefix that already holds a hash tag (`{tenant-7}:petfl`) is used as it is: its keys already
+ * share the slot its author chose, and wrapping it again would move them to the slot of
+ * `{tenant-7` (so the prefixes `petfl` and `{petfl}` name the same keys). A prefix with a brace
+ * that makes no tag (`a}b`, `{}x`) is refused, as is an empty one: where Redis finds the tag would
+ * then be an accident of the characters.
  */
+
+import { StoreError } from '../store-error.ts';
+
+/**
+ * The hash tag of a key by Redis Cluster's rule: the text between the first `{` and the first `}`
+ * after it, when not empty; undefined when the key has none (the whole key is hashed).
+ */
+export function hashTagOf(key: string): string | undefined {
+  const open = key.indexOf('{');
+  if (open < 0) return undefined;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : undefined;
+}
+
+/** The start of every key of a store on `prefix`: the prefix as one hash tag. */
+export function keyBase(prefix: string): string {
+  if (hashTagOf(prefix) !== undefined) return prefix;
+  if (prefix === '' || /[{}]/.test(prefix)) {
+    throw new StoreError(
+      `redis keyPrefix: expected non-empty text without braces, or text with a hash tag such as {petfl}, got ${JSON.stringify(prefix)}`,
+    );
+  }
+  return `{${prefix}}`;
+}
+
+/** `text` as a literal in a Redis glob pattern (SCAN/KEYS MATCH): `*`, `?`, `[`, `]`, `\` escaped. */
+function globLiteral(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
 
 /** The key names of one store (the layout is drawn in redis-store.ts); exported for tests and operator tools. */
 export function redisStoreKeys(prefix: string) {
-  const r = (roundId: number) => `${prefix}:r:${roundId}`;
+  const base = keyBase(prefix);
+  const r = (roundId: number) => `${base}:r:${roundId}`;
   return {
-    current: `${prefix}:current`,
-    lastRoundId: `${prefix}:last-round-id`,
-    meta: `${prefix}:meta`,
-    history: `${prefix}:history`,
+    /** A SCAN/KEYS MATCH pattern of every key of this store. */
+    pattern: `${globLiteral(base)}:*`,
+    current: `${base}:current`,
+    /** `<round id>:<phase>` of the round in progress: the scripts check a message's phase on it. */
+    phase: `${base}:phase`,
+    lastRoundId: `${base}:last-round-id`,
+    meta: `${base}:meta`,
+    /** The leader's instance name, with the lease's expiry (ADR 0008). */
+    leader: `${base}:leader`,
+    /** The newest fencing token: one more each time the lease is newly taken; never deleted. */
+    leaderToken: `${base}:leader-token`,
+    /** The pub/sub channel of store notices (round, counts, meta). */
+    notices: `${base}:notices`,
+    history: `${base}:history`,
     round: (roundId: number) => `${r(roundId)}:round`,
     sums: (roundId: number) => `${r(roundId)}:sums`,
     updates: (roundId: number) => `${r(roundId)}:updates`,
     seeds: (roundId: number, sumParticipantPk: string) => `${r(roundId)}:seeds:${sumParticipantPk}`,
     seedIndex: (roundId: number) => `${r(roundId)}:seed-index`,
-    aggregate: (roundId: number) => `${r(roundId)}:aggregate`,
+    /** The coordinator instances that logged updates this round (ADR 0008). */
+    instances: (roundId: number) => `${r(roundId)}:instances`,
+    /** One instance's checkpoint: mask → encodeMaskObject bytes, models → model count. */
+    partial: (roundId: number, instance: string) => `${r(roundId)}:partial:${instance}`,
+    /** One instance's update log since its checkpoint: a list of encoded masked models. */
+    log: (roundId: number, instance: string) => `${r(roundId)}:log:${instance}`,
     sum2: (roundId: number) => `${r(roundId)}:sum2`,
     maskCounts: (roundId: number) => `${r(roundId)}:mask-counts`,
     masks: (roundId: number) => `${r(roundId)}:masks`,
@@ -25,14 +84,20 @@ export function redisStoreKeys(prefix: string) {
 
 export type RedisStoreKeys = ReturnType<typeof redisStoreKeys>;
 
-/** Every key of one round, given the sum participants in its seed index. */
-export function roundKeys(keys: RedisStoreKeys, roundId: number, seedSumPks: readonly string[]): string[] {
+/** Every key of one round, given the sum participants in its seed index and the instances in its instance index. */
+export function roundKeys(
+  keys: RedisStoreKeys,
+  roundId: number,
+  seedSumPks: readonly string[],
+  instances: readonly string[],
+): string[] {
   return [
     keys.round(roundId),
     keys.sums(roundId),
     keys.updates(roundId),
     keys.seedIndex(roundId),
-    keys.aggregate(roundId),
+    keys.instances(roundId),
+    ...instances.flatMap((instance) => [keys.partial(roundId, instance), keys.log(roundId, instance)]),
     keys.sum2(roundId),
     keys.maskCounts(roundId),
     keys.masks(roundId),

@@ -1,50 +1,110 @@
 /**
  * The Redis store's Lua scripts: each checks, in the same atomic step, that its round is the
- * round in progress, then writes; 1 = added, 0 = duplicate, −1 = wrong round.
+ * round in progress, then writes; 1 = added, 0 = duplicate, −1 = wrong round. A script touches
+ * only the keys it is passed in KEYS (never a name built in Lua), and those all carry the store's
+ * hash tag (keys.ts), so on Redis Cluster each script runs within one hash slot.
  */
 
+/**
+ * Replies: 1 added, 0 duplicate, -1 not the round in progress, -2 full (count.max), -3 closed (the
+ * round is no longer in the message's phase). The phase and count checks are what let several
+ * coordinator instances share one store (ADR 0008): the store, not an instance's memory, decides.
+ */
 export const SCRIPTS = {
-  /** KEYS: current, sums. ARGV: roundId, participant, ephemeral pk. */
+  /** KEYS: current, phase, sums. ARGV: roundId, participant, ephemeral pk, max. */
   petflAddSumParticipant: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-return redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3])`,
+if redis.call('GET', KEYS[2]) ~= ARGV[1] .. ':sum' then return -3 end
+if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return 0 end
+if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[4]) then return -2 end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+return 1`,
   },
   /**
-   * KEYS: current, updates, aggregate, seed index, then one seeds hash per sum participant.
-   * ARGV: roundId, participant, aggregate bytes, model count, then (sum pk, encrypted seed) pairs
-   * in the order of the seeds keys.
+   * KEYS: current, phase, updates, seed index, instances, the instance's log, then one seeds hash
+   * per sum participant. ARGV: roundId, participant, max, instance, masked model bytes, then
+   * (sum pk, encrypted seed) pairs in the order of the seeds keys.
    */
   petflAddUpdate: {
     lua: `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then return 0 end
-redis.call('SADD', KEYS[2], ARGV[2])
-for i = 5, #KEYS do
-  local n = (i - 4) * 2
-  redis.call('SADD', KEYS[4], ARGV[n + 3])
-  redis.call('HSET', KEYS[i], ARGV[2], ARGV[n + 4])
+if redis.call('GET', KEYS[2]) ~= ARGV[1] .. ':update' then return -3 end
+if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then return 0 end
+if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[3]) then return -2 end
+redis.call('SADD', KEYS[3], ARGV[2])
+for i = 7, #KEYS do
+  local n = (i - 6) * 2
+  redis.call('SADD', KEYS[4], ARGV[n + 4])
+  redis.call('HSET', KEYS[i], ARGV[2], ARGV[n + 5])
 end
-redis.call('HSET', KEYS[3], 'mask', ARGV[3], 'models', ARGV[4])
+redis.call('SADD', KEYS[5], ARGV[4])
+redis.call('RPUSH', KEYS[6], ARGV[5])
 return 1`,
   },
-  /** KEYS: current, sum2, mask counts, masks. ARGV: roundId, participant, mask hash, encoded mask. */
-  petflAddMask: {
+  /**
+   * KEYS: current, instances, the instance's partial, its log. ARGV: roundId, instance, model count,
+   * encoded aggregate. 1 saved (the log emptied), 0 behind (the store holds more of the instance's
+   * updates than the checkpoint covers), -1 not the round, -4 ahead (more than were logged).
+   */
+  petflCheckpoint: {
     numberOfKeys: 4,
     lua: `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-if redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-redis.call('HSETNX', KEYS[4], ARGV[3], ARGV[4])
+local logged = tonumber(redis.call('HGET', KEYS[3], 'models') or '0') + redis.call('LLEN', KEYS[4])
+local models = tonumber(ARGV[3])
+if models < logged then return 0 end
+if models > logged then return -4 end
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[3], 'mask', ARGV[4], 'models', ARGV[3])
+redis.call('DEL', KEYS[4])
 return 1`,
   },
-  /** KEYS: current, round record. ARGV: roundId, record JSON. */
-  petflSaveRound: {
-    numberOfKeys: 2,
+  /** KEYS: current, phase, sum2, mask counts, masks. ARGV: roundId, participant, mask hash, encoded mask, max. */
+  petflAddMask: {
+    numberOfKeys: 5,
     lua: `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-redis.call('SET', KEYS[2], ARGV[2])
+if redis.call('GET', KEYS[2]) ~= ARGV[1] .. ':sum2' then return -3 end
+if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return 0 end
+if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[5]) then return -2 end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+redis.call('HSETNX', KEYS[5], ARGV[3], ARGV[4])
+return 1`,
+  },
+  /**
+   * KEYS: leader, leader token. ARGV: instance, ttl ms. The fencing token while `instance` holds
+   * the lease (renewed for ttl), -1 while another instance does.
+   */
+  petflLease: {
+    numberOfKeys: 2,
+    lua: `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+if holder then return -1 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return redis.call('INCR', KEYS[2])`,
+  },
+  /** KEYS: leader. ARGV: instance. */
+  petflReleaseLease: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1`,
+  },
+  /** KEYS: current, phase, round record, leader token. ARGV: roundId, record JSON, phase, fence ('' = none). */
+  petflSaveRound: {
+    numberOfKeys: 4,
+    lua: `
+if ARGV[4] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[4] then return -5 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1] .. ':' .. ARGV[3])
 return 1`,
   },
 } as const;
@@ -53,14 +113,27 @@ return 1`,
 export interface ScriptedRedis {
   petflAddSumParticipant(
     current: string,
+    phase: string,
     sums: string,
     roundId: string,
     participantPk: string,
     ephemeralPk: Buffer,
+    max: string,
   ): Promise<number>;
   petflAddUpdate(numberOfKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number>;
+  petflCheckpoint(
+    current: string,
+    instances: string,
+    partial: string,
+    log: string,
+    roundId: string,
+    instance: string,
+    modelCount: string,
+    encoded: Buffer,
+  ): Promise<number>;
   petflAddMask(
     current: string,
+    phase: string,
     sum2: string,
     maskCounts: string,
     masks: string,
@@ -68,6 +141,18 @@ export interface ScriptedRedis {
     participantPk: string,
     maskHash: string,
     encodedMask: Buffer,
+    max: string,
   ): Promise<number>;
-  petflSaveRound(current: string, round: string, roundId: string, json: string): Promise<number>;
+  petflSaveRound(
+    current: string,
+    phase: string,
+    round: string,
+    leaderToken: string,
+    roundId: string,
+    record: string,
+    phaseName: string,
+    fence: string,
+  ): Promise<number>;
+  petflLease(leader: string, leaderToken: string, instance: string, ttlMs: string): Promise<number>;
+  petflReleaseLease(leader: string, instance: string): Promise<number>;
 }

@@ -1,0 +1,199 @@
+/**
+ * Several coordinator instances on one Redis store (ADR 0008), in one process: three apps on the
+ * same key prefix, each with its own manual clock (phases end by count, never by wall time).
+ * Messages go to the instances in turn, as an ordinary load balancer sends them; the leader ends
+ * the phases from the store's counts and unmasks the sum of every instance's partial aggregate.
+ */
+
+import { decodeGlobalModel } from '@petfl/core';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { MemoryModelStore } from './store/memory-model-store.ts';
+import { RedisCoordinatorStore } from './store/redis-store.ts';
+import { expectAverage, type Harness, identities, startHarness, testSettings } from './test-support/harness.ts';
+import { ManualClock } from './test-support/manual-clock.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from './test-support/redis.ts';
+import {
+  type Fetch,
+  fetchParams,
+  fetchSeeds,
+  fetchSumDict,
+  pickTasks,
+  post,
+  randomModel,
+  sum2Message,
+  sumMessage,
+  updateMessage,
+} from './test-support/sim.ts';
+
+const unreachable = await probeRedisFor('cluster tests');
+
+const prefixes: string[] = [];
+const open: Harness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.close().catch(() => undefined);
+  models = new MemoryModelStore();
+});
+afterAll(async () => {
+  for (const prefix of prefixes) await deletePrefix(prefix);
+});
+
+const LEASE_MS = 1500;
+/** The served model is f32: one rounding of the exact average. */
+const F32 = (r: number) => Math.abs(r) * 2 ** -24;
+
+/** One model store for every instance, as a shared directory or bucket would be. */
+let models = new MemoryModelStore();
+
+async function instance(prefix: string, name: string, clock = new ManualClock()): Promise<Harness> {
+  const settings = testSettings({
+    PETFL_STORE_KIND: 'redis',
+    PETFL_STORE_REDIS_URL: REDIS_URL,
+    PETFL_CLUSTER_INSTANCE: name,
+    PETFL_CLUSTER_LEASE_MS: String(LEASE_MS),
+    PETFL_CLUSTER_CHECKPOINT_EVERY: '3',
+  });
+  const h = await startHarness(settings, {
+    store: await RedisCoordinatorStore.connect({ url: REDIS_URL, keyPrefix: prefix }),
+    models,
+    clock,
+  });
+  open.push(h);
+  return h;
+}
+
+/** Polls (real time: pub/sub notices travel through Redis) until `ok` holds. */
+async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Every instance shows `phase` of `roundId`. */
+function allIn(hs: readonly Harness[], roundId: number, phase: string) {
+  return () => hs.every((h) => h.coordinator.status().roundId === roundId && h.coordinator.status().phase === phase);
+}
+
+/** One round with its messages spread over `hs` in turn; returns what the average must be. */
+async function spreadRound(hs: readonly Harness[], seed: number, onUpdates?: (sent: number) => Promise<void>) {
+  const crypto = hs[0]?.crypto;
+  if (crypto === undefined) throw new Error('no instance');
+  let turn = 0;
+  const next: () => Fetch = () => {
+    const h = hs[turn++ % hs.length];
+    if (h === undefined) throw new Error('unreachable');
+    return h.fetch;
+  };
+  const params = await fetchParams(next());
+  await until('every instance in the sum phase', allIn(hs, params.roundId, 'sum'));
+  const pool = identities(crypto, 80, seed);
+  const { sum, update } = pickTasks(crypto, params, pool, { sum: 3, update: 10 });
+  for (const p of sum) expect(await post(next(), sumMessage(crypto, params, p))).toEqual({ status: 202 });
+  await until('every instance in the update phase', allIn(hs, params.roundId, 'update'));
+  const sumDict = (await fetchSumDict(next())) ?? new Map();
+  expect(sumDict.size).toBe(3);
+  const models: Float32Array[] = [];
+  const scalars: number[] = [];
+  for (const [i, p] of update.entries()) {
+    const model = randomModel(params.modelLength, seed * 100 + i);
+    const scalar = 1 + (i % 4);
+    models.push(model);
+    scalars.push(scalar);
+    const [message] = updateMessage(crypto, params, p, sumDict, model, scalar);
+    if (message === undefined) throw new Error('no message');
+    expect(await post(next(), message)).toEqual({ status: 202 });
+    await onUpdates?.(i + 1);
+  }
+  await until('every instance in the sum2 phase', allIn(hs, params.roundId, 'sum2'));
+  for (const p of sum) {
+    const seeds = await fetchSeeds(next(), p.pk);
+    expect(seeds?.size).toBe(10);
+    expect(await post(next(), sum2Message(crypto, params, p, seeds ?? new Map()))).toEqual({ status: 202 });
+  }
+  return { roundId: params.roundId, models, scalars };
+}
+
+describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('three coordinator instances on one Redis', () => {
+  it('one leads, any instance takes any message, the round averages exactly and every instance serves the model', async () => {
+    expect(unreachable).toBeUndefined();
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const hs = [await instance(prefix, 'a'), await instance(prefix, 'b'), await instance(prefix, 'c')];
+    expect(hs.map((h) => h.coordinator.status().role)).toEqual(['leader', 'follower', 'follower']);
+
+    for (const seed of [1, 2]) {
+      const run = await spreadRound(hs, seed);
+      for (const h of hs) {
+        await until(`${h.coordinator.instance} serves round ${run.roundId}'s model`, async () => {
+          const res = await h.fetch('/model');
+          return (
+            res.status === 200 && decodeGlobalModel(new Uint8Array(await res.arrayBuffer())).roundId === run.roundId
+          );
+        });
+      }
+      const res = await hs[2]?.fetch('/model');
+      const global = decodeGlobalModel(new Uint8Array(await (res as Response).arrayBuffer()));
+      expectAverage(hs[0]?.settings ?? testSettings(), global.model, run.models, run.scalars, F32);
+      const history = await hs[1]?.coordinator.history(10);
+      expect(history?.find((r) => r.roundId === run.roundId)?.outcome).toBe('completed');
+    }
+  });
+
+  it('the store decides count.max across instances: the phase takes exactly count.max, the rest get phase-full or wrong-phase', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const hs = [await instance(prefix, 'a'), await instance(prefix, 'b')];
+    const crypto = hs[0]?.crypto;
+    if (crypto === undefined) throw new Error('no instance');
+    const params = await fetchParams((hs[0] as Harness).fetch);
+    await until('both in sum', allIn(hs, params.roundId, 'sum'));
+    const pool = identities(crypto, 200, 9);
+    const { sum } = pickTasks(crypto, params, pool, { sum: 8, update: 0 });
+    // count.max is 3: eight sum messages at once, alternating instances.
+    const answers = await Promise.all(
+      sum.map((p, i) => post((hs[i % 2] as Harness).fetch, sumMessage(crypto, params, p))),
+    );
+    expect(answers.filter((a) => a.status === 202)).toHaveLength(3);
+    for (const a of answers.filter((a) => a.status !== 202)) expect(['phase-full', 'wrong-phase']).toContain(a.code);
+    await until('both in update', allIn(hs, params.roundId, 'update'));
+    expect((await fetchSumDict((hs[1] as Harness).fetch))?.size).toBe(3);
+  });
+
+  it('the leader stops without a word mid-update: a follower takes the lease and the round completes with every update answered 202', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const clocks = [new ManualClock(), new ManualClock(), new ManualClock()];
+    const hs = [
+      await instance(prefix, 'a', clocks[0]),
+      await instance(prefix, 'b', clocks[1]),
+      await instance(prefix, 'c', clocks[2]),
+    ];
+    const [leader, ...followers] = hs as [Harness, Harness, Harness];
+    expect(leader.coordinator.status().role).toBe('leader');
+    let killed = false;
+    const run = await spreadRound(hs, 5, async (sent) => {
+      if (sent !== 5 || killed) return;
+      killed = true;
+      // A crash: the leader neither renews its lease nor releases it (its clock never moves again),
+      // and no message reaches it any more; its accepted updates are in the store's logs.
+      hs.splice(0, 1);
+      await until('a follower takes the lease after it lapses', async () => {
+        for (const c of clocks.slice(1)) c.advance(LEASE_MS / 3);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return followers.some((f) => f.coordinator.status().role === 'leader');
+      });
+    });
+    const successor = followers.find((f) => f.coordinator.status().role === 'leader') as Harness;
+    await until('the new leader completes the round', async () =>
+      (await successor.coordinator.history(5)).some((r) => r.roundId === run.roundId),
+    );
+    const summary = (await successor.coordinator.history(5)).find((r) => r.roundId === run.roundId);
+    expect(summary?.outcome, summary?.failureReason).toBe('completed');
+    expect(summary?.participants.update).toBe(10);
+    const res = await successor.fetch('/model');
+    const global = decodeGlobalModel(new Uint8Array(await res.arrayBuffer()));
+    expect(global.roundId).toBe(run.roundId);
+    expectAverage(successor.settings, global.model, run.models, run.scalars, F32);
+  });
+});
