@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { type CoordinatorStatus, MemoryModelStore, parseSettings, type RoundSummary } from '@petfl/coordinator';
 import { listen, type RunningCoordinator } from '@petfl/coordinator/node';
-import { RedisCoordinatorStore } from '@petfl/coordinator/redis';
+import { RedisCoordinatorStore, redisStoreKeys } from '@petfl/coordinator/redis';
 import { HoldClock } from './hold-clock.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 
@@ -177,5 +177,5 @@ export async function redisReachable(): Promise<boolean> {
 /** Deletes every key under `prefix` with one EVAL. */
 async function deleteRedisPrefix(prefix: string): Promise<void> {
   const script = "local k = redis.call('keys', ARGV[1]) for i = 1, #k do redis.call('del', k[i]) end return #k";
-  await redisCommand(['EVAL', script, '0', `${prefix}:*`]);
+  await redisCommand(['EVAL', script, '0', redisStoreKeys(prefix).pattern]);
 }
