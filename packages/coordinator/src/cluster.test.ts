@@ -76,7 +76,12 @@ function allIn(hs: readonly Harness[], roundId: number, phase: string) {
 }
 
 /** One round with its messages spread over `hs` in turn; returns what the average must be. */
-async function spreadRound(hs: readonly Harness[], seed: number, onUpdates?: (sent: number) => Promise<void>) {
+async function spreadRound(
+  hs: readonly Harness[],
+  seed: number,
+  onUpdates?: (sent: number) => Promise<void>,
+  maxChunkData?: number,
+) {
   const crypto = hs[0]?.crypto;
   if (crypto === undefined) throw new Error('no instance');
   let turn = 0;
@@ -100,9 +105,10 @@ async function spreadRound(hs: readonly Harness[], seed: number, onUpdates?: (se
     const scalar = 1 + (i % 4);
     models.push(model);
     scalars.push(scalar);
-    const [message] = updateMessage(crypto, params, p, sumDict, model, scalar);
-    if (message === undefined) throw new Error('no message');
-    expect(await post(next(), message)).toEqual({ status: 202 });
+    // Multipart: each chunk to the next instance, so no instance sees a whole message.
+    for (const part of updateMessage(crypto, params, p, sumDict, model, scalar, maxChunkData)) {
+      expect(await post(next(), part)).toEqual({ status: 202 });
+    }
     await onUpdates?.(i + 1);
   }
   await until('every instance in the sum2 phase', allIn(hs, params.roundId, 'sum2'));
@@ -138,6 +144,22 @@ describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('three coordinator
       const history = await hs[1]?.coordinator.history(10);
       expect(history?.find((r) => r.roundId === run.roundId)?.outcome).toBe('completed');
     }
+  });
+
+  it('a multipart update whose chunks reach different instances is reassembled in the store', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const hs = [await instance(prefix, 'a'), await instance(prefix, 'b'), await instance(prefix, 'c')];
+    // 1000 f32 weights: a ~4 KB masked model in 1 KB chunks, each chunk to the next instance.
+    const run = await spreadRound(hs, 3, undefined, 1024);
+    const leader = hs[0] as Harness;
+    await until('the round completes', async () =>
+      (await leader.coordinator.history(5)).some((r) => r.roundId === run.roundId),
+    );
+    const res = await leader.fetch('/model');
+    const global = decodeGlobalModel(new Uint8Array(await res.arrayBuffer()));
+    expect(global.roundId).toBe(run.roundId);
+    expectAverage(leader.settings, global.model, run.models, run.scalars, F32);
   });
 
   it('the store decides count.max across instances: the phase takes exactly count.max, the rest get phase-full or wrong-phase', async () => {

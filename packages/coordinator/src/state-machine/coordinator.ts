@@ -17,12 +17,14 @@
  */
 
 import {
+  decodeChunk,
   decodePayload,
   encodeGlobalModel,
   encodeSumDict,
   type GlobalModel,
   isPetError,
   type MessageTag,
+  MIN_CHUNK_COST,
   type OpenedFrame,
   openFrame,
   type PetCrypto,
@@ -51,6 +53,7 @@ import { unmaskRound } from './phases/unmask.ts';
 import { acceptUpdate, checkUpdateEligible } from './phases/update.ts';
 import {
   checkpointPartial,
+  chunkBudget,
   closeRound,
   type LiveRound,
   openRound,
@@ -559,7 +562,10 @@ export class Coordinator {
 
     let payloadBytes: Uint8Array;
     if (frame.multipart) {
-      const whole = round.assembler.add(pk, TAGS[frame.tag], frame.body, admit);
+      const whole =
+        this.cluster !== undefined && this.store.addChunk !== undefined
+          ? await this.addSharedChunk(round, frame, pk, admit)
+          : round.assembler.add(pk, TAGS[frame.tag], frame.body, admit);
       if (whole === undefined) return { kind: 'chunk' };
       payloadBytes = whole;
     } else {
@@ -615,6 +621,49 @@ export class Coordinator {
       }
       return { kind: 'message', tag: payload.kind };
     });
+  }
+
+  /**
+   * One chunk of a multipart message, reassembled in the store (ADR 0008): the chunks of one
+   * message may reach different instances. Chunk 0 is admitted here first, as the in-memory
+   * assembler does; the store keeps the assembler's rules and budgets.
+   */
+  private async addSharedChunk(
+    round: LiveRound,
+    frame: OpenedFrame,
+    pk: string,
+    admit: (prefix: Uint8Array) => void,
+  ): Promise<Uint8Array | undefined> {
+    const addChunk = this.store.addChunk?.bind(this.store);
+    if (addChunk === undefined) throw new Error('addSharedChunk: the store cannot hold chunks');
+    const chunk = decodeChunk(frame.body);
+    if (chunk.index === 0) admit(chunk.data);
+    const cost = Math.max(frame.body.length, MIN_CHUNK_COST);
+    const outcome = await addChunk(
+      round.record.roundId,
+      frame.tag,
+      pk,
+      {
+        tag: TAGS[frame.tag],
+        messageId: chunk.messageId,
+        index: chunk.index,
+        last: chunk.last,
+        data: chunk.data,
+        cost,
+      },
+      chunkBudget(this.settings),
+    );
+    switch (outcome.kind) {
+      case 'held':
+      case 'retry':
+        return undefined;
+      case 'complete':
+        return outcome.payload;
+      case 'closed':
+        throw new PetError('wrong-phase', `message: the ${frame.tag} phase has ended`);
+      case 'refused':
+        throw new PetError(outcome.code, outcome.message);
+    }
   }
 
   /** Checkpoints this instance's partial aggregate now and then; a failure loses nothing (the log keeps the updates). */
@@ -810,6 +859,12 @@ export class Coordinator {
         // The sum dictionary is fixed once the sum phase has ended: encode it once for GET /sums.
         if (effect.ended === 'sum' && round !== undefined) round.sumDictBytes = encodeSumDict(round.sumDict);
         const { record } = effect;
+        // The ended phase's incomplete multipart messages in the store can never complete now.
+        if (this.cluster !== undefined && this.store.dropChunks !== undefined) {
+          this.store.dropChunks(record.roundId, effect.ended).catch((error: Error) => {
+            this.log.warn({ err: error.message }, 'dropping the ended phase’s chunks failed');
+          });
+        }
         this.log.info(
           { roundId: record.roundId, phase: record.phase, accepted: this.round?.accepted[effect.ended] },
           'phase started',

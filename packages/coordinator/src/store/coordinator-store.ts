@@ -19,7 +19,7 @@
  * `RedisCoordinatorStore`; both pass `coordinator-store.conformance.ts`.
  */
 
-import type { MaskConfig, MaskObject } from '@petfl/core';
+import type { ChunkLimits, MaskConfig, MaskObject } from '@petfl/core';
 import type { PhaseSettings } from '../settings.ts';
 
 /** The phases a round is persisted in (protocol.md §1.1); idle, failure and shutdown are transitions. */
@@ -102,6 +102,25 @@ export interface PartialAggregate {
  * changed, ended), the counts of the round's messages, or the meta (pause, settings, bans).
  */
 export type StoreNotice = 'round' | 'counts' | 'meta';
+
+/** One chunk of a multipart message (protocol.md §3.7), decoded, with the cost it is charged. */
+export interface ChunkInput {
+  readonly tag: number;
+  readonly messageId: number;
+  readonly index: number;
+  readonly last: boolean;
+  readonly data: Uint8Array;
+  /** Its chunk payload size, at least MIN_CHUNK_COST (core's ChunkAssembler charges the same). */
+  readonly cost: number;
+}
+
+/** What the store did with a chunk: held it, saw it again, completed its message, or refused it. */
+export type ChunkOutcome =
+  | { readonly kind: 'held' }
+  | { readonly kind: 'retry' }
+  | { readonly kind: 'complete'; readonly payload: Uint8Array }
+  | { readonly kind: 'closed' }
+  | { readonly kind: 'refused'; readonly code: 'chunk-mismatch' | 'oversized'; readonly message: string };
 
 export interface PhaseCounts {
   readonly sum: number;
@@ -219,6 +238,21 @@ export interface CoordinatorStore {
   ping(): Promise<void>;
 
   // ---- several instances on one store (ADR 0008) ----
+
+  /**
+   * Optional: reassembles multipart messages in the store, with the rules and budgets of core's
+   * ChunkAssembler, so that the chunks of one message may reach different instances. A store
+   * without it (memory) leaves reassembly to each instance's memory.
+   */
+  addChunk?(
+    roundId: number,
+    phase: LivePhase,
+    participantPk: string,
+    chunk: ChunkInput,
+    limits: ChunkLimits,
+  ): Promise<ChunkOutcome>;
+  /** Drops the incomplete multipart messages of a phase that has ended (with `addChunk`). */
+  dropChunks?(roundId: number, phase: LivePhase): Promise<void>;
 
   /**
    * Takes or renews the lease that makes `instance` the one instance that ends phases, starts

@@ -45,15 +45,18 @@
  * WATCH on the round's keys turns a concurrent round change into an error instead of orphaned keys.
  */
 
-import { decodeMaskObject, encodeMaskObject, type MaskConfig } from '@petfl/core';
+import { type ChunkLimits, decodeMaskObject, encodeMaskObject, type MaskConfig } from '@petfl/core';
 import { type ChainableCommander, Redis } from 'ioredis';
 import {
   type AddOutcome,
   type AggregateRecord,
+  type ChunkInput,
+  type ChunkOutcome,
   type CoordinatorMeta,
   type CoordinatorStore,
   DEFAULT_META,
   HISTORY_LIMIT,
+  type LivePhase,
   type PartialAggregate,
   type PhaseCounts,
   type RoundRecord,
@@ -61,7 +64,7 @@ import {
   type StoreNotice,
   type UpdateEntry,
 } from './coordinator-store.ts';
-import { type RedisStoreKeys, redisStoreKeys, roundKeys } from './redis/keys.ts';
+import { CHUNK_PHASES, chunkKeys, type RedisStoreKeys, redisStoreKeys, roundKeys } from './redis/keys.ts';
 import {
   decodeMeta,
   decodeRoundRecord,
@@ -112,6 +115,52 @@ function toBuffer(bytes: Uint8Array): Buffer {
 /** A reply buffer as a plain Uint8Array of its own (Buffers may share a pooled ArrayBuffer). */
 function toBytes(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer);
+}
+
+/** The SMEMBERS replies of the three phases' chunk indexes, by phase. */
+function chunkHolders(replies: readonly unknown[]): Record<(typeof CHUNK_PHASES)[number], string[]> {
+  const [sum, update, sum2] = replies as string[][];
+  return { sum: sum ?? [], update: update ?? [], sum2: sum2 ?? [] };
+}
+
+/** What each refusal of petflAddChunk means (core's ChunkAssembler words, protocol.md §3.7). */
+function chunkRefusal(where: string, reply: number, detail: unknown, limits: ChunkLimits): ChunkOutcome {
+  const mismatch = (message: string): ChunkOutcome => ({
+    kind: 'refused',
+    code: 'chunk-mismatch',
+    message: `${where}: ${message}`,
+  });
+  const oversized = (message: string): ChunkOutcome => ({
+    kind: 'refused',
+    code: 'oversized',
+    message: `${where}: ${message}`,
+  });
+  switch (reply) {
+    case -10:
+      return mismatch('expected chunk 0 first, to start the message');
+    case -11:
+      return mismatch(`expected tag ${String(detail)} as its earlier chunks`);
+    case -12:
+      return mismatch('expected a new chunk index, got one already held with other bytes');
+    case -13:
+      return mismatch(`expected one LAST chunk, got a second after chunk ${String(detail)}`);
+    case -14:
+      return mismatch(`expected LAST at or after the highest index received, ${String(detail)}`);
+    case -15:
+      return mismatch(`expected an index below the LAST chunk ${String(detail)}`);
+    case -16:
+      return mismatch('expected chunk 65535 to be the LAST chunk');
+    case -17:
+      return oversized(`expected at most ${limits.maxChunksPerMessage ?? 65536} chunks per message`);
+    case -18:
+      return oversized(
+        `expected at most ${limits.maxBytesPerParticipant} bytes held for this participant, got ${String(detail)}`,
+      );
+    case -19:
+      return oversized(`expected at most ${limits.maxTotalBytes} bytes held in total, got ${String(detail)}`);
+    default:
+      throw new StoreError(`redis addChunk: unexpected script reply ${show(reply)}`);
+  }
 }
 
 /** A stored encoded mask object under the round's config and length; a StoreError naming the key if it is not one. */
@@ -269,15 +318,19 @@ export class RedisCoordinatorStore implements CoordinatorStore {
       await this.watching(async () => {
         const index = k.seedIndex(roundId);
         const instances = k.instances(roundId);
-        const [, current, sumPks, instanceIds, token] = await this.exec(
+        const chunkIndexes = CHUNK_PHASES.map((phase) => k.chunkIndex(roundId, phase));
+        const [, current, sumPks, instanceIds, token, ...holders] = await this.exec(
           'endRound',
           this.client
             .pipeline()
-            .watch(k.current, index, instances, k.leaderToken)
+            .watch(k.current, index, instances, k.leaderToken, ...chunkIndexes)
             .get(k.current)
             .smembers(index)
             .smembers(instances)
-            .get(k.leaderToken),
+            .get(k.leaderToken)
+            .smembers(chunkIndexes[0] as string)
+            .smembers(chunkIndexes[1] as string)
+            .smembers(chunkIndexes[2] as string),
         );
         this.checkFence('endRound', token);
         this.expectRound('endRound', roundId, current);
@@ -289,7 +342,12 @@ export class RedisCoordinatorStore implements CoordinatorStore {
             .multi()
             .lpush(k.history, text)
             .ltrim(k.history, 0, HISTORY_LIMIT - 1)
-            .del(...roundKeys(k, roundId, sumPks as string[], instanceIds as string[]), k.current, k.phase),
+            .del(
+              ...roundKeys(k, roundId, sumPks as string[], instanceIds as string[]),
+              ...chunkKeys(k, roundId, chunkHolders(holders)),
+              k.current,
+              k.phase,
+            ),
         );
       });
     });
@@ -540,6 +598,70 @@ export class RedisCoordinatorStore implements CoordinatorStore {
     });
   }
 
+  addChunk(
+    roundId: number,
+    phase: LivePhase,
+    participantPk: string,
+    chunk: ChunkInput,
+    limits: ChunkLimits,
+  ): Promise<ChunkOutcome> {
+    return this.guard('addChunk', async () => {
+      const k = this.keys;
+      const keys = [
+        k.current,
+        k.phase,
+        k.chunks(roundId, phase, participantPk),
+        k.chunkBytes(roundId, phase),
+        k.chunkIndex(roundId, phase),
+      ];
+      const reply = await this.scripts.petflAddChunkBuffer(
+        keys.length,
+        ...keys,
+        String(roundId),
+        `${roundId}:${phase}`,
+        participantPk,
+        String(chunk.tag),
+        String(chunk.messageId),
+        String(chunk.index),
+        chunk.last ? '1' : '0',
+        toBuffer(chunk.data),
+        String(chunk.cost),
+        String(limits.maxBytesPerParticipant),
+        String(limits.maxTotalBytes),
+        String(limits.maxChunksPerMessage ?? 65536),
+      );
+      const [code, ...rest] = reply;
+      const where = `chunk ${chunk.index} of message ${chunk.messageId}`;
+      switch (code) {
+        case 0:
+          return { kind: 'held' };
+        case 2:
+          return { kind: 'retry' };
+        case 1: {
+          const parts = rest as Buffer[];
+          return { kind: 'complete', payload: new Uint8Array(Buffer.concat(parts)) };
+        }
+        case -3:
+          return { kind: 'closed' };
+        case -1:
+          throw new StoreError(`addChunk: round ${roundId} is not the round in progress`);
+        default: {
+          const detail = rest[0] instanceof Buffer ? rest[0].toString('latin1') : rest[0];
+          return chunkRefusal(where, Number(code), detail, limits);
+        }
+      }
+    });
+  }
+
+  dropChunks(roundId: number, phase: LivePhase): Promise<void> {
+    return this.guard('dropChunks', async () => {
+      const k = this.keys;
+      const index = k.chunkIndex(roundId, phase);
+      const holders = await this.client.smembers(index);
+      await this.client.del(k.chunkBytes(roundId, phase), index, ...holders.map((pk) => k.chunks(roundId, phase, pk)));
+    });
+  }
+
   lease(instance: string, ttlMs: number): Promise<number | undefined> {
     return this.guard('lease', async () => {
       const token = await this.scripts.petflLease(this.keys.leader, this.keys.leaderToken, instance, String(ttlMs));
@@ -632,11 +754,22 @@ export class RedisCoordinatorStore implements CoordinatorStore {
   private async roundKeysWatched(roundId: number): Promise<string[]> {
     const index = this.keys.seedIndex(roundId);
     const instances = this.keys.instances(roundId);
-    const [, sumPks, ids] = await this.exec(
+    const chunkIndexes = CHUNK_PHASES.map((phase) => this.keys.chunkIndex(roundId, phase));
+    const [, sumPks, ids, ...holders] = await this.exec(
       'startRound',
-      this.client.pipeline().watch(index, instances).smembers(index).smembers(instances),
+      this.client
+        .pipeline()
+        .watch(index, instances, ...chunkIndexes)
+        .smembers(index)
+        .smembers(instances)
+        .smembers(chunkIndexes[0] as string)
+        .smembers(chunkIndexes[1] as string)
+        .smembers(chunkIndexes[2] as string),
     );
-    return roundKeys(this.keys, roundId, sumPks as string[], ids as string[]);
+    return [
+      ...roundKeys(this.keys, roundId, sumPks as string[], ids as string[]),
+      ...chunkKeys(this.keys, roundId, chunkHolders(holders)),
+    ];
   }
 
   /** Executes a pipeline or MULTI: the replies, or a StoreError for the first failed command or an aborted MULTI. */

@@ -76,6 +76,12 @@ export function redisStoreKeys(prefix: string) {
     partial: (roundId: number, instance: string) => `${r(roundId)}:partial:${instance}`,
     /** One instance's update log since its checkpoint: a list of encoded masked models. */
     log: (roundId: number, instance: string) => `${r(roundId)}:log:${instance}`,
+    /** One participant's incomplete multipart message in one phase: meta fields and chunk data by index. */
+    chunks: (roundId: number, phase: string, participantPk: string) => `${r(roundId)}:chunks:${phase}:${participantPk}`,
+    /** Bytes held in incomplete multipart messages of one phase (field `total`). */
+    chunkBytes: (roundId: number, phase: string) => `${r(roundId)}:chunk-bytes:${phase}`,
+    /** The participants with an incomplete multipart message in one phase (to delete them). */
+    chunkIndex: (roundId: number, phase: string) => `${r(roundId)}:chunk-index:${phase}`,
     sum2: (roundId: number) => `${r(roundId)}:sum2`,
     maskCounts: (roundId: number) => `${r(roundId)}:mask-counts`,
     masks: (roundId: number) => `${r(roundId)}:masks`,
@@ -85,6 +91,22 @@ export function redisStoreKeys(prefix: string) {
 export type RedisStoreKeys = ReturnType<typeof redisStoreKeys>;
 
 /** Every key of one round, given the sum participants in its seed index and the instances in its instance index. */
+/** The phases whose incomplete multipart messages live in Redis (several instances: ADR 0008). */
+export const CHUNK_PHASES = ['sum', 'update', 'sum2'] as const;
+
+/** Every key of a round's incomplete multipart messages, given each phase's chunk index. */
+export function chunkKeys(
+  keys: RedisStoreKeys,
+  roundId: number,
+  holders: Readonly<Record<(typeof CHUNK_PHASES)[number], readonly string[]>>,
+): string[] {
+  return CHUNK_PHASES.flatMap((phase) => [
+    keys.chunkBytes(roundId, phase),
+    keys.chunkIndex(roundId, phase),
+    ...holders[phase].map((pk) => keys.chunks(roundId, phase, pk)),
+  ]);
+}
+
 export function roundKeys(
   keys: RedisStoreKeys,
   roundId: number,

@@ -61,6 +61,79 @@ redis.call('HSET', KEYS[3], 'mask', ARGV[4], 'models', ARGV[3])
 redis.call('DEL', KEYS[4])
 return 1`,
   },
+  /**
+   * One chunk of a multipart message (protocol.md §3.7), the rules of core's ChunkAssembler kept
+   * in Redis so that the chunks of one message may reach different instances (ADR 0008).
+   * KEYS: current, phase, the participant's chunks hash, the phase's chunk-bytes hash, the
+   * phase's chunk index. ARGV: roundId, `<id>:<phase>`, participant, tag, messageId, index, last
+   * (1/0), data, cost, max bytes per participant, max bytes in total, max chunks per message.
+   * Replies: {1, data…} complete (the chunks in order), {0} held, {2} a retry of a chunk held,
+   * {-1} not the round, {-3} closed, {-10 … -19, detail} refused (see redis-store.ts addChunk).
+   */
+  petflAddChunk: {
+    lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {-3} end
+local tag, mid, index = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local isLast, cost = ARGV[7] == '1', tonumber(ARGV[9])
+local meta = redis.call('HMGET', KEYS[3], 'tag', 'mid', 'last', 'highest', 'bytes', 'count')
+local function drop()
+  if meta[5] then redis.call('HINCRBY', KEYS[4], 'total', -tonumber(meta[5])) end
+  redis.call('DEL', KEYS[3])
+  redis.call('SREM', KEYS[5], ARGV[3])
+end
+local exists = meta[2] and tonumber(meta[2]) == mid
+if exists and meta[1] ~= tag then return {-11, meta[1]} end
+if exists then
+  local held = redis.call('HGET', KEYS[3], 'c' .. index)
+  if held then
+    if held == ARGV[8] then return {2} end
+    return {-12}
+  end
+end
+if not exists and index ~= 0 then return {-10} end
+local last = exists and meta[3] ~= '' and tonumber(meta[3]) or nil
+local highest = exists and tonumber(meta[4]) or -1
+if isLast then
+  if last then return {-13, last} end
+  if highest > index then return {-14, highest} end
+else
+  if last and index > last then return {-15, last} end
+  if index == 65535 then return {-16} end
+end
+if index >= tonumber(ARGV[12]) then
+  if exists then drop() end
+  return {-17}
+end
+if not exists and meta[2] then drop() end
+local heldBy = exists and tonumber(meta[5]) or 0
+local total = tonumber(redis.call('HGET', KEYS[4], 'total') or '0')
+if not exists then heldBy = 0 end
+if heldBy + cost > tonumber(ARGV[10]) then
+  if exists then drop() end
+  return {-18, heldBy + cost}
+end
+if total + cost > tonumber(ARGV[11]) then
+  if exists then drop() end
+  return {-19, total + cost}
+end
+if isLast then last = index end
+if index > highest then highest = index end
+local count = (exists and tonumber(meta[6]) or 0) + 1
+redis.call('HSET', KEYS[3], 'c' .. index, ARGV[8], 'tag', tag, 'mid', mid, 'last', last or '',
+  'highest', highest, 'bytes', heldBy + cost, 'count', count)
+redis.call('HINCRBY', KEYS[4], 'total', cost)
+redis.call('SADD', KEYS[5], ARGV[3])
+if last and count == last + 1 then
+  local out = {1}
+  for i = 0, last do out[#out + 1] = redis.call('HGET', KEYS[3], 'c' .. i) end
+  redis.call('HINCRBY', KEYS[4], 'total', -(heldBy + cost))
+  redis.call('DEL', KEYS[3])
+  redis.call('SREM', KEYS[5], ARGV[3])
+  return out
+end
+return {0}`,
+  },
   /** KEYS: current, phase, sum2, mask counts, masks. ARGV: roundId, participant, mask hash, encoded mask, max. */
   petflAddMask: {
     numberOfKeys: 5,
@@ -154,5 +227,6 @@ export interface ScriptedRedis {
     fence: string,
   ): Promise<number>;
   petflLease(leader: string, leaderToken: string, instance: string, ttlMs: string): Promise<number>;
+  petflAddChunkBuffer(numberOfKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<(number | Buffer)[]>;
   petflReleaseLease(leader: string, instance: string): Promise<number>;
 }
