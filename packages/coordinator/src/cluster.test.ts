@@ -20,6 +20,7 @@ import {
   pickTasks,
   post,
   randomModel,
+  type SumParticipant,
   sum2Message,
   sumMessage,
   updateMessage,
@@ -28,8 +29,12 @@ import {
 const unreachable = await probeRedisFor('cluster tests');
 
 const prefixes: string[] = [];
+/** What the instances logged in the test running now (printed when it fails). */
+const logs: string[] = [];
 const open: Harness[] = [];
-afterEach(async () => {
+afterEach(async (context) => {
+  if (context.task.result?.state === 'fail') console.log(logs.join('\n'));
+  logs.length = 0;
   for (const h of open.splice(0)) await h.close().catch(() => undefined);
   models = new MemoryModelStore();
 });
@@ -44,18 +49,27 @@ const F32 = (r: number) => Math.abs(r) * 2 ** -24;
 /** One model store for every instance, as a shared directory or bucket would be. */
 let models = new MemoryModelStore();
 
-async function instance(prefix: string, name: string, clock = new ManualClock()): Promise<Harness> {
+async function instance(
+  prefix: string,
+  name: string,
+  clock = new ManualClock(),
+  env: Record<string, string> = {},
+): Promise<Harness> {
   const settings = testSettings({
+    ...env,
     PETFL_STORE_KIND: 'redis',
     PETFL_STORE_REDIS_URL: REDIS_URL,
     PETFL_CLUSTER_INSTANCE: name,
     PETFL_CLUSTER_LEASE_MS: String(LEASE_MS),
     PETFL_CLUSTER_CHECKPOINT_EVERY: '3',
   });
+  const log = (level: string) => (obj: object, msg?: string) =>
+    logs.push(`${name} ${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
   const h = await startHarness(settings, {
     store: await RedisCoordinatorStore.connect({ url: REDIS_URL, keyPrefix: prefix }),
     models,
     clock,
+    logger: { debug: () => {}, info: log('info'), warn: log('warn'), error: log('error') },
   });
   open.push(h);
   return h;
@@ -160,6 +174,34 @@ describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('three coordinator
     const global = decodeGlobalModel(new Uint8Array(await res.arrayBuffer()));
     expect(global.roundId).toBe(run.roundId);
     expectAverage(leader.settings, global.model, run.models, run.scalars, F32);
+  });
+
+  it('token admission: one subject cannot bring a second identity through another instance', async () => {
+    const { generateKeyPair, exportSPKI, SignJWT } = await import('jose');
+    const keys = await generateKeyPair('EdDSA', { extractable: true });
+    const env = { PETFL_ADMISSION_KIND: 'token', PETFL_ADMISSION_JWT_PUBLIC_KEY: await exportSPKI(keys.publicKey) };
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const hs = [await instance(prefix, 'a', undefined, env), await instance(prefix, 'b', undefined, env)];
+    const [a, b] = hs as [Harness, Harness];
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA' })
+      .setSubject('attacker')
+      .setExpirationTime('10m')
+      .sign(keys.privateKey);
+    const as =
+      (h: Harness): Fetch =>
+      (path, init = {}) =>
+        h.fetch(path, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } });
+    const params = await fetchParams(a.fetch);
+    await until('both in sum', allIn(hs, params.roundId, 'sum'));
+    const { sum } = pickTasks(a.crypto, params, identities(a.crypto, 80, 12), { sum: 2, update: 0 });
+    const [first, second] = sum as [SumParticipant, SumParticipant];
+    expect(await post(as(a), sumMessage(a.crypto, params, first))).toEqual({ status: 202 });
+    // The same subject with a second key, at the other instance: refused, it is counted in the store.
+    expect(await post(as(b), sumMessage(a.crypto, params, second))).toEqual({ status: 401, code: 'not-admitted' });
+    // The first key again (a retry) is still its own: a duplicate, not a second identity.
+    expect(await post(as(b), sumMessage(a.crypto, params, first))).toEqual({ status: 409, code: 'duplicate-message' });
   });
 
   it('the store decides count.max across instances: the phase takes exactly count.max, the rest get phase-full or wrong-phase', async () => {

@@ -557,19 +557,24 @@ export class Coordinator {
     this.checkNotAccepted(round, frame.tag, pk);
     const admit = (prefix: Uint8Array) => {
       this.checkEligible(round, frame, pk, prefix);
-      this.bindSubject(round, pk, context.subject);
+      // With several instances the store binds first (bindSubjectAcrossInstances), then this one.
+      if (this.cluster === undefined) this.bindSubject(round, pk, context.subject);
     };
 
     let payloadBytes: Uint8Array;
     if (frame.multipart) {
       const whole =
         this.cluster !== undefined && this.store.addChunk !== undefined
-          ? await this.addSharedChunk(round, frame, pk, admit)
+          ? await this.addSharedChunk(round, frame, pk, async (prefix) => {
+              admit(prefix);
+              await this.bindSubjectAcrossInstances(round, pk, context.subject);
+            })
           : round.assembler.add(pk, TAGS[frame.tag], frame.body, admit);
       if (whole === undefined) return { kind: 'chunk' };
       payloadBytes = whole;
     } else {
       admit(frame.body);
+      await this.bindSubjectAcrossInstances(round, pk, context.subject);
       payloadBytes = frame.body;
     }
     const payload = decodePayload(frame.tag, payloadBytes, {
@@ -632,12 +637,12 @@ export class Coordinator {
     round: LiveRound,
     frame: OpenedFrame,
     pk: string,
-    admit: (prefix: Uint8Array) => void,
+    admit: (prefix: Uint8Array) => Promise<void>,
   ): Promise<Uint8Array | undefined> {
     const addChunk = this.store.addChunk?.bind(this.store);
     if (addChunk === undefined) throw new Error('addSharedChunk: the store cannot hold chunks');
     const chunk = decodeChunk(frame.body);
-    if (chunk.index === 0) admit(chunk.data);
+    if (chunk.index === 0) await admit(chunk.data);
     const cost = Math.max(frame.body.length, MIN_CHUNK_COST);
     const outcome = await addChunk(
       round.record.roundId,
@@ -718,6 +723,33 @@ export class Coordinator {
         'not-admitted',
         `message: this subject already took part with ${keys.size} participant key${keys.size === 1 ? '' : 's'} ` +
           `this round (at most ${admission.maxIdentitiesPerSubject})`,
+      );
+    }
+  }
+
+  /**
+   * With several instances (ADR 0008) a subject's identities are counted in the store, so that
+   * `max_identities_per_subject` holds across instances, not per instance (docs/security.md §2).
+   */
+  private async bindSubjectAcrossInstances(round: LiveRound, pk: string, subject: string | undefined): Promise<void> {
+    const bind = this.store.bindSubject?.bind(this.store);
+    if (this.cluster === undefined || subject === undefined) return;
+    if (bind === undefined) {
+      this.bindSubject(round, pk, subject); // a store that cannot bind: this instance's memory only
+      return;
+    }
+    const admission = this.settings.admission;
+    if (admission.kind !== 'token') return;
+    const answer = await bind(round.record.roundId, pk, subject, admission.maxIdentitiesPerSubject);
+    if (answer === 'bound') this.bindSubject(round, pk, subject);
+    else if (answer === 'other-subject') {
+      throw new PetError('not-admitted', `message: participant ${pk} was admitted under another subject this round`);
+    }
+    if (answer === 'too-many') {
+      throw new PetError(
+        'not-admitted',
+        `message: this subject already took part with ${admission.maxIdentitiesPerSubject} participant key` +
+          `${admission.maxIdentitiesPerSubject === 1 ? '' : 's'} this round, across the coordinator's instances`,
       );
     }
   }
@@ -926,7 +958,15 @@ export class Coordinator {
   private async restoreRound(record: RoundRecord): Promise<CoordinatorEvent> {
     const now = () => this.clock.now();
     try {
-      this.round = await restoreRound(this.store, record, this.settings, this.instance);
+      const following = this.round;
+      if (following !== undefined && following.record.roundId === record.roundId) {
+        // A follower taking the lead: its round data is refreshed in place, so messages it is
+        // opening right now still belong to the round in progress (not 'wrong-round').
+        following.record = record;
+        await reloadRound(this.store, following);
+      } else {
+        this.round = await restoreRound(this.store, record, this.settings, this.instance);
+      }
     } catch (error) {
       const reason = `the stored round ${record.roundId} could not be restored: ${(error as Error).message}`;
       this.log.error({ roundId: record.roundId }, reason);
@@ -936,7 +976,7 @@ export class Coordinator {
       { roundId: record.roundId, phase: record.phase, elapsedMs: now() - record.phaseStartedAt },
       'continuing round',
     );
-    return { type: 'restored', counts: { ...this.round.accepted }, now: now() };
+    return { type: 'restored', counts: { ...(this.round?.accepted ?? { sum: 0, update: 0, sum2: 0 }) }, now: now() };
   }
 
   /** The unmask task: the winning mask applied, the global model saved before the round counts as completed. */

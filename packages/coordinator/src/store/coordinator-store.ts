@@ -253,6 +253,17 @@ export interface CoordinatorStore {
   ): Promise<ChunkOutcome>;
   /** Drops the incomplete multipart messages of a phase that has ended (with `addChunk`). */
   dropChunks?(roundId: number, phase: LivePhase): Promise<void>;
+  /**
+   * Optional: binds a participant key to the admission subject it came with for the round, so
+   * that every instance sees one binding (docs/security.md §2): 'bound' (now or before, to the
+   * same subject), 'other-subject' (bound to another), 'too-many' (the subject has `max` keys).
+   */
+  bindSubject?(
+    roundId: number,
+    participantPk: string,
+    subject: string,
+    max: number,
+  ): Promise<'bound' | 'other-subject' | 'too-many'>;
 
   /**
    * Takes or renews the lease that makes `instance` the one instance that ends phases, starts

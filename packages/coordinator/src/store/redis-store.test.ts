@@ -200,6 +200,8 @@ describe.skipIf(unreachable !== undefined)('RedisCoordinatorStore', () => {
       const checkpoint = aggregateOf([masked[0]]);
       const mask = new Uint8Array([0, 1, 2, 254, 255]);
       expect(await store.addSumParticipant(roundId, pk(0), ephemeralPk, MAX)).toBe('added');
+      // Token admission across instances: the key's subject binding and the subject's count.
+      expect(await store.bindSubject(roundId, pk(0), 'subject-a', 1)).toBe('bound');
       await store.saveRound(roundRecord(roundId, 'update'));
       expect(await store.addUpdate(roundId, pk(1), seeds, entry(masked[0]), MAX)).toBe('added');
       expect(await store.checkpoint(roundId, INSTANCE, checkpoint)).toBe('saved');
@@ -225,6 +227,8 @@ describe.skipIf(unreachable !== undefined)('RedisCoordinatorStore', () => {
           keys.seedIndex(1),
           keys.seeds(1, pk(0)),
           keys.instances(1),
+          keys.subjects(1),
+          keys.identityCounts(1),
           keys.partial(1, INSTANCE),
           keys.log(1, INSTANCE),
           keys.log(1, OTHER),
@@ -266,6 +270,7 @@ describe.skipIf(unreachable !== undefined)('RedisCoordinatorStore', () => {
       await step(() => store.startRound(roundRecord(1)));
       await step(() => store.addSumParticipant(1, pk(0), fixtureEncryptKeyPair(crypto, 40).publicKey, MAX));
       await step(() => store.addSumParticipant(1, pk(2), fixtureEncryptKeyPair(crypto, 42).publicKey, MAX));
+      await step(() => store.bindSubject(1, pk(2), 'subject-b', 1));
       await step(() => store.saveRound(roundRecord(1, 'update')));
       const seeds = new Map([
         [pk(0), new Uint8Array(80).fill(1)],
@@ -320,6 +325,17 @@ describe.skipIf(unreachable !== undefined)('RedisCoordinatorStore', () => {
       await store.endRound(summary(2));
       expect(await keysUnder(admin, opened.prefix)).toEqual([keys.history, keys.lastRoundId].sort());
       expect(JSON.parse((await admin.lindex(keys.history, 0)) ?? 'null')).toEqual({ v: 1, ...summary(2) });
+    });
+
+    it('bindSubject binds a key to one subject and counts a subject’s keys up to max', async () => {
+      await store.startRound(roundRecord(1));
+      expect(await store.bindSubject(1, pk(0), 'alice', 2)).toBe('bound');
+      expect(await store.bindSubject(1, pk(0), 'alice', 2)).toBe('bound'); // again: the same binding
+      expect(await store.bindSubject(1, pk(0), 'mallory', 2)).toBe('other-subject');
+      expect(await store.bindSubject(1, pk(1), 'alice', 2)).toBe('bound');
+      expect(await store.bindSubject(1, pk(2), 'alice', 2)).toBe('too-many');
+      expect(await admin.hgetall(keys.identityCounts(1))).toEqual({ alice: '2' });
+      await expect(store.bindSubject(2, pk(3), 'bob', 1)).rejects.toThrow(/not the round in progress/);
     });
 
     it('a write for a round not in progress writes no key at all', async () => {

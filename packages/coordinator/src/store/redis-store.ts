@@ -653,6 +653,31 @@ export class RedisCoordinatorStore implements CoordinatorStore {
     });
   }
 
+  bindSubject(
+    roundId: number,
+    participantPk: string,
+    subject: string,
+    max: number,
+  ): Promise<'bound' | 'other-subject' | 'too-many'> {
+    return this.guard('bindSubject', async () => {
+      const k = this.keys;
+      const reply = await this.scripts.petflBindSubject(
+        k.current,
+        k.subjects(roundId),
+        k.identityCounts(roundId),
+        String(roundId),
+        participantPk,
+        subject,
+        String(max),
+      );
+      if (reply === 1) return 'bound';
+      if (reply === -6) return 'other-subject';
+      if (reply === -7) return 'too-many';
+      this.outcome('bindSubject', roundId, reply);
+      throw new StoreError(`redis bindSubject: unexpected script reply ${show(reply)}`);
+    });
+  }
+
   dropChunks(roundId: number, phase: LivePhase): Promise<void> {
     return this.guard('dropChunks', async () => {
       const k = this.keys;

@@ -8,6 +8,7 @@ import { decodeGlobalModel, type GlobalModel, initCrypto, maskParams, type PetCr
 import { expect } from 'vitest';
 import type { Clock } from '../clock.ts';
 import type { CoordinatorApp } from '../create.ts';
+import type { Logger } from '../logger.ts';
 import { createNodeCoordinatorApp } from '../node/create.ts';
 import { PrometheusMetrics } from '../prometheus/prometheus-metrics.ts';
 import { parseSettings, type Settings } from '../settings.ts';
@@ -73,7 +74,7 @@ export interface Harness extends Omit<CoordinatorApp, 'metrics'> {
 
 export async function startHarness(
   settings: Settings = testSettings(),
-  options: { store?: CoordinatorStore; models?: ModelStore; clock?: Clock } = {},
+  options: { store?: CoordinatorStore; models?: ModelStore; clock?: Clock; logger?: Logger } = {},
 ): Promise<Harness> {
   const crypto = await initCrypto();
   const clock = options.clock ?? new ManualClock();
@@ -85,6 +86,7 @@ export async function startHarness(
     models,
     metrics,
     ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
   const fetch: Fetch = async (path, init) => created.app.request(path, init);
   return {

@@ -76,6 +76,8 @@ describe('redisStoreKeys', () => {
         keys.seeds(7, PK),
         keys.seeds(7, 'other-pk'),
         keys.instances(7),
+        keys.subjects(7),
+        keys.identityCounts(7),
         keys.partial(7, 'coordinator-a'),
         keys.log(7, 'coordinator-a'),
         keys.partial(7, 'coordinator-b'),
@@ -90,7 +92,7 @@ describe('redisStoreKeys', () => {
     for (const key of [keys.current, keys.phase, keys.lastRoundId, keys.meta, keys.history]) {
       expect(all).not.toContain(key);
     }
-    expect(roundKeys(keys, 7, [], [])).toHaveLength(8);
+    expect(roundKeys(keys, 7, [], [])).toHaveLength(10);
   });
 
   it('uses a prefix that holds a hash tag as it is', () => {

@@ -70,6 +70,10 @@ export function redisStoreKeys(prefix: string) {
     updates: (roundId: number) => `${r(roundId)}:updates`,
     seeds: (roundId: number, sumParticipantPk: string) => `${r(roundId)}:seeds:${sumParticipantPk}`,
     seedIndex: (roundId: number) => `${r(roundId)}:seed-index`,
+    /** Participant → the admission subject it took part under this round (token admission). */
+    subjects: (roundId: number) => `${r(roundId)}:subjects`,
+    /** Admission subject → how many participant keys it took part with this round. */
+    identityCounts: (roundId: number) => `${r(roundId)}:identity-counts`,
     /** The coordinator instances that logged updates this round (ADR 0008). */
     instances: (roundId: number) => `${r(roundId)}:instances`,
     /** One instance's checkpoint: mask → encodeMaskObject bytes, models → model count. */
@@ -119,6 +123,8 @@ export function roundKeys(
     keys.updates(roundId),
     keys.seedIndex(roundId),
     keys.instances(roundId),
+    keys.subjects(roundId),
+    keys.identityCounts(roundId),
     ...instances.flatMap((instance) => [keys.partial(roundId, instance), keys.log(roundId, instance)]),
     keys.sum2(roundId),
     keys.maskCounts(roundId),

@@ -134,6 +134,24 @@ if last and count == last + 1 then
 end
 return {0}`,
   },
+  /**
+   * KEYS: current, subjects, identity counts. ARGV: roundId, participant, subject, max.
+   * 1 bound (now or before), -1 not the round, -6 bound to another subject, -7 the subject has max keys.
+   */
+  petflBindSubject: {
+    numberOfKeys: 3,
+    lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local bound = redis.call('HGET', KEYS[2], ARGV[2])
+if bound then
+  if bound == ARGV[3] then return 1 end
+  return -6
+end
+if tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0') >= tonumber(ARGV[4]) then return -7 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+return 1`,
+  },
   /** KEYS: current, phase, sum2, mask counts, masks. ARGV: roundId, participant, mask hash, encoded mask, max. */
   petflAddMask: {
     numberOfKeys: 5,
@@ -227,6 +245,15 @@ export interface ScriptedRedis {
     fence: string,
   ): Promise<number>;
   petflLease(leader: string, leaderToken: string, instance: string, ttlMs: string): Promise<number>;
+  petflBindSubject(
+    current: string,
+    subjects: string,
+    identityCounts: string,
+    roundId: string,
+    participantPk: string,
+    subject: string,
+    max: string,
+  ): Promise<number>;
   petflAddChunkBuffer(numberOfKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<(number | Buffer)[]>;
   petflReleaseLease(leader: string, instance: string): Promise<number>;
 }
