@@ -7,6 +7,7 @@
 
 import { decodeGlobalModel } from '@petfl/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { CoordinatorStore, StoreNotice } from './store/coordinator-store.ts';
 import { MemoryModelStore } from './store/memory-model-store.ts';
 import { RedisCoordinatorStore } from './store/redis-store.ts';
 import { expectAverage, type Harness, identities, startHarness, testSettings } from './test-support/harness.ts';
@@ -49,6 +50,25 @@ const F32 = (r: number) => Math.abs(r) * 2 ** -24;
 /** One model store for every instance, as a shared directory or bucket would be. */
 let models = new MemoryModelStore();
 
+/** Notices a deaf instance does not hear (a pub/sub message lost on its way). */
+const deaf = new Set<string>();
+
+/** The store as `name` sees it: its notices stop while `deaf` holds its name. */
+function hearing(store: CoordinatorStore, name: string): CoordinatorStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'subscribe') {
+        return (listener: (notice: StoreNotice) => void) =>
+          target.subscribe((notice) => {
+            if (!deaf.has(name)) listener(notice);
+          });
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 async function instance(
   prefix: string,
   name: string,
@@ -66,7 +86,7 @@ async function instance(
   const log = (level: string) => (obj: object, msg?: string) =>
     logs.push(`${name} ${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
   const h = await startHarness(settings, {
-    store: await RedisCoordinatorStore.connect({ url: REDIS_URL, keyPrefix: prefix }),
+    store: hearing(await RedisCoordinatorStore.connect({ url: REDIS_URL, keyPrefix: prefix }), name),
     models,
     clock,
     logger: { debug: () => {}, info: log('info'), warn: log('warn'), error: log('error') },
@@ -202,6 +222,30 @@ describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('three coordinator
     expect(await post(as(b), sumMessage(a.crypto, params, second))).toEqual({ status: 401, code: 'not-admitted' });
     // The first key again (a retry) is still its own: a duplicate, not a second identity.
     expect(await post(as(b), sumMessage(a.crypto, params, first))).toEqual({ status: 409, code: 'duplicate-message' });
+  });
+
+  it('a follower that missed the phase change catches up when a message for the new phase reaches it', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const clocks = [new ManualClock(), new ManualClock()];
+    const hs = [await instance(prefix, 'a', clocks[0]), await instance(prefix, 'b', clocks[1])];
+    const [a, b] = hs as [Harness, Harness];
+    const params = await fetchParams(a.fetch);
+    await until('both in sum', allIn(hs, params.roundId, 'sum'));
+    deaf.add('b');
+    try {
+      const { sum, update } = pickTasks(a.crypto, params, identities(a.crypto, 80, 14), { sum: 3, update: 10 });
+      for (const p of sum) expect(await post(a.fetch, sumMessage(a.crypto, params, p))).toEqual({ status: 202 });
+      await until('the leader in update', () => a.coordinator.status().phase === 'update');
+      expect(b.coordinator.status().phase).toBe('sum'); // it heard nothing
+      const sumDict = (await fetchSumDict(a.fetch)) ?? new Map();
+      const [message] = updateMessage(a.crypto, params, update[0] as SumParticipant, sumDict, randomModel(1000, 1), 1);
+      clocks[1]?.advance(100);
+      expect(await post(b.fetch, message as Uint8Array)).toEqual({ status: 202 });
+      expect(b.coordinator.status().phase).toBe('update');
+    } finally {
+      deaf.delete('b');
+    }
   });
 
   it('the store decides count.max across instances: the phase takes exactly count.max, the rest get phase-full or wrong-phase', async () => {

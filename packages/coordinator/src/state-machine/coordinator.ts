@@ -162,6 +162,8 @@ interface PreviousRound {
 }
 
 const RETRY_AFTER_STORE_ERROR_MS = 1000;
+/** A follower refused a message as stale reloads the round at most this often before judging it again. */
+const FOLLOW_AGAIN_MS = 50;
 /** Updates an instance takes between checkpoints of its partial aggregate (ADR 0008). */
 export const CHECKPOINT_EVERY = 8;
 /** A message that waited longer than this for its turn in the queue is refused (503), not handled late. */
@@ -197,6 +199,8 @@ export class Coordinator {
   private leaseToken: number | undefined;
   private cancelLeaseTimer: (() => void) | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** When this follower last reloaded the round from the store (clock time). */
+  private followedAt = Number.NEGATIVE_INFINITY;
   /** `waitForPhaseChange` callers, told the new token whenever a queued change changed it. */
   private readonly phaseWatchers = new Set<(token: string) => void>();
   /** The token the watchers last heard of. */
@@ -375,6 +379,7 @@ export class Coordinator {
    * (a new round), the sum dictionary once the sum phase has ended. It never changes the round.
    */
   private async follow(): Promise<void> {
+    this.followedAt = this.clock.now();
     const record = await this.store.loadRound();
     const lastRoundId = await this.store.lastRoundId();
     const paused = this.meta.paused;
@@ -537,6 +542,23 @@ export class Coordinator {
   }
 
   private async process(sealed: Uint8Array, context: MessageContext): Promise<Accepted> {
+    try {
+      return await this.processOnce(sealed, context);
+    } catch (error) {
+      // A follower may be a notice behind the store: the round or phase a participant saw at
+      // another instance is not yet here. Catch up once and judge the message again — at most
+      // every FOLLOW_AGAIN_MS, so garbage cannot make every message cost a reload.
+      const stale = isPetError(error, 'decrypt-failed') || isPetError(error, 'wrong-phase');
+      const now = this.clock.now();
+      if (!stale || this.role !== 'follower' || now - this.followedAt < FOLLOW_AGAIN_MS) throw error;
+      await this.serialize(async () => {
+        if (this.state.kind !== 'shutdown' && this.role === 'follower') await this.follow();
+      });
+      return this.processOnce(sealed, context);
+    }
+  }
+
+  private async processOnce(sealed: Uint8Array, context: MessageContext): Promise<Accepted> {
     if (this.state.kind === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
     const round = this.round;
     if (round === undefined) {
