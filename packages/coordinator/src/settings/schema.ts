@@ -12,7 +12,6 @@
 
 import { BOUND_TYPES, DATA_TYPES, GROUP_TYPES, type MaskConfig, MODEL_TYPES, maskParams } from '@petfl/core';
 import * as v from 'valibot';
-import { hashTagOf } from '../store/redis/keys.ts';
 import {
   flag,
   int,
@@ -347,11 +346,12 @@ export const maskSchema = table({
 
 const modelSchema = table({ length: int(1, 2 ** 32 - 1) });
 
-/** A Redis key prefix the store can use (redis/keys.ts keyBase): plain text, or text holding a hash tag. */
-function isKeyPrefix(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  return hashTagOf(value) !== undefined || (value !== '' && !/[{}]/.test(value));
-}
+/**
+ * A Redis key prefix the store takes (store/redis/keys.ts keyBase, not imported: the core stays
+ * free of the Redis adapter): text without braces, or text whose first `{` opens a non-empty
+ * Redis Cluster hash tag.
+ */
+const KEY_PREFIX = /^(?:[^{}]+|[^{]*\{[^}]+\}.*)$/;
 
 const storeSchema = v.pipe(
   table({
@@ -359,7 +359,7 @@ const storeSchema = v.pipe(
     redis_url: text,
     key_prefix: setting<string>(
       'a non-empty prefix without braces, or one holding a Redis Cluster hash tag such as "{petfl}"',
-      isKeyPrefix,
+      (value) => typeof value === 'string' && KEY_PREFIX.test(value),
     ),
   }),
   rule(
