@@ -34,7 +34,7 @@ const prefixes: string[] = [];
 const logs: string[] = [];
 const open: Harness[] = [];
 afterEach(async (context) => {
-  if (context.task.result?.state === 'fail') console.log(logs.join('\n'));
+  if (context.task.result?.state === 'fail') console.warn(logs.join('\n'));
   logs.length = 0;
   for (const h of open.splice(0)) await h.close().catch(() => undefined);
   models = new MemoryModelStore();
