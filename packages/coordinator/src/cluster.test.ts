@@ -161,6 +161,8 @@ describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('three coordinator
     prefixes.push(prefix);
     const hs = [await instance(prefix, 'a'), await instance(prefix, 'b'), await instance(prefix, 'c')];
     expect(hs.map((h) => h.coordinator.status().role)).toEqual(['leader', 'follower', 'follower']);
+    const leading = async (h: Harness) => (await (await h.fetch('/metrics')).text()).match(/^petfl_leader (\d)$/m)?.[1];
+    expect(await Promise.all(hs.map(leading))).toEqual(['1', '0', '0']);
 
     for (const seed of [1, 2]) {
       const run = await spreadRound(hs, seed);

@@ -67,6 +67,14 @@ export class PrometheusMetrics implements CoordinatorMetrics {
       },
     });
     new Gauge({
+      name: 'petfl_leader',
+      help: 'Whether this instance leads (1) or follows (0) on its store (ADR 0008); alone it always leads.',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.coordinator?.status().role === 'follower' ? 0 : 1);
+      },
+    });
+    new Gauge({
       name: 'petfl_phase_waiters',
       help: 'GET /phase long polls held right now (at most api.max_phase_waiters).',
       registers: [this.registry],
