@@ -58,7 +58,44 @@ function kib(bytes: number): string {
 /** How often the participant asks the coordinator what's new: 100 ms, backing off to 1 s while nothing changes. */
 const POLL = { pollMs: 100, maxPollMs: 1000 } as const;
 
-const submitted: SubmittedModel[] = [];
+/**
+ * The local models this tab handed to the SDK, for tests (`window.__petfl.submitted`). The last
+ * few are kept in sessionStorage: a reload between training and sending (the SDK then resumes
+ * sending from IndexedDB) must not lose the record a test compares the global model against.
+ */
+const SUBMITTED_KEY = 'petfl-submitted';
+const SUBMITTED_KEPT = 3;
+const submitted: SubmittedModel[] = loadSubmitted();
+
+function loadSubmitted(): SubmittedModel[] {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(SUBMITTED_KEY) ?? '[]') as {
+      roundId: number;
+      scalar: number;
+      model: string;
+    }[];
+    return saved.map(({ roundId, scalar, model }) => {
+      const bytes = Uint8Array.from(atob(model), (c) => c.charCodeAt(0));
+      return { roundId, scalar, model: Array.from(new Float32Array(bytes.buffer)) };
+    });
+  } catch {
+    return []; // nothing saved, or storage unavailable: start afresh
+  }
+}
+
+function rememberSubmitted(entry: SubmittedModel, vector: Float32Array): void {
+  submitted.push(entry);
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(SUBMITTED_KEY) ?? '[]') as unknown[];
+    const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    saved.push({ roundId: entry.roundId, scalar: entry.scalar, model: btoa(binary) });
+    sessionStorage.setItem(SUBMITTED_KEY, JSON.stringify(saved.slice(-SUBMITTED_KEPT)));
+  } catch {
+    // storage full or unavailable: the in-memory record stands
+  }
+}
 const globalModels: GlobalModelSeen[] = [];
 const recorder = new SnapshotRecorder();
 let handle: ParticipantHandle | undefined;
@@ -103,7 +140,7 @@ class DemoParticipant extends TfjsParticipant {
   override serializeTrainingResult(result: tf.LayersModel): Float32Array {
     const vector = super.serializeTrainingResult(result);
     const roundId = this.#roundId ?? handle?.getSnapshot().roundId ?? -1;
-    submitted.push({ roundId, scalar: this.scalar, model: Array.from(vector) });
+    rememberSubmitted({ roundId, scalar: this.scalar, model: Array.from(vector) }, Float32Array.from(vector));
     return vector;
   }
 
