@@ -142,6 +142,7 @@ const problems: {
   statuses?: unknown[];
   coordinatorLog?: Record<string, string[]>;
   partial?: RoundFailure['partial'];
+  peakRssMiB?: Record<string, number>;
 }[] = [];
 
 /**
@@ -549,6 +550,13 @@ async function failed(name: string, error: unknown, cluster?: Cluster): Promise<
     ...(statuses ? { statuses } : {}),
     ...(cluster ? { coordinatorLog: coordinatorLog(cluster) } : {}),
     ...(error instanceof RoundFailure ? { partial: error.partial } : {}),
+    ...(cluster
+      ? {
+          peakRssMiB: Object.fromEntries(
+            Object.entries(pidsOf(cluster)).map(([k, pid]) => [k, r3(memoryMiB(pid).peakRssMiB)]),
+          ),
+        }
+      : {}),
   });
   console.error(`${name} FAILED: ${(error as Error).message}${logs ? `\nevery process's output: ${logs}` : ''}`);
   if (statuses !== undefined) console.error(`instances' GET /admin/status: ${JSON.stringify(statuses)}`);
@@ -1012,8 +1020,13 @@ type Clients = {
 /** A scenario-4 round's client figures; from its failure report when the round failed after the sending. */
 const clientsOf = (name: string, s: ScenarioOutcome | undefined) =>
   (s?.rounds[0]?.send.clients ?? problems.find((p) => p.scenario === name)?.partial?.clients) as Clients | undefined;
-const rssOf = (s: ScenarioOutcome | undefined) =>
-  Object.fromEntries(Object.entries(s?.peakRssMiB ?? {}).filter(([k]) => k.startsWith('coordinator')));
+/** Each coordinator's peak RSS in a scenario; from its failure report when it failed. */
+const rssOf = (name: string, s: ScenarioOutcome | undefined) =>
+  Object.fromEntries(
+    Object.entries(s?.peakRssMiB ?? problems.find((p) => p.scenario === name)?.peakRssMiB ?? {}).filter(([k]) =>
+      k.startsWith('coordinator'),
+    ),
+  );
 const scenarios = {
   'throughput-1': throughput[1],
   'throughput-2': throughput[2],
@@ -1022,7 +1035,7 @@ const scenarios = {
   'clients-default-bodies': concurrentDefault,
   'clients-sized-bodies': concurrentSized,
 };
-const allRss = Object.values(scenarios).flatMap((s) => Object.values(rssOf(s)));
+const allRss = Object.entries(scenarios).flatMap(([k, s]) => Object.values(rssOf(k, s)));
 const cpu1 = cpuPerUpdate(throughput[1]);
 const cpu3 = cpuPerUpdate(throughput[3]);
 
@@ -1203,7 +1216,7 @@ const results = {
         sizedBodiesInFlight: concurrentSized !== undefined,
       },
     },
-    peakRssMiB: Object.fromEntries(Object.entries(scenarios).map(([k, s]) => [k, rssOf(s)])),
+    peakRssMiB: Object.fromEntries(Object.entries(scenarios).map(([k, s]) => [k, rssOf(k, s)])),
     followLatencyMs: {
       phaseChanges: delayMs.length,
       median: r3(median(delayMs)),

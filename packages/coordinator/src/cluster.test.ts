@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { CoordinatorStore, StoreNotice } from './store/coordinator-store.ts';
 import { MemoryModelStore } from './store/memory-model-store.ts';
 import { RedisCoordinatorStore } from './store/redis-store.ts';
+import { StoreError } from './store/store-error.ts';
 import { expectAverage, type Harness, identities, startHarness, testSettings } from './test-support/harness.ts';
 import { ManualClock } from './test-support/manual-clock.ts';
 import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from './test-support/redis.ts';
@@ -53,10 +54,18 @@ let models = new MemoryModelStore();
 /** Notices a deaf instance does not hear (a pub/sub message lost on its way). */
 const deaf = new Set<string>();
 
+/** Instances whose next saveRound fails (as a write under a superseded lease token would). */
+const failSaveRound = new Set<string>();
+
 /** The store as `name` sees it: its notices stop while `deaf` holds its name. */
 function hearing(store: CoordinatorStore, name: string): CoordinatorStore {
   return new Proxy(store, {
     get(target, prop) {
+      if (prop === 'saveRound' && failSaveRound.delete(name)) {
+        return async () => {
+          throw new StoreError('saveRound: fenced: lease token 1 was superseded by 2');
+        };
+      }
       if (prop === 'subscribe') {
         return (listener: (notice: StoreNotice) => void) =>
           target.subscribe((notice) => {
@@ -248,6 +257,24 @@ describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('three coordinator
     } finally {
       deaf.delete('b');
     }
+  });
+
+  it('a phase change whose write failed is retried on the store’s counts, not the ones the failed transition dropped', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const clock = new ManualClock();
+    const a = await instance(prefix, 'a', clock);
+    const params = await fetchParams(a.fetch);
+    const { sum } = pickTasks(a.crypto, params, identities(a.crypto, 80, 15), { sum: 3, update: 0 });
+    for (const p of sum.slice(0, 2))
+      expect(await post(a.fetch, sumMessage(a.crypto, params, p))).toEqual({ status: 202 });
+    // The third Sum fills the phase (count.max 3); the transition's saveRound fails once.
+    failSaveRound.add('a');
+    expect(await post(a.fetch, sumMessage(a.crypto, params, sum[2] as SumParticipant))).toEqual({ status: 202 });
+    expect(a.coordinator.status().phase).toBe('sum');
+    // No message comes any more: the retry alone must end the phase.
+    clock.advance(1000);
+    await until('the sum phase ends on the retry', () => a.coordinator.status().phase === 'update');
   });
 
   it('the store decides count.max across instances: the phase takes exactly count.max, the rest get phase-full or wrong-phase', async () => {

@@ -320,14 +320,19 @@ export class Coordinator {
       this.scheduleLease();
       return;
     }
+    const previous = this.leaseToken;
+    if (this.role === 'leader' && token !== undefined && previous !== undefined && token === previous + 1) {
+      // The lease lapsed (this process stalled past its ttl: a burst of messages) and this instance
+      // took it again with no other leader in between (tokens grow by one per taking): the round is
+      // as it left it. The fence moves at once, not after the queued messages — a transition they
+      // trigger must not be refused under the old token.
+      this.takeLead(token);
+      this.scheduleLease();
+      return;
+    }
     await this.serialize(async () => {
       if (this.state.kind === 'shutdown') return;
-      const previous = this.leaseToken;
-      if (this.role === 'leader' && token !== undefined && previous !== undefined && token === previous + 1) {
-        // The lease lapsed (this process stalled past its ttl) and this instance took it again with
-        // no other leader in between (tokens grow by one per taking): the round is as it left it.
-        this.takeLead(token);
-      } else if (this.role === 'leader' && token !== previous) {
+      if (this.role === 'leader' && token !== this.leaseToken) {
         this.log.warn({ instance: this.instance }, 'lost the lease: following');
         this.role = 'follower';
         this.leaseToken = undefined;
@@ -957,7 +962,19 @@ export class Coordinator {
     this.cancelTimer = this.clock.setTimer(ms, () => {
       this.cancelTimer = undefined;
       void this.serialize(async () => {
-        if (this.role === 'leader') await this.dispatch({ type: 'tick', now: this.clock.now() });
+        if (this.role !== 'leader') return;
+        // With several instances the counts live in the store: a retry after a failed transition
+        // must judge them afresh, not the counts the failed transition left behind.
+        if (this.cluster !== undefined && isAccepting(this.state)) {
+          try {
+            await this.countAcrossInstances();
+            return;
+          } catch (error) {
+            this.retryLater('reading the counts failed', error);
+            return;
+          }
+        }
+        await this.dispatch({ type: 'tick', now: this.clock.now() });
       });
     });
   }
