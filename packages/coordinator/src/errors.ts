@@ -1,5 +1,5 @@
 /**
- * The coordinator's own error base (CONVENTIONS §6). `PetError` (in @petfl/core)
+ * The coordinator's own error base. `PetError` (in @petfl/core)
  * is the protocol's error: a participant's message refused, with a code every
  * party knows. What only the coordinator can go wrong with — its settings,
  * its operator API, its stores — is a `CoordinatorError` whose `code` is one of

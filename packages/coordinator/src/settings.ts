@@ -1,5 +1,5 @@
 /**
- * Coordinator settings (CONVENTIONS §11, §17): one typed object, parsed and
+ * Coordinator settings: one typed object, parsed and
  * validated once at the entry point from a TOML file plus `PETFL_*`
  * environment variables, every default in one place, every invalid field
  * listed in one error.

@@ -1,5 +1,5 @@
 /**
- * The one place that maps error codes to HTTP statuses (CONVENTIONS §6):
+ * The one place that maps error codes to HTTP statuses:
  * the protocol's codes (`PetError`, @petfl/core) and the coordinator's own
  * (`CoordinatorError`, ../errors.ts) in one table. Every rejection is a 4xx
  * with a JSON body `{code, message}`; 5xx means the coordinator could not

@@ -1,5 +1,5 @@
 /**
- * The Node runtime entry (CONVENTIONS §12): serves a coordinator app over
+ * The Node runtime entry: serves a coordinator app over
  * HTTP with @hono/node-server. A few lines on purpose; the wiring is in
  * `createNodeCoordinatorApp` (create.ts), the logic in the core.
  *

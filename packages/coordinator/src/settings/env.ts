@@ -1,5 +1,5 @@
 /**
- * Settings from the environment (CONVENTIONS §11). A variable names a setting
+ * Settings from the environment. A variable names a setting
  * by its path, upper-cased and joined with `_`: `api.port` → `PETFL_API_PORT`,
  * `pet.sum.count.min` → `PETFL_PET_SUM_COUNT_MIN`. Its text is read as the
  * type of that setting's default: a number, `true`/`false`, or a

@@ -1,7 +1,7 @@
 /**
  * The building blocks of the settings schemas (Valibot): one setting, a table
  * of settings, and a rule across settings. Each setting is one check with one
- * problem, "expected <what>, got <value>" (CONVENTIONS §5); a table names every
+ * problem, "expected <what>, got <value>"; a table names every
  * key that is not a setting; a rule is checked only when the settings it reads
  * are valid, so a bad setting is reported once, as itself.
  */

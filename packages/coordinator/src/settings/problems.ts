@@ -1,5 +1,5 @@
 /**
- * Valibot's issues as the problem lines a `SettingsError` lists (CONVENTIONS §5):
+ * Valibot's issues as the problem lines a `SettingsError` lists:
  * `path: expected X, got Y`, the path in the file's names (`pet.sum.count.min`,
  * `admission.allowlist[2]`). Keys that are not settings come first, then the
  * values, each in the order of the settings.

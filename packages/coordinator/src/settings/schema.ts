@@ -1,6 +1,5 @@
 /**
- * The coordinator's settings, described once as Valibot schemas (CONVENTIONS
- * §11, §17): the file's shape (TOML tables, snake_case keys) on the way in,
+ * The coordinator's settings, described once as Valibot schemas: the file's shape (TOML tables, snake_case keys) on the way in,
  * the program's `Settings` (camelCase) on the way out, and the types inferred
  * from them. Every default is in `DEFAULT_SETTINGS_TOML` (../settings.ts).
  *

@@ -1,7 +1,8 @@
 /**
  * The round in progress, as the coordinator holds it in memory: the persisted
  * `RoundRecord` plus mirrors of the store's per-round collections (sum
- * dictionary, update participants, seed dictionary, mask counts), this
+ * dictionary, update participants, Sum2 senders; the seed dictionary and the
+ * mask votes are read from the store when needed), this
  * instance's partial aggregate (ADR 0008: the updates it accepted), and the
  * chunk assembler for multipart messages. The store is the durable copy; this
  * mirror answers reads without a round trip.
@@ -56,8 +57,6 @@ export interface LiveRound {
   checkpointed: number;
   /** Sum participants whose Sum2 was accepted (after a restart, the store still catches duplicates). */
   readonly sum2Senders: Set<string>;
-  /** Mask hash → count. */
-  readonly maskCounts: Map<string, number>;
   readonly assembler: ChunkAssembler;
   /** Accepted messages per phase (for the summary and status). */
   readonly accepted: Record<LivePhase, number>;
@@ -111,7 +110,6 @@ function mirror(record: RoundRecord, budget: ChunkBudget, instance: string): Liv
     aggregation: new Aggregation(record.maskConfig, record.modelLength),
     checkpointed: 0,
     sum2Senders: new Set(),
-    maskCounts: new Map(),
     assembler: new ChunkAssembler(budget),
     accepted: { sum: 0, update: 0, sum2: 0 },
     subjectOf: new Map(),
@@ -160,8 +158,8 @@ export async function restoreRound(
 }
 
 /**
- * Replaces the mirror's collections (sum dictionary, updates, seed dictionary, this instance's
- * partial aggregate, mask counts) with the store's, in place. After a store error the write may or may not have been
+ * Replaces the mirror's collections (sum dictionary, updates, Sum2 senders and count, this
+ * instance's partial aggregate) with the store's, in place. After a store error the write may or may not have been
  * applied (a timeout can land late): the store is the truth, so the coordinator reloads from it
  * before it answers another message (docs/security.md §5). Nothing changes if a read fails.
  */
@@ -188,12 +186,8 @@ export async function reloadRound(store: CoordinatorStore, round: LiveRound): Pr
   round.seedDictBytes.clear();
   round.aggregation = aggregation;
   round.checkpointed = own?.checkpoint?.modelCount ?? 0;
-  round.maskCounts.clear();
   round.accepted.sum2 = 0;
-  for (const [hash, count] of maskCounts) {
-    round.maskCounts.set(hash, count);
-    round.accepted.sum2 += count;
-  }
+  for (const count of maskCounts.values()) round.accepted.sum2 += count;
   round.sum2Senders.clear();
   for (const pk of sum2Senders) round.sum2Senders.add(pk);
 }

@@ -1,5 +1,5 @@
 /**
- * The coordinator's round lifecycle as plain data (CONVENTIONS §7): where the coordinator is
+ * The coordinator's round lifecycle as plain data: where the coordinator is
  * (between rounds, in a phase, unmasking, shut down), the record of the round in progress and
  * how many messages each phase accepted. `transition(state, event)` (transition.ts) is a pure
  * function of this state and one event; it returns the next state and the effects the shell

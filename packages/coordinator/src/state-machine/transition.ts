@@ -1,5 +1,5 @@
 /**
- * The round reducer (DESIGN §4, CONVENTIONS §7): `transition(state, event)` returns the next
+ * The round reducer (ADR 0008): `transition(state, event)` returns the next
  * state and the effects that take the store, the timers and the round's data there (state.ts
  * says which are applied before the state is committed and which after). Pure: time comes in the
  * events, randomness and I/O stay in the shell (coordinator.ts), so every path of the round

@@ -3,7 +3,7 @@
  * count.min, the votes did not settle on a mask backed by a majority, the aggregate is out of
  * range, mask seeds could not be opened, or the coordinator restarted past a phase deadline —
  * ends with its reason recorded in the round history, and the coordinator goes back to idle,
- * which starts the next round (DESIGN §4). Participants named as `offenders` (they sent mask
+ * which starts the next round. Participants named as `offenders` (they sent mask
  * seeds that could not be opened, docs/security.md §3) are excluded from later rounds.
  */
 

@@ -4,7 +4,7 @@
  * seed under the next-round settings, stores the round and answers `roundStarted`, which
  * enters the sum phase. At start-up a round found in the store is continued if its phase
  * deadline has not passed (the `restoreRound` task loads its data), else it fails with the
- * reason (DESIGN §4).
+ * reason.
  */
 
 import type { RoundRecord } from '../../store/coordinator-store.ts';

@@ -121,6 +121,5 @@ export async function acceptSum2(
   if (outcome === 'duplicate') round.sum2Senders.add(pk);
   if (outcome !== 'added') throw refused('sum2', outcome, `participant ${pk} already sent its aggregated mask`, max);
   round.sum2Senders.add(pk);
-  round.maskCounts.set(hash, (round.maskCounts.get(hash) ?? 0) + 1);
   round.accepted.sum2 += 1;
 }

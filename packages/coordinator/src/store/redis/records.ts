@@ -1,6 +1,6 @@
 /**
  * The Redis store's JSON records — the round record, the round summaries of the history and the
- * meta — each described once as a Valibot schema of what is stored (CONVENTIONS §17): versioned
+ * meta — each described once as a Valibot schema of what is stored: versioned
  * plain data `{v: 1, …}` whose byte fields are base64url (§8). The stored types are inferred from
  * the schemas, and so are the decoded ones, which must fit the port's types (coordinator-store.ts).
  *
@@ -119,7 +119,7 @@ function fields<const E extends v.ObjectEntries>(entries: E) {
 const object = <const E extends v.ObjectEntries>(entries: E) => jsonObject(fields(entries));
 
 /**
- * A versioned record (CONVENTIONS §8): its `v` picks the schema, so a later version is one more
+ * A versioned record: its `v` picks the schema, so a later version is one more
  * option here, and a version this coordinator does not know is refused as such, not field by field.
  */
 function versioned<const O extends v.VariantOptions<'v'>>(options: O) {
