@@ -1,0 +1,17 @@
+import { defineConfig } from 'tsdown';
+import { packageConfig } from '../../tsdown.shared.ts';
+
+// One entry per subpath export, plus the CLI (`bin`), which runs on plain Node.
+export default defineConfig(
+  packageConfig({
+    entry: {
+      index: 'src/index.ts',
+      node: 'src/node/index.ts',
+      redis: 'src/redis/index.ts',
+      prometheus: 'src/prometheus/index.ts',
+      cli: 'src/node/cli.ts',
+    },
+    platform: 'node',
+    tsconfig: 'tsconfig.build.json',
+  }),
+);

@@ -1,0 +1,9 @@
+import { defineConfig } from 'tsdown';
+import { packageConfig } from '../../tsdown.shared.ts';
+
+export default defineConfig(
+  packageConfig({
+    entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
+    platform: 'neutral',
+  }),
+);
