@@ -11,9 +11,9 @@ import type { UserConfig } from 'tsdown';
 const require = createRequire(import.meta.url);
 const typescriptDir = dirname(require.resolve('typescript/package.json'));
 // typescript@7 exports no JS API; its own helper finds the native binary for this platform.
-const { default: getExePath } = (await import(
-  pathToFileURL(join(typescriptDir, 'lib', 'getExePath.js')).href
-)) as { default: () => string };
+const { default: getExePath } = (await import(pathToFileURL(join(typescriptDir, 'lib', 'getExePath.js')).href)) as {
+  default: () => string;
+};
 
 export function packageConfig(config: UserConfig): UserConfig {
   return {

@@ -1,8 +1,18 @@
 /**
- * Root Vitest configuration: one project per package (DESIGN §5).
+ * Root Vitest configuration: one project per package (docs/architecture.md §7.7).
  * `npm test` runs them all; the demo app keeps its own Vite config.
  */
+import { defaultClientConditions, defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * The repository's own packages resolve to their sources through the `@petfl/source` export
+ * condition (docs/architecture.md, "Packages and builds"): tests need no build.
+ */
+const sourceConditions = {
+  resolve: { conditions: ['@petfl/source', ...defaultClientConditions] },
+  ssr: { resolve: { conditions: ['@petfl/source', ...defaultServerConditions] } },
+};
 
 // CI asks for a JSON report through the environment, so `npm test` stays one plain command.
 const jsonReport = process.env['VITEST_JSON_REPORT'];
@@ -12,6 +22,7 @@ export default defineConfig({
     ...(jsonReport === undefined ? {} : { reporters: ['default', 'json'], outputFile: { json: jsonReport } }),
     projects: [
       {
+        ...sourceConditions,
         test: {
           name: 'core',
           root: 'packages/core',
@@ -21,6 +32,7 @@ export default defineConfig({
         },
       },
       {
+        ...sourceConditions,
         test: {
           name: 'coordinator',
           root: 'packages/coordinator',
@@ -30,6 +42,7 @@ export default defineConfig({
         },
       },
       {
+        ...sourceConditions,
         test: {
           name: 'sdk',
           root: 'packages/sdk',
@@ -39,6 +52,7 @@ export default defineConfig({
         },
       },
       {
+        ...sourceConditions,
         test: {
           name: 'tfjs',
           root: 'packages/tfjs',
@@ -60,6 +74,22 @@ export default defineConfig({
           // After every other project, alone: the long-task test measures the main thread of a
           // page, which other projects' CPU work on a 2-core machine would otherwise lengthen.
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // Outside apps (Vite, Next.js, Node, React Native/Metro/Hermes) installing the packed
+        // packages into fresh directories (e2e/consumers/README.md). Last, alone: they build.
+        ...sourceConditions,
+        test: {
+          name: 'consumers',
+          root: 'e2e/consumers',
+          include: ['*.test.ts'],
+          environment: 'node',
+          globalSetup: ['support/global-setup.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

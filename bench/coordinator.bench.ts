@@ -1,7 +1,7 @@
 /**
  * `npm run bench:coordinator`: the coordinator's message pipeline, a full
  * round and its memory, each reported against a floor measured in the same
- * run (CONVENTIONS §16). Results go to bench/results/coordinator.json.
+ * run (docs/architecture.md §7.6). Results go to bench/results/coordinator.json.
  *
  * 1. Ingest: update messages through `coordinator.handleMessage` (open →
  *    header → signature → eligibility → seed-dictionary keys → validate →
@@ -33,7 +33,7 @@ import { CHECKPOINT_EVERY } from '../packages/coordinator/src/state-machine/coor
 import type { RoundRecord, RoundSummary } from '../packages/coordinator/src/store/coordinator-store.ts';
 import { MemoryModelStore } from '../packages/coordinator/src/store/memory-model-store.ts';
 import { MemoryCoordinatorStore } from '../packages/coordinator/src/store/memory-store.ts';
-import { ManualClock } from '../packages/coordinator/src/test-support/manual-clock.ts';
+import { ManualClock } from '../packages/coordinator/test-support/manual-clock.ts';
 import {
   type Fetch,
   fetchParams,
@@ -46,7 +46,7 @@ import {
   sum2Message,
   sumMessage,
   updateMessage,
-} from '../packages/coordinator/src/test-support/sim.ts';
+} from '../packages/coordinator/test-support/sim.ts';
 import {
   Aggregation,
   ByteReader,
@@ -560,7 +560,7 @@ interface MemoryRun {
 function memoryRun(updates: number): MemoryRun {
   const child = spawnSync(
     process.execPath,
-    ['--import', 'tsx', join(here, 'coordinator-memory.ts'), '--updates', String(updates), '--length', '100000'],
+    ['--conditions=@petfl/source', '--import', 'tsx', join(here, 'coordinator-memory.ts'), '--updates', String(updates), '--length', '100000'],
     { cwd: join(here, '..'), encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
   );
   if (child.status !== 0) throw new Error(`memory child (${updates} updates) failed:\n${child.stderr}`);

@@ -111,6 +111,7 @@ if (nodeParticipants > 0) {
   participants = spawn(
     process.execPath,
     [
+      '--conditions=@petfl/source',
       '--import',
       'tsx',
       join(webRoot, 'node/participants.ts'),

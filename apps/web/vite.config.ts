@@ -9,7 +9,7 @@
 
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig, type Plugin } from 'vite';
+import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
 import { loadPackedMnist } from './src/mnist-files.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -41,6 +41,8 @@ function mnistData(): Plugin {
 export default defineConfig({
   root: here,
   plugins: [mnistData()],
+  // The workspace packages from their sources (docs/architecture.md §8): the demo needs no build of them.
+  resolve: { conditions: ['@petfl/source', ...defaultClientConditions] },
   server: { port: 5173, strictPort: true, host: '127.0.0.1' },
   preview: { port: 5173, strictPort: true, host: '127.0.0.1' },
   // Found up front, so the dev server never reloads a page to optimize a late-discovered dependency.

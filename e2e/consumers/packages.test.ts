@@ -28,14 +28,16 @@ function unpack(tarball: string): string {
   return join(dir, 'package');
 }
 
-describe.each(Object.entries(packs))('%s', (name, tarball) => {
+describe.each(Object.entries(packs))('%s', (_name, tarball) => {
   it('ships only dist/, its READMEs and package.json: no sources, tests or test harnesses', () => {
     const files = tarballFiles(tarball);
     expect(files).toContain('package.json');
     expect(files).toContain('README.md');
     const unexpected = files.filter((f) => !(f.startsWith('dist/') || /^[A-Z-]+\.md$/.test(f) || f === 'package.json'));
     expect(unexpected).toEqual([]);
-    expect(files.filter((f) => /\.test\.|test-support|conformance|harness|hermes-test|browser-test/.test(f))).toEqual([]);
+    expect(files.filter((f) => /\.test\.|test-support|conformance|harness|hermes-test|browser-test/.test(f))).toEqual(
+      [],
+    );
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 

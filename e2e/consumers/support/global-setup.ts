@@ -14,6 +14,8 @@ declare module 'vitest' {
 export default function setup(project: TestProject): void {
   const started = Date.now();
   const packs = packAll();
-  process.stdout.write(`[consumers] built and packed ${Object.keys(packs).length} packages in ${Date.now() - started} ms\n`);
+  process.stdout.write(
+    `[consumers] built and packed ${Object.keys(packs).length} packages in ${Date.now() - started} ms\n`,
+  );
   project.provide('packs', packs);
 }

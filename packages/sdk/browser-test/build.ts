@@ -84,6 +84,8 @@ const common: BuildOptions = {
   bundle: true,
   format: 'esm',
   platform: 'browser',
+  // The workspace packages from their sources (docs/architecture.md §8), then the browser's.
+  conditions: ['@petfl/source', 'browser', 'module'],
   target: 'es2022',
   minify: true,
   legalComments: 'none',
