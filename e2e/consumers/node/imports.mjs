@@ -1,6 +1,6 @@
 // `node imports.mjs`: imports every subpath export of every installed @petfl package on bare Node
 // (no loader, no bundler, no export condition beyond Node's own) and prints one JSON line:
-// [{ specifier, ok, exports | error }]. A subpath whose optional peer is not installed
+// [{ specifier, ok, resolved + exports | error }]. A subpath whose optional peer is not installed
 // (`@petfl/sdk/react` needs react) is listed with `skipped` instead.
 
 import { readdirSync, readFileSync } from 'node:fs';
@@ -32,8 +32,9 @@ for (const dir of readdirSync(scope).sort()) {
       continue;
     }
     try {
+      const resolved = import.meta.resolve(specifier);
       const module = await import(specifier);
-      results.push({ specifier, ok: true, exports: Object.keys(module).sort() });
+      results.push({ specifier, ok: true, resolved, exports: Object.keys(module).sort() });
     } catch (error) {
       results.push({ specifier, ok: false, error: { code: error?.code, message: String(error?.message ?? error) } });
     }

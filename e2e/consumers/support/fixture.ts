@@ -61,6 +61,7 @@ export function installFixture(name: string, packs: Packs): Fixture {
     run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { timeoutMs: 600_000 });
   } catch (error) {
     const { stderr } = error as { stderr?: string };
+    rmSync(dir, { recursive: true, force: true });
     throw new Error(`npm install in fixture ${name} failed:\n${stderr ?? String(error)}`);
   }
   return {
