@@ -25,8 +25,8 @@ import { createCoordinatorApp } from '../packages/coordinator/src/create.ts';
 import { PrometheusMetrics } from '../packages/coordinator/src/prometheus/prometheus-metrics.ts';
 import { parseSettings } from '../packages/coordinator/src/settings.ts';
 import { MemoryModelStore } from '../packages/coordinator/src/store/memory-model-store.ts';
-import { type Mutator, mutators, prng } from '../packages/coordinator/src/test-support/fuzz.ts';
-import { ManualClock } from '../packages/coordinator/src/test-support/manual-clock.ts';
+import { type Mutator, mutators, prng } from '../packages/coordinator/test-support/fuzz.ts';
+import { ManualClock } from '../packages/coordinator/test-support/manual-clock.ts';
 import {
   exactAverage,
   type Fetch,
@@ -40,7 +40,7 @@ import {
   sum2Message,
   sumMessage,
   updateMessage,
-} from '../packages/coordinator/src/test-support/sim.ts';
+} from '../packages/coordinator/test-support/sim.ts';
 import {
   decodeGlobalModel,
   initCrypto,

@@ -17,7 +17,7 @@ import { PrometheusMetrics } from '../packages/coordinator/src/prometheus/promet
 import { parseSettings } from '../packages/coordinator/src/settings.ts';
 import { MemoryModelStore } from '../packages/coordinator/src/store/memory-model-store.ts';
 import { MemoryCoordinatorStore } from '../packages/coordinator/src/store/memory-store.ts';
-import { ManualClock } from '../packages/coordinator/src/test-support/manual-clock.ts';
+import { ManualClock } from '../packages/coordinator/test-support/manual-clock.ts';
 import {
   type Fetch,
   fetchParams,
@@ -28,7 +28,7 @@ import {
   randomModel,
   sumMessage,
   updateMessage,
-} from '../packages/coordinator/src/test-support/sim.ts';
+} from '../packages/coordinator/test-support/sim.ts';
 import { configName, initCrypto } from '../packages/core/src/index.ts';
 
 const { values } = parseArgs({

@@ -560,7 +560,16 @@ interface MemoryRun {
 function memoryRun(updates: number): MemoryRun {
   const child = spawnSync(
     process.execPath,
-    ['--conditions=@petfl/source', '--import', 'tsx', join(here, 'coordinator-memory.ts'), '--updates', String(updates), '--length', '100000'],
+    [
+      '--conditions=@petfl/source',
+      '--import',
+      'tsx',
+      join(here, 'coordinator-memory.ts'),
+      '--updates',
+      String(updates),
+      '--length',
+      '100000',
+    ],
     { cwd: join(here, '..'), encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
   );
   if (child.status !== 0) throw new Error(`memory child (${updates} updates) failed:\n${child.stderr}`);

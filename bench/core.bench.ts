@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the core's hot paths, each reported as a ratio to a floor
- * measured in the same run (DESIGN §5). Results go to bench/results/core.json.
+ * measured in the same run (docs/architecture.md §7.6). Results go to bench/results/core.json.
  *
  * Floors:
  * - masking and mask derivation: the raw ChaCha20 keystream rate of libsodium (the

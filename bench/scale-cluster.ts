@@ -14,7 +14,7 @@ import { parseSettings, type Settings } from '../packages/coordinator/src/settin
 import type { CoordinatorStatus } from '../packages/coordinator/src/state-machine/coordinator.ts';
 import type { RoundSummary } from '../packages/coordinator/src/store/coordinator-store.ts';
 import { redisStoreKeys } from '../packages/coordinator/src/store/redis/keys.ts';
-import { type RunningHaproxy, startHaproxy } from '../packages/coordinator/src/test-support/haproxy.ts';
+import { type RunningHaproxy, startHaproxy } from '../packages/coordinator/test-support/haproxy.ts';
 import {
   type Child,
   ChildProcesses,
@@ -22,9 +22,9 @@ import {
   freePort,
   startCoordinatorProcess,
   waitFor,
-} from '../packages/coordinator/src/test-support/processes.ts';
-import { keysMatching } from '../packages/coordinator/src/test-support/redis.ts';
-import type { Fetch } from '../packages/coordinator/src/test-support/sim.ts';
+} from '../packages/coordinator/test-support/processes.ts';
+import { keysMatching } from '../packages/coordinator/test-support/redis.ts';
+import type { Fetch } from '../packages/coordinator/test-support/sim.ts';
 
 export const REDIS_SERVER_BIN = process.env['REDIS_SERVER_BIN'] ?? '/usr/bin/redis-server';
 /** An existing Redis to use instead of a private one (its figures then include others' traffic). */

@@ -13,7 +13,7 @@ import {
   type SumParticipant,
   sum2Message,
   updateMessage,
-} from '../packages/coordinator/src/test-support/sim.ts';
+} from '../packages/coordinator/test-support/sim.ts';
 import { initCrypto, type RoundParameters } from '../packages/core/src/index.ts';
 
 /** Update messages of `participants`, the i-th masking randomModel(weights, modelSeeds[i]) scaled by scalars[i]. */

@@ -41,8 +41,8 @@ import { Agent, request } from 'node:http';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HAPROXY_BIN, startHaproxy } from '../packages/coordinator/src/test-support/haproxy.ts';
-import { ChildProcesses, jsonLines, waitFor } from '../packages/coordinator/src/test-support/processes.ts';
+import { HAPROXY_BIN, startHaproxy } from '../packages/coordinator/test-support/haproxy.ts';
+import { ChildProcesses, jsonLines, waitFor } from '../packages/coordinator/test-support/processes.ts';
 import {
   exactAverage,
   fetchParams,
@@ -52,7 +52,7 @@ import {
   pickTasks,
   randomModel,
   sumMessage,
-} from '../packages/coordinator/src/test-support/sim.ts';
+} from '../packages/coordinator/test-support/sim.ts';
 import {
   configName,
   decodeGlobalModel,
@@ -307,11 +307,11 @@ interface RoundOutcome {
 
 /** A round that failed after its updates were sent: what the sending measured is kept. */
 class RoundFailure extends Error {
-  constructor(
-    message: string,
-    readonly partial: { updatesAnswered202: number; sendUpdatesMs: number; clients?: object },
-  ) {
+  readonly partial: { updatesAnswered202: number; sendUpdatesMs: number; clients?: object };
+
+  constructor(message: string, partial: { updatesAnswered202: number; sendUpdatesMs: number; clients?: object }) {
     super(message);
+    this.partial = partial;
   }
 }
 

@@ -173,7 +173,7 @@ async function runMode(
             },
           }),
       uploadBytes: {
-        what: 'request body bytes the tabs sent over the counted rounds (apps/web/src/participant/records.ts), per participant per completed round (bytes sent in failed rounds count too) and per message sent (accepted or refused: one sent after its phase closed counts too)',
+        what: 'request body bytes the tabs sent over the counted rounds (apps/web/test-hooks/records.ts), per participant per completed round (bytes sent in failed rounds count too) and per message sent (accepted or refused: one sent after its phase closed counts too)',
         perParticipantPerCompletedRound: Math.round(totalBytes / (TABS * Math.max(1, completed.length))),
         perMessage: { sum: byKind('sum'), update: byKind('update'), sum2: byKind('sum2') },
       },

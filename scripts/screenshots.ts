@@ -40,7 +40,7 @@ interface HookView {
   backend: string;
 }
 
-/** The page's `window.__petfl` (apps/web/src/participant/hook.ts), as far as read here. */
+/** The page's `window.__petfl` (apps/web/test-hooks/hook.ts; dev server and e2e builds only), as far as read here. */
 interface PageHook {
   snapshot(): { roundId: number | null; phase: string };
   globalModels: { roundId: number; accuracy: number }[];

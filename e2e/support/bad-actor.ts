@@ -50,10 +50,13 @@ function notSumEligible(crypto: PetCrypto, round: RoundParameters) {
 }
 
 export class BadActor {
-  private constructor(
-    private readonly crypto: PetCrypto,
-    readonly url: string,
-  ) {}
+  private readonly crypto: PetCrypto;
+  readonly url: string;
+
+  private constructor(crypto: PetCrypto, url: string) {
+    this.crypto = crypto;
+    this.url = url;
+  }
 
   static async create(url: string): Promise<BadActor> {
     return new BadActor(await initCrypto(), url);

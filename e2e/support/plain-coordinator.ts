@@ -1,7 +1,7 @@
 /**
  * BENCHMARK ONLY: plain federated averaging, no privacy — the baseline that
  * `npm run bench:e2e` times petfl's secure aggregation against. Participant pages in
- * `mode=plain` (apps/web/src/participant/plain.ts) long-poll `GET /plain/round?after=&wait_ms=`
+ * `mode=plain` (apps/web/test-hooks/plain.ts) long-poll `GET /plain/round?after=&wait_ms=`
  * (as the SDK long-polls `GET /phase`, so neither side waits on a poll interval), fetch
  * `GET /plain/model`, train and `POST /plain/update?round=R&scalar=S` with their model
  * as little-endian float32 in the clear. A round is one update phase judged by the

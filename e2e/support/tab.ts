@@ -33,7 +33,7 @@ export interface PetflHook {
   uploads: RoundUpload[];
 }
 
-/** Milestones since navigation start (apps/web/src/participant/records.ts). */
+/** Milestones since navigation start (apps/web/test-hooks/records.ts). */
 export interface PageTimings {
   joinedMs: number | null;
   firstRoundMs: number | null;
@@ -59,7 +59,7 @@ export interface TabOptions {
   readonly shard: number;
   readonly shards: number;
   readonly split?: 'iid' | 'noniid';
-  /** `plain` is the benchmark-only plain-averaging mode (apps/web/src/participant/plain.ts). */
+  /** `plain` is the benchmark-only plain-averaging mode (apps/web/test-hooks/plain.ts). */
   readonly mode?: 'worker' | 'direct' | 'plain';
   readonly backends?: string;
   /** Default: one per tab (`e2e-<shard>`). */
@@ -93,12 +93,16 @@ export class Tab {
   readonly messages: Buffer[] = [];
   closed = false;
 
-  private constructor(
-    readonly name: string,
-    readonly context: BrowserContext,
-    readonly page: Page,
-    readonly url: string,
-  ) {
+  readonly name: string;
+  readonly context: BrowserContext;
+  readonly page: Page;
+  readonly url: string;
+
+  private constructor(name: string, context: BrowserContext, page: Page, url: string) {
+    this.name = name;
+    this.context = context;
+    this.page = page;
+    this.url = url;
     page.on('console', (message) => {
       const refusal = /status of 4\d\d/.test(message.text());
       if (message.type() === 'error' && !refusal) this.problems.push(`console: ${message.text()}`);
@@ -119,7 +123,8 @@ export class Tab {
     return tab;
   }
 
-  async waitReady(timeout = 60_000): Promise<void> {
+  /** A backstop for a page that never joins: loading TensorFlow.js and MNIST on a loaded machine takes a while. */
+  async waitReady(timeout = 180_000): Promise<void> {
     await expect(this.page.getByTestId('ready')).toBeAttached({ timeout });
   }
 

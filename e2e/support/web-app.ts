@@ -2,7 +2,8 @@
  * The demo app under test (apps/web): built with Vite into a directory of the e2e
  * suite's own (so a build here never races one in apps/web/dist), rebuilt only when a
  * source is newer than the last build, and served by a tiny static server on
- * 127.0.0.1. `PETFL_E2E_WEB_DIST` points the suite at a build made elsewhere instead.
+ * 127.0.0.1. `PETFL_E2E_WEB_DIST` points the suite at a build made elsewhere instead
+ * (`vite build --mode e2e`: a production build has no test hook, `window.__petfl`).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -41,10 +42,16 @@ export function webBuild(): string {
   }
   const newest = Math.max(...SOURCES.filter(existsSync).map(newestSource));
   if (existsSync(STAMP) && statSync(STAMP).mtimeMs > newest) return BUILD_DIR;
-  execFileSync('npx', ['vite', 'build', '--outDir', BUILD_DIR, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: WEB_ROOT,
-    stdio: 'inherit',
-  });
+  // `--mode e2e`: the build with the page's test-only additions (apps/web/test-hooks: the
+  // `window.__petfl` hook, `mode=plain`), which a production build leaves out.
+  execFileSync(
+    'npx',
+    ['vite', 'build', '--mode', 'e2e', '--outDir', BUILD_DIR, '--emptyOutDir', '--logLevel', 'warn'],
+    {
+      cwd: WEB_ROOT,
+      stdio: 'inherit',
+    },
+  );
   writeFileSync(STAMP, new Date().toISOString());
   return BUILD_DIR;
 }

@@ -1,6 +1,6 @@
 /**
  * The pages' settings, from the query string, parsed and checked once
- * (CONVENTIONS §11): each problem names the parameter, what was expected and
+ * (docs/architecture.md §7.4): each problem names the parameter, what was expected and
  * what came.
  */
 
@@ -15,7 +15,7 @@ export interface ParticipantParams {
   readonly shard: number;
   readonly shards: number;
   readonly split: Split;
-  /** `plain` is BENCHMARK ONLY (participant/plain.ts): no secure aggregation. */
+  /** `plain` is BENCHMARK ONLY (apps/web/test-hooks/plain.ts, e2e builds only): no secure aggregation. */
   readonly mode: 'worker' | 'direct' | 'plain';
   readonly backends: readonly string[];
   readonly storeKey: string;

@@ -2,10 +2,14 @@
  * The participant page's test-only hook, `window.__petfl` (set once the page
  * has joined, with `data-testid="ready"`): what e2e tests read to check the
  * federation end to end without scraping the page.
+ *
+ * Loaded by src/participant/main.ts (through ./index.ts) only in the dev
+ * server and in e2e builds (`vite build --mode e2e`): a production build of
+ * the demo contains none of it.
  */
 
-import type { ParticipantSnapshot } from '@petfl/sdk';
-import type { PageTimings, RoundUpload } from './records.ts';
+import type { ParticipantHandle, ParticipantSnapshot } from '@petfl/sdk';
+import { type PageTimings, type RoundUpload, SnapshotRecorder } from './records.ts';
 
 export interface SubmittedModel {
   /** The round whose update task this local model was trained for. */
@@ -40,4 +44,75 @@ declare global {
   interface Window {
     __petfl?: PetflPageHook;
   }
+}
+
+/**
+ * The local models this tab handed to the SDK, for tests (`window.__petfl.submitted`). The last
+ * few are kept in sessionStorage: a reload between training and sending (the SDK then resumes
+ * sending from IndexedDB) must not lose the record a test compares the global model against.
+ */
+const SUBMITTED_KEY = 'petfl-submitted';
+const SUBMITTED_KEPT = 3;
+const submitted: SubmittedModel[] = loadSubmitted();
+
+function loadSubmitted(): SubmittedModel[] {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(SUBMITTED_KEY) ?? '[]') as {
+      roundId: number;
+      scalar: number;
+      model: string;
+    }[];
+    return saved.map(({ roundId, scalar, model }) => {
+      const bytes = Uint8Array.from(atob(model), (c) => c.charCodeAt(0));
+      return { roundId, scalar, model: Array.from(new Float32Array(bytes.buffer)) };
+    });
+  } catch {
+    return []; // nothing saved, or storage unavailable: start afresh
+  }
+}
+
+/** Records a local model the page handed to the SDK (`vector`: the same weights, as sent). */
+export function rememberSubmitted(entry: SubmittedModel, vector: Float32Array): void {
+  submitted.push(entry);
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(SUBMITTED_KEY) ?? '[]') as unknown[];
+    const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    saved.push({ roundId: entry.roundId, scalar: entry.scalar, model: btoa(binary) });
+    sessionStorage.setItem(SUBMITTED_KEY, JSON.stringify(saved.slice(-SUBMITTED_KEPT)));
+  } catch {
+    // storage full or unavailable: the in-memory record stands
+  }
+}
+
+/** What the page hands the hook once its participant has joined. */
+export interface PageHookSources {
+  readonly handle: ParticipantHandle;
+  /** The page's own list (it keeps adding to it): the global models it scored. */
+  readonly globalModels: GlobalModelSeen[];
+  readonly backend: string;
+  memory(): { readonly numTensors: number; readonly numBytes: number };
+}
+
+/**
+ * Starts recording the joined participant's snapshots (records.ts) and sets
+ * `window.__petfl`. Call it right after the participant is spawned: the
+ * join time is taken here.
+ */
+export function installPageHook({ handle, globalModels, backend, memory }: PageHookSources): void {
+  const recorder = new SnapshotRecorder();
+  recorder.joined();
+  const record = () => recorder.record(handle.getSnapshot());
+  handle.subscribe(record);
+  record();
+  window.__petfl = {
+    snapshot: () => handle.getSnapshot(),
+    submitted,
+    globalModels,
+    backend,
+    memory,
+    timings: recorder.timings,
+    uploads: recorder.uploads,
+  };
 }

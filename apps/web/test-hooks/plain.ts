@@ -12,7 +12,8 @@
  * the latest global model, train (`trainRound`), send
  * `serializeTrainingResult` as little-endian float32, wait for the next round.
  * It returns the SDK's `ParticipantHandle` shape, so the page renders and
- * records it like a real participant.
+ * records it like a real participant. Test-only (apps/web/test-hooks/): a
+ * production build of the demo does not contain it (index.ts).
  */
 
 import type { ParticipantABC, ParticipantHandle, ParticipantSnapshot } from '@petfl/sdk';

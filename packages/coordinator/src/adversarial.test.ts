@@ -24,13 +24,8 @@ import {
   toBase64Url,
 } from '@petfl/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listen, type RunningCoordinator } from './node/listen.ts';
-import { parseSettings, type Settings } from './settings.ts';
-import type { Phase } from './state-machine/coordinator.ts';
-import type { RoundSummary } from './store/coordinator-store.ts';
-import { MemoryModelStore } from './store/memory-model-store.ts';
-import { expectAverage, settle } from './test-support/harness.ts';
-import { ManualClock } from './test-support/manual-clock.ts';
+import { expectAverage, settle } from '../test-support/harness.ts';
+import { ManualClock } from '../test-support/manual-clock.ts';
 import {
   type Fetch,
   fetchParams,
@@ -47,7 +42,12 @@ import {
   sumMessage,
   updateMessage,
   updateMessageFrom,
-} from './test-support/sim.ts';
+} from '../test-support/sim.ts';
+import { listen, type RunningCoordinator } from './node/listen.ts';
+import { parseSettings, type Settings } from './settings.ts';
+import type { Phase } from './state-machine/coordinator.ts';
+import type { RoundSummary } from './store/coordinator-store.ts';
+import { MemoryModelStore } from './store/memory-model-store.ts';
 
 const ADMIN = 'adversarial-suite-admin-token-0123456789';
 const MODEL_LENGTH = 200;

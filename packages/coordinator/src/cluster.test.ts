@@ -7,13 +7,9 @@
 
 import { decodeGlobalModel } from '@petfl/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { CoordinatorStore, StoreNotice } from './store/coordinator-store.ts';
-import { MemoryModelStore } from './store/memory-model-store.ts';
-import { RedisCoordinatorStore } from './store/redis-store.ts';
-import { StoreError } from './store/store-error.ts';
-import { expectAverage, type Harness, identities, startHarness, testSettings } from './test-support/harness.ts';
-import { ManualClock } from './test-support/manual-clock.ts';
-import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from './test-support/redis.ts';
+import { expectAverage, type Harness, identities, startHarness, testSettings } from '../test-support/harness.ts';
+import { ManualClock } from '../test-support/manual-clock.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
 import {
   type Fetch,
   fetchParams,
@@ -26,7 +22,11 @@ import {
   sum2Message,
   sumMessage,
   updateMessage,
-} from './test-support/sim.ts';
+} from '../test-support/sim.ts';
+import type { CoordinatorStore, StoreNotice } from './store/coordinator-store.ts';
+import { MemoryModelStore } from './store/memory-model-store.ts';
+import { RedisCoordinatorStore } from './store/redis-store.ts';
+import { StoreError } from './store/store-error.ts';
 
 const unreachable = await probeRedisFor('cluster tests');
 

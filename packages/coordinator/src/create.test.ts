@@ -7,12 +7,12 @@
 
 import { initCrypto } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testSettings } from '../test-support/harness.ts';
+import { ManualClock } from '../test-support/manual-clock.ts';
 import { createCoordinatorApp } from './create.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { Coordinator, CoordinatorEvents } from './state-machine/coordinator.ts';
 import { MemoryModelStore } from './store/memory-model-store.ts';
-import { testSettings } from './test-support/harness.ts';
-import { ManualClock } from './test-support/manual-clock.ts';
 
 const GARBAGE = new Uint8Array(300);
 const post = (body: Uint8Array) => ({ method: 'POST', body });

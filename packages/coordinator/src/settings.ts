@@ -118,8 +118,11 @@ export class SettingsError extends CoordinatorError {
   override readonly name = 'SettingsError';
   declare readonly code: 'invalid-settings';
 
-  constructor(readonly problems: readonly string[]) {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
     super('invalid-settings', `invalid settings:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The conformance suite of the `CoordinatorStore` port (CONVENTIONS §13): one
+ * The conformance suite of the `CoordinatorStore` port (architecture.md §7.7): one
  * set of tests every implementation runs (memory-store.test.ts,
  * redis-store.test.ts), so the coordinator can swap stores without noticing.
  *
@@ -49,8 +49,8 @@ import {
   type RoundRecord,
   type RoundSummary,
   type UpdateEntry,
-} from './coordinator-store.ts';
-import { StoreError } from './store-error.ts';
+} from '../src/store/coordinator-store.ts';
+import { StoreError } from '../src/store/store-error.ts';
 
 export interface OpenedCoordinatorStore {
   /** A store over empty data. */

@@ -6,15 +6,15 @@
 
 import { decodeGlobalModel, type GlobalModel, initCrypto, maskParams, type PetCrypto } from '@petfl/core';
 import { expect } from 'vitest';
-import type { Clock } from '../clock.ts';
-import type { CoordinatorApp } from '../create.ts';
-import type { Logger } from '../logger.ts';
-import { createNodeCoordinatorApp } from '../node/create.ts';
-import { PrometheusMetrics } from '../prometheus/prometheus-metrics.ts';
-import { parseSettings, type Settings } from '../settings.ts';
-import type { CoordinatorStore } from '../store/coordinator-store.ts';
-import { MemoryModelStore } from '../store/memory-model-store.ts';
-import type { ModelStore } from '../store/model-store.ts';
+import type { Clock } from '../src/clock.ts';
+import type { CoordinatorApp } from '../src/create.ts';
+import type { Logger } from '../src/logger.ts';
+import { createNodeCoordinatorApp } from '../src/node/create.ts';
+import { PrometheusMetrics } from '../src/prometheus/prometheus-metrics.ts';
+import { parseSettings, type Settings } from '../src/settings.ts';
+import type { CoordinatorStore } from '../src/store/coordinator-store.ts';
+import { MemoryModelStore } from '../src/store/memory-model-store.ts';
+import type { ModelStore } from '../src/store/model-store.ts';
 import { ManualClock } from './manual-clock.ts';
 import {
   exactAverage,

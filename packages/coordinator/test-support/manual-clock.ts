@@ -4,13 +4,17 @@
  * Not part of the package's public API.
  */
 
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../src/clock.ts';
 
 export class ManualClock implements Clock {
   private timers: { at: number; fn: () => void; id: number }[] = [];
   private nextId = 0;
 
-  constructor(private time = 1_700_000_000_000) {}
+  private time: number;
+
+  constructor(time = 1_700_000_000_000) {
+    this.time = time;
+  }
 
   now(): number {
     return this.time;

@@ -1,5 +1,5 @@
 /**
- * The conformance suite of the `ModelStore` port (CONVENTIONS §13), run by
+ * The conformance suite of the `ModelStore` port (architecture.md §7.7), run by
  * model-store.test.ts against `FsModelStore` and `MemoryModelStore`. Values
  * are compared bit by bit (NaN payloads aside, which models never carry):
  * the latest global model is what every participant trains from next, so a
@@ -9,7 +9,7 @@
 import type { GlobalModel } from '@petfl/core';
 import { fixtureModel } from '@petfl/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ModelStore } from './model-store.ts';
+import type { ModelStore } from '../src/store/model-store.ts';
 
 export interface OpenedModelStore {
   /** A store over no models. */

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The `petfl-coordinator` command (it runs the TypeScript sources through tsx). */
-export const COORDINATOR_BIN = fileURLToPath(new URL('../../bin/petfl-coordinator.mjs', import.meta.url));
+export const COORDINATOR_BIN = fileURLToPath(new URL('../bin/petfl-coordinator.mjs', import.meta.url));
 
 /** Lines kept per child: enough for a failing test's story, bounded for a long one. */
 const MAX_LINES = 4000;

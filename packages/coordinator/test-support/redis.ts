@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { redisStoreKeys } from '../store/redis/keys.ts';
+import { redisStoreKeys } from '../src/store/redis/keys.ts';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const REDIS_REQUIRED = Boolean(process.env['CI']) || Boolean(process.env['REDIS_REQUIRED']);

@@ -1,5 +1,5 @@
 /**
- * Byte-range helpers for the binary codecs (CONVENTIONS §4).
+ * Byte-range helpers for the binary codecs (architecture.md §7.4).
  *
  * `ByteReader` walks a buffer field by field; every read names its field so
  * that a short buffer fails with `truncated` and a message such as
@@ -14,11 +14,13 @@ export class ByteReader {
   private offset = 0;
   private readonly view: DataView;
 
-  constructor(
-    private readonly bytes: Uint8Array,
-    /** What is being decoded, used as the prefix of every error message. */
-    readonly context: string,
-  ) {
+  private readonly bytes: Uint8Array;
+  /** What is being decoded, used as the prefix of every error message. */
+  readonly context: string;
+
+  constructor(bytes: Uint8Array, context: string) {
+    this.bytes = bytes;
+    this.context = context;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 

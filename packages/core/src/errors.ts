@@ -1,5 +1,5 @@
 /**
- * One error class for the whole protocol library (CONVENTIONS §6).
+ * One error class for the whole protocol library (architecture.md §7.3).
  *
  * Every decoder, validator and crypto gate throws a `PetError` whose `code` is
  * one of the literals below and whose message names the field, what was

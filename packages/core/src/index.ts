@@ -1,6 +1,6 @@
 /**
  * @petfl/core — the isomorphic PET protocol: crypto, masking, wire format.
- * Re-exports only (CONVENTIONS §14).
+ * Re-exports only (architecture.md §7.2).
  */
 
 export { ByteReader, ByteWriter, compareBytes, fromBase64Url, toBase64Url } from './bytes.ts';

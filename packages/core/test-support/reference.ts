@@ -6,8 +6,8 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { PetError } from '../errors.ts';
-import type { MaskConfig } from '../mask/config.ts';
+import { PetError } from '../src/errors.ts';
+import type { MaskConfig } from '../src/mask/config.ts';
 
 // --- ChaCha20, RFC 8439 §2.1–2.4 ----------------------------------------------------------------
 
@@ -70,7 +70,11 @@ export class ReferenceStream {
   private block = 0;
   private buffer: Uint8Array = new Uint8Array(0);
   private offset = 0;
-  constructor(private readonly seed: Uint8Array) {}
+  private readonly seed: Uint8Array;
+
+  constructor(seed: Uint8Array) {
+    this.seed = seed;
+  }
 
   take(n: number): Uint8Array {
     const out = new Uint8Array(n);
@@ -97,7 +101,7 @@ export interface OrderRow {
 
 /** test-data/mask-orders.json: a copy of the shared reference (CI runs on a bare clone). */
 export const ORDER_ROWS = JSON.parse(
-  readFileSync(new URL('../../test-data/mask-orders.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../test-data/mask-orders.json', import.meta.url), 'utf8'),
 ) as OrderRow[];
 
 /** A table row's config in the code's spelling (`Integer` → `integer`, …). */

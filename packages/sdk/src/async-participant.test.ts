@@ -4,6 +4,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { FakeRuntime } from '../test-support/fake-runtime.ts';
 import { spawnAsyncParticipantWith } from './async-participant.ts';
 import {
   GlobalModelUnavailableError,
@@ -11,7 +12,6 @@ import {
   LocalModelLengthMismatchError,
   UninitializedParticipantError,
 } from './errors.ts';
-import { FakeRuntime } from './test-support/fake-runtime.ts';
 
 async function spawned() {
   const runtime = new FakeRuntime();

@@ -1,6 +1,6 @@
 /**
  * `spawnAsyncParticipant` — the participant an app feeds at its own pace
- * (DESIGN §3): it trains whenever it likes and hands in its latest local
+ * (architecture.md §5.2): it trains whenever it likes and hands in its latest local
  * model with `setLocalModel`; it learns of new global models through the
  * `globalModelNotifier` and fetches them with `getGlobalModel()`.
  *

@@ -6,10 +6,10 @@
 
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startCoordinator, type TestCoordinator, waitFor } from '../test-support/coordinator.ts';
 import { spawnAsyncParticipant } from './async-participant.ts';
 import { idbStateStore } from './idb/idb-state-store.ts';
 import { deserializeState } from './state-codec.ts';
-import { startCoordinator, type TestCoordinator, waitFor } from './test-support/coordinator.ts';
 
 const running: TestCoordinator[] = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 /**
  * `@petfl/sdk/engine` — the participant protocol engine: state, step, run
  * loop, ports and the HTTP coordinator client. Re-exports only
- * (CONVENTIONS §14); ParticipantABC and AsyncParticipant build on it.
+ * (architecture.md §7.2); ParticipantABC and AsyncParticipant build on it.
  */
 
 export { AdmissionTokenError, type TokenSource } from './client/admission-token.ts';

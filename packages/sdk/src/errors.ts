@@ -1,5 +1,5 @@
 /**
- * The SDK's public error classes (DESIGN §3, CONVENTIONS §6). Inside the
+ * The SDK's public error classes (architecture.md §5.2, §7.3). Inside the
  * loop errors are state (`snapshot.lastError`, whose `code` is the class's
  * code or a PetError code); at the public API they are these named classes,
  * all `PetflError`s with a `code` string, so apps can `instanceof` or switch

@@ -1,5 +1,5 @@
 /**
- * @petfl/sdk — the participant (DESIGN §3). Re-exports only (CONVENTIONS §14).
+ * @petfl/sdk — the participant (architecture.md §5). Re-exports only (architecture.md §7.2).
  * Subpaths: `@petfl/sdk/idb` (IndexedDB state store), `@petfl/sdk/node` (file
  * state store), `@petfl/sdk/react` (useParticipant), `@petfl/sdk/engine`
  * (the protocol engine).

@@ -1,5 +1,5 @@
 /**
- * Validating the app's local model at the boundary (CONVENTIONS §5): every
+ * Validating the app's local model at the boundary (architecture.md §7.4): every
  * element a finite number (LocalModelDataTypeMismatchError otherwise — NaN,
  * ±Infinity, a string, a bigint, a hole) and, once a round's parameters are
  * known, exactly `modelLength` elements (protocol.md §3.9;

@@ -1,5 +1,5 @@
 /**
- * Logging (CONVENTIONS §15): a console-like `logger` (default: the
+ * Logging (architecture.md §7.5): a console-like `logger` (default: the
  * platform's `console`) filtered by `logLevel` (default 'warn'). The SDK logs
  * round progress and errors only — never keys, seeds, models or states.
  */
@@ -30,7 +30,7 @@ export function createLog(level: LogLevel, logger: LoggerLike | undefined): Log 
       try {
         sink[name](`[petfl] ${message}`);
       } catch {
-        // A logger that throws must not break the participant (CONVENTIONS §10).
+        // A logger that throws must not break the participant (architecture.md §7.4).
       }
     };
   };

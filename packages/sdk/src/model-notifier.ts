@@ -1,5 +1,5 @@
 /**
- * The global-model notifier of an AsyncParticipant (DESIGN §3): a flag that
+ * The global-model notifier of an AsyncParticipant (architecture.md §5.2): a flag that
  * is set when a new global model arrives and cleared by `getGlobalModel()`
  * (or `clear()`), plus `wait()` for code that would rather await it than
  * poll `isSet()`.

@@ -1,6 +1,6 @@
 /**
  * The options of `spawnParticipant` and `spawnAsyncParticipant`
- * (CONVENTIONS §11): one typed object, checked once when the participant is
+ * (architecture.md §7.4): one typed object, checked once when the participant is
  * created (a bad option is a ParticipantInitError naming it), every default
  * here.
  */

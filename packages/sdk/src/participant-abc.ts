@@ -1,5 +1,5 @@
 /**
- * ParticipantABC — the callback-style participant (DESIGN §3, after
+ * ParticipantABC — the callback-style participant (architecture.md §5.2, after
  * xaynet's Python SDK): the app subclasses it and the SDK calls it. Each
  * round the participant is selected for an update task in, the SDK asks
  * `participateInUpdateTask()`, then calls `trainRound(input)` with the
@@ -8,7 +8,7 @@
  * local model. `onNewGlobalModel` is called once per new global model and
  * `onStop` once when the participant stops. Run one with `spawnParticipant`.
  *
- * A method that throws never stops the participant (CONVENTIONS §10): the
+ * A method that throws never stops the participant (architecture.md §7.4): the
  * error becomes `snapshot.lastError` (and goes to `options.onError`), and the
  * participant skips that round's update.
  */

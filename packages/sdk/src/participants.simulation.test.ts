@@ -11,6 +11,7 @@
 import { maskParams } from '@petfl/core';
 import { fixtureModel } from '@petfl/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startCoordinator, type TestCoordinator, waitFor } from '../test-support/coordinator.ts';
 import { type AsyncParticipant, spawnAsyncParticipant } from './async-participant.ts';
 import type { FetchLike } from './client/http-client.ts';
 import { ParticipantInitError, UninitializedParticipantError } from './errors.ts';
@@ -18,7 +19,6 @@ import { ParticipantABC } from './participant-abc.ts';
 import { type ParticipantHandle, spawnParticipant } from './spawn-participant.ts';
 import { deserializeState } from './state-codec.ts';
 import { MemoryStateStore } from './state-machine/memory-state-store.ts';
-import { startCoordinator, type TestCoordinator, waitFor } from './test-support/coordinator.ts';
 
 const MODEL_LENGTH = 1000;
 
@@ -57,8 +57,11 @@ class Trainer extends ParticipantABC<Float32Array, Float32Array> {
   stops = 0;
   private trained = 0;
 
-  constructor(private readonly index: number) {
+  private readonly index: number;
+
+  constructor(index: number) {
     super();
+    this.index = index;
   }
 
   trainRound(input: Float32Array | null): Float32Array {

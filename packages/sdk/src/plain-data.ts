@@ -1,5 +1,5 @@
 /**
- * Plain data as bytes (CONVENTIONS §4, §8): the values persisted state is
+ * Plain data as bytes (architecture.md §7.4): the values persisted state is
  * made of — undefined, null, booleans, numbers, strings, Uint8Array, arrays
  * and plain objects — in a small tagged, self-delimiting encoding, so the
  * state codec and the stores that need bytes (the encrypted IndexedDB store,
@@ -196,10 +196,12 @@ class Reader {
   private offset = 0;
   private readonly view: DataView;
 
-  constructor(
-    private readonly input: Uint8Array,
-    private readonly what: string,
-  ) {
+  private readonly input: Uint8Array;
+  private readonly what: string;
+
+  constructor(input: Uint8Array, what: string) {
+    this.input = input;
+    this.what = what;
     this.view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   }
 

@@ -7,6 +7,12 @@
 
 import { encodeGlobalModel, encodeSumDict, initCrypto, toBase64Url } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  startCoordinator,
+  type TestCoordinator,
+  type TestCoordinatorOptions,
+  waitFor,
+} from '../test-support/coordinator.ts';
 import type { FetchLike, ResponseLike } from './client/http-client.ts';
 import {
   CryptoInitError,
@@ -26,12 +32,6 @@ import { deserializeState, serializeState } from './state-codec.ts';
 import type { StateStore } from './state-machine/io.ts';
 import { MemoryStateStore } from './state-machine/memory-state-store.ts';
 import { createInitialState } from './state-machine/state.ts';
-import {
-  startCoordinator,
-  type TestCoordinator,
-  type TestCoordinatorOptions,
-  waitFor,
-} from './test-support/coordinator.ts';
 
 const running: { close(): Promise<void> }[] = [];
 afterEach(async () => {

@@ -1,5 +1,5 @@
 /**
- * The participant runtime: one running participant (DESIGN §3). It wraps the
+ * The participant runtime: one running participant (architecture.md §5.2). It wraps the
  * protocol loop (`runParticipant` + `step`, state-machine/) with what an app
  * needs around it — checked options, the crypto gate, restoring or creating
  * the state, the store, an observable snapshot, errors as named classes,
@@ -15,7 +15,7 @@
  * fresh identity (ParticipantRestoreError) — and a first `GET /params` after
  * the client's retries (ParticipantInitError: unreachable coordinator).
  *
- * While running nothing the app does can stop the loop (CONVENTIONS §10): a
+ * While running nothing the app does can stop the loop (architecture.md §7.4): a
  * callback that throws is caught, becomes `snapshot.lastError` and goes to
  * `options.onError`. `stop()` aborts the loop (in-flight requests included),
  * waits for it, saves the last state and returns it serialized; after that
@@ -207,7 +207,10 @@ class Runtime implements ParticipantRuntime {
     this.shutdown().catch((error: unknown) => this.deps.log.error(`stopping failed: ${messageOf(error)}`));
   };
 
-  constructor(private readonly deps: RuntimeDeps) {
+  private readonly deps: RuntimeDeps;
+
+  constructor(deps: RuntimeDeps) {
+    this.deps = deps;
     this.state = deps.state;
     this.callbacks = deps.init.callbacks;
     this.clock = new WakeableClock(deps.init.clock ?? systemClock);
@@ -347,7 +350,7 @@ class Runtime implements ParticipantRuntime {
       return await this.callbacks.localModel(roundId, this);
     } catch (error) {
       this.reportError(error, { roundId, callback: 'localModel' });
-      return null; // CONVENTIONS §10: reported, and the participant sits this round out
+      return null; // architecture.md §7.4: reported, and the participant sits this round out
     }
   }
 
@@ -500,7 +503,11 @@ function createAbortController(): AbortControllerLike {
 class WakeableClock implements Clock {
   private readonly sleeping = new Set<LinkedSignal>();
 
-  constructor(private readonly base: Clock) {}
+  private readonly base: Clock;
+
+  constructor(base: Clock) {
+    this.base = base;
+  }
 
   now(): number {
     return this.base.now();

@@ -1,5 +1,5 @@
 /**
- * What a participant shows the app (DESIGN §3, CONVENTIONS §9): an
+ * What a participant shows the app (architecture.md §5.2, §7.4): an
  * `Observable` with `subscribe(listener) → unsubscribe` and `getSnapshot()`,
  * the shape React's `useSyncExternalStore` reads. A snapshot is immutable and
  * stable: `getSnapshot()` returns the same object until a field changes, so

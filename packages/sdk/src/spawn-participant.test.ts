@@ -7,6 +7,7 @@
  */
 
 import { describe, expect, it, vi } from 'vitest';
+import { FakeRuntime } from '../test-support/fake-runtime.ts';
 import type { FetchLike } from './client/http-client.ts';
 import {
   GlobalModelUnavailableError,
@@ -18,7 +19,6 @@ import {
 import { ParticipantABC } from './participant-abc.ts';
 import { spawnParticipant, spawnParticipantWith } from './spawn-participant.ts';
 import { MemoryStateStore } from './state-machine/memory-state-store.ts';
-import { FakeRuntime } from './test-support/fake-runtime.ts';
 
 /** A participant whose every method is a recorded, replaceable function. */
 class Recording extends ParticipantABC<number[], number[]> {

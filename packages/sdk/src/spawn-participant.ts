@@ -1,5 +1,5 @@
 /**
- * `spawnParticipant` — runs a ParticipantABC (DESIGN §3): the SDK calls the
+ * `spawnParticipant` — runs a ParticipantABC (architecture.md §5.2): the SDK calls the
  * app's methods at the right moments of each round.
  *
  * As soon as the participant is selected for an update task (snapshot
@@ -95,7 +95,10 @@ class Trainer<TInput, TResult> {
 
   readonly callbacks: RuntimeCallbacks;
 
-  constructor(private readonly participant: ParticipantABC<TInput, TResult>) {
+  private readonly participant: ParticipantABC<TInput, TResult>;
+
+  constructor(participant: ParticipantABC<TInput, TResult>) {
+    this.participant = participant;
     this.callbacks = {
       localModel: async (roundId, runtime) => {
         const { outcome } = this.start(roundId, runtime);

@@ -1,11 +1,11 @@
 import { initCrypto, type PetCrypto, toBase64Url } from '@petfl/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FakeCoordinator } from '../test-support/fake-coordinator.ts';
 import { ParticipantRestoreError } from './errors.ts';
 import { encodeFramed } from './plain-data.ts';
 import { deserializeState, serializeState, validateState } from './state-codec.ts';
 import { createInitialState, type ParticipantState } from './state-machine/state.ts';
 import { step } from './state-machine/step.ts';
-import { FakeCoordinator } from './state-machine/test-support/fake-coordinator.ts';
 
 let crypto: PetCrypto;
 beforeAll(async () => {

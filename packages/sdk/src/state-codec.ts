@@ -1,5 +1,5 @@
 /**
- * The participant state as bytes (CONVENTIONS §4, §8): what `stop()`
+ * The participant state as bytes (architecture.md §5.3, §7.4): what `stop()`
  * returns and `options.state` restores. A framed plain-data value
  * (plain-data.ts): magic 'PFLS', the format version, the payload length, a
  * CRC-32, then the `ParticipantState` (state.ts) encoded as plain data.
@@ -102,7 +102,11 @@ export function validateState(value: unknown): ParticipantState {
 }
 
 class Validator {
-  constructor(private readonly what: string) {}
+  private readonly what: string;
+
+  constructor(what: string) {
+    this.what = what;
+  }
 
   fail(field: string, expected: string, got: unknown): never {
     const path = field === '' ? this.what : `${this.what}.${field}`;

@@ -14,7 +14,7 @@ import {
   type Settings,
 } from '@petfl/coordinator';
 import { initCrypto } from '@petfl/core';
-import type { FetchLike, ResponseLike } from '../client/http-client.ts';
+import type { FetchLike, ResponseLike } from '../src/client/http-client.ts';
 
 export interface PhaseOptions {
   readonly min: number;

@@ -25,7 +25,7 @@ import {
   TAGS,
   toBase64Url,
 } from '@petfl/core';
-import { type CoordinatorClient, CoordinatorRejectedError } from '../../client/coordinator-client.ts';
+import { type CoordinatorClient, CoordinatorRejectedError } from '../src/client/coordinator-client.ts';
 
 export const TEST_MASK_CONFIG: MaskConfig = { group: 'prime', data: 'f32', bound: 'b0', model: 'm3' };
 
@@ -66,7 +66,11 @@ export class FakeCoordinator implements CoordinatorClient {
   readonly calls = { params: 0, sums: 0, seeds: 0, model: 0, post: 0 };
   private assembler = newAssembler();
 
-  constructor(private readonly crypto: PetCrypto) {}
+  private readonly crypto: PetCrypto;
+
+  constructor(crypto: PetCrypto) {
+    this.crypto = crypto;
+  }
 
   /** Starts the next round: a fresh round key, a fresh (or given) seed; nothing received yet. */
   startRound(options: FakeRoundOptions = {}): RoundParameters {

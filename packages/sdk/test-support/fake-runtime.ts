@@ -1,5 +1,5 @@
 /**
- * A ParticipantRuntime the test drives by hand (CONVENTIONS §2, §13): the
+ * A ParticipantRuntime the test drives by hand (architecture.md §7.2, §7.7): the
  * app-side layers (ParticipantABC's trainer, AsyncParticipant) are tested
  * against it through the RuntimeFactory port — the test sets the snapshot,
  * the round parameters and the global model, calls the callbacks as the
@@ -7,10 +7,10 @@
  */
 
 import type { GlobalModel, RoundParameters } from '@petfl/core';
-import { UninitializedParticipantError } from '../errors.ts';
-import type { ParticipantRuntime, ParticipantRuntimeInit, ReportContext, RuntimeCallbacks } from '../runtime.ts';
-import type { ParticipantSnapshot } from '../snapshot.ts';
-import type { RuntimeFactory } from '../spawn-participant.ts';
+import { UninitializedParticipantError } from '../src/errors.ts';
+import type { ParticipantRuntime, ParticipantRuntimeInit, ReportContext, RuntimeCallbacks } from '../src/runtime.ts';
+import type { ParticipantSnapshot } from '../src/snapshot.ts';
+import type { RuntimeFactory } from '../src/spawn-participant.ts';
 
 export function roundParameters(roundId: number, modelLength: number): RoundParameters {
   return {

@@ -1,11 +1,11 @@
 /**
- * A `Clock` the test moves by hand (CONVENTIONS §13: fake timers, no
+ * A `Clock` the test moves by hand (architecture.md §7.7: fake timers, no
  * sleeps). `sleep` records the requested delay and waits until `advance`
  * passes it or the signal aborts; `untilSleeping` lets a test wait for a
  * loop to reach its next wait, i.e. to have done all it could.
  */
 
-import type { AbortSignalLike, Clock } from '../io.ts';
+import type { AbortSignalLike, Clock } from '../src/state-machine/io.ts';
 
 interface Timer {
   readonly at: number;

@@ -7,9 +7,9 @@
  */
 
 import { MessageChannel } from 'node:worker_threads';
-import type { Endpoint, MessageEventLike } from '../channel.ts';
-import type { WorkerLike } from '../create-worker.ts';
-import { serveParticipantRuntime } from '../serve-runtime.ts';
+import type { Endpoint, MessageEventLike } from '../src/worker/channel.ts';
+import type { WorkerLike } from '../src/worker/create-worker.ts';
+import { serveParticipantRuntime } from '../src/worker/serve-runtime.ts';
 
 export interface PortWorker extends WorkerLike {
   readonly terminated: boolean;

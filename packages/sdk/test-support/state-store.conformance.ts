@@ -1,5 +1,5 @@
 /**
- * The StateStore conformance suite (CONVENTIONS §13): one set of tests, run
+ * The StateStore conformance suite (architecture.md §7.7): one set of tests, run
  * against every implementation — memory, IndexedDB, file. What the runtime
  * relies on: a participant state (Uint8Arrays, undefined fields, nesting)
  * comes back equal and unshared; a missing or deleted key is undefined; keys
@@ -8,8 +8,8 @@
 
 import { initCrypto } from '@petfl/core';
 import { describe, expect, it } from 'vitest';
-import type { StateStore } from '../state-machine/io.ts';
-import { createInitialState } from '../state-machine/state.ts';
+import type { StateStore } from '../src/state-machine/io.ts';
+import { createInitialState } from '../src/state-machine/state.ts';
 
 export function stateStoreConformance(name: string, makeStore: () => Promise<StateStore> | StateStore): void {
   describe(`StateStore conformance: ${name}`, () => {

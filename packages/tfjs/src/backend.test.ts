@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WASM_DIR } from '../test-support/tfjs.ts';
 import { backendCanTrainConv, DEFAULT_BACKENDS, NoUsableBackendError, selectBackend } from './backend.ts';
-import { WASM_DIR } from './test-support/tfjs.ts';
 
 const registered: string[] = [];
 const kernelsAdded: [string, string][] = [];

@@ -15,7 +15,7 @@ import { initCrypto } from '@petfl/core';
 import { MemoryStateStore, type ParticipantHandle, spawnParticipant } from '@petfl/sdk';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { lossOf, syntheticData, tinyModel, useWasm } from './test-support/tfjs.ts';
+import { lossOf, syntheticData, tinyModel, useWasm } from '../test-support/tfjs.ts';
 import { TfjsParticipant } from './tfjs-participant.ts';
 import { modelToVector, vectorToModel, weightCount } from './weights.ts';
 

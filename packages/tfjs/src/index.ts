@@ -1,7 +1,7 @@
 /**
- * @petfl/tfjs — TensorFlow.js glue for petfl (DESIGN §3): model weights as
+ * @petfl/tfjs — TensorFlow.js glue for petfl (architecture.md §2): model weights as
  * one vector, backend selection with a numeric self-check, and a ready
- * ParticipantABC for `tf.LayersModel`. Re-exports only (CONVENTIONS §14).
+ * ParticipantABC for `tf.LayersModel`. Re-exports only (architecture.md §7.2).
  */
 
 export {

@@ -1,7 +1,7 @@
 import { ParticipantABC } from '@petfl/sdk';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { lossOf, pseudoRandom, syntheticData, tinyModel, useWasm } from './test-support/tfjs.ts';
+import { lossOf, pseudoRandom, syntheticData, tinyModel, useWasm } from '../test-support/tfjs.ts';
 import { TfjsParticipant, type TrainingProgress } from './tfjs-participant.ts';
 import { ModelShapeMismatchError, modelToVector, weightCount } from './weights.ts';
 

@@ -1,5 +1,5 @@
 /**
- * TfjsParticipant — a ready ParticipantABC (DESIGN §3) for a compiled
+ * TfjsParticipant — a ready ParticipantABC (architecture.md §5.2) for a compiled
  * `tf.LayersModel`. Each update task: the global model (when there is one)
  * becomes the model's weights, the model trains on the local data with
  * `model.fit`, and the trained weights, flattened by `modelToVector`, are the
@@ -135,7 +135,7 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
     try {
       this.#onProgress(progress);
     } catch (err) {
-      // CONVENTIONS §10: a UI callback never stops training.
+      // architecture.md §7.4: a UI callback never stops training.
       console.error('TfjsParticipant onProgress threw', err);
     }
   }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { pseudoRandom, tinyModel, useWasm } from './test-support/tfjs.ts';
+import { pseudoRandom, tinyModel, useWasm } from '../test-support/tfjs.ts';
 import {
   ModelShapeMismatchError,
   modelToVector,

@@ -84,7 +84,7 @@ export async function modelToVectorAsync(model: tf.LayersModel): Promise<Float32
 
 /**
  * Sets every weight of `model` from `vector` (the layout of `modelToVector`).
- * Validates first, then writes (CONVENTIONS §5): a wrong length throws
+ * Validates first, then writes (architecture.md §7.4): a wrong length throws
  * ModelShapeMismatchError, a value that is not a finite float32 throws
  * NonFiniteWeightError; either way the model is left unchanged.
  */

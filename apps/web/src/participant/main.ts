@@ -7,8 +7,11 @@
  * `selectBackend` picked. Every global model is scored on the held-out test
  * set and charted.
  *
- * The data-testids and `window.__petfl` (hook.ts) are a contract with the
- * e2e tests: keep them stable.
+ * The data-testids and `window.__petfl` (apps/web/test-hooks/hook.ts) are a
+ * contract with the e2e tests: keep them stable. The hook and the benchmark-only
+ * `mode=plain` live outside src/ (apps/web/test-hooks/) and are loaded only in
+ * the dev server and in e2e builds (`vite build --mode e2e`): see
+ * `loadTestHooks`.
  */
 
 // First: before TensorFlow.js loads (see the module).
@@ -22,16 +25,13 @@ import { memory as tfMemory } from '@tensorflow/tfjs';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { drawAccuracyChart } from '../chart.ts';
+import { drawAccuracyChart, type Point } from '../chart.ts';
 import { BATCH_SIZE, LAYERS, MODEL_LENGTH } from '../demo.ts';
 import { accuracy } from '../evaluate.ts';
 import { decodeMnist, dominantLabels, labelHistogram, type MnistData, shardIndices, splitTestPool } from '../mnist.ts';
 import { buildModel, toTensors } from '../model.ts';
-import { type ParticipantParams, participantParams } from '../params.ts';
+import { ParamsError, type ParticipantParams, participantParams } from '../params.ts';
 import { inPlainWords } from '../plain-words.ts';
-import type { GlobalModelSeen, PetflPageHook, SubmittedModel } from './hook.ts';
-import { spawnPlainParticipant } from './plain.ts';
-import { SnapshotRecorder } from './records.ts';
 import '../style.css';
 
 const WASM_PATHS = {
@@ -58,46 +58,22 @@ function kib(bytes: number): string {
 /** How often the participant asks the coordinator what's new: 100 ms, backing off to 1 s while nothing changes. */
 const POLL = { pollMs: 100, maxPollMs: 1000 } as const;
 
+type TestHooks = typeof import('../../test-hooks/index.ts');
+
 /**
- * The local models this tab handed to the SDK, for tests (`window.__petfl.submitted`). The last
- * few are kept in sessionStorage: a reload between training and sending (the SDK then resumes
- * sending from IndexedDB) must not lose the record a test compares the global model against.
+ * The test-only additions (apps/web/test-hooks/: the `window.__petfl` hook and the
+ * benchmark-only `mode=plain`), in the Vite dev server and in e2e builds
+ * (`vite build --mode e2e`, e2e/support/web-app.ts) only. `import.meta.env.DEV` and
+ * `import.meta.env.MODE` are constants at build time: a production build drops
+ * the `import()` and ships none of that code.
  */
-const SUBMITTED_KEY = 'petfl-submitted';
-const SUBMITTED_KEPT = 3;
-const submitted: SubmittedModel[] = loadSubmitted();
-
-function loadSubmitted(): SubmittedModel[] {
-  try {
-    const saved = JSON.parse(sessionStorage.getItem(SUBMITTED_KEY) ?? '[]') as {
-      roundId: number;
-      scalar: number;
-      model: string;
-    }[];
-    return saved.map(({ roundId, scalar, model }) => {
-      const bytes = Uint8Array.from(atob(model), (c) => c.charCodeAt(0));
-      return { roundId, scalar, model: Array.from(new Float32Array(bytes.buffer)) };
-    });
-  } catch {
-    return []; // nothing saved, or storage unavailable: start afresh
-  }
+function loadTestHooks(): Promise<TestHooks | undefined> {
+  return import.meta.env.DEV || import.meta.env.MODE === 'e2e'
+    ? import('../../test-hooks/index.ts')
+    : Promise.resolve(undefined);
 }
 
-function rememberSubmitted(entry: SubmittedModel, vector: Float32Array): void {
-  submitted.push(entry);
-  try {
-    const saved = JSON.parse(sessionStorage.getItem(SUBMITTED_KEY) ?? '[]') as unknown[];
-    const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
-    let binary = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    saved.push({ roundId: entry.roundId, scalar: entry.scalar, model: btoa(binary) });
-    sessionStorage.setItem(SUBMITTED_KEY, JSON.stringify(saved.slice(-SUBMITTED_KEPT)));
-  } catch {
-    // storage full or unavailable: the in-memory record stands
-  }
-}
-const globalModels: GlobalModelSeen[] = [];
-const recorder = new SnapshotRecorder();
+const globalModels: Point[] = [];
 let handle: ParticipantHandle | undefined;
 
 function showError(text: string, title = ''): void {
@@ -111,13 +87,18 @@ class DemoParticipant extends TfjsParticipant {
   #roundId: number | null = null;
   /** The training in progress: a round that moved on may still be fitting; the next waits for it (one fit at a time). */
   #training: Promise<unknown> = Promise.resolve();
+  readonly #onGlobal: (model: Float32Array | Float64Array) => void;
+  /** The test hook's record of each local model handed to the SDK (absent in a production build). */
+  readonly #onSubmitted: ((roundId: number, vector: Float32Array) => void) | undefined;
 
   constructor(
     options: ConstructorParameters<typeof TfjsParticipant>[0],
-    private readonly scalar: number,
-    private readonly onGlobal: (model: Float32Array | Float64Array) => void,
+    onGlobal: (model: Float32Array | Float64Array) => void,
+    onSubmitted?: (roundId: number, vector: Float32Array) => void,
   ) {
     super(options);
+    this.#onGlobal = onGlobal;
+    this.#onSubmitted = onSubmitted;
   }
 
   override async trainRound(input: Float32Array | Float64Array | null): Promise<tf.LayersModel> {
@@ -139,13 +120,12 @@ class DemoParticipant extends TfjsParticipant {
 
   override serializeTrainingResult(result: tf.LayersModel): Float32Array {
     const vector = super.serializeTrainingResult(result);
-    const roundId = this.#roundId ?? handle?.getSnapshot().roundId ?? -1;
-    rememberSubmitted({ roundId, scalar: this.scalar, model: Array.from(vector) }, Float32Array.from(vector));
+    this.#onSubmitted?.(this.#roundId ?? handle?.getSnapshot().roundId ?? -1, vector);
     return vector;
   }
 
   override onNewGlobalModel(model: Float32Array | Float64Array | null): void {
-    if (model !== null) this.onGlobal(model);
+    if (model !== null) this.#onGlobal(model);
   }
 }
 
@@ -175,7 +155,6 @@ function renderAccuracy(): void {
 function renderSnapshot(): void {
   if (handle === undefined) return;
   const s = handle.getSnapshot();
-  recorder.record(s);
   setText('participant-id', s.participantPk);
   setText('round-id', s.roundId === null ? '' : String(s.roundId));
   setText('phase', s.phase);
@@ -219,10 +198,14 @@ async function main(): Promise<void> {
   );
   setText('coordinator', params.coordinator);
 
-  const [selection, shard] = await Promise.all([
+  const [selection, shard, testHooks] = await Promise.all([
     selectBackend(params.backends, { wasmPaths: WASM_PATHS }),
     loadShard(params),
+    loadTestHooks(),
   ]);
+  if (params.mode === 'plain' && testHooks === undefined) {
+    throw new ParamsError('mode: plain is benchmark only and not in this build (an e2e build has it)');
+  }
   setText('backend', selection.backend);
   const skipped = byTestId('backend-skipped');
   skipped.replaceChildren(
@@ -253,7 +236,6 @@ async function main(): Promise<void> {
         progress.value = Math.min(1, (epoch - 1 + batch / batches) / epochs);
       },
     },
-    train.length,
     (global) => {
       const score = accuracy(global, LAYERS, data, test);
       void producingRound(params.coordinator, global).then((roundId) => {
@@ -262,6 +244,13 @@ async function main(): Promise<void> {
         renderAccuracy();
       });
     },
+    testHooks === undefined
+      ? undefined
+      : (roundId, vector) =>
+          testHooks.rememberSubmitted(
+            { roundId, scalar: train.length, model: Array.from(vector) },
+            Float32Array.from(vector),
+          ),
   );
 
   const options: ParticipantOptions = {
@@ -272,30 +261,25 @@ async function main(): Promise<void> {
     onError: (error) => console.warn(`petfl: ${error.name}: ${error.message}`),
   };
   handle =
-    params.mode === 'plain'
-      ? await spawnPlainParticipant(params.coordinator, participant, { scalar: train.length, ...POLL })
+    params.mode === 'plain' && testHooks !== undefined
+      ? await testHooks.spawnPlainParticipant(params.coordinator, participant, { scalar: train.length, ...POLL })
       : params.mode === 'worker'
         ? await spawnWorker(params.coordinator, participant, options)
         : await spawnDirect(params.coordinator, participant, options);
-  recorder.joined();
-  handle.subscribe(renderSnapshot);
-  renderSnapshot();
-  setText('join-time', `${Math.round(performance.now() - loadedAt)} ms after page load`);
-
   const joined = handle;
-  const hook: PetflPageHook = {
-    snapshot: () => joined.getSnapshot(),
-    submitted,
+  testHooks?.installPageHook({
+    handle: joined,
     globalModels,
     backend: selection.backend,
     memory: () => {
       const { numTensors, numBytes } = tfMemory();
       return { numTensors, numBytes };
     },
-    timings: recorder.timings,
-    uploads: recorder.uploads,
-  };
-  window.__petfl = hook;
+  });
+  handle.subscribe(renderSnapshot);
+  renderSnapshot();
+  setText('join-time', `${Math.round(performance.now() - loadedAt)} ms after page load`);
+
   const ready = document.createElement('span');
   ready.dataset['testid'] = 'ready';
   ready.className = 'ready';

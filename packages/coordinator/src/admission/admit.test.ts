@@ -9,13 +9,13 @@ import type { AddressInfo } from 'node:net';
 import { initCrypto } from '@petfl/core';
 import { exportSPKI, type GenerateKeyPairResult, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, identities, runRound, startHarness, testSettings } from '../../test-support/harness.ts';
+import { answeredUnread, heldBody, postInit } from '../../test-support/held-body.ts';
+import { fetchParams, pickTasks, sumMessage } from '../../test-support/sim.ts';
 import { createCoordinatorApp } from '../create.ts';
 import { createApp } from '../http/app.ts';
 import type { Settings } from '../settings.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
-import { type Harness, identities, runRound, startHarness, testSettings } from '../test-support/harness.ts';
-import { answeredUnread, heldBody, postInit } from '../test-support/held-body.ts';
-import { fetchParams, pickTasks, sumMessage } from '../test-support/sim.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

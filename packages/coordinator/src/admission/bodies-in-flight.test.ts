@@ -5,8 +5,8 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Harness, identities, runRound, startHarness, testSettings } from '../test-support/harness.ts';
-import { answeredUnread, heldBody, postInit } from '../test-support/held-body.ts';
+import { type Harness, identities, runRound, startHarness, testSettings } from '../../test-support/harness.ts';
+import { answeredUnread, heldBody, postInit } from '../../test-support/held-body.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -9,10 +9,10 @@
 import { request } from 'node:http';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type Harness, startHarness, testSettings } from '../../test-support/harness.ts';
+import { answeredUnread, heldBody, postInit } from '../../test-support/held-body.ts';
 import { listen, type RunningCoordinator } from '../node/listen.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
-import { type Harness, startHarness, testSettings } from '../test-support/harness.ts';
-import { answeredUnread, heldBody, postInit } from '../test-support/held-body.ts';
 import { retryAfterSeconds } from './rate-limit.ts';
 
 let h: Harness | undefined;

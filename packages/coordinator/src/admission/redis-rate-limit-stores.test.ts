@@ -10,14 +10,14 @@
 
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type Harness, startHarness, testSettings } from '../../test-support/harness.ts';
+import { postInit } from '../../test-support/held-body.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../../test-support/redis.ts';
 import { createApp } from '../http/app.ts';
 import { createNodeCoordinatorApp } from '../node/create.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
 import { MemoryCoordinatorStore } from '../store/memory-store.ts';
 import { StoreError } from '../store/store-error.ts';
-import { type Harness, startHarness, testSettings } from '../test-support/harness.ts';
-import { postInit } from '../test-support/held-body.ts';
-import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
 import { DEFAULT_RATE_LIMIT_PREFIX, RedisRateLimitStores } from './redis-rate-limit-stores.ts';
 
 const unreachable = await probeRedisFor('Redis rate-limit tests');

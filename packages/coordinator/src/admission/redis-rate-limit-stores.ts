@@ -25,10 +25,12 @@ export class RedisRateLimitStores {
   private lastConnectionError: Error | undefined;
   private readonly redis: RedisClient;
 
-  private constructor(
-    private readonly client: Redis,
-    private readonly prefix: string,
-  ) {
+  private readonly client: Redis;
+  private readonly prefix: string;
+
+  private constructor(client: Redis, prefix: string) {
+    this.client = client;
+    this.prefix = prefix;
     const guard = async <T>(op: string, body: () => Promise<T>): Promise<T> => {
       try {
         return await body();

@@ -7,8 +7,8 @@ import {
   settle,
   startHarness,
   testSettings,
-} from '../test-support/harness.ts';
-import { ManualClock } from '../test-support/manual-clock.ts';
+} from '../../test-support/harness.ts';
+import { ManualClock } from '../../test-support/manual-clock.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -1,6 +1,6 @@
 /**
- * The coordinator's HTTP API (protocol.md §1.2, DESIGN §4): `createApp(deps)`
- * builds the Hono app and never listens (CONVENTIONS §12) — tests call
+ * The coordinator's HTTP API (protocol.md §1.2, architecture.md §4): `createApp(deps)`
+ * builds the Hono app and never listens (architecture.md §4) — tests call
  * `app.request()`, `listen()` (node/listen.ts) serves it on Node.
  *
  * Participant routes: `GET /params`, `GET /sums`, `GET /seeds?pk=&sig=`,

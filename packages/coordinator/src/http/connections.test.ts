@@ -6,9 +6,9 @@
 
 import { Socket } from 'node:net';
 import { expect, it } from 'vitest';
+import { testSettings } from '../../test-support/harness.ts';
 import { listen } from '../node/listen.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
-import { testSettings } from '../test-support/harness.ts';
 
 const POLLS = 4000;
 const CAP = 500;

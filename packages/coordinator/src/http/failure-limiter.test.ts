@@ -4,8 +4,8 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, startHarness, testSettings } from '../test-support/harness.ts';
-import { ManualClock } from '../test-support/manual-clock.ts';
+import { ADMIN_TOKEN, startHarness, testSettings } from '../../test-support/harness.ts';
+import { ManualClock } from '../../test-support/manual-clock.ts';
 import { createApp } from './app.ts';
 import { FAILURE_WINDOW_MS, FailureLimiter } from './failure-limiter.ts';
 

@@ -21,11 +21,15 @@ export type FailureVerdict = { readonly kind: 'allowed' } | { readonly kind: 'li
 export class FailureLimiter {
   private readonly windows = new Map<string, Window>();
 
-  constructor(
-    private readonly perMinute: number,
-    private readonly now: () => number,
-    private readonly maxAddresses = 10_000,
-  ) {}
+  private readonly perMinute: number;
+  private readonly now: () => number;
+  private readonly maxAddresses: number;
+
+  constructor(perMinute: number, now: () => number, maxAddresses = 10_000) {
+    this.perMinute = perMinute;
+    this.now = now;
+    this.maxAddresses = maxAddresses;
+  }
 
   /** Whether `address` may try now. */
   check(address: string): FailureVerdict {

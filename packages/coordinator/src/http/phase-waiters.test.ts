@@ -4,8 +4,8 @@
  */
 
 import { afterEach, expect, it } from 'vitest';
-import { type Harness, settle, startHarness, testSettings } from '../test-support/harness.ts';
-import { ManualClock } from '../test-support/manual-clock.ts';
+import { type Harness, settle, startHarness, testSettings } from '../../test-support/harness.ts';
+import { ManualClock } from '../../test-support/manual-clock.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -1,7 +1,7 @@
 /** Every coordinator answer carries nosniff and a CSP that lets nothing load, run or frame it. */
 
 import { afterEach, expect, it } from 'vitest';
-import { type Harness, startHarness, testSettings } from '../test-support/harness.ts';
+import { type Harness, startHarness, testSettings } from '../../test-support/harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

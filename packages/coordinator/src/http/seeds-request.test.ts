@@ -12,7 +12,7 @@ import {
   toBase64Url,
 } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Harness, startHarness, testSettings } from '../test-support/harness.ts';
+import { type Harness, startHarness, testSettings } from '../../test-support/harness.ts';
 import {
   fetchParams,
   fetchSumDict,
@@ -23,7 +23,7 @@ import {
   type SumParticipant,
   sumMessage,
   updateMessage,
-} from '../test-support/sim.ts';
+} from '../../test-support/sim.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -17,13 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeGlobalModel, initCrypto, type PetCrypto, type RoundParameters } from '@petfl/core';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
-import { parseSettings, type Settings } from '../settings.ts';
-import type { CoordinatorStatus } from '../state-machine/coordinator.ts';
-import type { RoundSummary } from '../store/coordinator-store.ts';
-import { probeHaproxyFor, type RunningHaproxy, startHaproxy } from '../test-support/haproxy.ts';
-import { expectAverage } from '../test-support/harness.ts';
-import { ChildProcesses, type CoordinatorProcess, startCoordinatorProcess } from '../test-support/processes.ts';
-import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
+import { probeHaproxyFor, type RunningHaproxy, startHaproxy } from '../../test-support/haproxy.ts';
+import { expectAverage } from '../../test-support/harness.ts';
+import { ChildProcesses, type CoordinatorProcess, startCoordinatorProcess } from '../../test-support/processes.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../../test-support/redis.ts';
 import {
   type Fetch,
   fetchParams,
@@ -37,7 +34,10 @@ import {
   sum2Message,
   sumMessage,
   updateMessage,
-} from '../test-support/sim.ts';
+} from '../../test-support/sim.ts';
+import { parseSettings, type Settings } from '../settings.ts';
+import type { CoordinatorStatus } from '../state-machine/coordinator.ts';
+import type { RoundSummary } from '../store/coordinator-store.ts';
 
 const SUITE = 'coordinator processes behind haproxy';
 const missing = [await probeRedisFor(SUITE), probeHaproxyFor(SUITE)].filter((m) => m !== undefined);

@@ -8,8 +8,8 @@
 import { Agent, type IncomingMessage, request } from 'node:http';
 import { Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
+import { testSettings } from '../../test-support/harness.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
-import { testSettings } from '../test-support/harness.ts';
 import { listen, type RunningCoordinator } from './listen.ts';
 
 let running: RunningCoordinator | undefined;

@@ -7,7 +7,7 @@
 
 import { encodeFrame, selectTask, signMessage, splitPayload } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Harness, startHarness, testSettings } from '../test-support/harness.ts';
+import { type Harness, startHarness, testSettings } from '../../test-support/harness.ts';
 import {
   fetchParams,
   fetchSumDict,
@@ -17,7 +17,7 @@ import {
   randomModel,
   sumMessage,
   updateMessage,
-} from '../test-support/sim.ts';
+} from '../../test-support/sim.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

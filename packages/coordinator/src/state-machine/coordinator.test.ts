@@ -1,9 +1,5 @@
 import { decodeGlobalModel, encodeMessage, sealMessage, signMessage } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RoundSummary } from '../store/coordinator-store.ts';
-import { MemoryModelStore } from '../store/memory-model-store.ts';
-import { MemoryCoordinatorStore } from '../store/memory-store.ts';
-import { StoreError } from '../store/store-error.ts';
 import {
   expectAverage,
   type Harness,
@@ -12,8 +8,8 @@ import {
   settle,
   startHarness,
   testSettings,
-} from '../test-support/harness.ts';
-import { ManualClock } from '../test-support/manual-clock.ts';
+} from '../../test-support/harness.ts';
+import { ManualClock } from '../../test-support/manual-clock.ts';
 import {
   fetchParams,
   fetchSeeds,
@@ -24,7 +20,11 @@ import {
   sum2Message,
   sumMessage,
   updateMessage,
-} from '../test-support/sim.ts';
+} from '../../test-support/sim.ts';
+import type { RoundSummary } from '../store/coordinator-store.ts';
+import { MemoryModelStore } from '../store/memory-model-store.ts';
+import { MemoryCoordinatorStore } from '../store/memory-store.ts';
+import { StoreError } from '../store/store-error.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -7,7 +7,7 @@
 
 import { decodeGlobalModel, PET_ERROR_CODES } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Mutator, mutators, prng } from '../test-support/fuzz.ts';
+import { type Mutator, mutators, prng } from '../../test-support/fuzz.ts';
 import {
   expectAverage,
   type Harness,
@@ -15,7 +15,7 @@ import {
   runRound,
   startHarness,
   testSettings,
-} from '../test-support/harness.ts';
+} from '../../test-support/harness.ts';
 import {
   fetchParams,
   fetchSeeds,
@@ -27,7 +27,7 @@ import {
   sum2Message,
   sumMessage,
   updateMessage,
-} from '../test-support/sim.ts';
+} from '../../test-support/sim.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

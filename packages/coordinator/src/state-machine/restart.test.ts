@@ -1,5 +1,5 @@
 /**
- * Restart on Redis (DESIGN §4): stop the coordinator in the middle of the
+ * Restart on Redis (ADR 0005): stop the coordinator in the middle of the
  * update phase and start a new one on the same Redis and model directory.
  * Within the deadline the round continues and no accepted update is lost;
  * past it the round fails cleanly and the next one completes. The latest
@@ -11,8 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeGlobalModel } from '@petfl/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { FsModelStore } from '../store/fs-model-store.ts';
-import { RedisCoordinatorStore } from '../store/redis-store.ts';
 import {
   expectAverage,
   type Harness,
@@ -21,9 +19,9 @@ import {
   settle,
   startHarness,
   testSettings,
-} from '../test-support/harness.ts';
-import { ManualClock } from '../test-support/manual-clock.ts';
-import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
+} from '../../test-support/harness.ts';
+import { ManualClock } from '../../test-support/manual-clock.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../../test-support/redis.ts';
 import {
   fetchParams,
   fetchSeeds,
@@ -34,7 +32,9 @@ import {
   sum2Message,
   sumMessage,
   updateMessage,
-} from '../test-support/sim.ts';
+} from '../../test-support/sim.ts';
+import { FsModelStore } from '../store/fs-model-store.ts';
+import { RedisCoordinatorStore } from '../store/redis-store.ts';
 
 const unreachable = await probeRedisFor('restart tests');
 

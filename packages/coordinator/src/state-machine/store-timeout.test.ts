@@ -11,11 +11,10 @@
 
 import { decodeGlobalModel, toBase64Url } from '@petfl/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { RedisCoordinatorStore } from '../store/redis-store.ts';
-import { startDelayProxy } from '../test-support/delay-proxy.ts';
-import { expectAverage, type Harness, startHarness, testSettings } from '../test-support/harness.ts';
-import { ManualClock } from '../test-support/manual-clock.ts';
-import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../test-support/redis.ts';
+import { startDelayProxy } from '../../test-support/delay-proxy.ts';
+import { expectAverage, type Harness, startHarness, testSettings } from '../../test-support/harness.ts';
+import { ManualClock } from '../../test-support/manual-clock.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../../test-support/redis.ts';
 import {
   fetchParams,
   fetchSeeds,
@@ -27,7 +26,8 @@ import {
   sum2Message,
   sumMessage,
   updateMessage,
-} from '../test-support/sim.ts';
+} from '../../test-support/sim.ts';
+import { RedisCoordinatorStore } from '../store/redis-store.ts';
 import { combinePartials } from './round.ts';
 
 const unreachable = await probeRedisFor('store-timeout tests');

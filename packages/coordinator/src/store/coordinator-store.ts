@@ -1,5 +1,5 @@
 /**
- * The coordinator store port (CONVENTIONS §2): everything a round needs to
+ * The coordinator store port (architecture.md §7.2): everything a round needs to
  * survive a restart — the round record, the sum dictionary, the accepted
  * updates with their seeds (the seed dictionary) and the running masked
  * aggregate, the Sum2 mask counts, the round history and the operator's
@@ -16,7 +16,8 @@
  * every instance's checkpoint and log tail (`partials`).
  *
  * Implementations: `MemoryCoordinatorStore` (the embedded default) and
- * `RedisCoordinatorStore`; both pass `coordinator-store.conformance.ts`.
+ * `RedisCoordinatorStore`; both pass
+ * `test-support/coordinator-store.conformance.ts`.
  */
 
 import type { ChunkLimits, MaskConfig, MaskObject } from '@petfl/core';
@@ -32,7 +33,7 @@ export interface RoundPetSettings {
   readonly sum2: PhaseSettings;
 }
 
-/** The record of the round in progress: versioned plain data (CONVENTIONS §8). */
+/** The record of the round in progress: versioned plain data (architecture.md §7.4). */
 export interface RoundRecord {
   readonly v: 1;
   readonly roundId: number;

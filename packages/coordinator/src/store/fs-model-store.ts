@@ -1,7 +1,8 @@
 /**
  * The filesystem model store (`models.dir`): one file per round,
  * `round-<id, 10 digits>.bin`, plus `latest.bin`, each holding the global
- * model body of protocol.md §3.10 exactly as `GET /model` serves it.
+ * model body of protocol.md §3.10 in float64 (`GET /model` serves the data type of the
+ * round's mask config, converted from this exact copy).
  *
  * A file is never seen half-written: it is written to a temporary file in the
  * same directory, flushed to disk, renamed over its name (atomic on POSIX),
@@ -40,7 +41,11 @@ export class FsModelStore implements ModelStore {
   /** The tail of the save queue: each save starts when the one before it has settled. */
   private saving: Promise<void> = Promise.resolve();
 
-  constructor(readonly dir: string) {}
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
 
   save(model: GlobalModel): Promise<void> {
     const run = this.saving.then(() => this.saveNow(model));

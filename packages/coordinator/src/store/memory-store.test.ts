@@ -1,4 +1,4 @@
-import { coordinatorStoreConformance } from './coordinator-store.conformance.ts';
+import { coordinatorStoreConformance } from '../../test-support/coordinator-store.conformance.ts';
 import { MemoryCoordinatorStore } from './memory-store.ts';
 
 coordinatorStoreConformance('MemoryCoordinatorStore', async () => {

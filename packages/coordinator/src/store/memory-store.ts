@@ -3,7 +3,7 @@
  * process's memory. It is the default for a single coordinator that may lose
  * its round on restart (the round then simply fails and the next starts), and
  * the reference the Redis store is checked against (both pass
- * `coordinator-store.conformance.ts`).
+ * `test-support/coordinator-store.conformance.ts`).
  *
  * Everything that goes in is copied and everything that comes out is a copy,
  * so a caller that later mutates a buffer it passed (or got back) cannot
@@ -76,7 +76,11 @@ class Shared {
   lease: { instance: string; token: number; until: number } | undefined;
   lastToken = 0;
   readonly listeners = new Set<(notice: StoreNotice) => void>();
-  constructor(readonly now: () => number) {}
+  readonly now: () => number;
+
+  constructor(now: () => number) {
+    this.now = now;
+  }
 }
 
 export interface MemoryCoordinatorStoreOptions {

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { encodeGlobalModel, type GlobalModel } from '@petfl/core';
 import { fixtureModel } from '@petfl/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { modelStoreConformance } from '../../test-support/model-store.conformance.ts';
 import { FsModelStore, LATEST_MODEL_FILE, roundModelFile } from './fs-model-store.ts';
 import { MemoryModelStore } from './memory-model-store.ts';
-import { modelStoreConformance } from './model-store.conformance.ts';
 import { StoreError } from './store-error.ts';
 
 modelStoreConformance('MemoryModelStore', async () => {

@@ -1,12 +1,12 @@
 /**
- * The model store port (CONVENTIONS §2): where global models go once a round
+ * The model store port (architecture.md §7.2): where global models go once a round
  * is unmasked. The latest global model must never be lost — it is what every
  * participant trains from next — so `save` returns only once the model is
  * durable (filesystem: written to a temporary file, flushed, renamed).
  *
  * Implementations: `FsModelStore` (the default, `models.dir`: one file per
  * round plus `latest.bin`) and `MemoryModelStore` (tests, embedded use); both
- * pass `model-store.conformance.ts`. Files hold the global-model body of
+ * pass `test-support/model-store.conformance.ts`. Files hold the global-model body of
  * protocol.md §3.10, so `latest.bin` is exactly what `GET /model` serves.
  */
 

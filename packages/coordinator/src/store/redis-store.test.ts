@@ -31,8 +31,11 @@ import {
 } from '@petfl/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { clusterSlot, keysMatching, probeRedisFor, REDIS_REQUIRED, REDIS_URL } from '../test-support/redis.ts';
-import { coordinatorStoreConformance, type OpenedCoordinatorStore } from './coordinator-store.conformance.ts';
+import {
+  coordinatorStoreConformance,
+  type OpenedCoordinatorStore,
+} from '../../test-support/coordinator-store.conformance.ts';
+import { clusterSlot, keysMatching, probeRedisFor, REDIS_REQUIRED, REDIS_URL } from '../../test-support/redis.ts';
 import type { AggregateRecord, LivePhase, RoundRecord, RoundSummary, UpdateEntry } from './coordinator-store.ts';
 import { roundKeys } from './redis/keys.ts';
 import { RedisCoordinatorStore, redisStoreKeys } from './redis-store.ts';

@@ -9,7 +9,7 @@
  * after the round id, so a new round starts on empty keys even if deleting
  * the old ones were ever skipped. Binary values (keys, seeds, masks, the
  * aggregate) are stored as raw bytes; records are versioned JSON whose byte
- * fields are base64url (CONVENTIONS §8), validated in full when read back —
+ * fields are base64url (architecture.md §7.4), validated in full when read back —
  * a corrupt value is a `StoreError`, never a half-loaded record.
  *
  * Key layout (`p` = the key prefix, `petfl` by default, as a Redis Cluster hash tag: `{petfl}`;

@@ -1,5 +1,5 @@
 /**
- * The one error the coordinator's stores throw (CONVENTIONS §6, on the
+ * The one error the coordinator's stores throw (architecture.md §7.3, on the
  * adapter side of the ports): stored data that is corrupt, a write or read
  * naming a round that is not the round in progress, or a backend that
  * failed (Redis unreachable, a file that cannot be written). The message

@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { codeOf } from '../test-support/reference.ts';
+import { codeOf } from '../../test-support/reference.ts';
 import {
   bytesToBigIntLE,
   classifyTaskSignature,

@@ -7,8 +7,8 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { codeOf } from '../test-support/reference.ts';
-import { bigIntToLe, L, L_TWIST, ladder, leToBigInt, onCurve, P, x25519 } from '../test-support/x25519-reference.ts';
+import { codeOf } from '../../test-support/reference.ts';
+import { bigIntToLe, L, L_TWIST, ladder, leToBigInt, onCurve, P, x25519 } from '../../test-support/x25519-reference.ts';
 import { checkEncryptPublicKey, ENCRYPT_PUBLIC_KEY_BYTES, SMALL_ORDER_ENCODINGS } from './encrypt-public-key.ts';
 import { initCrypto } from './sodium.ts';
 

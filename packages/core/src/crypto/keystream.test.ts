@@ -5,8 +5,8 @@
  */
 
 import { beforeAll, describe, expect, it } from 'vitest';
+import { chacha20Block, chacha20Stream, LIBSODIUM_DRG, quarterRound } from '../../test-support/reference.ts';
 import { PetError } from '../errors.ts';
-import { chacha20Block, chacha20Stream, LIBSODIUM_DRG, quarterRound } from '../test-support/reference.ts';
 import { initCrypto, type PetCrypto } from './sodium.ts';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');

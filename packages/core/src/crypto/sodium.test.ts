@@ -4,7 +4,7 @@
  */
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { codeOf } from '../test-support/reference.ts';
+import { codeOf } from '../../test-support/reference.ts';
 import { SMALL_ORDER_ENCODINGS } from './encrypt-public-key.ts';
 import {
   ENCRYPT_PUBLIC_KEY_BYTES,

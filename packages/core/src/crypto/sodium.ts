@@ -1,5 +1,5 @@
 /**
- * The one gate to libsodium (CONVENTIONS §3, ADR 0002).
+ * The one gate to libsodium (architecture.md §7.2, ADR 0002).
  *
  * Nothing else in petfl imports libsodium-wrappers-sumo. `await initCrypto()`
  * once, then pass the returned `PetCrypto` along. It offers exactly the

@@ -8,8 +8,6 @@
 
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initCrypto, type PetCrypto } from '../crypto/sodium.ts';
-import { PetError } from '../errors.ts';
 import {
   bitLength,
   REFERENCE_CONFIGS as CONFIGS,
@@ -18,7 +16,9 @@ import {
   configKey as name,
   type Reference,
   reference,
-} from '../test-support/reference.ts';
+} from '../../test-support/reference.ts';
+import { initCrypto, type PetCrypto } from '../crypto/sodium.ts';
+import { PetError } from '../errors.ts';
 import { Aggregation } from './aggregation.ts';
 import { type MaskConfig, maskParams } from './config.ts';
 import { groupFor } from './group.ts';

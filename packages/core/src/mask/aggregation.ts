@@ -26,10 +26,12 @@ export class Aggregation {
   private readonly scalar: Elements;
   private count = 0;
 
-  constructor(
-    readonly config: MaskConfig,
-    readonly length: number,
-  ) {
+  readonly config: MaskConfig;
+  readonly length: number;
+
+  constructor(config: MaskConfig, length: number) {
+    this.config = config;
+    this.length = length;
     if (!Number.isSafeInteger(length) || length < 0) {
       throw new PetError('invalid-field', `aggregation length: expected a non-negative integer, got ${length}`);
     }

@@ -7,8 +7,8 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { rowConfig as lower, configKey as name, ORDER_ROWS as rows } from '../../test-support/reference.ts';
 import { PetError } from '../errors.ts';
-import { rowConfig as lower, configKey as name, ORDER_ROWS as rows } from '../test-support/reference.ts';
 import { type MaskConfig, maskOrder, maskParams, validateMaskConfig } from './config.ts';
 
 // --- the spec's parameters, restated ---------------------------------------------------------

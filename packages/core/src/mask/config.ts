@@ -158,7 +158,7 @@ export function maskParams(config: MaskConfig): MaskParams {
         : 10n ** 10n;
   const modelCap = MODEL_CAP[config.model];
   // Integer types are two's complement: i32 spans [−2^31, 2^31 − 1]. The reference orders
-  // (xaynet's, ../shared/reference/mask-orders.json) are (2^32 − 1)·E·N + 1 for i32/bmax, so
+  // (xaynet's, test-data/mask-orders.json) are (2^32 − 1)·E·N + 1 for i32/bmax, so
   // the upper clamp must be A − 1 there, or N values at the top would wrap the group.
   const upperBound =
     config.bound === 'bmax' && (config.data === 'i32' || config.data === 'i64') ? addShift - 1n : addShift;

@@ -90,7 +90,10 @@ class FloatGroup implements Group {
   private readonly loMask: number;
   private readonly hiMask: number;
 
-  constructor(readonly params: MaskParams) {
+  readonly params: MaskParams;
+
+  constructor(params: MaskParams) {
+    this.params = params;
     this.order = Number(params.order);
     this.a = Number(params.addShift);
     this.e = Number(params.expShift);
@@ -318,7 +321,10 @@ class LimbGroup implements Group {
   private readonly f64 = new Float64Array(1);
   private readonly u32 = new Uint32Array(this.f64.buffer);
 
-  constructor(readonly params: MaskParams) {
+  readonly params: MaskParams;
+
+  constructor(params: MaskParams) {
+    this.params = params;
     const L = params.limbs;
     this.limbCount = L;
     this.stride = L;

@@ -9,8 +9,6 @@
 
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initCrypto, type PetCrypto } from '../crypto/sodium.ts';
-import { PetError } from '../errors.ts';
 import {
   REFERENCE_CONFIGS as CONFIGS,
   cfg,
@@ -18,7 +16,9 @@ import {
   type Reference,
   ReferenceStream,
   reference,
-} from '../test-support/reference.ts';
+} from '../../test-support/reference.ts';
+import { initCrypto, type PetCrypto } from '../crypto/sodium.ts';
+import { PetError } from '../errors.ts';
 import type { MaskConfig } from './config.ts';
 import { deriveMask, Masker, validateModel } from './masker.ts';
 

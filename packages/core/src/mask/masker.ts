@@ -47,10 +47,12 @@ export function validateModel(model: ArrayLike<number>, scalar: number): void {
 }
 
 export class Masker {
-  constructor(
-    private readonly crypto: PetCrypto,
-    readonly config: MaskConfig,
-  ) {
+  private readonly crypto: PetCrypto;
+  readonly config: MaskConfig;
+
+  constructor(crypto: PetCrypto, config: MaskConfig) {
+    this.crypto = crypto;
+    this.config = config;
     maskParams(config); // validates the config eagerly
   }
 

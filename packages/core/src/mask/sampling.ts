@@ -26,10 +26,12 @@ export class KeystreamReader {
   /** Keystream bytes consumed by draws so far (accepted and rejected). */
   consumed = 0;
 
-  constructor(
-    private readonly stream: Keystream,
-    private readonly chunkBytes = KEYSTREAM_CHUNK_BYTES,
-  ) {
+  private readonly stream: Keystream;
+  private readonly chunkBytes: number;
+
+  constructor(stream: Keystream, chunkBytes = KEYSTREAM_CHUNK_BYTES) {
+    this.stream = stream;
+    this.chunkBytes = chunkBytes;
     // Room for one chunk plus the tail of the previous one (< one element, ≤ 264 bytes for f64/bmax).
     this.buf = new Uint8Array(chunkBytes + 512);
     this.view = new DataView(this.buf.buffer);

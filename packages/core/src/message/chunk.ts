@@ -142,7 +142,10 @@ export class ChunkAssembler {
   private held = 0;
   private readonly maxChunks: number;
 
-  constructor(private readonly limits: ChunkLimits) {
+  private readonly limits: ChunkLimits;
+
+  constructor(limits: ChunkLimits) {
+    this.limits = limits;
     for (const key of ['maxBytesPerParticipant', 'maxTotalBytes'] as const) {
       const v = limits[key];
       if (!Number.isSafeInteger(v) || v < 0) {

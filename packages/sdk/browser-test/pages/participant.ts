@@ -44,11 +44,13 @@ new PerformanceObserver((list) => {
 
 /** A ParticipantABC whose every local model is `value` everywhere. */
 class Constant extends ParticipantABC<Float32Array | Float64Array, Float32Array> {
-  constructor(
-    private readonly value: number,
-    private readonly length: number,
-  ) {
+  private readonly value: number;
+  private readonly length: number;
+
+  constructor(value: number, length: number) {
     super();
+    this.value = value;
+    this.length = length;
   }
   trainRound(input: Float32Array | Float64Array | null): Float32Array {
     return new Float32Array(input?.length ?? this.length).fill(this.value);

@@ -35,11 +35,13 @@ class Zeros extends ParticipantABC<Float32Array | Float64Array, Float32Array> {
   /** The update task waiting for the test, in held mode. */
   gate: { readonly roundId: number; readonly open: () => void } | undefined;
 
-  constructor(
-    private readonly length: number,
-    private readonly held: boolean,
-  ) {
+  private readonly length: number;
+  private readonly held: boolean;
+
+  constructor(length: number, held: boolean) {
     super();
+    this.length = length;
+    this.held = held;
   }
 
   override participateInUpdateTask(): boolean | Promise<boolean> {

@@ -1,5 +1,5 @@
 /**
- * Waiting on visible state (CONVENTIONS §13): poll a condition — usually a
+ * Waiting on visible state (architecture.md §7.7): poll a condition — usually a
  * `page.evaluate` of the participant's snapshot — until it holds, never a
  * fixed sleep. The poll interval only paces the checks.
  */

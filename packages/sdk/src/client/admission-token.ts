@@ -50,10 +50,13 @@ export class AdmissionToken {
   private cached: Cached | undefined;
   private pending: Promise<Cached> | undefined;
 
-  constructor(
-    private readonly source: TokenSource,
-    private readonly clock: Pick<Clock, 'now'>,
-  ) {}
+  private readonly source: TokenSource;
+  private readonly clock: Pick<Clock, 'now'>;
+
+  constructor(source: TokenSource, clock: Pick<Clock, 'now'>) {
+    this.source = source;
+    this.clock = clock;
+  }
 
   /** True when `renew()` can give another token than the one sent (the source is a function). */
   get renewable(): boolean {

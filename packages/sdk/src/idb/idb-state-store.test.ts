@@ -6,8 +6,8 @@
 import 'fake-indexeddb/auto';
 import { createStore, del, get, set } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
+import { stateStoreConformance } from '../../test-support/state-store.conformance.ts';
 import { ParticipantInitError, ParticipantRestoreError } from '../errors.ts';
-import { stateStoreConformance } from '../test-support/state-store.conformance.ts';
 import { idbStateStore, WRAPPING_KEY_ENTRY } from './idb-state-store.ts';
 
 let databases = 0;

@@ -1,6 +1,6 @@
 /**
  * `@petfl/sdk/idb` — the IndexedDB `StateStore`, the browser default
- * (DESIGN §3), via idb-keyval.
+ * (architecture.md §5.3), via idb-keyval.
  *
  * SECURITY: the participant state holds private keys, so it is not stored in the clear. Every
  * value is encrypted with AES-256-GCM under a wrapping key that is generated once per database as
@@ -30,7 +30,7 @@ export const WRAPPING_KEY_ENTRY = 'petfl/idb-state-store/wrapping-key';
 const RECORD_VERSION = 1;
 const IV_BYTES = 12;
 
-/** What is stored per key: plain data, structured-clonable (CONVENTIONS §8). */
+/** What is stored per key: plain data, structured-clonable (architecture.md §7.4). */
 interface EncryptedRecord {
   readonly v: typeof RECORD_VERSION;
   /** The 96-bit AES-GCM nonce, fresh for every write. */
@@ -76,10 +76,13 @@ export function idbStateStore(options: IdbStateStoreOptions = {}): StateStore {
 }
 
 class IdbStateStore implements StateStore {
-  constructor(
-    private readonly db: UseStore,
-    private readonly webCrypto: WebCryptoLike,
-  ) {}
+  private readonly db: UseStore;
+  private readonly webCrypto: WebCryptoLike;
+
+  constructor(db: UseStore, webCrypto: WebCryptoLike) {
+    this.db = db;
+    this.webCrypto = webCrypto;
+  }
 
   async get(key: string): Promise<unknown> {
     checkKey(key);

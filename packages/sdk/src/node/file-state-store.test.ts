@@ -2,8 +2,8 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stateStoreConformance } from '../../test-support/state-store.conformance.ts';
 import { ParticipantInitError, ParticipantRestoreError } from '../errors.ts';
-import { stateStoreConformance } from '../test-support/state-store.conformance.ts';
 import { fileStateStore } from './file-state-store.ts';
 
 const roots: string[] = [];

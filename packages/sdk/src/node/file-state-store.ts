@@ -39,7 +39,11 @@ export function fileStateStore(options: FileStateStoreOptions): StateStore {
 class FileStateStore implements StateStore {
   private ready: Promise<void> | undefined;
 
-  constructor(private readonly dir: string) {}
+  private readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
 
   /** Creates the directory 0700, or tightens an existing one to 0700; once (again after a failure). */
   private prepare(): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { stateStoreConformance } from '../../test-support/state-store.conformance.ts';
 import { ParticipantInitError, ParticipantRestoreError } from '../errors.ts';
-import { stateStoreConformance } from '../test-support/state-store.conformance.ts';
 import { type AsyncStorageLike, asyncStorageStateStore } from './async-storage-state-store.ts';
 
 /** AsyncStorage's contract: strings in, strings (or null) out. */

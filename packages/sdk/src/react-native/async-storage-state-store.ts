@@ -1,5 +1,5 @@
 /**
- * A `StateStore` (CONVENTIONS §2) over React Native's AsyncStorage, which
+ * A `StateStore` (architecture.md §7.2) over React Native's AsyncStorage, which
  * keeps strings only: each key's value is framed plain data (plain-data.ts:
  * magic 'PFLV', format, length, CRC-32 — the file store's format) written as
  * base64url text. Nothing needs `structuredClone`, which Hermes lacks.
@@ -36,7 +36,11 @@ export function asyncStorageStateStore(storage: AsyncStorageLike): StateStore {
 }
 
 class AsyncStorageStateStore implements StateStore {
-  constructor(private readonly storage: AsyncStorageLike) {}
+  private readonly storage: AsyncStorageLike;
+
+  constructor(storage: AsyncStorageLike) {
+    this.storage = storage;
+  }
 
   async get(key: string): Promise<unknown> {
     const text = await this.storage.getItem(key);

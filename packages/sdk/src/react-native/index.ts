@@ -1,6 +1,6 @@
 /**
  * `@petfl/sdk` for React Native (the package's `react-native` export
- * condition). Re-exports only (CONVENTIONS §14): the public API, the
+ * condition). Re-exports only (architecture.md §7.2): the public API, the
  * protocol engine and the state stores over AsyncStorage — plain, and sealed
  * under a key in the Keychain/Keystore; nothing that needs a browser (the Web
  * Worker entry is not here). None of these modules touches `window`,

@@ -9,9 +9,9 @@
 
 import { initCrypto } from '@petfl/core';
 import { describe, expect, it } from 'vitest';
+import { stateStoreConformance } from '../../test-support/state-store.conformance.ts';
 import { ParticipantInitError, ParticipantRestoreError } from '../errors.ts';
 import { createInitialState } from '../state-machine/state.ts';
-import { stateStoreConformance } from '../test-support/state-store.conformance.ts';
 import { type AsyncStorageLike, asyncStorageStateStore } from './async-storage-state-store.ts';
 import {
   DEFAULT_KEY_NAME,

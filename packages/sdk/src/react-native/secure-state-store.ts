@@ -132,11 +132,15 @@ class SecureStateStore implements StateStore {
   private keys: Keys | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    private readonly storage: AsyncStorageLike,
-    private readonly slot: KeySlot,
-    private readonly crypto: PetCrypto | undefined,
-  ) {}
+  private readonly storage: AsyncStorageLike;
+  private readonly slot: KeySlot;
+  private readonly crypto: PetCrypto | undefined;
+
+  constructor(storage: AsyncStorageLike, slot: KeySlot, crypto: PetCrypto | undefined) {
+    this.storage = storage;
+    this.slot = slot;
+    this.crypto = crypto;
+  }
 
   async get(key: string): Promise<unknown> {
     checkKey(key);

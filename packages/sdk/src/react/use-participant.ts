@@ -1,7 +1,7 @@
 /**
  * `@petfl/sdk/react` — `useParticipant(observable)`: a participant's
  * snapshot in a React component, through `useSyncExternalStore`
- * (CONVENTIONS §9). The component re-renders exactly when the snapshot
+ * (architecture.md §7.4). The component re-renders exactly when the snapshot
  * changes; the snapshot is stable, so React never sees a "new" value that
  * is the same. Pass null/undefined while the participant is being spawned.
  */

@@ -1,5 +1,5 @@
 /**
- * The ports of the participant engine (CONVENTIONS §2).
+ * The ports of the participant engine (architecture.md §7.2).
  *
  * `step` is pure protocol logic: everything it needs from the outside world
  * comes in through `StepIo` — the crypto gate, the coordinator, the app's
@@ -34,7 +34,7 @@ export interface Clock {
 
 /**
  * Where the participant state is persisted (IndexedDB, AsyncStorage, memory).
- * Values are structured-clonable plain data (CONVENTIONS §8); they hold private keys.
+ * Values are structured-clonable plain data (architecture.md §7.4); they hold private keys.
  */
 export interface StateStore {
   get(key: string): Promise<unknown>;

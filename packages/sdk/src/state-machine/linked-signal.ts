@@ -10,7 +10,10 @@ export class LinkedSignal implements AbortSignalLike {
   reason: unknown;
   private readonly listeners = new Set<() => void>();
 
-  constructor(private readonly parent: AbortSignalLike | undefined) {
+  private readonly parent: AbortSignalLike | undefined;
+
+  constructor(parent: AbortSignalLike | undefined) {
+    this.parent = parent;
     if (parent?.aborted) this.aborted = true;
     else parent?.addEventListener('abort', this.fire, { once: true });
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stateStoreConformance } from '../test-support/state-store.conformance.ts';
+import { stateStoreConformance } from '../../test-support/state-store.conformance.ts';
 import { MemoryStateStore } from './memory-state-store.ts';
 
 describe('MemoryStateStore', () => {

@@ -1,17 +1,17 @@
 /**
- * The tick loop (DESIGN §3, CONVENTIONS §10): saving after every complete step, polling with
+ * The tick loop (architecture.md §5.1, §7.4): saving after every complete step, polling with
  * backoff while pending, carrying on past anything the app injects that throws, and stopping on
  * abort. Time is a ManualClock: the tests wait on the loop reaching its next sleep, never on time.
  */
 
 import { initCrypto, type PetCrypto, toBase64Url } from '@petfl/core';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { FakeCoordinator } from '../../test-support/fake-coordinator.ts';
+import { ManualClock } from '../../test-support/manual-clock.ts';
 import type { AbortSignalLike, StateStore, StepIo } from './io.ts';
 import { MemoryStateStore } from './memory-state-store.ts';
 import { DEFAULT_STORE_KEY, MAX_STEP_ATTEMPTS, type RunParticipantOptions, runParticipant } from './run.ts';
 import { createInitialState, type ParticipantState } from './state.ts';
-import { FakeCoordinator } from './test-support/fake-coordinator.ts';
-import { ManualClock } from './test-support/manual-clock.ts';
 
 let crypto: PetCrypto;
 beforeAll(async () => {

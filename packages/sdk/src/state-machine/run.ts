@@ -1,5 +1,5 @@
 /**
- * The participant's tick loop (DESIGN §3): `step` until the signal aborts.
+ * The participant's tick loop (architecture.md §5.1): `step` until the signal aborts.
  *
  * After a 'complete' step the state is saved (when a store is given) and
  * reported through `onState`, and the next step follows at once. After a
@@ -8,7 +8,7 @@
  * (`waitForPhaseChange`, a long poll), the wait ends early when the
  * coordinator's phase changes, so the participant hears of a new round or
  * phase within a round trip rather than at its next poll. Nothing the app injects can
- * stop the loop (CONVENTIONS §10): a throwing callback, a failing store or an
+ * stop the loop (architecture.md §7.4): a throwing callback, a failing store or an
  * unexpected error is recorded as `lastError` and the loop carries on. A step
  * that keeps throwing is retried with the same backoff, at most
  * `MAX_STEP_ATTEMPTS` times in a row: the last attempt gives its round up

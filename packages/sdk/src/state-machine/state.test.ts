@@ -1,4 +1,4 @@
-/** The participant state is versioned plain data (CONVENTIONS §8). */
+/** The participant state is versioned plain data (architecture.md §7.4). */
 
 import { initCrypto, type PetCrypto, PetError } from '@petfl/core';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The participant state (CONVENTIONS §7–8, DESIGN §3): versioned plain data
+ * The participant state (architecture.md §5.1, §7.4): versioned plain data
  * — Uint8Array, numbers, strings, plain objects, no class instances — so it
  * can be structured-cloned, saved to IndexedDB or AsyncStorage, posted to a
  * worker and restored, at any step.
@@ -179,7 +179,7 @@ export function wipePhaseSecrets(crypto: PetCrypto, phase: Phase): void {
   if (holder.kind === 'sum' || holder.kind === 'sum2') crypto.wipe(holder.ephemeral.secretKey);
 }
 
-/** Exhaustiveness check of a `switch` over a union (CONVENTIONS §7). */
+/** Exhaustiveness check of a `switch` over a union (architecture.md §7.4). */
 export function assertNever(value: never): never {
   throw new Error(`unexpected value ${JSON.stringify(value)}`);
 }

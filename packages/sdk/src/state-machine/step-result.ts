@@ -1,5 +1,5 @@
 /**
- * What one step returns (CONVENTIONS §7): 'complete' — the state advanced
+ * What one step returns (architecture.md §5.1): 'complete' — the state advanced
  * and should be saved; 'pending' — waiting on the coordinator or the app,
  * nothing to save, wait before the next step.
  */
@@ -29,7 +29,7 @@ export function abandonRound(state: ParticipantState, io: StepIo, error: Partici
   return complete({ ...state, lastError: error, phase: { kind: 'awaiting' } });
 }
 
-/** The error record for an app callback that threw (CONVENTIONS §10: caught, reported, carried on). */
+/** The error record for an app callback that threw (architecture.md §7.4: caught, reported, carried on). */
 export function callbackError(callback: string, error: unknown, roundId: number | undefined): ParticipantError {
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'callback-failed', message: `${callback}: ${message}`, roundId };

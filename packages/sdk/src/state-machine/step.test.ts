@@ -3,7 +3,7 @@
  * for real (test-support/fake-coordinator.ts): task selection (protocol.md §2), the Sum, Update
  * and Sum2 messages (§3.3–3.5) checked by opening, unmasking and comparing with the models
  * (§4.4–4.5), and the error paths. Every step's state is structured-cloned and the clone is
- * what the next step runs on, so each test is also a save/restore test (CONVENTIONS §8).
+ * what the next step runs on, so each test is also a save/restore test (architecture.md §7.4).
  */
 
 import {
@@ -18,11 +18,11 @@ import {
   verifyTaskSignature,
 } from '@petfl/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FakeCoordinator, TEST_MASK_CONFIG } from '../../test-support/fake-coordinator.ts';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../client/coordinator-client.ts';
 import type { StepIo } from './io.ts';
 import { createInitialState, type ParticipantState, type Phase } from './state.ts';
 import { type StepResult, step } from './step.ts';
-import { FakeCoordinator, TEST_MASK_CONFIG } from './test-support/fake-coordinator.ts';
 
 let crypto: PetCrypto;
 beforeAll(async () => {

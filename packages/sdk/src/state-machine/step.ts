@@ -1,5 +1,5 @@
 /**
- * One step of the participant protocol (CONVENTIONS §7, DESIGN §3).
+ * One step of the participant protocol (architecture.md §5.1, §7.4).
  *
  * Every step first reads the round parameters (`GET /params`, protocol.md
  * §1.2). A round id (or round key) other than the state's means a new round:
@@ -120,7 +120,7 @@ function dispatch(state: InRoundState, io: StepIo): Promise<StepResult> {
   }
 }
 
-/** A plain copy of the round parameters (CONVENTIONS §8): no shared buffers, no unknown fields. */
+/** A plain copy of the round parameters (architecture.md §7.4): no shared buffers, no unknown fields. */
 function plainRound(params: RoundParameters): RoundParameters {
   const { group, data, bound, model } = params.maskConfig;
   return {

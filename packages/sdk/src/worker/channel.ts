@@ -66,11 +66,18 @@ export class Channel {
   private closedWith: Error | undefined;
   private readonly listener = (event: MessageEventLike): void => this.receive(event.data);
 
+  private readonly endpoint: Endpoint;
+  private readonly handlers: Readonly<Record<string, Handler>>;
+  private readonly onEvent: (name: string, payload: unknown) => void;
+
   constructor(
-    private readonly endpoint: Endpoint,
-    private readonly handlers: Readonly<Record<string, Handler>>,
-    private readonly onEvent: (name: string, payload: unknown) => void = () => {},
+    endpoint: Endpoint,
+    handlers: Readonly<Record<string, Handler>>,
+    onEvent: (name: string, payload: unknown) => void = () => {},
   ) {
+    this.endpoint = endpoint;
+    this.handlers = handlers;
+    this.onEvent = onEvent;
     endpoint.addEventListener('message', this.listener);
   }
 

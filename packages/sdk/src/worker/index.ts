@@ -1,5 +1,5 @@
 /**
- * `@petfl/sdk/worker` — Worker mode (DESIGN §3): `spawnParticipant` and
+ * `@petfl/sdk/worker` — Worker mode (architecture.md §5.4): `spawnParticipant` and
  * `spawnAsyncParticipant` with the same options and handles as the main
  * entry, but the protocol work — masking, mask derivation, sealing, HTTP and
  * the IndexedDB state store — runs in a dedicated module Worker, so it never
@@ -15,7 +15,7 @@
  * The Worker script is found the way app bundlers understand
  * (`new Worker(new URL('./worker-entry.ts', import.meta.url), { type: 'module' })`,
  * create-worker.ts); without such a bundler pass `workerUrl` (the built
- * worker-entry script) or `createWorker`. Re-exports only (CONVENTIONS §14).
+ * worker-entry script) or `createWorker`. Re-exports only (architecture.md §7.2).
  */
 
 export type { WorkerErrorEventLike, WorkerLike, WorkerSource } from './create-worker.ts';

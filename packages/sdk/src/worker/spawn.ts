@@ -1,5 +1,5 @@
 /**
- * `spawnParticipant` and `spawnAsyncParticipant` in Worker mode (DESIGN §3):
+ * `spawnParticipant` and `spawnAsyncParticipant` in Worker mode (architecture.md §5.4):
  * the same functions, options and handles as the main entry's, with the
  * participant's runtime in a dedicated module Worker (worker-runtime.ts).
  * The extra options say where the Worker script is (create-worker.ts).

@@ -10,6 +10,8 @@
 
 import { decodeGlobalModel } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startCoordinator, type TestCoordinator, waitFor } from '../../test-support/coordinator.ts';
+import { type PortWorker, portWorker } from '../../test-support/port-worker.ts';
 import { spawnAsyncParticipant as spawnDirect } from '../async-participant.ts';
 import type { FetchLike } from '../client/http-client.ts';
 import {
@@ -23,10 +25,8 @@ import { ParticipantABC } from '../participant-abc.ts';
 import type { ParticipantSnapshot } from '../snapshot.ts';
 import { deserializeState } from '../state-codec.ts';
 import { MemoryStateStore } from '../state-machine/memory-state-store.ts';
-import { startCoordinator, type TestCoordinator, waitFor } from '../test-support/coordinator.ts';
 import type { WorkerErrorEventLike, WorkerLike } from './create-worker.ts';
 import { spawnAsyncParticipant, spawnParticipant } from './spawn.ts';
-import { type PortWorker, portWorker } from './test-support/port-worker.ts';
 
 const LENGTH = 8;
 const cleanup: (() => Promise<unknown>)[] = [];

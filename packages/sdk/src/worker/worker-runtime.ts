@@ -84,11 +84,14 @@ class WorkerRuntime implements ParticipantRuntime {
     this.reportError(new PetflError('worker-error', message));
   };
 
-  constructor(
-    private readonly worker: WorkerLike,
-    private readonly callbacks: RuntimeCallbacks,
-    private readonly options: ResolvedOptions,
-  ) {
+  private readonly worker: WorkerLike;
+  private readonly callbacks: RuntimeCallbacks;
+  private readonly options: ResolvedOptions;
+
+  constructor(worker: WorkerLike, callbacks: RuntimeCallbacks, options: ResolvedOptions) {
+    this.worker = worker;
+    this.callbacks = callbacks;
+    this.options = options;
     this.log = createLog(options.logLevel, options.logger);
     this.channel = new Channel(
       worker,
@@ -272,7 +275,7 @@ class WorkerRuntime implements ParticipantRuntime {
         try {
           this.options.logger?.[level](message);
         } catch {
-          // A logger that throws must not break the participant (CONVENTIONS §10).
+          // A logger that throws must not break the participant (architecture.md §7.4).
         }
         return;
       }

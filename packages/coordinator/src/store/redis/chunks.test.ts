@@ -9,7 +9,7 @@ import { ChunkAssembler, type ChunkLimits, decodeChunk, encodeChunk, isPetError,
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../../test-support/redis.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../../../test-support/redis.ts';
 import { RedisCoordinatorStore } from '../redis-store.ts';
 import { redisStoreKeys } from './keys.ts';
 

@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { clusterSlot } from '../../test-support/redis.ts';
+import { clusterSlot } from '../../../test-support/redis.ts';
 import { StoreError } from '../store-error.ts';
 import { hashTagOf, keyBase, redisStoreKeys, roundKeys } from './keys.ts';
 

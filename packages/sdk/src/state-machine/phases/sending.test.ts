@@ -6,11 +6,11 @@
 
 import { initCrypto, type PetCrypto } from '@petfl/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FakeCoordinator } from '../../../test-support/fake-coordinator.ts';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../../client/coordinator-client.ts';
 import type { StepIo } from '../io.ts';
 import { createInitialState, type ParticipantState, type SendingPhase } from '../state.ts';
 import { step } from '../step.ts';
-import { FakeCoordinator } from '../test-support/fake-coordinator.ts';
 
 let crypto: PetCrypto;
 beforeAll(async () => {
