@@ -1,7 +1,8 @@
 /**
- * The Hermes bundle's entry (build.ts puts polyfills.ts before it): runs the
- * scenario and prints one line of JSON, `{"ok":true,"ms":…,"timings":…,"report":…}` or
- * `{"ok":false,"error":…}`.
+ * The entry of the React Native fixture's scenario (e2e/consumers/react-native.test.ts copies
+ * it into the app, whose index.js imports polyfills.ts and then this): runs the scenario and
+ * prints one line of JSON, `{"ok":true,"ms":…,"timings":…,"report":…}` or
+ * `{"ok":false,"error":…}`, with the `print` of the `hermes` CLI.
  */
 
 import { runScenario } from './scenario.ts';

@@ -1,9 +1,11 @@
 /**
- * The globals the Hermes check installs before anything else loads: the
- * same ones a React Native app has (REACT-NATIVE.md), so that the bare
- * `hermes` CLI looks like Hermes inside an app.
+ * The globals the React Native fixture's bundle installs first (its index.js
+ * imports this before anything else): the same ones a React Native app has
+ * (REACT-NATIVE.md), so that the bare `hermes` CLI looks like Hermes inside
+ * an app, where React Native's setup-env (left out of the fixture's bundle:
+ * it needs the native runtime) and the app's polyfill packages provide them.
  *
- * - `window` and `self`: RN's InitializeCore sets both to the global object;
+ * - `window` and `self`: React Native's setup sets both to the global object;
  *   libsodium finds `crypto.getRandomValues` through them.
  * - `crypto.getRandomValues`: react-native-get-random-values in an app.
  * - `TextDecoder` (UTF-8): libsodium's pure-JS module creates one when it
@@ -14,7 +16,8 @@
  * wrappers fall back without it; petfl never uses it).
  *
  * A global `__petflOmitPolyfill` set before this runs names one polyfill to
- * leave out: hermes.test.ts uses it to show each one is needed.
+ * leave out: e2e/consumers/react-native.test.ts uses it to show each one is
+ * needed.
  */
 
 interface Globals {

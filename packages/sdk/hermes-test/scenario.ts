@@ -1,7 +1,11 @@
 /**
  * The React Native check's scenario (issue 4 §2): one fixed sequence of
- * protocol steps, run under Hermes (main.ts, bundled by build.ts) and in
- * Node (hermes.test.ts imports it); the two reports must be equal.
+ * protocol steps, run under Hermes and in Node; the two reports must be
+ * equal. e2e/consumers/react-native.test.ts copies it (with main.ts,
+ * polyfills.ts and test-support/fake-coordinator.ts) into the React Native
+ * fixture, its imports of the SDK's sources pointed at `@petfl/sdk`, where
+ * Metro bundles it with the packed packages for Hermes; the Node run imports
+ * this file as it is.
  *
  * Everything it reports is deterministic: keys from fixed seeds, Ed25519
  * signatures, SHA-256, the mask keystream, masking with a fixed mask seed,
@@ -45,7 +49,7 @@ import {
   verifyTaskSignature,
 } from '@petfl/core';
 import * as sdk from '../src/react-native/index.ts';
-import { FakeCoordinator } from '../src/state-machine/test-support/fake-coordinator.ts';
+import { FakeCoordinator } from '../test-support/fake-coordinator.ts';
 
 /** Step name → result (hex, a digest, a count or a flag). */
 export type ScenarioReport = Record<string, string | number | boolean>;

@@ -5,7 +5,7 @@
  * under a key in the Keychain/Keystore; nothing that needs a browser (the Web
  * Worker entry is not here). None of these modules touches `window`,
  * `document`, `Worker`, `indexedDB` or `WebAssembly` when it loads;
- * hermes-test/ checks that by loading every one of them under Hermes.
+ * e2e/consumers/react-native.test.ts checks that, loading every one of them from a Metro bundle under Hermes.
  *
  * The app installs the globals Hermes lacks before this is imported
  * (`crypto.getRandomValues`, `TextDecoder`) and passes a `store`, e.g.

@@ -1,0 +1,4 @@
+// As in React Native's app template.
+module.exports = {
+  presets: ['module:@react-native/babel-preset'],
+};
