@@ -3,8 +3,13 @@
  * packages/sdk/browser-test/support/chromium.ts: software WebGPU through SwiftShader,
  * nothing phoning home), one test at a time (each opens several training tabs, and
  * the machine this runs on has two cores), a real coordinator per test
- * (support/fixtures.ts). Projects: `memory` (every test but the restart one) and
+ * (support/fixtures.ts) whose phases the phase driver ends once the tabs are done with
+ * them (support/phase-driver.ts). Projects: `memory` (every test but the restart one) and
  * `redis` (the Redis store; the restart test).
+ *
+ * No test races the clock: tests wait on the coordinator and the tabs, so they take as long
+ * as the machine needs (`CI_STRESS=1 .ci/run` runs them beside two busy loops). The test
+ * timeout is a backstop against a hang, above the waits on rounds (ROUNDS_BACKSTOP_MS).
  *
  *   npx playwright test -c e2e/playwright.config.ts
  */
@@ -21,7 +26,7 @@ export default defineConfig<object, WorkerFixtures>({
   fullyParallel: false,
   forbidOnly: Boolean(process.env['CI']),
   retries: 0,
-  timeout: 150_000,
+  timeout: 15 * 60_000,
   expect: { timeout: 60_000 },
   reporter: [['list'], ['json', { outputFile: './results/report.json' }]],
   use: {

@@ -49,9 +49,28 @@ function notSumEligible(crypto: PetCrypto, round: RoundParameters) {
   }
 }
 
+/** An error and its causes (fetch's "fetch failed" says why only in `cause`). */
+function describe(error: unknown): string {
+  const parts: string[] = [];
+  for (
+    let e: unknown = error;
+    e !== undefined && e !== null && parts.length < 4;
+    e = (e as { cause?: unknown }).cause
+  ) {
+    parts.push(e instanceof Error ? `${e.name}: ${e.message}${'code' in e ? ` (${String(e.code)})` : ''}` : String(e));
+  }
+  return parts.join(' ← ');
+}
+
 export class BadActor {
   private readonly crypto: PetCrypto;
   readonly url: string;
+  /**
+   * Requests that got no answer at all (the connection failed: on a loaded machine a pooled
+   * keep-alive connection can close under a request) and were sent again, with the cause.
+   * No answer is not an answer: only the answers are checked, and a second failure throws.
+   */
+  readonly transportErrors: string[] = [];
 
   private constructor(crypto: PetCrypto, url: string) {
     this.crypto = crypto;
@@ -62,13 +81,26 @@ export class BadActor {
     return new BadActor(await initCrypto(), url);
   }
 
+  private async post(attack: string, body: Uint8Array): Promise<Answer> {
+    try {
+      return await post(this.url, attack, body);
+    } catch (error) {
+      this.transportErrors.push(`${attack}: ${describe(error)}`);
+    }
+    try {
+      return await post(this.url, attack, body);
+    } catch (error) {
+      throw new Error(`${attack}: no answer twice: ${describe(error)}`, { cause: error });
+    }
+  }
+
   /** One volley of every attack; `replays` are genuine messages captured from the tabs. */
   async volley(replays: readonly Uint8Array[] = []): Promise<Answer[]> {
     const { crypto, url } = this;
     const answers: Answer[] = [];
-    answers.push(await post(url, 'garbage', crypto.randomBytes(317)));
-    answers.push(await post(url, 'empty', new Uint8Array(0)));
-    answers.push(await post(url, 'oversized', new Uint8Array(16 * 1024 * 1024 + 1)));
+    answers.push(await this.post('garbage', crypto.randomBytes(317)));
+    answers.push(await this.post('empty', new Uint8Array(0)));
+    answers.push(await this.post('oversized', new Uint8Array(16 * 1024 * 1024 + 1)));
     const round = await params(url);
     if (round !== undefined) {
       const { keys, sumSignature } = notSumEligible(crypto, round);
@@ -83,20 +115,19 @@ export class BadActor {
           keys.secretKey,
         );
       const sealed = sum(keys.publicKey);
-      answers.push(await post(url, 'not-eligible sum', sealed));
-      answers.push(await post(url, 'truncated', sealed.subarray(0, sealed.length - 7)));
+      answers.push(await this.post('not-eligible sum', sealed));
+      answers.push(await this.post('truncated', sealed.subarray(0, sealed.length - 7)));
       answers.push(
-        await post(
-          url,
+        await this.post(
           'one byte flipped',
           sealed.map((b, i) => (i === 40 ? b ^ 1 : b)),
         ),
       );
-      answers.push(await post(url, 'signed by another key', sum(crypto.signingKeyPair().publicKey)));
+      answers.push(await this.post('signed by another key', sum(crypto.signingKeyPair().publicKey)));
     }
     for (const [i, message] of replays.entries()) {
-      answers.push(await post(url, `replay ${i}`, message));
-      answers.push(await post(url, `truncated replay ${i}`, message.subarray(0, Math.max(1, message.length >> 1))));
+      answers.push(await this.post(`replay ${i}`, message));
+      answers.push(await this.post(`truncated replay ${i}`, message.subarray(0, Math.max(1, message.length >> 1))));
     }
     return answers;
   }

@@ -40,7 +40,10 @@ export interface CoordinatorConfig {
  * Defaults for a handful of tabs. The sum phase stays open 3 s so that a sum-eligible tab
  * that notices the round late (it polls with backoff, it may be training) still gets in —
  * one that misses it sits the round out, which costs an update. A round the selection
- * dooms (nobody sum-eligible, or too few left to update) fails within seconds.
+ * dooms (nobody sum-eligible, or too few left to update) fails within seconds. That is how
+ * they run in real time (npm run simulate); in the e2e tests the phase driver
+ * (support/phase-driver.ts) keeps every phase open until the tabs are done with it and
+ * then moves the clock to time.min (the phase ends) or time.max (it fails).
  */
 export const DEFAULT_PHASES: Pick<CoordinatorConfig, 'sumProbability' | 'sum' | 'update' | 'sum2'> = {
   sumProbability: 0.3,
@@ -93,8 +96,9 @@ export interface E2ECoordinator {
   /** The global model of round `roundId` as the coordinator stored it. */
   model(roundId: number): Promise<Float32Array | Float64Array | undefined>;
   /**
-   * The coordinator's clock: `hold()` stops its time (no phase ends by time while held),
-   * `release()` lets it run on. Survives `restart()`.
+   * The coordinator's clock (support/hold-clock.ts): `hold()` stops its time (no phase ends
+   * by time while held), `release()` lets it run on; in the e2e tests the phase driver runs
+   * it (support/phase-driver.ts). Survives `restart()`.
    */
   readonly clock: HoldClock;
   /** GET/POST an admin route with the token. */
@@ -112,7 +116,9 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECo
     const settings = parseSettings(settingsToml(config, port), {});
     const store =
       config.store === 'redis' ? await RedisCoordinatorStore.connect({ url: REDIS_URL, keyPrefix: prefix }) : undefined;
-    return listen(settings, { models, clock, ...(store === undefined ? {} : { store }) });
+    // A driven clock (support/phase-driver.ts) stops at every phase boundary, synchronously.
+    const events = { phaseEnded: () => clock.boundary(), roundEnded: () => clock.boundary() };
+    return listen(settings, { models, clock, events, ...(store === undefined ? {} : { store }) });
   };
   let running = await start(0);
   const proxy = await startTcpProxy(running.port);

@@ -2,7 +2,9 @@
  * The e2e fixtures: `coordinator` (a real one per test, its store from the project's
  * `storeKind` option, its phases from `phases`), `tabs` (participant tabs, each in a
  * browser context of its own, closed after the test; their problems and snapshots are
- * attached when a test fails) and `webOrigin` (the static server of global-setup.ts).
+ * attached when a test fails), `driver` (automatic: the phase driver of
+ * support/phase-driver.ts, which ends each phase once the tabs are done with it, so no test
+ * depends on how fast the machine is) and `webOrigin` (the static server of global-setup.ts).
  */
 
 import { test as base, type Page } from '@playwright/test';
@@ -17,6 +19,7 @@ import {
   type StoreKind,
   startCoordinator,
 } from './coordinator.ts';
+import { PhaseDriver } from './phase-driver.ts';
 import { participantUrl, Tab, type TabOptions } from './tab.ts';
 import { webModelLength } from './web-model.ts';
 
@@ -27,6 +30,8 @@ export interface Tabs {
   openMany(count: number, options?: Partial<TabOptions>): Promise<Tab[]>;
   /** Every tab opened in this test. */
   readonly all: readonly Tab[];
+  /** Whether a tab is being opened now. */
+  readonly opening: boolean;
 }
 
 export interface Fixtures {
@@ -36,6 +41,8 @@ export interface Fixtures {
   readonly webOrigin: string;
   /** Opens the dashboard page on the test's coordinator. */
   readonly openDashboard: () => Promise<Page>;
+  /** Ends the coordinator's phases once the tabs are done with them (support/phase-driver.ts). */
+  readonly driver: PhaseDriver;
 }
 
 export interface WorkerFixtures {
@@ -72,6 +79,8 @@ export const test = base.extend<Fixtures & { readonly chromiumPresent: undefined
       testInfo.skip(true, reason);
     }
     const coordinator = await startCoordinator({ ...DEFAULT_PHASES, ...phases, modelLength, store: storeKind });
+    // Time stands still from the start: the phase driver (the `driver` fixture) runs it.
+    coordinator.clock.drive();
     try {
       await use(coordinator);
     } finally {
@@ -80,23 +89,38 @@ export const test = base.extend<Fixtures & { readonly chromiumPresent: undefined
   },
   tabs: async ({ browser, coordinator, webOrigin }, use, testInfo) => {
     const all: Tab[] = [];
-    const open = async (options: TabOptions) => {
-      const tab = await Tab.open(browser, participantUrl(webOrigin, coordinator.url, options), `tab-${options.shard}`);
-      all.push(tab);
-      return tab;
+    let opening = 0;
+    const whileOpening = async <T>(run: () => Promise<T>): Promise<T> => {
+      opening++;
+      try {
+        return await run();
+      } finally {
+        opening--;
+      }
     };
+    const open = (options: TabOptions) =>
+      whileOpening(async () => {
+        const url = participantUrl(webOrigin, coordinator.url, options);
+        const tab = await Tab.open(browser, url, `tab-${options.shard}`);
+        all.push(tab);
+        return tab;
+      });
     const tabs: Tabs = {
       all,
       open,
-      async openMany(count, options = {}) {
-        const opened: Tab[] = [];
-        // Two at a time: each page loads TensorFlow.js and MNIST; more at once only queue on 2 cores.
-        for (let i = 0; i < count; i += 2) {
-          const shards = [i, i + 1].filter((s) => s < count);
-          opened.push(...(await Promise.all(shards.map((shard) => open({ shards: count, ...options, shard })))));
-        }
-        return opened;
+      get opening() {
+        return opening > 0;
       },
+      openMany: (count, options = {}) =>
+        whileOpening(async () => {
+          const opened: Tab[] = [];
+          // Two at a time: each page loads TensorFlow.js and MNIST; more at once only queue on 2 cores.
+          for (let i = 0; i < count; i += 2) {
+            const shards = [i, i + 1].filter((s) => s < count);
+            opened.push(...(await Promise.all(shards.map((shard) => open({ shards: count, ...options, shard })))));
+          }
+          return opened;
+        }),
     };
     try {
       await use(tabs);
@@ -114,6 +138,24 @@ export const test = base.extend<Fixtures & { readonly chromiumPresent: undefined
       await Promise.all(all.map((tab) => tab.close().catch(() => {})));
     }
   },
+  driver: [
+    async ({ coordinator, tabs }, use, testInfo) => {
+      const driver = new PhaseDriver(coordinator, { tabs: () => tabs.all, opening: () => tabs.opening });
+      try {
+        await use(driver);
+      } finally {
+        await driver.stop();
+        for (const forced of driver.forced) {
+          testInfo.annotations.push({ type: 'phase ended by the driver backstop', description: forced });
+        }
+        if (testInfo.status !== testInfo.expectedStatus) {
+          await testInfo.attach('phases', { body: driver.ended.join('\n'), contentType: 'text/plain' });
+        }
+      }
+      if (driver.errors.length > 0) throw new Error(`phase driver: ${driver.errors.join('; ')}`);
+    },
+    { auto: true },
+  ],
   openDashboard: async ({ browser, coordinator, webOrigin }, use) => {
     const contexts: { close(): Promise<void> }[] = [];
     await use(async () => {

@@ -1,9 +1,17 @@
 /**
- * The e2e coordinator's clock: real time that a test can stop. While held, `now()`
- * stands still and no phase timer fires, so a phase stays open however long the test's
- * own steps take on a loaded machine (a reload, a restart); `release()` lets time run
- * again from where it stopped (the held span never happened, as far as the coordinator
- * can tell) and fires what fell due meanwhile.
+ * The e2e coordinator's clock: real time that a test can stop, and that the phase driver
+ * (support/phase-driver.ts) runs by hand.
+ *
+ * - `hold()` / `release()` (counted: each hold needs its release): while any hold is on,
+ *   `now()` stands still and no timer fires, so a phase stays open however long the
+ *   test's own steps take on a loaded machine (a reload, a restart, a volley). Time then
+ *   runs on from where it stopped (the held span never happened, as far as the
+ *   coordinator can tell) and what fell due meanwhile fires.
+ * - `drive()`: time stands still from then on except when the driver lets it go:
+ *   `runFrom(at)` moves it forward to `at` (firing what fell due) and lets it run until
+ *   the coordinator's next phase boundary (`boundary()`, called from its `phaseEnded` and
+ *   `roundEnded` events), where it stops again. So every phase opens with its clock
+ *   stopped, and ends when the driver decides, never because the machine was slow.
  */
 
 import type { Clock } from '@petfl/coordinator';
@@ -15,18 +23,42 @@ interface Timer {
 }
 
 export class HoldClock implements Clock {
-  /** Milliseconds held so far, subtracted from the wall clock. */
-  private heldTotal = 0;
-  /** Wall-clock time the current hold began, or undefined when time runs. */
-  private heldSince: number | undefined;
+  /** Milliseconds subtracted from the wall clock: the stopped spans so far, less what was skipped. */
+  private offset = 0;
+  /** Wall-clock time at which time stopped, or undefined while it runs. */
+  private stoppedAt: number | undefined;
+  private holds = 0;
+  private driven = false;
+  /** Driven: whether the driver let time run (until the next phase boundary). */
+  private letGo = false;
   private readonly timers = new Set<Timer>();
 
   now(): number {
-    return (this.heldSince ?? Date.now()) - this.heldTotal;
+    return (this.stoppedAt ?? Date.now()) - this.offset;
   }
 
+  /** Whether a test holds the clock (`hold()` without its `release()` yet). */
   get held(): boolean {
-    return this.heldSince !== undefined;
+    return this.holds > 0;
+  }
+
+  /** Whether time runs now. */
+  get running(): boolean {
+    return this.stoppedAt === undefined;
+  }
+
+  /** Whether the phase driver runs this clock (`drive()`). */
+  get isDriven(): boolean {
+    return this.driven;
+  }
+
+  /**
+   * Driven: whether the driver let time go to end the phase in progress (`runFrom`, until
+   * the phase boundary). A test that holds the clock to keep a phase open must check it:
+   * the phase may be ending already.
+   */
+  get ending(): boolean {
+    return this.driven && this.letGo;
   }
 
   setTimer(ms: number, fn: () => void): () => void {
@@ -39,26 +71,62 @@ export class HoldClock implements Clock {
     };
   }
 
-  /** Stops time; phase deadlines wait until `release`. */
+  /** Stops time until the matching `release()`; phase deadlines wait meanwhile. */
   hold(): void {
-    if (this.heldSince !== undefined) return;
-    this.heldSince = Date.now();
-    for (const timer of this.timers) clearTimeout(timer.handle);
+    this.holds++;
+    this.update();
   }
 
   release(): void {
-    if (this.heldSince === undefined) return;
-    this.heldTotal += Date.now() - this.heldSince;
-    this.heldSince = undefined;
-    for (const timer of this.timers) this.arm(timer);
+    if (this.holds === 0) throw new Error('HoldClock.release() without a hold');
+    this.holds--;
+    this.update();
+  }
+
+  /** From now on time stands still but where `runFrom` lets it go. */
+  drive(): void {
+    this.driven = true;
+    this.letGo = false;
+    this.update();
+  }
+
+  /**
+   * Driven, not held: moves time forward to `at` (if it is not there yet) and lets it run
+   * until the next `boundary()`. What fell due fires (asynchronously, in order).
+   */
+  runFrom(at: number): void {
+    if (!this.driven || this.held) throw new Error('HoldClock.runFrom: only for a driven clock nobody holds');
+    if (this.stoppedAt !== undefined && at > this.now()) this.offset -= at - this.now();
+    this.letGo = true;
+    this.update();
+  }
+
+  /** A phase ended or a round ended (the coordinator's events): a driven clock stops here. */
+  boundary(): void {
+    if (!this.driven || !this.letGo) return;
+    this.letGo = false;
+    this.update();
+  }
+
+  private update(): void {
+    const stop = this.holds > 0 || (this.driven && !this.letGo);
+    if (stop && this.stoppedAt === undefined) {
+      this.stoppedAt = Date.now();
+      for (const timer of this.timers) clearTimeout(timer.handle);
+    } else if (!stop && this.stoppedAt !== undefined) {
+      this.offset += Date.now() - this.stoppedAt;
+      this.stoppedAt = undefined;
+      for (const timer of [...this.timers].sort((a, b) => a.at - b.at)) this.arm(timer);
+    }
   }
 
   private arm(timer: Timer): void {
-    if (this.held) return;
+    if (!this.running) return;
+    clearTimeout(timer.handle);
     timer.handle = setTimeout(
       () => {
-        if (this.held) return;
-        // A timer can wake a little early by the wall clock once time was held: wait out the rest.
+        if (!this.running) return;
+        // A timer can wake a little early by the wall clock once time was stopped: wait out the rest.
         if (this.now() < timer.at) return this.arm(timer);
         this.timers.delete(timer);
         timer.fn();

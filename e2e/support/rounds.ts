@@ -11,11 +11,19 @@ import { type AverageCheck, checkWeightedAverage, findAccepted } from './average
 import type { E2ECoordinator } from './coordinator.ts';
 import type { ParticipantSnapshot, Submitted, Tab } from './tab.ts';
 
+/**
+ * How long a wait on rounds may take before the test gives up: a backstop for a hang, not a
+ * schedule. The phase driver (support/phase-driver.ts) ends each phase once the tabs are done
+ * with it, so rounds take as long as the tabs need on this machine; a test asks for the
+ * rounds it needs and waits on the coordinator for them.
+ */
+export const ROUNDS_BACKSTOP_MS = 8 * 60_000;
+
 /** Waits until `count` rounds have completed; returns the history then. */
 export async function waitForCompletedRounds(
   coordinator: E2ECoordinator,
   count: number,
-  timeout: number,
+  timeout = ROUNDS_BACKSTOP_MS,
 ): Promise<readonly RoundSummary[]> {
   await expect
     .poll(async () => (await coordinator.history()).filter((r) => r.outcome === 'completed').length, {
@@ -106,13 +114,14 @@ export interface UpdatePhase {
  * Waits for the update phase of a round that `fits` (called with the tabs' snapshots
  * once every tab knows its task in that round); rounds that do not fit run to their end.
  * With `hold`, the coordinator's clock is held once a round fits, while it is still in
- * that update phase: the phase stays open until the test calls `coordinator.clock.release()`.
+ * that update phase (and the phase driver is not ending it already): the phase stays open
+ * until the test calls `coordinator.clock.release()`.
  */
 export async function waitForUpdatePhase(
   coordinator: E2ECoordinator,
   tabs: readonly Tab[],
   fits: (phase: UpdatePhase) => boolean,
-  timeout = 120_000,
+  timeout = ROUNDS_BACKSTOP_MS,
   { hold = false }: { readonly hold?: boolean } = {},
 ): Promise<UpdatePhase> {
   let found: UpdatePhase | undefined;
@@ -133,8 +142,8 @@ export async function waitForUpdatePhase(
         if (hold) {
           coordinator.clock.hold();
           const now = coordinator.status();
-          if (now.roundId !== roundId || now.phase !== 'update') {
-            // The phase ended between the look and the hold: this round is gone.
+          if (now.roundId !== roundId || now.phase !== 'update' || coordinator.clock.ending) {
+            // The phase ended (or the driver let it end) between the look and the hold: this round is gone.
             coordinator.clock.release();
             rejected.add(roundId);
             return false;

@@ -1,11 +1,11 @@
 /**
- * Dropouts: two of eight tabs close mid-round (the coordinator in its update phase). The
- * round completes, or fails with a recorded reason and the next one completes; the
- * dashboard shows each round's outcome.
+ * Dropouts: two of eight tabs close mid-round (the coordinator in its update phase, its
+ * clock held while they close). The round completes, or fails with a recorded reason and
+ * the next one completes; the dashboard shows each round's outcome.
  */
 
 import { expect, test } from '../support/fixtures.ts';
-import { expectExactRound, failedBySelection, waitForUpdatePhase } from '../support/rounds.ts';
+import { expectExactRound, failedBySelection, ROUNDS_BACKSTOP_MS, waitForUpdatePhase } from '../support/rounds.ts';
 
 const TABS = 8;
 
@@ -17,8 +17,12 @@ test('2 of 8 tabs close mid-round: the round completes or fails with a reason, t
   const opened = await tabs.openMany(TABS);
   const dashboard = await openDashboard();
   // A round with at least one sum participant among the tabs that stay.
-  const { roundId, snapshots } = await waitForUpdatePhase(coordinator, opened, ({ snapshots }) =>
-    snapshots.slice(2).some((s) => s.task === 'sum' && s.phase === 'sum2'),
+  const { roundId, snapshots } = await waitForUpdatePhase(
+    coordinator,
+    opened,
+    ({ snapshots }) => snapshots.slice(2).some((s) => s.task === 'sum' && s.phase === 'sum2'),
+    undefined,
+    { hold: true },
   );
   // Close a sum participant if one is among the first tabs, and an update participant.
   const order = [...snapshots.keys()].sort(
@@ -29,10 +33,13 @@ test('2 of 8 tabs close mid-round: the round completes or fails with a reason, t
   const staying = opened.filter((_, i) => !leaving.includes(i));
   await Promise.all(leaving.map((i) => opened[i]?.close()));
   expect(leaving).toHaveLength(2);
+  expect(coordinator.status(), 'closed within the update phase').toMatchObject({ roundId, phase: 'update' });
+  coordinator.clock.release();
 
   await expect
     .poll(async () => (await coordinator.history()).some((r) => r.roundId === roundId), {
       message: `round ${roundId} ends`,
+      timeout: ROUNDS_BACKSTOP_MS,
     })
     .toBe(true);
   const history = await coordinator.history();
@@ -48,7 +55,7 @@ test('2 of 8 tabs close mid-round: the round completes or fails with a reason, t
       async () => (await coordinator.history()).find((r) => r.roundId > roundId && r.outcome === 'completed')?.roundId,
       {
         message: 'a completed round after the dropout',
-        timeout: 90_000,
+        timeout: ROUNDS_BACKSTOP_MS,
       },
     )
     .toBeDefined();

@@ -5,11 +5,9 @@
  */
 
 import { expect, test } from '../support/fixtures.ts';
-import { completedRounds, expectExactRound, waitForUpdatePhase } from '../support/rounds.ts';
+import { completedRounds, expectExactRound, ROUNDS_BACKSTOP_MS, waitForUpdatePhase } from '../support/rounds.ts';
 
 const TABS = 6;
-
-test.use({ phases: { update: { min: 3, max: 100, minMs: 5_000, maxMs: 30_000 } } });
 
 test('the coordinator restarts mid-round on Redis; the tabs carry on and the next rounds complete', async ({
   coordinator,
@@ -19,7 +17,8 @@ test('the coordinator restarts mid-round on Redis; the tabs carry on and the nex
   expect(storeKind).toBe('redis');
   const opened = await tabs.openMany(TABS);
   // The clock is held from the update phase until the restarted coordinator has loaded the
-  // round, so the round cannot end by time while the old process closes and the new one starts.
+  // round, so the round cannot end by time while the old process closes and the new one starts
+  // (after that the phase driver keeps it open until the tabs are done with it).
   const { roundId } = await waitForUpdatePhase(
     coordinator,
     opened,
@@ -38,7 +37,7 @@ test('the coordinator restarts mid-round on Redis; the tabs carry on and the nex
     .poll(
       async () => (await coordinator.history()).filter((r) => r.roundId > roundId && r.outcome === 'completed').length,
       {
-        timeout: 120_000,
+        timeout: ROUNDS_BACKSTOP_MS,
         message: 'two completed rounds after the restart',
       },
     )
