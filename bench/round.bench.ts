@@ -1,0 +1,584 @@
+/**
+ * `npm run bench:round`: whole PET rounds measured as users run them — the built
+ * `petfl-coordinator` CLI (packages/coordinator/dist/cli.js, plain Node) and participant processes
+ * that use only the public API of the built `@petfl/sdk` (bench/round-participant.mjs:
+ * spawnAsyncParticipant, a model set before every round, no training), real HTTP on loopback.
+ * Results go to bench/results/round.json.
+ *
+ * Per completed round (the ones that started after every participant had joined):
+ * - the coordinator's phase durations (GET /admin/rounds);
+ * - `updateToModelMs`: from the start of the update phase to the last participant holding the
+ *   round's global model (GET /model done);
+ * - `workMs`: the same without the update phase's idle tail — (last Update accepted − update start)
+ *   + (last participant holds the model − update end). The coordinator ends an update phase at
+ *   count.max or after time.min (protocol.md §1.3), and how many participants draw the update task
+ *   varies from round to round, so the bench keeps the phase open for UPDATE_WAIT_MS and subtracts
+ *   the wait: workMs is the round a deployment whose update phase closed at its last message gets;
+ * - the update participants' "task known → Update accepted" times, and the sum participants'
+ *   "update end → Sum2 accepted" times (sum2 ends once a majority of them is in);
+ * - CPU seconds of the participant processes and of the coordinator between one round's last model
+ *   and the next's (/proc/<pid>/stat, all threads), and the bytes each participant moved (request
+ *   and response bodies) in that window, by task;
+ * - peak RSS (VmHWM) of every process at the end.
+ * Steady state (rounds after the first) and the first round are reported separately.
+ *
+ * Floor, measured in this process in the same run: the CPU of the primitives one round needs —
+ * per update masking and sealing (participant) and opening and adding (coordinator); per sum
+ * participant deriving every update's mask, adding it and sealing its Sum2; unmasking — each timed
+ * with @petfl/core and multiplied by the round's median task counts. `cpuRatio` = the round's CPU
+ * (participants + coordinator) ÷ that floor.
+ *
+ *   npm run bench:round                       # every scenario (~6 minutes on 2 cores)
+ *   ROUND_ONLY=10x1M,3x1M npm run bench:round # some of them
+ *   ROUND_ROUNDS=3 ROUND_NO_BUILD=1 …         # fewer rounds; skip `npm run build`
+ *   ROUND_TRACE=1 …                           # also every participant's phase changes, to a file in $TMPDIR
+ *   ROUND_CPU_PROF=<dir> …                    # every participant process writes a V8 CPU profile there
+ */
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ChildProcesses, jsonLines, waitFor } from '../packages/coordinator/test-support/processes.ts';
+import {
+  Aggregation,
+  deriveMask,
+  ENCRYPTED_MASK_SEED_BYTES,
+  initCrypto,
+  type MaskConfig,
+  Masker,
+  maskObjectByteLength,
+  openMessage,
+  sealMessage,
+  toBase64Url,
+} from '../packages/core/src/index.ts';
+import { cpuSeconds, memoryMiB } from './scale-cluster.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'packages/coordinator/dist/cli.js');
+const PARTICIPANT = join(ROOT, 'bench/round-participant.mjs');
+const RESULTS = join(ROOT, 'bench/results/round.json');
+const ADMIN_TOKEN = 'round-bench-admin-token-7c1e9a4f2b6d';
+const MASK: MaskConfig = { group: 'power2', data: 'f32', bound: 'b2', model: 'm3' };
+
+interface Scenario {
+  readonly name: string;
+  readonly participants: number;
+  readonly processes: number;
+  readonly weights: number;
+  readonly sumProbability: number;
+  /** How long the update phase stays open (time.min): longer than the slowest participant needs. */
+  readonly updateWaitMs: number;
+  readonly sumWaitMs: number;
+  /** Per-address rate limits off: every participant here comes from 127.0.0.1. */
+  readonly noRateLimits: boolean;
+}
+
+const SCENARIOS: readonly Scenario[] = [
+  {
+    name: '10x1M',
+    participants: 10,
+    processes: 10,
+    weights: 1_000_000,
+    sumProbability: 0.25,
+    updateWaitMs: 9000,
+    sumWaitMs: 1500,
+    noRateLimits: false,
+  },
+  {
+    name: '3x1M',
+    participants: 3,
+    processes: 3,
+    weights: 1_000_000,
+    sumProbability: 0.34,
+    updateWaitMs: 7000,
+    sumWaitMs: 1500,
+    noRateLimits: false,
+  },
+  {
+    name: '10x100k',
+    participants: 10,
+    processes: 10,
+    weights: 100_000,
+    sumProbability: 0.25,
+    updateWaitMs: 3000,
+    sumWaitMs: 1000,
+    noRateLimits: false,
+  },
+  {
+    name: '100x100k',
+    participants: 100,
+    processes: 10,
+    weights: 100_000,
+    sumProbability: 0.05,
+    updateWaitMs: 8000,
+    sumWaitMs: 2000,
+    noRateLimits: true,
+  },
+  {
+    name: '1000x10k',
+    participants: 1000,
+    processes: 5,
+    weights: 10_000,
+    sumProbability: 0.02,
+    updateWaitMs: 12_000,
+    sumWaitMs: 4000,
+    noRateLimits: true,
+  },
+];
+
+const ROUNDS = Number(process.env['ROUND_ROUNDS'] ?? 5);
+const ONLY = process.env['ROUND_ONLY']?.split(',');
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (xs: readonly number[]): number | null => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+const max = (xs: readonly number[]): number | null => (xs.length === 0 ? null : Math.max(...xs));
+const r3 = (x: number | null) => (x === null ? null : Number(x.toPrecision(3)));
+
+function toml(s: Scenario, modelsDir: string): string {
+  const limits = s.noRateLimits
+    ? 'messages_per_minute_per_ip = 0\nphase_polls_per_minute_per_ip = 0\nmessages_per_minute_per_subject = 0'
+    : '';
+  return `
+[api]
+port = 0
+admin_token = "${ADMIN_TOKEN}"
+cors_origins = []
+max_phase_waiters = 100000
+
+[limits]
+${limits}
+
+[safety]
+allow_unsafe_small_rounds = true
+
+[pet.sum]
+probability = ${s.sumProbability}
+count = { min = 1, max = ${s.participants} }
+time = { min_ms = ${s.sumWaitMs}, max_ms = ${s.sumWaitMs + 2000} }
+
+[pet.update]
+probability = 1
+count = { min = 1, max = ${s.participants} }
+time = { min_ms = ${s.updateWaitMs}, max_ms = ${s.updateWaitMs + 30_000} }
+
+[pet.sum2]
+count = { min = 1, max = ${s.participants} }
+time = { min_ms = 0, max_ms = 30000 }
+
+[mask]
+group = "${MASK.group}"
+data = "${MASK.data}"
+bound = "${MASK.bound}"
+model = "${MASK.model}"
+
+[model]
+length = ${s.weights}
+
+[store]
+kind = "memory"
+
+[models]
+dir = "${modelsDir}"
+`;
+}
+
+type Event =
+  | { e: 'ready'; n: number }
+  | { e: 'task'; p: number; r: number; task: 'sum' | 'update'; t: number }
+  | { e: 'sent'; p: number; r: number; task: 'sum' | 'update'; t: number }
+  | { e: 'model'; p: number; t: number; req: number; res: number }
+  | { e: 'error'; p: number; code: string; message: string }
+  | { e: 'phase'; p: number; r: number; phase: string; t: number };
+
+interface RoundSummary {
+  roundId: number;
+  outcome: 'completed' | 'failed';
+  failureReason?: string;
+  startedAt: number;
+  endedAt: number;
+  phaseDurationsMs: Record<string, number>;
+  participants: { sum: number; update: number; sum2: number };
+}
+
+async function admin<T>(url: string, path: string): Promise<T> {
+  const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  if (res.status !== 200) throw new Error(`GET ${path}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+interface CpuSample {
+  readonly t: number;
+  readonly participants: number;
+  readonly coordinator: number;
+}
+
+async function runScenario(s: Scenario) {
+  const dir = mkdtempSync(join(tmpdir(), `petfl-round-${s.name}-`));
+  const group = new ChildProcesses();
+  const participantProcs: ChildProcess[] = [];
+  const events: Event[] = [];
+  const errors = new Map<string, number>();
+  try {
+    writeFileSync(join(dir, 'petfl.toml'), toml(s, join(dir, 'models')));
+    const coordinator = group.spawn(
+      'coordinator',
+      process.execPath,
+      [CLI, '--config', join(dir, 'petfl.toml'), '--host', '127.0.0.1'],
+      { LOG_LEVEL: 'info' },
+    );
+    const url = await waitFor(
+      'the coordinator to log its URL',
+      () => {
+        if (coordinator.done()) throw new Error(`coordinator exited:\n${coordinator.lines().join('\n')}`);
+        return jsonLines(coordinator).find((l) => typeof l['url'] === 'string')?.['url'] as string | undefined;
+      },
+      30_000,
+    );
+
+    let ready = 0;
+    const perProcess = Math.ceil(s.participants / s.processes);
+    for (let i = 0; i < s.processes; i++) {
+      const first = i * perProcess;
+      const count = Math.min(perProcess, s.participants - first);
+      if (count <= 0) break;
+      const profile = process.env['ROUND_CPU_PROF'];
+      const args = profile === undefined ? [PARTICIPANT] : ['--cpu-prof', '--cpu-prof-dir', profile, PARTICIPANT];
+      const child = spawn(process.execPath, args, {
+        cwd: ROOT,
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          ROUND_URL: url,
+          ROUND_COUNT: String(count),
+          ROUND_WEIGHTS: String(s.weights),
+          ROUND_FIRST: String(first),
+          ROUND_TRACE: process.env['ROUND_TRACE'] ?? '',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      participantProcs.push(child);
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+        if (!line.startsWith('{')) return;
+        const event = JSON.parse(line) as Event;
+        if (event.e === 'ready') ready++;
+        else if (event.e === 'error') errors.set(event.code, (errors.get(event.code) ?? 0) + 1);
+        else events.push(event);
+      });
+      createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) =>
+        errors.set(`stderr: ${line.slice(0, 160)}`, (errors.get(`stderr: ${line.slice(0, 160)}`) ?? 0) + 1),
+      );
+    }
+    const spawnedAt = Date.now();
+    await waitFor('every participant to join', () => (ready === participantProcs.length ? true : undefined), 600_000);
+    const readyAt = Date.now();
+    console.log(
+      `[${s.name}] ${s.participants} participants in ${participantProcs.length} processes joined in ${readyAt - spawnedAt} ms`,
+    );
+
+    const pids = participantProcs.map((c) => c.pid as number);
+    const coordinatorPid = coordinator.process.pid as number;
+    const cpu: CpuSample[] = [];
+    const sampleCpu = () =>
+      cpu.push({
+        t: Date.now(),
+        participants: pids.reduce((a, pid) => a + cpuSeconds(pid), 0),
+        coordinator: cpuSeconds(coordinatorPid),
+      });
+    sampleCpu();
+    const sampler = setInterval(sampleCpu, 50);
+
+    // Rounds that started after everyone joined; wait for ROUNDS completed ones and their models.
+    let rounds: RoundSummary[] = [];
+    const deadline = Date.now() + ROUNDS * (s.updateWaitMs + s.sumWaitMs + 40_000);
+    for (;;) {
+      // A coordinator busy with a thousand participants may not accept the operator's connection at once.
+      const answer = await admin<{ rounds: RoundSummary[] }>(url, '/admin/rounds?limit=100').catch((error) => {
+        errors.set(
+          `bench: GET /admin/rounds: ${String(error.cause ?? error)}`,
+          1 + (errors.get(`bench: GET /admin/rounds: ${String(error.cause ?? error)}`) ?? 0),
+        );
+        return undefined;
+      });
+      if (answer === undefined) continue;
+      const history = answer.rounds;
+      rounds = history.filter((r) => r.startedAt >= readyAt).sort((a, b) => a.roundId - b.roundId);
+      const completed = rounds.filter((r) => r.outcome === 'completed');
+      const last = completed[ROUNDS - 1];
+      if (last !== undefined) {
+        const holders = events.filter((e) => e.e === 'model' && e.t >= last.endedAt).length;
+        if (holders >= s.participants || Date.now() > last.endedAt + 20_000) break;
+      }
+      if (Date.now() > deadline) throw new Error(`[${s.name}] only ${completed.length} of ${ROUNDS} rounds completed`);
+      await sleep(250);
+    }
+    clearInterval(sampler);
+    sampleCpu();
+    const memory = {
+      coordinatorPeakRssMiB: r3(memoryMiB(coordinatorPid).peakRssMiB),
+      participantProcessPeakRssMiB: pids.map((pid) => r3(memoryMiB(pid).peakRssMiB)),
+    };
+    return { rounds, events, cpu, memory, readyAt, errors: Object.fromEntries(errors) };
+  } finally {
+    for (const child of participantProcs) child.kill('SIGTERM');
+    await Promise.all(
+      participantProcs.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
+    await group.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Run = Awaited<ReturnType<typeof runScenario>>;
+
+/** The value of the CPU timeline at `t` (the last sample at or before it). */
+function cpuAt(cpu: readonly CpuSample[], t: number): CpuSample {
+  let best = cpu[0] as CpuSample;
+  for (const sample of cpu) if (sample.t <= t) best = sample;
+  return best;
+}
+
+function analyse(run: Run) {
+  const completed = run.rounds.filter((r) => r.outcome === 'completed');
+  const models = run.events.filter((e): e is Extract<Event, { e: 'model' }> => e.e === 'model');
+  const perRound = completed.map((round) => {
+    const d = round.phaseDurationsMs;
+    const updateStart = round.startedAt + (d['sum'] ?? 0);
+    const updateEnd = updateStart + (d['update'] ?? 0);
+    const next = run.rounds.find((r) => r.roundId > round.roundId);
+    const holders = new Map<number, Extract<Event, { e: 'model' }>>();
+    for (const m of models) {
+      if (m.t < round.endedAt || (next !== undefined && m.t >= next.endedAt)) continue;
+      if (!holders.has(m.p)) holders.set(m.p, m);
+    }
+    const lastModel = max([...holders.values()].map((m) => m.t));
+    const tasks = new Map<number, 'sum' | 'update'>();
+    const known = new Map<number, number>();
+    for (const e of run.events) {
+      if (e.e === 'task' && e.r === round.roundId) {
+        tasks.set(e.p, e.task);
+        if (!known.has(e.p)) known.set(e.p, e.t);
+      }
+    }
+    const sent = run.events.filter((e): e is Extract<Event, { e: 'sent' }> => e.e === 'sent' && e.r === round.roundId);
+    const updatesSent = sent.filter((e) => e.task === 'update');
+    const lastUpdate = max(updatesSent.map((e) => e.t));
+    const sum2Sent = new Map<number, number>();
+    for (const e of sent) if (e.task === 'sum' && e.t >= updateEnd) sum2Sent.set(e.p, e.t);
+    // The window: from the previous round's last model (or the join) to this round's.
+    const prevRound = completed[completed.indexOf(round) - 1];
+    const prevHolders =
+      prevRound === undefined ? [] : models.filter((m) => m.t >= prevRound.endedAt && m.t < round.endedAt);
+    const from = prevHolders.length > 0 ? Math.max(...prevHolders.map((m) => m.t)) : run.readyAt;
+    const to = lastModel ?? round.endedAt;
+    const c0 = cpuAt(run.cpu, from);
+    const c1 = cpuAt(run.cpu, to);
+    // Bytes per participant over the window: the difference of its counters between its model events.
+    const bytes: Record<'sum' | 'update', number[]> = { sum: [], update: [] };
+    for (const [p, m] of holders) {
+      const before = [...models].reverse().find((x) => x.p === p && x.t < m.t && x.t < round.endedAt);
+      const task = tasks.get(p);
+      if (task === undefined) continue;
+      bytes[task].push(m.req + m.res - (before === undefined ? 0 : before.req + before.res));
+    }
+    return {
+      roundId: round.roundId,
+      phaseDurationsMs: d,
+      participants: round.participants,
+      holders: holders.size,
+      updateToModelMs: lastModel === null ? null : lastModel - updateStart,
+      workMs: lastModel === null || lastUpdate === null ? null : lastUpdate - updateStart + (lastModel - updateEnd),
+      lastUpdateAfterUpdateStartMs: lastUpdate === null ? null : lastUpdate - updateStart,
+      updateTaskToAcceptedMs: {
+        median: median(updatesSent.map((e) => e.t - (known.get(e.p) ?? e.t))),
+        max: max(updatesSent.map((e) => e.t - (known.get(e.p) ?? e.t))),
+      },
+      sum2AcceptedAfterUpdateEndMs: [...sum2Sent.values()].map((t) => t - updateEnd).sort((a, b) => a - b),
+      modelAfterRoundEndMs: lastModel === null ? null : lastModel - round.endedAt,
+      cpuSeconds: {
+        participants: r3(c1.participants - c0.participants),
+        coordinator: r3(c1.coordinator - c0.coordinator),
+      },
+      bytesPerParticipant: { update: median(bytes.update), sum: median(bytes.sum) },
+    };
+  });
+  return perRound;
+}
+
+/** The primitives' CPU for one round of `updates` updates and `sums` sum participants at `weights`. */
+async function floor(weights: number, updates: number, sums: number) {
+  const crypto = await initCrypto();
+  const time = (fn: () => void, reps: number) => {
+    fn();
+    const xs: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t = performance.now();
+      fn();
+      xs.push(performance.now() - t);
+    }
+    return median(xs) as number;
+  };
+  const reps = weights >= 1_000_000 ? 3 : 7;
+  const model = new Float32Array(weights).map((_, i) => Math.sin(i));
+  const masker = new Masker(crypto, MASK);
+  const identity = crypto.signingKeyPair(new Uint8Array(32).fill(1));
+  const round = crypto.encryptKeyPair();
+  let masked = masker.mask(model, 1).masked;
+  const maskMs = time(() => {
+    masked = masker.mask(model, 1).masked;
+  }, reps);
+  const message = {
+    participantPk: identity.publicKey,
+    coordinatorPk: round.publicKey,
+    payload: {
+      kind: 'update' as const,
+      update: {
+        sumSignature: new Uint8Array(64),
+        updateSignature: new Uint8Array(64),
+        maskedModel: masked,
+        localSeedDict: new Map(
+          Array.from({ length: Math.max(1, sums) }, (_, i) => [
+            toBase64Url(new Uint8Array(32).fill(i + 1)),
+            new Uint8Array(ENCRYPTED_MASK_SEED_BYTES),
+          ]),
+        ),
+      },
+    },
+  };
+  let sealed: Uint8Array = new Uint8Array();
+  const sealMs = time(() => {
+    sealed = sealMessage(crypto, message, identity.secretKey);
+  }, reps);
+  const openMs = time(() => {
+    openMessage(crypto, sealed, round);
+  }, reps);
+  const aggregation = new Aggregation(MASK, weights);
+  const addMs = time(() => aggregation.aggregate(masked), reps);
+  const seed = new Uint8Array(32).fill(3);
+  const deriveMs = time(() => {
+    deriveMask(crypto, MASK, seed, weights);
+  }, reps);
+  const mask = deriveMask(crypto, MASK, seed, weights);
+  const sums2 = new Aggregation(MASK, weights);
+  sums2.aggregate(masked);
+  const unmaskMs = time(() => {
+    const a = new Aggregation(MASK, weights);
+    a.aggregate(masked);
+    a.unmask(mask);
+  }, reps);
+  const participantMs = updates * (maskMs + sealMs) + sums * updates * (deriveMs + addMs);
+  const coordinatorMs = updates * (openMs + addMs) + unmaskMs;
+  return {
+    primitivesMs: {
+      mask: r3(maskMs),
+      seal: r3(sealMs),
+      open: r3(openMs),
+      add: r3(addMs),
+      derive: r3(deriveMs),
+      unmask: r3(unmaskMs),
+    },
+    updates,
+    sums,
+    participantCpuSeconds: r3(participantMs / 1000),
+    coordinatorCpuSeconds: r3(coordinatorMs / 1000),
+    totalCpuSeconds: r3((participantMs + coordinatorMs) / 1000),
+  };
+}
+
+function summarise(rounds: ReturnType<typeof analyse>) {
+  const pick = (f: (r: (typeof rounds)[number]) => number | null) =>
+    r3(median(rounds.map(f).filter((x): x is number => x !== null)));
+  return {
+    rounds: rounds.length,
+    updateToModelMs: pick((r) => r.updateToModelMs),
+    workMs: pick((r) => r.workMs),
+    lastUpdateAfterUpdateStartMs: pick((r) => r.lastUpdateAfterUpdateStartMs),
+    updateTaskToAcceptedMs: pick((r) => r.updateTaskToAcceptedMs.median),
+    sum2PhaseMs: pick((r) => r.phaseDurationsMs['sum2'] ?? null),
+    modelAfterRoundEndMs: pick((r) => r.modelAfterRoundEndMs),
+    cpuSeconds: {
+      participants: pick((r) => r.cpuSeconds.participants),
+      coordinator: pick((r) => r.cpuSeconds.coordinator),
+    },
+    bytesPerParticipant: {
+      update: pick((r) => r.bytesPerParticipant.update),
+      sum: pick((r) => r.bytesPerParticipant.sum),
+    },
+    updates: pick((r) => r.participants.update),
+    sums: pick((r) => r.participants.sum),
+  };
+}
+
+if (process.env['ROUND_NO_BUILD'] !== '1') {
+  console.log('building the packages (npm run build)…');
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+const results: Record<string, unknown> = {};
+for (const s of SCENARIOS) {
+  if (ONLY !== undefined && !ONLY.includes(s.name)) continue;
+  const run = await runScenario(s);
+  const rounds = analyse(run);
+  const steady = rounds.slice(1);
+  const summary = summarise(steady);
+  const floorCpu = await floor(s.weights, summary.updates ?? 0, summary.sums ?? 0);
+  const roundCpu = (summary.cpuSeconds.participants ?? 0) + (summary.cpuSeconds.coordinator ?? 0);
+  results[s.name] = {
+    participants: s.participants,
+    processes: s.processes,
+    weights: s.weights,
+    maskedModelBytes: maskObjectByteLength(MASK, s.weights),
+    settings: { sumProbability: s.sumProbability, updateWaitMs: s.updateWaitMs, sumWaitMs: s.sumWaitMs },
+    steady: { ...summary, cpuRatioToFloor: r3(roundCpu / (floorCpu.totalCpuSeconds ?? 1)) },
+    first: rounds[0] === undefined ? null : summarise([rounds[0]]),
+    floor: floorCpu,
+    failedRounds: run.rounds.filter((r) => r.outcome === 'failed').map((r) => r.failureReason),
+    memory: run.memory,
+    participantErrors: run.errors,
+    perRound: rounds,
+  };
+  console.log(`[${s.name}]`, JSON.stringify((results[s.name] as { steady: unknown }).steady));
+  if (process.env['ROUND_TRACE'] === '1') {
+    const trace = join(tmpdir(), `petfl-round-trace-${s.name}.json`);
+    writeFileSync(trace, JSON.stringify({ rounds: run.rounds, events: run.events }));
+    console.log(`trace: ${trace}`);
+  }
+}
+
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  loadavg: loadavg().map((x) => r3(x)),
+  memoryGiB: r3(totalmem() / 2 ** 30),
+  freeGiB: r3(freemem() / 2 ** 30),
+  node: process.version,
+};
+let previous: Record<string, unknown> = {};
+try {
+  previous = JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>;
+} catch {
+  // first run
+}
+mkdirSync(dirname(RESULTS), { recursive: true });
+const scenarios = { ...((previous['scenarios'] as Record<string, unknown>) ?? {}), ...results };
+writeFileSync(
+  RESULTS,
+  `${JSON.stringify({ date: new Date().toISOString(), machine, rounds: ROUNDS, scenarios }, null, 2)}\n`,
+);
+console.log(`wrote ${RESULTS}`);
