@@ -19,6 +19,7 @@ import { ParticipantABC } from './participant-abc.ts';
 import { type ParticipantHandle, spawnParticipant } from './spawn-participant.ts';
 import { deserializeState } from './state-codec.ts';
 import { MemoryStateStore } from './state-machine/memory-state-store.ts';
+import { STATE_VERSION } from './state-machine/state.ts';
 
 const MODEL_LENGTH = 1000;
 
@@ -216,7 +217,7 @@ describe('20 AsyncParticipants + 5 ParticipantABC participants × a real coordin
     expect(asyncs.some(({ received }) => received.length > 0)).toBe(true);
 
     // every state can be restored, and nothing works after stop()
-    for (const bytes of states) expect(deserializeState(bytes).v).toBe(1);
+    for (const bytes of states) expect(deserializeState(bytes).v).toBe(STATE_VERSION);
     const first = asyncs[0]?.participant as AsyncParticipant;
     expect(() => first.setLocalModel(new Float32Array(MODEL_LENGTH))).toThrow(UninitializedParticipantError);
     await expect(first.getGlobalModel()).rejects.toThrow(UninitializedParticipantError);

@@ -35,7 +35,6 @@ import {
   LocalModelDataTypeMismatchError,
   LocalModelLengthMismatchError,
   ParticipantInitError,
-  ParticipantRestoreError,
   PetflError,
   UninitializedParticipantError,
 } from './errors.ts';
@@ -43,12 +42,13 @@ import { checkGlobalModel } from './local-model.ts';
 import { createLog, type Log } from './logger.ts';
 import { type ParticipantOptions, type ResolvedOptions, resolveOptions, validateCoordinatorUrl } from './options.ts';
 import { type ParticipantSnapshot, participantPkOf, type SnapshotError, sameSnapshot, taskOf } from './snapshot.ts';
-import { deserializeState, serializeState, validateState } from './state-codec.ts';
+import { deserializeState, serializeState } from './state-codec.ts';
 import type { AbortSignalLike, Clock, StateStore } from './state-machine/io.ts';
 import { type AbortControllerLike, LinkedSignal, platformAbortController } from './state-machine/linked-signal.ts';
 import { MemoryStateStore } from './state-machine/memory-state-store.ts';
 import { runParticipant } from './state-machine/run.ts';
 import { createInitialState, type ParticipantError, type ParticipantState } from './state-machine/state.ts';
+import { StateSaver } from './state-machine/state-saver.ts';
 import { systemClock } from './system-clock.ts';
 
 /** What the runtime asks of the app side (ParticipantABC, AsyncParticipant, a Worker proxy). */
@@ -115,8 +115,9 @@ export async function createParticipantRuntime(init: ParticipantRuntimeInit): Pr
   const log = createLog(options.logLevel, options.logger);
   const crypto = await openCrypto(init.crypto);
   const store = options.store ?? (await defaultStore(log));
-  const state = await restoreState(crypto, options, store, log);
-  const runtime = new Runtime({ url, options, log, crypto, store, state, init });
+  const saver = new StateSaver(store, options.storeKey, crypto);
+  const state = await restoreState(crypto, options, saver, log);
+  const runtime = new Runtime({ url, options, log, crypto, saver, state, init });
   await runtime.checkCoordinator();
   runtime.start();
   return runtime;
@@ -145,7 +146,7 @@ async function defaultStore(log: Log): Promise<StateStore> {
 async function restoreState(
   crypto: PetCrypto,
   options: ResolvedOptions,
-  store: StateStore,
+  saver: StateSaver,
   log: Log,
 ): Promise<ParticipantState> {
   let restored: ParticipantState | undefined;
@@ -153,18 +154,9 @@ async function restoreState(
     restored = deserializeState(options.state);
     log.debug('restoring the state given in options.state');
   } else {
-    let saved: unknown;
-    try {
-      saved = await store.get(options.storeKey);
-    } catch (cause) {
-      if (cause instanceof ParticipantRestoreError) throw cause;
-      throw new ParticipantRestoreError(`store.get('${options.storeKey}') failed: ${messageOf(cause)}`, { cause });
-    }
-    if (saved !== undefined) {
-      // A store may hold the state as plain data (what the loop saves) or as serializeState bytes.
-      restored = saved instanceof Uint8Array ? deserializeState(saved) : validateState(saved);
-      log.debug(`restoring the state saved under '${options.storeKey}'`);
-    }
+    // The store may hold a record (what the loop saves) or serializeState bytes (state-saver.ts).
+    restored = await saver.load();
+    if (restored !== undefined) log.debug(`restoring the state saved under '${options.storeKey}'`);
   }
   if (restored === undefined) {
     try {
@@ -181,7 +173,7 @@ interface RuntimeDeps {
   readonly options: ResolvedOptions;
   readonly log: Log;
   readonly crypto: PetCrypto;
-  readonly store: StateStore;
+  readonly saver: StateSaver;
   readonly state: ParticipantState;
   readonly init: ParticipantRuntimeInit;
 }
@@ -256,7 +248,7 @@ class Runtime implements ParticipantRuntime {
   }
 
   start(): void {
-    const { options, log, crypto, store } = this.deps;
+    const { options, log, crypto, saver } = this.deps;
     log.info(`participant ${this.snapshot.participantPk} started (coordinator ${this.deps.url})`);
     this.loop = runParticipant({
       state: this.state,
@@ -266,8 +258,7 @@ class Runtime implements ParticipantRuntime {
         localModel: (roundId) => this.localModel(roundId),
         onGlobalModel: (global) => this.deliverGlobalModel(global),
       },
-      store,
-      storeKey: options.storeKey,
+      saver,
       clock: this.clock,
       signal: this.controller.signal,
       onState: (next) => this.onState(next),
@@ -431,7 +422,7 @@ class Runtime implements ParticipantRuntime {
 
   private shutdown(): Promise<Uint8Array> {
     this.stopping ??= (async () => {
-      const { options, log, store } = this.deps;
+      const { options, log, saver } = this.deps;
       this.isStopped = true;
       this.training = false;
       options.signal?.removeEventListener('abort', this.onExternalAbort);
@@ -440,7 +431,7 @@ class Runtime implements ParticipantRuntime {
       const last = this.loop === undefined ? this.state : await this.loop;
       this.state = last;
       try {
-        await store.set(options.storeKey, last);
+        await saver.save(last);
       } catch (error) {
         this.reportError(new PetflError('store-failed', `saving the state on stop failed: ${messageOf(error)}`));
       }

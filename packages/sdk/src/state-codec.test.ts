@@ -64,9 +64,9 @@ describe('serializeState / deserializeState', () => {
     const futureFormat = bytes.slice();
     futureFormat[4] = 9;
     expect(() => deserializeState(futureFormat)).toThrow('written by a newer SDK');
-    const futureState = encodeFramed('PFLS', { ...createInitialState(crypto), v: 2, somethingNew: 1 });
+    const futureState = encodeFramed('PFLS', { ...createInitialState(crypto), v: 3, somethingNew: 1 });
     expect(() => deserializeState(futureState)).toThrow(
-      'participant state.v: expected 1, got 2 (written by a newer SDK)',
+      'participant state.v: expected 2, got 3 (written by a newer SDK)',
     );
   });
 
@@ -81,13 +81,58 @@ describe('serializeState / deserializeState', () => {
       [{ ...good, phase: { kind: 'flying' } }, 'phase.kind'],
       [{ ...good, lastError: { code: 1 } }, 'lastError.code: expected a string'],
       [{ ...good, round: { roundId: 1 } }, 'participant state.round:'],
-      [{ ...good, v: '1' }, 'participant state.v: expected 1'],
+      [{ ...good, v: '2' }, 'participant state.v: expected 2 (or 1, migrated)'],
+      [{ ...good, v: 0 }, 'participant state.v: expected 2 (or 1, migrated)'],
       [[good], 'participant state: expected an object'],
     ];
     for (const [value, message] of cases) {
       expect(() => deserializeState(encodeFramed('PFLS', value))).toThrow(message);
       expect(() => validateState(value)).toThrow(ParticipantRestoreError);
     }
+  });
+
+  it('checks a sending phase: its payload, message id, chunk size and progress', async () => {
+    const states = await statesOfEveryPhase();
+    const sending = states.find((s) => s.phase.kind === 'sending') as ParticipantState;
+    const phase = sending.phase;
+    const cases: [unknown, string][] = [
+      [{ ...phase, payload: [1, 2] }, 'phase.payload: expected an object'],
+      [{ ...phase, messageId: 70_000 }, 'phase.messageId: expected undefined or an integer in 0..65535'],
+      [{ ...phase, maxChunkData: 0 }, 'phase.maxChunkData: expected a positive integer'],
+      [{ ...phase, next: 2 }, 'phase.next: expected an integer in 0..1'],
+      [{ ...phase, tag: 'sum3' }, 'phase.tag: expected sum, update or sum2'],
+      [{ ...phase, after: { kind: 'update' } }, 'phase.after'],
+      // a stored record's reference, with no store to resolve it (state-saver.ts)
+      [{ ...phase, payload: { length: 96, sha256: new Uint8Array(32) } }, 'phase.payload: expected a Uint8Array'],
+    ];
+    for (const [value, message] of cases) {
+      expect(() => deserializeState(encodeFramed('PFLS', { ...sending, phase: value }))).toThrow(message);
+    }
+  });
+
+  it('migrates a format 1 state: every field kept, a send in flight given up', async () => {
+    const states = await statesOfEveryPhase();
+    for (const state of states.filter((s) => s.phase.kind !== 'sending')) {
+      expect(validateState({ ...state, v: 1 })).toStrictEqual(state);
+    }
+    const sending = states.find((s) => s.phase.kind === 'sending') as ParticipantState;
+    const { after } = sending.phase as { after: unknown };
+    const messages = [new Uint8Array(280)];
+    const v1 = { ...sending, v: 1, phase: { kind: 'sending', tag: 'sum', messages, next: 0, after } };
+    const migrated = deserializeState(encodeFramed('PFLS', v1));
+    expect(migrated).toStrictEqual({
+      ...sending,
+      phase: { kind: 'awaiting' },
+      lastError: {
+        code: 'participant-restore',
+        message:
+          'participant state.phase: a send saved by an older SDK (state format 1) cannot be resumed; this round’s task was given up',
+        roundId: 1,
+      },
+    });
+    expect(() => validateState({ ...v1, phase: { ...v1.phase, messages: [] } })).toThrow(
+      'phase.messages: expected a non-empty array',
+    );
   });
 
   it('the restored state shares no buffers with its input', () => {

@@ -12,15 +12,24 @@
  *   +--------+----------+--------------+-----------+----------------------------+
  * ```
  *
+ * A state in the sending phase carries its payload inline here (megabytes
+ * for a large model); a store holds it apart, once per message
+ * (state-saver.ts), and its record names it by a `PayloadRef`.
+ *
  * Restoring checks everything before anything is used (never half-loaded):
  * the frame (foreign, truncated, corrupt, future format), then the state's
  * own version `v` (future → "written by a newer SDK") and the shape of every
  * field, including that the identity public key is the one inside its
- * secret key. Any defect is a ParticipantRestoreError.
+ * secret key. Any defect is a ParticipantRestoreError. A state of format 1
+ * (SDKs before the sending phase held its payload) is migrated: every field
+ * is the same but a send in flight, whose sealed messages cannot be turned
+ * back into a payload — that round's task is given up (`lastError`
+ * 'participant-restore'), the identity and everything else are kept.
  *
  * SECURITY: the bytes hold the participant's identity secret key and, during a sum task, its
- * ephemeral secret key — in the clear. Keep them where the app keeps secrets; the stores that
- * ship with the SDK write them owner-only (file store) or encrypted at rest (IndexedDB store).
+ * ephemeral secret key — in the clear — and while sending the unsealed payload. Keep them
+ * where the app keeps secrets; the stores that ship with the SDK write them owner-only (file
+ * store) or encrypted at rest (IndexedDB store).
  */
 
 import {
@@ -28,6 +37,7 @@ import {
   ENCRYPT_PUBLIC_KEY_BYTES,
   type EncryptKeyPair,
   encodeRoundParameters,
+  MAX_CHUNKS,
   SIGNATURE_BYTES,
   SIGNING_PUBLIC_KEY_BYTES,
   TAGS,
@@ -36,9 +46,11 @@ import { ParticipantRestoreError } from './errors.ts';
 import { decodeFramed, describe, encodeFramed } from './plain-data.ts';
 import {
   type AwaitingPhase,
+  messageCount,
   type ParticipantError,
   type ParticipantState,
   type Phase,
+  type SendingPhase,
   STATE_VERSION,
   type Sum2Phase,
 } from './state-machine/state.ts';
@@ -46,6 +58,40 @@ import {
 const STATE_MAGIC = 'PFLS';
 const SIGNING_SECRET_KEY_BYTES = 64;
 const ENCRYPT_SECRET_KEY_BYTES = 32;
+const SHA256_BYTES = 32;
+/** The state format before the sending phase held its payload (see the module comment). */
+const STATE_VERSION_1 = 1;
+
+/**
+ * What a stored state record holds in place of a sending phase's payload (state-saver.ts): its
+ * length and SHA-256, checked against the bytes stored apart before anything is used.
+ */
+export interface PayloadRef {
+  readonly length: number;
+  readonly sha256: Uint8Array;
+}
+
+/**
+ * Gives the payload a stored record refers to, checked against `ref`; throws
+ * ParticipantRestoreError (naming `field`) when it is missing or does not match.
+ */
+export type PayloadResolver = (ref: PayloadRef, field: string) => Uint8Array;
+
+/** The state as a store keeps it: a sending phase's payload replaced by `ref` (state-saver.ts). */
+export function stateRecord(state: ParticipantState, ref: PayloadRef): unknown {
+  const { phase } = state;
+  if (phase.kind !== 'sending') return state;
+  return { ...state, phase: { ...phase, payload: ref } };
+}
+
+/** The payload reference of a stored record in the sending phase, unchecked; undefined for any other value. */
+export function payloadRefOf(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const phase = (value as { phase?: unknown }).phase;
+  if (typeof phase !== 'object' || phase === null || (phase as { kind?: unknown }).kind !== 'sending') return undefined;
+  const payload = (phase as { payload?: unknown }).payload;
+  return payload instanceof Uint8Array ? undefined : payload;
+}
 
 /** The state as versioned bytes; holds private keys (see the SECURITY note above). */
 export function serializeState(state: ParticipantState): Uint8Array {
@@ -59,11 +105,14 @@ export function deserializeState(bytes: Uint8Array): ParticipantState {
 
 /**
  * Checks that `value` is a complete ParticipantState of a version this SDK knows and returns a
- * plain copy of it (fresh buffers); throws ParticipantRestoreError naming the first bad field.
- * Used for `options.state` and for whatever a StateStore hands back.
+ * plain copy of it (fresh buffers, but for a sending phase's payload, which is taken over as it
+ * is: megabytes, and every caller hands in a buffer of its own — decoded bytes, a store's copy);
+ * throws ParticipantRestoreError naming the first bad field. Used for `options.state` and for
+ * whatever a StateStore hands back; a stored record's payload reference is resolved by
+ * `resolvePayload` (without one it is refused). A format 1 state is migrated (module comment).
  */
-export function validateState(value: unknown): ParticipantState {
-  const v = new Validator('participant state');
+export function validateState(value: unknown, resolvePayload?: PayloadResolver): ParticipantState {
+  const v = new Validator('participant state', resolvePayload);
   const state = v.object(value, '');
   const version = state['v'];
   if (typeof version === 'number' && Number.isInteger(version) && version > STATE_VERSION) {
@@ -71,7 +120,9 @@ export function validateState(value: unknown): ParticipantState {
       `participant state.v: expected ${STATE_VERSION}, got ${version} (written by a newer SDK)`,
     );
   }
-  if (version !== STATE_VERSION) v.fail('v', `${STATE_VERSION}`, version);
+  if (version !== STATE_VERSION && version !== STATE_VERSION_1) {
+    v.fail('v', `${STATE_VERSION} (or ${STATE_VERSION_1}, migrated)`, version);
+  }
 
   const identity = v.object(state['identity'], 'identity');
   const publicKey = v.bytes(identity['publicKey'], 'identity.publicKey', SIGNING_PUBLIC_KEY_BYTES);
@@ -87,8 +138,21 @@ export function validateState(value: unknown): ParticipantState {
   }
   const round = state['round'] === undefined ? undefined : v.round(state['round']);
   const lastGlobalModelRound = v.optionalRoundId(state['lastGlobalModelRound'], 'lastGlobalModelRound');
-  const lastError = state['lastError'] === undefined ? undefined : v.error(state['lastError']);
-  const phase = v.phase(state['phase'], 'phase', round !== undefined);
+  let lastError = state['lastError'] === undefined ? undefined : v.error(state['lastError']);
+  let phase: Phase;
+  if (version === STATE_VERSION_1 && v.object(state['phase'], 'phase')['kind'] === 'sending') {
+    // Its sealed messages cannot become a payload again: give this round's task up, keep the rest.
+    v.phaseV1Sending(state['phase'], 'phase', round !== undefined);
+    phase = { kind: 'awaiting' };
+    lastError = {
+      code: 'participant-restore',
+      message:
+        'participant state.phase: a send saved by an older SDK (state format 1) cannot be resumed; this round’s task was given up',
+      roundId: round?.roundId,
+    };
+  } else {
+    phase = v.phase(state['phase'], 'phase', round !== undefined);
+  }
 
   return {
     v: STATE_VERSION,
@@ -103,9 +167,11 @@ export function validateState(value: unknown): ParticipantState {
 
 class Validator {
   private readonly what: string;
+  private readonly resolvePayload: PayloadResolver | undefined;
 
-  constructor(what: string) {
+  constructor(what: string, resolvePayload: PayloadResolver | undefined) {
     this.what = what;
+    this.resolvePayload = resolvePayload;
   }
 
   fail(field: string, expected: string, got: unknown): never {
@@ -188,23 +254,73 @@ class Validator {
           sumSignature: this.bytes(phase['sumSignature'], `${field}.sumSignature`, SIGNATURE_BYTES),
           updateSignature: this.bytes(phase['updateSignature'], `${field}.updateSignature`, SIGNATURE_BYTES),
         };
-      case 'sending': {
-        const tag = phase['tag'];
-        if (typeof tag !== 'string' || !Object.hasOwn(TAGS, tag)) this.fail(`${field}.tag`, 'sum, update or sum2', tag);
-        const list = phase['messages'];
-        if (!Array.isArray(list) || list.length === 0) this.fail(`${field}.messages`, 'a non-empty array', list);
-        const messages = list.map((m, i) => this.bytes(m, `${field}.messages[${i}]`));
-        const next = phase['next'];
-        if (typeof next !== 'number' || !Number.isInteger(next) || next < 0 || next > messages.length) {
-          this.fail(`${field}.next`, `an integer in 0..${messages.length}`, next);
-        }
-        const after = this.phase(phase['after'], `${field}.after`, inRound);
-        if (after.kind !== 'awaiting' && after.kind !== 'sum2')
-          this.fail(`${field}.after.kind`, 'awaiting or sum2', after.kind);
-        return { kind, tag: tag as keyof typeof TAGS, messages, next, after: after as AwaitingPhase | Sum2Phase };
-      }
+      case 'sending':
+        return this.sending(phase, field, inRound);
       default:
         return this.fail(`${field}.kind`, 'new-round, awaiting, sum, update, sum2 or sending', kind);
+    }
+  }
+
+  private sending(phase: Record<string, unknown>, field: string, inRound: boolean): SendingPhase {
+    const tag = phase['tag'];
+    if (typeof tag !== 'string' || !Object.hasOwn(TAGS, tag)) this.fail(`${field}.tag`, 'sum, update or sum2', tag);
+    const payload = this.payload(phase['payload'], `${field}.payload`);
+    const messageId = phase['messageId'];
+    if (
+      messageId !== undefined &&
+      (!Number.isInteger(messageId) || (messageId as number) < 0 || (messageId as number) > 0xffff)
+    ) {
+      this.fail(`${field}.messageId`, 'undefined or an integer in 0..65535', messageId);
+    }
+    const maxChunkData = phase['maxChunkData'];
+    if (typeof maxChunkData !== 'number' || !Number.isSafeInteger(maxChunkData) || maxChunkData < 1) {
+      this.fail(`${field}.maxChunkData`, 'a positive integer', maxChunkData);
+    }
+    const parts = { payload, messageId: messageId as number | undefined, maxChunkData };
+    const count = messageCount(parts);
+    if (count > MAX_CHUNKS) this.fail(`${field}.payload`, `at most ${MAX_CHUNKS} chunks`, payload);
+    const next = phase['next'];
+    if (typeof next !== 'number' || !Number.isInteger(next) || next < 0 || next > count) {
+      this.fail(`${field}.next`, `an integer in 0..${count}`, next);
+    }
+    const after = this.phase(phase['after'], `${field}.after`, inRound);
+    if (after.kind !== 'awaiting' && after.kind !== 'sum2') {
+      this.fail(`${field}.after.kind`, 'awaiting or sum2', after.kind);
+    }
+    return {
+      kind: 'sending',
+      tag: tag as keyof typeof TAGS,
+      ...parts,
+      next,
+      after: after as AwaitingPhase | Sum2Phase,
+    };
+  }
+
+  /** A sending phase's payload: inline bytes (taken over, not copied), or a stored record's reference. */
+  private payload(value: unknown, field: string): Uint8Array {
+    if (value instanceof Uint8Array) return value;
+    const ref = this.object(value, field);
+    const length = ref['length'];
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
+      this.fail(`${field}.length`, 'an integer ≥ 0', length);
+    }
+    const sha256 = this.bytes(ref['sha256'], `${field}.sha256`, SHA256_BYTES);
+    if (this.resolvePayload === undefined) this.fail(field, 'a Uint8Array (the payload itself)', value);
+    return this.resolvePayload({ length, sha256 }, `${this.what}.${field}`);
+  }
+
+  /** A format 1 sending phase, checked as it was written before it is given up (validateState). */
+  phaseV1Sending(value: unknown, field: string, inRound: boolean): void {
+    const phase = this.object(value, field);
+    if (!inRound) this.fail(`${field}.kind`, "'new-round' (no round is saved)", phase['kind']);
+    const list = phase['messages'];
+    if (!Array.isArray(list) || list.length === 0) this.fail(`${field}.messages`, 'a non-empty array', list);
+    list.forEach((m, i) => {
+      if (!(m instanceof Uint8Array)) this.fail(`${field}.messages[${i}]`, 'a Uint8Array', m);
+    });
+    const after = this.phase(phase['after'], `${field}.after`, inRound);
+    if (after.kind !== 'awaiting' && after.kind !== 'sum2') {
+      this.fail(`${field}.after.kind`, 'awaiting or sum2', after.kind);
     }
   }
 }

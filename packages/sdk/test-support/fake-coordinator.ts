@@ -43,11 +43,15 @@ export interface ReceivedMessage {
   readonly payload: Payload;
 }
 
-/** One accepted post: a whole message, or one chunk (with its index). */
+/** One accepted post: a whole message, or one chunk (with its index and its opened chunk payload). */
 export interface AcceptedPost {
   readonly participantPk: string;
   readonly tag: MessageTag;
   readonly chunkIndex: number | undefined;
+  /** The chunk payload as opened (chunk header and data, protocol.md §3.7); undefined for a whole message. */
+  readonly chunk: Uint8Array | undefined;
+  /** The length of the sealed body posted. */
+  readonly sealedBytes: number;
 }
 
 export class FakeCoordinator implements CoordinatorClient {
@@ -172,12 +176,19 @@ export class FakeCoordinator implements CoordinatorClient {
       const participantPk = toBase64Url(opened.participantPk);
       if (!opened.multipart) {
         this.accept(opened.participantPk, opened.payload);
-        this.posts.push({ participantPk, tag: opened.tag, chunkIndex: undefined });
+        this.posts.push({
+          participantPk,
+          tag: opened.tag,
+          chunkIndex: undefined,
+          chunk: undefined,
+          sealedBytes: sealed.length,
+        });
         return;
       }
       const whole = this.assembler.add(participantPk, TAGS[opened.tag], opened.chunk);
       if (whole !== undefined) this.accept(opened.participantPk, decodePayload(opened.tag, whole, expect));
-      this.posts.push({ participantPk, tag: opened.tag, chunkIndex: decodeChunk(opened.chunk).index });
+      const chunkIndex = decodeChunk(opened.chunk).index;
+      this.posts.push({ participantPk, tag: opened.tag, chunkIndex, chunk: opened.chunk, sealedBytes: sealed.length });
     } catch (error) {
       if (isPetError(error)) throw new CoordinatorRejectedError(400, error.code, error.message, { cause: error });
       throw error;

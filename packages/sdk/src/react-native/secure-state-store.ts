@@ -6,8 +6,8 @@
  * module it has, and the SDK reaches it through a small `KeySlot`.
  *
  * Why not put the state itself in the keychain: the libraries limit a value
- * (expo-secure-store: 2048 bytes) and the state outgrows that — it holds the
- * sealed update while one is being sent. So the keychain holds one 32-byte
+ * (expo-secure-store: 2048 bytes) and the state outgrows that — the payload of
+ * an update being sent is saved beside it. So the keychain holds one 32-byte
  * seed, and the state goes to AsyncStorage sealed (libsodium's
  * `crypto_box_seal`, X25519 + XSalsa20-Poly1305, docs/protocol.md §5) to the
  * X25519 key pair derived from that seed. The public key is never stored,

@@ -55,15 +55,28 @@ describe('runParticipant', () => {
     const store: StateStore = {
       get: (key) => memory.get(key),
       set: async (key, value) => {
-        saved.push(`${key}: ${(value as ParticipantState).phase.kind}`);
+        const what = value instanceof Uint8Array ? `${value.length} bytes` : (value as ParticipantState).phase.kind;
+        saved.push(`${key}: ${what}`);
         await memory.set(key, value);
       },
-      del: (key) => memory.del(key),
+      del: async (key) => {
+        saved.push(`${key}: deleted`);
+        await memory.del(key);
+      },
     };
     const running = start({ crypto, client: coordinator, localModel: () => undefined }, { store });
     await running.clock.untilSleeping(); // sum2: waiting for the seed dictionary
 
-    expect(saved).toEqual(['sum', 'sending', 'sum2'].map((kind) => `${DEFAULT_STORE_KEY}: ${kind}`));
+    // The Sum payload (96 bytes, protocol.md §3.3) is saved apart, before the record naming it,
+    // and deleted once the state left the sending phase (state-saver.ts).
+    expect(saved).toEqual([
+      `${DEFAULT_STORE_KEY}: sum`,
+      `${DEFAULT_STORE_KEY}/payload: deleted`, // whatever an earlier run left
+      `${DEFAULT_STORE_KEY}/payload: 96 bytes`,
+      `${DEFAULT_STORE_KEY}: sending`,
+      `${DEFAULT_STORE_KEY}: sum2`,
+      `${DEFAULT_STORE_KEY}/payload: deleted`,
+    ]);
     expect(running.states.map((s) => s.phase.kind)).toEqual(['sum', 'sending', 'sum2']);
     expect(await memory.get(DEFAULT_STORE_KEY)).toStrictEqual(running.states.at(-1));
 

@@ -1,7 +1,8 @@
 /**
  * The participant's tick loop (architecture.md §5.1): `step` until the signal aborts.
  *
- * After a 'complete' step the state is saved (when a store is given) and
+ * After a 'complete' step the state is saved (when a store is given:
+ * state-saver.ts, which writes a sending phase's payload once) and
  * reported through `onState`, and the next step follows at once. After a
  * 'pending' step the loop waits `pollMs`, doubling the wait up to
  * `maxPollMs` for as long as nothing changes — and where the client can
@@ -19,6 +20,7 @@
 import type { AbortSignalLike, Clock, StateStore, StepIo } from './io.ts';
 import { LinkedSignal } from './linked-signal.ts';
 import { type ParticipantState, participantError } from './state.ts';
+import { StateSaver } from './state-saver.ts';
 import { step } from './step.ts';
 import { callbackError } from './step-result.ts';
 
@@ -35,10 +37,15 @@ const DEFAULT_MAX_POLL_MS = 5000;
 export interface RunParticipantOptions {
   readonly state: ParticipantState;
   readonly io: StepIo;
-  /** Where every advanced state is saved (under `storeKey`). */
+  /** Where every advanced state is saved (under `storeKey`; state-saver.ts). */
   readonly store?: StateStore;
   /** Default 'petfl/participant-state'. */
   readonly storeKey?: string;
+  /**
+   * Saves every advanced state instead of a saver of its own on `store` and `storeKey`: the
+   * runtime passes the one that loaded the state, which knows the payload the store holds.
+   */
+  readonly saver?: StateSaver;
   readonly clock: Clock;
   readonly signal: AbortSignalLike;
   /** Called with every advanced state (after it is saved). */
@@ -53,6 +60,7 @@ export interface RunParticipantOptions {
 export async function runParticipant(options: RunParticipantOptions): Promise<ParticipantState> {
   const { io, store, clock, signal, onState } = options;
   const storeKey = options.storeKey ?? DEFAULT_STORE_KEY;
+  const saver = options.saver ?? (store === undefined ? undefined : new StateSaver(store, storeKey, io.crypto));
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
   const maxPollMs = Math.max(pollMs, options.maxPollMs ?? DEFAULT_MAX_POLL_MS);
   let state = options.state;
@@ -86,9 +94,9 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
   const advance = async (next: ParticipantState): Promise<void> => {
     state = next;
     const roundId = state.round?.roundId;
-    if (store !== undefined) {
+    if (saver !== undefined) {
       try {
-        await store.set(storeKey, state);
+        await saver.save(state);
       } catch (error) {
         state = { ...state, lastError: { ...participantError(error, roundId), code: 'store-failed' } };
       }

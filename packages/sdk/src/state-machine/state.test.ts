@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 
 describe('createInitialState', () => {
-  it('is a v1 participant before its first round, with a fresh identity and scalar 1', () => {
+  it('is a v2 participant before its first round, with a fresh identity and scalar 1', () => {
     const state = createInitialState(crypto);
     expect(state).toMatchObject({
       v: STATE_VERSION,
@@ -21,7 +21,7 @@ describe('createInitialState', () => {
       lastError: undefined,
       phase: { kind: 'new-round' },
     });
-    expect(STATE_VERSION).toBe(1);
+    expect(STATE_VERSION).toBe(2);
     expect(state.identity.publicKey).toHaveLength(32);
     expect(state.identity.secretKey).toHaveLength(64);
     expect(createInitialState(crypto).identity.publicKey).not.toStrictEqual(state.identity.publicKey);
@@ -72,7 +72,9 @@ describe('state helpers', () => {
     const sending = {
       kind: 'sending',
       tag: 'sum',
-      messages: [],
+      payload: new Uint8Array(96),
+      messageId: undefined,
+      maxChunkData: 1024,
       next: 0,
       after: { ...sum2, ephemeral: fresh() },
     } as const;

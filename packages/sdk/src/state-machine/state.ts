@@ -7,11 +7,14 @@
  * `phase` is a discriminated union over the participant's place in the round
  * (protocol.md §1.1): 'new-round' (about to select its task), 'awaiting'
  * (nothing to do until the next round), 'sum', 'update', 'sum2' (doing that
- * task), and 'sending' (posting the sealed chunks of a message, one per step,
- * then entering `after`). Each phase holds exactly what its next step needs.
+ * task), and 'sending' (posting a message's chunks, sealed one per step from
+ * the payload it holds, then entering `after`). Each phase holds exactly what
+ * its next step needs.
  *
  * SECURITY: the state holds the identity secret key and, during a sum task,
- * the ephemeral secret key. Store it where the app's secrets go.
+ * the ephemeral secret key, and while sending the unsealed payload (a masked
+ * model, an aggregated mask: meant for the coordinator only). Store it where
+ * the app's secrets go.
  */
 
 import {
@@ -25,7 +28,11 @@ import {
 } from '@petfl/core';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../client/coordinator-client.ts';
 
-export const STATE_VERSION = 1;
+/**
+ * 2: the sending phase holds the unsealed payload and progress (state-codec.ts); 1 held every
+ * sealed message (state-codec.ts migrates it).
+ */
+export const STATE_VERSION = 2;
 
 /**
  * The last error the participant met, kept until a newer one replaces it. `code` is a PetError
@@ -72,16 +79,33 @@ export interface Sum2Phase {
   readonly ephemeral: EncryptKeyPair;
 }
 
-/** Posting a sealed message chunk by chunk (protocol.md §3.7); a restart resumes at `next`. */
+/**
+ * Posting a payload as one message or chunk by chunk (protocol.md §3.2, §3.7); a restart resumes
+ * at `next`. Each message is signed and sealed from `payload` when it is posted (phases/sending.ts),
+ * so the state holds the payload once, and a store holds it once per message (state-saver.ts):
+ * the saves after each chunk write only the progress.
+ */
 export interface SendingPhase {
   readonly kind: 'sending';
   readonly tag: MessageTag;
-  /** Every sealed message (one, or one per chunk) of the payload, in order. */
-  readonly messages: readonly Uint8Array[];
-  /** Index in `messages` of the next one to post; those before it were accepted. */
+  /**
+   * The encoded payload (protocol.md §3.3–3.5), unsealed; never changed once sending starts (the
+   * store keeps it by identity, state-saver.ts). Megabytes for a large model.
+   */
+  readonly payload: Uint8Array;
+  /** The message id of its chunks (protocol.md §3.7), or undefined: the payload goes as one message. */
+  readonly messageId: number | undefined;
+  /** The largest chunk data per message it is split into (protocol.md §3.7). */
+  readonly maxChunkData: number;
+  /** Index of the next message (chunk) to post; those before it were accepted. */
   readonly next: number;
   /** The phase entered once the last message is accepted. */
   readonly after: AwaitingPhase | Sum2Phase;
+}
+
+/** How many messages a sending phase posts: one, or one per chunk (protocol.md §3.7). */
+export function messageCount(phase: Pick<SendingPhase, 'payload' | 'messageId' | 'maxChunkData'>): number {
+  return phase.messageId === undefined ? 1 : Math.max(1, Math.ceil(phase.payload.length / phase.maxChunkData));
 }
 
 export type Phase = NewRoundPhase | AwaitingPhase | SumPhase | UpdatePhase | Sum2Phase | SendingPhase;

@@ -121,12 +121,13 @@ describe('step: rounds and task selection (protocol.md §1.1, §2)', () => {
     await stepRestored(p);
     const sending = phaseOf(p.state, 'sending');
     expect(sending).toMatchObject({ tag: 'sum', next: 0, after: { kind: 'sum2', ephemeral } });
-    expect(sending.messages).toHaveLength(1);
-    expect(sending.messages[0]).toHaveLength(136 + 96 + 48); // protocol.md §3.3: 280 bytes sealed
+    expect(sending).toMatchObject({ messageId: undefined }); // one message
+    expect(sending.payload).toHaveLength(96); // protocol.md §3.3
     expect(coordinator.calls.post).toBe(0);
 
     await stepRestored(p);
     expect(phaseOf(p.state, 'sum2').ephemeral).toStrictEqual(ephemeral);
+    expect(coordinator.posts.map((post) => post.sealedBytes)).toEqual([136 + 96 + 48]); // 280 bytes sealed
     const [received] = coordinator.received;
     expect(received?.participantPk).toStrictEqual(p.state.identity.publicKey);
     expect(received?.payload).toStrictEqual({ kind: 'sum', sum: { sumSignature, ephemeralPk: ephemeral.publicKey } });

@@ -2,6 +2,8 @@
  * Sending a multipart message (protocol.md §3.7): one chunk per step, each accepted chunk saved
  * as progress, so a transient failure at chunk k or a restart from a saved state re-sends only
  * the chunks from k on, and the coordinator's ChunkAssembler still reassembles the one message.
+ * Chunks are sealed when posted, from the payload the phase holds: a chunk posted again is the
+ * same chunk, byte for byte, once opened.
  */
 
 import { initCrypto, type PetCrypto } from '@petfl/core';
@@ -42,9 +44,12 @@ const chunkIndices = (coordinator: FakeCoordinator): (number | undefined)[] =>
 describe('sending (protocol.md §3.7)', () => {
   it('splits a large payload into chunks and posts one per step', async () => {
     const { coordinator, io, state: start } = await updateBeforeSending();
-    const { messages, tag, after } = sendingOf(start);
-    // 128 + (12 + 41·6) + (4 + 112) = 502 payload bytes in chunks of 64 data bytes
-    expect(messages).toHaveLength(8);
+    const { payload, messageId, maxChunkData, tag, after } = sendingOf(start);
+    // the Update payload (protocol.md §3.4: signatures, masked model, local seed dictionary),
+    // about 500 bytes, in 8 chunks of 64 data bytes
+    expect(Math.ceil(payload.length / 64)).toBe(8);
+    expect(maxChunkData).toBe(64);
+    expect(messageId).toBeTypeOf('number');
     expect(tag).toBe('update');
     expect(after).toStrictEqual({ kind: 'awaiting' });
 
@@ -113,9 +118,43 @@ describe('sending (protocol.md §3.7)', () => {
   });
 
   it('each chunk is a separately sealed message of at most 136 + 8 + maxChunkData + 48 bytes', async () => {
-    const { state } = await updateBeforeSending();
-    const { messages } = sendingOf(state);
-    for (const m of messages.slice(0, -1)) expect(m).toHaveLength(136 + 8 + 64 + 48);
-    expect((messages.at(-1) as Uint8Array).length).toBeLessThanOrEqual(136 + 8 + 64 + 48);
+    const { coordinator, io, state: start } = await updateBeforeSending();
+    let state = start;
+    while (state.phase.kind === 'sending') state = (await step(state, io)).state;
+    const sizes = coordinator.posts.map((p) => p.sealedBytes);
+    const length = sendingOf(start).payload.length;
+    expect(sizes).toEqual([...Array(7).fill(136 + 8 + 64 + 48), 136 + 8 + (length - 7 * 64) + 48]);
+  });
+
+  it('a chunk whose 202 was lost is posted again from the saved state: the same bytes, accepted again', async () => {
+    const { coordinator, io, state: start } = await updateBeforeSending();
+    let state = start;
+    for (let i = 0; i < 3; i++) state = (await step(state, io)).state;
+    const saved = structuredClone(state); // saved with next = 3; chunk 3 is posted, its answer lost
+    await step(state, io);
+    let restored = saved;
+    while (restored.phase.kind === 'sending') restored = (await step(restored, io)).state;
+
+    expect(chunkIndices(coordinator)).toEqual([0, 1, 2, 3, 3, 4, 5, 6, 7]);
+    const [first, again] = coordinator.posts.filter((p) => p.chunkIndex === 3);
+    expect(again?.chunk).toStrictEqual(first?.chunk);
+    expect(coordinator.payloads('update')).toHaveLength(1);
+    expect(restored.phase).toStrictEqual({ kind: 'awaiting' });
+    expect(restored.lastError).toBeUndefined();
+  });
+
+  it('a payload that fits maxChunkData goes as one message, without a message id', async () => {
+    const { coordinator, io } = await updateBeforeSending();
+    let state = createInitialState(crypto);
+    const roomy = { ...io, maxChunkData: 1024 };
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: MODEL.length });
+    coordinator.sums = new Map([['A'.repeat(43), crypto.encryptKeyPair().publicKey]]);
+    state = (await step(state, roomy)).state;
+    state = (await step(state, roomy)).state;
+    expect(sendingOf(state)).toMatchObject({ messageId: undefined, next: 0 });
+    const length = sendingOf(state).payload.length;
+    state = (await step(state, roomy)).state;
+    expect(state.phase).toStrictEqual({ kind: 'awaiting' });
+    expect(coordinator.posts.map((p) => [p.chunkIndex, p.sealedBytes])).toEqual([[undefined, 136 + length + 48]]);
   });
 });

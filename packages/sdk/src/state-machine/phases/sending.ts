@@ -5,21 +5,38 @@
  * with the next chunk rather than the whole message. After the last one the
  * participant enters `after`.
  *
+ * The phase holds the encoded payload, not sealed messages: each message is
+ * framed, signed and sealed when it is posted. A chunk posted again — after a
+ * transient failure, or after a restart from a state saved before its 202 —
+ * is rebuilt from the same payload, message id and index, and Ed25519
+ * signatures are deterministic, so the coordinator opens byte-identical chunk
+ * bytes (only the sealed box differs: `crypto_box_seal` draws a fresh one-time
+ * key); protocol.md §3.7 accepts such a retry again and it changes nothing.
+ * A whole message resent after its 202 was lost is 'duplicate-message': the
+ * coordinator already holds it, and the participant moves on.
+ *
  * A refusal (4xx) abandons the round with the coordinator's code as
  * `lastError`; a transient failure leaves the state as it is (step answers
  * 'pending') and the same chunk is posted again later.
  */
 
-import { type Payload, SUM_BYTES, sealMessage, sealMessageChunks, sum2ByteLength, updateByteLength } from '@petfl/core';
+import { encodeChunk, encodeFrame, encodePayload, MAX_CHUNKS, type Payload, PetError, signMessage } from '@petfl/core';
 import { CoordinatorRejectedError } from '../../client/coordinator-client.ts';
 import { DEFAULT_MAX_CHUNK_DATA, type StepIo } from '../io.ts';
-import { assertNever, type InRoundState, type ParticipantState, type PhaseState, type SendingPhase } from '../state.ts';
+import {
+  type InRoundState,
+  messageCount,
+  type ParticipantState,
+  type PhaseState,
+  type SendingPhase,
+} from '../state.ts';
 import { complete, type StepResult } from '../step-result.ts';
 
 export async function sending(state: PhaseState<'sending'>, io: StepIo): Promise<StepResult> {
   const { phase } = state;
-  const message = phase.messages[phase.next];
-  if (message === undefined) return complete({ ...state, phase: phase.after });
+  const count = messageCount(phase);
+  if (phase.next >= count) return complete({ ...state, phase: phase.after });
+  const message = sealPart(state, io, phase.next, count);
   try {
     await io.client.postMessage(message);
   } catch (error) {
@@ -30,12 +47,12 @@ export async function sending(state: PhaseState<'sending'>, io: StepIo): Promise
     throw error; // step: refused → abandon the round, unavailable → pending
   }
   const next = phase.next + 1;
-  return complete({ ...state, phase: next < phase.messages.length ? { ...phase, next } : phase.after });
+  return complete({ ...state, phase: next < count ? { ...phase, next } : phase.after });
 }
 
 /**
- * Signs and seals a payload to the round key and enters the sending phase: one message when
- * the payload fits `maxChunkData`, else chunks under a random message id (protocol.md §3.7).
+ * Encodes a payload and enters the sending phase: one message when it fits `maxChunkData`, else
+ * chunks under a random message id (protocol.md §3.7). Nothing is sealed yet (see above).
  */
 export function startSending(
   state: InRoundState,
@@ -44,27 +61,52 @@ export function startSending(
   after: SendingPhase['after'],
 ): ParticipantState {
   const maxChunkData = io.maxChunkData ?? DEFAULT_MAX_CHUNK_DATA;
-  const message = { participantPk: state.identity.publicKey, coordinatorPk: state.round.coordinatorPk, payload };
-  // SECURITY: the identity secret key (owned by the state) signs every message and chunk.
-  const secretKey = state.identity.secretKey;
-  const messages =
-    payloadByteLength(payload) <= maxChunkData
-      ? [sealMessage(io.crypto, message, secretKey)]
-      : sealMessageChunks(io.crypto, message, secretKey, { maxChunkData, messageId: randomMessageId(io) });
-  return { ...state, phase: { kind: 'sending', tag: payload.kind, messages, next: 0, after } };
+  if (!Number.isSafeInteger(maxChunkData) || maxChunkData < 1) {
+    throw new PetError('invalid-field', `maxChunkData: expected a positive integer, got ${maxChunkData}`);
+  }
+  const bytes = encodePayload(payload);
+  const messageId = bytes.length <= maxChunkData ? undefined : randomMessageId(io);
+  const phase: SendingPhase = {
+    kind: 'sending',
+    tag: payload.kind,
+    payload: bytes,
+    messageId,
+    maxChunkData,
+    next: 0,
+    after,
+  };
+  const count = messageCount(phase);
+  if (count > MAX_CHUNKS) {
+    throw new PetError(
+      'oversized',
+      `payload: expected at most ${MAX_CHUNKS} chunks of ${maxChunkData} bytes, got ${bytes.length} bytes (${count} chunks)`,
+    );
+  }
+  return { ...state, phase };
 }
 
-function payloadByteLength(payload: Payload): number {
-  switch (payload.kind) {
-    case 'sum':
-      return SUM_BYTES;
-    case 'update':
-      return updateByteLength(payload.update);
-    case 'sum2':
-      return sum2ByteLength(payload.sum2);
-    default:
-      return assertNever(payload);
-  }
+/** The `index`-th of `count` messages of the phase, framed, signed and sealed to the round key. */
+function sealPart(state: PhaseState<'sending'>, io: StepIo, index: number, count: number): Uint8Array {
+  const { phase, round, identity } = state;
+  const { messageId, maxChunkData, payload } = phase;
+  const fields = {
+    participantPk: identity.publicKey,
+    coordinatorPk: round.coordinatorPk,
+    tag: phase.tag,
+    multipart: messageId !== undefined,
+  };
+  const body =
+    messageId === undefined
+      ? payload
+      : encodeChunk({
+          index,
+          messageId,
+          last: index === count - 1,
+          data: payload.subarray(index * maxChunkData, (index + 1) * maxChunkData),
+        });
+  // SECURITY: the identity secret key (owned by the state) signs every message and chunk.
+  const signed = signMessage(io.crypto, encodeFrame(fields, body), identity.secretKey);
+  return io.crypto.seal(signed, round.coordinatorPk);
 }
 
 function randomMessageId(io: StepIo): number {

@@ -1,0 +1,114 @@
+/**
+ * Saving the participant state to a `StateStore` after every complete step, and loading it
+ * back (architecture.md §5.3).
+ *
+ * A state in the sending phase holds its encoded payload — about 7 MB for a 1,000,000-weight
+ * update — while a save follows every posted chunk. So the payload goes to the store once, under
+ * its own key (`payloadKey`: the state's key + '/payload'), when the phase starts; the state
+ * record under the state's key holds a `PayloadRef` (its length and SHA-256) instead, and every
+ * later save writes only that record: a few hundred bytes of progress (`next`). The payload is
+ * recognised by identity — a sending phase never changes it — and the key is deleted once the
+ * state has left the sending phase.
+ *
+ * The order keeps a crash harmless: the payload is written before the record that refers to it,
+ * and deleted only after a record that no longer does. Loading checks the stored payload
+ * against the record's length and SHA-256; a payload that is missing, or is not the one the
+ * record names (corrupt, or written by something else), is a ParticipantRestoreError, as is
+ * any other defect of the record (state-codec.ts): nothing is half-loaded.
+ *
+ * SECURITY: the record holds the identity secret key and, during a sum task, the ephemeral
+ * secret key; the payload key holds a message being sent, unsealed (the masked model of an
+ * update, the aggregated mask of a sum2), which only the coordinator is meant to read. Both go
+ * where the store keeps them (architecture.md §6).
+ */
+
+import { compareBytes, type PetCrypto } from '@petfl/core';
+import { ParticipantRestoreError } from '../errors.ts';
+import { deserializeState, type PayloadRef, payloadRefOf, stateRecord, validateState } from '../state-codec.ts';
+import type { StateStore } from './io.ts';
+import type { ParticipantState } from './state.ts';
+
+/** The store key of the payload of a state saved under `storeKey`. */
+export function payloadKey(storeKey: string): string {
+  return `${storeKey}/payload`;
+}
+
+export class StateSaver {
+  /** The payload the store holds under payloadKey (written or loaded by this saver), and its reference. */
+  private stored: { readonly payload: Uint8Array; readonly ref: PayloadRef } | undefined;
+  /** The store may hold a payload this saver did not write (an earlier run's): deleted at the first chance. */
+  private unknownPayload = true;
+
+  private readonly store: StateStore;
+  private readonly key: string;
+  private readonly crypto: PetCrypto;
+
+  constructor(store: StateStore, key: string, crypto: PetCrypto) {
+    this.store = store;
+    this.key = key;
+    this.crypto = crypto;
+  }
+
+  /**
+   * The state saved under the key, or undefined when there is none. A store may hold it as a
+   * record (what `save` writes, or a full state) or as `serializeState` bytes. Any defect —
+   * the store failing included — is a ParticipantRestoreError.
+   */
+  async load(): Promise<ParticipantState | undefined> {
+    const saved = await this.get(this.key);
+    if (saved === undefined) return undefined;
+    if (saved instanceof Uint8Array) return deserializeState(saved);
+    if (payloadRefOf(saved) === undefined) return validateState(saved);
+    const key = payloadKey(this.key);
+    const bytes = await this.get(key);
+    const state = validateState(saved, (ref, field) => {
+      if (!(bytes instanceof Uint8Array)) {
+        throw new ParticipantRestoreError(
+          `${field}: the payload under '${key}' is missing (expected ${ref.length} bytes)`,
+        );
+      }
+      if (bytes.length !== ref.length || compareBytes(this.crypto.hash(bytes), ref.sha256) !== 0) {
+        throw new ParticipantRestoreError(
+          `${field}: the payload under '${key}' is not the one the state names (expected ${ref.length} bytes and their SHA-256, got ${bytes.length} bytes that differ)`,
+        );
+      }
+      this.stored = { payload: bytes, ref };
+      return bytes;
+    });
+    this.unknownPayload = false;
+    return state;
+  }
+
+  /** Saves `state`: its record, after its payload when the store does not hold that yet. */
+  async save(state: ParticipantState): Promise<void> {
+    const { phase } = state;
+    if (phase.kind === 'sending') {
+      let stored = this.stored;
+      if (stored?.payload !== phase.payload) {
+        const ref = { length: phase.payload.length, sha256: this.crypto.hash(phase.payload) };
+        await this.store.set(payloadKey(this.key), phase.payload);
+        stored = { payload: phase.payload, ref };
+        this.stored = stored;
+        this.unknownPayload = false;
+      }
+      await this.store.set(this.key, stateRecord(state, stored.ref));
+      return;
+    }
+    await this.store.set(this.key, state);
+    if (this.stored !== undefined || this.unknownPayload) {
+      await this.store.del(payloadKey(this.key));
+      this.stored = undefined;
+      this.unknownPayload = false;
+    }
+  }
+
+  private async get(key: string): Promise<unknown> {
+    try {
+      return await this.store.get(key);
+    } catch (cause) {
+      if (cause instanceof ParticipantRestoreError) throw cause;
+      const message = cause instanceof Error ? cause.message : String(cause);
+      throw new ParticipantRestoreError(`store.get('${key}') failed: ${message}`, { cause });
+    }
+  }
+}
