@@ -64,8 +64,9 @@ export class Masker {
     validateScalar(scalar);
     const maskSeed =
       seed === undefined ? this.crypto.randomBytes(SEED_BYTES) : expectLength(seed, SEED_BYTES, 'mask seed').slice();
-    const group = groupFor(maskParams(this.config));
-    const reader = new KeystreamReader(this.crypto.keystream(maskSeed));
+    const params = maskParams(this.config);
+    const group = groupFor(params);
+    const reader = new KeystreamReader(this.crypto.keystream(maskSeed), (1 + model.length) * params.bytesPerNumber);
     try {
       const scalarOut = group.alloc(1);
       group.maskScalar(scalar, reader, scalarOut);
@@ -84,8 +85,9 @@ export function deriveMask(crypto: PetCrypto, config: MaskConfig, seed: Uint8Arr
   if (!Number.isSafeInteger(length) || length < 0) {
     throw new PetError('invalid-field', `mask length: expected a non-negative integer, got ${length}`);
   }
-  const group = groupFor(maskParams(config));
-  const reader = new KeystreamReader(crypto.keystream(seed));
+  const params = maskParams(config);
+  const group = groupFor(params);
+  const reader = new KeystreamReader(crypto.keystream(seed), (1 + length) * params.bytesPerNumber);
   try {
     const scalar = group.alloc(1);
     group.draw(reader, scalar, 0, 1);

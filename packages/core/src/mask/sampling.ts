@@ -29,11 +29,17 @@ export class KeystreamReader {
   private readonly stream: Keystream;
   private readonly chunkBytes: number;
 
-  constructor(stream: Keystream, chunkBytes = KEYSTREAM_CHUNK_BYTES) {
+  /**
+   * `expectedBytes`: the keystream the caller will consume if no draw is rejected (draws ×
+   * bytesPerNumber). A mask smaller than a chunk then fetches only what it needs (rounded up to
+   * whole 64-byte blocks) instead of a whole chunk: deriving a 10,000-weight mask would otherwise
+   * generate 256 KiB of keystream for 70 KB of draws. Rejected draws just cost more refills.
+   */
+  constructor(stream: Keystream, expectedBytes = Number.POSITIVE_INFINITY, chunkBytes = KEYSTREAM_CHUNK_BYTES) {
     this.stream = stream;
-    this.chunkBytes = chunkBytes;
+    this.chunkBytes = Math.min(chunkBytes, Math.max(64, Math.ceil(expectedBytes / 64) * 64));
     // Room for one chunk plus the tail of the previous one (< one element, ≤ 264 bytes for f64/bmax).
-    this.buf = new Uint8Array(chunkBytes + 512);
+    this.buf = new Uint8Array(this.chunkBytes + 512);
     this.view = new DataView(this.buf.buffer);
   }
 
