@@ -15,7 +15,7 @@
 
 import type { GlobalModel } from '@petfl/core';
 import { LocalModelLengthMismatchError, UninitializedParticipantError } from './errors.ts';
-import { checkLocalModel } from './local-model.ts';
+import { type CheckedModel, checkLocalModel } from './local-model.ts';
 import { GlobalModelNotifier, type ModelNotifier } from './model-notifier.ts';
 import type { ParticipantOptions } from './options.ts';
 import { createParticipantRuntime } from './runtime.ts';
@@ -54,7 +54,7 @@ export async function spawnAsyncParticipantWith(
   options?: ParticipantOptions,
 ): Promise<SpawnedAsyncParticipant> {
   const notifier = new GlobalModelNotifier();
-  let cached: Float64Array | undefined;
+  let cached: CheckedModel | undefined;
   const runtime = await createRuntime({
     coordinatorUrl,
     ...(options === undefined ? {} : { options }),

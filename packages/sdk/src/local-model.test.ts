@@ -3,13 +3,13 @@ import { LocalModelDataTypeMismatchError, LocalModelLengthMismatchError } from '
 import { checkLocalModel } from './local-model.ts';
 
 describe('checkLocalModel', () => {
-  it('copies float arrays and plain arrays into a new Float64Array of the same values', () => {
+  it('copies a Float32Array into a new Float32Array, anything else into a new Float64Array, of the same values', () => {
     const f32 = Float32Array.of(0.1, -2.5, 0, -0, 3.4e38);
     const f64 = Float64Array.of(0.1, -2.5, 1e300);
     const plain = [0.1, -2.5, 7];
     for (const model of [f32, f64, plain]) {
       const out = checkLocalModel(model, { modelLength: model.length });
-      expect(out).toBeInstanceOf(Float64Array);
+      expect(out).toBeInstanceOf(model instanceof Float32Array ? Float32Array : Float64Array);
       expect(Array.from(out)).toEqual(Array.from(model));
       expect(out.buffer).not.toBe((model as Float32Array).buffer);
     }

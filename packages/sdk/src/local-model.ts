@@ -3,9 +3,10 @@
  * element a finite number (LocalModelDataTypeMismatchError otherwise — NaN,
  * ±Infinity, a string, a bigint, a hole) and, once a round's parameters are
  * known, exactly `modelLength` elements (protocol.md §3.9;
- * LocalModelLengthMismatchError). What passes is copied into a
- * Float64Array, so the app can reuse its buffer and the masker reads a
- * dense numeric array.
+ * LocalModelLengthMismatchError). What passes is copied — a Float32Array into a Float32Array
+ * (half the memory of a 1M-weight model, and exact: every float32 is a double), anything else
+ * into a Float64Array — so the app can reuse its buffer and the masker reads a dense numeric
+ * array.
  */
 
 import type { GlobalModel, RoundParameters } from '@petfl/core';
@@ -16,22 +17,25 @@ import {
 } from './errors.ts';
 import { describe } from './plain-data.ts';
 
+/** A local model as `checkLocalModel` returns it. */
+export type CheckedModel = Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>;
+
 /** Arrays `checkLocalModel` made that nothing else holds yet (see `takeFreshModel`). */
-const fresh = new WeakSet<Float64Array>();
+const fresh = new WeakSet<CheckedModel>();
 
 /**
  * True, once, for an array `checkLocalModel` returned: the SDK's own callbacks hand it on and
  * keep no reference, so the Worker runtime may transfer its buffer instead of copying it again.
  */
-export function takeFreshModel(model: unknown): model is Float64Array<ArrayBuffer> {
-  return model instanceof Float64Array && fresh.delete(model);
+export function takeFreshModel(model: unknown): model is CheckedModel {
+  return (model instanceof Float64Array || model instanceof Float32Array) && fresh.delete(model as CheckedModel);
 }
 
 export function checkLocalModel(
   model: unknown,
   round: Pick<RoundParameters, 'modelLength'> | undefined,
   what = 'local model',
-): Float64Array {
+): CheckedModel {
   if (typeof model !== 'object' || model === null || typeof (model as ArrayLike<unknown>).length !== 'number') {
     throw new LocalModelDataTypeMismatchError(`${what}: expected an array of numbers, got ${describe(model)}`);
   }
@@ -47,7 +51,7 @@ export function checkLocalModel(
   return out;
 }
 
-function copy(values: ArrayLike<unknown>, what: string): Float64Array {
+function copy(values: ArrayLike<unknown>, what: string): Float64Array<ArrayBuffer> {
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const w = values[i];
@@ -61,13 +65,13 @@ function copy(values: ArrayLike<unknown>, what: string): Float64Array {
 }
 
 /**
- * The common case, a float array (what TensorFlow.js gives): converted natively, then only
- * checked for NaN and ±Infinity in a loop over one array type. On a page's main thread (Worker
+ * The common case, a float array (what TensorFlow.js gives): copied natively as the same type,
+ * then only checked for NaN and ±Infinity in a loop over one array type. On a page's main thread (Worker
  * mode) this keeps a 1,000,000-weight `setLocalModel` to a few milliseconds even before the
  * loop is optimized.
  */
-function checkFloats(model: Float32Array | Float64Array, what: string): Float64Array {
-  const out = new Float64Array(model);
+function checkFloats(model: Float32Array | Float64Array, what: string): CheckedModel {
+  const out = model instanceof Float32Array ? new Float32Array(model) : new Float64Array(model);
   for (let i = 0; i < out.length; i++) {
     const w = out[i] as number;
     if (w - w !== 0) {

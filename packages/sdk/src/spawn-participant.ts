@@ -18,7 +18,7 @@
 
 import type { GlobalModel } from '@petfl/core';
 import { ParticipantInitError } from './errors.ts';
-import { checkLocalModel } from './local-model.ts';
+import { type CheckedModel, checkLocalModel } from './local-model.ts';
 import type { ParticipantOptions } from './options.ts';
 import type { ParticipantABC } from './participant-abc.ts';
 import {
@@ -78,7 +78,7 @@ export async function spawnParticipantWith<TInput, TResult>(
   };
 }
 
-type Outcome = { readonly kind: 'model'; readonly model: Float64Array } | { readonly kind: 'skip' };
+type Outcome = { readonly kind: 'model'; readonly model: CheckedModel } | { readonly kind: 'skip' };
 
 interface TrainingJob {
   readonly roundId: number;
