@@ -7,6 +7,8 @@
  * three tabs are enough for rounds to complete (an update phase needs at
  * least 3 update participants, and some participants draw the sum task).
  * Prints one line per global model with its accuracy on the held-out test set.
+ * `--report` also prints each participant's snapshot whenever it changes, one
+ * `PETFL-SNAPSHOT {"k":…,"snapshot":…}` line each (for e2e/support/node-participants.ts).
  */
 
 import { createRequire } from 'node:module';
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: String(DEMO_NODE_PARTICIPANTS) },
     shards: { type: 'string', default: String(DEMO_SHARDS) },
     split: { type: 'string', default: 'iid' },
+    report: { type: 'boolean', default: false },
   },
 });
 const first = Number(values['first-shard']);
@@ -77,6 +80,13 @@ const handles = await Promise.all(
     });
   }),
 );
+if (values.report) {
+  handles.forEach((handle, k) => {
+    const report = () => say(`PETFL-SNAPSHOT ${JSON.stringify({ k, snapshot: handle.getSnapshot() })}`);
+    handle.subscribe(report);
+    report();
+  });
+}
 say(
   `[node participants] ${count} on ${backend}, shards ${first}..${first + count - 1} of ${shards} (${split}) → ${values.url}`,
 );

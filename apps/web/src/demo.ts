@@ -35,3 +35,17 @@ export const BATCH_SIZE = 32;
 export const LEARNING_RATE = 0.005;
 /** The seed of the shared initial weights: every participant starts round 1 from the same model. */
 export const INIT_SEED = 7;
+
+/**
+ * The round timing and task selection `npm start` gives its coordinator (scripts/start.ts):
+ * sum 30 % of the participants, at least 1, open 1–5 s; update everyone else, at least 3,
+ * open 3–10 s (the time the tabs have to train); sum2 at least 1, 1–5 s. A phase ends at its
+ * minimum time once its minimum count is in, else when the count is reached, and fails at its
+ * maximum time. e2e/tests/contribution.spec.ts runs the tabs against these.
+ */
+export const DEMO_ROUND = {
+  sumProbability: 0.3,
+  sum: { min: 1, max: 100, minMs: 1_000, maxMs: 5_000 },
+  update: { min: 3, max: 1000, minMs: 3_000, maxMs: 10_000 },
+  sum2: { min: 1, max: 100, minMs: 1_000, maxMs: 5_000 },
+} as const;

@@ -9,7 +9,8 @@
  */
 
 import type { ParticipantHandle, ParticipantSnapshot } from '@petfl/sdk';
-import { type PageTimings, type RoundUpload, SnapshotRecorder } from './records.ts';
+import type { BackendSelection } from '@petfl/tfjs';
+import { type PageTimings, type RoundError, type RoundUpload, SnapshotRecorder } from './records.ts';
 
 export interface SubmittedModel {
   /** The round whose update task this local model was trained for. */
@@ -32,12 +33,16 @@ export interface PetflPageHook {
   readonly submitted: SubmittedModel[];
   readonly globalModels: GlobalModelSeen[];
   readonly backend: string;
+  /** How the backend was chosen: the training-step timings, the backends not taken and why. */
+  readonly backendSelection: BackendSelection;
   /** TensorFlow.js's tensor bookkeeping (`tf.memory()`): a count that grows round after round is a leak. */
   memory(): { readonly numTensors: number; readonly numBytes: number };
   /** Milestones since navigation start (records.ts). */
   readonly timings: PageTimings;
   /** Bytes sent per round and task (records.ts). */
   readonly uploads: readonly RoundUpload[];
+  /** Every error the snapshot showed, with its round (records.ts). */
+  readonly errors: readonly RoundError[];
 }
 
 declare global {
@@ -92,6 +97,7 @@ export interface PageHookSources {
   /** The page's own list (it keeps adding to it): the global models it scored. */
   readonly globalModels: GlobalModelSeen[];
   readonly backend: string;
+  readonly backendSelection: BackendSelection;
   memory(): { readonly numTensors: number; readonly numBytes: number };
 }
 
@@ -100,7 +106,7 @@ export interface PageHookSources {
  * `window.__petfl`. Call it right after the participant is spawned: the
  * join time is taken here.
  */
-export function installPageHook({ handle, globalModels, backend, memory }: PageHookSources): void {
+export function installPageHook({ handle, globalModels, backend, backendSelection, memory }: PageHookSources): void {
   const recorder = new SnapshotRecorder();
   recorder.joined();
   const record = () => recorder.record(handle.getSnapshot());
@@ -111,8 +117,10 @@ export function installPageHook({ handle, globalModels, backend, memory }: PageH
     submitted,
     globalModels,
     backend,
+    backendSelection,
     memory,
     timings: recorder.timings,
     uploads: recorder.uploads,
+    errors: recorder.errors,
   };
 }

@@ -29,10 +29,22 @@ export interface RoundUpload {
   readonly bytes: number;
 }
 
+/** An error the snapshot showed (each new `lastError`), with the round it concerns. */
+export interface RoundError {
+  readonly roundId: number | null;
+  readonly code: string;
+  readonly message: string;
+  /** The snapshot's round and task when it showed. */
+  readonly inRound: number | null;
+  readonly task: ParticipantSnapshot['task'];
+}
+
 export class SnapshotRecorder {
   readonly timings: PageTimings = { joinedMs: null, firstRoundMs: null, firstTaskMs: null, firstSentMs: null };
   readonly uploads: RoundUpload[] = [];
+  readonly errors: RoundError[] = [];
   #bytesSent = 0;
+  #lastError: ParticipantSnapshot['lastError'] = null;
 
   joined(): void {
     this.timings.joinedMs ??= performance.now();
@@ -43,6 +55,11 @@ export class SnapshotRecorder {
     if (s.roundId !== null) this.timings.firstRoundMs ??= now;
     if (s.roundId !== null && s.task !== 'none') this.timings.firstTaskMs ??= now;
     if (s.bytesSent > 0) this.timings.firstSentMs ??= now;
+    if (s.lastError !== null && s.lastError !== this.#lastError) {
+      const { roundId, code, message } = s.lastError;
+      this.errors.push({ roundId, code, message, inRound: s.roundId, task: s.task });
+    }
+    this.#lastError = s.lastError;
     const sent = s.bytesSent - this.#bytesSent;
     this.#bytesSent = s.bytesSent;
     if (sent <= 0 || s.roundId === null) return;

@@ -1,17 +1,25 @@
 /**
  * @petfl/tfjs — TensorFlow.js glue for petfl (architecture.md §2): model weights as
- * one vector, backend selection with a numeric self-check, and a ready
+ * one vector, backend selection by a numeric self-check and a timed training step, and a ready
  * ParticipantABC for `tf.LayersModel`. Re-exports only (architecture.md §7.2).
  */
 
 export {
   type BackendSelection,
+  type BackendTiming,
   backendCanTrainConv,
+  CHOICE_KEY_PREFIX,
+  type ChoiceStore,
   DEFAULT_BACKENDS,
+  type DeviceReport,
+  layersModelTrial,
+  modelSignature,
   NoUsableBackendError,
   type SelectBackendOptions,
   type SkippedBackend,
   selectBackend,
+  type TrainingTrial,
+  type TrialStep,
 } from './backend.ts';
 export {
   type LocalData,

@@ -1,11 +1,14 @@
 /**
  * The participant page: trains the demo's dense MNIST model on this tab's
- * shard and joins the coordinator's rounds with the SDK — in Worker mode by
- * default (`@petfl/sdk/worker`: masking, sealing and HTTP off the main
+ * shard and joins the coordinator's rounds with the SDK's runtime — in Worker
+ * mode by default (`@petfl/sdk/worker`: masking, sealing and HTTP off the main
  * thread), `mode=direct` for the main-thread runtime. Training itself
- * (TensorFlow.js, `TfjsParticipant`) runs here, on the backend
- * `selectBackend` picked. Every global model is scored on the held-out test
- * set and charted.
+ * (TensorFlow.js) runs here, on the backend `selectBackend` found fastest for
+ * this model (timed once per browser and remembered; the timings are shown),
+ * and in the AsyncParticipant style (trainer.ts): the tab trains whenever a
+ * new global model comes, and each epoch's end sets the local model the next
+ * update task takes. Every global model is scored on the held-out test set
+ * and charted.
  *
  * The data-testids and `window.__petfl` (apps/web/test-hooks/hook.ts) are a
  * contract with the e2e tests: keep them stable. The hook and the benchmark-only
@@ -17,10 +20,16 @@
 // First: before TensorFlow.js loads (see the module).
 import './background-frames.ts';
 import { decodeGlobalModel } from '@petfl/core';
-import { type ParticipantHandle, type ParticipantOptions, spawnParticipant as spawnDirect } from '@petfl/sdk';
-import { spawnParticipant as spawnWorker } from '@petfl/sdk/worker';
-import { selectBackend, TfjsParticipant } from '@petfl/tfjs';
-import type * as tf from '@tensorflow/tfjs';
+import {
+  createParticipantRuntime,
+  ParticipantABC,
+  type ParticipantHandle,
+  type ParticipantOptions,
+  type ParticipantRuntime,
+  type RuntimeCallbacks,
+} from '@petfl/sdk';
+import { workerRuntimeFactory } from '@petfl/sdk/worker';
+import { type BackendSelection, layersModelTrial, selectBackend } from '@petfl/tfjs';
 import { memory as tfMemory } from '@tensorflow/tfjs';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -32,6 +41,7 @@ import { decodeMnist, dominantLabels, labelHistogram, type MnistData, shardIndic
 import { buildModel, toTensors } from '../model.ts';
 import { ParamsError, type ParticipantParams, participantParams } from '../params.ts';
 import { inPlainWords } from '../plain-words.ts';
+import { ContinuousTrainer } from './trainer.ts';
 import '../style.css';
 
 const WASM_PATHS = {
@@ -82,50 +92,68 @@ function showError(text: string, title = ''): void {
   node.title = title;
 }
 
-/** TfjsParticipant, plus what the page shows and the test hook records. */
-class DemoParticipant extends TfjsParticipant {
-  #roundId: number | null = null;
-  /** The training in progress: a round that moved on may still be fitting; the next waits for it (one fit at a time). */
-  #training: Promise<unknown> = Promise.resolve();
+/**
+ * The runtime's callbacks over the trainer (the AsyncParticipant's model cache, with the
+ * round each model went to known exactly, for the test hook): an update task takes the
+ * latest epoch's model, or waits (the snapshot shows training) until an epoch ends.
+ */
+function trainerCallbacks(
+  trainer: ContinuousTrainer,
+  onGlobal: (model: Float32Array | Float64Array, roundId: number) => void,
+  onSubmitted: ((roundId: number, vector: Float32Array) => void) | undefined,
+): RuntimeCallbacks {
+  return {
+    async localModel(roundId, runtime) {
+      const model = trainer.take();
+      runtime.setTraining(model === null);
+      if (model !== null) onSubmitted?.(roundId, model);
+      return model ?? undefined; // undefined: asked again once an epoch ends (runtime.wake())
+    },
+    onGlobalModel(global) {
+      trainer.newGlobalModel(global.model, global.roundId);
+      onGlobal(global.model, global.roundId);
+    },
+    onStop: () => trainer.stop(),
+  };
+}
+
+/**
+ * BENCHMARK ONLY (`mode=plain`, test-hooks/plain.ts): the same trainer as a ParticipantABC, so
+ * the plain-averaging tabs train exactly as the secure ones do.
+ */
+class PlainTrainerParticipant extends ParticipantABC<Float32Array | Float64Array, Float32Array> {
+  readonly #trainer: ContinuousTrainer;
   readonly #onGlobal: (model: Float32Array | Float64Array) => void;
-  /** The test hook's record of each local model handed to the SDK (absent in a production build). */
   readonly #onSubmitted: ((roundId: number, vector: Float32Array) => void) | undefined;
 
   constructor(
-    options: ConstructorParameters<typeof TfjsParticipant>[0],
+    trainer: ContinuousTrainer,
     onGlobal: (model: Float32Array | Float64Array) => void,
-    onSubmitted?: (roundId: number, vector: Float32Array) => void,
+    onSubmitted: ((roundId: number, vector: Float32Array) => void) | undefined,
   ) {
-    super(options);
+    super();
+    this.#trainer = trainer;
     this.#onGlobal = onGlobal;
     this.#onSubmitted = onSubmitted;
   }
 
-  override async trainRound(input: Float32Array | Float64Array | null): Promise<tf.LayersModel> {
-    const roundId = handle?.getSnapshot().roundId ?? null;
-    const previous = this.#training;
-    const run = (async () => {
-      await previous.catch(() => undefined);
-      this.#roundId = roundId;
-      byTestId<HTMLProgressElement>('training-progress').value = 0;
-      const started = performance.now();
-      const model = await super.trainRound(input);
-      byTestId<HTMLProgressElement>('training-progress').value = 1;
-      setText('train-time', `${Math.round(performance.now() - started)} ms (round ${roundId ?? '?'})`);
-      return model;
-    })();
-    this.#training = run;
-    return run;
+  trainRound(): Promise<Float32Array> {
+    return this.#trainer.next();
   }
 
-  override serializeTrainingResult(result: tf.LayersModel): Float32Array {
-    const vector = super.serializeTrainingResult(result);
-    this.#onSubmitted?.(this.#roundId ?? handle?.getSnapshot().roundId ?? -1, vector);
-    return vector;
+  serializeTrainingResult(result: Float32Array): Float32Array {
+    this.#onSubmitted?.(handle?.getSnapshot().roundId ?? -1, result);
+    return result;
+  }
+
+  deserializeTrainingInput(globalModel: Float32Array | Float64Array): Float32Array | Float64Array {
+    return globalModel;
   }
 
   override onNewGlobalModel(model: Float32Array | Float64Array | null): void {
-    if (model !== null) this.#onGlobal(model);
+    if (model === null) return;
+    this.#trainer.newGlobalModel(model, null);
+    this.#onGlobal(model);
   }
 }
 
@@ -161,13 +189,48 @@ function renderSnapshot(): void {
   setText('task', s.task);
   setText('bytes-sent', String(s.bytesSent));
   setText('bytes-sent-human', kib(s.bytesSent));
-  byTestId('training').hidden = !s.training;
   if (s.lastError === null) showError('');
   else
     showError(
       `${s.lastError.roundId === null ? '' : `Round ${s.lastError.roundId}: `}${inPlainWords(s.lastError)}`,
       `${s.lastError.code}: ${s.lastError.message}`,
     );
+}
+
+function formatMs(ms: number): string {
+  return ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
+}
+
+/** The backend chosen, the training-step timings it was chosen by, and why the others were not. */
+function renderBackend(selection: BackendSelection): void {
+  setText('backend', selection.backend);
+  const timings = byTestId('backend-timings');
+  timings.replaceChildren(
+    ...selection.timings.map((t) => {
+      const li = document.createElement('li');
+      li.dataset['backend'] = t.backend;
+      const device = t.device === undefined ? '' : ` (${t.device})`;
+      li.textContent = `${t.backend}: ${formatMs(t.msPerStep)} per step of ${BATCH_SIZE}${device}`;
+      return li;
+    }),
+  );
+  setText(
+    'backend-source',
+    {
+      measured: 'timed now on a training step of this model; remembered for this browser',
+      remembered: 'remembered from an earlier visit (same browser and model): not timed again',
+      first: 'the first that passed its self-check',
+    }[selection.source],
+  );
+  const skipped = byTestId('backend-skipped');
+  skipped.replaceChildren(
+    ...selection.skipped.map((s) => {
+      const li = document.createElement('li');
+      li.textContent = `${s.backend}: ${s.reason}`;
+      return li;
+    }),
+  );
+  if (selection.skipped.length === 0) skipped.textContent = 'none';
 }
 
 async function loadShard(params: ParticipantParams): Promise<{ data: MnistData; train: number[]; test: number[] }> {
@@ -198,24 +261,18 @@ async function main(): Promise<void> {
   );
   setText('coordinator', params.coordinator);
 
-  const [selection, shard, testHooks] = await Promise.all([
-    selectBackend(params.backends, { wasmPaths: WASM_PATHS }),
-    loadShard(params),
-    loadTestHooks(),
-  ]);
+  const [shard, testHooks] = await Promise.all([loadShard(params), loadTestHooks()]);
+  // Each backend that passes its self-check is timed on a training step of this very model (after
+  // the shard is decoded, so nothing else runs meanwhile); the fastest is remembered in
+  // localStorage for this browser and model.
+  const selection = await selectBackend(params.backends, {
+    wasmPaths: WASM_PATHS,
+    trial: layersModelTrial(buildModel, { batchSize: BATCH_SIZE }),
+  });
   if (params.mode === 'plain' && testHooks === undefined) {
     throw new ParamsError('mode: plain is benchmark only and not in this build (an e2e build has it)');
   }
-  setText('backend', selection.backend);
-  const skipped = byTestId('backend-skipped');
-  skipped.replaceChildren(
-    ...selection.skipped.map((s) => {
-      const li = document.createElement('li');
-      li.textContent = `${s.backend}: ${s.reason}`;
-      return li;
-    }),
-  );
-  if (selection.skipped.length === 0) skipped.textContent = 'none (the first backend tried passed its self-check)';
+  renderBackend(selection);
 
   const { data, train, test } = shard;
   const histogram = labelHistogram(data, train);
@@ -227,31 +284,39 @@ async function main(): Promise<void> {
     throw new Error(`model: expected ${MODEL_LENGTH} weights, got ${model.countParams()}`);
   const tensors = toTensors(data, train);
   const progress = byTestId<HTMLProgressElement>('training-progress');
-  const participant = new DemoParticipant(
-    {
-      model,
-      data: tensors,
-      fit: { epochs: params.epochs, batchSize: BATCH_SIZE, shuffle: true },
-      onProgress: ({ epoch, epochs, batch, batches }) => {
-        progress.value = Math.min(1, (epoch - 1 + batch / batches) / epochs);
-      },
+  const trainingNote = byTestId('training');
+  const trainer = new ContinuousTrainer({
+    model,
+    data: tensors,
+    epochs: params.epochs,
+    batchSize: BATCH_SIZE,
+    onProgress: ({ batch, batches }) => {
+      progress.value = Math.min(1, batch / batches);
+      trainingNote.hidden = false;
     },
-    (global) => {
-      const score = accuracy(global, LAYERS, data, test);
-      void producingRound(params.coordinator, global).then((roundId) => {
-        if (globalModels.some((g) => g.roundId === roundId)) return;
-        globalModels.push({ roundId, accuracy: score });
-        renderAccuracy();
-      });
+    onEpoch: ({ baseRound, ms }) => {
+      progress.value = 1;
+      trainingNote.hidden = true;
+      const from = baseRound === null ? 'the initial model' : `round ${baseRound}'s global model`;
+      setText('train-time', `${Math.round(ms)} ms an epoch (from ${from})`);
+      if (runtime !== undefined && !runtime.stopped) runtime.wake(); // a waiting update task takes it now
     },
+  });
+  const scored = new Set<number>();
+  const score = (global: Float32Array | Float64Array, roundId: number) => {
+    if (scored.has(roundId)) return;
+    scored.add(roundId);
+    globalModels.push({ roundId, accuracy: accuracy(global, LAYERS, data, test) });
+    renderAccuracy();
+  };
+  const onSubmitted =
     testHooks === undefined
       ? undefined
-      : (roundId, vector) =>
+      : (roundId: number, vector: Float32Array) =>
           testHooks.rememberSubmitted(
             { roundId, scalar: train.length, model: Array.from(vector) },
             Float32Array.from(vector),
-          ),
-  );
+          );
 
   const options: ParticipantOptions = {
     scalar: train.length,
@@ -260,17 +325,36 @@ async function main(): Promise<void> {
     logLevel: 'warn',
     onError: (error) => console.warn(`petfl: ${error.name}: ${error.message}`),
   };
-  handle =
-    params.mode === 'plain' && testHooks !== undefined
-      ? await testHooks.spawnPlainParticipant(params.coordinator, participant, { scalar: train.length, ...POLL })
-      : params.mode === 'worker'
-        ? await spawnWorker(params.coordinator, participant, options)
-        : await spawnDirect(params.coordinator, participant, options);
+  let runtime: ParticipantRuntime | undefined;
+  if (params.mode === 'plain' && testHooks !== undefined) {
+    const participant = new PlainTrainerParticipant(
+      trainer,
+      (global) => void producingRound(params.coordinator, global).then((roundId) => score(global, roundId)),
+      onSubmitted,
+    );
+    handle = await testHooks.spawnPlainParticipant(params.coordinator, participant, { scalar: train.length, ...POLL });
+  } else {
+    const createRuntime = params.mode === 'worker' ? workerRuntimeFactory() : createParticipantRuntime;
+    runtime = await createRuntime({
+      coordinatorUrl: params.coordinator,
+      options,
+      callbacks: trainerCallbacks(trainer, score, onSubmitted),
+    });
+    handle = runtime;
+    // A global model already there (a tab joining a federation that has run a while) is the start.
+    const latest = await runtime.globalModel().catch(() => undefined);
+    if (latest !== undefined && !scored.has(latest.roundId)) {
+      trainer.newGlobalModel(latest.model, latest.roundId);
+      score(latest.model, latest.roundId);
+    }
+  }
+  trainer.start();
   const joined = handle;
   testHooks?.installPageHook({
     handle: joined,
     globalModels,
     backend: selection.backend,
+    backendSelection: selection,
     memory: () => {
       const { numTensors, numBytes } = tfMemory();
       return { numTensors, numBytes };
@@ -285,7 +369,10 @@ async function main(): Promise<void> {
   ready.className = 'ready';
   ready.textContent = 'joined';
   byTestId('status-line').append(ready);
-  addEventListener('pagehide', () => void joined.stop());
+  addEventListener('pagehide', () => {
+    trainer.stop();
+    void joined.stop();
+  });
 }
 
 renderAccuracy();
