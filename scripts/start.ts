@@ -29,7 +29,7 @@ import { parseSettings, SettingsError } from '@petfl/coordinator';
 import { listen } from '@petfl/coordinator/node';
 import { pino } from 'pino';
 import { createServer } from 'vite';
-import { DEMO_NODE_PARTICIPANTS, DEMO_SHARDS, DEMO_TABS, MODEL_LENGTH } from '../apps/web/src/demo.ts';
+import { DEMO_NODE_PARTICIPANTS, DEMO_ROUND, DEMO_SHARDS, DEMO_TABS, MODEL_LENGTH } from '../apps/web/src/demo.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const webRoot = join(root, 'apps/web');
@@ -65,6 +65,11 @@ const appOrigins = [`http://127.0.0.1:${APP_PORT}`, `http://localhost:${APP_PORT
  * §4.6): the scalar is a participant's number of local examples (~1100), so
  * b2's 10² would clamp every weight to ±0.09.
  */
+/** A phase of DEMO_ROUND (apps/web/src/demo.ts, which the e2e contribution test runs too) in the file's form. */
+function phaseToml(phase: { min: number; max: number; minMs: number; maxMs: number }): string {
+  return `count = { min = ${phase.min}, max = ${phase.max} }\ntime = { min_ms = ${phase.minMs}, max_ms = ${phase.maxMs} }`;
+}
+
 const DEMO_TOML = `
 [api]
 port = ${Number(values.port)}
@@ -78,16 +83,13 @@ allow_unsafe_small_rounds = true
 scalar_min = 1
 scalar_max = 10000
 [pet.sum]
-probability = 0.3
-count = { min = 1, max = 100 }
-time = { min_ms = 1000, max_ms = 5000 }
+probability = ${DEMO_ROUND.sumProbability}
+${phaseToml(DEMO_ROUND.sum)}
 [pet.update]
 probability = 1.0
-count = { min = 3, max = 1000 }
-time = { min_ms = 3000, max_ms = 10000 }
+${phaseToml(DEMO_ROUND.update)}
 [pet.sum2]
-count = { min = 1, max = 100 }
-time = { min_ms = 1000, max_ms = 5000 }
+${phaseToml(DEMO_ROUND.sum2)}
 [mask]
 bound = "b4"
 [model]
