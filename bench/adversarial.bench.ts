@@ -131,7 +131,7 @@ async function pool(count: number, task: (i: number) => Promise<void>): Promise<
  * verifying a message of the same size, the part no check can skip (the whole message is sealed).
  */
 async function bigMessageCosts(crypto: PetCrypto) {
-  const length = 2_300_000; // 7 bytes a weight under power2/f32/b2/m3: a 16.1 MB update
+  const length = 2_300_000; // 6.375 bytes a weight under power2/f32/b2/m3 (packed, protocol.md §3.6): a 14.7 MB update
   const settings = parseSettings(undefined, {
     PETFL_API_ADMIN_TOKEN: ADMIN,
     PETFL_MODEL_LENGTH: String(length),

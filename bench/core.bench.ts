@@ -6,8 +6,11 @@
  * - masking and mask derivation: the raw ChaCha20 keystream rate of libsodium (the
  *   same library and call the masks are drawn from), times the keystream bytes the
  *   operation actually consumed (including rejected draws);
- * - adding a masked object to an aggregate: a plain Float64Array add of the same length.
- * Each figure is the median of several repetitions after a warm-up.
+ * - adding a masked object to an aggregate: a plain Float64Array add of the same length;
+ * - sealing and opening a message: libsodium's own Ed25519 signature (two SHA-512 passes over
+ *   the message), crypto_box_seal and their inverses on the same bytes, without our encoding.
+ * Each figure is the median of several repetitions after a warm-up. Mask objects are packed
+ * at elementBits bits a weight (docs/decisions/0010-packed-mask-objects.md).
  */
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,18 +19,23 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   Aggregation,
+  allMaskConfigs,
   configName,
   decodeMaskObject,
   deriveMask,
   encodeMaskObject,
+  encodeMessage,
   groupFor,
   initCrypto,
   type MaskConfig,
   Masker,
+  maskObjectByteLength,
   maskParams,
+  openFrame,
   openMessage,
   SEED_BYTES,
   sealMessage,
+  signMessage,
   toBase64Url,
 } from '../packages/core/src/index.ts';
 import { KEYSTREAM_CHUNK_BYTES, KeystreamReader } from '../packages/core/src/mask/sampling.ts';
@@ -143,6 +151,36 @@ const coordinator = {
   maskObjectBytes: maskedBytes.length,
 };
 
+// 3b. The packed mask object codec (protocol.md §3.6): encode, decode (every element checked
+// below the order), and decode + add to an aggregate, per path; and the wire size a weight.
+const codecConfigs: [MaskConfig, number][] = [
+  [sumConfig, MODEL],
+  [{ group: 'prime', data: 'f32', bound: 'b0', model: 'm3' }, MODEL],
+  [{ group: 'prime', data: 'f64', bound: 'b6', model: 'm6' }, 200_000],
+];
+const bytesPerWeight = allMaskConfigs().map((c) => maskObjectByteLength(c, MODEL) / MODEL);
+const maskObjects = {
+  bytesPerWeight: {
+    [configName(sumConfig)]: round(maskObjectByteLength(sumConfig, MODEL) / MODEL, 4),
+    min240Configs: round(Math.min(...bytesPerWeight), 4),
+    max240Configs: round(Math.max(...bytesPerWeight), 4),
+  },
+  codec: codecConfigs.map(([config, weights]) => {
+    const object = new Masker(crypto, config).mask(fixtureModel(weights, 2), 1).masked;
+    const bytes = encodeMaskObject(object);
+    const into = new Aggregation(config, weights);
+    return {
+      config: configName(config),
+      weights,
+      bytes: bytes.length,
+      // 21 repetitions: each call allocates megabytes, and a collection lands in some of them.
+      encodeMs: round(time(() => encodeMaskObject(object), 21)),
+      decodeMs: round(time(() => decodeMaskObject(bytes, { config, length: weights }), 21)),
+      decodeAndAddMs: round(time(() => into.aggregate(decodeMaskObject(bytes, { config, length: weights })), 21)),
+    };
+  }),
+};
+
 // 4. Seal/open of a 1M-weight update message, and sign/verify.
 const identity = crypto.signingKeyPair();
 const roundKey = crypto.encryptKeyPair();
@@ -167,6 +205,21 @@ const sealMs = time(() => {
   sealed = sealMessage(crypto, message, identity.secretKey);
 }, 5);
 const openMs = time(() => openMessage(crypto, sealed, roundKey, { config: sumConfig, modelLength: MODEL }), 5);
+const openFrameMs = time(() => openFrame(crypto, sealed, roundKey), 5);
+// Floors on the same bytes: what libsodium itself spends (through its wrappers).
+const plainMessage = signMessage(crypto, encodeMessage(message), identity.secretKey);
+const signFloorMs = time(() => crypto.sign(plainMessage.subarray(64), identity.secretKey), 5);
+const boxFloorMs = time(() => crypto.seal(plainMessage, roundKey.publicKey), 5);
+const openBoxFloorMs = time(() => crypto.openSealed(sealed, roundKey), 5);
+const verifyFloorMs = time(
+  () => crypto.verify(plainMessage.subarray(0, 64), plainMessage.subarray(64), identity.publicKey),
+  5,
+);
+// The route before sealing in place: encode, sign and seal through the wrappers, each copying.
+const sealByCopiesMs = time(
+  () => crypto.seal(signMessage(crypto, encodeMessage(message), identity.secretKey), roundKey.publicKey),
+  5,
+);
 const small = crypto.randomBytes(200);
 let sig = crypto.sign(small, identity.secretKey);
 const SIGN_OPS = 2000;
@@ -179,7 +232,15 @@ const verifyMs = time(() => {
 const messages = {
   updateMessageBytes: sealed.length,
   sealUpdateMs: round(sealMs),
+  sealByCopiesMs: round(sealByCopiesMs),
+  signFloorMs: round(signFloorMs),
+  sealBoxFloorMs: round(boxFloorMs),
+  ratioSealToSignPlusBox: round(sealMs / (signFloorMs + boxFloorMs)),
   openUpdateMs: round(openMs),
+  openFrameMs: round(openFrameMs),
+  openBoxFloorMs: round(openBoxFloorMs),
+  verifyFloorMs: round(verifyFloorMs),
+  ratioOpenFrameToOpenPlusVerify: round(openFrameMs / (openBoxFloorMs + verifyFloorMs)),
   signPerSecond: round((SIGN_OPS / signMs) * 1000),
   verifyPerSecond: round((SIGN_OPS / verifyMs) * 1000),
 };
@@ -196,6 +257,7 @@ const results = {
   masking,
   sumParticipant,
   coordinator,
+  maskObjects,
   messages,
 };
 

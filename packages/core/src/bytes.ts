@@ -103,9 +103,10 @@ export class ByteWriter {
   readonly bytes: Uint8Array;
   private readonly view: DataView;
 
-  constructor(length: number) {
-    this.bytes = new Uint8Array(length);
-    this.view = new DataView(this.bytes.buffer);
+  /** Writes a new zeroed buffer of `length` bytes, or fills `target` (zeroed by the caller) from its start. */
+  constructor(length: number | Uint8Array) {
+    this.bytes = typeof length === 'number' ? new Uint8Array(length) : length;
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
   }
 
   get position(): number {

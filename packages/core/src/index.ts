@@ -51,7 +51,7 @@ export {
   sameConfig,
   validateMaskConfig,
 } from './mask/config.ts';
-export { type Elements, type Group, groupFor } from './mask/group.ts';
+export { type Elements, type Group, groupFor, packedByteLength } from './mask/group.ts';
 export type { MaskObject } from './mask/mask-object.ts';
 export { deriveMask, Masker, type MaskResult, validateModel } from './mask/masker.ts';
 export {
@@ -129,6 +129,7 @@ export {
   type OpenedMessage,
   openFrame,
   openMessage,
+  sealFrame,
   sealMessage,
   sealMessageChunks,
   signMessage,

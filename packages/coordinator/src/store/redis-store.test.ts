@@ -17,7 +17,6 @@ import {
   initCrypto,
   Masker,
   type MaskObject,
-  maskParams,
   type PetCrypto,
   toBase64Url,
 } from '@petfl/core';
@@ -447,13 +446,14 @@ describe.skipIf(unreachable !== undefined)('RedisCoordinatorStore', () => {
 
     /** Encoded masked models that do not decode under the round's config and length, and why. */
     function corruptEncodings(valid: Uint8Array): [Buffer, RegExp][] {
-      // config (4) and count (4), then the first element: all ones is above the group order.
-      const outOfRange = Buffer.from(valid);
-      outOfRange.fill(0xff, 8, 8 + maskParams(FIXTURE_CONFIG).bytesPerNumber);
+      // Elements are packed at elementBits (protocol.md §3.6): under power2 every packed value is
+      // in range, so the defect is a set padding bit above the scalar, in the encoding's last byte.
+      const padding = Buffer.from(valid);
+      padding[padding.length - 1] = (padding[padding.length - 1] as number) | 0x80;
       return [
         [Buffer.from(valid.subarray(0, valid.length - 1)), /corrupt masked model: mask object\.scalar: expected/],
         [Buffer.concat([Buffer.from(valid), Buffer.from([0])]), /corrupt masked model: .*expected end of input/],
-        [outOfRange, /corrupt masked model: mask object\.vector\[0\]: expected an element below the group order/],
+        [padding, /corrupt masked model: mask object\.scalar: expected the \d padding bits after element 0 to be zero/],
         [Buffer.from(valid.subarray(0, 6)), /corrupt masked model: mask object\.count: expected 4 bytes/],
         [Buffer.from(encodeMaskObject(maskedModel(0, FIXTURE_LIMBS_CONFIG))), /corrupt masked model: /],
         [Buffer.alloc(0), /corrupt masked model: /],

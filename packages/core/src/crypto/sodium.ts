@@ -12,6 +12,11 @@
  * tell a caller neither what failed nor whether retrying could help. Opening a sealed box
  * fails with 'decrypt-failed', a key that is no key with 'invalid-key' (checked before the call,
  * protocol.md §5.1), anything else with 'crypto-failed'; the message names the operation.
+ *
+ * Messages (protocol.md §3.2) are signed and sealed, or opened and verified, in one buffer inside
+ * libsodium's own memory through the sumo build's module functions (`signAndSeal`,
+ * `openSignedSealed`): the wrappers would copy a multi-megabyte message in and out of that memory
+ * for each of the two calls and allocate it anew each time.
  */
 
 import sodium from 'libsodium-wrappers-sumo';
@@ -75,6 +80,32 @@ export interface PetCrypto {
    * key pair of the wrong lengths.
    */
   openSealed(ciphertext: Uint8Array, keyPair: EncryptKeyPair, field?: string): Uint8Array;
+  /**
+   * Signs and seals a message of `length` bytes (protocol.md §3.2) in one buffer in libsodium's
+   * memory: `write` fills the message, zeroed before; bytes 0..64 are then replaced by the Ed25519
+   * signature of bytes 64..length under `secretKey`, and the whole is sealed in place to
+   * `publicKey`. Returns the same bytes as `seal(message with its signature, publicKey)`.
+   * `write` must not use this object (the buffer is its). Checks as `sign` and `seal`.
+   */
+  signAndSeal(
+    length: number,
+    write: (message: Uint8Array) => void,
+    secretKey: Uint8Array,
+    publicKey: Uint8Array,
+    field?: string,
+  ): Uint8Array;
+  /**
+   * Opens a sealed signed message (protocol.md §3.2) in place in libsodium's memory and returns
+   * a copy of it, and whether bytes 0..64 are an Ed25519 signature of bytes 64.. under the key
+   * `signer(message)` returns. `signer` runs on the copy first and may throw (the checks that
+   * come before the signature's); it must not use this object. Fails as `openSealed`.
+   */
+  openSignedSealed(
+    ciphertext: Uint8Array,
+    keyPair: EncryptKeyPair,
+    signer: (message: Uint8Array) => Uint8Array,
+    field?: string,
+  ): { readonly message: Uint8Array; readonly signatureValid: boolean };
   /** SHA-256. */
   hash(message: Uint8Array): Uint8Array;
   randomBytes(length: number): Uint8Array;
@@ -102,6 +133,45 @@ export const KEYSTREAM_NONCE = new Uint8Array([
 const MAX_KEYSTREAM_BLOCKS = 2 ** 31;
 
 let ready: Promise<PetCrypto> | undefined;
+
+/**
+ * The functions of libsodium's own module (the wrappers expose it as `libsodium`) that sealing
+ * and opening in place use; pointers and lengths are byte offsets into `HEAPU8`, and a 64-bit
+ * length is passed as its low and high 32 bits.
+ */
+interface SodiumModule {
+  /** Replaced when the memory grows: read it again after every `_malloc`. */
+  readonly HEAPU8: Uint8Array;
+  _malloc(bytes: number): number;
+  _free(pointer: number): void;
+  _crypto_sign_detached(sig: number, sigLength: number, m: number, mLow: number, mHigh: number, sk: number): number;
+  _crypto_sign_verify_detached(sig: number, m: number, mLow: number, mHigh: number, pk: number): number;
+  _crypto_box_seal(c: number, m: number, mLow: number, mHigh: number, pk: number): number;
+  _crypto_box_seal_open(m: number, c: number, cLow: number, cHigh: number, pk: number, sk: number): number;
+}
+
+/**
+ * libsodium's module, when it offers what sealing in place needs; otherwise (another build of the
+ * wrappers) `signAndSeal` and `openSignedSealed` fall back to the wrappers' calls and their copies.
+ */
+function inPlaceModule(): SodiumModule | undefined {
+  const lib = (sodium as unknown as { libsodium?: Partial<SodiumModule> }).libsodium;
+  const needed = [
+    '_malloc',
+    '_free',
+    '_crypto_sign_detached',
+    '_crypto_sign_verify_detached',
+    '_crypto_box_seal',
+    '_crypto_box_seal_open',
+  ] as const;
+  if (lib === undefined || !(lib.HEAPU8 instanceof Uint8Array)) return undefined;
+  return needed.every((name) => typeof lib[name] === 'function') ? (lib as SodiumModule) : undefined;
+}
+
+/** The keys' area at the start of the work buffer: a signing secret key or the two X25519 keys. */
+const KEY_AREA_BYTES = 64;
+/** The work buffer grows in steps of this many bytes, so similar sizes reuse it. */
+const WORK_GRANULE = 64 * 1024;
 
 /**
  * Runs one libsodium operation; whatever it throws becomes `PetError('crypto-failed')` naming
@@ -140,8 +210,27 @@ export function initCrypto(): Promise<PetCrypto> {
 
 function createPetCrypto(): PetCrypto {
   const zeros = new Uint8Array(64 * 1024);
+  const lib = inPlaceModule();
+  // One buffer in libsodium's memory, reused by every message: keys ‖ box header (48) ‖ message.
+  let work = 0;
+  let workBytes = 0;
 
-  return {
+  /** The work buffer's address, grown to at least `bytes`; its contents are not kept. */
+  function reserve(lib: SodiumModule, bytes: number, operation: string): number {
+    if (bytes > workBytes) {
+      if (work !== 0) lib._free(work);
+      work = 0;
+      workBytes = 0;
+      const size = Math.ceil(bytes / WORK_GRANULE) * WORK_GRANULE;
+      const pointer = lib._malloc(size);
+      if (pointer === 0) throw new PetError('crypto-failed', `${operation}: cannot allocate ${size} bytes`);
+      work = pointer;
+      workBytes = size;
+    }
+    return work;
+  }
+
+  const api: PetCrypto = {
     signingKeyPair(seed) {
       const kp =
         seed === undefined
@@ -195,6 +284,91 @@ function createPetCrypto(): PetCrypto {
         throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`, { cause });
       }
     },
+    signAndSeal(length, write, secretKey, publicKey, field = 'sealing public key') {
+      expectLength(secretKey, SIGNING_SECRET_KEY_BYTES, 'signing secret key');
+      checkEncryptPublicKey(publicKey, field);
+      if (!Number.isSafeInteger(length) || length < SIGNATURE_BYTES || length > 0xffff_ffff) {
+        throw new PetError(
+          'crypto-failed',
+          `${field}: sealing: expected ${SIGNATURE_BYTES}..2^32 − 1 bytes, got ${length}`,
+        );
+      }
+      if (lib === undefined) {
+        const message = new Uint8Array(length);
+        write(message);
+        message.set(api.sign(message.subarray(SIGNATURE_BYTES), secretKey), 0);
+        return api.seal(message, publicKey, field);
+      }
+      const base = reserve(lib, KEY_AREA_BYTES + SEAL_OVERHEAD_BYTES + length, `${field}: sealing`);
+      const box = base + KEY_AREA_BYTES;
+      // The message sits where crypto_box_seal writes the ciphertext (after the 32-byte ephemeral
+      // key and the 16-byte MAC), so it is encrypted in place without a copy.
+      const m = box + SEAL_OVERHEAD_BYTES;
+      const heap = lib.HEAPU8;
+      heap.fill(0, m, m + length);
+      write(heap.subarray(m, m + length));
+      try {
+        // SECURITY: a copy of the caller's identity secret key, wiped right after signing.
+        heap.set(secretKey, base);
+        call('signing (Ed25519)', () =>
+          lib._crypto_sign_detached(m, 0, m + SIGNATURE_BYTES, length - SIGNATURE_BYTES, 0, base),
+        );
+      } finally {
+        heap.fill(0, base, base + SIGNING_SECRET_KEY_BYTES);
+      }
+      heap.set(publicKey, base);
+      if (call(`${field}: sealing`, () => lib._crypto_box_seal(box, m, length, 0, base)) !== 0) {
+        throw new PetError('crypto-failed', `${field}: sealing: libsodium failed`);
+      }
+      return heap.slice(box, m + length);
+    },
+    openSignedSealed(ciphertext, keyPair, signer, field = 'sealed box') {
+      if (!(ciphertext instanceof Uint8Array) || ciphertext.length < SEAL_OVERHEAD_BYTES) {
+        const got = ciphertext instanceof Uint8Array ? ciphertext.length : typeof ciphertext;
+        throw new PetError('decrypt-failed', `${field}: expected at least ${SEAL_OVERHEAD_BYTES} bytes, got ${got}`);
+      }
+      expectKey(keyPair.publicKey, ENCRYPT_PUBLIC_KEY_BYTES, `${field}: opening public key`);
+      expectKey(keyPair.secretKey, ENCRYPT_SECRET_KEY_BYTES, `${field}: opening secret key`);
+      if (lib === undefined) {
+        const message = api.openSealed(ciphertext, keyPair, field);
+        const signerPk = signer(message);
+        const signature = message.subarray(0, SIGNATURE_BYTES);
+        const signed = message.subarray(SIGNATURE_BYTES);
+        return {
+          message,
+          signatureValid: message.length >= SIGNATURE_BYTES && api.verify(signature, signed, signerPk),
+        };
+      }
+      const length = ciphertext.length - SEAL_OVERHEAD_BYTES;
+      const base = reserve(lib, KEY_AREA_BYTES + ciphertext.length, `${field}: opening`);
+      const box = base + KEY_AREA_BYTES;
+      const m = box + SEAL_OVERHEAD_BYTES; // decrypted in place, as sealed
+      const heap = lib.HEAPU8;
+      heap.set(ciphertext, box);
+      let opened: number;
+      try {
+        // SECURITY: a copy of the round's X25519 secret key, wiped right after opening.
+        heap.set(keyPair.publicKey, base);
+        heap.set(keyPair.secretKey, base + ENCRYPT_PUBLIC_KEY_BYTES);
+        opened = call(`${field}: opening`, () =>
+          lib._crypto_box_seal_open(m, box, ciphertext.length, 0, base, base + ENCRYPT_PUBLIC_KEY_BYTES),
+        );
+      } finally {
+        heap.fill(0, base, base + KEY_AREA_BYTES);
+      }
+      if (opened !== 0) throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`);
+      const message = heap.slice(m, m + length);
+      const signerPk = signer(message);
+      let signatureValid = false;
+      if (length >= SIGNATURE_BYTES && signerPk instanceof Uint8Array && signerPk.length === SIGNING_PUBLIC_KEY_BYTES) {
+        heap.set(signerPk, base);
+        signatureValid =
+          call('verifying (Ed25519)', () =>
+            lib._crypto_sign_verify_detached(m, m + SIGNATURE_BYTES, length - SIGNATURE_BYTES, 0, base),
+          ) === 0;
+      }
+      return { message, signatureValid };
+    },
     hash(message) {
       return call('hashing (SHA-256)', () => sodium.crypto_hash_sha256(message));
     },
@@ -239,4 +413,5 @@ function createPetCrypto(): PetCrypto {
       call('wiping a buffer', () => sodium.memzero(bytes));
     },
   };
+  return api;
 }

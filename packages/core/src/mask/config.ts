@@ -76,9 +76,12 @@ export interface MaskParams {
   /** `group/data/bound/model`, e.g. `power2/f32/b2/m3`. */
   readonly name: string;
   readonly order: bigint;
-  /** bit length of order − 1: every element fits in this many bits. */
+  /** bit length of order − 1: every element fits in this many bits, its packed wire size (protocol.md §3.6). */
   readonly elementBits: number;
-  /** ceil(elementBits / 8): the wire size of one element. */
+  /**
+   * ceil(elementBits / 8): the keystream bytes one draw consumes (protocol.md §5.3), and the
+   * wire size of a lone packed element (the scalar); a vector packs at elementBits bits.
+   */
   readonly bytesPerNumber: number;
   /** A, the add shift; −A is the lower clamp bound. */
   readonly addShift: bigint;

@@ -37,9 +37,16 @@ export interface Group {
   addInto(acc: Elements, x: Elements): void;
   /** acc ← acc − x (mod order), elementwise. */
   subInto(acc: Elements, x: Elements): void;
-  /** Writes `count` elements as little-endian `bytesPerNumber`-byte integers. */
+  /**
+   * Packs `count` elements at elementBits bits each (protocol.md §3.6) into
+   * bytes[offset .. offset + packedByteLength(elementBits, count)), padding bits zero.
+   */
   write(values: Elements, count: number, bytes: Uint8Array, offset: number): void;
-  /** Reads `count` elements; each must be below the order (`out-of-range` otherwise). */
+  /**
+   * Unpacks `count` elements from bytes[offset .. offset + packedByteLength(elementBits, count)),
+   * which must all be present; each must be below the order (`out-of-range`) and the padding
+   * bits after the last one zero (`invalid-field`).
+   */
   read(bytes: Uint8Array, offset: number, count: number, field: string): Elements;
   /**
    * Decodes an unmasked aggregate of `modelCount` models: value_i = (V_i − N·A·E) / (S − N·A·E),
@@ -69,6 +76,38 @@ export function groupFor(params: MaskParams): Group {
   return g;
 }
 
+/**
+ * Bytes of `count` packed elements of `elementBits` bits (protocol.md §3.6): the vector is the
+ * little-endian integer Σ vᵢ·2^(i·elementBits), in ceil(count · elementBits / 8) bytes.
+ */
+export function packedByteLength(elementBits: number, count: number): number {
+  // count < 2^32 and elementBits ≤ 2142: the product stays far below 2^53.
+  return Math.ceil((count * elementBits) / 8);
+}
+
+/**
+ * Checks the padding bits of a packed vector: those of its last byte at and above bit
+ * (count · elementBits) mod 8 must be zero, so that every vector has exactly one encoding.
+ */
+function checkPadding(bytes: Uint8Array, offset: number, count: number, elementBits: number, field: string): void {
+  const used = (count * elementBits) % 8;
+  if (used === 0) return;
+  const last = bytes[offset + packedByteLength(elementBits, count) - 1] as number;
+  if (last >>> used !== 0) {
+    throw new PetError(
+      'invalid-field',
+      `${field}: expected the ${8 - used} padding bits after element ${count - 1} to be zero, got 0x${last.toString(16)} in the last byte`,
+    );
+  }
+}
+
+/** Little-endian 32 bits at bytes[p..p+4), zeros past `end` (the tail of a packed vector). */
+function u32Tail(bytes: Uint8Array, p: number, end: number): number {
+  let w = 0;
+  for (let k = 3; k >= 0; k--) w = (w << 8) | (p + k < end ? (bytes[p + k] as number) : 0);
+  return w >>> 0;
+}
+
 function outOfRange(field: string, index: number, order: bigint): PetError {
   return new PetError('out-of-range', `${field}[${index}]: expected an element below the group order ${order}`);
 }
@@ -89,11 +128,15 @@ class FloatGroup implements Group {
   private readonly eLow: number;
   private readonly loMask: number;
   private readonly hiMask: number;
+  /** elementBits − 32: the bits of an element above its low 32 (packing). */
+  private readonly hiBits: number;
 
   readonly params: MaskParams;
 
   constructor(params: MaskParams) {
     this.params = params;
+    if (params.elementBits <= 32) throw new RangeError(`${params.name}: the float path packs elements above 32 bits`);
+    this.hiBits = params.elementBits - 32;
     this.order = Number(params.order);
     this.a = Number(params.addShift);
     this.e = Number(params.expShift);
@@ -212,41 +255,69 @@ class FloatGroup implements Group {
     }
   }
 
+  /**
+   * Packs elements of elementBits = 32 + hiBits bits (45 or 51 on this path: every float-path
+   * order exceeds 2^32): each element's low 32 bits, then its hiBits high bits, go into a
+   * little-endian bit accumulator that is stored a 32-bit word at a time.
+   */
   write(values: Elements, count: number, bytes: Uint8Array, offset: number): void {
-    const bpn = this.params.bytesPerNumber;
+    const hiBits = this.hiBits;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let o = offset;
+    let acc = 0; // the pending bits, below bit n
+    let n = 0; // 0 ≤ n < 32
     for (let i = 0; i < count; i++) {
       const v = values[i] as number;
-      const hi = Math.floor(v / TWO32);
-      const lo = v - hi * TWO32;
-      bytes[o] = lo;
-      bytes[o + 1] = lo >>> 8;
-      bytes[o + 2] = lo >>> 16;
-      bytes[o + 3] = lo >>> 24;
-      for (let k = 4; k < bpn; k++) bytes[o + k] = hi >>> (8 * (k - 4));
-      o += bpn;
+      const lo = v >>> 0; // v mod 2^32: exact for an integer below 2^53
+      const hi = (v - lo) / TWO32;
+      view.setUint32(o, (acc | (lo << n)) >>> 0, true);
+      o += 4;
+      // the bits of lo not yet stored (none when n = 0; a shift by 32 would keep them all)
+      acc = ((lo >>> 1) >>> (31 - n)) | (hi << n);
+      n += hiBits;
+      if (n >= 32) {
+        view.setUint32(o, acc >>> 0, true);
+        o += 4;
+        n -= 32;
+        acc = hi >>> (hiBits - n);
+      }
     }
+    for (let k = 0; k < n; k += 8) bytes[o++] = acc >>> k;
   }
 
   read(bytes: Uint8Array, offset: number, count: number, field: string): Float64Array {
-    const bpn = this.params.bytesPerNumber;
     const order = this.order;
+    const hiBits = this.hiBits;
+    const hiMask = 2 ** hiBits - 1;
+    const w = this.params.elementBits;
+    const end = offset + packedByteLength(w, count);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const out = new Float64Array(count);
-    let o = offset;
-    for (let i = 0; i < count; i++) {
-      const lo =
-        ((bytes[o] as number) |
-          ((bytes[o + 1] as number) << 8) |
-          ((bytes[o + 2] as number) << 16) |
-          ((bytes[o + 3] as number) << 24)) >>>
-        0;
-      let hi = 0;
-      for (let k = bpn - 1; k >= 4; k--) hi = hi * 256 + (bytes[o + k] as number);
-      const v = lo + hi * TWO32;
+    // Element i starts at bit s of byte p; its w ≤ 52 bits lie in the 8 bytes from p (s ≤ 7).
+    let p = offset;
+    let s = 0;
+    let i = 0;
+    for (; i < count && p + 8 <= end; i++) {
+      const l0 = view.getUint32(p, true);
+      const l1 = view.getUint32(p + 4, true);
+      const v = (((l0 >>> s) | ((l1 << 1) << (31 - s))) >>> 0) + ((l1 >>> s) & hiMask) * TWO32;
+      if (v >= order) throw outOfRange(field, i, this.params.order); // never for power2 orders
+      out[i] = v;
+      s += w;
+      p += s >>> 3;
+      s &= 7;
+    }
+    for (; i < count; i++) {
+      const l0 = u32Tail(bytes, p, end);
+      const l1 = u32Tail(bytes, p + 4, end);
+      const v = (((l0 >>> s) | ((l1 << 1) << (31 - s))) >>> 0) + ((l1 >>> s) & hiMask) * TWO32;
       if (v >= order) throw outOfRange(field, i, this.params.order);
       out[i] = v;
-      o += bpn;
+      s += w;
+      p += s >>> 3;
+      s &= 7;
     }
+    checkPadding(bytes, offset, count, w, field);
     return out;
   }
 
@@ -312,6 +383,8 @@ class LimbGroup implements Group {
   /** (A + U)·E: the encoding of every value above the upper clamp bound U. */
   private readonly topEncoding: Uint32Array;
   private readonly topMask: number;
+  /** elementBits − 32·(L − 1), in 1..32: the bits of an element's top limb. */
+  private readonly topBits: number;
   private readonly e16: Float64Array;
   // Scratch, reused by every call: no allocation per element.
   private readonly product: Float64Array;
@@ -335,6 +408,7 @@ class LimbGroup implements Group {
     this.shiftedZero = bigIntToLimbs(params.shiftedZero, L);
     this.topEncoding = bigIntToLimbs((params.addShift + params.upperBound) * params.expShift, L);
     const topBits = params.elementBits - 32 * (L - 1);
+    this.topBits = topBits;
     this.topMask = topBits >= 32 ? 0xffffffff : 2 ** topBits - 1;
     this.e16 = bigIntToDigits16(params.expShift);
     this.product = new Float64Array(this.e16.length + 6);
@@ -547,28 +621,73 @@ class LimbGroup implements Group {
     for (let o = 0; o < a.length; o += this.limbCount) this.subMod(a, o, b, o);
   }
 
+  /**
+   * Packs elements of elementBits = 32·(L − 1) + topBits bits: each element's L − 1 low limbs,
+   * then the topBits bits of its top limb, go into a little-endian bit accumulator that is
+   * stored a 32-bit word at a time.
+   */
   write(values: Elements, count: number, bytes: Uint8Array, offset: number): void {
     const v = values as Uint32Array;
+    const out = bytes;
     const L = this.limbCount;
-    const bpn = this.params.bytesPerNumber;
-    for (let i = 0; i < count; i++) {
-      const base = offset + i * bpn;
-      for (let k = 0; k < bpn; k++) bytes[base + k] = (v[i * L + (k >>> 2)] as number) >>> (8 * (k & 3));
+    const topBits = this.topBits;
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    let o = offset;
+    let acc = 0; // the pending bits, below bit n
+    let n = 0; // 0 ≤ n < 32
+    for (let i = 0, base = 0; i < count; i++, base += L) {
+      for (let k = 0; k < L - 1; k++) {
+        const x = v[base + k] as number;
+        view.setUint32(o, (acc | (x << n)) >>> 0, true);
+        o += 4;
+        acc = (x >>> 1) >>> (31 - n); // the bits of x not yet stored (none when n = 0)
+      }
+      const x = v[base + L - 1] as number;
+      acc = (acc | (x << n)) >>> 0;
+      n += topBits;
+      if (n >= 32) {
+        view.setUint32(o, acc, true);
+        o += 4;
+        n -= 32;
+        acc = (x >>> 1) >>> (topBits - n - 1); // x's top n bits (none when n = 0)
+      }
     }
+    for (let k = 0; k < n; k += 8) out[o++] = acc >>> k;
   }
 
   read(bytes: Uint8Array, offset: number, count: number, field: string): Uint32Array {
     const L = this.limbCount;
-    const bpn = this.params.bytesPerNumber;
+    const topMask = this.topMask;
+    const topBits = this.topBits;
+    const w = this.params.elementBits;
+    const end = offset + packedByteLength(w, count);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const out = new Uint32Array(count * L);
-    for (let i = 0; i < count; i++) {
-      const base = offset + i * bpn;
-      for (let k = 0; k < bpn; k++) {
-        const idx = i * L + (k >>> 2);
-        out[idx] = ((out[idx] as number) | ((bytes[base + k] as number) << (8 * (k & 3)))) >>> 0;
+    // The next bit is bit s of byte p; a limb's 32 bits lie in the 5 bytes from p (s ≤ 7).
+    let p = offset;
+    let s = 0;
+    for (let i = 0, base = 0; i < count; i++, base += L) {
+      if (p + 4 * L + 1 <= end) {
+        for (let k = 0; k < L; k++, p += 4) {
+          const l0 = view.getUint32(p, true);
+          out[base + k] = ((l0 >>> s) | (((bytes[p + 4] as number) << 1) << (31 - s))) >>> 0;
+        }
+      } else {
+        for (let k = 0; k < L; k++, p += 4) {
+          const l0 = u32Tail(bytes, p, end);
+          const b4 = p + 4 < end ? (bytes[p + 4] as number) : 0;
+          out[base + k] = ((l0 >>> s) | ((b4 << 1) << (31 - s))) >>> 0;
+        }
       }
-      if (this.geOrder(out, i * L)) throw outOfRange(field, i, this.params.order);
+      // Only topBits of the top limb belong to this element: step back over the rest.
+      out[base + L - 1] = ((out[base + L - 1] as number) & topMask) >>> 0;
+      p -= 4;
+      s += topBits;
+      p += s >>> 3;
+      s &= 7;
+      if (this.geOrder(out, base)) throw outOfRange(field, i, this.params.order);
     }
+    checkPadding(bytes, offset, count, w, field);
     return out;
   }
 

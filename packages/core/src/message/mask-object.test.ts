@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initCrypto } from '../crypto/sodium.ts';
-import { allMaskConfigs, encodeMaskConfig, maskParams } from '../mask/config.ts';
+import { allMaskConfigs, encodeMaskConfig, type MaskConfig, maskParams } from '../mask/config.ts';
 import { groupFor } from '../mask/group.ts';
 import type { MaskObject } from '../mask/mask-object.ts';
 import {
@@ -16,63 +16,107 @@ import { decodeMaskObject, encodeMaskObject, maskObjectByteLength } from './mask
 
 const crypto = await initCrypto();
 
-/** Element i of an encoding, read independently of group.ts: a little-endian integer. */
-function elementAt(bytes: Uint8Array, offset: number, bytesPerNumber: number): bigint {
+const PRIME_FLOAT_CONFIG: MaskConfig = { group: 'prime', data: 'f32', bound: 'b0', model: 'm3' };
+
+/**
+ * The packed encoding of `values` at `bits` bits each, computed independently of group.ts from
+ * the definition (protocol.md §3.6): the little-endian integer Σ vᵢ·2^(i·bits) in
+ * ceil(n·bits / 8) bytes.
+ */
+function referencePack(values: readonly bigint[], bits: number): Uint8Array {
+  let x = 0n;
+  for (let i = values.length - 1; i >= 0; i--) x = (x << BigInt(bits)) | (values[i] as bigint);
+  const out = new Uint8Array(Math.ceil((values.length * bits) / 8));
+  for (let k = 0; k < out.length; k++) {
+    out[k] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
+/** Element i of a packed vector starting at byte `offset`, read bit by bit from the definition. */
+function elementAt(bytes: Uint8Array, offset: number, i: number, bits: number): bigint {
   let v = 0n;
-  for (let k = bytesPerNumber - 1; k >= 0; k--) v = (v << 8n) | BigInt(bytes[offset + k] as number);
+  for (let b = bits - 1; b >= 0; b--) {
+    const j = i * bits + b;
+    v = (v << 1n) | BigInt(((bytes[offset + (j >>> 3)] as number) >>> (j & 7)) & 1);
+  }
   return v;
 }
+
+/** Overwrites element i of a packed vector at byte `offset` with `value` (< 2^bits). */
+function setElementAt(bytes: Uint8Array, offset: number, i: number, bits: number, value: bigint): void {
+  for (let b = 0; b < bits; b++) {
+    const j = i * bits + b;
+    const at = offset + (j >>> 3);
+    const bit = 1 << (j & 7);
+    bytes[at] = ((value >> BigInt(b)) & 1n) === 1n ? (bytes[at] as number) | bit : (bytes[at] as number) & ~bit;
+  }
+}
+
+/** The byte length of a packed vector of n elements. */
+const packed = (n: number, bits: number) => Math.ceil((n * bits) / 8);
 
 describe('mask object codec (protocol.md §3.6)', () => {
   const cases = [
     {
-      name: 'float path, power2/f32/b2/m3',
+      name: 'float path, power2/f32/b2/m3 (51 bits: 8 elements in 51 bytes)',
       config: FLOAT_CONFIG,
-      bytesPerNumber: 7,
+      elementBits: 51,
       golden: [
         '02000203', // config: power2 f32 b2 m3
         '00000005', // count
-        '1c8899bd40df03', // element 0 (7 bytes, little-endian)
-        '932221d44f1904',
-        '1d6a872042b904',
-        '4c7f322323e505',
-        '7811ba63609100',
+        // 5 × 51 = 255 bits in 32 bytes, the last bit padding
+        '1c8899bd40df9b1409a17eca6087da2188502e99fe644646ca8b17a13b061609',
         '02000203', // config again
-        'da2de46f0b6a01', // masked scalar
+        'da2de46f0b6a01', // masked scalar: 51 bits in 7 bytes
       ].join(''),
     },
     {
-      name: 'limbs path, prime/f64/b6/m6',
+      name: 'float path, prime/f32/b0/m3 (45 bits)',
+      config: PRIME_FLOAT_CONFIG,
+      elementBits: 45,
+      golden: [
+        '01000003', // config: prime f32 b0 m3
+        '00000005', // count
+        // 5 × 45 = 225 bits in 29 bytes, 7 bits padding
+        '6818a41d5345b22cec81279da8d08015998d86509e7c426f5fe623a200',
+        '01000003', // config again
+        'da014bef2409', // masked scalar: 45 bits in 6 bytes
+      ].join(''),
+    },
+    {
+      name: 'limbs path, prime/f64/b6/m6 (108 bits)',
       config: LIMBS_CONFIG,
-      bytesPerNumber: 14,
+      elementBits: 108,
       golden: [
         '01010606', // config: prime f64 b6 m6
         '00000005', // count
-        '6ed5e769d5fa950e69c545aeaa03', // element 0 (14 bytes, little-endian)
-        '4578efecef927ef79ae6e6e71108',
-        '4cec29f9e173bdf15cb59bf65606',
-        'e7bce0fe7ade2e8b81f2334e4306',
-        '5cdea4acbc7bcfe5581c6c844306',
+        // 5 × 108 = 540 bits in 68 bytes, 4 bits padding
+        '6ed5e769d5fa950e69c545aeaa5384f7cefe2ee977af696e7e1e814cec29f9e173bdf15cb59bf656',
+        '76ce0beeafe7edb218283fe334645cdea4acbc7bcfe5581c6c844306',
         '01010606', // config again
-        'ccf2939923a0e90ae5c6b7769008', // masked scalar
+        'ccf2939923a0e90ae5c6b7769008', // masked scalar: 108 bits in 14 bytes
       ].join(''),
     },
   ];
 
-  for (const { name, config, bytesPerNumber, golden } of cases) {
+  for (const { name, config, elementBits, golden } of cases) {
     describe(name, () => {
       const object = fixtureMaskedModel(crypto, config, 5);
       const group = groupFor(maskParams(config));
+      const scalarAt = 8 + packed(5, elementBits) + 4;
 
-      it('encodes the golden vector and decodes it back', () => {
-        expect(maskParams(config).bytesPerNumber).toBe(bytesPerNumber);
+      it('encodes the golden vector, as the definition packs it, and decodes it back', () => {
+        expect(maskParams(config).elementBits).toBe(elementBits);
         const bytes = encodeMaskObject(object);
         expect(bytes.length).toBe(maskObjectByteLength(config, 5));
+        expect(bytes.length).toBe(12 + packed(5, elementBits) + packed(1, elementBits));
         expect(toHex(bytes)).toBe(golden);
-        for (let i = 0; i < 5; i++) {
-          expect(elementAt(bytes, 8 + i * bytesPerNumber, bytesPerNumber)).toBe(group.toBigInt(object.vector, i));
-        }
-        expect(elementAt(bytes, bytes.length - bytesPerNumber, bytesPerNumber)).toBe(group.toBigInt(object.scalar, 0));
+        const values = Array.from({ length: 5 }, (_, i) => group.toBigInt(object.vector, i));
+        expect(toHex(bytes.subarray(8, 8 + packed(5, elementBits)))).toBe(toHex(referencePack(values, elementBits)));
+        for (let i = 0; i < 5; i++) expect(elementAt(bytes, 8, i, elementBits)).toBe(values[i]);
+        expect(elementAt(bytes, scalarAt, 0, elementBits)).toBe(group.toBigInt(object.scalar, 0));
         const decoded = decodeMaskObject(fromHex(golden));
         expect(decoded).toStrictEqual(object);
         expect(decoded.vector.constructor).toBe(object.vector.constructor);
@@ -89,23 +133,49 @@ describe('mask object codec (protocol.md §3.6)', () => {
         expect(errorCode(() => decodeMaskObject(longer))).toBe('trailing-bytes');
       });
 
-      it('rejects elements at or above the group order', () => {
+      it('rejects elements at or above the group order, naming the element', () => {
         const order = maskParams(config).order;
-        const withElement = (offset: number, value: bigint) => {
+        const top = 2n ** BigInt(elementBits) - 1n;
+        const withElement = (offset: number, i: number, value: bigint) => {
           const b = encodeMaskObject(object);
-          for (let k = 0; k < bytesPerNumber; k++) b[offset + k] = Number((value >> BigInt(8 * k)) & 0xffn);
+          setElementAt(b, offset, i, elementBits, value);
           return b;
         };
-        const lastWeight = 8 + 4 * bytesPerNumber;
-        const scalarAt = 8 + 5 * bytesPerNumber + 4;
-        for (const at of [8, lastWeight, scalarAt]) {
-          expect(errorCode(() => decodeMaskObject(withElement(at, order)))).toBe('out-of-range');
-          expect(errorCode(() => decodeMaskObject(withElement(at, 2n ** BigInt(8 * bytesPerNumber) - 1n)))).toBe(
-            'out-of-range',
-          );
-          expect(errorCode(() => decodeMaskObject(withElement(at, order - 1n)))).toBe('no error');
+        for (const [offset, i] of [
+          [8, 0],
+          [8, 4],
+          [scalarAt, 0],
+        ] as const) {
+          expect(errorCode(() => decodeMaskObject(withElement(offset, i, order - 1n)))).toBe('no error');
+          if (order === top + 1n) {
+            // power2: every elementBits-bit value is an element
+            expect(errorCode(() => decodeMaskObject(withElement(offset, i, top)))).toBe('no error');
+          } else {
+            expect(errorCode(() => decodeMaskObject(withElement(offset, i, order)))).toBe('out-of-range');
+            expect(errorCode(() => decodeMaskObject(withElement(offset, i, top)))).toBe('out-of-range');
+          }
         }
-        expect(() => decodeMaskObject(withElement(lastWeight, order))).toThrow('mask object.vector[4]');
+        if (order !== top + 1n) {
+          expect(() => decodeMaskObject(withElement(8, 4, order))).toThrow('mask object.vector[4]');
+          expect(() => decodeMaskObject(withElement(scalarAt, 0, order))).toThrow('mask object.scalar[0]');
+        }
+      });
+
+      it('rejects a nonzero padding bit after the vector and after the scalar', () => {
+        const vectorPadding = 8 * packed(5, elementBits) - 5 * elementBits;
+        const scalarPadding = 8 * packed(1, elementBits) - elementBits;
+        const cases: [number, number, string][] = [];
+        if (vectorPadding > 0) cases.push([8 + packed(5, elementBits) - 1, vectorPadding, 'mask object.vector']);
+        if (scalarPadding > 0) cases.push([scalarAt + packed(1, elementBits) - 1, scalarPadding, 'mask object.scalar']);
+        expect(cases.length).toBeGreaterThan(0);
+        for (const [last, padding, field] of cases) {
+          for (let bit = 8 - padding; bit < 8; bit++) {
+            const b = encodeMaskObject(object);
+            b[last] = (b[last] as number) | (1 << bit);
+            expect(errorCode(() => decodeMaskObject(b))).toBe('invalid-field');
+            expect(() => decodeMaskObject(b)).toThrow(`${field}: expected the ${padding} padding bits`);
+          }
+        }
       });
 
       it('checks the configs and the count', () => {
@@ -114,7 +184,7 @@ describe('mask object codec (protocol.md §3.6)', () => {
         expect(errorCode(() => decodeMaskObject(bytes, { config: other }))).toBe('config-mismatch');
         expect(errorCode(() => decodeMaskObject(bytes, { length: 6 }))).toBe('model-length-mismatch');
         const second = bytes.slice();
-        second.set(encodeMaskConfig(other), 8 + 5 * bytesPerNumber);
+        second.set(encodeMaskConfig(other), scalarAt - 4);
         expect(errorCode(() => decodeMaskObject(second))).toBe('config-mismatch');
         const badGroup = bytes.slice();
         badGroup[0] = 7;
@@ -122,6 +192,119 @@ describe('mask object codec (protocol.md §3.6)', () => {
       });
     });
   }
+
+  it('is 6.375 bytes a weight under power2/f32/b2/m3: 12 + ceil(51·n / 8) + 7 bytes', () => {
+    expect(maskObjectByteLength(FLOAT_CONFIG, 1_000_000)).toBe(6_375_019);
+    expect(maskObjectByteLength(FLOAT_CONFIG, 0)).toBe(19);
+    expect(maskObjectByteLength(FLOAT_CONFIG, 1)).toBe(26);
+    expect(maskObjectByteLength(FLOAT_CONFIG, 8)).toBe(12 + 51 + 7);
+    expect(maskObjectByteLength(FLOAT_CONFIG, 9)).toBe(12 + 58 + 7);
+    expect(maskObjectByteLength(LIMBS_CONFIG, 10)).toBe(12 + 135 + 14);
+  });
+
+  // Every elementBits the 240 configs give (45 … 2142), at counts around every byte boundary:
+  // both read paths (the 8-byte window and the tail), every padding width.
+  const counts = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 23, 24, 25, 40];
+  const byBits = new Map<number, MaskConfig[]>();
+  for (const config of allMaskConfigs()) {
+    const bits = maskParams(config).elementBits;
+    byBits.set(bits, [...(byBits.get(bits) ?? []), config]);
+  }
+
+  it('packs exactly as the definition at every elementBits of the 240 configs', () => {
+    expect([...byBits.keys()].length).toBe(37);
+    let state = 0x2545f491;
+    const next = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return BigInt(state >>> 0);
+    };
+    for (const config of allMaskConfigs()) {
+      const params = maskParams(config);
+      const group = groupFor(params);
+      const bits = params.elementBits;
+      for (const n of counts) {
+        // random elements, with 0 and order − 1 among them
+        const values = Array.from({ length: n }, (_, i) => {
+          if (i % 7 === 3) return params.order - 1n;
+          if (i % 7 === 5) return 0n;
+          let v = 0n;
+          for (let b = 0; b < bits + 32; b += 32) v = (v << 32n) | next();
+          return v % params.order;
+        });
+        const scalar = params.order - 1n - BigInt(n);
+        const object: MaskObject = {
+          config,
+          length: n,
+          vector: group.fromBigInts(values),
+          scalar: group.fromBigInts([scalar]),
+        };
+        const bytes = encodeMaskObject(object);
+        const at = `${params.name}, ${n} elements`;
+        expect(bytes.length, at).toBe(12 + packed(n, bits) + packed(1, bits));
+        expect(toHex(bytes.subarray(8, 8 + packed(n, bits))), at).toBe(toHex(referencePack(values, bits)));
+        expect(toHex(bytes.subarray(bytes.length - packed(1, bits))), at).toBe(toHex(referencePack([scalar], bits)));
+        expect(decodeMaskObject(bytes, { config, length: n }), at).toStrictEqual(object);
+      }
+    }
+  });
+
+  it('rejects padding bits and elements at the order at every elementBits, in both read paths', () => {
+    for (const [bits, configs] of byBits) {
+      const config = configs.find((c) => c.group !== 'power2') as MaskConfig;
+      const params = maskParams(config);
+      const group = groupFor(params);
+      for (const n of counts.filter((c) => c > 0)) {
+        const object: MaskObject = {
+          config,
+          length: n,
+          vector: group.fromBigInts(Array.from({ length: n }, (_, i) => BigInt(i))),
+          scalar: group.fromBigInts([1n]),
+        };
+        const at = `${params.name}, ${n} elements`;
+        const padding = 8 * packed(n, bits) - n * bits;
+        if (padding > 0) {
+          const b = encodeMaskObject(object);
+          b[8 + packed(n, bits) - 1] = (b[8 + packed(n, bits) - 1] as number) | 0x80;
+          expect(
+            errorCode(() => decodeMaskObject(b)),
+            at,
+          ).toBe('invalid-field');
+        }
+        for (const i of [0, n - 1]) {
+          const b = encodeMaskObject(object);
+          setElementAt(b, 8, i, bits, params.order);
+          expect(
+            errorCode(() => decodeMaskObject(b)),
+            `${at}, element ${i}`,
+          ).toBe('out-of-range');
+          expect(() => decodeMaskObject(b), `${at}, element ${i}`).toThrow(`mask object.vector[${i}]`);
+        }
+      }
+    }
+  });
+
+  it('equals the whole-byte encoding when elementBits is a multiple of 8', () => {
+    const aligned = allMaskConfigs().filter((c) => maskParams(c).elementBits % 8 === 0);
+    expect(aligned.length).toBeGreaterThan(0);
+    for (const config of aligned) {
+      const params = maskParams(config);
+      const values = [params.order - 1n, 1n, params.order >> 1n];
+      const bytes = encodeMaskObject({
+        config,
+        length: 3,
+        vector: groupFor(params).fromBigInts(values),
+        scalar: groupFor(params).fromBigInts([2n]),
+      });
+      const b = params.bytesPerNumber;
+      for (const [i, v] of values.entries()) {
+        let le = 0n;
+        for (let k = b - 1; k >= 0; k--) le = (le << 8n) | BigInt(bytes[8 + i * b + k] as number);
+        expect(le, params.name).toBe(v);
+      }
+    }
+  });
 
   it('checks a forged count before allocating', () => {
     const bytes = encodeMaskObject(fixtureMaskedModel(crypto, LIMBS_CONFIG, 5));

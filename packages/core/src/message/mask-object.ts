@@ -1,21 +1,26 @@
 /**
- * The mask object codec (protocol.md §3.6; the object itself is §4.4).
+ * The mask object codec (protocol.md §3.6; the object itself is §4.4; ADR 0010).
  *
  * A masked model, an aggregated mask, or any vector of group elements plus
- * one scalar element, under one mask config. Elements are little-endian
- * integers of `bytesPerNumber` bytes each (ceil(bits(order − 1) / 8)); every
- * one must be below the group order. The config is repeated before the scalar
+ * one scalar element, under one mask config. Elements are packed at
+ * w = elementBits = bitLength(order − 1) bits each: the vector of n elements is
+ * the little-endian integer Σ vᵢ·2^(i·w) in ceil(n·w / 8) bytes, so element i
+ * occupies bits i·w .. i·w + w − 1, bit j being bit (j mod 8) of byte ⌊j / 8⌋;
+ * the padding bits after the last element (fewer than 8) are zero. The scalar
+ * is packed the same way as a vector of one, in ceil(w / 8) bytes. Every element
+ * must be below the group order. The config is repeated before the scalar
  * (the vector and the scalar are two mask objects in xaynet); both copies
  * must agree. The encoding is self-delimiting, so it can be followed by more
  * fields (the update payload's local seed dictionary).
  *
  * ```text
- *   0        4           8                          8 + n·b
- *   +--------+-----------+-------------------------+--------+---------------+
- *   | config | count u32 | count × element (LE, b) | config | scalar (LE, b) |
- *   |  (4)   |    BE     |                         |  (4)   |               |
- *   +--------+-----------+-------------------------+--------+---------------+
- *   config = group u8 ‖ data u8 ‖ bound u8 ‖ model u8     b = bytesPerNumber
+ *   0        4           8                       8 + V
+ *   +--------+-----------+-----------------------+--------+--------------+
+ *   | config | count u32 | count elements packed | config | scalar       |
+ *   |  (4)   |    BE     | at w bits (LE), V     |  (4)   | packed, S    |
+ *   +--------+-----------+-----------------------+--------+--------------+
+ *   config = group u8 ‖ data u8 ‖ bound u8 ‖ model u8
+ *   V = ceil(count · w / 8)     S = ceil(w / 8)     w = elementBits
  * ```
  */
 
@@ -30,7 +35,7 @@ import {
   readMaskConfig,
   sameConfig,
 } from '../mask/config.ts';
-import { groupFor } from '../mask/group.ts';
+import { groupFor, packedByteLength } from '../mask/group.ts';
 import type { MaskObject } from '../mask/mask-object.ts';
 
 /** What a reader checks a mask object against before allocating anything. */
@@ -45,8 +50,8 @@ const MAX_COUNT = 0xffff_ffff;
 
 /** Encoded size of a mask object of `length` weights under `config`. */
 export function maskObjectByteLength(config: MaskConfig, length: number): number {
-  const bytesPerNumber = maskParams(config).bytesPerNumber;
-  return MASK_CONFIG_BYTES + 4 + length * bytesPerNumber + MASK_CONFIG_BYTES + bytesPerNumber;
+  const bits = maskParams(config).elementBits;
+  return MASK_CONFIG_BYTES + 4 + packedByteLength(bits, length) + MASK_CONFIG_BYTES + packedByteLength(bits, 1);
 }
 
 export function writeMaskObject(writer: ByteWriter, object: MaskObject, field = 'mask object'): void {
@@ -69,12 +74,12 @@ export function writeMaskObject(writer: ByteWriter, object: MaskObject, field = 
     );
   }
   const config = encodeMaskConfig(object.config);
-  const bytesPerNumber = params.bytesPerNumber;
+  const bits = params.elementBits;
   writer.put(config).u32(length);
   group.write(object.vector, length, writer.bytes, writer.position);
-  writer.skip(length * bytesPerNumber).put(config);
+  writer.skip(packedByteLength(bits, length)).put(config);
   group.write(object.scalar, 1, writer.bytes, writer.position);
-  writer.skip(bytesPerNumber);
+  writer.skip(packedByteLength(bits, 1));
 }
 
 export function encodeMaskObject(object: MaskObject): Uint8Array {
@@ -104,9 +109,9 @@ export function readMaskObject(reader: ByteReader, field: string, expect: MaskOb
   }
   const params = maskParams(config);
   const group = groupFor(params);
-  const bytesPerNumber = params.bytesPerNumber;
+  const bits = params.elementBits;
   // take() throws 'truncated' before group.read allocates the vector.
-  const vectorBytes = reader.take(length * bytesPerNumber, `${at}vector`);
+  const vectorBytes = reader.take(packedByteLength(bits, length), `${at}vector`);
   const vector = group.read(vectorBytes, 0, length, `${name}.vector`);
   const scalarConfig = readMaskConfig(reader, `${at}scalarConfig`);
   if (!sameConfig(scalarConfig, config)) {
@@ -115,7 +120,7 @@ export function readMaskObject(reader: ByteReader, field: string, expect: MaskOb
       `${name}.scalarConfig: expected mask config ${configName(config)} (as the vector), got ${configName(scalarConfig)}`,
     );
   }
-  const scalar = group.read(reader.take(bytesPerNumber, `${at}scalar`), 0, 1, `${name}.scalar`);
+  const scalar = group.read(reader.take(packedByteLength(bits, 1), `${at}scalar`), 0, 1, `${name}.scalar`);
   return { config, length, vector, scalar };
 }
 

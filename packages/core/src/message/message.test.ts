@@ -24,8 +24,8 @@ describe('messages (protocol.md §3.1)', () => {
     };
     expect(golden).toEqual({
       sum: 'd99ff012615fad485a7724ca3c62d88eb2b6037316cf293c1e38c842cddaae5e',
-      sum2: 'a9c56719a7c6900eb4c1541d32f34fce7a8a665dfe4a9442c254db5aaec5815d',
-      update: 'a0a91ae55d48a1d06e38efa04fa34477df2585725005160f96465831b58c94fb',
+      sum2: 'd995fb8d9851ff158d4b5c5292378c4a8c81504d1b75e079b4abacaa525eac4f',
+      update: 'bf28993db85ec98003efccbe9e29fcb27b0b3eea54a568cc623a72ed614360fa',
     });
   });
 

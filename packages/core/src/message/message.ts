@@ -18,9 +18,9 @@ import { SIGNATURE_BYTES } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
 import { assertNever, type MaskConfig } from '../mask/config.ts';
 import { HEADER_BYTES, MAX_MESSAGE_BYTES, type MessageTag, writeHeader } from './header.ts';
-import { decodeSum, encodeSum, type Sum } from './sum.ts';
-import { decodeSum2, encodeSum2, type Sum2 } from './sum2.ts';
-import { decodeUpdate, encodeUpdate, type Update } from './update.ts';
+import { decodeSum, SUM_BYTES, type Sum, writeSum } from './sum.ts';
+import { decodeSum2, type Sum2, sum2ByteLength, writeSum2 } from './sum2.ts';
+import { decodeUpdate, type Update, updateByteLength, writeUpdate } from './update.ts';
 
 export type Payload =
   | { readonly kind: 'sum'; readonly sum: Sum }
@@ -50,15 +50,38 @@ export interface FrameFields {
 }
 
 export function encodePayload(payload: Payload): Uint8Array {
+  const writer = new ByteWriter(payloadByteLength(payload));
+  writePayload(writer, payload);
+  return writer.done();
+}
+
+export function payloadByteLength(payload: Payload): number {
   switch (payload.kind) {
     case 'sum':
-      return encodeSum(payload.sum);
+      return SUM_BYTES;
     case 'update':
-      return encodeUpdate(payload.update);
+      return updateByteLength(payload.update);
     case 'sum2':
-      return encodeSum2(payload.sum2);
+      return sum2ByteLength(payload.sum2);
     default:
       return assertNever(payload);
+  }
+}
+
+/** Writes the payload's `payloadByteLength(payload)` bytes. */
+export function writePayload(writer: ByteWriter, payload: Payload): void {
+  switch (payload.kind) {
+    case 'sum':
+      writeSum(writer, payload.sum);
+      break;
+    case 'update':
+      writeUpdate(writer, payload.update);
+      break;
+    case 'sum2':
+      writeSum2(writer, payload.sum2);
+      break;
+    default:
+      assertNever(payload);
   }
 }
 
@@ -79,13 +102,24 @@ export function decodePayload(tag: MessageTag, bytes: Uint8Array, expect?: Paylo
 
 /** header (zero signature) ‖ payload: the bytes `signMessage` then signs. */
 export function encodeFrame(fields: FrameFields, payload: Uint8Array): Uint8Array {
-  const length = HEADER_BYTES + payload.length;
+  const writer = new ByteWriter(frameByteLength(payload.length));
+  writeFrameHeader(writer, fields, payload.length);
+  return writer.put(payload).done();
+}
+
+/** HEADER_BYTES + the payload's length; `oversized` past what the length field holds. */
+export function frameByteLength(payloadLength: number): number {
+  const length = HEADER_BYTES + payloadLength;
   if (length > MAX_MESSAGE_BYTES) {
     throw new PetError('oversized', `message: expected at most ${MAX_MESSAGE_BYTES} bytes, got ${length}`);
   }
-  const writer = new ByteWriter(length);
+  return length;
+}
+
+/** Writes the header of a frame with a `payloadLength`-byte payload, its signature zero. */
+export function writeFrameHeader(writer: ByteWriter, fields: FrameFields, payloadLength: number): void {
+  const length = frameByteLength(payloadLength);
   writeHeader(writer, { ...fields, signature: new Uint8Array(SIGNATURE_BYTES), length });
-  return writer.put(payload).done();
 }
 
 /** The unsigned message: header with a zero signature, then the payload. */

@@ -11,8 +11,8 @@ import {
 } from '../testing/message-fixtures.ts';
 import { ChunkAssembler, decodeChunk } from './chunk.ts';
 import { HEADER_BYTES, TAGS } from './header.ts';
-import { decodePayload, encodeMessage, type Message } from './message.ts';
-import { openMessage, sealMessage, sealMessageChunks, signMessage } from './seal.ts';
+import { decodePayload, encodeFrame, encodeMessage, type Message } from './message.ts';
+import { openFrame, openMessage, sealFrame, sealMessage, sealMessageChunks, signMessage } from './seal.ts';
 
 const crypto = await initCrypto();
 const keys = fixtureKeys(crypto);
@@ -43,8 +43,8 @@ describe('signing, sealing and opening messages (protocol.md §3.1–3.2)', () =
     const golden = Object.fromEntries(kinds.map((k) => [k, toHex(crypto.hash(signed(messages[k])))]));
     expect(golden).toEqual({
       sum: '4fdb2966d928526ce6a35e827198dd1f27900a0d9cfdd265d8894090b0280b27',
-      sum2: '1db2a521bed3b1df9b974efa4b2da93ae7fe100297cb458cc384fec08bd1c3be',
-      update: 'eb95da1b7fcbae0934f136e40a341d3a4f95d38be7f943991cd1dd1e6e5c96b8',
+      sum2: '9cbc588296c268393d927863b89d080667a6869bb8f991e20856f29f34b260e4',
+      update: '87ccd85ddbe9f2b64e0fb9c0358af91384c3102bfb50d6dc1bef7594cb6faafd',
     });
     const bytes = signed(messages.sum);
     expect(crypto.verify(bytes.subarray(0, 64), bytes.subarray(64), keys.participant.publicKey)).toBe(true);
@@ -150,6 +150,69 @@ describe('signing, sealing and opening messages (protocol.md §3.1–3.2)', () =
       'model-length-mismatch',
     );
     expect(errorCode(() => openMessage(crypto, sealed, keys.coordinator))).toBe('no error');
+  });
+
+  it('signs and seals in place exactly what sign-then-seal gives, opened by the plain crypto_box_seal_open', () => {
+    // Sizes across the work buffer's growth and reuse: small after large must not see stale bytes.
+    for (const kind of ['update', 'sum', 'sum2', 'update', 'sum'] as const) {
+      const sealed = sealMessage(crypto, messages[kind], keys.participant.secretKey);
+      expect(crypto.openSealed(sealed, keys.coordinator)).toEqual(signed(messages[kind]));
+    }
+    const fields = {
+      participantPk: keys.participant.publicKey,
+      coordinatorPk: keys.coordinator.publicKey,
+      tag: 'sum2' as const,
+      multipart: false, // openFrame then leaves the body undecoded
+    };
+    for (const length of [0, 1, 200_000, 3]) {
+      const body = Uint8Array.from({ length }, (_, i) => (i * 7 + length) & 0xff);
+      const sealed = sealFrame(crypto, fields, body, keys.participant.secretKey);
+      const expected = signMessage(crypto, encodeFrame(fields, body), keys.participant.secretKey);
+      expect(crypto.openSealed(sealed, keys.coordinator)).toEqual(expected);
+      // and the in-place opening reads it back
+      const frame = openFrame(crypto, reseal(expected), keys.coordinator);
+      expect(frame.body).toEqual(body);
+      expect(frame.signature).toEqual(expected.subarray(0, 64));
+    }
+  });
+
+  it('refuses bad keys before sealing, and a throwing check leaves the next message intact', () => {
+    const fields = {
+      participantPk: keys.participant.publicKey,
+      coordinatorPk: new Uint8Array(32), // small order
+      tag: 'sum' as const,
+      multipart: false,
+    };
+    expect(errorCode(() => sealFrame(crypto, fields, new Uint8Array(96), keys.participant.secretKey))).toBe(
+      'invalid-key',
+    );
+    expect(
+      errorCode(() =>
+        sealFrame(
+          crypto,
+          { ...fields, coordinatorPk: keys.coordinator.publicKey },
+          new Uint8Array(96),
+          new Uint8Array(32),
+        ),
+      ),
+    ).toBe('invalid-field');
+    expect(
+      errorCode(() =>
+        crypto.openSignedSealed(sealMessage(crypto, messages.sum, keys.participant.secretKey), keys.coordinator, () => {
+          throw new PetError('truncated', 'check');
+        }),
+      ),
+    ).toBe('truncated');
+    expect(
+      errorCode(() =>
+        crypto.openSignedSealed(new Uint8Array(100), { ...keys.coordinator, secretKey: new Uint8Array(31) }, () => {
+          throw new Error('not reached');
+        }),
+      ),
+    ).toBe('invalid-key');
+    expect(
+      openMessage(crypto, sealMessage(crypto, messages.sum, keys.participant.secretKey), keys.coordinator).tag,
+    ).toBe('sum');
   });
 
   for (const kind of kinds) {

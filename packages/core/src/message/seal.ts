@@ -23,19 +23,22 @@
  * ```
  */
 
-import { ByteReader } from '../bytes.ts';
+import { ByteReader, ByteWriter } from '../bytes.ts';
 import { type EncryptKeyPair, type PetCrypto, SIGNATURE_BYTES } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
 import { decodeChunk, splitPayload } from './chunk.ts';
-import { HEADER_BYTES, type MessageTag, readHeader } from './header.ts';
+import { HEADER_BYTES, type Header, type MessageTag, readHeader } from './header.ts';
 import {
   decodePayload,
-  encodeFrame,
-  encodeMessage,
   encodePayload,
+  type FrameFields,
+  frameByteLength,
   type Message,
   type Payload,
   type PayloadExpectation,
+  payloadByteLength,
+  writeFrameHeader,
+  writePayload,
 } from './message.ts';
 
 /** A message the coordinator opened and authenticated. */
@@ -70,10 +73,54 @@ export function signMessage(crypto: PetCrypto, bytes: Uint8Array, secretKey: Uin
   return bytes;
 }
 
-/** Encodes, signs and seals one message to `message.coordinatorPk`. */
+/**
+ * Encodes, signs and seals one message to `message.coordinatorPk`: the payload is encoded
+ * straight into the buffer that is signed and sealed in place (`PetCrypto.signAndSeal`).
+ */
 export function sealMessage(crypto: PetCrypto, message: Message, participantSecretKey: Uint8Array): Uint8Array {
-  const bytes = signMessage(crypto, encodeMessage(message), participantSecretKey);
-  return crypto.seal(bytes, message.coordinatorPk);
+  const fields = {
+    participantPk: message.participantPk,
+    coordinatorPk: message.coordinatorPk,
+    tag: message.payload.kind,
+    multipart: false,
+  };
+  const payloadLength = payloadByteLength(message.payload);
+  return crypto.signAndSeal(
+    frameByteLength(payloadLength),
+    (bytes) => {
+      const writer = new ByteWriter(bytes);
+      writeFrameHeader(writer, fields, payloadLength);
+      writePayload(writer, message.payload);
+      writer.done();
+    },
+    // SECURITY: the participant's identity key, owned by the caller; only used to sign.
+    participantSecretKey,
+    message.coordinatorPk,
+  );
+}
+
+/**
+ * Frames `body` (a payload, or a chunk payload for a multipart frame) behind a header, signs and
+ * seals it to `fields.coordinatorPk`: `crypto.seal(signMessage(crypto, encodeFrame(fields, body)))`
+ * without the intermediate copies.
+ */
+export function sealFrame(
+  crypto: PetCrypto,
+  fields: FrameFields,
+  body: Uint8Array,
+  participantSecretKey: Uint8Array,
+): Uint8Array {
+  return crypto.signAndSeal(
+    frameByteLength(body.length),
+    (bytes) => {
+      const writer = new ByteWriter(bytes);
+      writeFrameHeader(writer, fields, body.length);
+      writer.put(body).done();
+    },
+    // SECURITY: the participant's identity key, owned by the caller; only used to sign.
+    participantSecretKey,
+    fields.coordinatorPk,
+  );
 }
 
 /**
@@ -93,7 +140,7 @@ export function sealMessageChunks(
     multipart: true,
   };
   return splitPayload(encodePayload(message.payload), options.maxChunkData, options.messageId).map((chunk) =>
-    crypto.seal(signMessage(crypto, encodeFrame(fields, chunk), participantSecretKey), message.coordinatorPk),
+    sealFrame(crypto, fields, chunk, participantSecretKey),
   );
 }
 
@@ -114,14 +161,27 @@ export interface OpenedFrame {
  * before the full decode (protocol.md §3.2).
  */
 export function openFrame(crypto: PetCrypto, sealed: Uint8Array, coordinatorKeyPair: EncryptKeyPair): OpenedFrame {
+  const parsed: { header?: Header } = {};
   // SECURITY: the round secret key is owned by the coordinator's round state; only used to open.
-  const bytes = crypto.openSealed(sealed, coordinatorKeyPair, 'message');
-  if (bytes.length < HEADER_BYTES) {
-    throw new PetError('truncated', `message: expected at least ${HEADER_BYTES} bytes, got ${bytes.length}`);
-  }
-  const reader = new ByteReader(bytes, 'message header');
-  const header = readHeader(reader, { messageLength: bytes.length, coordinatorPk: coordinatorKeyPair.publicKey });
-  if (!crypto.verify(header.signature, bytes.subarray(SIGNATURE_BYTES), header.participantPk)) {
+  // Opened and verified in place (PetCrypto.openSignedSealed); the header checks run in between.
+  const { message: bytes, signatureValid } = crypto.openSignedSealed(
+    sealed,
+    coordinatorKeyPair,
+    (opened) => {
+      if (opened.length < HEADER_BYTES) {
+        throw new PetError('truncated', `message: expected at least ${HEADER_BYTES} bytes, got ${opened.length}`);
+      }
+      const reader = new ByteReader(opened, 'message header');
+      parsed.header = readHeader(reader, {
+        messageLength: opened.length,
+        coordinatorPk: coordinatorKeyPair.publicKey,
+      });
+      return parsed.header.participantPk;
+    },
+    'message',
+  );
+  const { header } = parsed;
+  if (header === undefined || !signatureValid) {
     throw new PetError(
       'bad-signature',
       'message.signature: expected an Ed25519 signature of bytes 64..end by participantPk, got an invalid one',

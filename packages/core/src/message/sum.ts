@@ -26,10 +26,16 @@ export interface Sum {
 }
 
 export function encodeSum(sum: Sum): Uint8Array {
-  return new ByteWriter(SUM_BYTES)
+  const writer = new ByteWriter(SUM_BYTES);
+  writeSum(writer, sum);
+  return writer.done();
+}
+
+/** Writes the sum payload's SUM_BYTES bytes. */
+export function writeSum(writer: ByteWriter, sum: Sum): void {
+  writer
     .put(expectLength(sum.sumSignature, SIGNATURE_BYTES, 'sum payload.sumSignature'))
-    .put(expectLength(sum.ephemeralPk, ENCRYPT_PUBLIC_KEY_BYTES, 'sum payload.ephemeralPk'))
-    .done();
+    .put(expectLength(sum.ephemeralPk, ENCRYPT_PUBLIC_KEY_BYTES, 'sum payload.ephemeralPk'));
 }
 
 export function decodeSum(bytes: Uint8Array): Sum {

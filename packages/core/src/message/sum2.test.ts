@@ -13,21 +13,21 @@ import { decodeSum2, encodeSum2, type Sum2, sum2ByteLength } from './sum2.ts';
 const crypto = await initCrypto();
 const sum2 = fixtureSum2(crypto, FLOAT_CONFIG, 16);
 const [low, high] = fixtureRejectedSeeds(crypto) as [Uint8Array, Uint8Array];
-/** Where the rejected seeds start in the encoding of `sum2` (sumSignature 64, mask 131). */
-const REJECTED_AT = 64 + 131;
+/** Where the rejected seeds start in the encoding of `sum2` (sumSignature 64, mask 12 + 102 + 7). */
+const REJECTED_AT = 64 + 121;
 
 describe('sum2 payload (protocol.md §3.5)', () => {
   it('encodes the golden vector and decodes it back', () => {
     const bytes = encodeSum2(sum2);
     expect(bytes.length).toBe(sum2ByteLength(sum2));
-    expect(bytes.length).toBe(64 + 131 + 4 + 2 * 32);
-    // sumSignature ‖ aggregated mask: unchanged from the payload before rejectedSeeds was added
+    expect(bytes.length).toBe(64 + 121 + 4 + 2 * 32);
+    // sumSignature ‖ aggregated mask
     expect(toHex(crypto.hash(bytes.subarray(0, REJECTED_AT)))).toBe(
-      '33853c2a8793b84989adaab0d64a8d593ff300a11aceb6399ef544d671f7e74c',
+      '88f2835f5bcc41494d104f5b2ce4e340582db5cce343ba709490ea2b88f1bba7',
     );
     expect(toHex(bytes.subarray(REJECTED_AT, REJECTED_AT + 4))).toBe('00000002');
     expect(toHex(bytes.subarray(REJECTED_AT + 4))).toBe(toHex(low) + toHex(high));
-    expect(toHex(crypto.hash(bytes))).toBe('b343cfd76335cb350ed822ed34958417cfd269748671ebe83c2a2ab1f34d50ab');
+    expect(toHex(crypto.hash(bytes))).toBe('1012dcf0d2b3a0cc928abce8bf9dbdc2b7668bc495a73e1f5fa699401da1cd80');
     expect(decodeSum2(bytes)).toStrictEqual(sum2);
     expect(decodeSum2(bytes, { config: FLOAT_CONFIG, length: 16 })).toStrictEqual(sum2);
   });
@@ -35,9 +35,9 @@ describe('sum2 payload (protocol.md §3.5)', () => {
   it('every seed opened: count 0, four zero bytes after the mask', () => {
     const none = fixtureSum2(crypto, FLOAT_CONFIG, 16, []);
     const bytes = encodeSum2(none);
-    expect(bytes.length).toBe(64 + 131 + 4);
+    expect(bytes.length).toBe(64 + 121 + 4);
     expect(toHex(bytes.subarray(REJECTED_AT))).toBe('00000000');
-    expect(toHex(crypto.hash(bytes))).toBe('6488ae8df281d8468b2c644b2faeb25c90941ae255620c6ea29b5fcb7974dca6');
+    expect(toHex(crypto.hash(bytes))).toBe('6bd9866c78d67dc9831833da01441e3807409f06602a1bddda845d106d213e56');
     expect(decodeSum2(bytes)).toStrictEqual(none);
   });
 
@@ -68,9 +68,10 @@ describe('sum2 payload (protocol.md §3.5)', () => {
     expect(errorCode(() => decodeSum2(longer))).toBe('trailing-bytes');
     expect(errorCode(() => decodeSum2(bytes, { config: LIMBS_CONFIG }))).toBe('config-mismatch');
     expect(errorCode(() => decodeSum2(bytes, { length: 15 }))).toBe('model-length-mismatch');
-    const outOfRange = bytes.slice();
-    outOfRange[REJECTED_AT - 1] = 0xff; // top byte of the scalar
-    expect(errorCode(() => decodeSum2(outOfRange))).toBe('out-of-range');
+    const padding = bytes.slice();
+    padding[REJECTED_AT - 1] = 0xff; // top byte of the scalar: 3 value bits, 5 padding bits
+    expect(errorCode(() => decodeSum2(padding))).toBe('invalid-field');
+    expect(() => decodeSum2(padding)).toThrow('sum2 payload.aggregatedMask.scalar: expected the 5 padding bits');
   });
 
   it('rejected seeds out of order or repeated: unsorted-keys, duplicate-key, naming the entry', () => {

@@ -51,13 +51,18 @@ export function sum2ByteLength(sum2: Sum2): number {
 }
 
 export function encodeSum2(sum2: Sum2): Uint8Array {
-  const rejected = sortedRejectedSeeds(sum2.rejectedSeeds, 'sum2 payload.rejectedSeeds');
   const writer = new ByteWriter(sum2ByteLength(sum2));
+  writeSum2(writer, sum2);
+  return writer.done();
+}
+
+/** Writes the sum2 payload's `sum2ByteLength(sum2)` bytes. */
+export function writeSum2(writer: ByteWriter, sum2: Sum2): void {
+  const rejected = sortedRejectedSeeds(sum2.rejectedSeeds, 'sum2 payload.rejectedSeeds');
   writer.put(expectLength(sum2.sumSignature, SIGNATURE_BYTES, 'sum2 payload.sumSignature'));
   writeMaskObject(writer, sum2.aggregatedMask, 'sum2 payload.aggregatedMask');
   writer.u32(rejected.length);
   for (const pk of rejected) writer.put(pk);
-  return writer.done();
 }
 
 /** Decodes a sum2 payload; `expect` is the round's mask config and model length. */

@@ -13,8 +13,9 @@ describe('update payload (protocol.md §3.4)', () => {
   it('encodes the golden vector and decodes it back', () => {
     const bytes = encodeUpdate(update);
     expect(bytes.length).toBe(updateByteLength(update));
-    expect(bytes.length).toBe(128 + 131 + 4 + 3 * 112);
-    expect(toHex(crypto.hash(bytes))).toBe('2dd67cb2eafad12ece75d347a347882f6ff16e710a59b669b3a227ecd105ad98');
+    // masked model: 12 + ceil(16 · 51 / 8) + ceil(51 / 8) = 12 + 102 + 7 bytes (protocol.md §3.6)
+    expect(bytes.length).toBe(128 + 121 + 4 + 3 * 112);
+    expect(toHex(crypto.hash(bytes))).toBe('d4b75416e499dc70c5dc6b392caa5da5bc0ef9e72b929f895a352734e88d1be3');
     expect(toHex(bytes.subarray(128, 136))).toBe('0200020300000010'); // config, count 16
     expect(toHex(bytes.subarray(dictAt, dictAt + 4))).toBe('00000003');
     expect(decodeUpdate(bytes)).toStrictEqual(update);
@@ -39,10 +40,15 @@ describe('update payload (protocol.md §3.4)', () => {
     const bytes = encodeUpdate(update);
     expect(errorCode(() => decodeUpdate(bytes, { config: LIMBS_CONFIG }))).toBe('config-mismatch');
     expect(errorCode(() => decodeUpdate(bytes, { length: 17 }))).toBe('model-length-mismatch');
-    const outOfRange = bytes.slice();
-    outOfRange[136 + 6] = 0xff; // top byte of weight 0
-    expect(errorCode(() => decodeUpdate(outOfRange))).toBe('out-of-range');
-    expect(() => decodeUpdate(outOfRange)).toThrow('update payload.maskedModel.vector[0]');
+    const padding = bytes.slice();
+    padding[dictAt - 1] = 0x80; // a padding bit of the masked scalar (51 bits in 7 bytes)
+    expect(errorCode(() => decodeUpdate(padding))).toBe('invalid-field');
+    expect(() => decodeUpdate(padding)).toThrow('update payload.maskedModel.scalar: expected the 5 padding bits');
+    // Under a prime order, an element at or above it: weight 0's top byte (108 bits: bits 104..107).
+    const limbs = encodeUpdate(fixtureUpdate(crypto, LIMBS_CONFIG, 9));
+    limbs[136 + 13] = 0x0f;
+    expect(errorCode(() => decodeUpdate(limbs))).toBe('out-of-range');
+    expect(() => decodeUpdate(limbs)).toThrow('update payload.maskedModel.vector[0]');
   });
 
   it('rejects an unsorted or repeated local seed dictionary', () => {

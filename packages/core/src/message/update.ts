@@ -45,12 +45,17 @@ export function updateByteLength(update: Update): number {
 
 export function encodeUpdate(update: Update): Uint8Array {
   const writer = new ByteWriter(updateByteLength(update));
+  writeUpdate(writer, update);
+  return writer.done();
+}
+
+/** Writes the update payload's `updateByteLength(update)` bytes. */
+export function writeUpdate(writer: ByteWriter, update: Update): void {
   writer
     .put(expectLength(update.sumSignature, SIGNATURE_BYTES, 'update payload.sumSignature'))
     .put(expectLength(update.updateSignature, SIGNATURE_BYTES, 'update payload.updateSignature'));
   writeMaskObject(writer, update.maskedModel, 'update payload.maskedModel');
   writeLocalSeedDict(writer, update.localSeedDict, 'update payload.localSeedDict');
-  return writer.done();
 }
 
 /** Decodes an update payload; `expect` is the round's mask config and model length. */

@@ -2,7 +2,7 @@
  * Saving the participant state to a `StateStore` after every complete step, and loading it
  * back (architecture.md §5.3).
  *
- * A state in the sending phase holds its encoded payload — about 7 MB for a 1,000,000-weight
+ * A state in the sending phase holds its encoded payload — about 6.4 MB for a 1,000,000-weight
  * update — while a save follows every posted chunk. So the payload goes to the store once, under
  * its own key (`payloadKey`: the state's key + '/payload'), when the phase starts; the state
  * record under the state's key holds a `PayloadRef` (its length and SHA-256) instead, and every
