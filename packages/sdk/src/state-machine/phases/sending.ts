@@ -20,7 +20,7 @@
  * 'pending') and the same chunk is posted again later.
  */
 
-import { encodeChunk, encodeFrame, encodePayload, MAX_CHUNKS, type Payload, PetError, signMessage } from '@petfl/core';
+import { encodeChunk, encodePayload, MAX_CHUNKS, type Payload, PetError, sealFrame } from '@petfl/core';
 import { CoordinatorRejectedError } from '../../client/coordinator-client.ts';
 import { DEFAULT_MAX_CHUNK_DATA, type StepIo } from '../io.ts';
 import {
@@ -105,8 +105,8 @@ function sealPart(state: PhaseState<'sending'>, io: StepIo, index: number, count
           data: payload.subarray(index * maxChunkData, (index + 1) * maxChunkData),
         });
   // SECURITY: the identity secret key (owned by the state) signs every message and chunk.
-  const signed = signMessage(io.crypto, encodeFrame(fields, body), identity.secretKey);
-  return io.crypto.seal(signed, round.coordinatorPk);
+  // Framed, signed and sealed in one buffer in libsodium's memory (protocol.md §3.2).
+  return sealFrame(io.crypto, fields, body, identity.secretKey);
 }
 
 function randomMessageId(io: StepIo): number {
