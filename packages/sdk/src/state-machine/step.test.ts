@@ -348,7 +348,7 @@ describe('step: one whole round (protocol.md §1.1, §3.3–3.5, §4.4–4.5)', 
     coordinator.publishSeeds(); // no update participant: the aggregated mask of nothing
     expect((await settle(p)).at(-1)).toBe('awaiting');
     const chunks = coordinator.posts.filter((x) => x.tag === 'sum2').map((x) => x.chunkIndex);
-    expect(chunks).toEqual([0, 1, 2, 3]); // the packed size of 41 weights (protocol.md §3.6) bytes in chunks of 100
+    expect(chunks).toEqual([0, 1, 2, 3]); // the payload (40 packed weights and a scalar, protocol.md §3.6) in chunks of 100 bytes
     expect(coordinator.payloads('sum2')[0]?.sum2.aggregatedMask.length).toBe(40);
   });
 });
