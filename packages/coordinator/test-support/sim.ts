@@ -12,7 +12,6 @@ import {
   decodeRoundParameters,
   decodeSumDict,
   decodeUpdateSeedDict,
-  deriveMask,
   type EncryptKeyPair,
   fromBase64Url,
   initCrypto,
@@ -167,11 +166,8 @@ export function sum2Message(
       rejected.push(fromBase64Url(updatePk, 'update participant'));
       continue; // protocol.md §3.5: skipped and reported
     }
-    const mask = deriveMask(crypto, params.maskConfig, seed, params.modelLength);
+    aggregation.aggregateDerived(crypto, seed);
     crypto.wipe(seed);
-    const invalid = aggregation.validateAggregation(mask);
-    if (invalid) throw invalid;
-    aggregation.aggregate(mask);
   }
   return sealMessage(
     crypto,

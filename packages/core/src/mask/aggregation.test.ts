@@ -342,6 +342,39 @@ describe('Aggregation validation', () => {
     expect(() => new Aggregation(config, 2).retract(masked(config, [0, 0]))).toThrow(PetError);
   });
 
+  it('aggregateDerived equals aggregate(deriveMask(…)) at block boundaries, on both arithmetic paths', () => {
+    const block = 64 * 1024;
+    for (const name of ['prime/f32/b0/m3', 'prime/f64/b6/m6', 'power2/f32/b2/m3']) {
+      const c = cfg(name);
+      for (const length of [0, 1, 7, block - 1, block, block + 1, 2 * block + 3]) {
+        const seeds = [1, 2, 3].map((i) => new Uint8Array(32).fill(i * 17 + length));
+        const derived = new Aggregation(c, length);
+        const whole = new Aggregation(c, length);
+        for (const seed of seeds) {
+          derived.aggregateDerived(crypto, seed);
+          whole.aggregate(deriveMask(crypto, c, seed, length));
+        }
+        expect(derived.modelCount, `${name} × ${length}`).toBe(3);
+        const [d, w] = [derived.toMaskObject(), whole.toMaskObject()];
+        expect(Buffer.from(d.vector.buffer).equals(Buffer.from(w.vector.buffer)), `${name} × ${length}`).toBe(true);
+        expect(Array.from(d.scalar), `${name} × ${length}`).toEqual(Array.from(w.scalar));
+      }
+    }
+  });
+
+  it('aggregateDerived past the model cap → too-many-models, the aggregate unchanged; a short seed → invalid-field', () => {
+    const c = cfg('power2/f32/b2/m3');
+    const full = Aggregation.restore(new Aggregation(c, 4).toMaskObject(), 1000);
+    expect(() => full.aggregateDerived(crypto, new Uint8Array(32))).toThrow(
+      expect.objectContaining({ code: 'too-many-models' }),
+    );
+    expect(full.modelCount).toBe(1000);
+    expect(Array.from(full.toMaskObject().vector)).toEqual([0, 0, 0, 0]);
+    expect(() => new Aggregation(c, 4).aggregateDerived(crypto, new Uint8Array(31))).toThrow(
+      expect.objectContaining({ code: 'invalid-field' }),
+    );
+  });
+
   it('merge of partial aggregates equals aggregating everything in one, on both arithmetic paths', () => {
     for (const name of ['prime/f32/b0/m3', 'prime/f64/b6/m6', 'power2/f32/b2/m3']) {
       const c = cfg(name);

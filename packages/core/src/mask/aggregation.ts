@@ -8,10 +8,16 @@
  * `aggregate` then just adds; `validateUnmasking` and `unmask` likewise.
  */
 
+import { expectLength } from '../bytes.ts';
+import { type PetCrypto, SEED_BYTES } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
 import { configName, type MaskConfig, type MaskParams, maskParams, sameConfig } from './config.ts';
 import { type Elements, type Group, groupFor } from './group.ts';
 import type { MaskObject } from './mask-object.ts';
+import { KeystreamReader } from './sampling.ts';
+
+/** Elements a derived mask is drawn in at a time (`aggregateDerived`): 512 KiB on the float path. */
+const DERIVE_BLOCK = 64 * 1024;
 
 /** The scalar range every honest participant keeps to (the coordinator's setting). */
 export interface AggregateBounds {
@@ -63,6 +69,42 @@ export class Aggregation {
   aggregate(object: MaskObject): void {
     this.group.addInto(this.vector, object.vector);
     this.group.addInto(this.scalar, object.scalar);
+    this.count += 1;
+  }
+
+  /**
+   * Derives the mask of `seed` (protocol.md §5.2–5.3) and adds it: exactly
+   * `aggregate(deriveMask(crypto, config, seed, length))`, drawn a block at a time into one
+   * scratch array, so a sum participant adding hundreds of masks never allocates a whole mask
+   * and reads each element once. Throws `too-many-models` past the config's model cap; nothing
+   * changes then. A libsodium failure midway (`crypto-failed`) leaves the aggregate half-added:
+   * drop it. The caller keeps (and wipes) `seed`.
+   */
+  aggregateDerived(crypto: PetCrypto, seed: Uint8Array): void {
+    expectLength(seed, SEED_BYTES, 'mask seed');
+    if (BigInt(this.count) + 1n > this.params.modelCap) {
+      throw new PetError(
+        'too-many-models',
+        `aggregation: expected at most ${this.params.modelCap} models for ${this.params.name}, got one more`,
+      );
+    }
+    const { group, length } = this;
+    const stride = group.stride;
+    const reader = new KeystreamReader(crypto.keystream(seed), (1 + length) * this.params.bytesPerNumber);
+    try {
+      const scratch = group.alloc(Math.min(DERIVE_BLOCK, Math.max(1, length)));
+      const one = scratch.subarray(0, stride);
+      group.draw(reader, one, 0, 1); // the scalar's mask comes first, as in deriveMask
+      group.addInto(this.scalar, one);
+      for (let at = 0; at < length; at += DERIVE_BLOCK) {
+        const n = Math.min(DERIVE_BLOCK, length - at);
+        const block = scratch.subarray(0, n * stride);
+        group.draw(reader, block, 0, n);
+        group.addInto(this.vector.subarray(at * stride, (at + n) * stride), block);
+      }
+    } finally {
+      reader.dispose();
+    }
     this.count += 1;
   }
 

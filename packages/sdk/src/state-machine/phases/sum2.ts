@@ -19,7 +19,6 @@
 import {
   Aggregation,
   compareBytes,
-  deriveMask,
   dictionaryKeyBytes,
   type EncryptKeyPair,
   isPetError,
@@ -50,10 +49,8 @@ export async function sum2(state: PhaseState<'sum2'>, io: StepIo): Promise<StepR
       continue;
     }
     try {
-      const mask = deriveMask(io.crypto, maskConfig, seed, modelLength);
-      const invalid = aggregation.validateAggregation(mask);
-      if (invalid !== undefined) throw invalid;
-      aggregation.aggregate(mask);
+      // Drawn and added a block at a time: no whole mask is ever allocated (protocol.md §5.2–5.3).
+      aggregation.aggregateDerived(io.crypto, seed);
     } finally {
       io.crypto.wipe(seed);
     }
