@@ -11,6 +11,11 @@
  *    the other steps, each timed alone on the same messages, says where any
  *    excess goes. Messages are built (masked, sealed) before timing: masking is
  *    the participant's cost.
+ *    The same on worker threads (node/ingest-pool.ts, `api.ingest_workers`):
+ *    a pre-generated batch of update messages handed to `handleMessage` with
+ *    as many in flight as `api.max_bodies_in_flight` lets through HTTP, with
+ *    0 (the coordinator's own thread), 1 and 2 ingest workers: updates/s, and
+ *    the batch's wall time against the floor's total on the same messages.
  * 2. A full round of 1,000 participants in process through the HTTP app
  *    (`app.request`), with the system clock: the coordinator's time serving
  *    requests and the participants' compute, per phase, plus the phase
@@ -27,9 +32,11 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../packages/coordinator/src/clock.ts';
 import { type CoordinatorApp, createCoordinatorApp } from '../packages/coordinator/src/create.ts';
+import { IngestPool } from '../packages/coordinator/src/node/ingest-pool.ts';
 import { PrometheusMetrics } from '../packages/coordinator/src/prometheus/prometheus-metrics.ts';
 import { parseSettings, type Settings } from '../packages/coordinator/src/settings.ts';
 import { CHECKPOINT_EVERY } from '../packages/coordinator/src/state-machine/coordinator.ts';
+import type { MessageIngest } from '../packages/coordinator/src/state-machine/ingest.ts';
 import type { RoundRecord, RoundSummary } from '../packages/coordinator/src/store/coordinator-store.ts';
 import { MemoryModelStore } from '../packages/coordinator/src/store/memory-model-store.ts';
 import { MemoryCoordinatorStore } from '../packages/coordinator/src/store/memory-store.ts';
@@ -116,7 +123,11 @@ function benchSettings(length: number, sums: number, updates: number, sumProbabi
   });
 }
 
-async function start(settings: Settings, clock?: Clock): Promise<CoordinatorApp & { fetch: Fetch }> {
+async function start(
+  settings: Settings,
+  clock?: Clock,
+  ingest?: MessageIngest,
+): Promise<CoordinatorApp & { fetch: Fetch }> {
   const created = await createCoordinatorApp(settings, {
     crypto,
     store: new MemoryCoordinatorStore(),
@@ -124,6 +135,7 @@ async function start(settings: Settings, clock?: Clock): Promise<CoordinatorApp 
     // As on Node: the pipeline's cost includes feeding Prometheus.
     metrics: new PrometheusMetrics(),
     ...(clock === undefined ? {} : { clock }),
+    ...(ingest === undefined ? {} : { ingest }),
   });
   return { ...created, fetch: async (path, init) => created.app.request(path, init) };
 }
@@ -154,8 +166,8 @@ interface IngestSetup {
 }
 
 /** A coordinator in its update phase (3 sum participants accepted) and `count` update messages for it. */
-async function ingestSetup(length: number, count: number, label: number): Promise<IngestSetup> {
-  const app = await start(benchSettings(length, 3, count, 0.1), new ManualClock());
+async function ingestSetup(length: number, count: number, label: number, ingest?: MessageIngest): Promise<IngestSetup> {
+  const app = await start(benchSettings(length, 3, count, 0.1), new ManualClock(), ingest);
   const params = await fetchParams(app.fetch);
   const picked = pick(params, { sum: 3, update: count }, label);
   for (const p of picked.sum) accepted(await post(app.fetch, sumMessage(crypto, params, p)), 'sum');
@@ -445,6 +457,115 @@ const ingest100kHttp = await ingestHttp(100_000, 100, 3, false);
 const ingest100kHttpContentLength = await ingestHttp(100_000, 100, 4, true);
 console.log('ingest done');
 
+// ---- 1b. Ingest on worker threads ----------------------------------------------------------
+
+/** Messages in flight at once: api.max_bodies_in_flight's default, what HTTP lets through. */
+const POOL_IN_FLIGHT = 8;
+const POOL_WORKERS = [0, 1, 2] as const;
+
+/**
+ * One batch: every message handed to handleMessage (moved to a worker, as POST /message does),
+ * POOL_IN_FLIGHT at a time, each lane taking the next message once its last one is answered.
+ * Wall time of the whole batch, GC included; then the floor's steps on the same messages.
+ */
+async function poolBatch(setup: IngestSetup, count: number) {
+  const batch = setup.messages.map((m) => m.slice()); // moved below; the originals stay for the floor
+  let next = 0;
+  const lane = async () => {
+    while (next < batch.length) {
+      const m = batch[next++] as Uint8Array;
+      await setup.app.coordinator.handleMessage(m, { handOver: true });
+    }
+  };
+  const t = performance.now();
+  await Promise.all(Array.from({ length: POOL_IN_FLIGHT }, lane));
+  const end = performance.now();
+  const [gcMs] = await gcIn([[t, end]]);
+  checkUpdatePhaseDone(setup.app, count);
+  const steps = await primitives(setup, Math.min(PASSES, 3));
+  const floorMs = sum(steps.open) + sum(steps.verify) + sum(steps.add);
+  return { totalMs: end - t, gcMs: gcMs as number, floorMs };
+}
+
+/**
+ * Every worker count on fresh coordinators, the counts interleaved round after round (0, 1, 2,
+ * 0, 1, 2, …) so that other work on the machine weighs on each alike; each count's pool is
+ * started and warmed up (JIT, libsodium's wasm tiers) on a throwaway round first.
+ */
+async function ingestPool(length: number, count: number, label: number, rounds: number) {
+  const pools = new Map<number, IngestPool | undefined>();
+  const batches = new Map<number, { totalMs: number; gcMs: number; floorMs: number }[]>();
+  try {
+    for (const workers of POOL_WORKERS) {
+      const pool = workers === 0 ? undefined : await IngestPool.start({ workers });
+      pools.set(workers, pool);
+      batches.set(workers, []);
+      const warm = await ingestSetup(length, Math.min(count, 24), label * 100 + 90 + workers, pool);
+      await poolBatch(warm, Math.min(count, 24));
+      await warm.app.close();
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const workers of POOL_WORKERS) {
+        const setup = await ingestSetup(length, count, label * 100 + r, pools.get(workers));
+        batches.get(workers)?.push(await poolBatch(setup, count));
+        await setup.app.close();
+      }
+    }
+  } finally {
+    for (const pool of pools.values()) await pool?.close();
+  }
+  const runs: Record<string, unknown> = {};
+  const perSecond: Record<number, number> = {};
+  const bestPerSecond: Record<number, number> = {};
+  const ratios: Record<number, number> = {};
+  for (const workers of POOL_WORKERS) {
+    const done = batches.get(workers) ?? [];
+    const totals = done.map((b) => b.totalMs);
+    perSecond[workers] = (count / median(totals)) * 1000;
+    bestPerSecond[workers] = (count / Math.min(...totals)) * 1000;
+    ratios[workers] = sum(totals) / sum(done.map((b) => b.floorMs));
+    runs[`workers${workers}`] = {
+      updatesPerSecond: round(perSecond[workers] as number),
+      updatesPerSecondBest: round(bestPerSecond[workers] as number),
+      batchMsMedian: round(median(totals)),
+      batchMs: totals.map((x) => round(x)),
+      gcMsPerBatch: round(mean(done.map((b) => b.gcMs))),
+      floorMsPerBatch: round(mean(done.map((b) => b.floorMs))),
+      ratioToFloorOfTotals: round(ratios[workers] as number),
+    };
+    console.log(`ingest pool ${length} weights, ${workers} workers: ${round(perSecond[workers] as number)} updates/s`);
+  }
+  const speedup = (perSecond[2] as number) / (perSecond[1] as number);
+  return {
+    weights: length,
+    messages: count,
+    rounds,
+    inFlight: POOL_IN_FLIGHT,
+    what:
+      'a pre-generated batch of update messages through coordinator.handleMessage (handOver: moved to a worker as ' +
+      `POST /message does), ${POOL_IN_FLIGHT} in flight; workers0 = the coordinator's own thread (inProcessIngest), ` +
+      'workersN = IngestPool with N threads; each batch on a fresh coordinator, the worker counts interleaved ' +
+      'round after round; batch wall time, GC included; updatesPerSecond from the median batch, …Best from the fastest',
+    ratioWhat:
+      'ratioToFloorOfTotals = the batches’ wall time ÷ the total of openSealed + verify + Aggregation.aggregate on the ' +
+      'same messages, each step timed alone on the coordinator thread (median of 3 passes)',
+    ...runs,
+    ratios: Object.fromEntries(POOL_WORKERS.map((w) => [`workers${w}`, round(ratios[w] as number)])),
+    speedup2vs1: round(speedup),
+    speedup2vs1Best: round((bestPerSecond[2] as number) / (bestPerSecond[1] as number)),
+    speedupTarget: '>= 1.7',
+    speedupPass: speedup >= 1.7,
+    ratioTarget: '<= 1.2',
+    ratioPass: Object.fromEntries(POOL_WORKERS.map((w) => [`workers${w}`, (ratios[w] as number) <= 1.2])),
+  };
+}
+
+/** Batches per worker count (interleaved). */
+const POOL_ROUNDS = Number(process.env['BENCH_POOL_ROUNDS'] ?? 5);
+const pool100k = await ingestPool(100_000, 60, 5, POOL_ROUNDS);
+const pool1m = await ingestPool(1_000_000, 16, 6, POOL_ROUNDS);
+console.log('ingest pool done');
+
 // ---- 2. A full round of 1,000 participants -------------------------------------------------
 
 async function fullRound() {
@@ -613,6 +734,8 @@ const results = {
     updates1m: ingest1m,
     http100k: ingest100kHttp,
     http100kContentLength: ingest100kHttpContentLength,
+    pool100k,
+    pool1m,
   },
   fullRound: full,
   memory,
@@ -620,6 +743,13 @@ const results = {
     ingestRatio100k: { value: ingest100k.ratioToFloor, target: '<= 1.5', pass: ingest100k.pass },
     ingestRatio1m: { value: ingest1m.ratioToFloor, target: '<= 1.5', pass: ingest1m.pass },
     memoryRatio: { value: memory.peakRssRatio, target: '<= 2', pass: memory.pass },
+    poolSpeedup2vs1At100k: { value: pool100k.speedup2vs1, target: '>= 1.7', pass: pool100k.speedupPass },
+    poolSpeedup2vs1At1m: { value: pool1m.speedup2vs1, target: '>= 1.7', pass: pool1m.speedupPass },
+    poolRatioOfTotals100k: {
+      value: pool100k.ratios,
+      target: '<= 1.2',
+      pass: pool100k.ratioPass,
+    },
   },
 };
 

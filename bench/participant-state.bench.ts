@@ -176,7 +176,9 @@ async function measure(storeName: 'memory' | 'file', live: boolean): Promise<Mea
       posts++;
       firstPost ??= performance.now();
     }
-    const headers = Object.fromEntries(new Headers((init?.headers ?? {}) as ConstructorParameters<typeof Headers>[0]).entries());
+    const headers = Object.fromEntries(
+      new Headers((init?.headers ?? {}) as ConstructorParameters<typeof Headers>[0]).entries(),
+    );
     const body = init?.body as Uint8Array | string | undefined;
     const answer = await new Promise<BridgedAnswer>((resolve) => {
       pending.set(id, resolve);

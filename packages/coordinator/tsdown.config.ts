@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsdown';
 import { packageConfig } from '../../tsdown.shared.ts';
 
-// One entry per subpath export, plus the CLI (`bin`), which runs on plain Node.
+// One entry per subpath export, plus the CLI (`bin`), which runs on plain Node, and the ingest
+// worker thread's entry, which the pool starts by its URL next to the module (node/ingest-pool.ts).
 export default defineConfig(
   packageConfig({
     entry: {
@@ -10,6 +11,7 @@ export default defineConfig(
       redis: 'src/redis/index.ts',
       prometheus: 'src/prometheus/index.ts',
       cli: 'src/node/cli.ts',
+      'ingest-worker': 'src/node/ingest-worker.ts',
     },
     platform: 'node',
     tsconfig: 'tsconfig.build.json',

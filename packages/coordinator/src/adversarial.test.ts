@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import {
   Aggregation,
   decodeGlobalModel,
-  decodeMaskObject,
   deriveMask,
-  encodeMaskObject,
+  groupFor,
   initCrypto,
   Masker,
   type MaskObject,
@@ -170,20 +169,15 @@ async function honestRound(l: Live, pool: readonly SimParticipant[], seed: numbe
   return { round, ...sent };
 }
 
-/** Adds `delta` to element `index` of an encoded mask object's vector (mod the group order). */
+/** Adds `delta` to element `index` of a mask object's vector (mod the group order), in the group's arithmetic. */
 function pushElement(object: MaskObject, index: number, delta: bigint): MaskObject {
   const params = maskParams(object.config);
-  const bytes = encodeMaskObject(object);
-  const width = params.bytesPerNumber;
-  const at = 4 + 4 + index * width;
-  let value = 0n;
-  for (let b = width - 1; b >= 0; b--) value = (value << 8n) | BigInt(bytes[at + b] as number);
-  value = (value + delta) % params.order;
-  for (let b = 0; b < width; b++) {
-    bytes[at + b] = Number(value & 0xffn);
-    value >>= 8n;
-  }
-  return decodeMaskObject(bytes, { config: object.config, length: object.length });
+  const group = groupFor(params);
+  const push = new Array<bigint>(object.length).fill(0n);
+  push[index] = delta % params.order;
+  const vector = object.vector.slice();
+  group.addInto(vector, group.fromBigInts(push));
+  return { ...object, vector };
 }
 
 /** A seeded xorshift in [0, 1). */

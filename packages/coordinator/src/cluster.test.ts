@@ -186,6 +186,14 @@ describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('three coordinator
       const res = await hs[2]?.fetch('/model');
       const global = decodeGlobalModel(new Uint8Array(await (res as Response).arrayBuffer()));
       expectAverage(hs[0]?.settings ?? testSettings(), global.model, run.models, run.scalars, F32);
+      // One model, one ETag on every instance: a client revalidates at any of them (protocol.md §3.10).
+      const tags = await Promise.all(hs.map(async (h) => (await h.fetch('/model')).headers.get('etag')));
+      expect(tags[0]).toMatch(new RegExp(`^"${run.roundId}-[A-Za-z0-9_-]+"$`));
+      expect(new Set(tags).size).toBe(1);
+      for (const h of hs) {
+        const again = await h.fetch('/model', { headers: { 'if-none-match': tags[0] ?? '' } });
+        expect(again.status).toBe(304);
+      }
       const history = await hs[1]?.coordinator.history(10);
       expect(history?.find((r) => r.roundId === run.roundId)?.outcome).toBe('completed');
     }

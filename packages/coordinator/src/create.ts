@@ -19,6 +19,7 @@ import { type Logger, silentLogger } from './logger.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { Settings } from './settings.ts';
 import { Coordinator, type CoordinatorEvents } from './state-machine/coordinator.ts';
+import type { MessageIngest } from './state-machine/ingest.ts';
 import type { CoordinatorStore } from './store/coordinator-store.ts';
 import { MemoryCoordinatorStore } from './store/memory-store.ts';
 import type { ModelStore } from './store/model-store.ts';
@@ -48,6 +49,11 @@ export interface CoordinatorPorts {
    * for per-address limits; without it every client shares one address (docs/security.md §2).
    */
   readonly getConnInfo?: GetConnInfo;
+  /**
+   * Where messages are opened and decoded (state-machine/ingest.ts): the coordinator's own thread
+   * unless given (Node: a pool of worker threads, which the caller closes after the app).
+   */
+  readonly ingest?: MessageIngest;
 }
 
 export interface CoordinatorApp {
@@ -92,6 +98,7 @@ export async function createCoordinatorApp(settings: Settings, ports: Coordinato
       ...(settings.cluster.instance === '' ? {} : { instance: settings.cluster.instance }),
       ...(ports.clock === undefined ? {} : { clock: ports.clock }),
       ...(ports.logger === undefined ? {} : { logger: ports.logger }),
+      ...(ports.ingest === undefined ? {} : { ingest: ports.ingest }),
     });
   } catch (error) {
     await store.close();

@@ -13,6 +13,7 @@ describe('@petfl/coordinator entries', () => {
       'createApp',
       'createCoordinatorApp',
       'Coordinator',
+      'inProcessIngest',
       'MemoryCoordinatorStore',
       'MemoryModelStore',
       'memoryRateLimitStores',
@@ -31,6 +32,7 @@ describe('@petfl/coordinator entries', () => {
       'RedisRateLimitStores',
       'PrometheusMetrics',
       'Metrics',
+      'IngestPool',
     ]) {
       expect(core, name).not.toHaveProperty(name);
     }
@@ -39,7 +41,10 @@ describe('@petfl/coordinator entries', () => {
   it('the adapters', async () => {
     expect(Object.keys(await import('@petfl/coordinator/node')).sort()).toEqual([
       'FsModelStore',
+      'IngestPool',
+      'autoIngestWorkers',
       'createNodeCoordinatorApp',
+      'ingestWorkers',
       'listen',
       'storeFromSettings',
     ]);

@@ -39,6 +39,14 @@ export {
   type MessageContext,
   type Phase,
 } from './state-machine/coordinator.ts';
+export type { EligibilityFacts, EligibilityVerdict } from './state-machine/eligibility.ts';
+export {
+  type DecodeRequest,
+  inProcessIngest,
+  type MessageIngest,
+  type OpenOutcome,
+  type OpenRequest,
+} from './state-machine/ingest.ts';
 export { judgePhase, type PhaseVerdict } from './state-machine/phase-timing.ts';
 export type {
   AggregateRecord,

@@ -241,6 +241,23 @@ describe('parseSettings: one problem line per bad value', () => {
   });
 });
 
+describe('parseSettings: api.ingest_workers', () => {
+  it('is "auto" by default, a count from the file or the environment, and refuses anything else', () => {
+    expect(parseSettings(undefined, {}).api.ingestWorkers).toBe('auto');
+    expect(parseSettings('[api]\ningest_workers = 3\n', {}).api.ingestWorkers).toBe(3);
+    expect(parseSettings(undefined, { PETFL_API_INGEST_WORKERS: '0' }).api.ingestWorkers).toBe(0);
+    expect(parseSettings(undefined, { PETFL_API_INGEST_WORKERS: 'auto' }).api.ingestWorkers).toBe('auto');
+    for (const bad of ['-1', 'many', '257', '1.5']) {
+      expect(problemsOf(undefined, { PETFL_API_INGEST_WORKERS: bad })).toEqual([
+        `api.ingest_workers: expected "auto" or an integer in 0..256, got "${bad}"`,
+      ]);
+    }
+    expect(problemsOf('[api]\ningest_workers = 300\n')).toEqual([
+      'api.ingest_workers: expected "auto" or an integer in 0..256, got 300',
+    ]);
+  });
+});
+
 describe('parseSettings: the environment', () => {
   it('reads each variable as the type of its default; lists are comma-separated', () => {
     const s = parseSettings('[api]\nmax_body_bytes = 4096\n', {

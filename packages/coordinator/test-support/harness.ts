@@ -12,6 +12,7 @@ import type { Logger } from '../src/logger.ts';
 import { createNodeCoordinatorApp } from '../src/node/create.ts';
 import { PrometheusMetrics } from '../src/prometheus/prometheus-metrics.ts';
 import { parseSettings, type Settings } from '../src/settings.ts';
+import type { MessageIngest } from '../src/state-machine/ingest.ts';
 import type { CoordinatorStore } from '../src/store/coordinator-store.ts';
 import { MemoryModelStore } from '../src/store/memory-model-store.ts';
 import type { ModelStore } from '../src/store/model-store.ts';
@@ -39,9 +40,12 @@ export const ADMIN_TOKEN = 'test-admin-token';
  * messages; override any field with its PETFL_* name (`{ PETFL_PET_UPDATE_TIME_MIN_MS: '200' }`).
  */
 export function testSettings(env: Record<string, string> = {}): Settings {
+  // Messages are opened in the coordinator's own thread unless a test asks for ingest workers
+  // (PETFL_API_INGEST_WORKERS; the pool's own tests: src/node/ingest-pool.test.ts).
   const toml = `
 [api]
 admin_token = "${ADMIN_TOKEN}"
+ingest_workers = 0
 [safety]
 allow_unsafe_small_rounds = true
 scalar_min = 0
@@ -74,7 +78,13 @@ export interface Harness extends Omit<CoordinatorApp, 'metrics'> {
 
 export async function startHarness(
   settings: Settings = testSettings(),
-  options: { store?: CoordinatorStore; models?: ModelStore; clock?: Clock; logger?: Logger } = {},
+  options: {
+    store?: CoordinatorStore;
+    models?: ModelStore;
+    clock?: Clock;
+    logger?: Logger;
+    ingest?: MessageIngest;
+  } = {},
 ): Promise<Harness> {
   const crypto = await initCrypto();
   const clock = options.clock ?? new ManualClock();
@@ -87,6 +97,7 @@ export async function startHarness(
     metrics,
     ...(options.store === undefined ? {} : { store: options.store }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.ingest === undefined ? {} : { ingest: options.ingest }),
   });
   const fetch: Fetch = async (path, init) => created.app.request(path, init);
   return {

@@ -16,7 +16,14 @@
  * helper for client addresses, rate-limit stores, metrics).
  */
 
-import { fromBase64Url, isPetError, type PetCrypto, toBase64Url, verifySeedsRequest } from '@petfl/core';
+import {
+  decodeGlobalModel,
+  fromBase64Url,
+  isPetError,
+  type PetCrypto,
+  toBase64Url,
+  verifySeedsRequest,
+} from '@petfl/core';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
@@ -223,12 +230,14 @@ export function createApp(deps: AppDeps): Hono {
     return binaryOr204(c, bytes);
   });
 
-  // A strong ETag per global model: its round id and a digest of its bytes, computed once per
-  // model (the coordinator keeps one array per model). hono/etag answers 304 to a match.
+  // A strong ETag per global model (protocol.md §3.10): the round id its body names and a digest of
+  // the body, computed once per model (the coordinator keeps one array per model). It depends on
+  // the bytes alone, so every instance serving the same model gives the same tag (ADR 0008).
+  // hono/etag answers 304 to a match.
   let modelTag: { readonly bytes: Uint8Array; readonly etag: string } | undefined;
   const modelEtag = (bytes: Uint8Array): string => {
     if (modelTag?.bytes !== bytes) {
-      const roundId = coordinator.status().latestModelRoundId;
+      const { roundId } = decodeGlobalModel(bytes);
       modelTag = { bytes, etag: `"${roundId}-${toBase64Url(crypto.hash(bytes).subarray(0, 18))}"` };
     }
     return modelTag.etag;
@@ -278,7 +287,8 @@ export function createApp(deps: AppDeps): Hono {
     }),
     async (c) => {
       const body = new Uint8Array(await c.req.arrayBuffer());
-      const accepted = await coordinator.handleMessage(body, { subject: c.var.admitted.subject });
+      // The body is this request's own: the coordinator may move it to an ingest worker uncopied.
+      const accepted = await coordinator.handleMessage(body, { subject: c.var.admitted.subject, handOver: true });
       return c.json({ accepted: accepted.kind === 'chunk' ? 'chunk' : accepted.tag }, 202);
     },
   );

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { parseSettings, SettingsError } from '../settings.ts';
 import { startupProblems } from '../startup-problems.ts';
+import { ingestWorkers } from './create.ts';
 import { listen } from './listen.ts';
 
 const logger = pino({ name: 'petfl-coordinator', level: process.env['LOG_LEVEL'] ?? 'info' });
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
       modelsDir: settings.models.dir,
       mask: settings.mask,
       modelLength: settings.model.length,
+      ingestWorkers: ingestWorkers(settings.api),
     },
     `coordinator listening on ${running.url} (operator status: GET ${running.url}/admin/status)`,
   );

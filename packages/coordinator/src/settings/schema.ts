@@ -39,6 +39,21 @@ export interface SettingsContext {
 
 const MS = int(1, 2 ** 31 - 1);
 
+/** The most ingest worker threads one coordinator process may run. */
+export const MAX_INGEST_WORKERS = 256;
+
+/** `api.ingest_workers`: "auto", or a count (from the environment, its digits). */
+const ingestWorkers = v.pipe(
+  setting<'auto' | number | string>(
+    `"auto" or an integer in 0..${MAX_INGEST_WORKERS}`,
+    (value) =>
+      value === 'auto' ||
+      isInteger(0, MAX_INGEST_WORKERS)(value) ||
+      (typeof value === 'string' && /^\d{1,3}$/.test(value) && Number(value) <= MAX_INGEST_WORKERS),
+  ),
+  v.transform((value): 'auto' | number => (value === 'auto' ? 'auto' : Number(value))),
+);
+
 /** RFC 6750 bearer-token characters, as hono/bearer-auth accepts them. */
 const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 // SECURITY: a token is a secret; its problem never shows the value.
@@ -58,6 +73,7 @@ const apiSchema = v.pipe(
     cors_origins: textList,
     max_body_bytes: int(1024, 2 ** 31 - 1),
     max_bodies_in_flight: int(1, 10_000),
+    ingest_workers: ingestWorkers,
     max_phase_waiters: int(0, 1_000_000),
     headers_timeout_ms: MS,
     request_timeout_ms: MS,
@@ -85,6 +101,11 @@ const apiSchema = v.pipe(
         maxBodyBytes: api.max_body_bytes,
         /** `POST /message` bodies read or processed at once; beyond it 503 busy with Retry-After. */
         maxBodiesInFlight: api.max_bodies_in_flight,
+        /**
+         * Worker threads that open, verify and decode messages (Node: node/ingest-pool.ts); 0: the
+         * coordinator's own thread; "auto": one fewer than the cores, at most maxBodiesInFlight.
+         */
+        ingestWorkers: api.ingest_workers,
         /** Held `GET /phase` long polls; beyond it a poll is answered at once. */
         maxPhaseWaiters: api.max_phase_waiters,
         /** Node's server.headersTimeout: a client must send its headers within it (slow-loris). */

@@ -12,13 +12,16 @@
  * Every change — an accepted message, a timer, an operator command — runs
  * through one serializing queue, so handlers never interleave across their
  * store awaits. Opening a message (decrypt, verify, decode) is pure CPU work
- * done before the queue; the handler then re-checks that the round it was
- * opened for is still the round in progress.
+ * done before the queue, in this thread or on worker threads (ingest.ts);
+ * messages take their turns — the cheap checks against the round, then the
+ * queue — in the order they arrived, whichever one's work finished first, and
+ * the handler re-checks that the round it was opened for is still the round in
+ * progress.
  */
 
 import {
+  type Chunk,
   decodeChunk,
-  decodePayload,
   encodeGlobalModel,
   encodeSumDict,
   type GlobalModel,
@@ -26,7 +29,7 @@ import {
   type MessageTag,
   MIN_CHUNK_COST,
   type OpenedFrame,
-  openFrame,
+  type Payload,
   type PetCrypto,
   PetError,
   TAGS,
@@ -34,7 +37,7 @@ import {
 } from '@petfl/core';
 import { type Clock, systemClock } from '../clock.ts';
 import { type Logger, pkTag, silentLogger } from '../logger.ts';
-import { changePetSettings, type PhaseSettings, type Settings } from '../settings.ts';
+import { changePetSettings, type Settings } from '../settings.ts';
 import {
   BANNED_LIMIT,
   type CoordinatorMeta,
@@ -47,8 +50,11 @@ import {
   type StoreNotice,
 } from '../store/coordinator-store.ts';
 import type { ModelStore } from '../store/model-store.ts';
+import { type EligibilityVerdict, eligibilityFacts } from './eligibility.ts';
+import { InOrder } from './in-order.ts';
+import { inProcessIngest, type MessageIngest } from './ingest.ts';
 import { acceptSum, checkSumEligible } from './phases/sum.ts';
-import { acceptSum2, checkSum2Eligible } from './phases/sum2.ts';
+import { acceptSum2, checkSum2Eligible, checkSum2Sender } from './phases/sum2.ts';
 import { unmaskRound } from './phases/unmask.ts';
 import { acceptUpdate, checkUpdateEligible } from './phases/update.ts';
 import {
@@ -104,6 +110,11 @@ export interface CoordinatorDeps {
    * notices. Without it this coordinator is the only one on its store and always leads.
    */
   readonly cluster?: ClusterOptions;
+  /**
+   * Where messages are opened and decoded (ingest.ts): this thread unless given — on Node, a pool
+   * of worker threads (node/ingest-pool.ts). The caller owns it (and closes it after `shutdown`).
+   */
+  readonly ingest?: MessageIngest;
 }
 
 export interface ClusterOptions {
@@ -117,6 +128,11 @@ export interface ClusterOptions {
 export interface MessageContext {
   /** The subject of the sender's verified admission token (token admission), else undefined. */
   readonly subject?: string | undefined;
+  /**
+   * The caller gives the sealed bytes' buffer up (the HTTP body it read): the coordinator may move
+   * it to a worker thread instead of copying it, which leaves the caller's array detached.
+   */
+  readonly handOver?: boolean | undefined;
 }
 
 /** What `POST /message` accepted: a whole message, or one chunk of a multipart message. */
@@ -169,6 +185,11 @@ export const CHECKPOINT_EVERY = 8;
 /** A message that waited longer than this for its turn in the queue is refused (503), not handled late. */
 export const QUEUE_DEADLINE_MS = 30_000;
 
+/** A message sealed to the round just ended. */
+function lateMessage(previous: PreviousRound | undefined): PetError {
+  return new PetError('wrong-round', `message: sealed to round ${previous?.roundId ?? '?'}, which has ended`);
+}
+
 export class Coordinator {
   private readonly crypto: PetCrypto;
   private readonly settings: Settings;
@@ -215,6 +236,12 @@ export class Coordinator {
   private bannedSubjects = new Set<string>();
   /** admission.kind = 'allowlist': the admitted participant keys. */
   private readonly allowlist: ReadonlySet<string> | undefined;
+  /** Opens and decodes messages (ingest.ts). */
+  private readonly ingest: MessageIngest;
+  /** Messages take their turn at the cheap checks against the round in the order they arrived… */
+  private readonly checksLine = new InOrder();
+  /** …and enter the queue in that order too. */
+  private readonly queueLine = new InOrder();
 
   private constructor(deps: CoordinatorDeps) {
     this.crypto = deps.crypto;
@@ -229,6 +256,7 @@ export class Coordinator {
     this.cluster = deps.cluster;
     const { admission } = deps.settings;
     this.allowlist = admission.kind === 'allowlist' ? new Set(admission.allowlist) : undefined;
+    this.ingest = deps.ingest ?? inProcessIngest(deps.crypto);
   }
 
   /** Loads the store, continues or fails a persisted round, and starts a round unless paused. */
@@ -530,146 +558,211 @@ export class Coordinator {
    * (bans, allowlist, the token subject's identities) → duplicate → eligibility from the payload's
    * leading signatures (for a multipart message on chunk 0, before any chunk is held) → chunk
    * reassembly → full decode → phase handler. Throws a PetError for every rejection.
+   *
+   * Opening and decoding run on the ingest (ingest.ts), possibly on worker threads and several
+   * messages at once. Everything that reads or changes the round — the checks from the phase on
+   * and chunk reassembly, then the phase handler in the queue — takes its turn in the order the
+   * messages arrived here, whichever one's opening finished first: which messages a phase takes
+   * (duplicates, count.max) is decided as it would be one message at a time.
    */
   async handleMessage(sealed: Uint8Array, context: MessageContext = {}): Promise<Accepted> {
+    // Read before the bytes may be handed over to a worker (which detaches the caller's array).
+    const bytes = sealed.length;
     try {
       const accepted = await this.process(sealed, context);
       const tag = accepted.kind === 'chunk' ? 'chunk' : accepted.tag;
       this.accepted[tag] = (this.accepted[tag] ?? 0) + 1;
-      this.events.messageAccepted?.(tag, sealed.length);
+      this.events.messageAccepted?.(tag, bytes);
       return accepted;
     } catch (error) {
       const code = isPetError(error) ? error.code : 'internal';
       this.rejected[code] = (this.rejected[code] ?? 0) + 1;
-      this.events.messageRejected?.(code, sealed.length);
+      this.events.messageRejected?.(code, bytes);
       throw error;
     }
   }
 
   private async process(sealed: Uint8Array, context: MessageContext): Promise<Accepted> {
+    const length = sealed.byteLength;
+    // A follower may judge a message again after catching up (below): it keeps the bytes for that.
+    const handOver = context.handOver === true && this.role === 'leader';
     try {
-      return await this.processOnce(sealed, context);
+      return await this.processOnce(sealed, context, handOver);
     } catch (error) {
       // A follower may be a notice behind the store: the round or phase a participant saw at
       // another instance is not yet here. Catch up once and judge the message again — at most
-      // every FOLLOW_AGAIN_MS, so garbage cannot make every message cost a reload.
+      // every FOLLOW_AGAIN_MS, so garbage cannot make every message cost a reload. (Bytes handed
+      // over to a worker — this instance led when the message came — cannot be judged again.)
       const stale = isPetError(error, 'decrypt-failed') || isPetError(error, 'wrong-phase');
       const now = this.clock.now();
       if (!stale || this.role !== 'follower' || now - this.followedAt < FOLLOW_AGAIN_MS) throw error;
+      if (sealed.byteLength !== length) throw error;
       await this.serialize(async () => {
         if (this.state.kind !== 'shutdown' && this.role === 'follower') await this.follow();
       });
-      return this.processOnce(sealed, context);
+      return this.processOnce(sealed, context, false);
     }
   }
 
-  private async processOnce(sealed: Uint8Array, context: MessageContext): Promise<Accepted> {
-    if (this.state.kind === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
-    const round = this.round;
-    if (round === undefined) {
-      this.rejectStale(sealed);
-      throw new PetError('wrong-phase', 'message: no round is in progress');
-    }
-    const { record } = round;
-    let frame: OpenedFrame;
+  private async processOnce(sealed: Uint8Array, context: MessageContext, handOver: boolean): Promise<Accepted> {
+    // Both places are taken at arrival, in one step: the order of arrival is the order of turns.
+    const checks = this.checksLine.join();
+    const entry = this.queueLine.join();
     try {
-      frame = openFrame(this.crypto, sealed, round.keyPair);
-    } catch (error) {
-      if (isPetError(error, 'decrypt-failed')) this.rejectStale(sealed);
-      throw error;
-    }
-    const pk = toBase64Url(frame.participantPk);
-    this.checkPhase(round, frame.tag);
-    this.checkAdmitted(round, pk, context.subject);
-    this.checkNotAccepted(round, frame.tag, pk);
-    const admit = (prefix: Uint8Array) => {
-      this.checkEligible(round, frame, pk, prefix);
-      // With several instances the store binds first (bindSubjectAcrossInstances), then this one.
-      if (this.cluster === undefined) this.bindSubject(round, pk, context.subject);
-    };
-
-    let payloadBytes: Uint8Array;
-    if (frame.multipart) {
-      const whole =
-        this.cluster !== undefined && this.store.addChunk !== undefined
-          ? await this.addSharedChunk(round, frame, pk, async (prefix) => {
-              admit(prefix);
-              await this.bindSubjectAcrossInstances(round, pk, context.subject);
-            })
-          : round.assembler.add(pk, TAGS[frame.tag], frame.body, admit);
-      if (whole === undefined) return { kind: 'chunk' };
-      payloadBytes = whole;
-    } else {
-      admit(frame.body);
-      await this.bindSubjectAcrossInstances(round, pk, context.subject);
-      payloadBytes = frame.body;
-    }
-    const payload = decodePayload(frame.tag, payloadBytes, {
-      config: record.maskConfig,
-      modelLength: record.modelLength,
-    });
-
-    const queuedAt = this.clock.now();
-    return this.serialize(async () => {
       if (this.state.kind === 'shutdown')
         throw new PetError('unavailable', 'message: the coordinator is shutting down');
+      const round = this.round;
+      const previous = this.previous;
+      if (round === undefined) {
+        if (previous !== undefined) await this.rejectLate(sealed, handOver, previous);
+        throw new PetError('wrong-phase', 'message: no round is in progress');
+      }
+      const { record } = round;
+      const opened = await this.ingest.open({
+        sealed,
+        handOver,
+        key: round.keyPair,
+        previousKey: previous?.round.keyPair,
+        eligibility: eligibilityFacts(record),
+      });
+      if (opened.kind === 'late') throw lateMessage(previous);
+      const { frame } = opened;
+
+      // The checks against the round and chunk reassembly: in the order of arrival.
+      await checks.wait();
+      if (this.phase() === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
       if (this.round !== round) throw new PetError('wrong-round', 'message: its round ended while it was processed');
-      const waited = this.clock.now() - queuedAt;
-      if (waited > QUEUE_DEADLINE_MS) {
-        throw new PetError(
-          'unavailable',
-          `message: waited ${waited} ms for its turn (at most ${QUEUE_DEADLINE_MS}); retry`,
-        );
-      }
-      this.checkPhase(round, payload.kind);
-      await this.reconcileIfSuspect(round);
-      try {
-        switch (payload.kind) {
-          case 'sum':
-            await acceptSum(this.store, round, pk, payload.sum);
-            break;
-          case 'update':
-            await acceptUpdate(this.store, round, pk, payload.update);
-            await this.checkpoint(round);
-            break;
-          case 'sum2':
-            await acceptSum2(this.crypto, this.store, round, pk, payload.sum2);
-            break;
-        }
-      } catch (error) {
-        // A refusal changed nothing; any other failure (a store error, a timeout) may have been
-        // applied in the store after all: reload the mirror from the store before the next message.
-        if (!isPetError(error)) this.mirrorSuspect = true;
-        throw error;
-      }
-      this.log.debug({ roundId: record.roundId, tag: payload.kind, participant: pkTag(pk) }, 'message accepted');
-      if (this.cluster === undefined) {
-        await this.dispatch({ type: 'accepted', counts: { ...round.accepted }, now: this.clock.now() });
-      } else if (this.role === 'leader') {
-        await this.countAcrossInstances();
+      const pk = toBase64Url(frame.participantPk);
+      this.checkPhase(round, frame.tag);
+      this.checkAdmitted(round, pk, context.subject);
+      this.checkNotAccepted(round, frame.tag, pk);
+      const admit = (prefix: Uint8Array) => {
+        this.checkEligible(round, frame, pk, prefix, opened.eligibility);
+        // With several instances the store binds first (bindSubjectAcrossInstances), then this one.
+        if (this.cluster === undefined) this.bindSubject(round, pk, context.subject);
+      };
+      const shared = frame.multipart && this.cluster !== undefined && this.store.addChunk !== undefined;
+      let whole: Uint8Array | undefined;
+      let chunk: Chunk | undefined;
+      if (shared) {
+        chunk = decodeChunk(frame.body);
+        if (chunk.index === 0) admit(chunk.data);
+      } else if (frame.multipart) {
+        whole = round.assembler.add(pk, TAGS[frame.tag], frame.body, admit);
       } else {
-        // The leader counts across instances and ends the phase; a lost notice is made up by the next one.
-        this.store.notify('counts').catch(() => undefined);
+        admit(frame.body);
       }
-      return { kind: 'message', tag: payload.kind };
-    });
+      checks.done();
+
+      // Store round trips (several instances) do not hold up the messages behind this one.
+      let payloadBytes: Uint8Array;
+      let owned = true;
+      if (chunk !== undefined) {
+        if (chunk.index === 0) await this.bindSubjectAcrossInstances(round, pk, context.subject);
+        whole = await this.addSharedChunk(round, frame, pk, chunk);
+        if (whole === undefined) return { kind: 'chunk' };
+        // The store's answer may share its buffer with other data: moved only if it is all its own.
+        owned = whole.byteOffset === 0 && whole.byteLength === whole.buffer.byteLength;
+        payloadBytes = whole;
+      } else if (frame.multipart) {
+        if (whole === undefined) return { kind: 'chunk' };
+        payloadBytes = whole; // the assembler's fresh copy
+      } else {
+        await this.bindSubjectAcrossInstances(round, pk, context.subject);
+        payloadBytes = frame.body; // the opened message: this pipeline's own
+      }
+      const payload = await this.ingest.decode({
+        tag: frame.tag,
+        bytes: payloadBytes,
+        handOver: owned,
+        expect: { config: record.maskConfig, modelLength: record.modelLength },
+      });
+
+      // The queue: in the order of arrival too.
+      await entry.wait();
+      const queuedAt = this.clock.now();
+      return this.serialize(() => this.accept(round, pk, payload, queuedAt));
+    } finally {
+      checks.done();
+      entry.done();
+    }
+  }
+
+  /** The phase handler of an opened, checked and decoded message (inside the queue). */
+  private async accept(round: LiveRound, pk: string, payload: Payload, queuedAt: number): Promise<Accepted> {
+    const { record } = round;
+    if (this.state.kind === 'shutdown') throw new PetError('unavailable', 'message: the coordinator is shutting down');
+    if (this.round !== round) throw new PetError('wrong-round', 'message: its round ended while it was processed');
+    const waited = this.clock.now() - queuedAt;
+    if (waited > QUEUE_DEADLINE_MS) {
+      throw new PetError(
+        'unavailable',
+        `message: waited ${waited} ms for its turn (at most ${QUEUE_DEADLINE_MS}); retry`,
+      );
+    }
+    this.checkPhase(round, payload.kind);
+    await this.reconcileIfSuspect(round);
+    try {
+      switch (payload.kind) {
+        case 'sum':
+          await acceptSum(this.store, round, pk, payload.sum);
+          break;
+        case 'update':
+          await acceptUpdate(this.store, round, pk, payload.update);
+          await this.checkpoint(round);
+          break;
+        case 'sum2':
+          await acceptSum2(this.crypto, this.store, round, pk, payload.sum2);
+          break;
+      }
+    } catch (error) {
+      // A refusal changed nothing; any other failure (a store error, a timeout) may have been
+      // applied in the store after all: reload the mirror from the store before the next message.
+      if (!isPetError(error)) this.mirrorSuspect = true;
+      throw error;
+    }
+    this.log.debug({ roundId: record.roundId, tag: payload.kind, participant: pkTag(pk) }, 'message accepted');
+    if (this.cluster === undefined) {
+      await this.dispatch({ type: 'accepted', counts: { ...round.accepted }, now: this.clock.now() });
+    } else if (this.role === 'leader') {
+      await this.countAcrossInstances();
+    } else {
+      // The leader counts across instances and ends the phase; a lost notice is made up by the next one.
+      this.store.notify('counts').catch(() => undefined);
+    }
+    return { kind: 'message', tag: payload.kind };
+  }
+
+  /** Between rounds: a message that opens with the last round's key is late ('wrong-round'). */
+  private async rejectLate(sealed: Uint8Array, handOver: boolean, previous: PreviousRound): Promise<void> {
+    let outcome: Awaited<ReturnType<MessageIngest['open']>> | undefined;
+    try {
+      outcome = await this.ingest.open({
+        sealed,
+        handOver,
+        key: undefined,
+        previousKey: previous.round.keyPair,
+        eligibility: undefined,
+      });
+    } catch (error) {
+      if (!isPetError(error, 'decrypt-failed')) throw error;
+    }
+    if (outcome?.kind === 'late') throw lateMessage(previous);
   }
 
   /**
    * One chunk of a multipart message, reassembled in the store (ADR 0008): the chunks of one
-   * message may reach different instances. Chunk 0 is admitted here first, as the in-memory
+   * message may reach different instances. Chunk 0 was admitted first, as the in-memory
    * assembler does; the store keeps the assembler's rules and budgets.
    */
   private async addSharedChunk(
     round: LiveRound,
     frame: OpenedFrame,
     pk: string,
-    admit: (prefix: Uint8Array) => Promise<void>,
+    chunk: Chunk,
   ): Promise<Uint8Array | undefined> {
     const addChunk = this.store.addChunk?.bind(this.store);
     if (addChunk === undefined) throw new Error('addSharedChunk: the store cannot hold chunks');
-    const chunk = decodeChunk(frame.body);
-    if (chunk.index === 0) await admit(chunk.data);
     const cost = Math.max(frame.body.length, MIN_CHUNK_COST);
     const outcome = await addChunk(
       round.record.roundId,
@@ -793,8 +886,23 @@ export class Coordinator {
     keys.add(pk);
   }
 
-  /** Eligibility from the payload's leading signatures (a whole payload, or chunk 0's data). */
-  private checkEligible(round: LiveRound, frame: OpenedFrame, pk: string, prefix: Uint8Array): void {
+  /**
+   * Eligibility from the payload's leading signatures (a whole payload, or chunk 0's data): the
+   * ingest's verdict on the same bytes when it made the signature checks, else checked here.
+   */
+  private checkEligible(
+    round: LiveRound,
+    frame: OpenedFrame,
+    pk: string,
+    prefix: Uint8Array,
+    verdict: EligibilityVerdict | undefined,
+  ): void {
+    if (verdict !== undefined) {
+      // The sender's membership is the round's to check; then the signatures' verdict.
+      if (frame.tag === 'sum2') checkSum2Sender(round, pk);
+      if (verdict !== null) throw new PetError(verdict.code, verdict.message);
+      return;
+    }
     switch (frame.tag) {
       case 'sum':
         checkSumEligible(this.crypto, round, frame.participantPk, prefix);
@@ -805,22 +913,6 @@ export class Coordinator {
       case 'sum2':
         checkSum2Eligible(this.crypto, round, frame.participantPk, pk, prefix);
         break;
-    }
-  }
-
-  /** A message that does not open with this round's key but opens with the last round's is late. */
-  private rejectStale(sealed: Uint8Array): void {
-    const previous = this.previous;
-    if (previous === undefined) return;
-    let opened = false;
-    try {
-      this.crypto.openSealed(sealed, previous.round.keyPair);
-      opened = true;
-    } catch {
-      // not the previous round's either: the caller reports decrypt-failed
-    }
-    if (opened) {
-      throw new PetError('wrong-round', `message: sealed to round ${previous.roundId}, which has ended`);
     }
   }
 

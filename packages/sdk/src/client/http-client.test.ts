@@ -5,6 +5,7 @@
  * records the backoff instead of sleeping.
  */
 
+import { createCoordinatorApp, MemoryModelStore, parseSettings } from '@petfl/coordinator';
 import {
   encodeGlobalModel,
   encodeRoundParameters,
@@ -185,6 +186,87 @@ describe('HttpCoordinatorClient: reads (protocol.md §1.2, §3.8–3.10)', () =>
       `https://coordinator.test/api/seeds?pk=${toBase64Url(sumPk)}&sig=${toBase64Url(signature)}`,
     );
     expect(toBase64Url(sumPk)).toMatch(/^[A-Za-z0-9_-]{43}$/); // URL-safe as it is
+  });
+});
+
+describe('HttpCoordinatorClient: GET /model revalidates (protocol.md §3.10)', () => {
+  const withTag = (response: ResponseLike, etag: string): ResponseLike => ({
+    ...response,
+    headers: new Headers({ etag }),
+  });
+
+  it('keeps the model with its ETag, sends If-None-Match, and answers a 304 with a copy of the kept model', async () => {
+    const first = { roundId: 6, model: Float32Array.of(0.5, -1.5) };
+    const second = { roundId: 7, model: Float32Array.of(2, 3) };
+    const { client, calls } = harness([
+      withTag(answer(200, encodeGlobalModel(first)), '"6-abc"'),
+      answer(304),
+      answer(304),
+      withTag(answer(200, encodeGlobalModel(second)), '"7-def"'),
+      answer(304),
+      answer(204),
+      answer(200, encodeGlobalModel(first)), // no ETag: nothing is kept
+      answer(200, encodeGlobalModel(first)),
+    ]);
+    const got = await client.getModel();
+    expect(got).toStrictEqual(first);
+    const again = await client.getModel();
+    expect(again).toStrictEqual(first);
+    expect(again?.model).not.toBe(got?.model);
+    // What the caller does with its array does not change what the next 304 answers.
+    again?.model.fill(0);
+    expect(await client.getModel()).toStrictEqual(first);
+    expect(await client.getModel()).toStrictEqual(second);
+    expect(await client.getModel()).toStrictEqual(second);
+    expect(await client.getModel()).toBeUndefined();
+    expect(await client.getModel()).toStrictEqual(first);
+    expect(await client.getModel()).toStrictEqual(first);
+    const sent = calls.map((c) => (c.init?.headers as Record<string, string> | undefined)?.['if-none-match']);
+    expect(sent).toEqual([undefined, '"6-abc"', '"6-abc"', '"6-abc"', '"7-def"', '"7-def"', undefined, undefined]);
+  });
+
+  it('sends the kept ETag on retries too, and a 304 without a kept model is a transient failure', async () => {
+    const model = { roundId: 2, model: Float32Array.of(1) };
+    const { client, calls } = harness([
+      withTag(answer(200, encodeGlobalModel(model)), '"2-x"'),
+      answer(503),
+      answer(304),
+    ]);
+    await client.getModel();
+    expect(await client.getModel()).toStrictEqual(model);
+    expect(calls.map((c) => (c.init?.headers as Record<string, string>)?.['if-none-match'])).toEqual([
+      undefined,
+      '"2-x"',
+      '"2-x"',
+    ]);
+    const fresh = harness([answer(304), answer(304), answer(304), answer(304)]);
+    expect(await rejection(fresh.client.getModel())).toBeInstanceOf(CoordinatorUnavailableError);
+  });
+
+  it('against a coordinator: the second GET /model is a 304 with no body, and the model is the same', async () => {
+    const models = new MemoryModelStore();
+    await models.save({ roundId: 3, model: Float64Array.from({ length: 1000 }, (_, i) => i / 7) });
+    const settings = parseSettings('[model]\nlength = 1000\n', {});
+    const created = await createCoordinatorApp(settings, { crypto, models });
+    const seen: { status: number; bytes: number }[] = [];
+    const fetch: FetchLike = async (url, init) => {
+      const response = await created.app.request(url, init as RequestInit);
+      const body = new Uint8Array(await response.clone().arrayBuffer());
+      seen.push({ status: response.status, bytes: body.length });
+      return response as unknown as ResponseLike;
+    };
+    try {
+      const client = new HttpCoordinatorClient('http://127.0.0.1:8081', { fetch });
+      const first = await client.getModel();
+      const second = await client.getModel();
+      expect(first?.roundId).toBe(3);
+      expect(second).toStrictEqual(first);
+      expect(seen.map((s) => s.status)).toEqual([200, 304]);
+      expect(seen[0]?.bytes).toBe(12 + 4 * 1000); // the f32 model
+      expect(seen[1]?.bytes).toBe(0);
+    } finally {
+      await created.close();
+    }
   });
 });
 

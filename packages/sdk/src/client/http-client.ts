@@ -17,6 +17,9 @@
  * is waited for as it asks, at most 30 s a time and 3 times a request, then
  * its answer surfaces as above. A plain-http URL to a non-loopback host is
  * warned about once (plain-http.ts).
+ *
+ * `GET /model` is revalidated, not downloaded again (protocol.md §3.10): the client keeps the last
+ * global model with its ETag and sends `If-None-Match`; a 304 answers with the kept model.
  */
 
 import {
@@ -123,6 +126,8 @@ export class HttpCoordinatorClient implements CoordinatorClient {
   private readonly token: AdmissionToken | undefined;
   /** False once the coordinator answered GET /phase with 404. */
   private phaseRoute = true;
+  /** The last global model and the ETag it came with (a 304 to If-None-Match answers it again). */
+  private model: { readonly etag: string; readonly global: GlobalModel } | undefined;
 
   constructor(baseUrl: string, options: HttpCoordinatorClientOptions) {
     this.base = baseUrl.replace(/\/+$/, '');
@@ -166,8 +171,27 @@ export class HttpCoordinatorClient implements CoordinatorClient {
     return this.read(path, 'update seed dictionary', async (r) => decodeUpdateSeedDict(await bytesOf(r)), '/seeds');
   }
 
-  getModel(): Promise<GlobalModel | undefined> {
-    return this.read('/model', 'global model', async (r) => decodeGlobalModel(await bytesOf(r)));
+  /**
+   * `GET /model` with `If-None-Match` once a model is kept: 304 → the kept model (a copy: the
+   * caller may do with its array what it likes), 200 → the new model, kept with its ETag, 204 →
+   * undefined (and nothing kept: the coordinator has no model any more).
+   */
+  async getModel(): Promise<GlobalModel | undefined> {
+    const kept = this.model;
+    const global = await this.read(
+      '/model',
+      'global model',
+      async (r) => {
+        const decoded = decodeGlobalModel(await bytesOf(r));
+        const etag = entityTag(r);
+        this.model = etag === undefined ? undefined : { etag, global: copyOf(decoded) };
+        return decoded;
+      },
+      '/model',
+      kept === undefined ? undefined : { etag: kept.etag, answer: () => copyOf(kept.global) },
+    );
+    if (global === undefined) this.model = undefined;
+    return global;
   }
 
   /**
@@ -212,18 +236,22 @@ export class HttpCoordinatorClient implements CoordinatorClient {
 
   /**
    * A GET: 204 → undefined, 200 → the decoded body, anything else → an error. `shown` is the
-   * path as errors name it (the seeds request's signature stays out of messages).
+   * path as errors name it (the seeds request's signature stays out of messages). With `kept`, the
+   * request carries `If-None-Match: kept.etag` and a 304 is `kept.answer()`.
    */
   private read<T>(
     path: string,
     what: string,
     decode: (response: ResponseLike) => Promise<T>,
     shown = path,
+    kept?: { readonly etag: string; answer(): T },
   ): Promise<T | undefined> {
     const label = `GET ${shown}`;
     const budget = newBudget();
+    const init = kept === undefined ? { method: 'GET' } : { method: 'GET', headers: { 'if-none-match': kept.etag } };
     return this.withRetries(async () => {
-      const response = await this.exchange(label, path, { method: 'GET' }, budget);
+      const response = await this.exchange(label, path, init, budget);
+      if (response.status === 304 && kept !== undefined) return kept.answer();
       if (response.status === 204) return undefined;
       if (response.status !== 200) throw await failure(label, response);
       try {
@@ -391,6 +419,21 @@ async function replayable(response: ResponseLike): Promise<ResponseLike> {
       throw new TypeError('an error answer is replayed as text only');
     },
   };
+}
+
+/** An answer's ETag when it is one (RFC 9110 §8.8.3: optionally weak, quoted, visible ASCII); else undefined. */
+function entityTag(response: ResponseLike): string | undefined {
+  let value: string | null | undefined;
+  try {
+    value = response.headers?.get('etag');
+  } catch {
+    return undefined;
+  }
+  return typeof value === 'string' && /^(W\/)?"[\x21\x23-\x7e]{0,200}"$/.test(value) ? value : undefined;
+}
+
+function copyOf(global: GlobalModel): GlobalModel {
+  return { roundId: global.roundId, model: global.model.slice() };
 }
 
 async function bytesOf(response: ResponseLike): Promise<Uint8Array> {

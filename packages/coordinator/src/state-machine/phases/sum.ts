@@ -4,16 +4,10 @@
  * signature must verify and be eligible for sum (protocol.md §2).
  */
 
-import {
-  checkEncryptPublicKey,
-  type PetCrypto,
-  PetError,
-  SIGNATURE_BYTES,
-  type Sum,
-  verifyTaskSignature,
-} from '@petfl/core';
+import { checkEncryptPublicKey, type PetCrypto, PetError, type Sum } from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
 import { advancePhase } from '../advance.ts';
+import { checkSumSignature } from '../eligibility.ts';
 import { refused } from '../refused.ts';
 import type { LiveRound } from '../round.ts';
 import type { InRoundState, Transition } from '../state.ts';
@@ -33,17 +27,7 @@ export function checkSumEligible(
   participantPk: Uint8Array,
   prefix: Uint8Array,
 ): void {
-  const { seed, pet } = round.record;
-  if (prefix.length < SIGNATURE_BYTES) {
-    throw new PetError('truncated', `sum payload: expected at least ${SIGNATURE_BYTES} bytes, got ${prefix.length}`);
-  }
-  const signature = prefix.subarray(0, SIGNATURE_BYTES);
-  if (!verifyTaskSignature(crypto, seed, 'sum', signature, participantPk, pet.sum.probability)) {
-    throw new PetError(
-      'not-eligible',
-      `sum: expected a sum signature that verifies and is eligible for sum (p = ${pet.sum.probability})`,
-    );
-  }
+  checkSumSignature(crypto, round.record, participantPk, prefix);
 }
 
 /** Enters a Sum message's sender into the sum dictionary; its eligibility was checked by `checkSumEligible`. */

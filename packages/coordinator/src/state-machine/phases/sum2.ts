@@ -9,17 +9,10 @@
  * `encoded mask ‖ rejected pks`, and that encoding is kept once per distinct hash for unmask.
  */
 
-import {
-  encodeMaskObject,
-  type PetCrypto,
-  PetError,
-  SIGNATURE_BYTES,
-  type Sum2,
-  toBase64Url,
-  verifyTaskSignature,
-} from '@petfl/core';
+import { encodeMaskObject, type PetCrypto, PetError, type Sum2, toBase64Url } from '@petfl/core';
 import type { PhaseSettings } from '../../settings.ts';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
+import { checkSum2Signature } from '../eligibility.ts';
 import { refused } from '../refused.ts';
 import type { LiveRound } from '../round.ts';
 import type { InRoundState, Transition } from '../state.ts';
@@ -58,16 +51,14 @@ export function checkSum2Eligible(
   pk: string,
   prefix: Uint8Array,
 ): void {
+  checkSum2Sender(round, pk);
+  checkSum2Signature(crypto, round.record, participantPk, prefix);
+}
+
+/** The sender of a Sum2 must be in the sum dictionary (checked before its signature). */
+export function checkSum2Sender(round: LiveRound, pk: string): void {
   if (!round.sumDict.has(pk)) {
     throw new PetError('unknown-sum-participant', `sum2: participant ${pk} is not in the sum dictionary`);
-  }
-  if (prefix.length < SIGNATURE_BYTES) {
-    throw new PetError('truncated', `sum2 payload: expected at least ${SIGNATURE_BYTES} bytes, got ${prefix.length}`);
-  }
-  const { seed, pet } = round.record;
-  const signature = prefix.subarray(0, SIGNATURE_BYTES);
-  if (!verifyTaskSignature(crypto, seed, 'sum', signature, participantPk, pet.sum.probability)) {
-    throw new PetError('not-eligible', 'sum2: expected a sum signature that verifies and is eligible for sum');
   }
 }
 

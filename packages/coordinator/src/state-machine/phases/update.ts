@@ -13,16 +13,10 @@
  * aggregate at once.
  */
 
-import {
-  classifyTaskSignature,
-  type PetCrypto,
-  PetError,
-  SIGNATURE_BYTES,
-  type Update,
-  verifyTaskSignature,
-} from '@petfl/core';
+import { type PetCrypto, PetError, type Update } from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
 import { advancePhase } from '../advance.ts';
+import { checkUpdateSignatures } from '../eligibility.ts';
 import { refused } from '../refused.ts';
 import type { LiveRound } from '../round.ts';
 import type { InRoundState, Transition } from '../state.ts';
@@ -43,38 +37,7 @@ export function checkUpdateEligible(
   participantPk: Uint8Array,
   prefix: Uint8Array,
 ): void {
-  if (prefix.length < 2 * SIGNATURE_BYTES) {
-    throw new PetError(
-      'truncated',
-      `update payload: expected at least ${2 * SIGNATURE_BYTES} bytes of signatures, got ${prefix.length}`,
-    );
-  }
-  checkEligible(crypto, round, participantPk, {
-    sumSignature: prefix.subarray(0, SIGNATURE_BYTES),
-    updateSignature: prefix.subarray(SIGNATURE_BYTES, 2 * SIGNATURE_BYTES),
-  });
-}
-
-function checkEligible(
-  crypto: PetCrypto,
-  round: LiveRound,
-  participantPk: Uint8Array,
-  update: Pick<Update, 'sumSignature' | 'updateSignature'>,
-): void {
-  const { seed, pet } = round.record;
-  const sum = classifyTaskSignature(crypto, seed, 'sum', update.sumSignature, participantPk, pet.sum.probability);
-  if (sum !== 'not-eligible') {
-    throw new PetError(
-      'not-eligible',
-      `update: expected a sum signature that verifies and is not eligible for sum (p = ${pet.sum.probability})`,
-    );
-  }
-  if (!verifyTaskSignature(crypto, seed, 'update', update.updateSignature, participantPk, pet.update.probability)) {
-    throw new PetError(
-      'not-eligible',
-      `update: expected an update signature that verifies and is eligible for update (p = ${pet.update.probability})`,
-    );
-  }
+  checkUpdateSignatures(crypto, round.record, participantPk, prefix);
 }
 
 function checkSeedDictKeys(round: LiveRound, update: Update): void {
