@@ -6,8 +6,19 @@
  *       by plain federated averaging (BENCHMARK ONLY: support/plain-coordinator.ts and the
  *       page's `mode=plain`),
  * so the cost of privacy is a measured ratio of round latencies. Also: bytes each
- * participant uploads per round against the raw model, and the time from page load to
- * the first round joined. Results: bench/results/e2e.json.
+ * participant uploads per round against the raw model, the time from page load to
+ * the first round joined, the tabs' main-thread long tasks during the rounds
+ * (PerformanceObserver 'longtask', with 'long-animation-frame' entries for which script
+ * ran), the page's and its Worker's heaps (the DevTools protocol's Runtime.getHeapUsage on
+ * each, the Worker reached as a target the page auto-attaches), and, from the pages' own
+ * records (apps/web/test-hooks/records.ts), where a round's time went on the tabs' side.
+ *
+ * Two models (issue 13 §4), each run secure then plain: the demo's dense 784→32→10
+ * (`model=demo`, 25 450 weights) and the page's `model=wide`, dense 784→1260→10 (1 001 710
+ * weights), one local epoch on the tab's shard either way. The wide tabs are given
+ * `backends=wasm`: timing the cpu backend on a training step of a million weights costs
+ * each tab seconds at page load and always loses to wasm here.
+ * Results: bench/results/e2e.json, one entry per model under `runs`.
  *
  * Phase policy, the same for both: every phase ends at the first moment its settings allow
  * — time.min 0, so as soon as count.min messages are in (sum 1, update 3, sum2 1; plain:
@@ -15,32 +26,59 @@
  * extra phases (a sum participant must announce itself before updates can be masked, and
  * unmasking waits for its sum2 mask), for masking and for the larger messages.
  *
- *   npm run bench:e2e [-- --rounds 8]
+ *   npm run bench:e2e [-- --rounds 8] [--models demo,wide]
  */
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Browser, chromium } from '@playwright/test';
+import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.ts';
 import { type CoordinatorConfig, type PhaseConfig, startCoordinator } from './support/coordinator.ts';
 import { startPlainCoordinator } from './support/plain-coordinator.ts';
-import { type PageTimings, participantUrl, type RoundUpload, Tab } from './support/tab.ts';
+import {
+  DEFAULT_BACKENDS,
+  type PageTimings,
+  type PhaseStep,
+  participantUrl,
+  type RoundUpload,
+  Tab,
+} from './support/tab.ts';
 import { REPO_ROOT, serveStatic, webBuild } from './support/web-app.ts';
-import { webModelLength } from './support/web-model.ts';
+import { WEB_MODELS, type WebModel, webModelLayers, webModelLength } from './support/web-model.ts';
 
 const TABS = 6;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-const UPDATE: PhaseConfig = { min: 3, max: 100, minMs: 0, maxMs: 20_000 };
-const SECURE_PHASES: Pick<CoordinatorConfig, 'sumProbability' | 'sum' | 'update' | 'sum2'> = {
-  sumProbability: 0.3,
-  // A round nobody is sum-eligible for fails after 3 s (and is counted, not timed).
-  sum: { min: 1, max: 100, minMs: 0, maxMs: 3_000 },
-  update: UPDATE,
-  sum2: { min: 1, max: 100, minMs: 0, maxMs: 20_000 },
-};
+/**
+ * The update (and sum2) phase's time.max: the demo model's epoch takes a tab well under a
+ * second, the wide model's several on 2 shared cores, so its phases may stay open 2 min
+ * (a phase still ends the moment its count.min is in: the limit only bounds a stall).
+ */
+const UPDATE_MAX_MS: Record<WebModel, number> = { demo: 20_000, wide: 120_000 };
+
+function updatePhase(model: WebModel): PhaseConfig {
+  return { min: 3, max: 100, minMs: 0, maxMs: UPDATE_MAX_MS[model] };
+}
+
+function securePhases(model: WebModel): Pick<CoordinatorConfig, 'sumProbability' | 'sum' | 'update' | 'sum2'> {
+  return {
+    sumProbability: 0.3,
+    // A round nobody is sum-eligible for fails after 3 s (and is counted, not timed).
+    sum: { min: 1, max: 100, minMs: 0, maxMs: 3_000 },
+    update: updatePhase(model),
+    sum2: { min: 1, max: 100, minMs: 0, maxMs: UPDATE_MAX_MS[model] },
+  };
+}
+
+/**
+ * How many shards the training pool is cut into (the page's `shards=`; the tabs take shards
+ * 0–5): one per tab for the demo model, a quarter of that for the wide one — an epoch of a
+ * million weights on a whole sixth of the pool kept a round over a minute on 2 cores shared
+ * by 6 tabs, so a wide tab trains one epoch on a quarter of a sixth.
+ */
+const SHARDS: Record<WebModel, number> = { demo: TABS, wide: 4 * TABS };
 
 interface RoundTiming {
   readonly roundId: number;
@@ -52,7 +90,143 @@ interface RoundTiming {
 interface PageRecord {
   timings: PageTimings;
   uploads: RoundUpload[];
+  steps: PhaseStep[];
   backend: string;
+  /** `performance.timeOrigin`: page times + this = wall-clock ms, as the servers' records. */
+  timeOrigin: number;
+  longTasks: LongTaskEntry[];
+  longFrames: LongFrameEntry[];
+  trainTime: string;
+  tensors: { numTensors: number; numBytes: number };
+  /** Local models the page's test hook keeps (`window.__petfl.submitted`, a number array each). */
+  submittedModels: number;
+}
+
+/** A 'longtask' entry: ms since the page's navigation start. */
+interface LongTaskEntry {
+  readonly start: number;
+  readonly duration: number;
+}
+
+/** A 'long-animation-frame' entry and its longest scripts (which function, invoked how). */
+interface LongFrameEntry {
+  readonly start: number;
+  readonly duration: number;
+  readonly scripts: {
+    readonly invoker: string;
+    readonly fn: string;
+    readonly url: string;
+    readonly duration: number;
+  }[];
+}
+
+declare global {
+  interface Window {
+    __benchLongTasks?: LongTaskEntry[];
+    __benchLongFrames?: LongFrameEntry[];
+  }
+}
+
+/**
+ * Before the page loads: record every main-thread long task (over 50 ms) and long animation
+ * frame of the page from its start (the observers keep no more than these arrays).
+ */
+async function observeLongTasks(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const tasks: LongTaskEntry[] = [];
+    const frames: LongFrameEntry[] = [];
+    window.__benchLongTasks = tasks;
+    window.__benchLongFrames = frames;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) tasks.push({ start: e.startTime, duration: e.duration });
+    }).observe({ type: 'longtask', buffered: true });
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          const scripts = ((e as unknown as { scripts?: PerformanceEntry[] }).scripts ?? []).map((x) => {
+            const script = x as unknown as { invoker: string; sourceFunctionName: string; sourceURL: string };
+            return {
+              invoker: script.invoker,
+              fn: script.sourceFunctionName,
+              url: script.sourceURL.replace(/^.*\//, ''),
+              duration: x.duration,
+            };
+          });
+          frames.push({ start: e.startTime, duration: e.duration, scripts });
+        }
+      }).observe({ type: 'long-animation-frame', buffered: true });
+    } catch {
+      // no Long Animation Frames API in this browser: the long tasks stand alone
+    }
+  });
+}
+
+/** A tab's heaps: the page's main thread and its Worker's (the SDK's, in Worker mode). */
+interface HeapSample {
+  /** Runtime.getHeapUsage: the JS heap in use, and ArrayBuffer backing stores (wasm memory too). */
+  readonly pageUsed: number;
+  readonly pageBackingStore: number;
+  readonly workerUsed: number | null;
+  readonly workerBackingStore: number | null;
+}
+
+/**
+ * The DevTools protocol on a tab's page, and on its Worker through the page's session
+ * (auto-attach, the Worker's messages wrapped: Target.sendMessageToTarget), for heap usage.
+ */
+class HeapProbe {
+  readonly #cdp: CDPSession;
+  #worker: string | null = null;
+  #next = 1;
+  readonly #pending = new Map<number, (result: unknown) => void>();
+
+  private constructor(cdp: CDPSession) {
+    this.#cdp = cdp;
+    cdp.on('Target.attachedToTarget', (event) => {
+      if (event.targetInfo.type === 'worker') this.#worker = event.sessionId;
+    });
+    cdp.on('Target.receivedMessageFromTarget', (event) => {
+      const message = JSON.parse(event.message) as { id?: number; result?: unknown };
+      if (message.id === undefined) return;
+      this.#pending.get(message.id)?.(message.result ?? null);
+      this.#pending.delete(message.id);
+    });
+  }
+
+  static async attach(context: BrowserContext, page: Page): Promise<HeapProbe> {
+    const cdp = await context.newCDPSession(page);
+    const probe = new HeapProbe(cdp);
+    await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+    return probe;
+  }
+
+  async sample(): Promise<HeapSample> {
+    const page = await this.#cdp.send('Runtime.getHeapUsage');
+    const worker = (await this.#workerHeap()) as { usedSize: number; backingStorageSize?: number } | null;
+    return {
+      pageUsed: page.usedSize,
+      pageBackingStore: (page as { backingStorageSize?: number }).backingStorageSize ?? 0,
+      workerUsed: worker?.usedSize ?? null,
+      workerBackingStore: worker?.backingStorageSize ?? null,
+    };
+  }
+
+  async #workerHeap(): Promise<unknown> {
+    const sessionId = this.#worker;
+    if (sessionId === null) return null;
+    const id = this.#next++;
+    const result = new Promise<unknown>((resolve) => {
+      this.#pending.set(id, resolve);
+      setTimeout(() => resolve(null), 5_000).unref();
+    });
+    await this.#cdp
+      .send('Target.sendMessageToTarget', {
+        sessionId,
+        message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }),
+      })
+      .catch(() => this.#pending.get(id)?.(null));
+    return result;
+  }
 }
 
 function stats(values: readonly number[]) {
@@ -74,7 +248,11 @@ async function openTabs(browser: Browser, url: (shard: number) => string): Promi
   const tabs: Tab[] = [];
   for (let shard = 0; shard < TABS; shard += 2) {
     const shards = [shard, shard + 1].filter((s) => s < TABS);
-    tabs.push(...(await Promise.all(shards.map((s) => Tab.open(browser, url(s), `tab-${s}`)))));
+    tabs.push(
+      ...(await Promise.all(
+        shards.map((s) => Tab.open(browser, url(s), `tab-${s}`, (context) => observeLongTasks(context))),
+      )),
+    );
   }
   return tabs;
 }
@@ -83,8 +261,118 @@ function pageRecord(tab: Tab): Promise<PageRecord> {
   return tab.page.evaluate(() => {
     const hook = window.__petfl;
     if (hook === undefined) throw new Error('the page has not joined');
-    return { timings: { ...hook.timings }, uploads: hook.uploads.map((u) => ({ ...u })), backend: hook.backend };
+    return {
+      timings: { ...hook.timings },
+      uploads: hook.uploads.map((u) => ({ ...u })),
+      steps: (hook.steps ?? []).map((s) => ({ ...s })),
+      backend: hook.backend,
+      timeOrigin: performance.timeOrigin,
+      longTasks: [...(window.__benchLongTasks ?? [])],
+      longFrames: [...(window.__benchLongFrames ?? [])],
+      trainTime: document.querySelector('[data-testid="train-time"]')?.textContent ?? '',
+      tensors: hook.memory(),
+      submittedModels: hook.submitted.length,
+    };
   });
+}
+
+const MIB = 1024 * 1024;
+const mib = (bytes: number) => Math.round((bytes / MIB) * 10) / 10;
+
+/** The longest tasks of the pages within [from, to] (wall-clock ms), and which scripts the long frames ran. */
+function longTaskReport(records: readonly PageRecord[], from: number, to: number) {
+  const inWindow = <T extends { start: number }>(r: PageRecord, entries: readonly T[]) =>
+    entries.filter((e) => r.timeOrigin + e.start >= from && r.timeOrigin + e.start <= to);
+  const tasks = records.flatMap((r) => inWindow(r, r.longTasks));
+  const frames = records.flatMap((r) => inWindow(r, r.longFrames));
+  const seconds = Math.max(1, (to - from) / 1000);
+  const byScript = new Map<string, { count: number; totalMs: number; maxMs: number }>();
+  for (const script of frames.flatMap((f) => f.scripts)) {
+    const key = `${script.invoker} → ${script.fn || '(anonymous)'} @ ${script.url}`;
+    const entry = byScript.get(key) ?? { count: 0, totalMs: 0, maxMs: 0 };
+    entry.count++;
+    entry.totalMs += script.duration;
+    entry.maxMs = Math.max(entry.maxMs, script.duration);
+    byScript.set(key, entry);
+  }
+  return {
+    what: "main-thread tasks over 50 ms (PerformanceObserver 'longtask') that started during the counted rounds, all 6 tabs",
+    longestMs: tasks.length === 0 ? 0 : Math.round(Math.max(...tasks.map((t) => t.duration))),
+    perTabLongestMs: records.map((r) => {
+      const own = inWindow(r, r.longTasks);
+      return own.length === 0 ? 0 : Math.round(Math.max(...own.map((t) => t.duration)));
+    }),
+    durationMs: stats(tasks.map((t) => t.duration)),
+    perTabPerSecond: Math.round((tasks.length / records.length / seconds) * 100) / 100,
+    busyShare: Math.round((tasks.reduce((a, t) => a + t.duration, 0) / records.length / (to - from)) * 1000) / 1000,
+    longFrameScripts: {
+      what: "the scripts of the long animation frames ('long-animation-frame' entries) in the same window, by invoker → function @ file (minified names), the top 8 by total time",
+      top: [...byScript.entries()]
+        .sort((a, b) => b[1].totalMs - a[1].totalMs)
+        .slice(0, 8)
+        .map(([script, e]) => ({ script, count: e.count, totalMs: Math.round(e.totalMs), maxMs: Math.round(e.maxMs) })),
+    },
+  };
+}
+
+/**
+ * Where a round's time went on the tabs' side (the pages' snapshot records, in wall-clock ms
+ * from the round's start): per completed round, when the update participants saw the update
+ * phase, started sending (their model trained and, secure, masked) and were done sending
+ * (the page's snapshot after the last chunk); for the sum participants, when they sent the sum
+ * message, saw sum2 and were done sending it.
+ */
+function tabSideTimings(records: readonly PageRecord[], rounds: readonly RoundTiming[]) {
+  const at = (values: number[]) => stats(values);
+  const collect = {
+    updateSeen: [] as number[],
+    updateSending: [] as number[],
+    updateSent: [] as number[],
+    thirdUpdateSent: [] as number[],
+    sumSent: [] as number[],
+    sum2Seen: [] as number[],
+    sum2Sent: [] as number[],
+  };
+  for (const round of rounds) {
+    const sentUpdates: number[] = [];
+    for (const r of records) {
+      const wall = (ms: number) => r.timeOrigin + ms - round.startedAt;
+      const steps = r.steps.filter((s) => s.roundId === round.roundId);
+      const uploads = r.uploads.filter((u) => u.roundId === round.roundId && u.atMs !== undefined);
+      const first = (pred: (s: PhaseStep) => boolean) => steps.find(pred)?.atMs;
+      const task = steps.find((s) => s.task !== 'none')?.task;
+      if (task === 'update') {
+        const seen = first((s) => s.phase === 'update');
+        const sending = first((s) => s.phase === 'sending');
+        const sent = uploads.filter((u) => u.task === 'update').at(-1)?.atMs;
+        if (seen !== undefined) collect.updateSeen.push(wall(seen));
+        if (sending !== undefined) collect.updateSending.push(wall(sending));
+        if (sent !== undefined) {
+          collect.updateSent.push(wall(sent));
+          sentUpdates.push(wall(sent));
+        }
+      } else if (task === 'sum') {
+        const sum = uploads.find((u) => u.task === 'sum' && u.seq === 0)?.atMs;
+        const sum2Seen = first((s) => s.phase === 'sum2');
+        const sum2 = uploads.filter((u) => u.task === 'sum' && u.seq > 0).at(-1)?.atMs;
+        if (sum !== undefined) collect.sumSent.push(wall(sum));
+        if (sum2Seen !== undefined) collect.sum2Seen.push(wall(sum2Seen));
+        if (sum2 !== undefined) collect.sum2Sent.push(wall(sum2));
+      }
+    }
+    const third = sentUpdates.sort((a, b) => a - b)[2];
+    if (third !== undefined) collect.thirdUpdateSent.push(third);
+  }
+  return {
+    what: "ms from the round's start (the server's record) to each tab's milestone in that round (the page's snapshots, apps/web/test-hooks/records.ts); completed rounds only, every participant that had the task",
+    updateTaskSeen: at(collect.updateSeen),
+    updateSendingStarted: at(collect.updateSending),
+    updateSent: at(collect.updateSent),
+    thirdUpdateSent: at(collect.thirdUpdateSent),
+    sumSent: at(collect.sumSent),
+    sum2Seen: at(collect.sum2Seen),
+    sum2Sent: at(collect.sum2Sent),
+  };
 }
 
 /** Until `rounds` rounds that started after every tab joined have completed. */
@@ -95,9 +383,12 @@ async function awaitRounds(
   timeoutMs: number,
 ): Promise<RoundTiming[]> {
   const deadline = Date.now() + timeoutMs;
+  let seen = 0;
   for (;;) {
     const counted = (await history()).filter((r) => r.startedAt >= joinedAt);
     const completed = counted.filter((r) => r.outcome === 'completed');
+    for (const r of counted.slice(seen)) log(`  round ${r.roundId} ${r.outcome} in ${r.endedAt - r.startedAt} ms`);
+    seen = counted.length;
     if (completed.length >= rounds) {
       const last = completed[rounds - 1] as RoundTiming;
       return counted.filter((r) => r.roundId <= last.roundId);
@@ -108,36 +399,78 @@ async function awaitRounds(
   }
 }
 
-async function runMode(
-  mode: 'secure' | 'plain',
-  browser: Browser,
-  origin: string,
-  modelLength: number,
-  rounds: number,
-) {
+async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: string, model: WebModel, rounds: number) {
+  const modelLength = webModelLength(model);
   const secure =
-    mode === 'secure' ? await startCoordinator({ ...SECURE_PHASES, modelLength, store: 'memory' }) : undefined;
-  const plain = mode === 'plain' ? await startPlainCoordinator(modelLength, UPDATE) : undefined;
+    mode === 'secure' ? await startCoordinator({ ...securePhases(model), modelLength, store: 'memory' }) : undefined;
+  const plain = mode === 'plain' ? await startPlainCoordinator(modelLength, updatePhase(model)) : undefined;
   const url = (secure?.url ?? plain?.url) as string;
   const history = async (): Promise<readonly RoundTiming[]> =>
     secure !== undefined ? await secure.history() : (plain?.history() ?? []);
   const tabs = await openTabs(browser, (shard) =>
-    participantUrl(origin, url, { shard, shards: TABS, mode: mode === 'plain' ? 'plain' : 'worker' }),
+    participantUrl(origin, url, {
+      shard,
+      shards: SHARDS[model],
+      mode: mode === 'plain' ? 'plain' : 'worker',
+      model,
+      backends: BACKENDS[model],
+    }),
   );
   try {
+    // The page's model must be the coordinator's (web-model.ts mirrors the page's MODELS).
+    for (const tab of tabs) {
+      const shown = (await tab.page.getByTestId('model').textContent()) ?? '';
+      const weights = Number(/([\d,]+) weights/.exec(shown)?.[1]?.replaceAll(',', ''));
+      if (weights !== modelLength)
+        throw new Error(`${tab.name}: the page's model has ${weights} weights, not ${modelLength}`);
+    }
+    const probes = await Promise.all(tabs.map((t) => HeapProbe.attach(t.context, t.page)));
     const joinedAt = Date.now();
-    log(`${mode}: ${TABS} tabs joined; waiting for ${rounds} completed rounds`);
-    const counted = await awaitRounds(history, joinedAt, rounds, 240_000);
+    log(`${model} ${mode}: ${TABS} tabs joined; waiting for ${rounds} completed rounds`);
+    const heaps: HeapSample[][] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        // A sample a closing or busy page cannot answer is skipped.
+        const sample = await Promise.all(probes.map((p) => p.sample())).catch(() => null);
+        if (sample !== null) heaps.push(sample);
+        // Pacing the heap samples only (a few CDP calls a second in all).
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    })();
+    const counted = await awaitRounds(history, joinedAt, rounds, ROUNDS_TIMEOUT_MS[model]).finally(() => {
+      sampling = false;
+    });
+    await sampler;
     const records = await Promise.all(tabs.map(pageRecord));
     const countedIds = new Set(counted.map((r) => r.roundId));
     const completed = counted.filter((r) => r.outcome === 'completed');
     const uploads = records.flatMap((r) => r.uploads.filter((u) => countedIds.has(u.roundId)));
     // Which message a request was (records.ts): a sum task sends its sum message first, then sum2.
     const kindOf = (u: { task: string; seq: number }) => (u.task === 'sum' ? (u.seq === 0 ? 'sum' : 'sum2') : u.task);
-    const byKind = (kind: string) => stats(uploads.filter((u) => kindOf(u) === kind).map((u) => u.bytes));
+    // A message, whole: its requests summed per tab, round and kind (a large one goes in chunks).
+    const messages = records.flatMap((r) => {
+      const sums = new Map<string, { kind: string; bytes: number }>();
+      for (const u of r.uploads.filter((x) => countedIds.has(x.roundId))) {
+        const key = `${u.roundId}/${kindOf(u)}`;
+        const entry = sums.get(key) ?? { kind: kindOf(u), bytes: 0 };
+        entry.bytes += u.bytes;
+        sums.set(key, entry);
+      }
+      return [...sums.values()];
+    });
+    const byKind = (kind: string) => stats(messages.filter((m) => m.kind === kind).map((m) => m.bytes));
     const totalBytes = uploads.reduce((a, u) => a + u.bytes, 0);
     const problems = tabs.flatMap((t) => t.problems.map((p) => `${t.name}: ${p}`));
     const secureRounds = secure === undefined ? [] : (await secure.history()).filter((r) => countedIds.has(r.roundId));
+    const from = Math.min(...counted.map((r) => r.startedAt));
+    const to = Math.max(...counted.map((r) => r.endedAt));
+    const heap = (pick: (h: HeapSample) => number | null) => {
+      const values = heaps.flatMap((sample) => sample.flatMap((h) => (pick(h) === null ? [] : [pick(h) as number])));
+      return values.length === 0
+        ? null
+        : { peakMiB: mib(Math.max(...values)), medianMiB: mib(stats(values)?.median ?? 0) };
+    };
     const phase = (name: 'sum' | 'update' | 'sum2' | 'unmask') =>
       stats(
         secureRounds
@@ -148,6 +481,7 @@ async function runMode(
     return {
       backends: [...new Set(records.map((r) => r.backend))],
       roundLatencyMs: stats(completed.map((r) => r.endedAt - r.startedAt)),
+      roundLatencySpreadMs: spread(completed.map((r) => r.endedAt - r.startedAt)),
       roundsCompleted: completed.length,
       roundsFailed: counted.length - completed.length,
       failureReasons: [
@@ -173,7 +507,7 @@ async function runMode(
             },
           }),
       uploadBytes: {
-        what: 'request body bytes the tabs sent over the counted rounds (apps/web/test-hooks/records.ts), per participant per completed round (bytes sent in failed rounds count too) and per message sent (accepted or refused: one sent after its phase closed counts too)',
+        what: 'request body bytes the tabs sent over the counted rounds (apps/web/test-hooks/records.ts), per participant per completed round (bytes sent in failed rounds count too) and per message sent (accepted or refused: one sent after its phase closed counts too; a chunked message counted whole, its requests summed per tab and round)',
         perParticipantPerCompletedRound: Math.round(totalBytes / (TABS * Math.max(1, completed.length))),
         perMessage: { sum: byKind('sum'), update: byKind('update'), sum2: byKind('sum2') },
       },
@@ -184,30 +518,110 @@ async function runMode(
         firstTask: stats(records.flatMap((r) => (r.timings.firstTaskMs === null ? [] : [r.timings.firstTaskMs]))),
         firstSent: stats(records.flatMap((r) => (r.timings.firstSentMs === null ? [] : [r.timings.firstSentMs]))),
       },
+      tabSide: tabSideTimings(records, completed),
+      trainTime: {
+        what: "each tab's last epoch as its page shows it (data-testid train-time)",
+        tabs: records.map((r) => r.trainTime),
+      },
+      longTasks: longTaskReport(records, from, to),
+      memory: {
+        what: "per tab, sampled about once a second through the rounds (DevTools Runtime.getHeapUsage on the page and on its Worker): JS heap in use, and ArrayBuffer backing stores (the wasm backend's memory among them); peak and median over all samples of all 6 tabs, MiB",
+        samples: heaps.length,
+        pageHeap: heap((h) => h.pageUsed),
+        pageBackingStores: heap((h) => h.pageBackingStore),
+        workerHeap: heap((h) => h.workerUsed),
+        workerBackingStores: heap((h) => h.workerBackingStore),
+        tfjsTensorsAtEndMiB: stats(records.map((r) => mib(r.tensors.numBytes))),
+        testHookModelsAtEnd: {
+          what: "local models the page's test hook holds at the end (window.__petfl.submitted, each a JS number array of the model's length, 8 B a weight), part of the page heap above: a benchmark artefact",
+          perTab: records.map((r) => r.submittedModels),
+          mibPerModel: mib(modelLength * 8),
+        },
+      },
       problems,
     };
   } finally {
-    await Promise.all(tabs.map((t) => t.close().catch(() => {})));
+    // The contexts directly, not Tab.close(): that reads every local model a page recorded
+    // (Tab.collect), millions of numbers a tab for the wide model, which the bench does not use.
+    await Promise.all(tabs.map((t) => t.context.close().catch(() => {})));
     await secure?.close();
     await plain?.close();
   }
 }
 
+/** The rounds a model's run may take at most (a backstop: rounds of the wide model take seconds each). */
+const ROUNDS_TIMEOUT_MS: Record<WebModel, number> = { demo: 240_000, wide: 900_000 };
+/** wasm only for the wide model: the cpu backend's timed training step of 1M weights costs seconds a tab. */
+const BACKENDS: Record<WebModel, string> = { demo: DEFAULT_BACKENDS, wide: 'wasm' };
+
+/** Median and the spread around it: interquartile range and min–max. */
+function spread(values: readonly number[]) {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+  return { p25: at(0.25), median: at(0.5), p75: at(0.75), iqr: at(0.75) - at(0.25), range: at(1) - at(0) };
+}
+
+async function runModel(browser: Browser, origin: string, model: WebModel, rounds: number) {
+  const modelLength = webModelLength(model);
+  const loadAtStart = loadavg()[0] as number;
+  const secure = await runMode('secure', browser, origin, model, rounds);
+  const loadBetween = loadavg()[0] as number;
+  const plain = await runMode('plain', browser, origin, model, rounds);
+  const rawModelBytes = modelLength * 4;
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? null : Math.round((a / b) * 100) / 100;
+  const costOfPrivacy = {
+    roundLatencyMedianRatio: ratio(secure.roundLatencyMs?.median, plain.roundLatencyMs?.median),
+    roundLatencyMeanRatio: ratio(secure.roundLatencyMs?.mean, plain.roundLatencyMs?.mean),
+    updateMessageToRawModel: ratio(secure.uploadBytes.perMessage.update?.median, rawModelBytes),
+    sum2MessageToRawModel: ratio(secure.uploadBytes.perMessage.sum2?.median, rawModelBytes),
+    uploadPerParticipantPerRoundRatio: ratio(
+      secure.uploadBytes.perParticipantPerCompletedRound,
+      plain.uploadBytes.perParticipantPerCompletedRound,
+    ),
+  };
+  log(`${model}: ${JSON.stringify(costOfPrivacy)}`);
+  log(
+    `${model}: round latency median: secure ${secure.roundLatencyMs?.median} ms, plain ${plain.roundLatencyMs?.median} ms; ` +
+      `update message ${secure.uploadBytes.perMessage.update?.median} B vs raw model ${rawModelBytes} B; ` +
+      `longest main-thread task secure ${secure.longTasks.longestMs} ms, plain ${plain.longTasks.longestMs} ms`,
+  );
+  return {
+    model: {
+      name: model,
+      page: `model=${model}`,
+      layers: webModelLayers(model).join('-'),
+      weights: modelLength,
+      training: `1 local epoch on the tab's shard (the pool of 9000 digits cut into ${SHARDS[model]} shards, the tabs on 0–5) per global model, batch 32 (the page's trainer)`,
+      backends: BACKENDS[model],
+    },
+    phases: securePhases(model),
+    loadAverage1m: { atStart: loadAtStart, betweenModes: loadBetween, atEnd: loadavg()[0] },
+    rawModelBytes,
+    secure,
+    plain,
+    costOfPrivacy,
+  };
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '8' } } });
+  const { values } = parseArgs({
+    options: { rounds: { type: 'string', default: '8' }, models: { type: 'string', default: WEB_MODELS.join(',') } },
+  });
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1)
     throw new Error(`--rounds: expected an integer ≥ 1, got ${values.rounds}`);
-  const modelLength = webModelLength();
+  const models = values.models.split(',').map((m) => m.trim());
+  const unknown = models.filter((m) => !WEB_MODELS.includes(m as WebModel));
+  if (models.length === 0 || unknown.length > 0)
+    throw new Error(`--models: expected a list of ${WEB_MODELS.join(', ')}, got ${values.models}`);
   const server = await serveStatic(webBuild());
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
   const loadAtStart = loadavg()[0] as number;
   try {
-    const secure = await runMode('secure', browser, server.origin, modelLength, rounds);
-    const plain = await runMode('plain', browser, server.origin, modelLength, rounds);
-    const rawModelBytes = modelLength * 4;
-    const ratio = (a: number | undefined, b: number | undefined) =>
-      a === undefined || b === undefined ? null : Math.round((a / b) * 100) / 100;
+    const runs: Record<string, Awaited<ReturnType<typeof runModel>>> = {};
+    for (const model of models as WebModel[]) runs[model] = await runModel(browser, server.origin, model, rounds);
     const report = {
       date: new Date().toISOString(),
       machine: {
@@ -219,34 +633,20 @@ async function main(): Promise<void> {
       },
       settings: {
         tabs: TABS,
-        model: `dense 784-32-10, ${modelLength} weights, 1 local epoch per round`,
+        models: "runs.<model>.model: the participant page's `model=` (apps/web/src/params.ts)",
         mask: 'power2/f32/b4/m3 (the demo config)',
-        secure: { sdk: 'Worker mode', ...SECURE_PHASES },
-        plain: { what: 'BENCHMARK ONLY plain averaging (e2e/support/plain-coordinator.ts)', update: UPDATE },
+        secure: { sdk: 'Worker mode', phases: 'runs.<model>.phases' },
+        plain: {
+          what: 'BENCHMARK ONLY plain averaging (e2e/support/plain-coordinator.ts)',
+          update: 'runs.<model>.phases.update',
+        },
         countedRounds: 'rounds that started after all 6 tabs had joined, up to the last of the completed ones timed',
       },
-      rawModelBytes,
-      secure,
-      plain,
-      costOfPrivacy: {
-        roundLatencyMedianRatio: ratio(secure.roundLatencyMs?.median, plain.roundLatencyMs?.median),
-        roundLatencyMeanRatio: ratio(secure.roundLatencyMs?.mean, plain.roundLatencyMs?.mean),
-        updateMessageToRawModel: ratio(secure.uploadBytes.perMessage.update?.median, rawModelBytes),
-        sum2MessageToRawModel: ratio(secure.uploadBytes.perMessage.sum2?.median, rawModelBytes),
-        uploadPerParticipantPerRoundRatio: ratio(
-          secure.uploadBytes.perParticipantPerCompletedRound,
-          plain.uploadBytes.perParticipantPerCompletedRound,
-        ),
-      },
+      runs,
     };
     const dir = join(REPO_ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'e2e.json'), `${JSON.stringify(report, null, 2)}\n`);
-    log(JSON.stringify(report.costOfPrivacy));
-    log(
-      `round latency median: secure ${secure.roundLatencyMs?.median} ms, plain ${plain.roundLatencyMs?.median} ms; ` +
-        `update message ${secure.uploadBytes.perMessage.update?.median} B vs raw model ${rawModelBytes} B`,
-    );
     log('wrote bench/results/e2e.json');
   } finally {
     await browser.close();

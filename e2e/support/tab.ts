@@ -31,6 +31,8 @@ export interface PetflHook {
   memory(): { numTensors: number; numBytes: number };
   timings: PageTimings;
   uploads: RoundUpload[];
+  /** Absent in builds before it was recorded. */
+  steps?: PhaseStep[];
 }
 
 /** Milestones since navigation start (apps/web/test-hooks/records.ts). */
@@ -47,6 +49,17 @@ export interface RoundUpload {
   task: string;
   seq: number;
   bytes: number;
+  /** When the page saw it sent (ms since navigation start). */
+  atMs?: number;
+}
+
+/** A change of the participant's phase or task the page saw (records.ts). */
+export interface PhaseStep {
+  atMs: number;
+  roundId: number | null;
+  phase: string;
+  task: string;
+  training: boolean;
 }
 
 declare global {
@@ -65,6 +78,8 @@ export interface TabOptions {
   /** Default: one per tab (`e2e-<shard>`). */
   readonly storeKey?: string;
   readonly epochs?: number;
+  /** The page's model (`model=`, apps/web/src/params.ts); the page's default (`demo`) when absent. */
+  readonly model?: string;
 }
 
 /** Few tabs of SwiftShader at a time on a small machine: the wasm backend first. */
@@ -80,6 +95,7 @@ export function participantUrl(origin: string, coordinatorUrl: string, options: 
     backends: options.backends ?? DEFAULT_BACKENDS,
     storeKey: options.storeKey ?? `e2e-${options.shard}`,
     epochs: String(options.epochs ?? 1),
+    ...(options.model === undefined ? {} : { model: options.model }),
   });
   return `${origin}/participant.html?${params}`;
 }
@@ -114,10 +130,17 @@ export class Tab {
     });
   }
 
-  static async open(browser: Browser, url: string, name: string): Promise<Tab> {
+  /** `prepare`: runs on the new context and page before the page loads (e.g. an init script). */
+  static async open(
+    browser: Browser,
+    url: string,
+    name: string,
+    prepare?: (context: BrowserContext, page: Page) => Promise<void>,
+  ): Promise<Tab> {
     const context = await browser.newContext();
     const page = await context.newPage();
     const tab = new Tab(name, context, page, url);
+    await prepare?.(context, page);
     await page.goto(url);
     await tab.waitReady();
     return tab;

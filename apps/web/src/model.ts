@@ -1,5 +1,6 @@
 /**
- * The demo model in TensorFlow.js: the dense stack of demo.ts, compiled with
+ * The demo model in TensorFlow.js: a dense stack (demo.ts's by default, or another of the
+ * participant page's `model=` choices, params.ts), compiled with
  * Adam and cross-entropy, with seeded Glorot initial weights so every
  * participant starts the first round from the same model (averaging models
  * from different random starts would waste that round). Also the local
@@ -10,14 +11,15 @@ import * as tf from '@tensorflow/tfjs';
 import { INIT_SEED, LAYERS, LEARNING_RATE } from './demo.ts';
 import { type MnistData, PIXELS } from './mnist.ts';
 
-export function buildModel(): tf.Sequential {
+/** `layers`: the sizes, input first (default: the demo's, demo.ts). */
+export function buildModel(layers: readonly number[] = LAYERS): tf.Sequential {
   const model = tf.sequential();
-  for (let l = 1; l < LAYERS.length; l++) {
-    const last = l === LAYERS.length - 1;
+  for (let l = 1; l < layers.length; l++) {
+    const last = l === layers.length - 1;
     model.add(
       tf.layers.dense({
-        ...(l === 1 ? { inputShape: [LAYERS[0] as number] } : {}),
-        units: LAYERS[l] as number,
+        ...(l === 1 ? { inputShape: [layers[0] as number] } : {}),
+        units: layers[l] as number,
         activation: last ? 'softmax' : 'relu',
         kernelInitializer: tf.initializers.glorotUniform({ seed: INIT_SEED + l }),
       }),

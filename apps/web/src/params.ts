@@ -4,11 +4,30 @@
  * what came.
  */
 
-import { DEFAULT_EPOCHS, DEMO_SHARDS } from './demo.ts';
+import { DEFAULT_EPOCHS, DEMO_SHARDS, denseWeightCount, LAYERS } from './demo.ts';
 import type { Split } from './mnist.ts';
 
 export const DEFAULT_COORDINATOR = 'http://127.0.0.1:8081';
 const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
+
+/**
+ * The participant page's models (`model=`), dense stacks all (the wasm backend cannot train
+ * conv nets): `demo`, the demo's 784→32→10 (demo.ts, 25 450 weights, the default), and
+ * `wide`, 784→1260→10 (1 001 710 weights), for the browser benchmark at a million weights
+ * (`npm run bench:e2e`). The coordinator's `model.length` must be the chosen one's weight
+ * count (`modelLength`).
+ */
+export const MODELS = {
+  demo: LAYERS,
+  wide: [784, 1260, 10],
+} as const satisfies Record<string, readonly number[]>;
+export type ModelName = keyof typeof MODELS;
+const MODEL_NAMES = Object.keys(MODELS) as ModelName[];
+
+/** The weights of the page model `name`: the coordinator's `model.length` for it. */
+export function modelLength(name: ModelName): number {
+  return denseWeightCount(MODELS[name]);
+}
 
 export interface ParticipantParams {
   readonly coordinator: string;
@@ -20,6 +39,10 @@ export interface ParticipantParams {
   readonly backends: readonly string[];
   readonly storeKey: string;
   readonly epochs: number;
+  /** The model the page trains (`model=`, default `demo`): see MODELS. */
+  readonly model: ModelName;
+  /** Its layer sizes, input first. */
+  readonly layers: readonly number[];
 }
 
 /** The dashboard's URL parameters; the admin token is never one (it is typed into the page). */
@@ -74,6 +97,10 @@ export function participantParams(search: string): ParticipantParams {
       `backends: expected a list of ${BACKENDS.join(', ')}, got ${JSON.stringify(query.get('backends'))}`,
     );
   }
+  const model = query.get('model') || 'demo';
+  if (!MODEL_NAMES.includes(model as ModelName)) {
+    throw new ParamsError(`model: expected ${MODEL_NAMES.join(' or ')}, got ${JSON.stringify(model)}`);
+  }
   return {
     coordinator: coordinatorUrl(query),
     shard,
@@ -83,6 +110,8 @@ export function participantParams(search: string): ParticipantParams {
     backends,
     storeKey: query.get('storeKey') || `petfl/demo/${split}-shard-${shard}`,
     epochs: int(query, 'epochs', DEFAULT_EPOCHS, 1, 100),
+    model: model as ModelName,
+    layers: MODELS[model as ModelName],
   };
 }
 

@@ -10,7 +10,7 @@
 
 import type { ParticipantHandle, ParticipantSnapshot } from '@petfl/sdk';
 import type { BackendSelection } from '@petfl/tfjs';
-import { type PageTimings, type RoundError, type RoundUpload, SnapshotRecorder } from './records.ts';
+import { type PageTimings, type PhaseStep, type RoundError, type RoundUpload, SnapshotRecorder } from './records.ts';
 
 export interface SubmittedModel {
   /** The round whose update task this local model was trained for. */
@@ -43,6 +43,8 @@ export interface PetflPageHook {
   readonly uploads: readonly RoundUpload[];
   /** Every error the snapshot showed, with its round (records.ts). */
   readonly errors: readonly RoundError[];
+  /** Each change of round, phase, task or training, timed (records.ts). */
+  readonly steps: readonly PhaseStep[];
 }
 
 declare global {
@@ -122,5 +124,6 @@ export function installPageHook({ handle, globalModels, backend, backendSelectio
     timings: recorder.timings,
     uploads: recorder.uploads,
     errors: recorder.errors,
+    steps: recorder.steps,
   };
 }

@@ -5,7 +5,8 @@
  * request it sent: the SDK refreshes the snapshot after every POST, so each
  * growth of `bytesSent` is one message (or chunk), credited to that
  * snapshot's round and task, numbered within them (`seq`: for a sum task, 0
- * is the sum message and later ones the sum2 message).
+ * is the sum message and later ones the sum2 message), and each change of
+ * its round, phase, task or training flag (`steps`).
  */
 
 import type { ParticipantSnapshot } from '@petfl/sdk';
@@ -27,6 +28,17 @@ export interface RoundUpload {
   /** 0 for the first request of this round and task, then 1, 2 … */
   readonly seq: number;
   readonly bytes: number;
+  /** When the snapshot showed it sent (ms since navigation start). */
+  readonly atMs: number;
+}
+
+/** A change of the snapshot's round, phase, task or training flag (ms since navigation start). */
+export interface PhaseStep {
+  readonly atMs: number;
+  readonly roundId: number | null;
+  readonly phase: ParticipantSnapshot['phase'];
+  readonly task: ParticipantSnapshot['task'];
+  readonly training: boolean;
 }
 
 /** An error the snapshot showed (each new `lastError`), with the round it concerns. */
@@ -43,6 +55,8 @@ export class SnapshotRecorder {
   readonly timings: PageTimings = { joinedMs: null, firstRoundMs: null, firstTaskMs: null, firstSentMs: null };
   readonly uploads: RoundUpload[] = [];
   readonly errors: RoundError[] = [];
+  /** Each change of round, phase, task or training, for timing a round from the page's side. */
+  readonly steps: PhaseStep[] = [];
   #bytesSent = 0;
   #lastError: ParticipantSnapshot['lastError'] = null;
 
@@ -60,10 +74,20 @@ export class SnapshotRecorder {
       this.errors.push({ roundId, code, message, inRound: s.roundId, task: s.task });
     }
     this.#lastError = s.lastError;
+    const last = this.steps[this.steps.length - 1];
+    if (
+      last === undefined ||
+      last.roundId !== s.roundId ||
+      last.phase !== s.phase ||
+      last.task !== s.task ||
+      last.training !== s.training
+    ) {
+      this.steps.push({ atMs: now, roundId: s.roundId, phase: s.phase, task: s.task, training: s.training });
+    }
     const sent = s.bytesSent - this.#bytesSent;
     this.#bytesSent = s.bytesSent;
     if (sent <= 0 || s.roundId === null) return;
     const seq = this.uploads.filter((u) => u.roundId === s.roundId && u.task === s.task).length;
-    this.uploads.push({ roundId: s.roundId, task: s.task, seq, bytes: sent });
+    this.uploads.push({ roundId: s.roundId, task: s.task, seq, bytes: sent, atMs: now });
   }
 }

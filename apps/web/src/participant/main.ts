@@ -1,7 +1,8 @@
 /**
- * The participant page: trains the demo's dense MNIST model on this tab's
- * shard and joins the coordinator's rounds with the SDK's runtime — in Worker
- * mode by default (`@petfl/sdk/worker`: masking, sealing and HTTP off the main
+ * The participant page: trains the demo's dense MNIST model (or another of
+ * the `model=` page parameter's, params.ts; the page shows which) on this
+ * tab's shard and joins the coordinator's rounds with the SDK's runtime — in
+ * Worker mode by default (`@petfl/sdk/worker`: masking, sealing and HTTP off the main
  * thread), `mode=direct` for the main-thread runtime. Training itself
  * (TensorFlow.js) runs here, on the backend `selectBackend` found fastest for
  * this model (timed once per browser and remembered; the timings are shown),
@@ -35,11 +36,11 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { drawAccuracyChart, type Point } from '../chart.ts';
-import { BATCH_SIZE, LAYERS, MODEL_LENGTH } from '../demo.ts';
+import { BATCH_SIZE, denseWeightCount } from '../demo.ts';
 import { accuracy } from '../evaluate.ts';
 import { decodeMnist, dominantLabels, labelHistogram, type MnistData, shardIndices, splitTestPool } from '../mnist.ts';
 import { buildModel, toTensors } from '../model.ts';
-import { ParamsError, type ParticipantParams, participantParams } from '../params.ts';
+import { modelLength, ParamsError, type ParticipantParams, participantParams } from '../params.ts';
 import { inPlainWords } from '../plain-words.ts';
 import { ContinuousTrainer } from './trainer.ts';
 import '../style.css';
@@ -260,6 +261,10 @@ async function main(): Promise<void> {
     }[params.mode],
   );
   setText('coordinator', params.coordinator);
+  setText(
+    'model',
+    `${params.model}: dense ${params.layers.join('→')}, ${denseWeightCount(params.layers).toLocaleString('en')} weights`,
+  );
 
   const [shard, testHooks] = await Promise.all([loadShard(params), loadTestHooks()]);
   // Each backend that passes its self-check is timed on a training step of this very model (after
@@ -267,7 +272,7 @@ async function main(): Promise<void> {
   // localStorage for this browser and model.
   const selection = await selectBackend(params.backends, {
     wasmPaths: WASM_PATHS,
-    trial: layersModelTrial(buildModel, { batchSize: BATCH_SIZE }),
+    trial: layersModelTrial(() => buildModel(params.layers), { batchSize: BATCH_SIZE }),
   });
   if (params.mode === 'plain' && testHooks === undefined) {
     throw new ParamsError('mode: plain is benchmark only and not in this build (an e2e build has it)');
@@ -279,9 +284,10 @@ async function main(): Promise<void> {
   setText('examples', String(train.length));
   setText('histogram', histogram.map((n, label) => `${label}:${n}`).join('  '));
 
-  const model = buildModel();
-  if (model.countParams() !== MODEL_LENGTH)
-    throw new Error(`model: expected ${MODEL_LENGTH} weights, got ${model.countParams()}`);
+  const model = buildModel(params.layers);
+  const weights = modelLength(params.model);
+  if (model.countParams() !== weights)
+    throw new Error(`model: expected ${weights} weights, got ${model.countParams()}`);
   const tensors = toTensors(data, train);
   const progress = byTestId<HTMLProgressElement>('training-progress');
   const trainingNote = byTestId('training');
@@ -306,7 +312,7 @@ async function main(): Promise<void> {
   const score = (global: Float32Array | Float64Array, roundId: number) => {
     if (scored.has(roundId)) return;
     scored.add(roundId);
-    globalModels.push({ roundId, accuracy: accuracy(global, LAYERS, data, test) });
+    globalModels.push({ roundId, accuracy: accuracy(global, params.layers, data, test) });
     renderAccuracy();
   };
   const onSubmitted =
