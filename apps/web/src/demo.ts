@@ -19,6 +19,17 @@ export function denseWeightCount(layers: readonly number[]): number {
   return count;
 }
 
+/**
+ * The participant page's models (`model=`, params.ts), dense stacks all (the wasm backend cannot
+ * train conv nets): `demo`, LAYERS above (the default), and `wide`, 784→1260→10 (1 001 710
+ * weights), for the browser benchmark at a million weights (`npm run bench:e2e`). Here, DOM-
+ * and Node-free, so the e2e support reads the same list.
+ */
+export const PAGE_MODELS = {
+  demo: LAYERS,
+  wide: [784, 1260, 10],
+} as const satisfies Record<string, readonly number[]>;
+
 /** The coordinator's `model.length`: 784·32 + 32 + 32·10 + 10 = 25450. */
 export const MODEL_LENGTH = denseWeightCount(LAYERS);
 

@@ -4,23 +4,17 @@
  * what came.
  */
 
-import { DEFAULT_EPOCHS, DEMO_SHARDS, denseWeightCount, LAYERS } from './demo.ts';
+import { DEFAULT_EPOCHS, DEMO_SHARDS, denseWeightCount, PAGE_MODELS } from './demo.ts';
 import type { Split } from './mnist.ts';
 
 export const DEFAULT_COORDINATOR = 'http://127.0.0.1:8081';
 const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
 /**
- * The participant page's models (`model=`), dense stacks all (the wasm backend cannot train
- * conv nets): `demo`, the demo's 784→32→10 (demo.ts, 25 450 weights, the default), and
- * `wide`, 784→1260→10 (1 001 710 weights), for the browser benchmark at a million weights
- * (`npm run bench:e2e`). The coordinator's `model.length` must be the chosen one's weight
- * count (`modelLength`).
+ * The participant page's models (`model=`): demo.ts's PAGE_MODELS. The coordinator's
+ * `model.length` must be the chosen one's weight count (`modelLength`).
  */
-export const MODELS = {
-  demo: LAYERS,
-  wide: [784, 1260, 10],
-} as const satisfies Record<string, readonly number[]>;
+export const MODELS = PAGE_MODELS;
 export type ModelName = keyof typeof MODELS;
 const MODEL_NAMES = Object.keys(MODELS) as ModelName[];
 
