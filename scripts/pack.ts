@@ -18,12 +18,14 @@ export const DEFAULT_PACK_DIR = join(ROOT, 'node_modules', '.cache', 'petfl-pack
 /** Package name → absolute path of its tarball. */
 export type Packs = Readonly<Record<string, string>>;
 
-/** An environment for npm and Node in an outside directory: no `@petfl/source` condition. */
+/** An environment for npm and Node in an outside directory: no `@petfl/source` condition, no npm_ or PETFL_ variables. */
 export function outsideEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env['NODE_OPTIONS'];
-  for (const key of Object.keys(env)) if (key.startsWith('npm_')) delete env[key];
-  return env;
+  // npm's own variables, and the repository's PETFL_* switches (e.g. PETFL_WRITE_BUNDLE), which
+  // the coordinator CLI would read as settings: an outside app has neither.
+  for (const key of Object.keys(env)) if (key.startsWith('npm_') || key.startsWith('PETFL_')) delete env[key];
+  return { ...env, ...extra };
 }
 
 export function packAll(outDir: string = DEFAULT_PACK_DIR, { build = true } = {}): Packs {

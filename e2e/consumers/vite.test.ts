@@ -53,9 +53,12 @@ const JOIN_REPETITIONS = 5;
  * 83c953b (the admission token option) grew the repository's own build to 6,032 and 216,812
  * bytes. So the main thread (what a Vite page importing `spawnAsyncParticipant` ships, Vite's
  * module-preload polyfill included) is held to 5.7 KiB; the Worker to 212 KiB and to the
- * in-repo Worker script measured in the same run (like with like).
+ * in-repo Worker script measured in the same run (like with like). Issue 13 then added to the
+ * Worker the bit-packed mask object codec (ADR 0010), signing and sealing in libsodium's heap,
+ * the payload saved once while sending (state-saver.ts) and GET /model revalidation: 215,268 →
+ * 217,505 bytes; the Worker's budget is 214 KiB since.
  */
-const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 212 * 1024 } as const;
+const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 214 * 1024 } as const;
 
 /** The template's TypeScript settings the fixture must keep (npm create vite, vanilla-ts). */
 const TEMPLATE_COMPILER_OPTIONS = {

@@ -54,8 +54,11 @@ export async function startCliCoordinator(
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     other += chunk;
   });
+  // 'close', not 'exit': npx exits at the SIGTERM at once, while the coordinator it started (which
+  // shares its stdout) is still shutting down — closing its ingest workers, logging 'stopped'.
+  // The streams close only when every process holding them has gone.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   const logs = () => ({ lines: [...lines], other: other + pending });
   let ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;

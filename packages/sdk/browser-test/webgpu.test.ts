@@ -27,7 +27,7 @@ describeWithChromium('browser: TensorFlow.js on WebGPU', () => {
     await harness?.close();
   });
 
-  it('selectBackend picks webgpu and a dense model trains on it', async () => {
+  it('selectBackend offered only webgpu takes the (software) adapter, and a dense model trains on it', async () => {
     expect(existsSync(TFJS_ENTRY)).toBe(true);
     const result = await page.page.evaluate((steps) => window.petflTfjs.train(steps), 8);
     console.warn(
