@@ -239,9 +239,10 @@ describe('a plain Node app (ESM JavaScript, no tsx) on the packed packages', () 
     // SIGTERM stops it cleanly.
     const end = await coordinator.stop();
     const messages = coordinator.logs().lines.map((line) => line.msg);
-    expect(messages, `the coordinator's last log lines: ${JSON.stringify(coordinator.logs().lines.slice(-6))}`).toContain(
-      'stopped',
-    );
+    expect(
+      messages,
+      `the coordinator's last log lines: ${JSON.stringify(coordinator.logs().lines.slice(-6))}`,
+    ).toContain('stopped');
     expect(coordinator.logs().lines.filter((line) => line.level >= 50)).toEqual([]);
     // npx dies of the same SIGTERM; the coordinator's own exit shows in its 'stopped' line above.
     expect(end.signal === 'SIGTERM' || end.code === 0).toBe(true);

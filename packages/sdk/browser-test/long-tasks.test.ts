@@ -62,8 +62,9 @@ const PROTOCOL_WORK: Readonly<Record<string, (frame: Frame, sdk: boolean) => boo
   masking: (f, sdk) => sdk && ['mask', 'maskInto', 'maskScalar', 'refill'].includes(f.functionName),
   // The group's write: the masked model into the update payload's bytes.
   encoding: (f, sdk) => sdk && f.functionName === 'write',
-  // PetCrypto's sign and seal: each chunk's Ed25519 signature and sealed box, the seed dictionary's boxes.
-  'signing and sealing': (f, sdk) => sdk && ['sign', 'seal'].includes(f.functionName),
+  // PetCrypto's signAndSeal (each chunk signed and sealed in libsodium's heap), sign and seal
+  // (the seed dictionary's boxes).
+  'signing and sealing': (f, sdk) => sdk && ['signAndSeal', 'sign', 'seal'].includes(f.functionName),
   // CoordinatorClient.postMessage: the chunks' POSTs.
   sending: (f, sdk) => sdk && f.functionName === 'postMessage',
   // libsodium: keystream, signatures, sealed boxes.
