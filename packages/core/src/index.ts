@@ -143,22 +143,6 @@ export {
   writeSeedDict,
 } from './message/seed-dict.ts';
 export {
-  type Contribution,
-  type Evaluation,
-  encodeContribution,
-  type FederatedMetrics,
-  globalLength,
-  MAX_METRIC_NAME,
-  MAX_METRICS,
-  maskedLength,
-  type SendKind,
-  type SplitAverage,
-  splitAverage,
-  splitGlobal,
-  type VectorLayout,
-  validateVectorLayout,
-} from './run/vector-layout.ts';
-export {
   expectSeedsSignature,
   SEEDS_REQUEST_CONTEXT,
   seedsRequestMessage,
@@ -184,3 +168,19 @@ export {
   updateSeedDictByteLength,
   writeUpdateSeedDict,
 } from './message/update-seed-dict.ts';
+export {
+  type Contribution,
+  type Evaluation,
+  encodeContribution,
+  type FederatedMetrics,
+  globalLength,
+  MAX_METRIC_NAME,
+  MAX_METRICS,
+  maskedLength,
+  type SendKind,
+  type SplitAverage,
+  splitAverage,
+  splitGlobal,
+  type VectorLayout,
+  validateVectorLayout,
+} from './run/vector-layout.ts';

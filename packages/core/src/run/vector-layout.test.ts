@@ -119,9 +119,9 @@ describe('vector layout (docs/learning.md §2)', () => {
   });
 
   it('refuses contributions that do not fit, naming the part', () => {
-    expect(code(() => encodeContribution(layout, { model: [1, 2], controlDelta: [0, 0, 0], evaluation: null }, 1))).toBe(
-      'invalid-field: vector layout: model: expected 3 values, got 2',
-    );
+    expect(
+      code(() => encodeContribution(layout, { model: [1, 2], controlDelta: [0, 0, 0], evaluation: null }, 1)),
+    ).toBe('invalid-field: vector layout: model: expected 3 values, got 2');
     expect(code(() => encodeContribution(layout, { model: [1, 2, 3], evaluation: null }, 1))).toBe(
       'invalid-field: vector layout: controlDelta: expected 3 values, got none',
     );

@@ -104,14 +104,17 @@ export function validateVectorLayout(value: unknown): VectorLayout {
     throw bad(`modelLength: expected an integer ≥ 1, got ${String(modelLength)}`);
   }
   if (send !== 'model' && send !== 'update') throw bad(`send: expected "model" or "update", got ${String(send)}`);
-  if (typeof controlVariates !== 'boolean') throw bad(`controlVariates: expected a boolean, got ${String(controlVariates)}`);
+  if (typeof controlVariates !== 'boolean')
+    throw bad(`controlVariates: expected a boolean, got ${String(controlVariates)}`);
   if (controlVariates && send !== 'update') throw bad('controlVariates: SCAFFOLD needs send = "update"');
   if (!Array.isArray(metrics)) throw bad('metrics: expected a list of names');
   if (metrics.length > MAX_METRICS) throw bad(`metrics: at most ${MAX_METRICS}, got ${metrics.length}`);
   const seen = new Set<string>();
   for (const name of metrics) {
     if (typeof name !== 'string' || name.length > MAX_METRIC_NAME || !METRIC_NAME.test(name)) {
-      throw bad(`metrics: expected names of letters, digits and _.:- (at most ${MAX_METRIC_NAME}), got ${String(name)}`);
+      throw bad(
+        `metrics: expected names of letters, digits and _.:- (at most ${MAX_METRIC_NAME}), got ${String(name)}`,
+      );
     }
     if (seen.has(name)) throw bad(`metrics: "${name}" is named twice`);
     seen.add(name);
