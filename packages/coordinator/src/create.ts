@@ -54,6 +54,8 @@ export interface CoordinatorPorts {
    * unless given (Node: a pool of worker threads, which the caller closes after the app).
    */
   readonly ingest?: MessageIngest;
+  /** A training run's initial global model (docs/learning.md §4); zeros when absent. */
+  readonly initialModel?: ArrayLike<number>;
 }
 
 export interface CoordinatorApp {
@@ -99,6 +101,7 @@ export async function createCoordinatorApp(settings: Settings, ports: Coordinato
       ...(ports.clock === undefined ? {} : { clock: ports.clock }),
       ...(ports.logger === undefined ? {} : { logger: ports.logger }),
       ...(ports.ingest === undefined ? {} : { ingest: ports.ingest }),
+      ...(ports.initialModel === undefined ? {} : { initialModel: ports.initialModel }),
     });
   } catch (error) {
     await store.close();

@@ -114,6 +114,44 @@ instance = ""
 lease_ms = 5000
 # Updates an instance takes between checkpoints of its partial aggregate (the store trims its log).
 checkpoint_every = 8
+
+# A training run (docs/learning.md): participants send updates, a server strategy makes the next
+# global model, metrics are evaluated under the same masking. Off: each round's model is the
+# plain scalar-weighted average of the participants' models, as without a run.
+[run]
+enabled = false
+# Completed rounds after which the run ends (the coordinator pauses); 0 = no limit.
+rounds = 0
+# "update": participants send local model − global model; "model": their local model.
+send = "update"
+# fedavg, fedavgm, fedadagrad, fedadam or fedyogi (docs/learning.md §3).
+strategy = "fedavg"
+# The strategy's hyper-parameters; "default" = the strategy's own default.
+server_learning_rate = "default"
+server_momentum = "default"
+beta_1 = "default"
+beta_2 = "default"
+tau = "default"
+# SCAFFOLD: participants send their control-variate delta in the same masked vector.
+control_variates = false
+# Federated evaluation: the metrics participants report, e.g. ["loss", "accuracy"].
+metrics = []
+# Evaluation examples count up to max_examples per participant.
+max_examples = 100000
+# A file with the initial global model (a global-model body, or raw little-endian .f32/.f64);
+# "" = zeros.
+initial_model = ""
+# Rounds whose model and checkpoint are kept besides the latest and the best; 0 = all.
+keep_checkpoints = 0
+
+[run.early_stopping]
+# The metric that judges the best model ("" = none); stopping needs patience > 0.
+metric = ""
+mode = "min"
+# Evaluations without improvement after which the run ends; 0 = never stop.
+patience = 0
+tolerance = 0.0
+relative = false
 `;
 
 /** Settings that failed validation: `problems` lists every one, "path: expected X, got Y". */

@@ -4,7 +4,14 @@
  * exactly k sum and m update participants and returns what they submitted.
  */
 
-import { decodeGlobalModel, type GlobalModel, initCrypto, maskParams, type PetCrypto } from '@petfl/core';
+import {
+  decodeGlobalModel,
+  type GlobalModel,
+  initCrypto,
+  maskParams,
+  type PetCrypto,
+  type RoundParameters,
+} from '@petfl/core';
 import { expect } from 'vitest';
 import type { Clock } from '../src/clock.ts';
 import type { CoordinatorApp } from '../src/create.ts';
@@ -84,6 +91,7 @@ export async function startHarness(
     clock?: Clock;
     logger?: Logger;
     ingest?: MessageIngest;
+    initialModel?: ArrayLike<number>;
   } = {},
 ): Promise<Harness> {
   const crypto = await initCrypto();
@@ -98,6 +106,7 @@ export async function startHarness(
     ...(options.store === undefined ? {} : { store: options.store }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.ingest === undefined ? {} : { ingest: options.ingest }),
+    ...(options.initialModel === undefined ? {} : { initialModel: options.initialModel }),
   });
   const fetch: Fetch = async (path, init) => created.app.request(path, init);
   return {
@@ -118,7 +127,7 @@ export async function startHarness(
 
 export interface RoundRun {
   readonly roundId: number;
-  readonly models: Float32Array[];
+  readonly models: (Float32Array | Float64Array)[];
   readonly scalars: number[];
   readonly global: GlobalModel;
 }
@@ -138,7 +147,11 @@ export async function runRound(
   pool: readonly SimParticipant[],
   want: { sum: number; update: number },
   seed: number,
-  options: { maxChunkData?: number } = {},
+  options: {
+    maxChunkData?: number;
+    /** The i-th update participant's vector and scalar (default: random ones from `seed`). */
+    contribution?: (i: number, params: RoundParameters) => { model: Float32Array | Float64Array; scalar: number };
+  } = {},
 ): Promise<RoundRun> {
   const { crypto, fetch } = h;
   const params = await fetchParams(fetch);
@@ -146,11 +159,13 @@ export async function runRound(
   for (const p of sum) expect(await post(fetch, sumMessage(crypto, params, p))).toEqual({ status: 202 });
   const sumDict = await fetchSumDict(fetch);
   expect(sumDict?.size).toBe(want.sum);
-  const models: Float32Array[] = [];
+  const models: (Float32Array | Float64Array)[] = [];
   const scalars: number[] = [];
   for (const [i, p] of update.entries()) {
-    const model = randomModel(params.modelLength, seed * 1000 + i);
-    const scalar = 0.5 + ((seed * 7 + i * 13) % 10) / 2;
+    const { model, scalar } = options.contribution?.(i, params) ?? {
+      model: randomModel(params.modelLength, seed * 1000 + i),
+      scalar: 0.5 + ((seed * 7 + i * 13) % 10) / 2,
+    };
     models.push(model);
     scalars.push(scalar);
     for (const part of updateMessage(crypto, params, p, sumDict ?? new Map(), model, scalar, options.maxChunkData)) {

@@ -136,5 +136,46 @@ export function modelStoreConformance(name: string, open: () => Promise<OpenedMo
       await again.save({ roundId: 0, model: f32Model(0) });
       expectSameModel(await again.latest(), second);
     });
+
+    it('keeps checkpoints by round, durably, and lists them in order', async () => {
+      expect(await store.checkpoint(1)).toBeUndefined();
+      expect(await store.checkpointRounds()).toEqual([]);
+      const bytes = (n: number) => Uint8Array.from({ length: 40 + n }, (_, i) => (i * 7 + n) & 0xff);
+      await store.saveCheckpoint(12, bytes(12));
+      await store.saveCheckpoint(3, bytes(3));
+      await store.saveCheckpoint(12, bytes(13));
+      expect(await store.checkpoint(12)).toEqual(bytes(13));
+      expect(await store.checkpoint(3)).toEqual(bytes(3));
+      expect(await store.checkpointRounds()).toEqual([3, 12]);
+      const again = await opened.reopen();
+      expect(await again.checkpoint(12)).toEqual(bytes(13));
+      expect(await again.checkpointRounds()).toEqual([3, 12]);
+    });
+
+    it('drops a round’s model and checkpoint, never the latest', async () => {
+      for (const roundId of [1, 2, 3]) {
+        await store.saveCheckpoint(roundId, Uint8Array.of(roundId));
+        await store.save({ roundId, model: f32Model(roundId) });
+      }
+      await store.drop(1);
+      await store.drop(3);
+      expect(await store.get(1)).toBeUndefined();
+      expect(await store.checkpoint(1)).toBeUndefined();
+      expectSameModel(await store.get(3), { roundId: 3, model: f32Model(3) });
+      expect(await store.checkpointRounds()).toEqual([2, 3]);
+      await store.drop(99);
+    });
+
+    it('makes an older round the latest again, and a newer save replaces it', async () => {
+      for (const roundId of [1, 2, 3]) await store.save({ roundId, model: f32Model(roundId) });
+      expect(await store.makeLatest(7)).toBeUndefined();
+      expectSameModel(await store.makeLatest(2), { roundId: 2, model: f32Model(2) });
+      expectSameModel(await store.latest(), { roundId: 2, model: f32Model(2) });
+      expectSameModel(await (await opened.reopen()).latest(), { roundId: 2, model: f32Model(2) });
+      // The newer rounds are still kept.
+      expectSameModel(await store.get(3), { roundId: 3, model: f32Model(3) });
+      await store.save({ roundId: 4, model: f32Model(4) });
+      expectSameModel(await store.latest(), { roundId: 4, model: f32Model(4) });
+    });
   });
 }

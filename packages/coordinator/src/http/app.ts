@@ -234,20 +234,42 @@ export function createApp(deps: AppDeps): Hono {
   // the body, computed once per model (the coordinator keeps one array per model). It depends on
   // the bytes alone, so every instance serving the same model gives the same tag (ADR 0008).
   // hono/etag answers 304 to a match.
+  const etagOf = (bytes: Uint8Array): string =>
+    `"${decodeGlobalModel(bytes).roundId}-${toBase64Url(crypto.hash(bytes).subarray(0, 18))}"`;
   let modelTag: { readonly bytes: Uint8Array; readonly etag: string } | undefined;
   const modelEtag = (bytes: Uint8Array): string => {
-    if (modelTag?.bytes !== bytes) {
-      const { roundId } = decodeGlobalModel(bytes);
-      modelTag = { bytes, etag: `"${roundId}-${toBase64Url(crypto.hash(bytes).subarray(0, 18))}"` };
-    }
+    if (modelTag?.bytes !== bytes) modelTag = { bytes, etag: etagOf(bytes) };
     return modelTag.etag;
   };
-  app.get('/model', etag({ retainedHeaders: RETAINED_304 }), (c) => {
+  app.get('/model', etag({ retainedHeaders: RETAINED_304 }), async (c) => {
+    const round = c.req.query('round');
+    if (round !== undefined) {
+      // A kept round's model (a run's checkpoints, docs/learning.md §6): fixed once stored.
+      if (!/^\d{1,10}$/.test(round) || Number(round) > 0xffff_ffff) {
+        return problem(
+          c,
+          'invalid-field',
+          `model round: expected a round id in 0..4294967295, got ${round.slice(0, 20)}`,
+        );
+      }
+      const kept = await coordinator.modelOfRound(Number(round));
+      if (kept === undefined) return problem(c, 'not-found', `model round: round ${round} has no kept global model`);
+      return c.body(kept as Uint8Array<ArrayBuffer>, 200, { ...MODEL, etag: etagOf(kept) });
+    }
     const bytes = coordinator.latestModelBytes();
     if (bytes === undefined) return c.body(null, 204);
     // Our encoders allocate their own ArrayBuffers, never SharedArrayBuffers.
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { ...MODEL, etag: modelEtag(bytes) });
   });
+
+  app.get('/model/best', etag({ retainedHeaders: RETAINED_304 }), async (c) => {
+    const bytes = await coordinator.bestModel();
+    if (bytes === undefined) return c.body(null, 204);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { ...MODEL, etag: etagOf(bytes) });
+  });
+
+  // A training run's layout and progress (docs/learning.md §2): participants build their vectors by it.
+  app.get('/run', (c) => c.json({ run: coordinator.runInfo() }, 200, { 'cache-control': 'no-cache' }));
 
   // Cheap checks first (docs/security.md §4), none of which reads the body: the client address's
   // rate, admission (headers only), the subject's rate, then a slot among the bodies in flight.
@@ -352,6 +374,24 @@ export function createApp(deps: AppDeps): Hono {
   admin.post('/resume', async (c) => {
     await coordinator.resume();
     return c.json(coordinator.status());
+  });
+  admin.get('/run', async (c) => c.json(await coordinator.runReport()));
+  admin.post('/run/restore', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return problem(c, 'invalid-field', 'run restore: expected a JSON object { "round": <round id> }');
+    }
+    const round = (body as { round?: unknown } | null)?.round;
+    if (typeof round !== 'number' || !Number.isInteger(round) || round < 0 || round > 0xffff_ffff) {
+      return problem(
+        c,
+        'invalid-field',
+        `run restore: expected { "round": <round id> }, got ${JSON.stringify(body)?.slice(0, 80)}`,
+      );
+    }
+    return c.json(await coordinator.restoreRun(round));
   });
   admin.put('/settings', async (c) => {
     let change: unknown;

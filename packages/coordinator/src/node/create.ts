@@ -23,6 +23,7 @@ import { MemoryCoordinatorStore } from '../store/memory-store.ts';
 import type { ModelStore } from '../store/model-store.ts';
 import { RedisCoordinatorStore } from '../store/redis-store.ts';
 import { autoIngestWorkers, IngestPool } from './ingest-pool.ts';
+import { readInitialModel } from './initial-model.ts';
 
 export interface NodeCreateOptions extends Omit<CoordinatorPorts, 'models' | 'metrics' | 'ingest'> {
   /** Overrides the filesystem model store in `settings.models.dir`. */
@@ -75,6 +76,12 @@ export async function createNodeCoordinatorApp(
   const { metrics: metricsOption, models, ingest: ingestOption, ...ports } = options;
   // Admission first: a static key that cannot be imported fails before a connection is opened.
   const admission = options.admission ?? (await createAdmission(settings.admission));
+  // The run's initial model is read before anything is started: a bad file fails at once.
+  const initialModel =
+    options.initialModel ??
+    (settings.run.enabled && settings.run.initialModel !== ''
+      ? await readInitialModel(settings.run.initialModel)
+      : undefined);
   const pool = ingestOption === undefined ? await startIngestPool(settings.api, options.logger) : undefined;
   const ingest = ingestOption ?? pool;
   let store: CoordinatorStore;
@@ -108,6 +115,7 @@ export async function createNodeCoordinatorApp(
       ...(metrics === undefined ? {} : { metrics }),
       ...(limits === undefined ? {} : { rateLimitStores: limits.storeFor }),
       ...(ingest === undefined ? {} : { ingest }),
+      ...(initialModel === undefined ? {} : { initialModel }),
     });
   } catch (error) {
     await limits?.close();

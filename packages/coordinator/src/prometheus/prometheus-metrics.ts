@@ -83,6 +83,33 @@ export class PrometheusMetrics implements CoordinatorMetrics {
       },
     });
     new Gauge({
+      name: 'petfl_run_round',
+      help: 'Completed training rounds of the run (docs/learning.md); 0 without a run.',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.coordinator?.status().run?.round ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'petfl_run_ended',
+      help: 'Whether the training run has ended (1: by its rounds or early stopping).',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.coordinator?.status().run?.status === 'ended' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'petfl_run_metric',
+      help: 'The latest federated evaluation of the run: the example-weighted mean of each metric.',
+      labelNames: ['metric'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const values = metrics.coordinator?.runEvaluation()?.values;
+        for (const [metric, value] of Object.entries(values ?? {})) this.set({ metric }, value);
+      },
+    });
+    new Gauge({
       name: 'petfl_phase',
       help: 'The current phase: 1 for the phase the coordinator is in, 0 for the others.',
       labelNames: ['phase'],

@@ -9,8 +9,19 @@
  * `safety` (the scalar bound of the mask config).
  */
 
-import { BOUND_TYPES, DATA_TYPES, GROUP_TYPES, type MaskConfig, MODEL_TYPES, maskParams } from '@petfl/core';
+import {
+  BOUND_TYPES,
+  DATA_TYPES,
+  GROUP_TYPES,
+  type MaskConfig,
+  MODEL_TYPES,
+  maskedLength,
+  maskParams,
+  type VectorLayout,
+  validateVectorLayout,
+} from '@petfl/core';
 import * as v from 'valibot';
+import { DEFAULT_STRATEGY_SETTINGS, STRATEGY_NAMES, type StrategySettings } from '../run/strategy/strategy.ts';
 import {
   flag,
   int,
@@ -416,8 +427,143 @@ const clusterSchema = v.pipe(
   })),
 );
 
+// ---- run: a training run (docs/learning.md) ---------------------------------------------------
+
+/** A strategy hyper-parameter: "default" (the strategy's own, docs/learning.md §3) or a number. */
+const hyperParameter = (what: string, ok: (n: number) => boolean) =>
+  v.pipe(
+    setting<'default' | number | string>(
+      `"default" or ${what}`,
+      (value) =>
+        value === 'default' ||
+        (typeof value === 'number' && Number.isFinite(value) && ok(value)) ||
+        // From the environment every value is text.
+        (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) && ok(Number(value))),
+    ),
+    v.transform((value): number | undefined => (value === 'default' ? undefined : Number(value))),
+  );
+
+const earlyStoppingSchema = table({
+  metric: text,
+  mode: oneOf(['min', 'max'], '"min" or "max"'),
+  patience: int(0, 1_000_000),
+  tolerance: num('a number ≥ 0', (n) => n >= 0),
+  relative: flag,
+});
+
+const runSchema = v.pipe(
+  table({
+    enabled: flag,
+    rounds: int(0, 2 ** 32 - 1),
+    send: oneOf(['update', 'model'], '"update" or "model"'),
+    strategy: oneOf(STRATEGY_NAMES),
+    server_learning_rate: hyperParameter('a number > 0', (n) => n > 0),
+    server_momentum: hyperParameter('a number in [0, 1)', (n) => n >= 0 && n < 1),
+    beta_1: hyperParameter('a number in [0, 1)', (n) => n >= 0 && n < 1),
+    beta_2: hyperParameter('a number in [0, 1)', (n) => n >= 0 && n < 1),
+    tau: hyperParameter('a number > 0', (n) => n > 0),
+    control_variates: flag,
+    metrics: v.pipe(
+      setting<readonly string[]>('a list of metric names', (value) => Array.isArray(value)),
+      v.readonly(),
+    ),
+    max_examples: int(1, 2 ** 40),
+    initial_model: text,
+    keep_checkpoints: int(0, 2 ** 32 - 1),
+    early_stopping: earlyStoppingSchema,
+  }),
+  rule([['send'], ['control_variates'], ['metrics'], ['max_examples']], (run) => {
+    try {
+      validateVectorLayout({
+        modelLength: 1,
+        send: run.send,
+        controlVariates: run.control_variates,
+        metrics: run.metrics,
+        maxExamples: run.max_examples,
+      });
+    } catch (error) {
+      return (error as Error).message.replace(/^vector layout: /, '');
+    }
+    return undefined;
+  }),
+  rule(
+    [['metrics'], ['early_stopping']],
+    (run) =>
+      run.early_stopping.metric !== '' && !run.metrics.includes(run.early_stopping.metric)
+        ? `"${run.early_stopping.metric}" is not one of run.metrics (${JSON.stringify(run.metrics)})`
+        : undefined,
+    ['early_stopping', 'metric'],
+  ),
+  rule(
+    [['early_stopping']],
+    (run) =>
+      run.early_stopping.patience > 0 && run.early_stopping.metric === ''
+        ? 'expected early_stopping.metric to name the metric judged'
+        : undefined,
+    ['early_stopping', 'patience'],
+  ),
+);
+
+/** `[run]` with the model's weights P: the run's settings, its layout and the strategy's hyper-parameters resolved. */
+function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) {
+  const defaults = DEFAULT_STRATEGY_SETTINGS[run.strategy];
+  const layout: VectorLayout = {
+    modelLength,
+    send: run.send,
+    controlVariates: run.control_variates,
+    metrics: run.metrics,
+    maxExamples: run.max_examples,
+  };
+  const { early_stopping: stop } = run;
+  return {
+    enabled: run.enabled,
+    /** Completed rounds after which the run ends; 0: no limit. */
+    rounds: run.rounds,
+    layout,
+    strategy: {
+      name: run.strategy,
+      serverLearningRate: run.server_learning_rate ?? defaults.serverLearningRate,
+      serverMomentum: run.server_momentum ?? defaults.serverMomentum,
+      beta1: run.beta_1 ?? defaults.beta1,
+      beta2: run.beta_2 ?? defaults.beta2,
+      tau: run.tau ?? defaults.tau,
+    } satisfies StrategySettings,
+    /** A file with the initial global model ("" for zeros), read by the CLI (docs/learning.md §4). */
+    initialModel: run.initial_model,
+    /** Rounds whose model and checkpoint are kept, besides the best and the latest; 0: all. */
+    keepCheckpoints: run.keep_checkpoints,
+    /** Judges the best model; ends the run after `patience` evaluations without improvement (0: never). */
+    earlyStopping:
+      stop.metric === ''
+        ? null
+        : {
+            metric: stop.metric,
+            mode: stop.mode,
+            patience: stop.patience,
+            tolerance: stop.tolerance,
+            relative: stop.relative,
+          },
+  } as const;
+}
+
 /** The whole settings tree, in the order of DEFAULT_SETTINGS_TOML. */
 export function settingsSchema(context: SettingsContext) {
+  return v.pipe(
+    settingsTable(context),
+    // With a run, `[model] length` is the model's weights P and the masked vector (the rounds'
+    // modelLength) is the run's layout's (docs/learning.md §2).
+    v.transform(({ run, model, ...rest }) => {
+      const settings = runSettings(run, model.length);
+      return {
+        ...rest,
+        model: { length: settings.enabled ? maskedLength(settings.layout) : model.length },
+        run: settings,
+      };
+    }),
+  );
+}
+
+function settingsTable(context: SettingsContext) {
   return table({
     api: apiSchema,
     admission: admissionSchema,
@@ -429,6 +575,7 @@ export function settingsSchema(context: SettingsContext) {
     store: storeSchema,
     models: modelsSchema,
     cluster: clusterSchema,
+    run: runSchema,
   });
 }
 
@@ -438,3 +585,5 @@ export type PhaseSettings = v.InferOutput<ReturnType<typeof phaseSchema>>;
 /** Who may take part (docs/security.md §2). */
 export type AdmissionSettings = v.InferOutput<typeof admissionSchema>;
 export type Settings = v.InferOutput<ReturnType<typeof settingsSchema>>;
+/** A training run's settings (docs/learning.md). */
+export type RunSettings = Settings['run'];

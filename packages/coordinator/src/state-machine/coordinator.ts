@@ -36,7 +36,11 @@ import {
   toBase64Url,
 } from '@petfl/core';
 import { type Clock, systemClock } from '../clock.ts';
+import { CoordinatorError } from '../errors.ts';
 import { type Logger, pkTag, silentLogger } from '../logger.ts';
+import type { EvaluationRecord } from '../run/checkpoint.ts';
+import { type RunInfo, RunKeeper, type RunReport } from '../run/run-keeper.ts';
+import type { RunPoint } from '../run/training-run.ts';
 import { changePetSettings, type Settings } from '../settings.ts';
 import {
   BANNED_LIMIT,
@@ -115,6 +119,11 @@ export interface CoordinatorDeps {
    * of worker threads (node/ingest-pool.ts). The caller owns it (and closes it after `shutdown`).
    */
   readonly ingest?: MessageIngest;
+  /**
+   * A training run's initial global model (`run.initial_model`, read by the CLI; docs/learning.md
+   * §4): P weights, or 2P with SCAFFOLD's control variate. Zeros when absent.
+   */
+  readonly initialModel?: ArrayLike<number>;
 }
 
 export interface ClusterOptions {
@@ -162,6 +171,8 @@ export interface CoordinatorStatus {
   readonly chunks: { readonly pendingMessages: number; readonly bytesHeld: number };
   /** Participant keys and admission subjects excluded for sending unopenable mask seeds. */
   readonly banned: { readonly participants: number; readonly subjects: number };
+  /** The training run (docs/learning.md), or null without one. */
+  readonly run: RunInfo | null;
   readonly settings: {
     readonly round: RoundPetSettings | null;
     readonly next: RoundPetSettings;
@@ -238,6 +249,12 @@ export class Coordinator {
   private readonly allowlist: ReadonlySet<string> | undefined;
   /** Opens and decodes messages (ingest.ts). */
   private readonly ingest: MessageIngest;
+  /** The training run's points in the model store (docs/learning.md), when `run.enabled`. */
+  private readonly run: RunKeeper | undefined;
+  /** The run's latest point as `GET /run` shows it. */
+  private runInfoNow: RunInfo | null = null;
+  /** The run's latest federated evaluation (Prometheus, the dashboard). */
+  private runEvaluationNow: EvaluationRecord | null = null;
   /** Messages take their turn at the cheap checks against the round in the order they arrived… */
   private readonly checksLine = new InOrder();
   /** …and enter the queue in that order too. */
@@ -257,6 +274,9 @@ export class Coordinator {
     const { admission } = deps.settings;
     this.allowlist = admission.kind === 'allowlist' ? new Set(admission.allowlist) : undefined;
     this.ingest = deps.ingest ?? inProcessIngest(deps.crypto);
+    this.run = deps.settings.run.enabled
+      ? new RunKeeper(deps.settings.run, deps.models, this.log, deps.initialModel)
+      : undefined;
   }
 
   /** Loads the store, continues or fails a persisted round, and starts a round unless paused. */
@@ -312,6 +332,8 @@ export class Coordinator {
   }
 
   private async loadLatestModel(): Promise<void> {
+    // A run's first start saves the initial model as round 0 (run/run-keeper.ts).
+    if (this.run !== undefined) this.runSeen(await this.run.latest());
     const latest = await this.models.latest();
     if (latest !== undefined && latest.roundId !== this.latestModel?.roundId) {
       this.latestModel = { roundId: latest.roundId, bytes: this.servedModel(latest) };
@@ -493,6 +515,7 @@ export class Coordinator {
         bytesHeld: round?.assembler.bytesHeld ?? 0,
       },
       banned: { participants: this.bannedParticipants.size, subjects: this.bannedSubjects.size },
+      run: this.runInfoNow,
       settings: {
         round: record?.pet ?? null,
         next: this.nextPet(),
@@ -1115,17 +1138,38 @@ export class Coordinator {
     const round = this.round;
     if (round === undefined) throw new Error('unmask: no round data');
     const outcome = await unmaskRound(this.store, round, this.settings.safety);
-    if (outcome.kind === 'failure') {
-      const { reason, offenders } = outcome;
-      return {
-        type: 'unmasked',
-        outcome: { kind: 'failed', reason, ...(offenders === undefined ? {} : { offenders }) },
-        now: this.clock.now(),
-      };
+    const failed = (reason: string, offenders?: readonly string[]): CoordinatorEvent => ({
+      type: 'unmasked',
+      outcome: { kind: 'failed', reason, ...(offenders === undefined ? {} : { offenders }) },
+      now: this.clock.now(),
+    });
+    if (outcome.kind === 'failure') return failed(outcome.reason, outcome.offenders);
+    const roundId = round.record.roundId;
+    let global: GlobalModel = { roundId, model: outcome.model };
+    if (this.run !== undefined) {
+      let applied: Awaited<ReturnType<RunKeeper['apply']>>;
+      try {
+        applied = await this.run.apply(roundId, outcome.model, this.meta.restoreRun);
+      } catch (error) {
+        if (!isPetError(error)) throw error;
+        return failed(`unmask: the run cannot use the average: ${error.message}`);
+      }
+      const { point, endedNow } = applied;
+      if (endedNow || this.meta.restoreRun !== undefined) {
+        // Paused before the model is published: the next round must not start from an ended run.
+        const { restoreRun: _done, ...meta } = this.meta;
+        await this.saveMeta({ ...meta, paused: this.meta.paused || endedNow });
+        if (endedNow && this.state.kind !== 'shutdown') this.state = { ...this.state, paused: true };
+        if (endedNow) this.log.info({ roundId, reason: point.checkpoint.ended?.message }, 'run ended: paused');
+      }
+      global = { roundId, model: point.model };
+      // The model is durable before the round counts as completed: it is never lost.
+      await this.models.save(global);
+      await this.run.published(point);
+      this.runSeen(point);
+    } else {
+      await this.models.save(global);
     }
-    const global: GlobalModel = { roundId: round.record.roundId, model: outcome.model };
-    // The model is durable before the round counts as completed: it is never lost.
-    await this.models.save(global);
     this.latestModel = { roundId: global.roundId, bytes: this.servedModel(global) };
     return { type: 'unmasked', outcome: { kind: 'completed' }, now: this.clock.now() };
   }
@@ -1220,6 +1264,64 @@ export class Coordinator {
     this.meta = meta;
     this.bannedParticipants = new Set(meta.banned?.participants ?? []);
     this.bannedSubjects = new Set(meta.banned?.subjects ?? []);
+  }
+
+  // ---- the training run (docs/learning.md) ------------------------------------------------
+
+  private runSeen(point: RunPoint): void {
+    this.runInfoNow = this.run?.info(point) ?? null;
+    this.runEvaluationNow = point.checkpoint.evaluations.at(-1) ?? null;
+  }
+
+  /** The run's latest federated evaluation, or null. */
+  runEvaluation(): EvaluationRecord | null {
+    return this.runEvaluationNow;
+  }
+
+  /** `GET /run`: the run's layout and where it is; null without a run. */
+  runInfo(): RunInfo | null {
+    return this.runInfoNow;
+  }
+
+  /** `GET /admin/run`: the run with its evaluations, best model and early-stopping state. */
+  async runReport(): Promise<RunReport> {
+    const run = this.requireRun();
+    return run.report(await run.latest(), this.meta.restoreRun);
+  }
+
+  /** `GET /model?round=N`: that round's stored global model body, or undefined. */
+  async modelOfRound(roundId: number): Promise<Uint8Array | undefined> {
+    const global = await this.models.get(roundId);
+    return global === undefined ? undefined : this.servedModel(global);
+  }
+
+  /** `GET /model/best`: the model early stopping judged best so far, or undefined. */
+  async bestModel(): Promise<Uint8Array | undefined> {
+    const run = this.requireRun();
+    const best = (await run.latest()).checkpoint.earlyStopping.best;
+    return best === null ? undefined : this.modelOfRound(best.roundId);
+  }
+
+  /**
+   * `POST /admin/run/restore {round}`: the run goes back to the checkpoint of `roundId`. The round
+   * in progress (or the next) carries it out when it is unmasked: its own updates were made against
+   * the model being replaced, so they are set aside, and its model is the restored one.
+   */
+  restoreRun(roundId: number): Promise<RunReport> {
+    return this.serialize(async () => {
+      const run = this.requireRun();
+      if ((await run.point(roundId)) === undefined) {
+        throw new CoordinatorError('not-found', `run restore: round ${roundId} has no kept checkpoint and model`);
+      }
+      await this.saveMeta({ ...this.meta, restoreRun: roundId });
+      this.log.warn({ roundId }, 'run restore requested: the next unmasked round carries it out');
+      return run.report(await run.latest(), roundId);
+    });
+  }
+
+  private requireRun(): RunKeeper {
+    if (this.run === undefined) throw new CoordinatorError('not-found', 'no training run: run.enabled is false');
+    return this.run;
   }
 
   /** `GET /health`: whether the store answers (a store that does not makes the coordinator unready). */

@@ -142,6 +142,8 @@ export interface CoordinatorMeta {
    * admitted under. Oldest first, at most `BANNED_LIMIT` each.
    */
   readonly banned?: { readonly participants: readonly string[]; readonly subjects: readonly string[] };
+  /** A training run's pending restore (docs/learning.md §6): the round whose checkpoint the next unmasked round restores. */
+  readonly restoreRun?: number;
 }
 
 /** How many banned participant keys (and subjects) the meta keeps; the oldest go first. */

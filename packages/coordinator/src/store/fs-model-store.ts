@@ -2,7 +2,8 @@
  * The filesystem model store (`models.dir`): one file per round,
  * `round-<id, 10 digits>.bin`, plus `latest.bin`, each holding the global
  * model body of protocol.md §3.10 in float64 (`GET /model` serves the data type of the
- * round's mask config, converted from this exact copy).
+ * round's mask config, converted from this exact copy), and with a training run
+ * `round-<id>.run`, the round's checkpoint (docs/learning.md §6).
  *
  * A file is never seen half-written: it is written to a temporary file in the
  * same directory, flushed to disk, renamed over its name (atomic on POSIX),
@@ -14,7 +15,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeGlobalModel, encodeGlobalModel, GLOBAL_MODEL_HEADER_BYTES, type GlobalModel } from '@petfl/core';
 import type { ModelStore } from './model-store.ts';
@@ -27,6 +28,17 @@ const MAX_ROUND_ID = 0xffff_ffff;
 /** `round-0000000042.bin`: zero-padded so the files sort by round. */
 export function roundModelFile(roundId: number): string {
   return `round-${String(roundId).padStart(10, '0')}.bin`;
+}
+
+/** `round-0000000042.run`: a training run's checkpoint of the round (docs/learning.md §6). */
+export function roundCheckpointFile(roundId: number): string {
+  return `round-${String(roundId).padStart(10, '0')}.run`;
+}
+
+const CHECKPOINT_FILE = /^round-(\d{10})\.run$/;
+
+function validRoundId(roundId: number): boolean {
+  return Number.isInteger(roundId) && roundId >= 0 && roundId <= MAX_ROUND_ID;
 }
 
 function isMissing(error: unknown): boolean {
@@ -59,12 +71,85 @@ export class FsModelStore implements ModelStore {
 
   async get(roundId: number): Promise<GlobalModel | undefined> {
     // No file can hold a round id the wire format cannot carry.
-    if (!Number.isInteger(roundId) || roundId < 0 || roundId > MAX_ROUND_ID) return undefined;
+    if (!validRoundId(roundId)) return undefined;
     const model = await this.read(roundModelFile(roundId));
     if (model !== undefined && model.roundId !== roundId) {
       throw new StoreError(`${join(this.dir, roundModelFile(roundId))}: holds the model of round ${model.roundId}`);
     }
     return model;
+  }
+
+  saveCheckpoint(roundId: number, bytes: Uint8Array): Promise<void> {
+    const run = this.saving.then(async () => {
+      if (!validRoundId(roundId)) throw new StoreError(`save: checkpoint of round ${roundId}: not a round id`);
+      await this.ensureDir();
+      await this.writeAtomic(roundCheckpointFile(roundId), bytes);
+    });
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  async checkpoint(roundId: number): Promise<Uint8Array | undefined> {
+    if (!validRoundId(roundId)) return undefined;
+    const path = join(this.dir, roundCheckpointFile(roundId));
+    try {
+      return new Uint8Array(await readFile(path));
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw new StoreError(`${path}: cannot read: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  async checkpointRounds(): Promise<readonly number[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw new StoreError(`${this.dir}: cannot list: ${messageOf(error)}`, { cause: error });
+    }
+    return names
+      .flatMap((name) => {
+        const match = CHECKPOINT_FILE.exec(name);
+        return match === null ? [] : [Number(match[1])];
+      })
+      .sort((a, b) => a - b);
+  }
+
+  drop(roundId: number): Promise<void> {
+    const run = this.saving.then(async () => {
+      if (!validRoundId(roundId) || roundId === (await this.latestRoundId())) return;
+      for (const name of [roundModelFile(roundId), roundCheckpointFile(roundId)]) {
+        const path = join(this.dir, name);
+        await rm(path, { force: true }).catch((error: unknown) => {
+          throw new StoreError(`${path}: cannot delete: ${messageOf(error)}`, { cause: error });
+        });
+      }
+    });
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  makeLatest(roundId: number): Promise<GlobalModel | undefined> {
+    const run = this.saving.then(async () => {
+      const model = await this.get(roundId);
+      if (model === undefined) return undefined;
+      await this.writeAtomic(LATEST_MODEL_FILE, encodeGlobalModel(model));
+      return model;
+    });
+    this.saving = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async ensureDir(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (error) {
+      throw new StoreError(`${this.dir}: cannot create the model directory: ${messageOf(error)}`, { cause: error });
+    }
   }
 
   private async saveNow(model: GlobalModel): Promise<void> {
@@ -74,11 +159,7 @@ export class FsModelStore implements ModelStore {
     } catch (error) {
       throw new StoreError(`save: global model of round ${model.roundId}: ${messageOf(error)}`, { cause: error });
     }
-    try {
-      await mkdir(this.dir, { recursive: true });
-    } catch (error) {
-      throw new StoreError(`${this.dir}: cannot create the model directory: ${messageOf(error)}`, { cause: error });
-    }
+    await this.ensureDir();
     await this.writeAtomic(roundModelFile(model.roundId), bytes);
     const latestRound = await this.latestRoundId();
     if (latestRound === undefined || model.roundId >= latestRound) await this.writeAtomic(LATEST_MODEL_FILE, bytes);

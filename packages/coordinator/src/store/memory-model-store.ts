@@ -15,6 +15,7 @@ function copy(model: GlobalModel): GlobalModel {
 export class MemoryModelStore implements ModelStore {
   private readonly models = new Map<number, GlobalModel>();
   private latestRound: number | undefined;
+  private readonly checkpoints = new Map<number, Uint8Array>();
 
   async save(model: GlobalModel): Promise<void> {
     this.models.set(model.roundId, copy(model));
@@ -29,5 +30,29 @@ export class MemoryModelStore implements ModelStore {
   async get(roundId: number): Promise<GlobalModel | undefined> {
     const model = this.models.get(roundId);
     return model === undefined ? undefined : copy(model);
+  }
+
+  async saveCheckpoint(roundId: number, bytes: Uint8Array): Promise<void> {
+    this.checkpoints.set(roundId, bytes.slice());
+  }
+
+  async checkpoint(roundId: number): Promise<Uint8Array | undefined> {
+    return this.checkpoints.get(roundId)?.slice();
+  }
+
+  async checkpointRounds(): Promise<readonly number[]> {
+    return [...this.checkpoints.keys()].sort((a, b) => a - b);
+  }
+
+  async drop(roundId: number): Promise<void> {
+    if (roundId === this.latestRound) return;
+    this.models.delete(roundId);
+    this.checkpoints.delete(roundId);
+  }
+
+  async makeLatest(roundId: number): Promise<GlobalModel | undefined> {
+    if (!this.models.has(roundId)) return undefined;
+    this.latestRound = roundId;
+    return this.get(roundId);
   }
 }

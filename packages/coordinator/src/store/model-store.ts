@@ -19,4 +19,21 @@ export interface ModelStore {
   latest(): Promise<GlobalModel | undefined>;
   /** The model of one round, or undefined. */
   get(roundId: number): Promise<GlobalModel | undefined>;
+
+  // A training run's checkpoints (docs/learning.md §6): opaque bytes (run/checkpoint.ts), one per
+  // round, saved — durably — before the round's model, so the latest model always has one.
+
+  /** Stores the checkpoint of `roundId`, replacing any. */
+  saveCheckpoint(roundId: number, bytes: Uint8Array): Promise<void>;
+  /** The checkpoint of one round, or undefined. */
+  checkpoint(roundId: number): Promise<Uint8Array | undefined>;
+  /** The rounds that have a checkpoint, ascending. */
+  checkpointRounds(): Promise<readonly number[]>;
+  /** Deletes the model and the checkpoint of `roundId` (retention); never the latest model. */
+  drop(roundId: number): Promise<void>;
+  /**
+   * Makes the stored model of `roundId` the latest again, even though newer rounds are stored
+   * (a run restored to a checkpoint); returns it, or undefined when that round has no model.
+   */
+  makeLatest(roundId: number): Promise<GlobalModel | undefined>;
 }

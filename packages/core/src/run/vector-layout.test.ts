@@ -79,7 +79,7 @@ describe('vector layout (docs/learning.md §2)', () => {
             return;
           }
           const expected = participants.reduce((n, p) => n + p.examples * p.loss, 0) / examples;
-          expect(metrics?.values?.loss).toBeCloseTo(expected, 9);
+          expect(metrics?.values?.['loss']).toBeCloseTo(expected, 9);
         },
       ),
     );

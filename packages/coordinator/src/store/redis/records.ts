@@ -248,6 +248,7 @@ const metaV1 = fields({
   paused: v.boolean(expected('true or false')),
   nextPet: v.exactOptional(petSettings),
   banned: v.exactOptional(object({ participants: bannedList, subjects: bannedList })),
+  restoreRun: v.exactOptional(count),
 });
 
 const roundRecordSchema = versioned([roundRecordV1]);
@@ -325,6 +326,7 @@ export function encodeMeta(op: string, meta: CoordinatorMeta): string {
     ...(meta.banned === undefined
       ? {}
       : { banned: { participants: [...meta.banned.participants], subjects: [...meta.banned.subjects] } }),
+    ...(meta.restoreRun === undefined ? {} : { restoreRun: meta.restoreRun }),
   };
   return checked(op, 'meta', JSON.stringify(stored), decodeMeta);
 }

@@ -1,0 +1,198 @@
+/**
+ * Keeps a training run's points — global model and checkpoint — in the model store
+ * (docs/learning.md §6). The coordinator's leader asks it for the next point when a round is
+ * unmasked; every instance asks it what to serve (`GET /run`, `/model/best`, `?round=`). It holds
+ * nothing the store does not: a restarted coordinator, or another instance, reads the same points.
+ *
+ * Order of writes: the checkpoint of a round, then its model (which makes it the latest). A crash
+ * between the two leaves the previous model as the latest, with its own checkpoint, and the
+ * round's unmasking runs again from it; a checkpoint that got ahead is overwritten. A round whose
+ * model is already the latest is not applied twice.
+ */
+
+import { globalLength } from '@petfl/core';
+import type { Logger } from '../logger.ts';
+import type { RunSettings } from '../settings/schema.ts';
+import type { ModelStore } from '../store/model-store.ts';
+import { StoreError } from '../store/store-error.ts';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type RunCheckpoint } from './checkpoint.ts';
+import { createStrategy } from './strategy/strategy.ts';
+import { advanceRun, type RunPoint, startRun } from './training-run.ts';
+
+/** What `GET /run` shows participants and anyone else: the layout they build vectors by, where the run is. */
+export interface RunInfo {
+  readonly layout: RunSettings['layout'];
+  readonly strategy: string;
+  /** Completed training rounds of the run. */
+  readonly round: number;
+  /** The run's length in rounds; 0: no limit. */
+  readonly rounds: number;
+  readonly status: 'running' | 'ended';
+  readonly ended: { readonly reason: string; readonly message: string; readonly roundId: number } | null;
+  /** The round of the latest global model (0: the initial model). */
+  readonly modelRoundId: number;
+}
+
+/** The operator's view (`GET /admin/run`): the info, the strategy's settings, evaluations, the best model. */
+export interface RunReport extends RunInfo {
+  readonly strategySettings: RunSettings['strategy'];
+  readonly evaluations: RunCheckpoint['evaluations'];
+  readonly best: { readonly roundId: number; readonly metric: string; readonly value: number } | null;
+  readonly earlyStopping: (NonNullable<RunSettings['earlyStopping']> & { readonly stuck: number }) | null;
+  /** A restore the next unmasked round carries out (`POST /admin/run/restore`), if one is pending. */
+  readonly restorePending: number | null;
+  readonly restoredFrom: number | null;
+}
+
+/** The outcome of applying a round: the point to publish, and whether the round ended the run. */
+export interface Applied {
+  readonly point: RunPoint;
+  readonly endedNow: boolean;
+}
+
+function storeProblem(what: string, error: unknown): never {
+  if (error instanceof CheckpointError) throw new StoreError(`${what}: ${error.message}`, { cause: error });
+  throw error;
+}
+
+export class RunKeeper {
+  readonly settings: RunSettings;
+  private readonly strategy;
+  private readonly models: ModelStore;
+  private readonly log: Logger;
+  private readonly initial: ArrayLike<number> | undefined;
+  /** The latest point read or written, by the round of its model. */
+  private cached: RunPoint | undefined;
+
+  constructor(settings: RunSettings, models: ModelStore, log: Logger, initial?: ArrayLike<number>) {
+    this.settings = settings;
+    this.strategy = createStrategy(settings.strategy);
+    this.models = models;
+    this.log = log;
+    this.initial = initial;
+  }
+
+  /**
+   * The latest point: the latest model and its checkpoint. Before the first model the run starts
+   * (the initial model is saved as round 0); a latest model without a checkpoint (a run begun over
+   * older models) starts the run from it.
+   */
+  async latest(): Promise<RunPoint> {
+    const latest = await this.models.latest();
+    if (latest === undefined) {
+      const point = startRun(this.settings, this.strategy, this.initial);
+      await this.models.saveCheckpoint(0, encodeCheckpoint(point.checkpoint));
+      await this.models.save({ roundId: 0, model: point.model });
+      this.log.info({ strategy: this.settings.strategy.name, initial: this.initial !== undefined }, 'run started');
+      this.cached = point;
+      return point;
+    }
+    const cached = this.cached;
+    if (cached !== undefined && cached.checkpoint.roundId === latest.roundId) return cached;
+    const expected = globalLength(this.settings.layout);
+    if (latest.model.length !== expected) {
+      throw new StoreError(
+        `the latest global model (round ${latest.roundId}) has ${latest.model.length} values, but the run's global ` +
+          `model has ${expected} (docs/learning.md §2): point models.dir at a directory for this run`,
+      );
+    }
+    const model = Float64Array.from(latest.model);
+    const bytes = await this.models.checkpoint(latest.roundId);
+    let checkpoint: RunCheckpoint;
+    if (bytes === undefined) {
+      checkpoint = { ...startRun(this.settings, this.strategy).checkpoint, roundId: latest.roundId };
+      this.log.info({ roundId: latest.roundId }, 'run started from the latest global model');
+    } else {
+      try {
+        checkpoint = decodeCheckpoint(bytes);
+        this.strategy.validateState(checkpoint.strategy, this.settings.layout.modelLength);
+      } catch (error) {
+        storeProblem(`the checkpoint of round ${latest.roundId}`, error);
+      }
+    }
+    const point = { model, checkpoint };
+    this.cached = point;
+    return point;
+  }
+
+  /**
+   * Round `roundId` unmasked `average`: the next point, its checkpoint saved (the caller then saves
+   * the model). With `restore`, the round's average is set aside and the point is that round's
+   * checkpoint again: the participants' updates were made against the model the restore replaces.
+   */
+  async apply(roundId: number, average: Float64Array, restore?: number): Promise<Applied> {
+    const from = await this.latest();
+    // Already applied (a restart between saving the model and ending the round).
+    if (from.checkpoint.roundId === roundId) return { point: from, endedNow: false };
+    let point: RunPoint;
+    if (restore !== undefined) {
+      const restored = await this.point(restore);
+      if (restored === undefined) throw new StoreError(`restore: round ${restore} has no checkpoint and model`);
+      point = {
+        model: restored.model,
+        checkpoint: { ...restored.checkpoint, roundId, ended: null, restoredFrom: restore },
+      };
+      this.log.warn({ roundId, restoredFrom: restore }, 'run restored: this round’s updates set aside');
+    } else {
+      point = advanceRun(this.settings, this.strategy, from, roundId, average);
+    }
+    await this.models.saveCheckpoint(roundId, encodeCheckpoint(point.checkpoint));
+    return { point, endedNow: point.checkpoint.ended !== null && from.checkpoint.ended === null };
+  }
+
+  /** The round's model was saved: it is the latest point now; older checkpoints beyond the retention go. */
+  async published(point: RunPoint): Promise<void> {
+    this.cached = point;
+    const keep = this.settings.keepCheckpoints;
+    if (keep === 0) return;
+    const rounds = await this.models.checkpointRounds();
+    const best = point.checkpoint.earlyStopping.best?.roundId;
+    const newest = new Set(rounds.slice(-keep));
+    for (const roundId of rounds) {
+      if (newest.has(roundId) || roundId === best || roundId === point.checkpoint.roundId) continue;
+      await this.models.drop(roundId);
+    }
+  }
+
+  /** The point of one round (its model and checkpoint), or undefined when either is gone. */
+  async point(roundId: number): Promise<RunPoint | undefined> {
+    const [global, bytes] = await Promise.all([this.models.get(roundId), this.models.checkpoint(roundId)]);
+    if (global === undefined || bytes === undefined) return undefined;
+    let checkpoint: RunCheckpoint;
+    try {
+      checkpoint = decodeCheckpoint(bytes);
+      this.strategy.validateState(checkpoint.strategy, this.settings.layout.modelLength);
+    } catch (error) {
+      storeProblem(`the checkpoint of round ${roundId}`, error);
+    }
+    return { model: Float64Array.from(global.model), checkpoint };
+  }
+
+  info(point: RunPoint): RunInfo {
+    const { checkpoint } = point;
+    return {
+      layout: this.settings.layout,
+      strategy: this.settings.strategy.name,
+      round: checkpoint.runRound,
+      rounds: this.settings.rounds,
+      status: checkpoint.ended === null ? 'running' : 'ended',
+      ended: checkpoint.ended,
+      modelRoundId: checkpoint.roundId,
+    };
+  }
+
+  report(point: RunPoint, restorePending: number | undefined): RunReport {
+    const { checkpoint } = point;
+    const judge = this.settings.earlyStopping;
+    const best = checkpoint.earlyStopping.best;
+    return {
+      ...this.info(point),
+      strategySettings: this.settings.strategy,
+      evaluations: checkpoint.evaluations,
+      best: best === null || judge === null ? null : { roundId: best.roundId, metric: judge.metric, value: best.value },
+      earlyStopping: judge === null ? null : { ...judge, stuck: checkpoint.earlyStopping.stuck },
+      restorePending: restorePending ?? null,
+      restoredFrom: checkpoint.restoredFrom ?? null,
+    };
+  }
+}

@@ -1,0 +1,427 @@
+/**
+ * Training runs end to end through the coordinator's HTTP API (docs/learning.md): real sealed
+ * messages from core-built participants, a strategy over the unmasked average, SCAFFOLD's control
+ * variate and federated metrics in the same masked vector, checkpoints, early stopping, the run's
+ * round limit, restore — and a run interrupted by restarts (between rounds and mid-round, on Redis
+ * and the filesystem model store) producing the same models, bit for bit, as an uninterrupted one.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  decodeGlobalModel,
+  encodeContribution,
+  type GlobalModel,
+  maskParams,
+  type RoundParameters,
+  type VectorLayout,
+} from '@petfl/core';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type Harness, identities, runRound, startHarness, testSettings } from '../../test-support/harness.ts';
+import { ManualClock } from '../../test-support/manual-clock.ts';
+import { deletePrefix, probeRedisFor, REDIS_REQUIRED, REDIS_URL, testPrefix } from '../../test-support/redis.ts';
+import {
+  fetchParams,
+  fetchSeeds,
+  fetchSumDict,
+  pickTasks,
+  post,
+  type SimParticipant,
+  sum2Message,
+  sumMessage,
+  updateMessage,
+} from '../../test-support/sim.ts';
+import { parseSettings } from '../settings.ts';
+import { FsModelStore } from '../store/fs-model-store.ts';
+import { MemoryModelStore } from '../store/memory-model-store.ts';
+import { RedisCoordinatorStore } from '../store/redis-store.ts';
+import { decodeCheckpoint } from './checkpoint.ts';
+
+const P = 20;
+const unreachable = await probeRedisFor('training-run restart tests');
+
+const open: Harness[] = [];
+const dirs: string[] = [];
+const prefixes: string[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.close();
+});
+afterAll(async () => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  for (const prefix of prefixes) await deletePrefix(prefix);
+});
+
+function runEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PETFL_MODEL_LENGTH: String(P),
+    PETFL_RUN_ENABLED: 'true',
+    PETFL_RUN_STRATEGY: 'fedadam',
+    PETFL_RUN_CONTROL_VARIATES: 'true',
+    PETFL_RUN_METRICS: 'loss,accuracy',
+    PETFL_RUN_MAX_EXAMPLES: '1000',
+    ...extra,
+  };
+}
+
+async function start(env: Record<string, string>, options: Parameters<typeof startHarness>[1] = {}): Promise<Harness> {
+  const h = await startHarness(testSettings(env), options);
+  open.push(h);
+  return h;
+}
+
+async function latest(h: Harness): Promise<GlobalModel> {
+  const res = await h.fetch('/model');
+  expect(res.status).toBe(200);
+  return decodeGlobalModel(new Uint8Array(await res.arrayBuffer()));
+}
+
+const TARGET = Float64Array.from({ length: P }, (_, j) => Math.sin(j + 1));
+
+/** What a participant "learns" from the global model it holds: a deterministic update, control delta and evaluation. */
+function learner(layout: VectorLayout, global: GlobalModel, lossShift = 0) {
+  const x = global.model.subarray(0, P);
+  let distance = 0;
+  for (let j = 0; j < P; j++) distance += ((x[j] as number) - (TARGET[j] as number)) ** 2;
+  return (i: number) => {
+    const update = Float64Array.from(
+      { length: P },
+      (_, j) => 0.5 * ((TARGET[j] as number) - (x[j] as number)) + 0.01 * i,
+    );
+    const controlDelta = Float64Array.from({ length: P }, (_, j) => 0.001 * (j - i));
+    const loss = distance / P + 0.01 * i + lossShift;
+    const scalar = 1 + (i % 3) / 2;
+    return {
+      scalar,
+      model: encodeContribution(
+        layout,
+        {
+          model: update,
+          controlDelta,
+          evaluation: { examples: 100 + 10 * i, metrics: { loss, accuracy: 1 / (1 + loss) } },
+        },
+        scalar,
+      ),
+    };
+  };
+}
+
+interface RunReportJson {
+  round: number;
+  status: string;
+  ended: { reason: string; message: string; roundId: number } | null;
+  modelRoundId: number;
+  evaluations: { modelRoundId: number; roundId: number; values: Record<string, number> | null }[];
+  best: { roundId: number; metric: string; value: number } | null;
+  restorePending: number | null;
+  restoredFrom: number | null;
+}
+
+async function report(h: Harness): Promise<RunReportJson> {
+  const res = await h.admin('/run');
+  expect(res.status).toBe(200);
+  return (await res.json()) as RunReportJson;
+}
+
+/** One round in which every update participant learns from the served global model. */
+async function trainRound(h: Harness, pool: readonly SimParticipant[], seed: number, lossShift = 0) {
+  const layout = h.settings.run.layout;
+  const global = await latest(h);
+  const learn = learner(layout, global, lossShift);
+  return runRound(h, pool, { sum: 3, update: 10 }, seed, { contribution: (i) => learn(i) });
+}
+
+describe('training run settings', () => {
+  it('derives the masked length from the layout and resolves the strategy defaults', () => {
+    const settings = testSettings(runEnv());
+    expect(settings.model.length).toBe(2 * P + 1 + 2);
+    expect(settings.run.layout).toEqual({
+      modelLength: P,
+      send: 'update',
+      controlVariates: true,
+      metrics: ['loss', 'accuracy'],
+      maxExamples: 1000,
+    });
+    expect(settings.run.strategy.name).toBe('fedadam');
+    expect(settings.run.strategy.serverLearningRate).toBeGreaterThan(0);
+    expect(testSettings(runEnv({ PETFL_RUN_SERVER_LEARNING_RATE: '0.5' })).run.strategy.serverLearningRate).toBe(0.5);
+    // Without a run, [model] length is the masked vector's, as before.
+    expect(testSettings({ PETFL_MODEL_LENGTH: String(P) }).model.length).toBe(P);
+  });
+
+  it('lists every problem of a bad [run] table', () => {
+    const toml = `
+[run]
+enabled = true
+strategy = "fedsgd"
+send = "model"
+control_variates = true
+metrics = ["loss", "loss"]
+server_learning_rate = -1
+[run.early_stopping]
+metric = "accuracy"
+patience = 3
+`;
+    let problems: readonly string[] = [];
+    try {
+      parseSettings(toml, {});
+    } catch (error) {
+      problems = (error as { problems: readonly string[] }).problems;
+    }
+    expect(problems.join('\n')).toMatch(/run\.strategy: expected one of fedavg, fedavgm/);
+    expect(problems.join('\n')).toMatch(/run\.server_learning_rate: expected "default" or a number > 0, got -1/);
+  });
+
+  it('refuses SCAFFOLD with send = "model", repeated metrics, and an early-stopping metric that is not reported', () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        testSettings(runEnv(env));
+      } catch (error) {
+        return (error as { problems: readonly string[] }).problems.join('\n');
+      }
+      return '';
+    };
+    expect(problemsOf({ PETFL_RUN_SEND: 'model' })).toMatch(/SCAFFOLD needs send = "update"/);
+    expect(problemsOf({ PETFL_RUN_METRICS: 'loss,loss' })).toMatch(/"loss" is named twice/);
+    expect(problemsOf({ PETFL_RUN_EARLY_STOPPING_METRIC: 'f1' })).toMatch(
+      /run\.early_stopping\.metric: "f1" is not one of run\.metrics/,
+    );
+    expect(problemsOf({ PETFL_RUN_EARLY_STOPPING_PATIENCE: '2' })).toMatch(/early_stopping\.metric to name/);
+  });
+});
+
+describe('a training run through the coordinator', () => {
+  it('starts from the initial model as round 0 and tells participants the layout', async () => {
+    const initial = Float64Array.from({ length: P }, (_, j) => j / 10);
+    const h = await start(runEnv(), { initialModel: initial });
+    const global = await latest(h);
+    expect(global.roundId).toBe(0);
+    expect([...global.model]).toEqual([...Float32Array.from([...initial, ...new Float64Array(P)])]);
+    const res = await h.fetch('/run');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      run: {
+        layout: h.settings.run.layout,
+        strategy: 'fedadam',
+        round: 0,
+        rounds: 0,
+        status: 'running',
+        ended: null,
+        modelRoundId: 0,
+      },
+    });
+    expect(h.coordinator.status().run).toMatchObject({ round: 0, status: 'running' });
+    // Without a run, GET /run says so.
+    const plain = await start({});
+    expect(await (await plain.fetch('/run')).json()).toEqual({ run: null });
+    expect((await plain.admin('/run')).status).toBe(404);
+  });
+
+  it('applies the strategy to the average update, moves the control variate and records the federated metrics', async () => {
+    const h = await start(runEnv({ PETFL_RUN_STRATEGY: 'fedavg', PETFL_RUN_SERVER_LEARNING_RATE: '1' }));
+    const pool = identities(h.crypto, 80, 60);
+    const tolerance = 10 / Number(maskParams(h.settings.mask).expShift);
+    let global = await latest(h);
+    for (let round = 1; round <= 3; round++) {
+      const before = Float64Array.from(global.model);
+      const learn = learner(h.settings.run.layout, global);
+      const run = await runRound(h, pool, { sum: 3, update: 10 }, round, { contribution: (i) => learn(i) });
+      global = run.global;
+      const scalars = run.scalars;
+      const total = scalars.reduce((a, b) => a + b, 0);
+      for (let j = 0; j < 2 * P; j++) {
+        // FedAvg with η = 1: x + Σ sᵢΔᵢ / Σ sᵢ; SCAFFOLD: c + Σ sᵢΔcᵢ / Σ sᵢ.
+        const delta =
+          run.models.reduce((sum, model, i) => sum + (scalars[i] as number) * (model[j] as number), 0) / total;
+        const expected = (before[j] as number) + delta;
+        expect(Math.abs((global.model[j] as number) - expected)).toBeLessThanOrEqual(
+          tolerance + Math.abs(expected) * 2 ** -23,
+        );
+      }
+    }
+    const r = await report(h);
+    expect(r.round).toBe(3);
+    expect(r.evaluations.map((e) => [e.modelRoundId, e.roundId])).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
+    // The example-weighted mean loss of the initial model: Σ nᵢ·lossᵢ / Σ nᵢ.
+    const distance = [...TARGET].reduce((sum, t) => sum + t * t, 0) / P;
+    const examples = Array.from({ length: 10 }, (_, i) => 100 + 10 * i);
+    const expectedLoss =
+      examples.reduce((sum, n, i) => sum + n * (distance + 0.01 * i), 0) / examples.reduce((a, b) => a + b, 0);
+    expect(r.evaluations[0]?.values?.['loss']).toBeCloseTo(expectedLoss, 7);
+    // /admin/rounds shows the same per round.
+    const metricsText = await (await h.fetch('/metrics')).text();
+    expect(metricsText).toMatch(/petfl_run_round 3/);
+    expect(metricsText).toMatch(/petfl_run_metric\{metric="loss"\}/);
+  });
+
+  it('ends the run after its rounds and pauses; GET /model?round= serves kept rounds', async () => {
+    const h = await start(runEnv({ PETFL_RUN_ROUNDS: '2' }));
+    const pool = identities(h.crypto, 80, 61);
+    const first = await trainRound(h, pool, 1);
+    await trainRound(h, pool, 2);
+    const r = await report(h);
+    expect(r).toMatchObject({ round: 2, status: 'ended', ended: { reason: 'rounds' } });
+    expect(h.coordinator.status().paused).toBe(true);
+    const kept = await h.fetch(`/model?round=${first.roundId}`);
+    expect(kept.status).toBe(200);
+    expect(decodeGlobalModel(new Uint8Array(await kept.arrayBuffer()))).toEqual(first.global);
+    expect((await h.fetch('/model?round=77')).status).toBe(404);
+    const bad = await h.fetch('/model?round=-1');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'invalid-field' });
+  });
+
+  it('stops early when the metric stops improving and keeps the best model', async () => {
+    const h = await start(runEnv({ PETFL_RUN_EARLY_STOPPING_METRIC: 'loss', PETFL_RUN_EARLY_STOPPING_PATIENCE: '2' }));
+    const pool = identities(h.crypto, 80, 62);
+    // The loss the participants report on the model of each round: best on round 1's model.
+    const shifts = [0, -5, 1, 2];
+    const runs = [];
+    for (const [k, shift] of shifts.entries()) runs.push(await trainRound(h, pool, 10 + k, shift));
+    const r = await report(h);
+    expect(r.status).toBe('ended');
+    expect(r.ended?.reason).toBe('early-stopping');
+    expect(r.best?.roundId).toBe(runs[0]?.roundId);
+    expect(h.coordinator.status().paused).toBe(true);
+    const best = await h.fetch('/model/best');
+    expect(best.status).toBe(200);
+    expect(decodeGlobalModel(new Uint8Array(await best.arrayBuffer()))).toEqual(runs[0]?.global);
+  });
+
+  it('restores a checkpoint at the next unmasked round, setting that round’s updates aside', async () => {
+    const h = await start(runEnv());
+    const pool = identities(h.crypto, 80, 63);
+    const first = await trainRound(h, pool, 1);
+    await trainRound(h, pool, 2);
+    const res = await h.admin('/run/restore', { method: 'POST', body: JSON.stringify({ round: first.roundId }) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ restorePending: first.roundId });
+    const third = await trainRound(h, pool, 3);
+    expect([...third.global.model]).toEqual([...first.global.model]);
+    expect(await report(h)).toMatchObject({ round: 1, restorePending: null, restoredFrom: first.roundId });
+    // The run goes on from there.
+    const fourth = await trainRound(h, pool, 4);
+    expect(await report(h)).toMatchObject({ round: 2, modelRoundId: fourth.roundId });
+    // Bad requests are typed.
+    expect((await h.admin('/run/restore', { method: 'POST', body: '{"round": 999}' })).status).toBe(404);
+    expect((await h.admin('/run/restore', { method: 'POST', body: '{"round": "x"}' })).status).toBe(400);
+    expect((await h.admin('/run/restore', { method: 'POST', body: 'nope' })).status).toBe(400);
+  });
+
+  it('keeps only the newest checkpoints, the best and the latest', async () => {
+    const models = new MemoryModelStore();
+    const h = await start(runEnv({ PETFL_RUN_KEEP_CHECKPOINTS: '2', PETFL_RUN_EARLY_STOPPING_METRIC: 'loss' }), {
+      models,
+    });
+    const pool = identities(h.crypto, 80, 64);
+    const shifts = [0, -5, 1, 2, 3];
+    const runs = [];
+    for (const [k, shift] of shifts.entries()) runs.push(await trainRound(h, pool, 20 + k, shift));
+    const ids = runs.map((run) => run.roundId);
+    // Best: the model of the first round (lowest loss); the newest two; round 0 dropped.
+    expect(await models.checkpointRounds()).toEqual([ids[0], ids[3], ids[4]]);
+    expect(await models.get(0)).toBeUndefined();
+  });
+
+  it('refuses to start on a corrupt checkpoint, naming it', async () => {
+    const models = new MemoryModelStore();
+    const h = await start(runEnv(), { models });
+    await h.close();
+    open.splice(open.indexOf(h), 1);
+    await models.saveCheckpoint(0, Uint8Array.of(1, 2, 3));
+    await expect(startHarness(testSettings(runEnv()), { models })).rejects.toThrow(
+      /the checkpoint of round 0: run checkpoint: not a checkpoint/,
+    );
+    // A model store of another run's length is refused too.
+    const other = new MemoryModelStore();
+    await other.save({ roundId: 4, model: new Float64Array(7) });
+    await expect(startHarness(testSettings(runEnv()), { models: other })).rejects.toThrow(
+      /round 4\) has 7 values, but the run's global model has 40/,
+    );
+  });
+});
+
+describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('a restarted training run', () => {
+  it('gives the same models, bit for bit, as an uninterrupted run (restarts between rounds and mid-round)', async () => {
+    expect(unreachable).toBeUndefined();
+    const env = runEnv({ PETFL_PET_UPDATE_TIME_MAX_MS: '10000' });
+    const initial = Float64Array.from({ length: P }, (_, j) => Math.cos(j));
+    const ROUNDS = 4;
+
+    // Uninterrupted, in memory.
+    const reference = new MemoryModelStore();
+    const a = await start(env, { models: reference, initialModel: initial });
+    const poolA = identities(a.crypto, 80, 70);
+    const expected: GlobalModel[] = [];
+    for (let k = 1; k <= ROUNDS; k++) expected.push((await trainRound(a, poolA, k)).global);
+
+    // On Redis and files, restarted after round 2 and in the middle of round 4's update phase.
+    expect(unreachable).toBeUndefined();
+    const prefix = testPrefix();
+    const dir = mkdtempSync(join(tmpdir(), 'petfl-run-restart-'));
+    prefixes.push(prefix);
+    dirs.push(dir);
+    const clock = new ManualClock();
+    const on = () =>
+      start(env, {
+        store: new RedisCoordinatorStore({ url: REDIS_URL, keyPrefix: prefix }),
+        models: new FsModelStore(dir),
+        clock,
+        initialModel: initial,
+      });
+    const stop = async (h: Harness) => {
+      await h.close();
+      open.splice(open.indexOf(h), 1);
+    };
+    let b = await on();
+    const poolB = identities(b.crypto, 80, 71);
+    const got: GlobalModel[] = [];
+    got.push((await trainRound(b, poolB, 1)).global);
+    got.push((await trainRound(b, poolB, 2)).global);
+    await stop(b);
+    b = await on();
+    got.push((await trainRound(b, poolB, 3)).global);
+
+    // Round 4: half the updates, a restart, the rest.
+    const params: RoundParameters = await fetchParams(b.fetch);
+    const learn = learner(b.settings.run.layout, await latest(b));
+    const { sum, update } = pickTasks(b.crypto, params, poolB, { sum: 3, update: 10 });
+    for (const p of sum) expect(await post(b.fetch, sumMessage(b.crypto, params, p))).toEqual({ status: 202 });
+    const sumDict = (await fetchSumDict(b.fetch)) ?? new Map();
+    const send = async (h: Harness, i: number) => {
+      const { model, scalar } = learn(i);
+      const [message] = updateMessage(h.crypto, params, update[i] as never, sumDict, model, scalar);
+      return post(h.fetch, message as Uint8Array);
+    };
+    for (let i = 0; i < 5; i++) expect(await send(b, i)).toEqual({ status: 202 });
+    await stop(b);
+    clock.advance(1000);
+    b = await on();
+    for (let i = 5; i < 10; i++) expect(await send(b, i)).toEqual({ status: 202 });
+    for (const p of sum) {
+      const seeds = (await fetchSeeds(b.fetch, p.pk)) ?? new Map();
+      expect((await post(b.fetch, sum2Message(b.crypto, params, p, seeds))).status).toBe(202);
+    }
+    got.push(await latest(b));
+
+    // The models as stored (float64), and as served.
+    for (let k = 0; k < ROUNDS; k++) {
+      const want = await reference.get(expected[k]?.roundId as number);
+      const have = await new FsModelStore(dir).get(got[k]?.roundId as number);
+      if (want === undefined || have === undefined) throw new Error(`round ${k + 1}: a model is missing`);
+      expect(have.model.length).toBe(2 * P);
+      expect(Buffer.from(have.model.buffer)).toEqual(Buffer.from(want.model.buffer));
+      expect([...(got[k]?.model ?? [])]).toEqual([...(expected[k]?.model ?? [])]);
+    }
+    // And the strategy's state.
+    const stateA = decodeCheckpoint((await reference.checkpoint(expected[3]?.roundId as number)) as Uint8Array);
+    const stateB = decodeCheckpoint((await new FsModelStore(dir).checkpoint(got[3]?.roundId as number)) as Uint8Array);
+    expect(stateB.strategy).toEqual(stateA.strategy);
+    expect(stateB.runRound).toBe(ROUNDS);
+    expect(stateB.evaluations.map((e) => e.values)).toEqual(stateA.evaluations.map((e) => e.values));
+  });
+});

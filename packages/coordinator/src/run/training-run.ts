@@ -1,0 +1,125 @@
+/**
+ * One step of a training run (docs/learning.md §4): from the global model a round started from and
+ * its checkpoint, and the round's unmasked average, the next global model and checkpoint. Pure and
+ * deterministic — the same inputs give the same bits — so a coordinator that restarts, or another
+ * instance that takes over, continues the run exactly as an uninterrupted one would.
+ *
+ * The average is split by the run's vector layout (@petfl/core vector-layout.ts): the average update
+ * Δ̄ goes to the server strategy, x ← strategy(x, Δ̄); SCAFFOLD's average control-variate delta moves
+ * the server control variate, c ← c + Δc̄ (Karimireddy et al. 2020 with every sampled participant
+ * counted: docs/learning.md §3.2); the federated metrics evaluate the model the round started from,
+ * and early stopping judges them.
+ */
+
+import { globalLength, splitAverage, splitGlobal } from '@petfl/core';
+import type { RunSettings } from '../settings/schema.ts';
+import type { EvaluationRecord, RunCheckpoint, RunEnd } from './checkpoint.ts';
+import { EARLY_STOPPING_START, judgeEvaluation } from './early-stopping.ts';
+import type { ServerStrategy } from './strategy/strategy.ts';
+
+/** The most evaluations a checkpoint keeps (the oldest go first). */
+export const MAX_EVALUATIONS = 10_000;
+
+/** A global model (x, then c with control variates; float64) and its checkpoint. */
+export interface RunPoint {
+  readonly model: Float64Array;
+  readonly checkpoint: RunCheckpoint;
+}
+
+/** The run's start: the initial model (zeros when none is given) with a zero control variate. */
+export function startRun(settings: RunSettings, strategy: ServerStrategy, initial?: ArrayLike<number>): RunPoint {
+  const { layout } = settings;
+  const model = new Float64Array(globalLength(layout));
+  if (initial !== undefined) {
+    if (initial.length !== layout.modelLength && initial.length !== model.length) {
+      throw new RangeError(
+        `initial model: expected ${layout.modelLength}${
+          layout.controlVariates ? ` (or ${model.length} with the control variate)` : ''
+        } weights, got ${initial.length}`,
+      );
+    }
+    for (let i = 0; i < initial.length; i++) {
+      const value = initial[i] as number;
+      if (!Number.isFinite(value)) throw new RangeError(`initial model: weight ${i} is ${value}`);
+      model[i] = value;
+    }
+  }
+  return {
+    model,
+    checkpoint: {
+      v: 1,
+      roundId: 0,
+      runRound: 0,
+      strategy: strategy.initialState(layout.modelLength),
+      evaluations: [],
+      earlyStopping: EARLY_STOPPING_START,
+      ended: null,
+    },
+  };
+}
+
+/**
+ * The next point after round `roundId` unmasked `average` (the scalar-weighted average of the
+ * participants' masked vectors). Inputs are not changed.
+ */
+export function advanceRun(
+  settings: RunSettings,
+  strategy: ServerStrategy,
+  from: RunPoint,
+  roundId: number,
+  average: Float64Array,
+): RunPoint {
+  const { layout } = settings;
+  const P = layout.modelLength;
+  const split = splitAverage(layout, average);
+  const current = splitGlobal(layout, from.model);
+  const x = current.model as Float64Array;
+
+  // Δ̄: the participants sent updates, or models (then Δ̄ = their average − x).
+  let update = split.model;
+  if (layout.send === 'model') {
+    update = new Float64Array(P);
+    for (let i = 0; i < P; i++) update[i] = (split.model[i] as number) - (x[i] as number);
+  }
+  const stepped = strategy.step(from.checkpoint.strategy, x, update);
+  const model = new Float64Array(globalLength(layout));
+  model.set(stepped.model, 0);
+  if (layout.controlVariates) {
+    const c = current.control as Float64Array;
+    const delta = split.controlDelta as Float64Array;
+    for (let i = 0; i < P; i++) model[P + i] = (c[i] as number) + (delta[i] as number);
+  }
+
+  const { checkpoint } = from;
+  let evaluations = checkpoint.evaluations;
+  let earlyStopping = checkpoint.earlyStopping;
+  let ended: RunEnd | null = null;
+  if (split.metrics !== undefined) {
+    const record: EvaluationRecord = { modelRoundId: checkpoint.roundId, roundId, values: split.metrics.values };
+    evaluations = [...evaluations, record].slice(-MAX_EVALUATIONS);
+    const judge = settings.earlyStopping;
+    const value = judge === null ? undefined : split.metrics.values?.[judge.metric];
+    if (judge !== null && value !== undefined) {
+      const verdict = judgeEvaluation(judge, earlyStopping, checkpoint.roundId, value);
+      earlyStopping = verdict.state;
+      if (verdict.stop && judge.patience > 0) {
+        const best = verdict.state.best;
+        ended = {
+          reason: 'early-stopping',
+          message:
+            `${judge.metric} has not improved on ${best?.value} (the model of round ${best?.roundId}) ` +
+            `for ${judge.patience} evaluation${judge.patience === 1 ? '' : 's'}`,
+          roundId,
+        };
+      }
+    }
+  }
+  const runRound = checkpoint.runRound + 1;
+  if (ended === null && settings.rounds > 0 && runRound >= settings.rounds) {
+    ended = { reason: 'rounds', message: `the run's ${settings.rounds} rounds are done`, roundId };
+  }
+  return {
+    model,
+    checkpoint: { v: 1, roundId, runRound, strategy: stepped.state, evaluations, earlyStopping, ended },
+  };
+}
