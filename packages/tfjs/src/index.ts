@@ -1,7 +1,8 @@
 /**
  * @petfl/tfjs — TensorFlow.js glue for petfl (architecture.md §2): model weights as
  * one vector, backend selection by a numeric self-check and a timed training step, and a ready
- * ParticipantABC for `tf.LayersModel`. Re-exports only (architecture.md §7.2).
+ * ParticipantABC for `tf.LayersModel`, which also takes part in training runs (FedProx, SCAFFOLD,
+ * federated evaluation; README). Re-exports only (architecture.md §7.2).
  */
 
 export {
@@ -21,8 +22,9 @@ export {
   type TrainingTrial,
   type TrialStep,
 } from './backend.ts';
+export type { LocalData, LocalDataSource } from './fl/local-data.ts';
+export { type ClientAlgorithm, type TrainingRun, TrainingRunError } from './fl/training-run.ts';
 export {
-  type LocalData,
   TfjsParticipant,
   type TfjsParticipantOptions,
   type TrainingProgress,

@@ -5,20 +5,26 @@
  * `model.fit`, and the trained weights, flattened by `modelToVector`, are the
  * local model. Progress (epoch, batch, loss) goes to `onProgress` for UIs.
  *
+ * In a training run (the `run` option, fl/training-run.ts) what it masks is the run's vector
+ * (docs/learning.md §2): the update y − x from the global model x, SCAFFOLD's control-variate
+ * delta, and the evaluation of x on the participant's validation data, built by
+ * `encodeContribution`; local training is FedAvg's, FedProx's or SCAFFOLD's (fl/).
+ *
  * Data given as tensors belongs to the app and stays alive; data given as a
  * function is made fresh for each round and disposed after it.
  */
 
-import { ParticipantABC } from '@petfl/sdk';
+import { type Evaluation, encodeContribution, globalLength, ParticipantABC, splitGlobal } from '@petfl/sdk';
 import type * as tf from '@tensorflow/tfjs';
 import { CustomCallback } from '@tensorflow/tfjs';
+import { evaluateModel } from './fl/evaluation.ts';
+import { proximalCorrection } from './fl/fedprox.ts';
+import { trainWithCorrection } from './fl/gradient-correction.ts';
+import { type LocalData, type LocalDataSource, withLocalData } from './fl/local-data.ts';
+import { ScaffoldClient, sgdLearningRate } from './fl/scaffold.ts';
+import { trainableSlices } from './fl/trainable-slices.ts';
+import { type CheckedRun, checkTrainingRun, type TrainingRun, TrainingRunError } from './fl/training-run.ts';
 import { modelToVector, modelToVectorAsync, vectorToModel } from './weights.ts';
-
-/** The local training set: inputs and targets, first axis = examples. */
-export interface LocalData {
-  readonly xs: tf.Tensor;
-  readonly ys: tf.Tensor;
-}
 
 /** Where training stands, after each batch. Counts are 1-based: batch 3 of 10 in epoch 2 of 5. */
 export interface TrainingProgress {
@@ -34,21 +40,37 @@ export interface TfjsParticipantOptions {
   /** A compiled model (`model.compile({ optimizer, loss })`); trained in place each round. */
   readonly model: tf.LayersModel;
   /** The local data; a function is called once per round and its tensors are disposed after training. */
-  readonly data: LocalData | (() => LocalData | Promise<LocalData>);
-  /** Passed to `model.fit` (epochs, batchSize, shuffle …); its callbacks run besides the progress one. */
+  readonly data: LocalDataSource;
+  /**
+   * Passed to `model.fit` (epochs, batchSize, shuffle …); its callbacks run besides the progress one.
+   * FedProx and SCAFFOLD train through `model.fit` too, with every option as here.
+   */
   readonly fit?: tf.ModelFitArgs;
   /** Called after each batch. A listener that throws is reported (console.error) and training goes on. */
   readonly onProgress?: (progress: TrainingProgress) => void;
+  /**
+   * The training run this participant takes part in (README, "Training runs"). Without it, or with
+   * a layout that sends the model and declares no metrics, the participant sends its trained weights
+   * as they are.
+   */
+  readonly run?: TrainingRun;
 }
 
 type BaseCallback = NonNullable<ConstructorParameters<typeof tf.CallbackList>[0]>[number];
 
 export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array, tf.LayersModel> {
   readonly model: tf.LayersModel;
-  readonly #data: TfjsParticipantOptions['data'];
+  readonly #data: LocalDataSource;
   readonly #fit: tf.ModelFitArgs;
   readonly #onProgress: ((progress: TrainingProgress) => void) | undefined;
-  /** The weights the last `trainRound` ended with, read asynchronously for `serializeTrainingResult`. */
+  /** The checked run; undefined without one, or when it asks for the plain model (send "model", no metrics). */
+  readonly #run: CheckedRun | undefined;
+  /** SCAFFOLD's client state cᵢ, kept across rounds in memory (fl/scaffold.ts). */
+  readonly #scaffold: ScaffoldClient | undefined;
+  /**
+   * What the last `trainRound` produced for `serializeTrainingResult`: the trained weights (read
+   * asynchronously), or in a run the whole masked vector.
+   */
   #trained: { readonly model: tf.LayersModel; readonly vector: Float32Array } | null = null;
 
   constructor(options: TfjsParticipantOptions) {
@@ -60,6 +82,12 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
     this.#data = options.data;
     this.#fit = options.fit ?? {};
     this.#onProgress = options.onProgress;
+    const run = options.run === undefined ? undefined : checkTrainingRun(options.run, options.model);
+    if (run?.algorithm.kind === 'scaffold') {
+      sgdLearningRate(options.model.optimizer); // refuse a wrong optimizer now, not in the first round
+      this.#scaffold = new ScaffoldClient(run.layout.modelLength);
+    }
+    this.#run = run !== undefined && (run.layout.send === 'update' || run.layout.metrics.length > 0) ? run : undefined;
   }
 
   /**
@@ -67,22 +95,16 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
    * local data, then reads the trained weights with `data()` (not `dataSync()`): on WebGPU a
    * synchronous read stalls the page, and in headless Chromium's software WebGPU it goes
    * through a canvas the GPU process cannot create, which loses the device for good.
+   *
+   * In a training run `input` is the served global model [x | c] (`globalLength(layout)` values):
+   * x is evaluated first (when the layout has metrics), then the model trains from x with the
+   * run's algorithm, and the masked vector is built (`serializeTrainingResult` returns it).
    */
   async trainRound(input: Float32Array | Float64Array | null): Promise<tf.LayersModel> {
+    const run = this.#run;
+    if (run !== undefined) return this.#trainRun(run, input);
     if (input !== null) vectorToModel(this.model, input);
-    const owned = typeof this.#data === 'function';
-    const data = typeof this.#data === 'function' ? await this.#data() : this.#data;
-    try {
-      await this.model.fit(data.xs, data.ys, {
-        ...this.#fit,
-        callbacks: [...userCallbacks(this.#fit.callbacks), this.#progressCallback(data.xs)],
-      });
-    } finally {
-      if (owned) {
-        data.xs.dispose();
-        data.ys.dispose();
-      }
-    }
+    await this.#fitLocal();
     this.#trained = { model: this.model, vector: await modelToVectorAsync(this.model) };
     return this.model;
   }
@@ -91,9 +113,20 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
    * The trained weights as one Float32Array (`modelToVector` order), as `trainRound` read them
    * when it ended: a subclass that changes the weights after `super.trainRound()` must override
    * this (README), or its last changes are not sent.
+   *
+   * In a training run: the masked vector `trainRound` built (`maskedLength(layout)` values), for
+   * the model `trainRound` returned; the same until the next `trainRound`.
    */
   serializeTrainingResult(result: tf.LayersModel): Float32Array {
     const trained = this.#trained;
+    if (this.#run !== undefined) {
+      if (trained === null || trained.model !== result) {
+        throw new TrainingRunError(
+          'serializeTrainingResult: in a training run, expected the model a finished trainRound returned',
+        );
+      }
+      return trained.vector;
+    }
     this.#trained = null;
     // A result trainRound did not produce (a subclass's own) is read here, synchronously.
     return trained !== null && trained.model === result ? trained.vector : modelToVector(result);
@@ -102,6 +135,102 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
   /** The global model as is: `trainRound` writes it into the model. */
   deserializeTrainingInput(globalModel: Float32Array | Float64Array): Float32Array | Float64Array {
     return globalModel;
+  }
+
+  /** One round of a training run; see trainRound. */
+  async #trainRun(run: CheckedRun, input: Float32Array | Float64Array | null): Promise<tf.LayersModel> {
+    const { layout, algorithm } = run;
+    this.#trained = null;
+    if (input !== null && input.length !== globalLength(layout)) {
+      throw new TrainingRunError(
+        `global model: expected ${globalLength(layout)} values (the run layout's globalLength), got ${input.length}`,
+      );
+    }
+    const global = input === null ? undefined : splitGlobal(layout, input);
+    if (global === undefined && layout.send === 'update') {
+      throw new TrainingRunError(
+        'global model: expected one to train from (the run sends updates relative to it), got none yet',
+      );
+    }
+    if (global !== undefined) vectorToModel(this.model, global.model);
+    // Metrics describe the global model, so they are taken before training moves away from it.
+    let evaluation: Evaluation | null | undefined;
+    if (layout.metrics.length > 0) evaluation = global === undefined ? null : await this.#evaluate(layout.metrics);
+
+    const x = global?.model;
+    /** SCAFFOLD's control update, once the trained weights y are read. */
+    let controlUpdate: ((y: Float32Array) => Float64Array) | undefined;
+    if (algorithm.kind === 'fedavg' || x === undefined) {
+      await this.#fitLocal();
+    } else if (algorithm.kind === 'fedprox') {
+      const proximal = proximalCorrection(trainableSlices(this.model), x, algorithm.mu);
+      try {
+        await trainWithCorrection(this.model.optimizer, proximal.correct, () => this.#fitLocal());
+      } finally {
+        proximal.dispose();
+      }
+    } else {
+      const scaffold = this.#scaffold as ScaffoldClient; // made in the constructor for scaffold
+      const rate = sgdLearningRate(this.model.optimizer); // again: the app may have recompiled
+      const c = global?.control as Float32Array | Float64Array; // the layout has control variates
+      const slices = trainableSlices(this.model);
+      const correction = scaffold.correction(slices, c);
+      let steps: number;
+      try {
+        ({ steps } = await trainWithCorrection(this.model.optimizer, correction.correct, () => this.#fitLocal()));
+      } finally {
+        correction.dispose();
+      }
+      controlUpdate = (y) => scaffold.update(slices, x, y, c, steps, rate);
+    }
+    const y = await modelToVectorAsync(this.model);
+    this.#trained = { model: this.model, vector: this.#encode(run, y, x, controlUpdate?.(y), evaluation) };
+    return this.model;
+  }
+
+  /**
+   * The masked vector: the update y − x (or the model y), Δc and the evaluation, by the layout.
+   * Computed in float64, handed out as float32 like the weights without a run (the type of
+   * `serializeTrainingResult` stays the same): each entry is rounded to the precision the
+   * model's weights have anyway (relative 2⁻²⁴).
+   */
+  #encode(
+    run: CheckedRun,
+    y: Float32Array,
+    x: Float32Array | Float64Array | undefined,
+    controlDelta: Float64Array | undefined,
+    evaluation: Evaluation | null | undefined,
+  ): Float32Array {
+    let model: ArrayLike<number> = y;
+    if (run.layout.send === 'update') {
+      const update = new Float64Array(y.length);
+      const from = x as Float32Array | Float64Array; // trainRun refuses an update run without x
+      for (let i = 0; i < update.length; i++) update[i] = (y[i] as number) - (from[i] as number);
+      model = update;
+    }
+    const contribution = {
+      model,
+      ...(controlDelta === undefined ? {} : { controlDelta }),
+      ...(evaluation === undefined ? {} : { evaluation }),
+    };
+    return Float32Array.from(encodeContribution(run.layout, contribution, run.scalar));
+  }
+
+  /** The model as it is now (the global model) on the evaluation data; null without any. */
+  async #evaluate(metrics: readonly string[]): Promise<Evaluation | null> {
+    const source = this.#run?.evaluationData;
+    if (source === undefined) return null;
+    return withLocalData(source, (data) => evaluateModel(this.model, data, metrics, this.#fit.batchSize));
+  }
+
+  /** `model.fit` on this round's local data, with the app's callbacks and the progress one. */
+  async #fitLocal(): Promise<void> {
+    await withLocalData(this.#data, async (data: LocalData) => {
+      await this.model.fit(data.xs, data.ys, {
+        ...this.#fit,
+        callbacks: [...userCallbacks(this.#fit.callbacks), this.#progressCallback(data.xs)],
+      });
+    });
   }
 
   #progressCallback(xs: tf.Tensor): BaseCallback {
