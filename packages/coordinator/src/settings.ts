@@ -141,6 +141,9 @@ max_examples = 100000
 # A file with the initial global model (a global-model body, or raw little-endian .f32/.f64);
 # "" = zeros.
 initial_model = ""
+# With metrics and a round limit: after the last training round one evaluation-only round
+# evaluates the final model (participants' updates are set aside in it).
+final_evaluation = true
 # Rounds whose model and checkpoint are kept besides the latest and the best; 0 = all.
 keep_checkpoints = 0
 

@@ -80,6 +80,7 @@ describe('fetchRunInfo', () => {
       status: 'running',
       ended: null,
       modelRoundId: 2,
+      nextRound: 'train',
     };
     expect(info).toStrictEqual(expected);
   });
@@ -93,6 +94,11 @@ describe('fetchRunInfo', () => {
     expect(info?.modelRoundId).toBeNull();
   });
 
+  it('reads which kind of round comes next (an older coordinator without the field: train)', async () => {
+    const { fetch } = fakeFetch(answer(200, JSON.stringify({ run: { ...run, nextRound: 'evaluate' } })));
+    expect((await fetchRunInfo('https://coordinator.example', { fetch }))?.nextRound).toBe('evaluate');
+  });
+
   it.each([
     ['not JSON', 'nope', /malformed run info: .*JSON/],
     ['no run key', {}, /malformed run info: run: missing/],
@@ -103,6 +109,7 @@ describe('fetchRunInfo', () => {
     ['a fractional round', { run: { ...run, round: 1.5 } }, /run\.round: expected an integer ≥ 0, got number 1\.5/],
     ['negative rounds', { run: { ...run, rounds: -1 } }, /run\.rounds: expected an integer ≥ 0/],
     ['an unknown status', { run: { ...run, status: 'paused' } }, /run\.status: expected "running" or "ended"/],
+    ['an unknown next round', { run: { ...run, nextRound: 'rest' } }, /run\.nextRound: expected "train" or "evaluate"/],
     ['ended missing', { run: { ...run, ended: undefined } }, /run\.ended: expected an object or null, got undefined/],
     ['ended without a reason', { run: { ...run, ended: { roundId: 1 } } }, /run\.ended\.reason: expected a string/],
     ['ended with a bad round', { run: { ...run, ended: { reason: 'x', roundId: '1' } } }, /run\.ended\.roundId/],

@@ -13,7 +13,8 @@
  *              "round": 3, "rounds": 100,            integers ≥ 0
  *              "status": "running" | "ended",
  *              "ended": null | { "reason": "…", "roundId": 7 },
- *              "modelRoundId": null | 2 } }          the round the served global model came from
+ *              "modelRoundId": null | 2,             the round the served global model came from
+ *              "nextRound": "train" | "evaluate" } }  an evaluation-only round comes next
  * ```
  *
  * Errors follow the coordinator client (client/http-client.ts): a network failure, a 5xx
@@ -53,6 +54,11 @@ export interface RunInfo {
   readonly ended: RunEnd | null;
   /** The round the served global model (`GET /model`) came from; null while there is none. */
   readonly modelRoundId: number | null;
+  /**
+   * What the next round is for: "train", or "evaluate" — the run's training rounds are done and the
+   * next round only evaluates the final model (updates are set aside; a participant may skip training).
+   */
+  readonly nextRound: 'train' | 'evaluate';
 }
 
 export interface FetchRunInfoOptions {
@@ -116,7 +122,10 @@ export function decodeRunInfo(body: unknown): RunInfo | null {
   if (run === null) return null;
   if (!isRecord(run)) throw bad(`run: expected an object or null, got ${describe(run)}`);
   const layout = validateVectorLayout(run['layout']);
-  const { strategy, status, ended, modelRoundId } = run;
+  const { strategy, status, ended, modelRoundId, nextRound = 'train' } = run;
+  if (nextRound !== 'train' && nextRound !== 'evaluate') {
+    throw bad(`run.nextRound: expected "train" or "evaluate", got ${describe(nextRound)}`);
+  }
   if (typeof strategy !== 'string' || strategy === '') {
     throw bad(`run.strategy: expected a non-empty string, got ${describe(strategy)}`);
   }
@@ -133,7 +142,7 @@ export function decodeRunInfo(body: unknown): RunInfo | null {
     end = { reason, roundId: count(ended['roundId'], 'run.ended.roundId') };
   }
   const modelRound = modelRoundId === null ? null : count(modelRoundId, 'run.modelRoundId');
-  return { layout, strategy, round, rounds, status, ended: end, modelRoundId: modelRound };
+  return { layout, strategy, round, rounds, status, ended: end, modelRoundId: modelRound, nextRound };
 }
 
 function bad(message: string): PetError {

@@ -17,7 +17,7 @@ import type { ModelStore } from '../store/model-store.ts';
 import { StoreError } from '../store/store-error.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type RunCheckpoint } from './checkpoint.ts';
 import { createStrategy } from './strategy/strategy.ts';
-import { advanceRun, type RunPoint, startRun } from './training-run.ts';
+import { advanceRun, isEvaluationRound, type RunPoint, startRun } from './training-run.ts';
 
 /** What `GET /run` shows participants and anyone else: the layout they build vectors by, where the run is. */
 export interface RunInfo {
@@ -31,6 +31,11 @@ export interface RunInfo {
   readonly ended: { readonly reason: string; readonly message: string; readonly roundId: number } | null;
   /** The round of the latest global model (0: the initial model). */
   readonly modelRoundId: number;
+  /**
+   * What the next round is for: "train", or "evaluate" — the run's training rounds are done and the
+   * next round only evaluates the final model (its updates are set aside; participants may skip training).
+   */
+  readonly nextRound: 'train' | 'evaluate';
 }
 
 /** The operator's view (`GET /admin/run`): the info, the strategy's settings, evaluations, the best model. */
@@ -178,6 +183,7 @@ export class RunKeeper {
       status: checkpoint.ended === null ? 'running' : 'ended',
       ended: checkpoint.ended,
       modelRoundId: checkpoint.roundId,
+      nextRound: isEvaluationRound(this.settings, checkpoint) ? 'evaluate' : 'train',
     };
   }
 

@@ -115,6 +115,7 @@ interface RunReportJson {
   best: { roundId: number; metric: string; value: number } | null;
   restorePending: number | null;
   restoredFrom: number | null;
+  nextRound: string;
 }
 
 async function report(h: Harness): Promise<RunReportJson> {
@@ -208,6 +209,7 @@ describe('a training run through the coordinator', () => {
         status: 'running',
         ended: null,
         modelRoundId: 0,
+        nextRound: 'train',
       },
     });
     expect(h.coordinator.status().run).toMatchObject({ round: 0, status: 'running' });
@@ -258,13 +260,19 @@ describe('a training run through the coordinator', () => {
     expect(metricsText).toMatch(/petfl_run_metric\{metric="loss"\}/);
   });
 
-  it('ends the run after its rounds and pauses; GET /model?round= serves kept rounds', async () => {
+  it('ends the run after its rounds and one evaluation-only round, and pauses; GET /model?round= serves kept rounds', async () => {
     const h = await start(runEnv({ PETFL_RUN_ROUNDS: '2' }));
     const pool = identities(h.crypto, 80, 61);
     const first = await trainRound(h, pool, 1);
-    await trainRound(h, pool, 2);
+    const second = await trainRound(h, pool, 2);
+    // Trained, not yet evaluated: the next round only evaluates the final model.
+    expect(await report(h)).toMatchObject({ round: 2, status: 'running', nextRound: 'evaluate' });
+    expect(h.coordinator.status().paused).toBe(false);
+    const third = await trainRound(h, pool, 3);
+    expect([...third.global.model]).toEqual([...second.global.model]);
     const r = await report(h);
-    expect(r).toMatchObject({ round: 2, status: 'ended', ended: { reason: 'rounds' } });
+    expect(r).toMatchObject({ round: 2, status: 'ended', ended: { reason: 'rounds' }, nextRound: 'train' });
+    expect(r.evaluations.at(-1)).toMatchObject({ modelRoundId: second.roundId, roundId: third.roundId });
     expect(h.coordinator.status().paused).toBe(true);
     const kept = await h.fetch(`/model?round=${first.roundId}`);
     expect(kept.status).toBe(200);
@@ -273,6 +281,15 @@ describe('a training run through the coordinator', () => {
     const bad = await h.fetch('/model?round=-1');
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ code: 'invalid-field' });
+  });
+
+  it('ends right after its rounds without a final evaluation', async () => {
+    const h = await start(runEnv({ PETFL_RUN_ROUNDS: '2', PETFL_RUN_FINAL_EVALUATION: 'false' }));
+    const pool = identities(h.crypto, 80, 65);
+    await trainRound(h, pool, 1);
+    await trainRound(h, pool, 2);
+    expect(await report(h)).toMatchObject({ round: 2, status: 'ended', ended: { reason: 'rounds' } });
+    expect(h.coordinator.status().paused).toBe(true);
   });
 
   it('stops early when the metric stops improving and keeps the best model', async () => {

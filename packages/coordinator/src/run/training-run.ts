@@ -75,6 +75,28 @@ export function advanceRun(
   const current = splitGlobal(layout, from.model);
   const x = current.model as Float64Array;
 
+  const { checkpoint } = from;
+  // The run's training rounds are done and the final model still needs its evaluation: this round
+  // only evaluates (docs/learning.md §5); its updates are set aside and the model stays.
+  if (isEvaluationRound(settings, checkpoint)) {
+    const record: EvaluationRecord = {
+      modelRoundId: checkpoint.roundId,
+      roundId,
+      values: split.metrics?.values ?? null,
+    };
+    const judged = judge(settings, checkpoint.earlyStopping, checkpoint.roundId, record.values);
+    return {
+      model: Float64Array.from(from.model),
+      checkpoint: {
+        ...checkpoint,
+        roundId,
+        evaluations: [...checkpoint.evaluations, record].slice(-MAX_EVALUATIONS),
+        earlyStopping: judged.state,
+        ended: { reason: 'rounds', message: `the run's ${settings.rounds} rounds are done and evaluated`, roundId },
+      },
+    };
+  }
+
   // Δ̄: the participants sent updates, or models (then Δ̄ = their average − x).
   let update = split.model;
   if (layout.send === 'model') {
@@ -90,36 +112,58 @@ export function advanceRun(
     for (let i = 0; i < P; i++) model[P + i] = (c[i] as number) + (delta[i] as number);
   }
 
-  const { checkpoint } = from;
   let evaluations = checkpoint.evaluations;
   let earlyStopping = checkpoint.earlyStopping;
   let ended: RunEnd | null = null;
   if (split.metrics !== undefined) {
     const record: EvaluationRecord = { modelRoundId: checkpoint.roundId, roundId, values: split.metrics.values };
     evaluations = [...evaluations, record].slice(-MAX_EVALUATIONS);
-    const judge = settings.earlyStopping;
-    const value = judge === null ? undefined : split.metrics.values?.[judge.metric];
-    if (judge !== null && value !== undefined) {
-      const verdict = judgeEvaluation(judge, earlyStopping, checkpoint.roundId, value);
-      earlyStopping = verdict.state;
-      if (verdict.stop && judge.patience > 0) {
-        const best = verdict.state.best;
-        ended = {
-          reason: 'early-stopping',
-          message:
-            `${judge.metric} has not improved on ${best?.value} (the model of round ${best?.roundId}) ` +
-            `for ${judge.patience} evaluation${judge.patience === 1 ? '' : 's'}`,
-          roundId,
-        };
-      }
+    const judged = judge(settings, earlyStopping, checkpoint.roundId, record.values);
+    earlyStopping = judged.state;
+    if (judged.stop) {
+      const best = judged.state.best;
+      const { metric, patience } = settings.earlyStopping ?? { metric: '', patience: 0 };
+      ended = {
+        reason: 'early-stopping',
+        message:
+          `${metric} has not improved on ${best?.value} (the model of round ${best?.roundId}) ` +
+          `for ${patience} evaluation${patience === 1 ? '' : 's'}`,
+        roundId,
+      };
     }
   }
   const runRound = checkpoint.runRound + 1;
-  if (ended === null && settings.rounds > 0 && runRound >= settings.rounds) {
+  const trained = settings.rounds > 0 && runRound >= settings.rounds;
+  // With a final evaluation to come, the run ends after it (isEvaluationRound).
+  if (ended === null && trained && !finalEvaluationDue(settings)) {
     ended = { reason: 'rounds', message: `the run's ${settings.rounds} rounds are done`, roundId };
   }
   return {
     model,
     checkpoint: { v: 1, roundId, runRound, strategy: stepped.state, evaluations, earlyStopping, ended },
   };
+}
+
+/** Whether the run ends with an evaluation-only round (docs/learning.md §5). */
+function finalEvaluationDue(settings: RunSettings): boolean {
+  return settings.finalEvaluation && settings.rounds > 0 && settings.layout.metrics.length > 0;
+}
+
+/** Whether the next round after `checkpoint` only evaluates: the training rounds are done, the run not ended. */
+export function isEvaluationRound(settings: RunSettings, checkpoint: RunCheckpoint): boolean {
+  return finalEvaluationDue(settings) && checkpoint.runRound >= settings.rounds && checkpoint.ended === null;
+}
+
+/** Early stopping's verdict on an evaluation (no judge, or no value for its metric: no change). */
+function judge(
+  settings: RunSettings,
+  state: RunCheckpoint['earlyStopping'],
+  modelRoundId: number,
+  values: Readonly<Record<string, number>> | null,
+): { readonly state: RunCheckpoint['earlyStopping']; readonly stop: boolean } {
+  const judgeSettings = settings.earlyStopping;
+  const value = judgeSettings === null ? undefined : values?.[judgeSettings.metric];
+  if (judgeSettings === null || value === undefined) return { state, stop: false };
+  const verdict = judgeEvaluation(judgeSettings, state, modelRoundId, value);
+  return { state: verdict.state, stop: verdict.stop && judgeSettings.patience > 0 };
 }

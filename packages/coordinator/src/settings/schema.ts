@@ -469,6 +469,7 @@ const runSchema = v.pipe(
     ),
     max_examples: int(1, 2 ** 40),
     initial_model: text,
+    final_evaluation: flag,
     keep_checkpoints: int(0, 2 ** 32 - 1),
     early_stopping: earlyStoppingSchema,
   }),
@@ -519,6 +520,8 @@ function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) 
     enabled: run.enabled,
     /** Completed rounds after which the run ends; 0: no limit. */
     rounds: run.rounds,
+    /** After the last training round, one evaluation-only round evaluates the final model (with metrics). */
+    finalEvaluation: run.final_evaluation,
     layout,
     strategy: {
       name: run.strategy,
