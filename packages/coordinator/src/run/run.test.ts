@@ -255,6 +255,10 @@ describe('a training run through the coordinator', () => {
       examples.reduce((sum, n, i) => sum + n * (distance + 0.01 * i), 0) / examples.reduce((a, b) => a + b, 0);
     expect(r.evaluations[0]?.values?.['loss']).toBeCloseTo(expectedLoss, 7);
     // /admin/rounds shows the same per round.
+    const { rounds } = (await (await h.admin('/rounds')).json()) as {
+      rounds: { roundId: number; evaluation?: { modelRoundId: number; values: Record<string, number> } }[];
+    };
+    expect(rounds.map((round) => round.evaluation?.values)).toEqual(r.evaluations.map((e) => e.values).reverse());
     const metricsText = await (await h.fetch('/metrics')).text();
     expect(metricsText).toMatch(/petfl_run_round 3/);
     expect(metricsText).toMatch(/petfl_run_metric\{metric="loss"\}/);

@@ -569,8 +569,19 @@ export class Coordinator {
     return this.phaseWatchers.size;
   }
 
-  history(limit: number): Promise<readonly RoundSummary[]> {
-    return this.store.history(limit);
+  /**
+   * `GET /admin/rounds`: the newest rounds first; in a training run each round that carried metrics
+   * has its federated `evaluation` (of the model of round `modelRoundId`, docs/learning.md §5).
+   */
+  async history(limit: number): Promise<readonly (RoundSummary & { readonly evaluation?: EvaluationRecord })[]> {
+    const rounds = await this.store.history(limit);
+    if (this.run === undefined) return rounds;
+    const { evaluations } = (await this.run.latest()).checkpoint;
+    const byRound = new Map(evaluations.map((record) => [record.roundId, record]));
+    return rounds.map((summary) => {
+      const evaluation = byRound.get(summary.roundId);
+      return evaluation === undefined ? summary : { ...summary, evaluation };
+    });
   }
 
   // ---- messages --------------------------------------------------------------------------
