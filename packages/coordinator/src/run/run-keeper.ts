@@ -145,16 +145,21 @@ export class RunKeeper {
     return { point, endedNow: point.checkpoint.ended !== null && from.checkpoint.ended === null };
   }
 
-  /** The round's model was saved: it is the latest point now; older checkpoints beyond the retention go. */
-  async published(point: RunPoint): Promise<void> {
+  /**
+   * The round's model was saved: it is the latest point now; older checkpoints beyond the retention
+   * go, except the best's, and a pending restore's.
+   */
+  async published(point: RunPoint, restorePending?: number): Promise<void> {
     this.cached = point;
     const keep = this.settings.keepCheckpoints;
     if (keep === 0) return;
     const rounds = await this.models.checkpointRounds();
     const best = point.checkpoint.earlyStopping.best?.roundId;
     const newest = new Set(rounds.slice(-keep));
+    const kept = (roundId: number) =>
+      newest.has(roundId) || roundId === best || roundId === point.checkpoint.roundId || roundId === restorePending;
     for (const roundId of rounds) {
-      if (newest.has(roundId) || roundId === best || roundId === point.checkpoint.roundId) continue;
+      if (kept(roundId)) continue;
       await this.models.drop(roundId);
     }
   }

@@ -1166,17 +1166,21 @@ export class Coordinator {
         return failed(`unmask: the run cannot use the average: ${error.message}`);
       }
       const { point, endedNow } = applied;
-      if (endedNow || this.meta.restoreRun !== undefined) {
+      if (endedNow && !this.meta.paused) {
         // Paused before the model is published: the next round must not start from an ended run.
-        const { restoreRun: _done, ...meta } = this.meta;
-        await this.saveMeta({ ...meta, paused: this.meta.paused || endedNow });
-        if (endedNow && this.state.kind !== 'shutdown') this.state = { ...this.state, paused: true };
-        if (endedNow) this.log.info({ roundId, reason: point.checkpoint.ended?.message }, 'run ended: paused');
+        await this.saveMeta({ ...this.meta, paused: true });
+        if (this.state.kind !== 'shutdown') this.state = { ...this.state, paused: true };
+        this.log.info({ roundId, reason: point.checkpoint.ended?.message }, 'run ended: paused');
       }
       global = { roundId, model: point.model };
       // The model is durable before the round counts as completed: it is never lost.
       await this.models.save(global);
-      await this.run.published(point);
+      await this.run.published(point, this.meta.restoreRun);
+      if (this.meta.restoreRun !== undefined) {
+        // Only now: a restart before this point carries the restore out again (or finds it done).
+        const { restoreRun: _done, ...meta } = this.meta;
+        await this.saveMeta(meta);
+      }
       this.runSeen(point);
     } else {
       await this.models.save(global);
