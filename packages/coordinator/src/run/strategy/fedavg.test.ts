@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { vector } from '../../../test-support/strategy-arbitraries.ts';
 import { createStrategy, DEFAULT_STRATEGY_SETTINGS } from './strategy.ts';
 
-const vector = (n: number) =>
-  fc.float64Array({ minLength: n, maxLength: n, min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true });
-const pair = fc.integer({ min: 0, max: 16 }).chain((n) => fc.tuple(vector(n), vector(n)));
+const pair = fc.integer({ min: 0, max: 16 }).chain((n) => fc.tuple(vector(n, 1e6), vector(n, 1e6)));
 const eta = fc.double({ min: 1e-6, max: 10, noNaN: true });
 
 describe('fedavg', () => {

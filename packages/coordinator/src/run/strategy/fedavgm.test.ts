@@ -1,13 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { rounds as roundsOf } from '../../../test-support/strategy-arbitraries.ts';
 import { createStrategy, DEFAULT_STRATEGY_SETTINGS, type StrategyState } from './strategy.ts';
 
-const vector = (n: number) =>
-  fc.float64Array({ minLength: n, maxLength: n, min: -1e3, max: 1e3, noNaN: true, noDefaultInfinity: true });
 /** A global model and the average updates of a few consecutive rounds. */
-const rounds = fc
-  .integer({ min: 0, max: 12 })
-  .chain((n) => fc.tuple(vector(n), fc.array(vector(n), { minLength: 1, maxLength: 6 })));
+const rounds = roundsOf(6, 1e3);
 const eta = fc.double({ min: 1e-3, max: 2, noNaN: true });
 const beta = fc.double({ min: 0, max: 0.999, noNaN: true });
 

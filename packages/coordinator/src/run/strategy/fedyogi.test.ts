@@ -1,13 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { rounds as roundsOf } from '../../../test-support/strategy-arbitraries.ts';
 import { createStrategy, type StrategySettings, type StrategyState } from './strategy.ts';
 
-const vector = (n: number) =>
-  fc.float64Array({ minLength: n, maxLength: n, min: -100, max: 100, noNaN: true, noDefaultInfinity: true });
 /** A global model and the average updates of a few consecutive rounds. */
-const rounds = fc
-  .integer({ min: 0, max: 12 })
-  .chain((n) => fc.tuple(vector(n), fc.array(vector(n), { minLength: 1, maxLength: 8 })));
+const rounds = roundsOf(8);
 const settings = fc.record({
   name: fc.constant('fedyogi' as const),
   serverLearningRate: fc.double({ min: 1e-4, max: 1, noNaN: true }),

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { vector } from '../../../test-support/strategy-arbitraries.ts';
 import {
   createStrategy,
   DEFAULT_STRATEGY_SETTINGS,
@@ -9,8 +10,6 @@ import {
   strategySettingsProblems,
 } from './strategy.ts';
 
-const vector = (n: number) =>
-  fc.float64Array({ minLength: n, maxLength: n, min: -100, max: 100, noNaN: true, noDefaultInfinity: true });
 const unit = fc.double({ min: 0, max: 0.999, noNaN: true });
 const settings = fc.record({
   name: fc.constantFrom(...STRATEGY_NAMES),
