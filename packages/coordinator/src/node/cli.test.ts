@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decodeGlobalModel } from '@petfl/core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../../bin/petfl-coordinator.mjs', import.meta.url));
@@ -62,6 +63,33 @@ describe('petfl-coordinator CLI', () => {
     expect(msgs).toContain('round started');
     expect(msgs).toContain('stopped');
     expect(JSON.stringify(lines())).not.toContain('cli-token');
+  });
+
+  it('runs a training run from its [run] table, starting from run.initial_model', async () => {
+    const config = join(dir, 'run.toml');
+    const initial = join(dir, 'init.f32');
+    writeFileSync(initial, new Uint8Array(Float32Array.from({ length: 10 }, (_, i) => i / 4).buffer));
+    writeFileSync(
+      config,
+      `[model]\nlength = 10\n[models]\ndir = "${join(dir, 'run-models')}"\n` +
+        `[run]\nenabled = true\nstrategy = "fedyogi"\ncontrol_variates = true\nmetrics = ["loss"]\ninitial_model = "${initial}"\n`,
+    );
+    const { child, lines } = run(['--config', config], { PETFL_API_PORT: '0', PETFL_API_ADMIN_TOKEN: 'cli-token' });
+    const exited = exitOf(child);
+    const listening = await until(() => lines().find((l) => 'url' in l) as { url: string } | undefined);
+    // The masked vector: 10 weights, 10 control-variate entries, the evaluation weight and the loss.
+    const params = (await (await fetch(`${listening.url}/params`)).json()) as { modelLength: number };
+    expect(params.modelLength).toBe(22);
+    const { run: info } = (await (await fetch(`${listening.url}/run`)).json()) as {
+      run: { strategy: string; modelRoundId: number };
+    };
+    expect(info).toMatchObject({ strategy: 'fedyogi', modelRoundId: 0 });
+    const model = decodeGlobalModel(new Uint8Array(await (await fetch(`${listening.url}/model`)).arrayBuffer()));
+    // Round 0's model: the initial weights, then a zero control variate.
+    expect(model.roundId).toBe(0);
+    expect([...model.model]).toEqual([...Float32Array.from({ length: 10 }, (_, i) => i / 4), ...new Float32Array(10)]);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('refuses to start on a non-loopback host with the default admin token, naming PETFL_API_ADMIN_TOKEN', async () => {
