@@ -1,0 +1,103 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { gaussianRdp } from './gaussian.ts';
+import { subsampledGaussianEpsilon } from './noise-calibration.ts';
+import { subsampledGaussianRdp, subsampledGaussianRdpAt } from './subsampled-gaussian.ts';
+
+const sigma = fc.double({ min: 0.5, max: 20, noNaN: true });
+const rate = fc.double({ min: 1e-4, max: 1, noNaN: true });
+const rounds = fc.integer({ min: 1, max: 5000 });
+const delta = fc.constantFrom(1e-5, 1e-6, 1e-8);
+/** Comparisons of ε allow this much rounding (the series are summed in different orders). */
+const ROUNDING = 1 + 1e-9;
+
+describe('subsampled Gaussian RDP (Mironov, Talwar & Zhang 2019)', () => {
+  it('special cases: q = 0 is free, q = 1 is the Gaussian, σ = 0 is not private', () => {
+    const orders = [1.5, 2, 7.3, 32];
+    expect(subsampledGaussianRdp(1.3, 0, orders)).toEqual([0, 0, 0, 0]);
+    expect(subsampledGaussianRdp(1.3, 1, orders)).toEqual(gaussianRdp(1.3, orders));
+    expect(subsampledGaussianRdp(0, 0.1, orders)).toEqual(orders.map(() => Number.POSITIVE_INFINITY));
+    expect(subsampledGaussianRdpAt(1, 0.1, Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('at integer α = 2 it is the closed form log(1 + q²(e^{1/σ²} − 1))', () => {
+    // A₂ = (1 − q)² + 2q(1 − q) + q²·e^{1/σ²} = 1 + q²(e^{1/σ²} − 1).
+    fc.assert(
+      fc.property(sigma, rate, (s, q) => {
+        const want = Math.log1p(q * q * Math.expm1(1 / (s * s)));
+        expect(subsampledGaussianRdpAt(s, q, 2)).toBeCloseTo(want, 12);
+      }),
+    );
+  });
+
+  it('is amplified by sampling at integer orders: never above the Gaussian’s α/(2σ²)', () => {
+    fc.assert(
+      fc.property(sigma, rate, fc.integer({ min: 2, max: 256 }), (s, q, a) => {
+        const rdp = subsampledGaussianRdpAt(s, q, a);
+        expect(rdp).toBeGreaterThanOrEqual(0);
+        expect(rdp).toBeLessThanOrEqual((a / (2 * s * s)) * (1 + 1e-12));
+      }),
+    );
+  });
+
+  it('at fractional orders below 2 and large q the magnitude-summed series can exceed it, as dp_accounting’s does', () => {
+    // dp_accounting 0.6.0 gives 0.03954960126128426 here, against the Gaussian's 0.03945920228036484.
+    const s = 4.061569144649467;
+    const a = 1.3018651429964765;
+    expect(subsampledGaussianRdpAt(s, 0.6911190206585631, a)).toBeCloseTo(0.03954960126128426, 14);
+    expect(subsampledGaussianRdpAt(s, 0.6911190206585631, a)).toBeGreaterThan(a / (2 * s * s));
+  });
+
+  it('fractional orders sit between their integer neighbours (RDP is nondecreasing in α)', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.8, max: 20, noNaN: true }),
+        fc.double({ min: 1e-4, max: 0.05 }),
+        fc.integer({ min: 2, max: 40 }),
+        fc.double({ min: 0.05, max: 0.95, noNaN: true }),
+        (s, q, k, t) => {
+          const mid = subsampledGaussianRdpAt(s, q, k + t);
+          if (!Number.isFinite(mid)) return;
+          expect(mid).toBeGreaterThanOrEqual(subsampledGaussianRdpAt(s, q, k) * (1 - 1e-9));
+          expect(mid).toBeLessThanOrEqual(subsampledGaussianRdpAt(s, q, k + 1) * (1 + 1e-9));
+        },
+      ),
+    );
+  });
+
+  it('ε decreases with σ', () => {
+    fc.assert(
+      fc.property(sigma, sigma, rate, rounds, delta, (s1, s2, q, t, d) => {
+        const [lo, hi] = s1 < s2 ? [s1, s2] : [s2, s1];
+        expect(subsampledGaussianEpsilon(hi, q, t, d)).toBeLessThanOrEqual(
+          subsampledGaussianEpsilon(lo, q, t, d) * ROUNDING,
+        );
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('ε increases with the number of rounds', () => {
+    fc.assert(
+      fc.property(sigma, rate, rounds, rounds, delta, (s, q, t1, t2, d) => {
+        const [lo, hi] = t1 < t2 ? [t1, t2] : [t2, t1];
+        expect(subsampledGaussianEpsilon(s, q, hi, d) * ROUNDING).toBeGreaterThanOrEqual(
+          subsampledGaussianEpsilon(s, q, lo, d),
+        );
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('ε increases with the sampling rate', () => {
+    fc.assert(
+      fc.property(sigma, rate, rate, rounds, delta, (s, q1, q2, t, d) => {
+        const [lo, hi] = q1 < q2 ? [q1, q2] : [q2, q1];
+        expect(subsampledGaussianEpsilon(s, hi, t, d) * ROUNDING).toBeGreaterThanOrEqual(
+          subsampledGaussianEpsilon(s, lo, t, d),
+        );
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
