@@ -62,6 +62,17 @@ export default defineConfig({
         },
       },
       {
+        ...sourceConditions,
+        // The demo app's own logic (apps/web): evaluation, the tab's run contribution, its trainer.
+        test: {
+          name: 'web',
+          root: 'apps/web',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+        },
+      },
+      {
         // Real Chromium (Debian's package) through playwright-core: the SDK's built bundle in pages.
         test: {
           name: 'browser',

@@ -4,7 +4,8 @@
  * opens three participant tabs (shards 0..2) and the dashboard in Chromium (Debian's
  * /usr/bin/chromium or PETFL_CHROMIUM, through playwright-core), waits until the tabs have seen
  * `--rounds` global models, prints what it measured (time to join, accuracy per round, round
- * durations) and saves `participant.png` and `dashboard.png`.
+ * durations) and saves `participant.png` and `dashboard.png`; with a training run
+ * (`npm start -- --strategy fedadam`) also `dashboard-run.png`, the dashboard's run panel.
  */
 
 import { mkdirSync } from 'node:fs';
@@ -124,5 +125,7 @@ await first.screenshot({ path: join(values.out, 'participant.png'), fullPage: tr
 await dashboard.bringToFront();
 await dashboard.waitForTimeout(1500);
 await dashboard.screenshot({ path: join(values.out, 'dashboard.png'), fullPage: true });
+const runPanel = dashboard.getByTestId('run-panel');
+if (await runPanel.isVisible()) await runPanel.screenshot({ path: join(values.out, 'dashboard-run.png') });
 console.log(`screenshots in ${values.out} (${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
 await browser.close();

@@ -17,6 +17,13 @@
  * `npm start -- --node-participants 0` runs without the Node participants;
  * PETFL_* environment variables override the demo settings as for the
  * coordinator CLI (`npx petfl-coordinator` runs the coordinator alone).
+ *
+ * `npm start -- --strategy fedadam` (fedavg, fedavgm, fedadagrad, fedadam, fedyogi; `none`, the
+ * default, is the plain averaging above) makes it a training run (docs/learning.md): the
+ * participants send updates and their loss and accuracy of the global model, the strategy (with
+ * Flower's default hyper-parameters) makes the next global model, and the run starts from the
+ * demo's shared initial weights, written to a temporary `.f32` file as `run.initial_model`.
+ * `--early-stop-patience N` ends it after N evaluations without a lower loss.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -40,10 +47,14 @@ const SHARDS = DEMO_SHARDS;
 const ADMIN_TOKEN = 'petfl-demo';
 const APP_PORT = 5173;
 
+const STRATEGIES = ['fedavg', 'fedavgm', 'fedadagrad', 'fedadam', 'fedyogi'];
+
 const { values } = parseArgs({
   options: {
     'node-participants': { type: 'string', default: String(NODE_PARTICIPANTS) },
     port: { type: 'string', default: '8081' },
+    strategy: { type: 'string', default: 'none' },
+    'early-stop-patience': { type: 'string', default: '0' },
   },
 });
 const nodeParticipants = Number(values['node-participants']);
@@ -53,7 +64,19 @@ if (!Number.isInteger(nodeParticipants) || nodeParticipants < 0 || nodeParticipa
   );
 }
 
+const strategy = values.strategy === 'none' ? undefined : values.strategy;
+if (strategy !== undefined && !STRATEGIES.includes(strategy)) {
+  throw new Error(`--strategy: expected none or one of ${STRATEGIES.join(', ')}, got ${values.strategy}`);
+}
+const patience = Number(values['early-stop-patience']);
+if (!Number.isInteger(patience) || patience < 0) {
+  throw new Error(`--early-stop-patience: expected an integer ≥ 0, got ${values['early-stop-patience']}`);
+}
+if (strategy === undefined && patience > 0) throw new Error('--early-stop-patience: only with --strategy');
+
 const modelsDir = mkdtempSync(join(tmpdir(), 'petfl-demo-models-'));
+/** A training run's files (its initial model), outside models.dir. */
+const runDir = strategy === undefined ? undefined : mkdtempSync(join(tmpdir(), 'petfl-demo-run-'));
 const appOrigins = [`http://127.0.0.1:${APP_PORT}`, `http://localhost:${APP_PORT}`];
 
 /**
@@ -68,6 +91,31 @@ const appOrigins = [`http://127.0.0.1:${APP_PORT}`, `http://localhost:${APP_PORT
 /** A phase of DEMO_ROUND (apps/web/src/demo.ts, which the e2e contribution test runs too) in the file's form. */
 function phaseToml(phase: { min: number; max: number; minMs: number; maxMs: number }): string {
   return `count = { min = ${phase.min}, max = ${phase.max} }\ntime = { min_ms = ${phase.minMs}, max_ms = ${phase.maxMs} }`;
+}
+
+/**
+ * The training run (docs/learning.md): `[model] length` stays the model's weights P; the
+ * participants add their loss and accuracy of the global model to what they mask. Round 0's
+ * global model is the shared initial model every tab and Node participant builds, so the first
+ * updates are relative to the model they start from. Loaded only for a run: it brings
+ * TensorFlow.js into this process.
+ */
+async function runToml(dir: string, name: string): Promise<string> {
+  const { demoInitialModel, writeF32 } = await import('../apps/web/node/initial-model.ts');
+  const initial = join(dir, 'initial.f32');
+  writeF32(initial, await demoInitialModel());
+  return `
+[run]
+enabled = true
+send = "update"
+strategy = "${name}"
+metrics = ["loss", "accuracy"]
+initial_model = "${initial.replaceAll('\\', '/')}"
+[run.early_stopping]
+metric = "loss"
+mode = "min"
+patience = ${patience}
+`;
 }
 
 const DEMO_TOML = `
@@ -96,7 +144,7 @@ bound = "b4"
 length = ${MODEL_LENGTH}
 [models]
 dir = "${modelsDir.replaceAll('\\', '/')}"
-`;
+${strategy === undefined || runDir === undefined ? '' : await runToml(runDir, strategy)}`;
 
 const logger = pino({ name: 'petfl-coordinator', level: process.env['LOG_LEVEL'] ?? 'warn' });
 let settings: ReturnType<typeof parseSettings>;
@@ -140,7 +188,11 @@ const tabs = Array.from(
 );
 console.log(`
 petfl demo
-  coordinator  ${coordinator.url}  (model of ${MODEL_LENGTH} weights, admin token "${ADMIN_TOKEN}")
+  coordinator  ${coordinator.url}  (model of ${MODEL_LENGTH} weights, admin token "${ADMIN_TOKEN}")${
+    strategy === undefined
+      ? ''
+      : `\n  run          ${strategy}, secure evaluation of loss and accuracy${patience > 0 ? `, early stopping after ${patience} evaluations without a lower loss` : ''}`
+  }
   node         ${nodeParticipants} headless participants on shards ${TABS}..${SHARDS - 1} of ${SHARDS}
   app          ${app}/?coordinator=${coord}
 
@@ -171,6 +223,7 @@ async function stop(): Promise<void> {
         });
   await Promise.allSettled([exited, vite.close(), coordinator.close()]);
   rmSync(modelsDir, { recursive: true, force: true });
+  if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true });
   process.exit(0);
 }
 process.on('SIGINT', () => void stop());

@@ -5,10 +5,17 @@
  * own per test, deleted at the end). The tabs reach it through a TCP proxy
  * (support/tcp-proxy.ts), so `restart()` can drop every connection at once, close it and
  * start another on the same store, as a restarted process would be (ADR 0005).
+ *
+ * With `run` it runs a training run (docs/learning.md) as `npm start -- --strategy …` does
+ * (scripts/start.ts): updates, the demo model's P as `model.length`, the demo's shared initial
+ * weights as `run.initial_model` (a `.f32` file, apps/web/node/initial-model.ts).
  */
 
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type CoordinatorStatus, MemoryModelStore, parseSettings, type RoundSummary } from '@petfl/coordinator';
 import { listen, type RunningCoordinator } from '@petfl/coordinator/node';
 import { RedisCoordinatorStore, redisStoreKeys } from '@petfl/coordinator/redis';
@@ -27,6 +34,16 @@ export interface PhaseConfig {
   readonly maxMs: number;
 }
 
+/** A training run's `[run]` settings (docs/learning.md), as the demo's (scripts/start.ts). */
+export interface RunConfig {
+  readonly strategy: 'fedavg' | 'fedavgm' | 'fedadagrad' | 'fedadam' | 'fedyogi';
+  readonly metrics: readonly string[];
+  /** 0: no limit (the default). */
+  readonly rounds?: number;
+  /** Early stopping on `loss` after this many evaluations without improvement; 0 (the default): never. */
+  readonly patience?: number;
+}
+
 export interface CoordinatorConfig {
   readonly modelLength: number;
   readonly store: StoreKind;
@@ -34,6 +51,8 @@ export interface CoordinatorConfig {
   readonly sum: PhaseConfig;
   readonly update: PhaseConfig;
   readonly sum2: PhaseConfig;
+  /** A training run; none when absent (each round's model is the plain average). */
+  readonly run?: RunConfig;
 }
 
 /**
@@ -52,7 +71,23 @@ export const DEFAULT_PHASES: Pick<CoordinatorConfig, 'sumProbability' | 'sum' | 
   sum2: { min: 1, max: 100, minMs: 0, maxMs: 20_000 },
 };
 
-function settingsToml(config: CoordinatorConfig, port: number): string {
+function runToml(run: RunConfig, initialModel: string): string {
+  return `
+[run]
+enabled = true
+send = "update"
+strategy = "${run.strategy}"
+rounds = ${run.rounds ?? 0}
+metrics = [${run.metrics.map((m) => `"${m}"`).join(', ')}]
+initial_model = "${initialModel.replaceAll('\\', '/')}"
+[run.early_stopping]
+metric = "${run.metrics.includes('loss') ? 'loss' : ''}"
+mode = "min"
+patience = ${run.patience ?? 0}
+`;
+}
+
+function settingsToml(config: CoordinatorConfig, port: number, initialModel: string | undefined): string {
   const phase = (name: string, p: PhaseConfig, probability?: number) => `
 [pet.${name}]
 ${probability === undefined ? '' : `probability = ${probability}`}
@@ -82,7 +117,7 @@ length = ${config.modelLength}
 [store]
 kind = "${config.store}"
 redis_url = "${REDIS_URL}"
-`;
+${config.run === undefined || initialModel === undefined ? '' : runToml(config.run, initialModel)}`;
 }
 
 export interface E2ECoordinator {
@@ -101,19 +136,29 @@ export interface E2ECoordinator {
    * it (support/phase-driver.ts). Survives `restart()`.
    */
   readonly clock: HoldClock;
-  /** GET/POST an admin route with the token. */
-  admin(path: string, method?: 'GET' | 'POST'): Promise<unknown>;
+  /** GET/POST an admin route with the token (`json`: the body of a POST). */
+  admin(path: string, method?: 'GET' | 'POST', json?: unknown): Promise<unknown>;
   /** Drops every connection, closes this coordinator and starts another on the same store and model store. */
   restart(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Writes the demo's shared initial weights where `run.initial_model` reads them; TensorFlow.js loads only for a run. */
+async function writeInitialModel(dir: string): Promise<string> {
+  const { demoInitialModel, writeF32 } = await import('../../apps/web/node/initial-model.ts');
+  const path = join(dir, 'initial.f32');
+  writeF32(path, await demoInitialModel());
+  return path;
 }
 
 export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECoordinator> {
   const models = new MemoryModelStore();
   const prefix = `petfl-e2e-${randomUUID()}`;
   const clock = new HoldClock();
+  const runDir = config.run === undefined ? undefined : mkdtempSync(join(tmpdir(), 'petfl-e2e-run-'));
+  const initialModel = runDir === undefined ? undefined : await writeInitialModel(runDir);
   const start = async (port: number) => {
-    const settings = parseSettings(settingsToml(config, port), {});
+    const settings = parseSettings(settingsToml(config, port, initialModel), {});
     const store =
       config.store === 'redis' ? await RedisCoordinatorStore.connect({ url: REDIS_URL, keyPrefix: prefix }) : undefined;
     // A driven clock (support/phase-driver.ts) stops at every phase boundary, synchronously.
@@ -133,10 +178,14 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECo
     status: () => running.coordinator.status(),
     history: async () => [...(await running.coordinator.history(1000))].sort((a, b) => a.roundId - b.roundId),
     model: async (roundId) => (await models.get(roundId))?.model,
-    async admin(path, method = 'GET') {
+    async admin(path, method = 'GET', json = undefined) {
       const response = await fetch(`${running.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(json === undefined ? {} : { body: JSON.stringify(json) }),
       });
       if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
       return response.json();
@@ -153,6 +202,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECo
       await proxy.close();
       await running.close();
       if (config.store === 'redis') await deleteRedisPrefix(prefix);
+      if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true });
     },
   };
 }

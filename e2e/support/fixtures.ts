@@ -1,10 +1,12 @@
 /**
  * The e2e fixtures: `coordinator` (a real one per test, its store from the project's
- * `storeKind` option, its phases from `phases`), `tabs` (participant tabs, each in a
- * browser context of its own, closed after the test; their problems and snapshots are
- * attached when a test fails), `driver` (automatic: the phase driver of
- * support/phase-driver.ts, which ends each phase once the tabs are done with it, so no test
- * depends on how fast the machine is) and `webOrigin` (the static server of global-setup.ts).
+ * `storeKind` option, its phases from `phases`, a training run from `run`), `tabs` (participant
+ * tabs, each in a browser context of its own, closed after the test; their problems and
+ * snapshots are attached when a test fails), `nodeParticipants` (the demo's headless Node
+ * participants on the test's coordinator, stopped after the test), `driver` (automatic: the phase
+ * driver of support/phase-driver.ts, which ends each phase once the tabs and Node participants
+ * are done with it, so no test depends on how fast the machine is) and `webOrigin` (the static
+ * server of global-setup.ts).
  */
 
 import { test as base, type Page } from '@playwright/test';
@@ -15,11 +17,13 @@ import {
   DEFAULT_PHASES,
   type E2ECoordinator,
   REDIS_URL,
+  type RunConfig,
   redisReachable,
   type StoreKind,
   startCoordinator,
 } from './coordinator.ts';
-import { PhaseDriver } from './phase-driver.ts';
+import { type NodeParticipants, startNodeParticipants } from './node-participants.ts';
+import { type DrivenParticipant, PhaseDriver } from './phase-driver.ts';
 import { participantUrl, Tab, type TabOptions } from './tab.ts';
 import { webModelLength } from './web-model.ts';
 
@@ -34,10 +38,26 @@ export interface Tabs {
   readonly opening: boolean;
 }
 
+export interface NodeParticipantsFixture {
+  /**
+   * Starts `count` headless Node participants on shards first…first+count−1 of `shards`
+   * (support/node-participants.ts) and resolves once they have joined; the phase driver waits on
+   * them as on the tabs.
+   */
+  start(shards: { readonly first: number; readonly count: number; readonly shards: number }): Promise<NodeParticipants>;
+  /** Every Node participant started in this test, as the driver reads them. */
+  readonly all: readonly DrivenParticipant[];
+  /** Whether some are being started now. */
+  readonly starting: boolean;
+}
+
 export interface Fixtures {
-  readonly phases: Partial<Omit<CoordinatorConfig, 'modelLength' | 'store'>>;
+  readonly phases: Partial<Omit<CoordinatorConfig, 'modelLength' | 'store' | 'run'>>;
+  /** A training run on the test's coordinator (support/coordinator.ts); none by default. */
+  readonly run: RunConfig | undefined;
   readonly coordinator: E2ECoordinator;
   readonly tabs: Tabs;
+  readonly nodeParticipants: NodeParticipantsFixture;
   readonly webOrigin: string;
   /** Opens the dashboard page on the test's coordinator. */
   readonly openDashboard: () => Promise<Page>;
@@ -64,13 +84,14 @@ export const test = base.extend<Fixtures & { readonly chromiumPresent: undefined
   // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern
   modelLength: [async ({}, use) => use(webModelLength()), { scope: 'worker' }],
   phases: [{}, { option: true }],
+  run: [undefined, { option: true }],
   // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern
   webOrigin: async ({}, use) => {
     const origin = process.env['PETFL_E2E_WEB_ORIGIN'];
     if (origin === undefined) throw new Error('PETFL_E2E_WEB_ORIGIN is not set: run through e2e/playwright.config.ts');
     await use(origin);
   },
-  coordinator: async ({ storeKind, modelLength, phases }, use, testInfo) => {
+  coordinator: async ({ storeKind, modelLength, phases, run }, use, testInfo) => {
     // Redis is required in CI (and with REDIS_REQUIRED=1); elsewhere its tests skip with the reason.
     const redisOptional = !process.env['CI'] && process.env['REDIS_REQUIRED'] !== '1';
     if (storeKind === 'redis' && redisOptional && !(await redisReachable())) {
@@ -78,7 +99,13 @@ export const test = base.extend<Fixtures & { readonly chromiumPresent: undefined
       console.warn(`e2e: ${testInfo.title} skipped: ${reason}`);
       testInfo.skip(true, reason);
     }
-    const coordinator = await startCoordinator({ ...DEFAULT_PHASES, ...phases, modelLength, store: storeKind });
+    const coordinator = await startCoordinator({
+      ...DEFAULT_PHASES,
+      ...phases,
+      modelLength,
+      store: storeKind,
+      ...(run === undefined ? {} : { run }),
+    });
     // Time stands still from the start: the phase driver (the `driver` fixture) runs it.
     coordinator.clock.drive();
     try {
@@ -138,9 +165,62 @@ export const test = base.extend<Fixtures & { readonly chromiumPresent: undefined
       await Promise.all(all.map((tab) => tab.close().catch(() => {})));
     }
   },
+  nodeParticipants: async ({ coordinator }, use, testInfo) => {
+    const started: NodeParticipants[] = [];
+    const all: DrivenParticipant[] = [];
+    let starting = 0;
+    const fixture: NodeParticipantsFixture = {
+      all,
+      get starting() {
+        return starting > 0;
+      },
+      async start(shards) {
+        starting++;
+        try {
+          const nodes = await startNodeParticipants(coordinator.url, shards);
+          started.push(nodes);
+          let closed = false;
+          const stop = nodes.stop;
+          for (let k = 0; k < shards.count; k++) {
+            all.push({
+              get closed() {
+                return closed;
+              },
+              snapshot: async () => nodes.snapshots.get(k) ?? null,
+            });
+          }
+          return {
+            ...nodes,
+            stop: async () => {
+              closed = true;
+              await stop();
+            },
+          };
+        } finally {
+          starting--;
+        }
+      },
+    };
+    try {
+      await use(fixture);
+    } finally {
+      if (testInfo.status !== testInfo.expectedStatus && started.length > 0) {
+        const body = started.map((n) => [...n.snapshots].map(([k, s]) => `node-${k}: ${JSON.stringify(s)}`).join('\n'));
+        const output = started.map((n) => n.output.join('\n'));
+        await testInfo.attach('node participants', {
+          body: [...body, ...output].join('\n'),
+          contentType: 'text/plain',
+        });
+      }
+      await Promise.all(started.map((n) => n.stop().catch(() => {})));
+    }
+  },
   driver: [
-    async ({ coordinator, tabs }, use, testInfo) => {
-      const driver = new PhaseDriver(coordinator, { tabs: () => tabs.all, opening: () => tabs.opening });
+    async ({ coordinator, tabs, nodeParticipants }, use, testInfo) => {
+      const driver = new PhaseDriver(coordinator, {
+        tabs: () => [...tabs.all, ...nodeParticipants.all],
+        opening: () => tabs.opening || nodeParticipants.starting,
+      });
       try {
         await use(driver);
       } finally {

@@ -1,7 +1,8 @@
 /**
  * The phase driver: every e2e test's coordinator runs on a driven clock (support/hold-clock.ts),
- * so no phase ends because time passed. The driver watches the coordinator and the tabs and
- * ends each phase itself once the tabs are done with it — however long they took:
+ * so no phase ends because time passed. The driver watches the coordinator and the tabs (and the
+ * test's headless Node participants, if it started any: they count as tabs here) and ends each
+ * phase itself once the tabs are done with it — however long they took:
  *
  * - sum: every tab knows its task in the round, and no sum participant is still to send its Sum;
  * - update: no update participant of the round is still training, masking or sending;
@@ -23,7 +24,7 @@
 
 import type { CoordinatorStatus } from '@petfl/coordinator';
 import type { E2ECoordinator } from './coordinator.ts';
-import type { ParticipantSnapshot, Tab } from './tab.ts';
+import type { ParticipantSnapshot } from './tab.ts';
 
 export type DrivenPhase = 'sum' | 'update' | 'sum2';
 
@@ -34,9 +35,15 @@ export interface PhaseEnd {
   readonly to: 'end' | 'fail';
 }
 
+/** What the driver reads of a participant: a tab (support/tab.ts), or a Node participant. */
+export interface DrivenParticipant {
+  readonly closed: boolean;
+  snapshot(): Promise<ParticipantSnapshot | null>;
+}
+
 export interface DriverSources {
-  /** The test's tabs (closed ones are left out). */
-  tabs(): readonly Tab[];
+  /** The test's tabs and Node participants (closed ones are left out). */
+  tabs(): readonly DrivenParticipant[];
   /** Whether a tab is being opened: the driver waits until it has joined. */
   opening(): boolean;
 }
@@ -58,7 +65,7 @@ function describe(error: unknown): string {
 }
 
 /** The tab's snapshot; null when it cannot be read (a page reloading, closing or not answering). */
-async function readSnapshot(tab: Tab): Promise<ParticipantSnapshot | null> {
+async function readSnapshot(tab: DrivenParticipant): Promise<ParticipantSnapshot | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<null>((done) => {
     timer = setTimeout(() => done(null), SNAPSHOT_TIMEOUT_MS);

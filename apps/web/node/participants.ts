@@ -7,21 +7,31 @@
  * three tabs are enough for rounds to complete (an update phase needs at
  * least 3 update participants, and some participants draw the sum task).
  * Prints one line per global model with its accuracy on the held-out test set.
+ * In a training run (`GET /run` names one, docs/learning.md) each holds out a slice of its shard
+ * (demo.ts EVALUATION_SHARE) and `TfjsParticipant`'s `run` option sends its update and its
+ * evaluation of the global model on that slice.
  * `--report` also prints each participant's snapshot whenever it changes, one
  * `PETFL-SNAPSHOT {"k":…,"snapshot":…}` line each (for e2e/support/node-participants.ts).
  */
 
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeGlobalModel } from '@petfl/core';
-import { spawnParticipant } from '@petfl/sdk';
+import { fetchRunInfo, spawnParticipant, splitGlobal } from '@petfl/sdk';
 import { selectBackend, TfjsParticipant } from '@petfl/tfjs';
-import { BATCH_SIZE, DEFAULT_EPOCHS, DEMO_NODE_PARTICIPANTS, DEMO_SHARDS, DEMO_TABS, LAYERS } from '../src/demo.ts';
+import {
+  BATCH_SIZE,
+  DEFAULT_EPOCHS,
+  DEMO_NODE_PARTICIPANTS,
+  DEMO_SHARDS,
+  DEMO_TABS,
+  EVALUATION_SHARE,
+  LAYERS,
+} from '../src/demo.ts';
 import { accuracy } from '../src/evaluate.ts';
-import { decodeMnist, shardIndices, splitTestPool } from '../src/mnist.ts';
+import { decodeMnist, holdOut, shardIndices, splitTestPool } from '../src/mnist.ts';
 import { loadPackedMnist } from '../src/mnist-files.ts';
 import { buildModel, toTensors } from '../src/model.ts';
+import { nodeWasmPaths } from './initial-model.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,10 +48,11 @@ const count = Number(values.count);
 const shards = Number(values.shards);
 const split = values.split === 'noniid' ? 'noniid' : 'iid';
 
-const wasmPaths = `${dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'))}/`;
-const { backend } = await selectBackend(['wasm', 'cpu'], { wasmPaths });
+const { backend } = await selectBackend(['wasm', 'cpu'], { wasmPaths: nodeWasmPaths() });
 const data = decodeMnist(loadPackedMnist());
 const { test, pool } = splitTestPool(data);
+// The coordinator is up (npm start and the e2e tests start it first): one answer decides.
+const run = await fetchRunInfo(values.url);
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const controller = new AbortController();
@@ -52,12 +63,16 @@ let reported = -1;
 const handles = await Promise.all(
   Array.from({ length: count }, async (_, k) => {
     const shard = first + k;
-    const train = shardIndices(data, pool, shard, shards, split);
+    const indices = shardIndices(data, pool, shard, shards, split);
+    // In a run a slice of the shard is held out: the global models are evaluated on it, never trained on.
+    const { train, evaluation } =
+      run === null ? { train: indices, evaluation: [] } : holdOut(indices, EVALUATION_SHARE);
     const tensors = toTensors(data, train);
     const participant = new (class extends TfjsParticipant {
-      override onNewGlobalModel(model: Float32Array | Float64Array | null): void {
+      override onNewGlobalModel(global: Float32Array | Float64Array | null): void {
         // One line per global model, from the first participant, with the round that produced it.
-        if (model === null || k !== 0) return;
+        if (global === null || k !== 0) return;
+        const model = run === null ? global : splitGlobal(run.layout, global).model;
         const score = accuracy(model, LAYERS, data, test).toFixed(4);
         void fetch(`${values.url}/model`)
           .then(async (res) =>
@@ -70,7 +85,16 @@ const handles = await Promise.all(
             say(`[node participants] global model of round ${round}: test accuracy ${score}`);
           });
       }
-    })({ model: buildModel(), data: tensors, fit: { epochs: DEFAULT_EPOCHS, batchSize: BATCH_SIZE, shuffle: true } });
+    })({
+      // model.evaluate computes the run's metrics: the compiled loss, and accuracy when asked for.
+      model: buildModel(LAYERS, { metrics: run?.layout.metrics.filter((m) => m !== 'loss') ?? [] }),
+      data: tensors,
+      fit: { epochs: DEFAULT_EPOCHS, batchSize: BATCH_SIZE, shuffle: true },
+      // The scalar the participant masks with: the evaluation entries are divided by it.
+      ...(run === null
+        ? {}
+        : { run: { layout: run.layout, evaluationData: toTensors(data, evaluation), scalar: train.length } }),
+    });
     return spawnParticipant(values.url, participant, {
       scalar: train.length,
       signal: controller.signal,
@@ -87,8 +111,9 @@ if (values.report) {
     report();
   });
 }
+const runLine = run === null ? '' : `, training run: ${run.strategy}, each evaluating on its held-out slice`;
 say(
-  `[node participants] ${count} on ${backend}, shards ${first}..${first + count - 1} of ${shards} (${split}) → ${values.url}`,
+  `[node participants] ${count} on ${backend}, shards ${first}..${first + count - 1} of ${shards} (${split}) → ${values.url}${runLine}`,
 );
 controller.signal.addEventListener('abort', () => {
   // Stop cleanly, but never hang the demo's Ctrl-C on it.

@@ -48,6 +48,13 @@ export const LEARNING_RATE = 0.005;
 export const INIT_SEED = 7;
 
 /**
+ * In a training run (`npm start -- --strategy …`, docs/learning.md): the share of each shard a
+ * participant holds out, never trains on, and evaluates the global model on before training
+ * (federated evaluation; mnist.ts `holdOut`). Without a run nothing is held out.
+ */
+export const EVALUATION_SHARE = 0.1;
+
+/**
  * The round timing and task selection `npm start` gives its coordinator (scripts/start.ts):
  * sum 30 % of the participants, at least 1, open 1–5 s; update everyone else, at least 3,
  * open 3–10 s (the time the tabs have to train); sum2 at least 1, 1–5 s. A phase ends at its

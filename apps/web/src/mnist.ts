@@ -131,6 +131,18 @@ export function shardIndices(
   return out;
 }
 
+/**
+ * A shard cut for a training run: the last `share` of it (at least one example) is held out to
+ * evaluate global models on, the rest is trained on. Shards are in the pool's shuffled order, so
+ * the tail is as mixed as the shard.
+ */
+export function holdOut(shard: readonly number[], share: number): { train: number[]; evaluation: number[] } {
+  if (!(share > 0 && share < 1)) throw new Error(`share: expected a number in (0, 1), got ${share}`);
+  const held = Math.min(shard.length - 1, Math.max(1, Math.round(shard.length * share)));
+  const cut = shard.length - Math.max(0, held);
+  return { train: shard.slice(0, cut), evaluation: shard.slice(cut) };
+}
+
 /** Labels per class in a set of examples (for the page's "your data" line). */
 export function labelHistogram(data: MnistData, indices: readonly number[]): number[] {
   const counts = new Array<number>(10).fill(0);

@@ -11,8 +11,15 @@ import * as tf from '@tensorflow/tfjs';
 import { INIT_SEED, LAYERS, LEARNING_RATE } from './demo.ts';
 import { type MnistData, PIXELS } from './mnist.ts';
 
-/** `layers`: the sizes, input first (default: the demo's, demo.ts). */
-export function buildModel(layers: readonly number[] = LAYERS): tf.Sequential {
+/**
+ * `layers`: the sizes, input first (default: the demo's, demo.ts). `metrics`: what
+ * `model.evaluate` computes besides the loss (the Node participants of a training run report
+ * `accuracy`, docs/learning.md §2); none by default, so training computes nothing more.
+ */
+export function buildModel(
+  layers: readonly number[] = LAYERS,
+  { metrics = [] }: { readonly metrics?: readonly string[] } = {},
+): tf.Sequential {
   const model = tf.sequential();
   for (let l = 1; l < layers.length; l++) {
     const last = l === layers.length - 1;
@@ -25,7 +32,11 @@ export function buildModel(layers: readonly number[] = LAYERS): tf.Sequential {
       }),
     );
   }
-  model.compile({ optimizer: tf.train.adam(LEARNING_RATE), loss: 'categoricalCrossentropy' });
+  model.compile({
+    optimizer: tf.train.adam(LEARNING_RATE),
+    loss: 'categoricalCrossentropy',
+    ...(metrics.length === 0 ? {} : { metrics: [...metrics] }),
+  });
   return model;
 }
 

@@ -17,7 +17,10 @@ export interface SubmittedModel {
   readonly roundId: number;
   /** The participant's scalar: its number of local examples. */
   readonly scalar: number;
-  /** The local model handed to the SDK (the flat weights, `modelToVector` order). */
+  /**
+   * The local model handed to the SDK (the flat weights, `modelToVector` order); in a training
+   * run the vector the run's layout asks for (src/participant/run-contribution.ts).
+   */
   readonly model: number[];
 }
 

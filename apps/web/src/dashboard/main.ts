@@ -8,6 +8,11 @@
  * itself never evaluates models), so it starts with the first model this
  * page sees.
  *
+ * When the coordinator runs a training run (`GET /admin/run` answers 200, docs/learning.md) the
+ * "Training run" panel shows it (run-panel.ts): strategy, run round and status, early
+ * stopping, the participants' secure evaluation per global model — kept apart from the
+ * accuracy curve above, which this page computes — and a Restore control.
+ *
  * The admin token is typed into a password field, kept in sessionStorage (this
  * tab only, gone when it closes) and sent as an Authorization header — never
  * read from or put in a URL, where it would end up in history, logs and
@@ -21,6 +26,7 @@ import { LAYERS, MODEL_LENGTH } from '../demo.ts';
 import { accuracy } from '../evaluate.ts';
 import { decodeMnist, type MnistData, splitTestPool } from '../mnist.ts';
 import { dashboardParams } from '../params.ts';
+import { type RunReport, renderRunPanel } from './run-panel.ts';
 import '../style.css';
 
 /** The parts of `GET /admin/status` shown here (coordinator's CoordinatorStatus). */
@@ -70,15 +76,24 @@ function setText(id: string, text: string): void {
   if (node.textContent !== text) node.textContent = text;
 }
 
-async function admin<T>(path: string, init: RequestInit = {}): Promise<T> {
+/** An admin route's JSON answer; `json` is sent as the body. `absent`: what a 404 stands for, instead of an error. */
+async function admin<T>(
+  path: string,
+  { method = 'GET', json, absent }: { method?: string; json?: unknown; absent?: T } = {},
+): Promise<T> {
   const token = storedToken();
   if (token === null) throw new Unauthorized('enter the admin token');
   const res = await fetch(`${params.coordinator}/admin${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${token}` },
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
   });
   if (res.status === 401) throw new Unauthorized('the coordinator refused the admin token (api.admin_token)');
   if (res.status === 429) throw new Error(`too many failed tokens: retry in ${res.headers.get('retry-after') ?? 60} s`);
+  if (res.status === 404 && absent !== undefined) return absent;
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -216,12 +231,24 @@ function forgetToken(reason: string): void {
 async function poll(): Promise<void> {
   if (storedToken() === null) return;
   try {
-    const [s, { rounds }] = await Promise.all([
+    const [s, { rounds }, run] = await Promise.all([
       admin<Status>('/status'),
       admin<{ rounds: Round[] }>('/rounds?limit=100'),
+      // 404: the coordinator runs no training run (run.enabled is false), and the panel stays hidden.
+      admin<RunReport | null>('/run', { absent: null }),
     ]);
     renderStatus(s);
     renderRounds(rounds);
+    renderRunPanel({ byTestId, setText }, run);
+    if (run !== null) {
+      // In a run the masked vector is longer than the model (docs/learning.md §2).
+      const { modelLength } = run.layout;
+      const extra = s.settings.modelLength - modelLength;
+      setText(
+        'dash-settings',
+        `${modelLength} weights + ${extra} run entries masked, mask ${Object.values(s.settings.mask).join('/')}`,
+      );
+    }
     setText('dash-error', '');
     await scoreLatestModel(s.latestModelRoundId);
   } catch (error) {
@@ -233,6 +260,17 @@ async function poll(): Promise<void> {
 async function operate(action: 'pause' | 'resume'): Promise<void> {
   try {
     renderStatus(await admin<Status>(`/${action}`, { method: 'POST' }));
+  } catch (error) {
+    if (error instanceof Unauthorized) forgetToken(error.message);
+    else setText('dash-error', error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Asks the coordinator to restore the run to the checkpoint of `round`: the next unmasked round carries it out. */
+async function restore(round: number): Promise<void> {
+  try {
+    renderRunPanel({ byTestId, setText }, await admin<RunReport>('/run/restore', { method: 'POST', json: { round } }));
+    setText('dash-error', '');
   } catch (error) {
     if (error instanceof Unauthorized) forgetToken(error.message);
     else setText('dash-error', error instanceof Error ? error.message : String(error));
@@ -262,6 +300,14 @@ setText('dash-coordinator', params.coordinator);
 drawAccuracyChart(byTestId<SVGSVGElement>('dash-accuracy-chart'), points);
 byTestId('pause-button').addEventListener('click', () => void operate('pause'));
 byTestId('resume-button').addEventListener('click', () => void operate('resume'));
+const restoreRound = byTestId<HTMLSelectElement>('run-restore-round');
+restoreRound.addEventListener('change', () => {
+  restoreRound.dataset['chosen'] = restoreRound.value; // kept when the list of rounds grows
+});
+byTestId<HTMLFormElement>('run-restore-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (restoreRound.value !== '') void restore(Number(restoreRound.value));
+});
 setInterval(renderDeadline, 200);
 const loop = async (): Promise<void> => {
   await poll();

@@ -11,6 +11,13 @@
  * update task takes. Every global model is scored on the held-out test set
  * and charted.
  *
+ * In a training run (`GET /run` names one: `npm start -- --strategy fedadam`, docs/learning.md)
+ * the tab holds out a slice of its shard (demo.ts EVALUATION_SHARE), trains on the rest, and
+ * sends what the run's layout asks for instead of its weights (run-contribution.ts): its update
+ * relative to the global model its epoch trained from, and its loss and accuracy of that global
+ * model on the held-out slice. Without a run it behaves exactly as before: nothing held out, the
+ * weights sent.
+ *
  * The data-testids and `window.__petfl` (apps/web/test-hooks/hook.ts) are a
  * contract with the e2e tests: keep them stable. The hook and the benchmark-only
  * `mode=plain` live outside src/ (apps/web/test-hooks/) and are loaded only in
@@ -22,11 +29,15 @@
 import './background-frames.ts';
 import { decodeGlobalModel } from '@petfl/core';
 import {
+  CoordinatorRejectedError,
+  CoordinatorUnavailableError,
   createParticipantRuntime,
+  fetchRunInfo,
   ParticipantABC,
   type ParticipantHandle,
   type ParticipantOptions,
   type ParticipantRuntime,
+  type RunInfo,
   type RuntimeCallbacks,
 } from '@petfl/sdk';
 import { workerRuntimeFactory } from '@petfl/sdk/worker';
@@ -36,13 +47,22 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { drawAccuracyChart, type Point } from '../chart.ts';
-import { BATCH_SIZE, denseWeightCount } from '../demo.ts';
-import { accuracy } from '../evaluate.ts';
-import { decodeMnist, dominantLabels, labelHistogram, type MnistData, shardIndices, splitTestPool } from '../mnist.ts';
+import { BATCH_SIZE, denseWeightCount, EVALUATION_SHARE } from '../demo.ts';
+import { accuracy, scores } from '../evaluate.ts';
+import {
+  decodeMnist,
+  dominantLabels,
+  holdOut,
+  labelHistogram,
+  type MnistData,
+  shardIndices,
+  splitTestPool,
+} from '../mnist.ts';
 import { buildModel, toTensors } from '../model.ts';
 import { modelLength, ParamsError, type ParticipantParams, participantParams } from '../params.ts';
 import { inPlainWords } from '../plain-words.ts';
-import { ContinuousTrainer } from './trainer.ts';
+import { RunContributor, tabRunProblem } from './run-contribution.ts';
+import { ContinuousTrainer, type TrainedEpoch } from './trainer.ts';
 import '../style.css';
 
 const WASM_PATHS = {
@@ -96,19 +116,23 @@ function showError(text: string, title = ''): void {
 /**
  * The runtime's callbacks over the trainer (the AsyncParticipant's model cache, with the
  * round each model went to known exactly, for the test hook): an update task takes the
- * latest epoch's model, or waits (the snapshot shows training) until an epoch ends.
+ * latest epoch's model, or waits (the snapshot shows training) until an epoch ends. In a
+ * training run `contribute` turns the epoch into the run's vector (run-contribution.ts).
  */
 function trainerCallbacks(
   trainer: ContinuousTrainer,
   onGlobal: (model: Float32Array | Float64Array, roundId: number) => void,
   onSubmitted: ((roundId: number, vector: Float32Array) => void) | undefined,
+  contribute: ((epoch: TrainedEpoch) => Float32Array) | undefined,
 ): RuntimeCallbacks {
   return {
     async localModel(roundId, runtime) {
-      const model = trainer.take();
-      runtime.setTraining(model === null);
-      if (model !== null) onSubmitted?.(roundId, model);
-      return model ?? undefined; // undefined: asked again once an epoch ends (runtime.wake())
+      const epoch = trainer.take();
+      runtime.setTraining(epoch === null);
+      if (epoch === null) return undefined; // asked again once an epoch ends (runtime.wake())
+      const vector = contribute === undefined ? epoch.weights : contribute(epoch);
+      onSubmitted?.(roundId, vector);
+      return vector;
     },
     onGlobalModel(global) {
       trainer.newGlobalModel(global.model, global.roundId);
@@ -138,8 +162,8 @@ class PlainTrainerParticipant extends ParticipantABC<Float32Array | Float64Array
     this.#onSubmitted = onSubmitted;
   }
 
-  trainRound(): Promise<Float32Array> {
-    return this.#trainer.next();
+  async trainRound(): Promise<Float32Array> {
+    return (await this.#trainer.next()).weights;
   }
 
   serializeTrainingResult(result: Float32Array): Float32Array {
@@ -234,6 +258,25 @@ function renderBackend(selection: BackendSelection): void {
   if (selection.skipped.length === 0) skipped.textContent = 'none';
 }
 
+/**
+ * The coordinator's training run (`GET /run`), or null: asked until the coordinator answers, as
+ * the runtime would wait for it. A coordinator from before training runs answers 404: no run.
+ */
+async function trainingRun(coordinator: string): Promise<RunInfo | null> {
+  for (let waitMs = 250; ; waitMs = Math.min(2 * waitMs, 4000)) {
+    try {
+      const run = await fetchRunInfo(coordinator);
+      showError('');
+      return run;
+    } catch (error) {
+      if (error instanceof CoordinatorRejectedError && error.status === 404) return null;
+      if (!(error instanceof CoordinatorUnavailableError)) throw error;
+      showError(`Waiting for the coordinator: ${error.message}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+}
+
 async function loadShard(params: ParticipantParams): Promise<{ data: MnistData; train: number[]; test: number[] }> {
   const res = await fetch(`${import.meta.env.BASE_URL}mnist.bin`);
   if (!res.ok) throw new Error(`mnist.bin: expected 200, got ${res.status}`);
@@ -266,7 +309,14 @@ async function main(): Promise<void> {
     `${params.model}: dense ${params.layers.join('→')}, ${denseWeightCount(params.layers).toLocaleString('en')} weights`,
   );
 
-  const [shard, testHooks] = await Promise.all([loadShard(params), loadTestHooks()]);
+  // `mode=plain` (benchmark only) talks to a coordinator without runs.
+  const [shard, testHooks, run] = await Promise.all([
+    loadShard(params),
+    loadTestHooks(),
+    params.mode === 'plain' ? null : trainingRun(params.coordinator),
+  ]);
+  const runProblem = run === null ? undefined : tabRunProblem(run.layout, modelLength(params.model));
+  if (runProblem !== undefined) throw new Error(`cannot join the training run: ${runProblem}`);
   // Each backend that passes its self-check is timed on a training step of this very model (after
   // the shard is decoded, so nothing else runs meanwhile); the fastest is remembered in
   // localStorage for this browser and model.
@@ -279,9 +329,20 @@ async function main(): Promise<void> {
   }
   renderBackend(selection);
 
-  const { data, train, test } = shard;
+  const { data, test } = shard;
+  // In a run a slice of the shard is held out to evaluate global models on; without one, none.
+  const { train, evaluation } =
+    run === null ? { train: shard.train, evaluation: [] } : holdOut(shard.train, EVALUATION_SHARE);
   const histogram = labelHistogram(data, train);
   setText('examples', String(train.length));
+  setText(
+    'run',
+    run === null
+      ? 'none: the coordinator averages the tabs’ models'
+      : `${run.strategy}, ${run.rounds === 0 ? 'no round limit' : `${run.rounds} rounds`}: this tab sends its update from ` +
+          `the global model it trained from, and that model’s loss and accuracy on ${evaluation.length} ` +
+          'examples of its shard it holds out (secure evaluation)',
+  );
   setText('histogram', histogram.map((n, label) => `${label}:${n}`).join('  '));
 
   const model = buildModel(params.layers);
@@ -324,6 +385,17 @@ async function main(): Promise<void> {
             Float32Array.from(vector),
           );
 
+  const contributor =
+    run === null
+      ? undefined
+      : new RunContributor({
+          layout: run.layout,
+          weights,
+          scalar: train.length,
+          examples: evaluation.length,
+          score: (model) => scores(model, params.layers, data, evaluation),
+        });
+
   const options: ParticipantOptions = {
     scalar: train.length,
     storeKey: params.storeKey,
@@ -344,7 +416,12 @@ async function main(): Promise<void> {
     runtime = await createRuntime({
       coordinatorUrl: params.coordinator,
       options,
-      callbacks: trainerCallbacks(trainer, score, onSubmitted),
+      callbacks: trainerCallbacks(
+        trainer,
+        score,
+        onSubmitted,
+        contributor === undefined ? undefined : (epoch) => contributor.contribution(epoch),
+      ),
     });
     handle = runtime;
     // A global model already there (a tab joining a federation that has run a while) is the start.

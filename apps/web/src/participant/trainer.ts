@@ -11,6 +11,13 @@
  * model came since, e.g. after a failed round) starts one more epoch from the current weights.
  * Otherwise it rests: at most about one epoch per round, so the tabs leave the machine to the
  * rest of the protocol.
+ *
+ * Each epoch's model comes with its base: the global model (or the initial weights) the training
+ * that led to it started from. In a training run the tab sends the update relative to that base
+ * (run-contribution.ts), which is not always the coordinator's current global model: an epoch
+ * that started from round r's model and ends after round r + 1's came sends an update relative
+ * to round r's — a stale update, which the server strategy applies to the newer model all the
+ * same (docs/learning.md). A slow tab's stale work still counts, as it does without a run.
  */
 
 import { modelToVectorAsync, type TrainingProgress, vectorToModel } from '@petfl/tfjs';
@@ -35,18 +42,31 @@ export interface EpochEnd {
   readonly ms: number;
 }
 
+/** The model the training of an epoch descends from: a global model, or the initial weights. */
+export interface TrainingBase {
+  /** The round that produced it; null for the initial weights. */
+  readonly roundId: number | null;
+  readonly model: Float32Array | Float64Array;
+}
+
+/** An epoch's trained weights (`modelToVector` order) and the base its training started from. */
+export interface TrainedEpoch {
+  readonly weights: Float32Array;
+  readonly base: TrainingBase;
+}
+
 export class ContinuousTrainer {
   readonly #options: TrainerOptions;
   /** The global model the next epoch starts from (null: go on from the current weights). */
-  #base: { readonly roundId: number | null; readonly model: Float32Array | Float64Array } | null = null;
-  /** The round of the global model the current weights descend from. */
-  #baseRound: number | null = null;
+  #next: TrainingBase | null = null;
+  /** The model the current weights descend from; null until the first epoch starts. */
+  #base: TrainingBase | null = null;
   #epochsLeft = 0;
   /** The latest epoch's model, until an update task takes it. */
-  #ready: Float32Array | null = null;
+  #ready: TrainedEpoch | null = null;
   #running = false;
   #stopped = false;
-  readonly #waiters: ((model: Float32Array) => void)[] = [];
+  readonly #waiters: ((epoch: TrainedEpoch) => void)[] = [];
 
   constructor(options: TrainerOptions) {
     this.#options = options;
@@ -65,7 +85,7 @@ export class ContinuousTrainer {
 
   /** A new global model: the next epochs start from it. */
   newGlobalModel(model: Float32Array | Float64Array, roundId: number | null): void {
-    this.#base = { roundId, model };
+    this.#next = { roundId, model };
     this.#epochsLeft = this.#options.epochs;
     this.#kick();
   }
@@ -74,7 +94,7 @@ export class ContinuousTrainer {
    * The latest epoch's model for an update task, handed over once; null while there is none
    * (an epoch is then running or started, and `onEpoch` says when it ended).
    */
-  take(): Float32Array | null {
+  take(): TrainedEpoch | null {
     const ready = this.#ready;
     this.#ready = null;
     if (ready === null && !this.#running) {
@@ -85,7 +105,7 @@ export class ContinuousTrainer {
   }
 
   /** The next model to hand over: the ready one, else the next epoch's. */
-  next(): Promise<Float32Array> {
+  next(): Promise<TrainedEpoch> {
     const ready = this.take();
     if (ready !== null) return Promise.resolve(ready);
     return new Promise((resolve) => this.#waiters.push(resolve));
@@ -108,13 +128,16 @@ export class ContinuousTrainer {
   async #loop(): Promise<void> {
     const { model, data, batchSize, onProgress, onEpoch } = this.#options;
     while (this.#epochsLeft > 0 && !this.#stopped) {
-      const base = this.#base;
-      this.#base = null;
-      if (base !== null) {
-        vectorToModel(model, base.model);
-        this.#baseRound = base.roundId;
+      const next = this.#next;
+      this.#next = null;
+      if (next !== null) {
+        vectorToModel(model, next.model);
+        this.#base = next;
+      } else if (this.#base === null) {
+        // The first epoch, before any global model: it starts from the initial weights.
+        this.#base = { roundId: null, model: await modelToVectorAsync(model) };
       }
-      const baseRound = this.#baseRound;
+      const base = this.#base;
       this.#epochsLeft--;
       const started = performance.now();
       const batches = Math.ceil((data.xs.shape[0] ?? 0) / batchSize);
@@ -132,11 +155,11 @@ export class ContinuousTrainer {
       });
       if (this.#stopped) return;
       // Read with data(), not dataSync(): a GPU backend would stall the page (TfjsParticipant).
-      const vector = await modelToVectorAsync(model);
+      const epoch: TrainedEpoch = { weights: await modelToVectorAsync(model), base };
       const waiter = this.#waiters.shift();
-      if (waiter === undefined) this.#ready = vector;
-      else waiter(vector);
-      onEpoch?.({ baseRound, ms: performance.now() - started });
+      if (waiter === undefined) this.#ready = epoch;
+      else waiter(epoch);
+      onEpoch?.({ baseRound: base.roundId, ms: performance.now() - started });
     }
   }
 }

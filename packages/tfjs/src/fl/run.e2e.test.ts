@@ -123,7 +123,9 @@ async function trainingRun(runToml: string, algorithm: ClientAlgorithm) {
 
   // The federated loss of each evaluated global model is that model's loss on the evaluation data.
   const probe = tinyModel({ seed: 1 });
-  cleanups.push(() => probe.dispose());
+  cleanups.push(() => {
+    probe.dispose();
+  });
   expect(final.evaluations.length).toBeGreaterThanOrEqual(ROUNDS);
   for (const { modelRoundId, values } of final.evaluations) {
     const global = await models.get(modelRoundId);

@@ -1,0 +1,62 @@
+import { modelToVector } from '@petfl/tfjs';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeWasmPaths } from '../../node/initial-model.ts';
+import { buildModel } from '../model.ts';
+import { ContinuousTrainer, type TrainedEpoch } from './trainer.ts';
+
+const LAYERS = [4, 3, 2];
+let data: { xs: tf.Tensor2D; ys: tf.Tensor2D };
+
+beforeAll(async () => {
+  setWasmPaths(nodeWasmPaths());
+  await tf.setBackend('wasm');
+  data = {
+    xs: tf.tensor2d(Array.from({ length: 32 }, (_, i) => [i % 2, (i >> 1) % 2, (i >> 2) % 2, 0.5])),
+    ys: tf.tensor2d(
+      Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? [1, 0] : [0, 1])).flatMap((row) => [row, row, row, row]),
+    ),
+  };
+});
+afterAll(() => tf.dispose([data.xs, data.ys]));
+
+function trainer() {
+  const model = buildModel(LAYERS);
+  const ends: (number | null)[] = [];
+  const t = new ContinuousTrainer({
+    model,
+    data,
+    epochs: 1,
+    batchSize: 8,
+    onEpoch: ({ baseRound }) => ends.push(baseRound),
+  });
+  return { t, model, ends };
+}
+
+describe('ContinuousTrainer', () => {
+  it('hands each epoch over with the base it trained from: the initial weights first', async () => {
+    const { t, model } = trainer();
+    const initial = modelToVector(model);
+    t.start();
+    const first: TrainedEpoch = await t.next();
+    expect(first.base.roundId).toBeNull();
+    expect(Array.from(first.base.model)).toEqual(Array.from(initial));
+    expect(Array.from(first.weights)).not.toEqual(Array.from(initial));
+    t.stop();
+  });
+
+  it('an epoch that started from an older global model keeps that base when a newer one comes meanwhile', async () => {
+    const { t, ends } = trainer();
+    const older = new Float32Array(modelToVector(buildModel(LAYERS)).length).fill(0.1);
+    const newer = new Float32Array(older.length).fill(-0.1);
+    t.newGlobalModel(older, 3); // the epoch starts from round 3's model at once
+    t.newGlobalModel(newer, 4); // round 4's comes while it trains
+    const stale = await t.next();
+    expect(stale.base).toEqual({ roundId: 3, model: older });
+    const fresh = await t.next();
+    expect(fresh.base).toEqual({ roundId: 4, model: newer });
+    expect(ends).toEqual([3, 4]);
+    t.stop();
+  });
+});
