@@ -155,6 +155,20 @@ mode = "min"
 patience = 0
 tolerance = 0.0
 relative = false
+
+# Central differential privacy (docs/learning.md §7): participants clip their updates, the
+# coordinator adds Gaussian noise to the sum and accounts for the ε it spends.
+[run.privacy]
+mechanism = "none"
+# L2 norm every participant clips its update to (announced in GET /run).
+clip_norm = 1.0
+# σ: the noise on the sum has standard deviation σ · clip_norm.
+noise_multiplier = 1.0
+# > 0: σ is solved so that run.rounds rounds spend this ε at delta (noise_multiplier is ignored).
+target_epsilon = 0.0
+delta = 1e-5
+# > 0: the run ends before a round would spend more than this ε; 0 = no budget.
+budget_epsilon = 0.0
 `;
 
 /** Settings that failed validation: `problems` lists every one, "path: expected X, got Y". */

@@ -169,6 +169,58 @@ export {
   writeUpdateSeedDict,
 } from './message/update-seed-dict.ts';
 export {
+  Accountant,
+  accountantDelta,
+  accountantEpsilon,
+  accountantRho,
+  addAccountantEvent,
+  createAccountantState,
+} from './privacy/accountant/accountant.ts';
+export {
+  type AccountantEvent,
+  type AccountantState,
+  validateAccountantState,
+} from './privacy/accountant/accountant-state.ts';
+export { discreteGaussianRho } from './privacy/accountant/discrete-gaussian.ts';
+export {
+  type DistributedDiscreteGaussianParameters,
+  distributedDiscreteGaussianRho,
+  distributedDiscreteGaussianTau,
+} from './privacy/accountant/distributed-discrete-gaussian.ts';
+export {
+  type DiscreteGaussianMechanism,
+  type DistributedDiscreteGaussianMechanism,
+  type GaussianMechanism,
+  type Mechanism,
+  type SkellamMechanism,
+  type SubsampledGaussianMechanism,
+  validateMechanism,
+  type ZcdpMechanism,
+} from './privacy/accountant/mechanism.ts';
+export {
+  calibrateNoiseMultiplier,
+  type NoiseCalibrationTarget,
+  subsampledGaussianEpsilon,
+} from './privacy/accountant/noise-calibration.ts';
+export { DEFAULT_RDP_ORDERS } from './privacy/accountant/orders.ts';
+export { rdpToDelta, rdpToEpsilon } from './privacy/accountant/rdp-conversion.ts';
+export { rhoOfZcdpEpsilon, zcdpEpsilonOfRho, zcdpToEpsilon } from './privacy/accountant/zcdp.ts';
+export { discreteGaussianSampler } from './privacy/sampling/discrete-gaussian.ts';
+export { addNoise, type IntegerSampler, sampleVector } from './privacy/sampling/integer-sampler.ts';
+export {
+  createNoiseSampler,
+  type DisposableIntegerSampler,
+  type NoiseDistribution,
+} from './privacy/sampling/noise.ts';
+export {
+  cryptoRandomSource,
+  type RandomSource,
+  randomSource,
+  seededRandomSource,
+} from './privacy/sampling/random-source.ts';
+export { type Rational, rational, sigma2FromSigma } from './privacy/sampling/rational.ts';
+export { skellamSampler } from './privacy/sampling/skellam.ts';
+export {
   type Contribution,
   type Evaluation,
   encodeContribution,

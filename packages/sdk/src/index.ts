@@ -47,6 +47,7 @@ export {
   fetchRunInfo,
   type RunEnd,
   type RunInfo,
+  type RunPrivacy,
   type RunStatus,
 } from './run-info.ts';
 export {

@@ -81,6 +81,7 @@ describe('fetchRunInfo', () => {
       ended: null,
       modelRoundId: 2,
       nextRound: 'train',
+      privacy: null,
     };
     expect(info).toStrictEqual(expected);
   });
@@ -92,6 +93,25 @@ describe('fetchRunInfo', () => {
     expect(info?.status).toBe('ended');
     expect(info?.ended).toStrictEqual({ reason: 'rounds', roundId: 99 });
     expect(info?.modelRoundId).toBeNull();
+  });
+
+  it('reads the run’s differential privacy', async () => {
+    const privacy = {
+      mechanism: 'central-gaussian',
+      clipNorm: 0.5,
+      noiseMultiplier: 1.1,
+      delta: 1e-5,
+      epsilon: 2.5,
+      rho: 0.1,
+      budgetEpsilon: 8,
+    };
+    const { fetch } = fakeFetch(answer(200, JSON.stringify({ run: { ...run, privacy } })));
+    const { rho: _rho, ...expected } = privacy;
+    expect((await fetchRunInfo('https://coordinator.example', { fetch }))?.privacy).toStrictEqual(expected);
+    const broken = fakeFetch(answer(200, JSON.stringify({ run: { ...run, privacy: { ...privacy, epsilon: -1 } } })));
+    await expect(fetchRunInfo('https://coordinator.example', { fetch: broken.fetch })).rejects.toThrow(
+      /run\.privacy\.epsilon: expected a finite number ≥ 0/,
+    );
   });
 
   it('reads which kind of round comes next (an older coordinator without the field: train)', async () => {

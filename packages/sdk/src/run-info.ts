@@ -59,6 +59,22 @@ export interface RunInfo {
    * next round only evaluates the final model (updates are set aside; a participant may skip training).
    */
   readonly nextRound: 'train' | 'evaluate';
+  /**
+   * The run's central differential privacy (docs/learning.md §7), or null: the coordinator adds
+   * noise of `noiseMultiplier` · `clipNorm` to the sum of the updates (each clipped to `clipNorm`
+   * by `encodeContribution`, from the layout) and has spent `epsilon` at `delta` so far.
+   */
+  readonly privacy: RunPrivacy | null;
+}
+
+export interface RunPrivacy {
+  readonly mechanism: string;
+  readonly clipNorm: number;
+  readonly noiseMultiplier: number;
+  readonly delta: number;
+  readonly epsilon: number;
+  /** 0: no budget. */
+  readonly budgetEpsilon: number;
 }
 
 export interface FetchRunInfoOptions {
@@ -142,7 +158,31 @@ export function decodeRunInfo(body: unknown): RunInfo | null {
     end = { reason, roundId: count(ended['roundId'], 'run.ended.roundId') };
   }
   const modelRound = modelRoundId === null ? null : count(modelRoundId, 'run.modelRoundId');
-  return { layout, strategy, round, rounds, status, ended: end, modelRoundId: modelRound, nextRound };
+  const privacy = decodePrivacy(run['privacy']);
+  return { layout, strategy, round, rounds, status, ended: end, modelRoundId: modelRound, nextRound, privacy };
+}
+
+/** `run.privacy`: null (or absent, from a coordinator before differential privacy), or its numbers. */
+function decodePrivacy(value: unknown): RunPrivacy | null {
+  if (value === undefined || value === null) return null;
+  if (!isRecord(value)) throw bad(`run.privacy: expected an object or null, got ${describe(value)}`);
+  const { mechanism } = value;
+  if (typeof mechanism !== 'string') throw bad(`run.privacy.mechanism: expected a string, got ${describe(mechanism)}`);
+  const number = (field: 'clipNorm' | 'noiseMultiplier' | 'delta' | 'epsilon' | 'budgetEpsilon'): number => {
+    const n = value[field];
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+      throw bad(`run.privacy.${field}: expected a finite number ≥ 0, got ${describe(n)}`);
+    }
+    return n;
+  };
+  return {
+    mechanism,
+    clipNorm: number('clipNorm'),
+    noiseMultiplier: number('noiseMultiplier'),
+    delta: number('delta'),
+    epsilon: number('epsilon'),
+    budgetEpsilon: number('budgetEpsilon'),
+  };
 }
 
 function bad(message: string): PetError {

@@ -99,6 +99,14 @@ export class PrometheusMetrics implements CoordinatorMetrics {
       },
     });
     new Gauge({
+      name: 'petfl_run_epsilon',
+      help: 'ε spent by the run so far at its δ (central differential privacy, docs/learning.md §7); 0 without.',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.coordinator?.status().run?.privacy?.epsilon ?? 0);
+      },
+    });
+    new Gauge({
       name: 'petfl_run_metric',
       help: 'The latest federated evaluation of the run: the example-weighted mean of each metric.',
       labelNames: ['metric'],

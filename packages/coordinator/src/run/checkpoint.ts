@@ -17,6 +17,8 @@
  * ```
  */
 
+import { validateAccountantState } from '@petfl/core';
+import type { PrivacyLedger } from './central-privacy.ts';
 import type { EarlyStoppingState } from './early-stopping.ts';
 import type { StrategyState } from './strategy/strategy.ts';
 
@@ -32,7 +34,7 @@ export interface EvaluationRecord {
 
 /** Why a run ended. */
 export interface RunEnd {
-  readonly reason: 'rounds' | 'early-stopping';
+  readonly reason: 'rounds' | 'early-stopping' | 'privacy-budget';
   readonly message: string;
   /** The round after which it ended. */
   readonly roundId: number;
@@ -51,6 +53,8 @@ export interface RunCheckpoint {
   readonly ended: RunEnd | null;
   /** Set when this round restored the run to the checkpoint of that round (`POST /admin/run/restore`). */
   readonly restoredFrom?: number;
+  /** With differential privacy: the accountant's ledger and the ε spent after each round. */
+  readonly privacy?: PrivacyLedger;
 }
 
 /** A checkpoint that cannot be decoded: the store reports it as corrupt. */
@@ -116,7 +120,22 @@ export function decodeCheckpoint(bytes: Uint8Array): RunCheckpoint {
     fail(`the JSON part is not JSON (${(error as Error).message})`);
   }
   if (!isRecord(parsed) || parsed['v'] !== 1) fail('expected a version-1 checkpoint object');
-  const { roundId, runRound, strategy, evaluations, earlyStopping, ended, restoredFrom } = parsed;
+  const { roundId, runRound, strategy, evaluations, earlyStopping, ended, restoredFrom, privacy } = parsed;
+  let ledger: PrivacyLedger | undefined;
+  if (privacy !== undefined) {
+    if (!isRecord(privacy) || !Array.isArray(privacy['spent'])) fail('privacy: expected { accountant, spent }');
+    try {
+      validateAccountantState(privacy['accountant']);
+    } catch (error) {
+      fail(`privacy.accountant: ${(error as Error).message}`);
+    }
+    for (const entry of privacy['spent'] as unknown[]) {
+      if (!isRecord(entry) || !isCount(entry['roundId']) || typeof entry['epsilon'] !== 'number') {
+        fail('privacy.spent: expected { roundId, epsilon } records');
+      }
+    }
+    ledger = privacy as unknown as PrivacyLedger;
+  }
   if (restoredFrom !== undefined && !isCount(restoredFrom)) fail('restoredFrom: expected a round id');
   if (!isCount(roundId) || !isCount(runRound)) fail('roundId and runRound must be counts');
   if (!isRecord(strategy) || strategy['v'] !== 1 || !isCount(strategy['step']) || !Array.isArray(strategy['vectors'])) {
@@ -164,5 +183,6 @@ export function decodeCheckpoint(bytes: Uint8Array): RunCheckpoint {
     earlyStopping: earlyStopping as unknown as EarlyStoppingState,
     ended: ended as RunEnd | null,
     ...(restoredFrom === undefined ? {} : { restoredFrom }),
+    ...(ledger === undefined ? {} : { privacy: ledger }),
   };
 }

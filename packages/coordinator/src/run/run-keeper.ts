@@ -10,14 +10,23 @@
  * model is already the latest is not applied twice.
  */
 
-import { globalLength } from '@petfl/core';
+import { globalLength, type PetCrypto } from '@petfl/core';
 import type { Logger } from '../logger.ts';
 import type { RunSettings } from '../settings/schema.ts';
 import type { ModelStore } from '../store/model-store.ts';
 import { StoreError } from '../store/store-error.ts';
+import {
+  addCentralNoise,
+  charge,
+  EMPTY_LEDGER,
+  noiseMultiplier,
+  type PrivacySettings,
+  roundMechanism,
+  spent,
+} from './central-privacy.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type RunCheckpoint } from './checkpoint.ts';
 import { createStrategy } from './strategy/strategy.ts';
-import { advanceRun, isEvaluationRound, type RunPoint, startRun } from './training-run.ts';
+import { advanceRun, isEvaluationRound, MAX_EVALUATIONS, type RunPoint, startRun } from './training-run.ts';
 
 /** What `GET /run` shows participants and anyone else: the layout they build vectors by, where the run is. */
 export interface RunInfo {
@@ -36,6 +45,22 @@ export interface RunInfo {
    * next round only evaluates the final model (its updates are set aside; participants may skip training).
    */
   readonly nextRound: 'train' | 'evaluate';
+  /**
+   * Central differential privacy (docs/learning.md §7), or null: participants clip their updates
+   * to `clipNorm` (also in the layout); the coordinator adds noise of σ·clipNorm to the sum.
+   */
+  readonly privacy: {
+    readonly mechanism: PrivacySettings['mechanism'];
+    readonly clipNorm: number;
+    /** σ, as set or as solved from the target ε. */
+    readonly noiseMultiplier: number;
+    readonly delta: number;
+    /** ε spent so far at δ, and ρ (zCDP; dpsa4fl's ε²/2-zCDP form is √(2ρ)). */
+    readonly epsilon: number;
+    readonly rho: number | null;
+    /** 0: no budget. */
+    readonly budgetEpsilon: number;
+  } | null;
 }
 
 /** The operator's view (`GET /admin/run`): the info, the strategy's settings, evaluations, the best model. */
@@ -47,6 +72,8 @@ export interface RunReport extends RunInfo {
   /** A restore the next unmasked round carries out (`POST /admin/run/restore`), if one is pending. */
   readonly restorePending: number | null;
   readonly restoredFrom: number | null;
+  /** ε spent in total after each round (with differential privacy). */
+  readonly epsilonByRound: readonly { readonly roundId: number; readonly epsilon: number }[];
 }
 
 /** The outcome of applying a round: the point to publish, and whether the round ended the run. */
@@ -66,11 +93,16 @@ export class RunKeeper {
   private readonly models: ModelStore;
   private readonly log: Logger;
   private readonly initial: ArrayLike<number> | undefined;
+  private readonly crypto: PetCrypto;
+  /** σ of the run's central differential privacy (0 without). */
+  private readonly sigma: number;
   /** The latest point read or written, by the round of its model. */
   private cached: RunPoint | undefined;
 
-  constructor(settings: RunSettings, models: ModelStore, log: Logger, initial?: ArrayLike<number>) {
+  constructor(settings: RunSettings, models: ModelStore, crypto: PetCrypto, log: Logger, initial?: ArrayLike<number>) {
     this.settings = settings;
+    this.crypto = crypto;
+    this.sigma = settings.privacy === null ? 0 : noiseMultiplier(settings.privacy, settings.rounds);
     this.strategy = createStrategy(settings.strategy);
     this.models = models;
     this.log = log;
@@ -125,7 +157,7 @@ export class RunKeeper {
    * the model). With `restore`, the round's average is set aside and the point is that round's
    * checkpoint again: the participants' updates were made against the model the restore replaces.
    */
-  async apply(roundId: number, average: Float64Array, restore?: number): Promise<Applied> {
+  async apply(roundId: number, average: Float64Array, count: number, restore?: number): Promise<Applied> {
     const from = await this.latest();
     // Already applied (a restart between saving the model and ending the round).
     if (from.checkpoint.roundId === roundId) return { point: from, endedNow: false };
@@ -139,10 +171,60 @@ export class RunKeeper {
       };
       this.log.warn({ roundId, restoredFrom: restore }, 'run restored: this round’s updates set aside');
     } else {
-      point = advanceRun(this.settings, this.strategy, from, roundId, average);
+      point =
+        this.settings.privacy === null
+          ? advanceRun(this.settings, this.strategy, from, roundId, average)
+          : this.privateStep(this.settings.privacy, from, roundId, average, count);
     }
     await this.models.saveCheckpoint(roundId, encodeCheckpoint(point.checkpoint));
     return { point, endedNow: point.checkpoint.ended !== null && from.checkpoint.ended === null };
+  }
+
+  /**
+   * A round under central differential privacy: charged to the ledger first — a round that would
+   * spend more than the budget is not released (its updates are set aside and the run ends) —
+   * then the average update gets its noise and the strategy steps on it.
+   */
+  private privateStep(
+    privacy: PrivacySettings,
+    from: RunPoint,
+    roundId: number,
+    average: Float64Array,
+    count: number,
+  ): RunPoint {
+    const ledger = from.checkpoint.privacy ?? EMPTY_LEDGER;
+    const P = this.settings.layout.modelLength;
+    const charged = charge(ledger, roundMechanism(this.sigma, P), privacy.delta);
+    if (privacy.budgetEpsilon > 0 && charged.epsilon > privacy.budgetEpsilon) {
+      const already = spent(ledger, privacy.delta).epsilon;
+      return {
+        model: from.model,
+        checkpoint: {
+          ...from.checkpoint,
+          roundId,
+          ended: {
+            reason: 'privacy-budget',
+            message:
+              `another round would spend ε = ${charged.epsilon.toPrecision(4)} in total at δ = ${privacy.delta}, ` +
+              `over the budget ${privacy.budgetEpsilon} (spent: ${already.toPrecision(4)}); its updates were set aside`,
+            roundId,
+          },
+        },
+      };
+    }
+    const noisy = average.slice();
+    addCentralNoise(this.crypto, noisy.subarray(0, P), count, privacy.clipNorm, this.sigma);
+    const point = advanceRun(this.settings, this.strategy, from, roundId, noisy);
+    return {
+      model: point.model,
+      checkpoint: {
+        ...point.checkpoint,
+        privacy: {
+          accountant: charged.accountant,
+          spent: [...ledger.spent, { roundId, epsilon: charged.epsilon }].slice(-MAX_EVALUATIONS),
+        },
+      },
+    };
   }
 
   /**
@@ -189,6 +271,22 @@ export class RunKeeper {
       ended: checkpoint.ended,
       modelRoundId: checkpoint.roundId,
       nextRound: isEvaluationRound(this.settings, checkpoint) ? 'evaluate' : 'train',
+      privacy: this.privacyInfo(checkpoint),
+    };
+  }
+
+  private privacyInfo(checkpoint: RunCheckpoint): RunInfo['privacy'] {
+    const privacy = this.settings.privacy;
+    if (privacy === null) return null;
+    const used = spent(checkpoint.privacy ?? EMPTY_LEDGER, privacy.delta);
+    return {
+      mechanism: privacy.mechanism,
+      clipNorm: privacy.clipNorm,
+      noiseMultiplier: this.sigma,
+      delta: privacy.delta,
+      epsilon: used.epsilon,
+      rho: used.rho,
+      budgetEpsilon: privacy.budgetEpsilon,
     };
   }
 
@@ -204,6 +302,7 @@ export class RunKeeper {
       earlyStopping: judge === null ? null : { ...judge, stuck: checkpoint.earlyStopping.stuck },
       restorePending: restorePending ?? null,
       restoredFrom: checkpoint.restoredFrom ?? null,
+      epsilonByRound: checkpoint.privacy?.spent ?? [],
     };
   }
 }

@@ -79,7 +79,12 @@ async function latest(h: Harness): Promise<GlobalModel> {
 const TARGET = Float64Array.from({ length: P }, (_, j) => Math.sin(j + 1));
 
 /** What a participant "learns" from the global model it holds: a deterministic update, control delta and evaluation. */
-function learner(layout: VectorLayout, global: GlobalModel, lossShift = 0) {
+function learner(
+  layout: VectorLayout,
+  global: GlobalModel,
+  lossShift = 0,
+  scalarOf: (i: number) => number = (i) => 1 + (i % 3) / 2,
+) {
   const x = global.model.subarray(0, P);
   let distance = 0;
   for (let j = 0; j < P; j++) distance += ((x[j] as number) - (TARGET[j] as number)) ** 2;
@@ -90,15 +95,17 @@ function learner(layout: VectorLayout, global: GlobalModel, lossShift = 0) {
     );
     const controlDelta = Float64Array.from({ length: P }, (_, j) => 0.001 * (j - i));
     const loss = distance / P + 0.01 * i + lossShift;
-    const scalar = 1 + (i % 3) / 2;
+    const scalar = scalarOf(i);
     return {
       scalar,
       model: encodeContribution(
         layout,
         {
           model: update,
-          controlDelta,
-          evaluation: { examples: 100 + 10 * i, metrics: { loss, accuracy: 1 / (1 + loss) } },
+          ...(layout.controlVariates ? { controlDelta } : {}),
+          ...(layout.metrics.length > 0
+            ? { evaluation: { examples: 100 + 10 * i, metrics: { loss, accuracy: 1 / (1 + loss) } } }
+            : {}),
         },
         scalar,
       ),
@@ -125,10 +132,16 @@ async function report(h: Harness): Promise<RunReportJson> {
 }
 
 /** One round in which every update participant learns from the served global model. */
-async function trainRound(h: Harness, pool: readonly SimParticipant[], seed: number, lossShift = 0) {
+async function trainRound(
+  h: Harness,
+  pool: readonly SimParticipant[],
+  seed: number,
+  lossShift = 0,
+  scalarOf?: (i: number) => number,
+) {
   const layout = h.settings.run.layout;
   const global = await latest(h);
-  const learn = learner(layout, global, lossShift);
+  const learn = learner(layout, global, lossShift, scalarOf);
   return runRound(h, pool, { sum: 3, update: 10 }, seed, { contribution: (i) => learn(i) });
 }
 
@@ -191,6 +204,85 @@ patience = 3
   });
 });
 
+describe('a training run with central differential privacy', () => {
+  const dpEnv = (extra: Record<string, string> = {}) =>
+    runEnv({
+      PETFL_RUN_STRATEGY: 'fedavg',
+      PETFL_RUN_SERVER_LEARNING_RATE: '1',
+      PETFL_RUN_CONTROL_VARIATES: 'false',
+      PETFL_RUN_METRICS: '',
+      PETFL_RUN_PRIVACY_MECHANISM: 'central-gaussian',
+      PETFL_RUN_PRIVACY_CLIP_NORM: '0.5',
+      PETFL_RUN_PRIVACY_NOISE_MULTIPLIER: '0.2',
+      PETFL_SAFETY_SCALAR_MIN: '1',
+      PETFL_SAFETY_SCALAR_MAX: '1',
+      ...extra,
+    });
+
+  it('refuses settings it cannot keep its promise with', () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        testSettings(env);
+      } catch (error) {
+        return (error as { problems: readonly string[] }).problems.join('\n');
+      }
+      return '';
+    };
+    expect(problemsOf(dpEnv({ PETFL_RUN_METRICS: 'loss' }))).toMatch(/metrics would be released without noise/);
+    expect(problemsOf(dpEnv({ PETFL_RUN_CONTROL_VARIATES: 'true' }))).toMatch(/does not cover control variates/);
+    expect(problemsOf(dpEnv({ PETFL_SAFETY_SCALAR_MAX: '2' }))).toMatch(/equal scalars/);
+    expect(problemsOf(dpEnv({ PETFL_RUN_PRIVACY_TARGET_EPSILON: '2' }))).toMatch(/set run\.rounds/);
+    expect(problemsOf(dpEnv({ PETFL_RUN_PRIVACY_NOISE_MULTIPLIER: '0' }))).toMatch(/noise_multiplier > 0/);
+    expect(testSettings(dpEnv()).run.layout.clipNorm).toBe(0.5);
+  });
+
+  it('clips, adds noise to the average update, accounts ε, and ends the run at its budget', async () => {
+    const h = await start(dpEnv({ PETFL_RUN_PRIVACY_BUDGET_EPSILON: '120' }));
+    const pool = identities(h.crypto, 80, 66);
+    const info = (await (await h.fetch('/run')).json()) as {
+      run: { layout: VectorLayout; privacy: { clipNorm: number; noiseMultiplier: number; epsilon: number } };
+    };
+    expect(info.run.layout.clipNorm).toBe(0.5);
+    expect(info.run.privacy).toMatchObject({ clipNorm: 0.5, noiseMultiplier: 0.2, epsilon: 0 });
+    const epsilons: number[] = [];
+    let before = await latest(h);
+    for (let round = 1; round <= 6; round++) {
+      const run = await trainRound(h, pool, 40 + round, 0, () => 1);
+      const r = (await report(h)) as RunReportJson & { epsilonByRound: { roundId: number; epsilon: number }[] };
+      if (r.status === 'ended') {
+        // The round that would have gone over the budget released nothing new.
+        expect(r.ended?.reason).toBe('privacy-budget');
+        expect([...run.global.model]).toEqual([...before.model]);
+        expect(h.coordinator.status().paused).toBe(true);
+        break;
+      }
+      const eps = r.epsilonByRound.at(-1)?.epsilon as number;
+      epsilons.push(eps);
+      // Each update was clipped to 0.5 and their average moved x; the noise (σ·C/n = 0.01 per
+      // coordinate on the average) makes the step differ from the clipped average, but not by much.
+      let moved = 0;
+      let deviation = 0;
+      const clipped = run.models.map((m) => m.subarray(0, P));
+      for (let j = 0; j < P; j++) {
+        const step = (run.global.model[j] as number) - (before.model[j] as number);
+        const average = clipped.reduce((sum, m) => sum + (m[j] as number), 0) / clipped.length;
+        moved += step * step;
+        deviation = Math.max(deviation, Math.abs(step - average));
+      }
+      expect(Math.sqrt(moved)).toBeLessThanOrEqual(0.5 + 6 * 0.01 * Math.sqrt(P));
+      expect(deviation).toBeGreaterThan(0);
+      expect(deviation).toBeLessThan(8 * 0.01);
+      for (const m of clipped) expect(Math.hypot(...m)).toBeLessThanOrEqual(0.5 + 1e-6);
+      before = run.global;
+    }
+    expect(epsilons.length).toBeGreaterThan(0);
+    expect(epsilons).toEqual([...epsilons].sort((a, b) => a - b));
+    expect(epsilons.at(-1)).toBeLessThanOrEqual(120);
+    expect((await report(h)).status).toBe('ended');
+    expect(await (await h.fetch('/metrics')).text()).toMatch(/petfl_run_epsilon \d/);
+  });
+});
+
 describe('a training run through the coordinator', () => {
   it('starts from the initial model as round 0 and tells participants the layout', async () => {
     const initial = Float64Array.from({ length: P }, (_, j) => j / 10);
@@ -210,6 +302,7 @@ describe('a training run through the coordinator', () => {
         ended: null,
         modelRoundId: 0,
         nextRound: 'train',
+        privacy: null,
       },
     });
     expect(h.coordinator.status().run).toMatchObject({ round: 0, status: 'running' });

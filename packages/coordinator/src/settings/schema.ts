@@ -451,6 +451,16 @@ const earlyStoppingSchema = table({
   relative: flag,
 });
 
+/** `[run.privacy]`: central differential privacy (docs/learning.md §7). */
+const privacySchema = table({
+  mechanism: oneOf(['none', 'central-gaussian'], '"none" or "central-gaussian"'),
+  clip_norm: num('a number > 0', (n) => n > 0),
+  noise_multiplier: num('a number ≥ 0', (n) => n >= 0),
+  target_epsilon: num('a number ≥ 0', (n) => n >= 0),
+  delta: num('a number in (0, 1)', (n) => n > 0 && n < 1),
+  budget_epsilon: num('a number ≥ 0', (n) => n >= 0),
+});
+
 const runSchema = v.pipe(
   table({
     enabled: flag,
@@ -472,6 +482,7 @@ const runSchema = v.pipe(
     final_evaluation: flag,
     keep_checkpoints: int(0, 2 ** 32 - 1),
     early_stopping: earlyStoppingSchema,
+    privacy: privacySchema,
   }),
   rule([['send'], ['control_variates'], ['metrics'], ['max_examples']], (run) => {
     try {
@@ -496,6 +507,35 @@ const runSchema = v.pipe(
     ['early_stopping', 'metric'],
   ),
   rule(
+    [['privacy'], ['send'], ['control_variates'], ['metrics']],
+    (run) => {
+      if (run.privacy.mechanism === 'none') return undefined;
+      if (run.send !== 'update') return 'central differential privacy needs send = "update" (clipped updates)';
+      if (run.control_variates) return 'central differential privacy does not cover control variates: turn them off';
+      if (run.metrics.length > 0) {
+        return 'federated metrics would be released without noise: set run.metrics = [] under differential privacy';
+      }
+      return undefined;
+    },
+    ['privacy', 'mechanism'],
+  ),
+  rule(
+    [['privacy'], ['rounds']],
+    (run) =>
+      run.privacy.mechanism !== 'none' && run.privacy.target_epsilon > 0 && run.rounds === 0
+        ? 'a target ε is spread over run.rounds rounds: set run.rounds'
+        : undefined,
+    ['privacy', 'target_epsilon'],
+  ),
+  rule(
+    [['privacy']],
+    (run) =>
+      run.privacy.mechanism !== 'none' && run.privacy.target_epsilon === 0 && run.privacy.noise_multiplier === 0
+        ? 'expected a noise_multiplier > 0 or a target_epsilon > 0'
+        : undefined,
+    ['privacy', 'noise_multiplier'],
+  ),
+  rule(
     [['early_stopping']],
     (run) =>
       run.early_stopping.patience > 0 && run.early_stopping.metric === ''
@@ -508,12 +548,14 @@ const runSchema = v.pipe(
 /** `[run]` with the model's weights P: the run's settings, its layout and the strategy's hyper-parameters resolved. */
 function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) {
   const defaults = DEFAULT_STRATEGY_SETTINGS[run.strategy];
+  const privacy = run.privacy;
   const layout: VectorLayout = {
     modelLength,
     send: run.send,
     controlVariates: run.control_variates,
     metrics: run.metrics,
     maxExamples: run.max_examples,
+    ...(privacy.mechanism === 'none' ? {} : { clipNorm: privacy.clip_norm }),
   };
   const { early_stopping: stop } = run;
   return {
@@ -546,6 +588,23 @@ function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) 
             tolerance: stop.tolerance,
             relative: stop.relative,
           },
+    /**
+     * Central differential privacy (docs/learning.md §7): participants clip their updates to
+     * `clipNorm`, the coordinator adds noise of `noiseMultiplier` · clipNorm to the sum (solved from
+     * `targetEpsilon` over the run's rounds when that is > 0), and the run ends before a round would
+     * spend more than `budgetEpsilon` (0: no budget) at `delta`.
+     */
+    privacy:
+      privacy.mechanism === 'none'
+        ? null
+        : {
+            mechanism: privacy.mechanism,
+            clipNorm: privacy.clip_norm,
+            noiseMultiplier: privacy.noise_multiplier,
+            targetEpsilon: privacy.target_epsilon,
+            delta: privacy.delta,
+            budgetEpsilon: privacy.budget_epsilon,
+          },
   } as const;
 }
 
@@ -553,6 +612,14 @@ function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) 
 export function settingsSchema(context: SettingsContext) {
   return v.pipe(
     settingsTable(context),
+    rule<v.InferOutput<ReturnType<typeof settingsTable>>>(
+      [['run'], ['safety']],
+      (tree) =>
+        tree.run.enabled && tree.run.privacy.mechanism !== 'none' && tree.safety.scalarMin !== tree.safety.scalarMax
+          ? 'differential privacy calibrates its noise to equal scalars: set safety.scalar_min = safety.scalar_max'
+          : undefined,
+      ['run', 'privacy', 'mechanism'],
+    ),
     // With a run, `[model] length` is the model's weights P and the masked vector (the rounds'
     // modelLength) is the run's layout's (docs/learning.md §2).
     v.transform(({ run, model, ...rest }) => {

@@ -275,7 +275,7 @@ export class Coordinator {
     this.allowlist = admission.kind === 'allowlist' ? new Set(admission.allowlist) : undefined;
     this.ingest = deps.ingest ?? inProcessIngest(deps.crypto);
     this.run = deps.settings.run.enabled
-      ? new RunKeeper(deps.settings.run, deps.models, this.log, deps.initialModel)
+      ? new RunKeeper(deps.settings.run, deps.models, deps.crypto, this.log, deps.initialModel)
       : undefined;
   }
 
@@ -1160,7 +1160,7 @@ export class Coordinator {
     if (this.run !== undefined) {
       let applied: Awaited<ReturnType<RunKeeper['apply']>>;
       try {
-        applied = await this.run.apply(roundId, outcome.model, this.meta.restoreRun);
+        applied = await this.run.apply(roundId, outcome.model, outcome.count, this.meta.restoreRun);
       } catch (error) {
         if (!isPetError(error)) throw error;
         return failed(`unmask: the run cannot use the average: ${error.message}`);

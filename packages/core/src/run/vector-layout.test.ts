@@ -165,4 +165,20 @@ describe('vector layout (docs/learning.md §2)', () => {
     expect(code(() => validateVectorLayout({ ...layout, metrics: ['bad name'] }))).toMatch(/expected names/);
     expect(code(() => validateVectorLayout({ ...layout, maxExamples: 1.5 }))).toMatch(/maxExamples/);
   });
+
+  it('clips the update to the layout’s L2 norm before anything else is laid out', () => {
+    const clipped: VectorLayout = { ...layout, controlVariates: false, metrics: [], clipNorm: 1 };
+    const long = encodeContribution(clipped, { model: [3, 0, 4] }, 1);
+    expect(long[0]).toBeCloseTo(0.6, 15);
+    expect(long[2]).toBeCloseTo(0.8, 15);
+    expect(Math.hypot(...long)).toBeLessThanOrEqual(1 + 1e-15);
+    const short = encodeContribution(clipped, { model: [0.3, 0, 0.4] }, 1);
+    expect([...short]).toEqual([0.3, 0, 0.4]);
+    expect(code(() => encodeContribution(clipped, { model: [Number.NaN, 0, 0] }, 1))).toMatch(/entry 0 is NaN/);
+    expect(code(() => validateVectorLayout({ ...clipped, clipNorm: 0 }))).toMatch(
+      /clipNorm: expected a finite number > 0/,
+    );
+    expect(code(() => validateVectorLayout({ ...clipped, send: 'model' }))).toMatch(/clipping needs send = "update"/);
+    expect(validateVectorLayout(clipped)).toEqual(clipped);
+  });
 });

@@ -41,6 +41,11 @@ export interface VectorLayout {
   readonly metrics: readonly string[];
   /** N: evaluation examples count up to N and are scaled by 1/N to stay within the mask range. */
   readonly maxExamples: number;
+  /**
+   * Differential privacy (docs/learning.md §7): every participant clips its update to this L2
+   * norm before masking, which bounds what one participant can change in the sum. Absent: no clipping.
+   */
+  readonly clipNorm?: number;
 }
 
 /** One participant's evaluation of the global model it started from. */
@@ -122,7 +127,21 @@ export function validateVectorLayout(value: unknown): VectorLayout {
   if (typeof maxExamples !== 'number' || !Number.isSafeInteger(maxExamples) || maxExamples < 1) {
     throw bad(`maxExamples: expected an integer ≥ 1, got ${String(maxExamples)}`);
   }
-  const layout: VectorLayout = { modelLength, send, controlVariates, metrics: [...metrics], maxExamples };
+  const { clipNorm } = input;
+  if (clipNorm !== undefined) {
+    if (typeof clipNorm !== 'number' || !Number.isFinite(clipNorm) || clipNorm <= 0) {
+      throw bad(`clipNorm: expected a finite number > 0, got ${String(clipNorm)}`);
+    }
+    if (send !== 'update') throw bad('clipNorm: clipping needs send = "update"');
+  }
+  const layout: VectorLayout = {
+    modelLength,
+    send,
+    controlVariates,
+    metrics: [...metrics],
+    maxExamples,
+    ...(clipNorm === undefined ? {} : { clipNorm }),
+  };
   if (maskedLength(layout) > 2 ** 32 - 1) throw bad(`the masked vector would have ${maskedLength(layout)} entries`);
   return layout;
 }
@@ -144,6 +163,7 @@ export function encodeContribution(layout: VectorLayout, contribution: Contribut
   const out = new Float64Array(maskedLength(layout));
   const model = checkLength('model', contribution.model, P);
   for (let i = 0; i < P; i++) out[i] = model[i] as number;
+  if (layout.clipNorm !== undefined) clipL2(out.subarray(0, P), layout.clipNorm);
   if (layout.controlVariates) {
     const delta = checkLength('controlDelta', contribution.controlDelta, P);
     for (let i = 0; i < P; i++) out[P + i] = delta[i] as number;
@@ -178,6 +198,25 @@ export function encodeContribution(layout: VectorLayout, contribution: Contribut
     if (!layout.metrics.includes(name)) throw bad(`evaluation.metrics.${name}: not a metric of the layout`);
   }
   return out;
+}
+
+/**
+ * Scales `values` in place so that their L2 norm is at most `bound` (unchanged when it already
+ * is); returns the norm before clipping. A non-finite entry is refused: it has no norm to clip.
+ */
+export function clipL2(values: Float64Array, bound: number): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (!Number.isFinite(v)) throw bad(`model: entry ${i} is ${v}`);
+    sum += v * v;
+  }
+  const norm = Math.sqrt(sum);
+  if (norm > bound) {
+    const scale = bound / norm;
+    for (let i = 0; i < values.length; i++) values[i] = (values[i] as number) * scale;
+  }
+  return norm;
 }
 
 /** The unmasked average of a round, split by the layout: views into `average`, no copies. */

@@ -34,7 +34,12 @@ export function unmasked(state: Unmasking, outcome: UnmaskResult, now: number): 
 }
 
 export type UnmaskOutcome =
-  | { readonly kind: 'model'; readonly model: Float64Array }
+  | {
+      readonly kind: 'model';
+      readonly model: Float64Array;
+      /** How many masked models the average is over. */
+      readonly count: number;
+    }
   | {
       readonly kind: 'failure';
       readonly reason: string;
@@ -107,7 +112,7 @@ export async function unmaskRound(
     }
     const invalid = aggregation.validateUnmasking(mask);
     if (invalid) throw invalid;
-    return { kind: 'model', model: aggregation.unmaskChecked(mask, bounds) };
+    return { kind: 'model', model: aggregation.unmaskChecked(mask, bounds), count: aggregation.modelCount };
   } catch (error) {
     if (!isPetError(error)) throw error;
     return { kind: 'failure', reason: `unmask: ${error.message.replace(/^unmask: /, '')}` };
