@@ -159,6 +159,15 @@ describe('training run settings', () => {
     expect(settings.run.strategy.name).toBe('fedadam');
     expect(settings.run.strategy.serverLearningRate).toBeGreaterThan(0);
     expect(testSettings(runEnv({ PETFL_RUN_SERVER_LEARNING_RATE: '0.5' })).run.strategy.serverLearningRate).toBe(0.5);
+    // A setting the strategy does not read may be anything finite (the defaults written back, say)…
+    expect(testSettings(runEnv({ PETFL_RUN_STRATEGY: 'fedavg', PETFL_RUN_TAU: '0' })).run.strategy.tau).toBe(0);
+    // …one it reads must be in its range.
+    expect(() => testSettings(runEnv({ PETFL_RUN_TAU: '0' }))).toThrow(
+      /run\.strategy: tau: expected .* for fedadam, got 0/,
+    );
+    expect(() => testSettings(runEnv({ PETFL_RUN_SERVER_LEARNING_RATE: '-1' }))).toThrow(
+      /serverLearningRate: expected .* for fedadam, got -1/,
+    );
     // Without a run, [model] length is the masked vector's, as before.
     expect(testSettings({ PETFL_MODEL_LENGTH: String(P) }).model.length).toBe(P);
   });
@@ -183,7 +192,7 @@ patience = 3
       problems = (error as { problems: readonly string[] }).problems;
     }
     expect(problems.join('\n')).toMatch(/run\.strategy: expected one of fedavg, fedavgm/);
-    expect(problems.join('\n')).toMatch(/run\.server_learning_rate: expected "default" or a number > 0, got -1/);
+    expect(problems.join('\n')).toMatch(/run\.metrics: "loss" is named twice|SCAFFOLD needs send/);
   });
 
   it('refuses SCAFFOLD with send = "model", repeated metrics, and an early-stopping metric that is not reported', () => {

@@ -21,7 +21,13 @@ import {
   validateVectorLayout,
 } from '@petfl/core';
 import * as v from 'valibot';
-import { DEFAULT_STRATEGY_SETTINGS, STRATEGY_NAMES, type StrategySettings } from '../run/strategy/strategy.ts';
+import {
+  DEFAULT_STRATEGY_SETTINGS,
+  STRATEGY_NAMES,
+  type StrategyName,
+  type StrategySettings,
+  strategySettingsProblems,
+} from '../run/strategy/strategy.ts';
 import {
   flag,
   int,
@@ -467,11 +473,12 @@ const runSchema = v.pipe(
     rounds: int(0, 2 ** 32 - 1),
     send: oneOf(['update', 'model'], '"update" or "model"'),
     strategy: oneOf(STRATEGY_NAMES),
-    server_learning_rate: hyperParameter('a number > 0', (n) => n > 0),
-    server_momentum: hyperParameter('a number in [0, 1)', (n) => n >= 0 && n < 1),
-    beta_1: hyperParameter('a number in [0, 1)', (n) => n >= 0 && n < 1),
-    beta_2: hyperParameter('a number in [0, 1)', (n) => n >= 0 && n < 1),
-    tau: hyperParameter('a number > 0', (n) => n > 0),
+    // Each strategy's own bounds on the ones it reads: the rule below (strategySettingsProblems).
+    server_learning_rate: hyperParameter('a number', () => true),
+    server_momentum: hyperParameter('a number', () => true),
+    beta_1: hyperParameter('a number', () => true),
+    beta_2: hyperParameter('a number', () => true),
+    tau: hyperParameter('a number', () => true),
     control_variates: flag,
     metrics: v.pipe(
       setting<readonly string[]>('a list of metric names', (value) => Array.isArray(value)),
@@ -505,6 +512,14 @@ const runSchema = v.pipe(
         ? `"${run.early_stopping.metric}" is not one of run.metrics (${JSON.stringify(run.metrics)})`
         : undefined,
     ['early_stopping', 'metric'],
+  ),
+  rule(
+    [['strategy'], ['server_learning_rate'], ['server_momentum'], ['beta_1'], ['beta_2'], ['tau']],
+    (run) => {
+      const problems = strategySettingsProblems(strategySettings(run));
+      return problems.length === 0 ? undefined : problems.join('; ');
+    },
+    ['strategy'],
   ),
   rule(
     [['privacy'], ['send'], ['control_variates'], ['metrics']],
@@ -545,9 +560,28 @@ const runSchema = v.pipe(
   ),
 );
 
+/** The strategy's hyper-parameters: the file's, or the strategy's defaults for those it leaves "default". */
+function strategySettings(run: {
+  readonly strategy: StrategyName;
+  readonly server_learning_rate: number | undefined;
+  readonly server_momentum: number | undefined;
+  readonly beta_1: number | undefined;
+  readonly beta_2: number | undefined;
+  readonly tau: number | undefined;
+}): StrategySettings {
+  const defaults = DEFAULT_STRATEGY_SETTINGS[run.strategy];
+  return {
+    name: run.strategy,
+    serverLearningRate: run.server_learning_rate ?? defaults.serverLearningRate,
+    serverMomentum: run.server_momentum ?? defaults.serverMomentum,
+    beta1: run.beta_1 ?? defaults.beta1,
+    beta2: run.beta_2 ?? defaults.beta2,
+    tau: run.tau ?? defaults.tau,
+  };
+}
+
 /** `[run]` with the model's weights P: the run's settings, its layout and the strategy's hyper-parameters resolved. */
 function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) {
-  const defaults = DEFAULT_STRATEGY_SETTINGS[run.strategy];
   const privacy = run.privacy;
   const layout: VectorLayout = {
     modelLength,
@@ -565,14 +599,7 @@ function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) 
     /** After the last training round, one evaluation-only round evaluates the final model (with metrics). */
     finalEvaluation: run.final_evaluation,
     layout,
-    strategy: {
-      name: run.strategy,
-      serverLearningRate: run.server_learning_rate ?? defaults.serverLearningRate,
-      serverMomentum: run.server_momentum ?? defaults.serverMomentum,
-      beta1: run.beta_1 ?? defaults.beta1,
-      beta2: run.beta_2 ?? defaults.beta2,
-      tau: run.tau ?? defaults.tau,
-    } satisfies StrategySettings,
+    strategy: strategySettings(run),
     /** A file with the initial global model ("" for zeros), read by the CLI (docs/learning.md §4). */
     initialModel: run.initial_model,
     /** Rounds whose model and checkpoint are kept, besides the best and the latest; 0: all. */
