@@ -72,6 +72,8 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
    * asynchronously), or in a run the whole masked vector.
    */
   #trained: { readonly model: tf.LayersModel; readonly vector: Float32Array } | null = null;
+  /** A trainRound is running (one at a time). */
+  #training = false;
 
   constructor(options: TfjsParticipantOptions) {
     super();
@@ -101,12 +103,23 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
    * run's algorithm, and the masked vector is built (`serializeTrainingResult` returns it).
    */
   async trainRound(input: Float32Array | Float64Array | null): Promise<tf.LayersModel> {
-    const run = this.#run;
-    if (run !== undefined) return this.#trainRun(run, input);
-    if (input !== null) vectorToModel(this.model, input);
-    await this.#fitLocal();
-    this.#trained = { model: this.model, vector: await modelToVectorAsync(this.model) };
-    return this.model;
+    // One model trains one round at a time: a round whose task comes while the last one is still
+    // training is skipped (it could not be ready in time), rather than overwriting the weights
+    // under the running fit.
+    if (this.#training) {
+      throw new TrainingRunError('trainRound: the previous round is still training; this round is skipped');
+    }
+    this.#training = true;
+    try {
+      const run = this.#run;
+      if (run !== undefined) return await this.#trainRun(run, input);
+      if (input !== null) vectorToModel(this.model, input);
+      await this.#fitLocal();
+      this.#trained = { model: this.model, vector: await modelToVectorAsync(this.model) };
+      return this.model;
+    } finally {
+      this.#training = false;
+    }
   }
 
   /**
@@ -157,7 +170,9 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
     let evaluation: Evaluation | null | undefined;
     if (layout.metrics.length > 0) evaluation = global === undefined ? null : await this.#evaluate(layout.metrics);
 
-    const x = global?.model;
+    // x as loaded: the model's weights are float32, so a float64 global model is compared at the
+    // precision the training started from (else untrained weights would send rounding residue).
+    const x = global === undefined ? undefined : Float32Array.from(global.model);
     /** SCAFFOLD's control update, once the trained weights y are read. */
     let controlUpdate: ((y: Float32Array) => Float64Array) | undefined;
     if (algorithm.kind === 'fedavg' || x === undefined) {

@@ -494,3 +494,45 @@ describe('a training run that does not fit', () => {
     expect(construct).toThrow(message);
   });
 });
+
+describe('one round at a time, from the weights as loaded', () => {
+  it('skips a round whose task comes while the last one is still training, leaving the first intact', async () => {
+    const model = tinyModel({ seed: 3 });
+    const participant = new TfjsParticipant({
+      model,
+      data,
+      fit: { epochs: 3, batchSize: 8 },
+      run: { layout: layoutOf() },
+    });
+    const first = participant.trainRound(x);
+    await expect(participant.trainRound(Float64Array.from(x, (v) => v + 1))).rejects.toThrow(
+      /previous round is still training; this round is skipped/,
+    );
+    const result = await first;
+    expect(participant.serializeTrainingResult(result)).toHaveLength(P);
+    // The next round trains normally.
+    await participant.trainRound(x);
+    model.dispose();
+  });
+
+  it('measures the update from the float32 weights it trained from, so an untrained weight sends 0', async () => {
+    const model = tinyModel({ seed: 4 });
+    // Freeze the first layer: its weights get no gradient and must send exactly 0.
+    (model.layers[0] as tf.layers.Layer).trainable = false;
+    model.compile({ optimizer: tf.train.sgd(LR), loss: 'meanSquaredError' });
+    const participant = new TfjsParticipant({
+      model,
+      data,
+      fit: { epochs: 1, batchSize: 8 },
+      run: { layout: layoutOf() },
+    });
+    // A float64 global model whose values are not float32 numbers.
+    const global = Float64Array.from(x, (v) => v + 1e-12);
+    const vector = participant.serializeTrainingResult(await participant.trainRound(global));
+    // The model's weights list trainable ones first: the second layer (8 + 1), then the frozen first (4·8 + 8).
+    const trained = 8 + 1;
+    expect([...vector.subarray(trained)].filter((v) => v !== 0)).toEqual([]);
+    expect(vector.subarray(0, trained).some((v) => v !== 0)).toBe(true);
+    model.dispose();
+  });
+});
