@@ -62,7 +62,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_STRATEGY_SETTINGS, type StrategySettings } from '../packages/coordinator/src/run/strategy/strategy.ts';
-import { ChildProcesses, jsonLines, waitFor } from '../packages/coordinator/test-support/processes.ts';
+import { ChildProcesses, jsonLines, stopProcesses, waitFor } from '../packages/coordinator/test-support/processes.ts';
 import { decodeGlobalModel, globalLength, maskedLength, type VectorLayout } from '../packages/core/src/index.ts';
 import {
   DOMINANT_SHARE,
@@ -496,20 +496,7 @@ async function runSecure(shared: Shared, x: Experiment, setting: Setting) {
       joinSeconds: (readyAt - started) / 1000,
     };
   } finally {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-            child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-      ),
-    );
+    await stopProcesses(children);
     await group.stopAll();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -41,7 +41,7 @@ import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ChildProcesses, jsonLines, waitFor } from '../packages/coordinator/test-support/processes.ts';
+import { ChildProcesses, jsonLines, stopProcesses, waitFor } from '../packages/coordinator/test-support/processes.ts';
 import {
   Aggregation,
   deriveMask,
@@ -326,20 +326,7 @@ async function runScenario(s: Scenario) {
     };
     return { rounds, events, cpu, memory, readyAt, errors: Object.fromEntries(errors) };
   } finally {
-    for (const child of participantProcs) child.kill('SIGTERM');
-    await Promise.all(
-      participantProcs.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null) return resolve();
-            const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-            child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-      ),
-    );
+    await stopProcesses(participantProcs);
     await group.stopAll();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -216,3 +216,24 @@ export async function startCoordinatorProcess(
   );
   return { ...child, url, port: Number(new URL(url).port) };
 }
+
+/**
+ * Asks each process to stop (SIGTERM) and waits for it to exit; one still running after `graceMs`
+ * is killed (SIGKILL). Processes that have already exited are skipped.
+ */
+export async function stopProcesses(children: readonly ChildProcess[], graceMs = 5000): Promise<void> {
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
