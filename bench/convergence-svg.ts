@@ -105,6 +105,7 @@ export function renderConvergenceSvg(panels: readonly [PlotPanel, PlotPanel], ti
   const rounds = panels.map((p) => Math.max(1, ...p.runs.map((r) => r.accuracy.length - 1)));
   const body = panels.map((p, i) => panel(p, PANEL.left[i] as number, rounds[i] as number, `plot${i}`)).join('\n  ');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">
+  <title>${xml(title)}</title>
   <rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>
   <text x="${WIDTH / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${xml(title)}</text>
   <text x="${WIDTH / 2}" y="${HEIGHT - 8}" text-anchor="middle" fill="#555">${xml(note)}</text>
