@@ -25,7 +25,7 @@ import {
   spent,
 } from './central-privacy.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type RunCheckpoint } from './checkpoint.ts';
-import { createStrategy } from './strategy/strategy.ts';
+import { createStrategy, StrategyStateError } from './strategy/strategy.ts';
 import { advanceRun, isEvaluationRound, MAX_EVALUATIONS, type RunPoint, startRun } from './training-run.ts';
 
 /** What `GET /run` shows participants and anyone else: the layout they build vectors by, where the run is. */
@@ -82,8 +82,11 @@ export interface Applied {
   readonly endedNow: boolean;
 }
 
+/** A checkpoint that does not decode, or whose strategy state does not fit the run: the store's data is bad. */
 function storeProblem(what: string, error: unknown): never {
-  if (error instanceof CheckpointError) throw new StoreError(`${what}: ${error.message}`, { cause: error });
+  if (error instanceof CheckpointError || error instanceof StrategyStateError) {
+    throw new StoreError(`${what}: ${error.message}`, { cause: error });
+  }
   throw error;
 }
 

@@ -459,6 +459,14 @@ describe('a training run through the coordinator', () => {
     await expect(startHarness(testSettings(runEnv()), { models })).rejects.toThrow(
       /the checkpoint of round 0: run checkpoint: not a checkpoint/,
     );
+    // A checkpoint of another strategy (fedavg keeps no moments; fedadam needs m and v).
+    const fedavg = new MemoryModelStore();
+    const first = await start(runEnv({ PETFL_RUN_STRATEGY: 'fedavg' }), { models: fedavg });
+    await first.close();
+    open.splice(open.indexOf(first), 1);
+    await expect(startHarness(testSettings(runEnv()), { models: fedavg })).rejects.toThrow(
+      /the checkpoint of round 0: .*vectors/,
+    );
     // A model store of another run's length is refused too.
     const other = new MemoryModelStore();
     await other.save({ roundId: 4, model: new Float64Array(7) });
