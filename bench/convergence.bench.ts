@@ -62,7 +62,12 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_STRATEGY_SETTINGS, type StrategySettings } from '../packages/coordinator/src/run/strategy/strategy.ts';
-import { ChildProcesses, jsonLines, stopProcesses, waitFor } from '../packages/coordinator/test-support/processes.ts';
+import {
+  ChildProcesses,
+  startCoordinatorProcess,
+  stopProcesses,
+  waitFor,
+} from '../packages/coordinator/test-support/processes.ts';
 import { decodeGlobalModel, globalLength, maskedLength, type VectorLayout } from '../packages/core/src/index.ts';
 import {
   DOMINANT_SHARE,
@@ -375,21 +380,13 @@ async function runSecure(shared: Shared, x: Experiment, setting: Setting) {
   let readyAt = started;
   let backend = '';
   try {
-    writeFileSync(join(dir, 'petfl.toml'), tomlOf(x, rounds, shared.modelLength, dir));
-    const coordinator = group.spawn(
-      'coordinator',
-      process.execPath,
-      [CLI, '--config', join(dir, 'petfl.toml'), '--host', '127.0.0.1'],
-      { LOG_LEVEL: 'info' },
-    );
-    const url = await waitFor(
-      'the coordinator to log its URL',
-      () => {
-        if (coordinator.done()) throw new Error(`coordinator exited:\n${coordinator.lines().join('\n')}`);
-        return jsonLines(coordinator).find((l) => typeof l['url'] === 'string')?.['url'] as string | undefined;
-      },
-      30_000,
-    );
+    const coordinator = await startCoordinatorProcess(group, {
+      name: 'petfl',
+      toml: tomlOf(x, rounds, shared.modelLength, dir),
+      dir,
+      bin: CLI,
+    });
+    const { url } = coordinator;
     // Paused until every participant has joined (and warmed up): the run's first round then starts
     // with all of them, not with the first few processes to come up.
     await admin(url, '/admin/pause', 'POST');

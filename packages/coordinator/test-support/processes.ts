@@ -185,6 +185,8 @@ export async function startCoordinatorProcess(
     readonly dir: string;
     readonly env?: Readonly<Record<string, string>>;
     readonly timeoutMs?: number;
+    /** The CLI to run (default the source's bin; benches run the built `dist/cli.js`). */
+    readonly bin?: string;
   },
 ): Promise<CoordinatorProcess> {
   const config = join(options.dir, `${options.name}.toml`);
@@ -192,7 +194,7 @@ export async function startCoordinatorProcess(
   const child = group.spawn(
     options.name,
     process.execPath,
-    [COORDINATOR_BIN, '--config', config, '--host', '127.0.0.1'],
+    [options.bin ?? COORDINATOR_BIN, '--config', config, '--host', '127.0.0.1'],
     { LOG_LEVEL: 'info', ...options.env },
   );
   const timeoutMs = options.timeoutMs ?? 30_000;
