@@ -63,6 +63,13 @@ export const PET_ERROR_CODES = [
   'rate-limited',
   /** Too many message bodies in flight: retry after the Retry-After header. */
   'busy',
+  // a round's privacy promise (docs/privacy.md)
+  /** A participant's noised coordinate would leave the mask range: it is not clamped, the update is not sent. */
+  'noise-out-of-range',
+  /** The round seed does not commit to the announced privacy (ADR 0012): the promise may have been changed. */
+  'privacy-mismatch',
+  /** The round would take the participant's ε over its own limit (SDK option `privacy`): it sits out. */
+  'privacy-limit',
   // The coordinator's operator API and its own failures are not the protocol's: their codes
   // ('unauthorized', 'invalid-settings', 'not-found', …) live in @petfl/coordinator (CoordinatorError).
 ] as const;

@@ -38,6 +38,10 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, 400 | 401 | 403 | 404 | 40
   'keystream-exhausted': 400,
   'crypto-failed': 400,
   'aggregate-out-of-range': 400,
+  // a participant's own privacy refusals: never a coordinator answer, mapped for completeness
+  'noise-out-of-range': 400,
+  'privacy-mismatch': 400,
+  'privacy-limit': 400,
   'empty-aggregation': 400,
   'zero-scalar-sum': 400,
   // who sent it

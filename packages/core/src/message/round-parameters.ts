@@ -11,7 +11,8 @@
  *     "updateProbability": 0.1,              0 < p ≤ 1
  *     "seed": "<base64url 32 B>",            the round seed (task selection)
  *     "maskConfig": { "group": "prime", "data": "f32", "bound": "b0", "model": "m3" },
- *     "modelLength": 1000                    1 ≤ n ≤ 2^32 − 1
+ *     "modelLength": 1000,                   1 ≤ n ≤ 2^32 − 1
+ *     "privacy": { "mechanism": "skellam", … }  optional: the round's promise (ADR 0012)
  *   }
  * ```
  *
@@ -20,10 +21,18 @@
  * are ignored (newer coordinators may add fields).
  */
 
-import { describe, fromBase64Url, toBase64Url } from '../bytes.ts';
-import { ENCRYPT_PUBLIC_KEY_BYTES, SEED_BYTES } from '../crypto/sodium.ts';
+import { describe, equalBytes, fromBase64Url, toBase64Url } from '../bytes.ts';
+import { ENCRYPT_PUBLIC_KEY_BYTES, type PetCrypto, SEED_BYTES } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
 import { type MaskConfig, validateMaskConfig } from '../mask/config.ts';
+import { distributedPrivacyProblem } from '../privacy/distributed/distributed-noise.ts';
+import {
+  isDistributed,
+  privacyRoundSeed,
+  type RoundPrivacy,
+  roundPrivacyProblems,
+  validateRoundPrivacy,
+} from '../privacy/distributed/round-privacy.ts';
 
 export interface RoundParameters {
   readonly roundId: number;
@@ -35,6 +44,11 @@ export interface RoundParameters {
   readonly seed: Uint8Array;
   readonly maskConfig: MaskConfig;
   readonly modelLength: number;
+  /**
+   * The privacy the round promises (docs/privacy.md, ADR 0012), bound into `seed`
+   * (`verifyRoundPrivacy`); absent when the round promises none.
+   */
+  readonly privacy?: RoundPrivacy;
 }
 
 /** The JSON form of `RoundParameters`. */
@@ -51,6 +65,7 @@ export interface RoundParametersJson {
     readonly model: string;
   };
   readonly modelLength: number;
+  readonly privacy?: RoundPrivacy;
 }
 
 export const MAX_MODEL_LENGTH = 0xffff_ffff;
@@ -66,6 +81,7 @@ export function encodeRoundParameters(params: RoundParameters): RoundParametersJ
     seed: toBase64Url(params.seed),
     maskConfig: { group, data, bound, model },
     modelLength: params.modelLength,
+    ...(params.privacy === undefined ? {} : { privacy: { ...params.privacy } }),
   };
   decodeRoundParameters(json); // never publish what a participant would reject
   return json;
@@ -121,9 +137,38 @@ export function decodeRoundParameters(json: unknown): RoundParameters {
     problems.push(e instanceof PetError ? e.message : String(e));
   }
   const modelLength = integer('modelLength', 1, MAX_MODEL_LENGTH);
+  let privacy: RoundPrivacy | undefined;
+  if (o.privacy !== undefined) {
+    const privacyProblems = roundPrivacyProblems('privacy', o.privacy);
+    problems.push(...privacyProblems);
+    if (privacyProblems.length === 0) privacy = validateRoundPrivacy(o.privacy);
+    if (privacy !== undefined && privacy.dimension !== modelLength) {
+      problems.push(`privacy.dimension: expected the model length ${modelLength}, got ${privacy.dimension}`);
+    }
+    if (privacy !== undefined && isDistributed(privacy) && maskConfig !== undefined) {
+      const problem = distributedPrivacyProblem(privacy, maskConfig, modelLength);
+      if (problem !== undefined) problems.push(problem);
+    }
+  }
 
   if (problems.length > 0 || maskConfig === undefined) {
     throw new PetError('invalid-round-parameters', `round parameters: ${problems.join('; ')}`);
   }
-  return { roundId, coordinatorPk, sumProbability, updateProbability, seed, maskConfig, modelLength };
+  const params = { roundId, coordinatorPk, sumProbability, updateProbability, seed, maskConfig, modelLength };
+  return privacy === undefined ? params : { ...params, privacy };
+}
+
+/**
+ * Throws `privacy-mismatch` unless the round seed commits to the announced privacy (ADR 0012):
+ * seed = SHA-256(domain ‖ coordinatorPk ‖ canonical privacy). A round without privacy passes.
+ */
+export function verifyRoundPrivacy(crypto: PetCrypto, params: RoundParameters): void {
+  if (params.privacy === undefined) return;
+  const expected = privacyRoundSeed(crypto, params.coordinatorPk, params.privacy);
+  if (!equalBytes(expected, params.seed)) {
+    throw new PetError(
+      'privacy-mismatch',
+      `round ${params.roundId}: the round seed does not commit to the announced privacy; not taking part`,
+    );
+  }
 }
