@@ -156,12 +156,17 @@ patience = 0
 tolerance = 0.0
 relative = false
 
-# Central differential privacy (docs/learning.md §7): participants clip their updates, the
-# coordinator adds Gaussian noise to the sum and accounts for the ε it spends.
+# Differential privacy (docs/privacy.md): participants clip their updates; "central-gaussian": the
+# coordinator adds Gaussian noise to the average; "skellam" / "distributed-discrete-gaussian": every
+# update participant adds its share of the noise before masking, so nobody sees a less noisy sum.
+# The round parameters announce the promise (bound into the round seed) and the ε it spends.
 [run.privacy]
 mechanism = "none"
-# L2 norm every participant clips its update to (announced in GET /run).
+# L2 norm every participant clips its update to (announced in GET /run and GET /params).
 clip_norm = 1.0
+# Distributed noise: the sum carries the noise of at least this many participants (those you trust
+# not to collude with the coordinator); pet.update.count.min must be at least this.
+participants = 10
 # σ: the noise on the sum has standard deviation σ · clip_norm.
 noise_multiplier = 1.0
 # > 0: σ is solved so that run.rounds rounds spend this ε at delta (noise_multiplier is ignored).

@@ -122,6 +122,7 @@ export {
   MAX_MODEL_LENGTH,
   type RoundParameters,
   type RoundParametersJson,
+  verifyRoundPrivacy,
 } from './message/round-parameters.ts';
 export {
   type ChunkOptions,
@@ -205,6 +206,35 @@ export {
 export { DEFAULT_RDP_ORDERS } from './privacy/accountant/orders.ts';
 export { rdpToDelta, rdpToEpsilon } from './privacy/accountant/rdp-conversion.ts';
 export { rhoOfZcdpEpsilon, zcdpEpsilonOfRho, zcdpToEpsilon } from './privacy/accountant/zcdp.ts';
+export {
+  bitsPerCoordinate,
+  type DistributedPlanInput,
+  distributedPrivacyProblem,
+  noiseTailBound,
+  planDistributedPrivacy,
+  privatizeUpdate,
+  releaseAverage,
+  requiredUnits,
+  TAIL_PROBABILITY,
+  unitRange,
+  unitShift,
+} from './privacy/distributed/distributed-noise.ts';
+export {
+  CENTRAL_GRID_STEPS,
+  type CentralRoundPrivacy,
+  canonicalRoundPrivacy,
+  type DistributedRoundPrivacy,
+  isDistributed,
+  privacyRoundSeed,
+  ROUND_PRIVACY_MECHANISMS,
+  type RoundPrivacy,
+  type RoundPrivacyMechanism,
+  roundedL1Bound,
+  roundedNormBound,
+  roundPrivacyMechanism,
+  roundPrivacyProblems,
+  validateRoundPrivacy,
+} from './privacy/distributed/round-privacy.ts';
 export { discreteGaussianSampler } from './privacy/sampling/discrete-gaussian.ts';
 export { addNoise, type IntegerSampler, sampleVector } from './privacy/sampling/integer-sampler.ts';
 export {

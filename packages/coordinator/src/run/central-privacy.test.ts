@@ -1,13 +1,12 @@
-import { accountantEpsilon, addAccountantEvent, createAccountantState, initCrypto } from '@petfl/core';
-import { describe, expect, it } from 'vitest';
 import {
-  addCentralNoise,
-  charge,
-  EMPTY_LEDGER,
-  GRID_STEPS,
-  noiseMultiplier,
-  roundMechanism,
-} from './central-privacy.ts';
+  accountantEpsilon,
+  addAccountantEvent,
+  createAccountantState,
+  initCrypto,
+  roundPrivacyMechanism,
+} from '@petfl/core';
+import { describe, expect, it } from 'vitest';
+import { addCentralNoise, charge, EMPTY_LEDGER, GRID_STEPS, noiseMultiplier } from './central-privacy.ts';
 
 const crypto = await initCrypto();
 
@@ -50,7 +49,13 @@ describe('central differential privacy (docs/learning.md §7)', () => {
   });
 
   it('accounts each round as one discrete Gaussian of the same shape, ρ within 2 % of the Gaussian’s', () => {
-    const mechanism = roundMechanism(1.2, 10_000);
+    const mechanism = roundPrivacyMechanism({
+      mechanism: 'central-gaussian',
+      clipNorm: 1,
+      dimension: 10_000,
+      noiseMultiplier: 1.2,
+    });
+    if (mechanism.kind !== 'discrete-gaussian') throw new Error(`unexpected ${mechanism.kind}`);
     const rho = mechanism.l2Sensitivity ** 2 / (2 * mechanism.sigma ** 2);
     expect(rho / (1 / (2 * 1.2 ** 2))).toBeGreaterThan(1);
     expect(rho / (1 / (2 * 1.2 ** 2))).toBeLessThan(1.02);
@@ -76,9 +81,17 @@ describe('central differential privacy (docs/learning.md §7)', () => {
       targetEpsilon: 3,
       delta: 1e-5,
       budgetEpsilon: 0,
+      participants: 1,
     } as const;
     const sigma = noiseMultiplier(privacy, 20);
-    const spent = accountantEpsilon(addAccountantEvent(createAccountantState(), roundMechanism(sigma, 5000), 20), 1e-5);
+    const spent = accountantEpsilon(
+      addAccountantEvent(
+        createAccountantState(),
+        roundPrivacyMechanism({ mechanism: 'central-gaussian', clipNorm: 1, dimension: 5000, noiseMultiplier: sigma }),
+        20,
+      ),
+      1e-5,
+    );
     expect(spent.value).toBeLessThanOrEqual(3);
     expect(spent.value).toBeGreaterThan(2.9);
     expect(noiseMultiplier({ ...privacy, targetEpsilon: 0, noiseMultiplier: 1.7 }, 20)).toBe(1.7);

@@ -22,17 +22,18 @@ import {
   accountantEpsilon,
   accountantRho,
   addAccountantEvent,
+  CENTRAL_GRID_STEPS,
   calibrateNoiseMultiplier,
   createAccountantState,
   createNoiseSampler,
-  type DiscreteGaussianMechanism,
+  type Mechanism,
   type PetCrypto,
   sigma2FromSigma,
 } from '@petfl/core';
 import type { RunSettings } from '../settings/schema.ts';
 
-/** Grid steps per C/n, over √P: the grid's rounding costs (1 + 1/(2·GRID_STEPS))² in ρ. */
-export const GRID_STEPS = 64;
+/** Grid steps per C/n, over √P: the grid's rounding costs (1 + 1/(2·GRID_STEPS))² in ρ (core's `roundPrivacyMechanism` accounts for it). */
+export const GRID_STEPS = CENTRAL_GRID_STEPS;
 
 export type PrivacySettings = NonNullable<RunSettings['privacy']>;
 
@@ -46,7 +47,10 @@ export interface PrivacyLedger {
 export const EMPTY_LEDGER: PrivacyLedger = { accountant: createAccountantState(), spent: [] };
 
 /** The noise multiplier σ on the sum: the setting, or solved from the target ε over the run's rounds. */
-export function noiseMultiplier(privacy: PrivacySettings, rounds: number): number {
+export function noiseMultiplier(
+  privacy: Pick<PrivacySettings, 'targetEpsilon' | 'noiseMultiplier' | 'delta'>,
+  rounds: number,
+): number {
   if (privacy.targetEpsilon === 0) return privacy.noiseMultiplier;
   const gaussian = calibrateNoiseMultiplier({
     targetEpsilon: privacy.targetEpsilon,
@@ -58,16 +62,10 @@ export function noiseMultiplier(privacy: PrivacySettings, rounds: number): numbe
   return gaussian * (1 + 1 / (2 * GRID_STEPS));
 }
 
-/** The mechanism one round releases, in grid units. */
-export function roundMechanism(sigma: number, modelLength: number): DiscreteGaussianMechanism {
-  const K = GRID_STEPS * Math.sqrt(modelLength);
-  return { kind: 'discrete-gaussian', sigma: sigma * K, l2Sensitivity: K + Math.sqrt(modelLength) / 2 };
-}
-
 /** The ledger after one more round, and the ε it would have spent in total. */
 export function charge(
   ledger: PrivacyLedger,
-  mechanism: DiscreteGaussianMechanism,
+  mechanism: Mechanism,
   delta: number,
 ): { readonly accountant: AccountantState; readonly epsilon: number } {
   const accountant = addAccountantEvent(ledger.accountant, mechanism);

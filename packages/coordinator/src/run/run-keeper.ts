@@ -10,20 +10,20 @@
  * model is already the latest is not applied twice.
  */
 
-import { globalLength, type PetCrypto } from '@petfl/core';
+import {
+  globalLength,
+  isDistributed,
+  type PetCrypto,
+  type RoundPrivacy,
+  releaseAverage,
+  roundedNormBound,
+  roundPrivacyMechanism,
+} from '@petfl/core';
 import type { Logger } from '../logger.ts';
 import type { RunSettings } from '../settings/schema.ts';
 import type { ModelStore } from '../store/model-store.ts';
 import { StoreError } from '../store/store-error.ts';
-import {
-  addCentralNoise,
-  charge,
-  EMPTY_LEDGER,
-  noiseMultiplier,
-  type PrivacySettings,
-  roundMechanism,
-  spent,
-} from './central-privacy.ts';
+import { addCentralNoise, charge, EMPTY_LEDGER, type PrivacySettings, spent } from './central-privacy.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type RunCheckpoint } from './checkpoint.ts';
 import { createStrategy, StrategyStateError } from './strategy/strategy.ts';
 import { advanceRun, isEvaluationRound, MAX_EVALUATIONS, type RunPoint, startRun } from './training-run.ts';
@@ -46,14 +46,17 @@ export interface RunInfo {
    */
   readonly nextRound: 'train' | 'evaluate';
   /**
-   * Central differential privacy (docs/learning.md §7), or null: participants clip their updates
-   * to `clipNorm` (also in the layout); the coordinator adds noise of σ·clipNorm to the sum.
+   * Differential privacy (docs/privacy.md), or null: participants clip their updates to `clipNorm`
+   * (also in the layout); the noise on the sum is σ·clipNorm — added by the coordinator
+   * (central-gaussian) or by the participants before masking (skellam, distributed-discrete-gaussian).
    */
   readonly privacy: {
     readonly mechanism: PrivacySettings['mechanism'];
     readonly clipNorm: number;
-    /** σ, as set or as solved from the target ε. */
+    /** σ, as set or as solved from the target ε (for distributed noise: the sum's, over Δ₂). */
     readonly noiseMultiplier: number;
+    /** The promise every round announces in its parameters (`GET /params`), as participants check it. */
+    readonly round: RoundPrivacy;
     readonly delta: number;
     /** ε spent so far at δ, and ρ (zCDP; dpsa4fl's ε²/2-zCDP form is √(2ρ)). */
     readonly epsilon: number;
@@ -97,15 +100,27 @@ export class RunKeeper {
   private readonly log: Logger;
   private readonly initial: ArrayLike<number> | undefined;
   private readonly crypto: PetCrypto;
-  /** σ of the run's central differential privacy (0 without). */
-  private readonly sigma: number;
+  /** What every round of the run promises (round-privacy.ts), or undefined without differential privacy. */
+  private readonly promise: RoundPrivacy | undefined;
   /** The latest point read or written, by the round of its model. */
   private cached: RunPoint | undefined;
 
-  constructor(settings: RunSettings, models: ModelStore, crypto: PetCrypto, log: Logger, initial?: ArrayLike<number>) {
+  constructor(
+    settings: RunSettings,
+    models: ModelStore,
+    crypto: PetCrypto,
+    log: Logger,
+    initial?: ArrayLike<number>,
+    promise?: RoundPrivacy,
+  ) {
     this.settings = settings;
     this.crypto = crypto;
-    this.sigma = settings.privacy === null ? 0 : noiseMultiplier(settings.privacy, settings.rounds);
+    if ((settings.privacy === null) !== (promise === undefined)) {
+      throw new RangeError(
+        'RunKeeper: differential privacy needs the rounds’ promise (round-privacy.ts), and only then',
+      );
+    }
+    this.promise = promise;
     this.strategy = createStrategy(settings.strategy);
     this.models = models;
     this.log = log;
@@ -175,21 +190,23 @@ export class RunKeeper {
       this.log.warn({ roundId, restoredFrom: restore }, 'run restored: this round’s updates set aside');
     } else {
       point =
-        this.settings.privacy === null
+        this.settings.privacy === null || this.promise === undefined
           ? advanceRun(this.settings, this.strategy, from, roundId, average)
-          : this.privateStep(this.settings.privacy, from, roundId, average, count);
+          : this.privateStep(this.settings.privacy, this.promise, from, roundId, average, count);
     }
     await this.models.saveCheckpoint(roundId, encodeCheckpoint(point.checkpoint));
     return { point, endedNow: point.checkpoint.ended !== null && from.checkpoint.ended === null };
   }
 
   /**
-   * A round under central differential privacy: charged to the ledger first — a round that would
-   * spend more than the budget is not released (its updates are set aside and the run ends) —
-   * then the average update gets its noise and the strategy steps on it.
+   * A round under differential privacy: charged to the ledger first — a round that would spend
+   * more than the budget is not released (its updates are set aside and the run ends) — then the
+   * average update gets its noise (central), or is turned back from the participants' noised
+   * integer units into an update (distributed), and the strategy steps on it.
    */
   private privateStep(
     privacy: PrivacySettings,
+    promise: RoundPrivacy,
     from: RunPoint,
     roundId: number,
     average: Float64Array,
@@ -197,7 +214,7 @@ export class RunKeeper {
   ): RunPoint {
     const ledger = from.checkpoint.privacy ?? EMPTY_LEDGER;
     const P = this.settings.layout.modelLength;
-    const charged = charge(ledger, roundMechanism(this.sigma, P), privacy.delta);
+    const charged = charge(ledger, roundPrivacyMechanism(promise), privacy.delta);
     if (privacy.budgetEpsilon > 0 && charged.epsilon > privacy.budgetEpsilon) {
       const already = spent(ledger, privacy.delta).epsilon;
       return {
@@ -216,7 +233,8 @@ export class RunKeeper {
       };
     }
     const noisy = average.slice();
-    addCentralNoise(this.crypto, noisy.subarray(0, P), count, privacy.clipNorm, this.sigma);
+    if (isDistributed(promise)) noisy.set(releaseAverage(promise, average.subarray(0, P)), 0);
+    else addCentralNoise(this.crypto, noisy.subarray(0, P), count, privacy.clipNorm, promise.noiseMultiplier);
     const point = advanceRun(this.settings, this.strategy, from, roundId, noisy);
     return {
       model: point.model,
@@ -280,12 +298,14 @@ export class RunKeeper {
 
   private privacyInfo(checkpoint: RunCheckpoint): RunInfo['privacy'] {
     const privacy = this.settings.privacy;
-    if (privacy === null) return null;
+    const promise = this.promise;
+    if (privacy === null || promise === undefined) return null;
     const used = spent(checkpoint.privacy ?? EMPTY_LEDGER, privacy.delta);
     return {
       mechanism: privacy.mechanism,
       clipNorm: privacy.clipNorm,
-      noiseMultiplier: this.sigma,
+      noiseMultiplier: sumNoiseMultiplier(promise),
+      round: promise,
       delta: privacy.delta,
       epsilon: used.epsilon,
       rho: used.rho,
@@ -308,4 +328,14 @@ export class RunKeeper {
       epsilonByRound: checkpoint.privacy?.spent ?? [],
     };
   }
+}
+
+/** σ of a promise: the noise on the sum over the sensitivity (Δ₂ in units for distributed noise). */
+export function sumNoiseMultiplier(promise: RoundPrivacy): number {
+  if (!isDistributed(promise)) return promise.noiseMultiplier;
+  const variance =
+    promise.mechanism === 'skellam'
+      ? 2 * promise.participants * promise.noise
+      : promise.participants * promise.noise ** 2;
+  return Math.sqrt(variance) / roundedNormBound(promise.scale, promise.dimension);
 }

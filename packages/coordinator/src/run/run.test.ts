@@ -10,12 +10,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type DistributedRoundPrivacy,
   decodeGlobalModel,
+  decodeRoundParameters,
   encodeContribution,
   type GlobalModel,
   maskParams,
+  privatizeUpdate,
   type RoundParameters,
+  releaseAverage,
   type VectorLayout,
+  verifyRoundPrivacy,
 } from '@petfl/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Harness, identities, runRound, startHarness, testSettings } from '../../test-support/harness.ts';
@@ -37,6 +42,7 @@ import { FsModelStore } from '../store/fs-model-store.ts';
 import { MemoryModelStore } from '../store/memory-model-store.ts';
 import { RedisCoordinatorStore } from '../store/redis-store.ts';
 import { decodeCheckpoint } from './checkpoint.ts';
+import { epsilonOverRounds } from './round-privacy.ts';
 
 const P = 20;
 const unreachable = await probeRedisFor('training-run restart tests');
@@ -555,4 +561,95 @@ describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('a restarted train
     expect(stateB.runRound).toBe(ROUNDS);
     expect(stateB.evaluations.map((e) => e.values)).toEqual(stateA.evaluations.map((e) => e.values));
   });
+});
+
+describe('a training run with distributed noise (docs/privacy.md §2)', () => {
+  const ddpEnv = (mechanism: string, extra: Record<string, string> = {}) =>
+    runEnv({
+      PETFL_RUN_STRATEGY: 'fedavg',
+      PETFL_RUN_SERVER_LEARNING_RATE: '1',
+      PETFL_RUN_CONTROL_VARIATES: 'false',
+      PETFL_RUN_METRICS: '',
+      PETFL_RUN_PRIVACY_MECHANISM: mechanism,
+      PETFL_RUN_PRIVACY_CLIP_NORM: '0.5',
+      PETFL_RUN_PRIVACY_NOISE_MULTIPLIER: '0.5',
+      PETFL_RUN_PRIVACY_PARTICIPANTS: '10',
+      PETFL_SAFETY_SCALAR_MIN: '1',
+      PETFL_SAFETY_SCALAR_MAX: '1',
+      ...extra,
+    });
+
+  it('refuses settings whose noise the rounds could not carry', () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        testSettings(env);
+      } catch (error) {
+        return (error as { problems: readonly string[] }).problems.join('\n');
+      }
+      return '';
+    };
+    expect(problemsOf(ddpEnv('skellam', { PETFL_PET_UPDATE_COUNT_MIN: '3' }))).toMatch(
+      /pet\.update\.count\.min \(3\) must be at least run\.privacy\.participants/,
+    );
+    expect(problemsOf(ddpEnv('skellam', { PETFL_SAFETY_SCALAR_MIN: '2', PETFL_SAFETY_SCALAR_MAX: '2' }))).toMatch(
+      /scalar_max = 1/,
+    );
+    expect(
+      problemsOf(
+        ddpEnv('distributed-discrete-gaussian', {
+          PETFL_RUN_PRIVACY_NOISE_MULTIPLIER: '100',
+          PETFL_RUN_PRIVACY_PARTICIPANTS: '1',
+          PETFL_MASK_BOUND: 'b0',
+        }),
+      ),
+    ).toMatch(/choose a larger bound/);
+    expect(problemsOf(ddpEnv('skellam'))).toBe('');
+  });
+
+  for (const mechanism of ['skellam', 'distributed-discrete-gaussian'] as const) {
+    it(`${mechanism}: announces the promise bound into the seed, releases γ·Σk/n and charges the ledger`, async () => {
+      const h = await start(ddpEnv(mechanism));
+      const pool = identities(h.crypto, 80, 77);
+      const params = decodeRoundParameters(await (await h.fetch('/params')).json());
+      const promise = params.privacy as DistributedRoundPrivacy;
+      expect(promise).toMatchObject({ mechanism, clipNorm: 0.5, dimension: P, participants: 10 });
+      expect(() => verifyRoundPrivacy(h.crypto, params)).not.toThrow();
+      const info = (await (await h.fetch('/run')).json()) as { run: { privacy: { round: unknown } } };
+      expect(info.run.privacy.round).toEqual(promise);
+
+      for (let round = 1; round <= 2; round++) {
+        const before = await latest(h);
+        const learn = learner(h.settings.run.layout, before, 0, () => 1);
+        const sent: Float64Array[] = [];
+        const run = await runRound(h, pool, { sum: 3, update: 10 }, 50 + round, {
+          contribution: (i, roundParams) => {
+            // What the SDK does before masking when the round promises distributed noise.
+            const model = privatizeUpdate(
+              h.crypto,
+              roundParams.privacy as DistributedRoundPrivacy,
+              roundParams.maskConfig,
+              learn(i).model,
+            );
+            sent.push(model);
+            return { model, scalar: 1 };
+          },
+        });
+        const sums = new Float64Array(P);
+        for (const v of sent) for (let j = 0; j < P; j++) sums[j] = (sums[j] as number) + (v[j] as number);
+        const released = releaseAverage(
+          promise,
+          sums.map((s) => s / sent.length),
+        );
+        for (let j = 0; j < P; j++) {
+          const step = (run.global.model[j] as number) - (before.model[j] as number);
+          expect(Math.abs(step - (released[j] as number))).toBeLessThan(1e-6);
+        }
+      }
+      const r = (await report(h)) as RunReportJson & { epsilonByRound: { roundId: number; epsilon: number }[] };
+      expect(r.epsilonByRound.map((e) => e.epsilon)).toEqual([
+        expect.closeTo(epsilonOverRounds(promise, 1, 1e-5), 9),
+        expect.closeTo(epsilonOverRounds(promise, 2, 1e-5), 9),
+      ]);
+    });
+  }
 });

@@ -21,6 +21,7 @@ import {
   validateVectorLayout,
 } from '@petfl/core';
 import * as v from 'valibot';
+import { runRoundPrivacy } from '../run/round-privacy.ts';
 import {
   DEFAULT_STRATEGY_SETTINGS,
   STRATEGY_NAMES,
@@ -457,10 +458,14 @@ const earlyStoppingSchema = table({
   relative: flag,
 });
 
-/** `[run.privacy]`: central differential privacy (docs/learning.md §7). */
+/** `[run.privacy]`: differential privacy, central or distributed (docs/privacy.md). */
 const privacySchema = table({
-  mechanism: oneOf(['none', 'central-gaussian'], '"none" or "central-gaussian"'),
+  mechanism: oneOf(
+    ['none', 'central-gaussian', 'skellam', 'distributed-discrete-gaussian'],
+    '"none", "central-gaussian", "skellam" or "distributed-discrete-gaussian"',
+  ),
   clip_norm: num('a number > 0', (n) => n > 0),
+  participants: int(1, 1_000_000),
   noise_multiplier: num('a number ≥ 0', (n) => n >= 0),
   target_epsilon: num('a number ≥ 0', (n) => n >= 0),
   delta: num('a number in (0, 1)', (n) => n > 0 && n < 1),
@@ -525,8 +530,8 @@ const runSchema = v.pipe(
     [['privacy'], ['send'], ['control_variates'], ['metrics']],
     (run) => {
       if (run.privacy.mechanism === 'none') return undefined;
-      if (run.send !== 'update') return 'central differential privacy needs send = "update" (clipped updates)';
-      if (run.control_variates) return 'central differential privacy does not cover control variates: turn them off';
+      if (run.send !== 'update') return 'differential privacy needs send = "update" (clipped updates)';
+      if (run.control_variates) return 'differential privacy does not cover control variates: turn them off';
       if (run.metrics.length > 0) {
         return 'federated metrics would be released without noise: set run.metrics = [] under differential privacy';
       }
@@ -559,6 +564,11 @@ const runSchema = v.pipe(
     ['early_stopping', 'patience'],
   ),
 );
+
+/** Whether participants add the noise (docs/privacy.md §2). */
+export function isDistributedMechanism(mechanism: string): boolean {
+  return mechanism === 'skellam' || mechanism === 'distributed-discrete-gaussian';
+}
 
 /** The strategy's hyper-parameters: the file's, or the strategy's defaults for those it leaves "default". */
 function strategySettings(run: {
@@ -627,6 +637,8 @@ function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) 
         : {
             mechanism: privacy.mechanism,
             clipNorm: privacy.clip_norm,
+            /** Distributed noise: the sum carries the noise of at least this many participants. */
+            participants: privacy.participants,
             noiseMultiplier: privacy.noise_multiplier,
             targetEpsilon: privacy.target_epsilon,
             delta: privacy.delta,
@@ -645,6 +657,38 @@ export function settingsSchema(context: SettingsContext) {
         tree.run.enabled && tree.run.privacy.mechanism !== 'none' && tree.safety.scalarMin !== tree.safety.scalarMax
           ? 'differential privacy calibrates its noise to equal scalars: set safety.scalar_min = safety.scalar_max'
           : undefined,
+      ['run', 'privacy', 'mechanism'],
+    ),
+    rule<v.InferOutput<ReturnType<typeof settingsTable>>>(
+      [['run'], ['safety']],
+      (tree) =>
+        tree.run.enabled && isDistributedMechanism(tree.run.privacy.mechanism) && tree.safety.scalarMax !== 1
+          ? 'distributed noise is added in exact integer units: set safety.scalar_min = safety.scalar_max = 1'
+          : undefined,
+      ['run', 'privacy', 'mechanism'],
+    ),
+    rule<v.InferOutput<ReturnType<typeof settingsTable>>>(
+      [['run'], ['pet']],
+      (tree) =>
+        tree.run.enabled &&
+        isDistributedMechanism(tree.run.privacy.mechanism) &&
+        tree.pet.update.count.min < tree.run.privacy.participants
+          ? `the noise is shared by ${tree.run.privacy.participants} participants: ` +
+            `pet.update.count.min (${tree.pet.update.count.min}) must be at least run.privacy.participants`
+          : undefined,
+      ['run', 'privacy', 'participants'],
+    ),
+    // The mask config must hold the participants' noise (docs/privacy.md §2).
+    rule<v.InferOutput<ReturnType<typeof settingsTable>>>(
+      [['run'], ['mask'], ['model']],
+      (tree) => {
+        try {
+          runRoundPrivacy({ mask: tree.mask, run: runSettings(tree.run, tree.model.length) });
+        } catch (error) {
+          return error instanceof Error ? error.message.replace(/^privacy: /, '') : String(error);
+        }
+        return undefined;
+      },
       ['run', 'privacy', 'mechanism'],
     ),
     // With a run, `[model] length` is the model's weights P and the masked vector (the rounds'

@@ -39,6 +39,7 @@ import { type Clock, systemClock } from '../clock.ts';
 import { CoordinatorError } from '../errors.ts';
 import { type Logger, pkTag, silentLogger } from '../logger.ts';
 import type { EvaluationRecord } from '../run/checkpoint.ts';
+import { runRoundPrivacy } from '../run/round-privacy.ts';
 import { type RunInfo, RunKeeper, type RunReport } from '../run/run-keeper.ts';
 import type { RunPoint } from '../run/training-run.ts';
 import { changePetSettings, type Settings } from '../settings.ts';
@@ -275,7 +276,14 @@ export class Coordinator {
     this.allowlist = admission.kind === 'allowlist' ? new Set(admission.allowlist) : undefined;
     this.ingest = deps.ingest ?? inProcessIngest(deps.crypto);
     this.run = deps.settings.run.enabled
-      ? new RunKeeper(deps.settings.run, deps.models, deps.crypto, this.log, deps.initialModel)
+      ? new RunKeeper(
+          deps.settings.run,
+          deps.models,
+          deps.crypto,
+          this.log,
+          deps.initialModel,
+          runRoundPrivacy(deps.settings),
+        )
       : undefined;
   }
 

@@ -19,10 +19,13 @@ import {
   encodeSumDict,
   encodeUpdateSeedDict,
   type PetCrypto,
+  privacyRoundSeed,
   type RoundParameters,
   type RoundParametersJson,
+  type RoundPrivacy,
   SEED_BYTES,
 } from '@petfl/core';
+import { runRoundPrivacy } from '../run/round-privacy.ts';
 import type { Settings } from '../settings.ts';
 import type {
   CoordinatorStore,
@@ -82,8 +85,8 @@ export function chunkBudget(settings: Settings): ChunkBudget {
   };
 }
 
-function paramsOf(record: RoundRecord): RoundParameters {
-  return {
+function paramsOf(record: RoundRecord, privacy: RoundPrivacy | undefined): RoundParameters {
+  const params = {
     roundId: record.roundId,
     coordinatorPk: record.roundPublicKey,
     sumProbability: record.pet.sum.probability,
@@ -92,10 +95,16 @@ function paramsOf(record: RoundRecord): RoundParameters {
     maskConfig: record.maskConfig,
     modelLength: record.modelLength,
   };
+  return privacy === undefined ? params : { ...params, privacy };
 }
 
-function mirror(record: RoundRecord, budget: ChunkBudget, instance: string): LiveRound {
-  const params = paramsOf(record);
+function mirror(
+  record: RoundRecord,
+  budget: ChunkBudget,
+  instance: string,
+  privacy: RoundPrivacy | undefined,
+): LiveRound {
+  const params = paramsOf(record, privacy);
   return {
     record,
     keyPair: { publicKey: record.roundPublicKey, secretKey: record.roundSecretKey },
@@ -128,6 +137,8 @@ export function openRound(
 ): LiveRound {
   // SECURITY: a fresh round key pair per round; the secret lives in the round record until endRound.
   const keyPair = crypto.encryptKeyPair();
+  // A round that promises privacy commits to it in its seed, which every task signature signs (ADR 0012).
+  const privacy = runRoundPrivacy(settings);
   const record: RoundRecord = {
     v: 1,
     roundId,
@@ -137,12 +148,12 @@ export function openRound(
     phaseDurationsMs: {},
     roundPublicKey: keyPair.publicKey,
     roundSecretKey: keyPair.secretKey,
-    seed: crypto.randomBytes(SEED_BYTES),
+    seed: privacy === undefined ? crypto.randomBytes(SEED_BYTES) : privacyRoundSeed(crypto, keyPair.publicKey, privacy),
     pet,
     maskConfig: settings.mask,
     modelLength: settings.model.length,
   };
-  return mirror(record, chunkBudget(settings), instance);
+  return mirror(record, chunkBudget(settings), instance, privacy);
 }
 
 /** Rebuilds the mirror of a persisted round from the store (restart, or an instance joining). */
@@ -152,7 +163,7 @@ export async function restoreRound(
   settings: Settings,
   instance: string,
 ): Promise<LiveRound> {
-  const round = mirror(record, chunkBudget(settings), instance);
+  const round = mirror(record, chunkBudget(settings), instance, runRoundPrivacy(settings));
   await reloadRound(store, round);
   return round;
 }
