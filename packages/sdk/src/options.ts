@@ -10,6 +10,7 @@ import type { FetchLike } from './client/http-client.ts';
 import { ParticipantInitError } from './errors.ts';
 import { LOG_LEVELS, type LoggerLike, type LogLevel } from './logger.ts';
 import type { AbortSignalLike, StateStore } from './state-machine/io.ts';
+import { type ParticipantPrivacyOptions, privacyOptionsProblems } from './state-machine/privacy.ts';
 import { DEFAULT_STORE_KEY } from './state-machine/run.ts';
 
 export interface ParticipantOptions {
@@ -51,6 +52,12 @@ export interface ParticipantOptions {
   readonly pollMs?: number;
   /** Longest wait between polls (default 5000 ms). */
   readonly maxPollMs?: number;
+  /**
+   * The participant's own differential-privacy limit (docs/privacy.md §3): it recomputes ε from
+   * each round's announced promise with its own accountant and sits out (lastError 'privacy-limit')
+   * any round that would take its total over `maxEpsilon` at `delta`, or that promises none.
+   */
+  readonly privacy?: ParticipantPrivacyOptions;
 }
 
 export interface ResolvedOptions {
@@ -66,6 +73,7 @@ export interface ResolvedOptions {
   readonly onError: ((error: Error) => void) | undefined;
   readonly pollMs: number | undefined;
   readonly maxPollMs: number | undefined;
+  readonly privacy: ParticipantPrivacyOptions | undefined;
 }
 
 /** An http(s) URL with a host and no query or fragment; checked without the platform's `URL`. */
@@ -105,6 +113,11 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) bad(field, 'an integer ≥ 1', value);
   }
   if (onError !== undefined && typeof onError !== 'function') bad('onError', 'a function', onError);
+  const { privacy } = options;
+  if (privacy !== undefined) {
+    const problems = privacyOptionsProblems(privacy);
+    if (problems.length > 0) throw new ParticipantInitError(`options.privacy: ${problems.join('; ')}`);
+  }
   if (token !== undefined) {
     const invalid = invalidTokenSource(token);
     // SECURITY: the message says what kind of value came, never the value (a token, perhaps a near miss).
@@ -126,5 +139,6 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     onError,
     pollMs,
     maxPollMs,
+    privacy: privacy === undefined ? undefined : { maxEpsilon: privacy.maxEpsilon, delta: privacy.delta },
   };
 }

@@ -257,6 +257,7 @@ class Runtime implements ParticipantRuntime {
         client: this.client,
         localModel: (roundId) => this.localModel(roundId),
         onGlobalModel: (global) => this.deliverGlobalModel(global),
+        ...(options.privacy === undefined ? {} : { privacy: options.privacy }),
       },
       saver,
       clock: this.clock,

@@ -33,6 +33,7 @@
  */
 
 import {
+  type AccountantState,
   decodeRoundParameters,
   ENCRYPT_PUBLIC_KEY_BYTES,
   type EncryptKeyPair,
@@ -41,9 +42,11 @@ import {
   SIGNATURE_BYTES,
   SIGNING_PUBLIC_KEY_BYTES,
   TAGS,
+  validateAccountantState,
 } from '@petfl/core';
 import { ParticipantRestoreError } from './errors.ts';
 import { decodeFramed, describe, encodeFramed } from './plain-data.ts';
+import { MAX_LEDGER_ROUNDS, type PrivacyLedger } from './state-machine/privacy.ts';
 import {
   type AwaitingPhase,
   messageCount,
@@ -154,6 +157,7 @@ export function validateState(value: unknown, resolvePayload?: PayloadResolver):
     phase = v.phase(state['phase'], 'phase', round !== undefined);
   }
 
+  const privacyLedger = state['privacyLedger'] === undefined ? undefined : v.privacyLedger(state['privacyLedger']);
   return {
     v: STATE_VERSION,
     identity: { publicKey, secretKey },
@@ -162,6 +166,7 @@ export function validateState(value: unknown, resolvePayload?: PayloadResolver):
     lastGlobalModelRound,
     lastError,
     phase,
+    ...(privacyLedger === undefined ? {} : { privacyLedger }),
   };
 }
 
@@ -203,6 +208,27 @@ class Validator {
       this.fail(field, 'undefined or an integer ≥ 0', value);
     }
     return value;
+  }
+
+  /** The participant's privacy ledger (docs/privacy.md §3): the accountant's own validator, and round ids. */
+  privacyLedger(value: unknown): PrivacyLedger {
+    const ledger = this.object(value, 'privacyLedger');
+    let accountant: AccountantState;
+    try {
+      accountant = validateAccountantState(ledger['accountant']);
+    } catch (cause) {
+      const message = cause instanceof Error ? cause.message : String(cause);
+      throw new ParticipantRestoreError(`${this.what}.privacyLedger.accountant: ${message}`, { cause });
+    }
+    const rounds = ledger['rounds'];
+    if (
+      !Array.isArray(rounds) ||
+      rounds.length > MAX_LEDGER_ROUNDS ||
+      !rounds.every((r) => typeof r === 'number' && Number.isSafeInteger(r) && r >= 0)
+    ) {
+      this.fail('privacyLedger.rounds', `a list of at most ${MAX_LEDGER_ROUNDS} round ids`, rounds);
+    }
+    return { accountant, rounds: [...(rounds as number[])] };
   }
 
   round(value: unknown): NonNullable<ParticipantState['round']> {

@@ -29,6 +29,10 @@ export interface TestCoordinatorOptions {
   readonly sum2?: PhaseOptions;
   readonly modelLength?: number;
   readonly data?: 'f32' | 'f64';
+  /** `safety.scalar_min` (default 0), and then `scalar_max` too: differential privacy needs equal scalars. */
+  readonly scalarMin?: number;
+  /** TOML tables appended to the settings (e.g. a `[run]` with `[run.privacy]`). */
+  readonly extraToml?: string;
 }
 
 export interface TestCoordinator {
@@ -55,7 +59,8 @@ port = 0
 admin_token = "test-admin"
 [safety]
 allow_unsafe_small_rounds = true
-scalar_min = 0
+scalar_min = ${options.scalarMin ?? 0}
+${options.scalarMin === undefined ? '' : `scalar_max = ${options.scalarMin}`}
 [pet.sum]
 probability = ${sum.probability}
 ${phase(sum)}
@@ -71,6 +76,7 @@ bound = "b2"
 model = "m3"
 [model]
 length = ${options.modelLength ?? 8}
+${options.extraToml ?? ''}
 `,
     {},
   );

@@ -12,6 +12,7 @@
 
 import type { GlobalModel, PetCrypto } from '@petfl/core';
 import type { CoordinatorClient } from '../client/coordinator-client.ts';
+import type { ParticipantPrivacyOptions } from './privacy.ts';
 
 /** The part of the platform's `AbortSignal` the SDK uses; a real `AbortSignal` fits. */
 export interface AbortSignalLike {
@@ -60,4 +61,6 @@ export interface StepIo {
   onGlobalModel?(model: GlobalModel): void;
   /** Largest payload sent as one message; larger ones are split into chunks (default 1 MiB). */
   readonly maxChunkData?: number;
+  /** The participant's own privacy limit (`options.privacy`, docs/privacy.md §3): rounds over it are sat out. */
+  readonly privacy?: ParticipantPrivacyOptions;
 }

@@ -27,6 +27,7 @@ import {
   type SigningKeyPair,
 } from '@petfl/core';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../client/coordinator-client.ts';
+import type { PrivacyLedger } from './privacy.ts';
 
 /**
  * 2: the sending phase holds the unsealed payload and progress (state-codec.ts); 1 held every
@@ -124,6 +125,11 @@ export interface ParticipantState {
   readonly lastGlobalModelRound: number | undefined;
   readonly lastError: ParticipantError | undefined;
   readonly phase: Phase;
+  /**
+   * The ε this participant's data has spent: one event per round it sent an update in under a
+   * privacy promise (docs/privacy.md §3); absent until the first such round.
+   */
+  readonly privacyLedger?: PrivacyLedger;
 }
 
 /** A state whose round is known. */

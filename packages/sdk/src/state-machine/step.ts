@@ -131,6 +131,7 @@ function plainRound(params: RoundParameters): RoundParameters {
     seed: params.seed.slice(),
     maskConfig: { group, data, bound, model },
     modelLength: params.modelLength,
+    ...(params.privacy === undefined ? {} : { privacy: { ...params.privacy } }),
   };
 }
 

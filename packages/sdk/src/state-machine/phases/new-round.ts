@@ -6,15 +6,23 @@
  * pair and the sum phase; update → the update phase; none → awaiting.
  */
 
-import { type GlobalModel, selectTask } from '@petfl/core';
+import { type GlobalModel, selectTask, verifyRoundPrivacy } from '@petfl/core';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../../client/coordinator-client.ts';
 import type { StepIo } from '../io.ts';
+import { privacyRefusal } from '../privacy.ts';
 import { assertNever, type ParticipantState, type PhaseState, participantError } from '../state.ts';
 import { callbackError, complete, type StepResult } from '../step-result.ts';
 
 export async function newRound(state: PhaseState<'new-round'>, io: StepIo): Promise<StepResult> {
   const { round } = state;
   const next = await deliverGlobalModel(state, io);
+  // A round whose seed does not commit to the privacy it announces may have been given a changed
+  // promise (ADR 0012): no task in it.
+  try {
+    verifyRoundPrivacy(io.crypto, round);
+  } catch (error) {
+    return complete({ ...next, lastError: participantError(error, round.roundId), phase: { kind: 'awaiting' } });
+  }
   // SECURITY: the identity secret key (owned by the state) signs the two task signatures.
   const selection = selectTask(io.crypto, round.seed, state.identity.secretKey, {
     sum: round.sumProbability,
@@ -30,6 +38,11 @@ export async function newRound(state: PhaseState<'new-round'>, io: StepIo): Prom
     }
     case 'update':
       if (updateSignature === undefined) throw new Error('selectTask: an update task without an update signature');
+      {
+        // Over the participant's own ε limit: sit out before the app trains for nothing.
+        const refusal = privacyRefusal(next.privacyLedger, round, io.privacy);
+        if (refusal !== undefined) return complete({ ...next, lastError: refusal, phase: { kind: 'awaiting' } });
+      }
       return complete({ ...next, phase: { kind: 'update', sumSignature, updateSignature } });
     case 'none':
       return complete({ ...next, phase: { kind: 'awaiting' } });

@@ -21,13 +21,14 @@ import {
   compareBytes,
   dictionaryKeyBytes,
   type EncryptKeyPair,
+  isDistributed,
   isPetError,
   SEED_BYTES,
   signSeedsRequest,
 } from '@petfl/core';
 import type { StepIo } from '../io.ts';
 import type { PhaseState } from '../state.ts';
-import { complete, pending, type StepResult } from '../step-result.ts';
+import { abandonRound, complete, pending, type StepResult } from '../step-result.ts';
 import { startSending } from './sending.ts';
 
 export async function sum2(state: PhaseState<'sum2'>, io: StepIo): Promise<StepResult> {
@@ -54,6 +55,19 @@ export async function sum2(state: PhaseState<'sum2'>, io: StepIo): Promise<StepR
     } finally {
       io.crypto.wipe(seed);
     }
+  }
+  // Distributed noise (docs/privacy.md §2): the sum carries the promised noise only with at least
+  // `participants` updates in it. With fewer, this sum participant does not help unmask it.
+  const privacy = round.privacy;
+  const opened = seeds.size - rejectedSeeds.length;
+  if (privacy !== undefined && isDistributed(privacy) && opened < privacy.participants) {
+    return abandonRound(state, io, {
+      code: 'privacy-limit',
+      message:
+        `round ${round.roundId}: ${opened} update${opened === 1 ? '' : 's'} to unmask, fewer than the ` +
+        `${privacy.participants} whose noise the promise counts on; no mask sent`,
+      roundId: round.roundId,
+    });
   }
   rejectedSeeds.sort(compareBytes); // protocol.md §3.5: equal reports encode equally
   const payload = {

@@ -6,9 +6,18 @@
  * payload (§3.4). Then it awaits the next round.
  */
 
-import { Masker, PetError } from '@petfl/core';
+import {
+  clipL2,
+  isDistributed,
+  Masker,
+  type PetCrypto,
+  PetError,
+  privatizeUpdate,
+  type RoundParameters,
+} from '@petfl/core';
 import type { StepIo } from '../io.ts';
-import type { PhaseState } from '../state.ts';
+import { chargeRound, privacyRefusal } from '../privacy.ts';
+import { type PhaseState, participantError } from '../state.ts';
 import { abandonRound, callbackError, complete, pending, type StepResult } from '../step-result.ts';
 import { startSending } from './sending.ts';
 
@@ -44,9 +53,26 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
     });
   }
 
+  // The round's privacy promise (docs/privacy.md): within the participant's own limit, the update
+  // clipped (and, for distributed noise, noised in integer units) before it is masked; the round is
+  // charged to the participant's ledger with the payload, before anything is sent.
+  let toMask: ArrayLike<number> = model;
+  let charged: PhaseState<'update'> = state;
+  if (round.privacy !== undefined) {
+    const refusal = privacyRefusal(state.privacyLedger, round, io.privacy);
+    if (refusal !== undefined) return abandonRound(state, io, refusal);
+    try {
+      toMask = privateVector(io.crypto, round, model, state.scalar);
+    } catch (error) {
+      return abandonRound(state, io, participantError(error, round.roundId));
+    }
+    const privacyLedger = chargeRound(state.privacyLedger, round);
+    charged = privacyLedger === undefined ? state : { ...state, privacyLedger };
+  }
+
   // SECURITY: `seed` is this update's mask seed; it leaves this function only sealed to the sum
   // participants' ephemeral keys and is wiped below.
-  const { seed, masked } = new Masker(io.crypto, round.maskConfig).mask(model, state.scalar);
+  const { seed, masked } = new Masker(io.crypto, round.maskConfig).mask(toMask, state.scalar);
   const localSeedDict = new Map<string, Uint8Array>();
   try {
     for (const [sumParticipantPk, ephemeralPk] of sums) {
@@ -64,7 +90,34 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
     kind: 'update',
     update: { sumSignature, updateSignature, maskedModel: masked, localSeedDict },
   } as const;
-  return complete(startSending(state, io, payload, { kind: 'awaiting' }));
+  return complete(startSending(charged, io, payload, { kind: 'awaiting' }));
+}
+
+/**
+ * What a participant masks under the round's promise: the model clipped to the round's L2 norm;
+ * with distributed noise, clipped, rounded and noised in integer units (@petfl/core
+ * `privatizeUpdate`), which needs scalar 1 (the units are exact only then).
+ */
+function privateVector(
+  crypto: PetCrypto,
+  round: RoundParameters,
+  model: ArrayLike<number>,
+  scalar: number,
+): Float64Array {
+  const privacy = round.privacy;
+  if (privacy === undefined) return Float64Array.from(model);
+  if (!isDistributed(privacy)) {
+    const clipped = Float64Array.from(model);
+    clipL2(clipped, privacy.clipNorm);
+    return clipped;
+  }
+  if (scalar !== 1) {
+    throw new PetError(
+      'invalid-scalar',
+      `round ${round.roundId}: distributed noise needs scalar 1, this participant has ${scalar}`,
+    );
+  }
+  return privatizeUpdate(crypto, privacy, round.maskConfig, model);
 }
 
 /**

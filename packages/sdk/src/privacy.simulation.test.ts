@@ -1,0 +1,154 @@
+/**
+ * Participants and a round's privacy promise (docs/privacy.md §2–3), against a real coordinator
+ * running a training run with distributed Skellam noise: the SDK noises every update before
+ * masking, a participant whose own ε limit the round would exceed sits it out with a clear
+ * `lastError`, and the ε each participant spent is kept in its saved state.
+ */
+
+import { type RoundPrivacy, roundPrivacyMechanism } from '@petfl/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startCoordinator, type TestCoordinator, waitFor } from '../test-support/coordinator.ts';
+import { type AsyncParticipant, spawnAsyncParticipant } from './async-participant.ts';
+import { MemoryStateStore } from './index.ts';
+import { deserializeState } from './state-codec.ts';
+import { privacyRefusal, spentEpsilon } from './state-machine/privacy.ts';
+
+const P = 16;
+const running: TestCoordinator[] = [];
+afterEach(async () => {
+  for (const c of running.splice(0)) await c.close();
+});
+
+const RUN = `
+[run]
+enabled = true
+strategy = "fedavg"
+server_learning_rate = 1.0
+[run.privacy]
+mechanism = "skellam"
+clip_norm = 1.0
+participants = 3
+noise_multiplier = 1.0
+`;
+
+describe('a round that promises distributed noise', () => {
+  it('participants noise their updates, refuse rounds over their own ε limit, and keep their ledger', async () => {
+    const c = await startCoordinator({
+      sum: { probability: 0.25, min: 1, max: 3, minMs: 100, maxMs: 20_000 },
+      update: { min: 3, max: 20, minMs: 300, maxMs: 20_000 },
+      sum2: { min: 1, max: 3, minMs: 100, maxMs: 20_000 },
+      modelLength: P,
+      scalarMin: 1,
+      extraToml: RUN,
+    });
+    running.push(c);
+    const params = (await (await c.fetch(`${c.url}/params`)).json()) as { privacy: RoundPrivacy };
+    expect(params.privacy).toMatchObject({ mechanism: 'skellam', participants: 3, dimension: P });
+
+    const common = { pollMs: 10, maxPollMs: 50, logLevel: 'silent', fetch: c.fetch } as const;
+    const limits = [
+      ...Array.from({ length: 2 }, () => ({ maxEpsilon: 1e-3, delta: 1e-5 })), // no round fits
+      ...Array.from({ length: 6 }, () => ({ maxEpsilon: 1e6, delta: 1e-5 })),
+      undefined,
+      undefined,
+    ];
+    const participants: AsyncParticipant[] = [];
+    const updateRounds = limits.map(() => new Set<number>());
+    const errorsSeen = limits.map(() => new Set<string>());
+    for (const [i, limit] of limits.entries()) {
+      const { participant } = await spawnAsyncParticipant(c.url, {
+        ...common,
+        store: new MemoryStateStore(),
+        ...(limit === undefined ? {} : { privacy: limit }),
+      });
+      // An update far outside the clip norm: what is sent is clipped and noised by the SDK.
+      const onSnapshot = () => {
+        const { phase, roundId, lastError } = participant.getSnapshot();
+        if (lastError !== null) errorsSeen[i]?.add(`${lastError.code}: ${lastError.message}`);
+        if (phase === 'update' && roundId !== null && !updateRounds[i]?.has(roundId)) {
+          updateRounds[i]?.add(roundId);
+          participant.setLocalModel(Float32Array.from({ length: P }, (_, j) => 3 + j));
+        }
+      };
+      participant.subscribe(onSnapshot);
+      onSnapshot();
+      participants.push(participant);
+    }
+
+    // Until two rounds completed and each tight participant drew the update task at least once.
+    const refused = (i: number) => [...(errorsSeen[i] ?? [])].some((e) => e.startsWith('privacy-limit'));
+    await waitFor(async () => (await c.completedRounds()).length >= 2 && refused(0) && refused(1), 60_000);
+    const states = await Promise.all(participants.map(async (p) => deserializeState(await p.stop())));
+
+    // The two with a tiny limit never sent an update: nothing charged, and they said why.
+    for (const [i, state] of states.slice(0, 2).entries()) {
+      expect(state.privacyLedger).toBeUndefined();
+      expect([...(errorsSeen[i] ?? [])].join('\n')).toMatch(
+        /privacy-limit: .*over options\.privacy\.maxEpsilon 0\.001/,
+      );
+      expect(updateRounds[i]?.size).toBe(0);
+    }
+
+    // Everyone else who sent updates has them on its ledger, each round once, with ε its own
+    // accountant computes from the announced promise.
+    const mechanism = roundPrivacyMechanism(params.privacy);
+    let charged = 0;
+    for (const state of states.slice(2)) {
+      const ledger = state.privacyLedger;
+      if (ledger === undefined) continue;
+      charged += 1;
+      expect(new Set(ledger.rounds).size).toBe(ledger.rounds.length);
+      expect(ledger.accountant.events).toEqual([
+        { mechanism: expect.objectContaining({ kind: mechanism.kind }), count: ledger.rounds.length },
+      ]);
+      expect(spentEpsilon(ledger, 1e-5)).toBeGreaterThan(0);
+      // The same participant with a tight limit would now refuse the next round.
+      const next = { ...(state.round as NonNullable<typeof state.round>), roundId: 1e6 };
+      expect(privacyRefusal(ledger, next, { maxEpsilon: spentEpsilon(ledger, 1e-5), delta: 1e-5 })?.code).toBe(
+        'privacy-limit',
+      );
+    }
+    expect(charged).toBeGreaterThanOrEqual(3);
+
+    // The run released two noised averages: the model moved away from zero.
+    const model = await c.models.latest();
+    expect(model?.roundId).toBeGreaterThanOrEqual(2);
+    expect(Math.hypot(...(model?.model ?? []))).toBeGreaterThan(0);
+  }, 90_000);
+
+  it('a participant refuses a round whose seed does not commit to the promise', async () => {
+    const c = await startCoordinator({
+      sum: { probability: 0.5, min: 1, max: 3, minMs: 100, maxMs: 20_000 },
+      update: { min: 3, max: 20, minMs: 300, maxMs: 20_000 },
+      sum2: { min: 1, max: 3, minMs: 100, maxMs: 20_000 },
+      modelLength: P,
+      scalarMin: 1,
+      extraToml: RUN,
+    });
+    running.push(c);
+    // A coordinator (or a path to it) that announces weaker noise than its seed commits to.
+    const lying: typeof c.fetch = async (url, init) => {
+      const res = await c.fetch(url, init);
+      if (!url.endsWith('/params')) return res;
+      const json = JSON.parse(await res.text()) as { privacy: { noise: number } };
+      json.privacy.noise /= 100;
+      const body = JSON.stringify(json);
+      return {
+        status: res.status,
+        text: async () => body,
+        arrayBuffer: async () => new TextEncoder().encode(body).buffer as ArrayBuffer,
+      };
+    };
+    const { participant } = await spawnAsyncParticipant(c.url, {
+      pollMs: 10,
+      maxPollMs: 50,
+      logLevel: 'silent',
+      fetch: lying,
+      store: new MemoryStateStore(),
+    });
+    await waitFor(() => participant.getSnapshot().lastError?.code === 'privacy-mismatch', 30_000);
+    expect(participant.getSnapshot().lastError?.message).toMatch(/does not commit to the announced privacy/);
+    expect(participant.getSnapshot().task).toBe('none');
+    await participant.stop();
+  }, 60_000);
+});
