@@ -42,7 +42,7 @@ describe('a round that promises distributed noise', () => {
       extraToml: RUN,
     });
     running.push(c);
-    const params = (await (await c.fetch(`${c.url}/params`)).json()) as { privacy: RoundPrivacy };
+    const params = JSON.parse(await (await c.fetch(`${c.url}/params`)).text()) as { privacy: RoundPrivacy };
     expect(params.privacy).toMatchObject({ mechanism: 'skellam', participants: 3, dimension: P });
 
     const common = { pollMs: 10, maxPollMs: 50, logLevel: 'silent', fetch: c.fetch } as const;
