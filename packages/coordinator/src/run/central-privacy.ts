@@ -8,8 +8,9 @@
  * Differential Privacy", NeurIPS 2020), sampled exactly from the CSPRNG (@petfl/core privacy
  * sampling), on a grid: the average is rounded to multiples of g = C/(n·K) and noise k·g is added,
  * k ~ N_Z(0, (σK)²), with K = GRID_STEPS·√P. Rounding moves each coordinate by at most g/2, so in
- * grid units the L2 sensitivity is K + √P/2 and the release is ρ-zCDP with
- * ρ = (K + √P/2)²/(2(σK)²) = (1 + √P/(2K))²/(2σ²) — within 2 % of the continuous Gaussian's
+ * grid units the L2 sensitivity is K + √P (both neighbouring averages are rounded, each coordinate
+ * of their difference moves by less than one step) and the release is ρ-zCDP with
+ * ρ = (K + √P)²/(2(σK)²) = (1 + √P/K)²/(2σ²) — within 3.2 % of the continuous Gaussian's
  * 1/(2σ²), and the same mechanism in every round whatever n is, so the ledger stays one event.
  * Floating-point Gaussian noise is avoided: its low bits can leak (Mironov, CCS 2012).
  *
@@ -32,7 +33,7 @@ import {
 } from '@petfl/core';
 import type { RunSettings } from '../settings/schema.ts';
 
-/** Grid steps per C/n, over √P: the grid's rounding costs (1 + 1/(2·GRID_STEPS))² in ρ (core's `roundPrivacyMechanism` accounts for it). */
+/** Grid steps per C/n, over √P: the grid's rounding costs (1 + 1/GRID_STEPS)² in ρ (core's `roundPrivacyMechanism` accounts for it). */
 export const GRID_STEPS = CENTRAL_GRID_STEPS;
 
 export type PrivacySettings = NonNullable<RunSettings['privacy']>;
@@ -58,8 +59,8 @@ export function noiseMultiplier(
     rounds,
     samplingRate: 1,
   });
-  // The grid's rounding adds √P/2 to the sensitivity K = GRID_STEPS·√P: σ grows by as much.
-  return gaussian * (1 + 1 / (2 * GRID_STEPS));
+  // The grid's rounding adds √P to the sensitivity K = GRID_STEPS·√P: σ grows by as much.
+  return gaussian * (1 + 1 / GRID_STEPS);
 }
 
 /** The ledger after one more round, and the ε it would have spent in total. */

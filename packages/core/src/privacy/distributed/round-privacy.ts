@@ -181,12 +181,14 @@ export function roundedL1Bound(scale: number, dimension: number): number {
 export function roundPrivacyMechanism(privacy: RoundPrivacy): Mechanism {
   if (privacy.mechanism === 'central-gaussian') {
     // The coordinator rounds the average to a grid of C/(n·K), K = CENTRAL_GRID_STEPS·√d, and adds
-    // discrete Gaussian noise of σK grid steps: in grid units the sensitivity is K + √d/2.
+    // discrete Gaussian noise of σK grid steps. Both neighbouring averages are rounded, so each
+    // coordinate of their difference moves by less than one step: in grid units the sensitivity
+    // is K + √d.
     const K = CENTRAL_GRID_STEPS * Math.sqrt(privacy.dimension);
     return {
       kind: 'discrete-gaussian',
       sigma: privacy.noiseMultiplier * K,
-      l2Sensitivity: K + Math.sqrt(privacy.dimension) / 2,
+      l2Sensitivity: K + Math.sqrt(privacy.dimension),
     };
   }
   const l2Sensitivity = roundedNormBound(privacy.scale, privacy.dimension);
