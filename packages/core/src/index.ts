@@ -235,6 +235,20 @@ export {
   roundPrivacyProblems,
   validateRoundPrivacy,
 } from './privacy/distributed/round-privacy.ts';
+export type { FilterOutcome } from './privacy/filters/filter-outcome.ts';
+export type { LaplaceFilter } from './privacy/filters/laplace.ts';
+export type { PercentileFilter } from './privacy/filters/percentile.ts';
+export {
+  applyPrivacyFilters,
+  type FilterReport,
+  MAX_PRIVACY_FILTERS,
+  PRIVACY_FILTER_LIMITS,
+  type PrivacyFilter,
+  type PrivacyFilterKind,
+  privacyFilterProblems,
+  validatePrivacyFilters,
+} from './privacy/filters/privacy-filter.ts';
+export type { SvtFilter } from './privacy/filters/svt.ts';
 export { discreteGaussianSampler } from './privacy/sampling/discrete-gaussian.ts';
 export { addNoise, type IntegerSampler, sampleVector } from './privacy/sampling/integer-sampler.ts';
 export {
@@ -252,6 +266,7 @@ export { type Rational, rational, sigma2FromSigma } from './privacy/sampling/rat
 export { skellamSampler } from './privacy/sampling/skellam.ts';
 export {
   type Contribution,
+  clipL2,
   type Evaluation,
   encodeContribution,
   type FederatedMetrics,
