@@ -2,7 +2,8 @@
  * @petfl/tfjs — TensorFlow.js glue for petfl (architecture.md §2): model weights as
  * one vector, backend selection by a numeric self-check and a timed training step, and a ready
  * ParticipantABC for `tf.LayersModel`, which also takes part in training runs (FedProx, SCAFFOLD,
- * federated evaluation; README). Re-exports only (architecture.md §7.2).
+ * federated evaluation; README), and local differential privacy by DP-SGD (`trainDpSgd`).
+ * Re-exports only (architecture.md §7.2).
  */
 
 export {
@@ -24,6 +25,15 @@ export {
 } from './backend.ts';
 export type { LocalData, LocalDataSource } from './fl/local-data.ts';
 export { type ClientAlgorithm, type TrainingRun, TrainingRunError } from './fl/training-run.ts';
+export type { ExampleLoss } from './privacy/clipped-gradients.ts';
+export {
+  type DpSgdContext,
+  type DpSgdProgress,
+  type DpSgdResult,
+  type DpSgdStop,
+  trainDpSgd,
+} from './privacy/dp-sgd.ts';
+export { type DpSgdOptions, dpSgdOptionProblems } from './privacy/dp-sgd-options.ts';
 export {
   TfjsParticipant,
   type TfjsParticipantOptions,
