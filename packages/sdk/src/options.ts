@@ -5,6 +5,7 @@
  * here.
  */
 
+import { type PrivacyFilter, validatePrivacyFilters } from '@petfl/core';
 import { invalidTokenSource, type TokenSource } from './client/admission-token.ts';
 import type { FetchLike } from './client/http-client.ts';
 import { ParticipantInitError } from './errors.ts';
@@ -58,6 +59,12 @@ export interface ParticipantOptions {
    * any round that would take its total over `maxEpsilon` at `delta`, or that promises none.
    */
   readonly privacy?: ParticipantPrivacyOptions;
+  /**
+   * Local privacy filters (docs/privacy.md §4): applied in order to every update this participant
+   * sends, on the device, before the round's clipping, noise and masking — Laplace noise,
+   * percentile sharing, the sparse vector technique (@petfl/core `PrivacyFilter`).
+   */
+  readonly privacyFilters?: readonly PrivacyFilter[];
 }
 
 export interface ResolvedOptions {
@@ -74,6 +81,7 @@ export interface ResolvedOptions {
   readonly pollMs: number | undefined;
   readonly maxPollMs: number | undefined;
   readonly privacy: ParticipantPrivacyOptions | undefined;
+  readonly privacyFilters: readonly PrivacyFilter[] | undefined;
 }
 
 /** An http(s) URL with a host and no query or fragment; checked without the platform's `URL`. */
@@ -118,6 +126,14 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     const problems = privacyOptionsProblems(privacy);
     if (problems.length > 0) throw new ParticipantInitError(`options.privacy: ${problems.join('; ')}`);
   }
+  let privacyFilters: readonly PrivacyFilter[] | undefined;
+  if (options.privacyFilters !== undefined) {
+    try {
+      privacyFilters = validatePrivacyFilters(options.privacyFilters);
+    } catch (cause) {
+      throw new ParticipantInitError(`options.privacyFilters: ${(cause as Error).message}`, { cause });
+    }
+  }
   if (token !== undefined) {
     const invalid = invalidTokenSource(token);
     // SECURITY: the message says what kind of value came, never the value (a token, perhaps a near miss).
@@ -140,5 +156,6 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     pollMs,
     maxPollMs,
     privacy: privacy === undefined ? undefined : { maxEpsilon: privacy.maxEpsilon, delta: privacy.delta },
+    privacyFilters,
   };
 }

@@ -152,3 +152,53 @@ describe('a round that promises distributed noise', () => {
     await participant.stop();
   }, 60_000);
 });
+
+describe('local privacy filters (options.privacyFilters)', () => {
+  it('filter every update on the device before masking: the global model is the average of filtered models', async () => {
+    const c = await startCoordinator({
+      sum: { probability: 0.25, min: 1, max: 3, minMs: 100, maxMs: 20_000 },
+      update: { min: 3, max: 20, minMs: 300, maxMs: 20_000 },
+      sum2: { min: 1, max: 3, minMs: 100, maxMs: 20_000 },
+      modelLength: P,
+    });
+    running.push(c);
+    // Every participant holds the same model: its top quarter by |value| (4 of 16), clamped to ±1,
+    // is all the percentile filter lets through, and so all the average can hold.
+    const model = Float32Array.from({ length: P }, (_, j) => (j % 3 === 0 ? -1 : 1) * (0.1 + j / 4));
+    const order = [...model.keys()].sort((a, b) => Math.abs(model[b] as number) - Math.abs(model[a] as number));
+    const expected = new Float64Array(P);
+    for (const j of order.slice(0, 4)) expected[j] = Math.sign(model[j] as number);
+    const participants: AsyncParticipant[] = [];
+    for (let i = 0; i < 8; i++) {
+      const { participant } = await spawnAsyncParticipant(c.url, {
+        pollMs: 10,
+        maxPollMs: 50,
+        logLevel: 'silent',
+        fetch: c.fetch,
+        store: new MemoryStateStore(),
+        privacyFilters: [{ kind: 'percentile', fraction: 0.25, bound: 1 }],
+      });
+      const onSnapshot = () => {
+        if (participant.getSnapshot().phase === 'update') participant.setLocalModel(model);
+      };
+      participant.subscribe(onSnapshot);
+      onSnapshot();
+      participants.push(participant);
+    }
+    await waitFor(async () => (await c.completedRounds()).length >= 1, 60_000);
+    await Promise.all(participants.map((p) => p.stop()));
+    const global = await c.models.latest();
+    expect([...(global?.model ?? [])].map((w) => Math.round(w * 1e6) / 1e6)).toEqual([...expected]);
+  }, 90_000);
+
+  it('refuses filters it cannot apply, naming the field', async () => {
+    await expect(
+      spawnAsyncParticipant('http://petfl.test', {
+        fetch: async () => {
+          throw new Error('unused');
+        },
+        privacyFilters: [{ kind: 'laplace', epsilon: -1, norm: 'l1', bound: 1 }],
+      }),
+    ).rejects.toThrow(/options\.privacyFilters: .*filters\[0\]\.epsilon/);
+  });
+});

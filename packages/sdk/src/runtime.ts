@@ -258,6 +258,7 @@ class Runtime implements ParticipantRuntime {
         localModel: (roundId) => this.localModel(roundId),
         onGlobalModel: (global) => this.deliverGlobalModel(global),
         ...(options.privacy === undefined ? {} : { privacy: options.privacy }),
+        ...(options.privacyFilters === undefined ? {} : { privacyFilters: options.privacyFilters }),
       },
       saver,
       clock: this.clock,

@@ -10,7 +10,7 @@
  * structurally.
  */
 
-import type { GlobalModel, PetCrypto } from '@petfl/core';
+import type { GlobalModel, PetCrypto, PrivacyFilter } from '@petfl/core';
 import type { CoordinatorClient } from '../client/coordinator-client.ts';
 import type { ParticipantPrivacyOptions } from './privacy.ts';
 
@@ -63,4 +63,6 @@ export interface StepIo {
   readonly maxChunkData?: number;
   /** The participant's own privacy limit (`options.privacy`, docs/privacy.md §3): rounds over it are sat out. */
   readonly privacy?: ParticipantPrivacyOptions;
+  /** Privacy filters applied, in order, to every update before anything else (`options.privacyFilters`). */
+  readonly privacyFilters?: readonly PrivacyFilter[];
 }

@@ -7,6 +7,7 @@
  */
 
 import {
+  applyPrivacyFilters,
   clipL2,
   isDistributed,
   Masker,
@@ -58,11 +59,21 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
   // charged to the participant's ledger with the payload, before anything is sent.
   let toMask: ArrayLike<number> = model;
   let charged: PhaseState<'update'> = state;
+  if (io.privacyFilters !== undefined && io.privacyFilters.length > 0) {
+    // Local privacy filters first (docs/privacy.md §4): what follows is post-processing of their output.
+    const filtered = Float64Array.from(model);
+    try {
+      applyPrivacyFilters(io.crypto, filtered, io.privacyFilters);
+    } catch (error) {
+      return abandonRound(state, io, participantError(error, round.roundId));
+    }
+    toMask = filtered;
+  }
   if (round.privacy !== undefined) {
     const refusal = privacyRefusal(state.privacyLedger, round, io.privacy);
     if (refusal !== undefined) return abandonRound(state, io, refusal);
     try {
-      toMask = privateVector(io.crypto, round, model, state.scalar);
+      toMask = privateVector(io.crypto, round, toMask, state.scalar);
     } catch (error) {
       return abandonRound(state, io, participantError(error, round.roundId));
     }
