@@ -167,6 +167,13 @@ clip_norm = 1.0
 # Distributed noise: the sum carries the noise of at least this many participants (those you trust
 # not to collude with the coordinator); pet.update.count.min must be at least this.
 participants = 10
+# Adaptive clipping (Andrew et al. 2021): each participant's "update norm ≤ clip_norm" bit travels,
+# weighted by clip_bit_weight, inside its noised vector; after each round the clip norm moves by
+# exp(−clip_learning_rate · (fraction unclipped − target_quantile)). clip_norm is where it starts.
+adaptive_clipping = false
+target_quantile = 0.5
+clip_learning_rate = 0.2
+clip_bit_weight = 0.5
 # σ: the noise on the sum has standard deviation σ · clip_norm.
 noise_multiplier = 1.0
 # > 0: σ is solved so that run.rounds rounds spend this ε at delta (noise_multiplier is ignored).

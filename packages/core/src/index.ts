@@ -220,10 +220,13 @@ export {
   unitShift,
 } from './privacy/distributed/distributed-noise.ts';
 export {
+  applyClipBit,
   CENTRAL_GRID_STEPS,
   type CentralRoundPrivacy,
   canonicalRoundPrivacy,
+  clipBitFraction,
   type DistributedRoundPrivacy,
+  effectiveClipNorm,
   isDistributed,
   privacyRoundSeed,
   ROUND_PRIVACY_MECHANISMS,

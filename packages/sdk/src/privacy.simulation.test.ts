@@ -202,3 +202,49 @@ describe('local privacy filters (options.privacyFilters)', () => {
     ).rejects.toThrow(/options\.privacyFilters: .*filters\[0\]\.epsilon/);
   });
 });
+
+describe('adaptive clipping through the SDK', () => {
+  it('every participant sets its clip bit from the round’s C; the coordinator moves C', async () => {
+    const c = await startCoordinator({
+      sum: { probability: 0.25, min: 1, max: 3, minMs: 100, maxMs: 20_000 },
+      update: { min: 3, max: 20, minMs: 300, maxMs: 20_000 },
+      sum2: { min: 1, max: 3, minMs: 100, maxMs: 20_000 },
+      modelLength: P,
+      scalarMin: 1,
+      extraToml: `${RUN}adaptive_clipping = true\nclip_bit_weight = 2.0\n`,
+    });
+    running.push(c);
+    const first = JSON.parse(await (await c.fetch(`${c.url}/params`)).text()) as { modelLength: number };
+    expect(first.modelLength).toBe(P + 1); // the update and its bit
+    const participants: AsyncParticipant[] = [];
+    for (let i = 0; i < 8; i++) {
+      const { participant } = await spawnAsyncParticipant(c.url, {
+        pollMs: 10,
+        maxPollMs: 50,
+        logLevel: 'silent',
+        fetch: c.fetch,
+        store: new MemoryStateStore(),
+      });
+      const onSnapshot = () => {
+        // Updates of norm 0.1 (the bit's slot left 0: the SDK fills it): within C = 1, never clipped.
+        const update = new Float32Array(P + 1);
+        update[i % P] = 0.1;
+        if (participant.getSnapshot().phase === 'update') participant.setLocalModel(update);
+      };
+      participant.subscribe(onSnapshot);
+      onSnapshot();
+      participants.push(participant);
+    }
+    await waitFor(async () => (await c.completedRounds()).length >= 2, 60_000);
+    await Promise.all(participants.map((p) => p.stop()));
+    const report = await c.created.coordinator.runReport();
+    const entries = report?.epsilonByRound ?? [];
+    expect(entries.length).toBeGreaterThanOrEqual(2);
+    for (const entry of entries) {
+      // Every participant's bit said "within C": the noised fraction is 1 up to the bit's noise.
+      expect(Math.abs((entry.unclipped as number) - 1)).toBeLessThan(0.5);
+    }
+    // …so C shrank from 1 toward the updates' norms.
+    expect(entries[1]?.clipNorm).toBeLessThan(1);
+  }, 90_000);
+});

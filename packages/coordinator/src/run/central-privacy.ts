@@ -41,8 +41,18 @@ export type PrivacySettings = NonNullable<RunSettings['privacy']>;
 /** What the run's checkpoint keeps of its privacy: the ledger, and ε after every round. */
 export interface PrivacyLedger {
   readonly accountant: AccountantState;
-  /** ε spent in total (at the run's δ) after each released round, oldest first. */
-  readonly spent: readonly { readonly roundId: number; readonly epsilon: number }[];
+  /**
+   * ε spent in total (at the run's δ) after each released round, oldest first; with adaptive
+   * clipping also the round's clip norm and the noised fraction of updates it did not clip.
+   */
+  readonly spent: readonly {
+    readonly roundId: number;
+    readonly epsilon: number;
+    readonly clipNorm?: number;
+    readonly unclipped?: number;
+  }[];
+  /** Adaptive clipping: the clip norm the next round announces (absent: the setting's). */
+  readonly clipNorm?: number;
 }
 
 export const EMPTY_LEDGER: PrivacyLedger = { accountant: createAccountantState(), spent: [] };

@@ -134,6 +134,10 @@ export function decodeCheckpoint(bytes: Uint8Array): RunCheckpoint {
         fail('privacy.spent: expected { roundId, epsilon } records');
       }
     }
+    const clipNorm = privacy['clipNorm'];
+    if (clipNorm !== undefined && !(typeof clipNorm === 'number' && Number.isFinite(clipNorm) && clipNorm > 0)) {
+      fail('privacy.clipNorm: expected a finite number > 0');
+    }
     ledger = privacy as unknown as PrivacyLedger;
   }
   if (restoredFrom !== undefined && !isCount(restoredFrom)) fail('restoredFrom: expected a round id');

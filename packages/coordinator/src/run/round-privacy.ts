@@ -16,9 +16,11 @@ import {
   createAccountantState,
   type DistributedRoundPrivacy,
   type MaskConfig,
+  maskedLength,
   planDistributedPrivacy,
   type RoundPrivacy,
   roundPrivacyMechanism,
+  type VectorLayout,
 } from '@petfl/core';
 import { noiseMultiplier } from './central-privacy.ts';
 
@@ -28,7 +30,7 @@ export interface PromiseSettings {
   readonly run: {
     readonly enabled: boolean;
     readonly rounds: number;
-    readonly layout: { readonly modelLength: number };
+    readonly layout: VectorLayout;
     readonly privacy: PrivacyInput | null;
   };
 }
@@ -40,6 +42,7 @@ interface PrivacyInput {
   readonly noiseMultiplier: number;
   readonly targetEpsilon: number;
   readonly delta: number;
+  readonly adaptive: { readonly bitWeight: number } | null;
 }
 
 const plans = new WeakMap<object, RoundPrivacy | null>();
@@ -63,8 +66,9 @@ function planDistributed(
     mechanism: privacy.mechanism,
     clipNorm: privacy.clipNorm,
     participants: privacy.participants,
-    dimension: settings.run.layout.modelLength,
+    dimension: maskedLength(settings.run.layout),
     maskConfig: settings.mask,
+    ...(privacy.adaptive === null ? {} : { clipBitWeight: privacy.adaptive.bitWeight }),
   };
   if (privacy.targetEpsilon === 0)
     return planDistributedPrivacy({ ...input, noiseMultiplier: privacy.noiseMultiplier });
@@ -97,8 +101,9 @@ export function runRoundPrivacy(settings: PromiseSettings): RoundPrivacy | undef
       ? {
           mechanism: 'central-gaussian',
           clipNorm: privacy.clipNorm,
-          dimension: run.layout.modelLength,
+          dimension: maskedLength(run.layout),
           noiseMultiplier: noiseMultiplier(privacy, run.rounds),
+          ...(privacy.adaptive === null ? {} : { clipBitWeight: privacy.adaptive.bitWeight }),
         }
       : planDistributed({ ...privacy, mechanism: privacy.mechanism }, run.rounds, settings);
   plans.set(run, plan);

@@ -11,6 +11,8 @@
  */
 
 import {
+  clipBitFraction,
+  effectiveClipNorm,
   globalLength,
   isDistributed,
   type PetCrypto,
@@ -23,7 +25,14 @@ import type { Logger } from '../logger.ts';
 import type { RunSettings } from '../settings/schema.ts';
 import type { ModelStore } from '../store/model-store.ts';
 import { StoreError } from '../store/store-error.ts';
-import { addCentralNoise, charge, EMPTY_LEDGER, type PrivacySettings, spent } from './central-privacy.ts';
+import {
+  addCentralNoise,
+  charge,
+  EMPTY_LEDGER,
+  type PrivacyLedger,
+  type PrivacySettings,
+  spent,
+} from './central-privacy.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type RunCheckpoint } from './checkpoint.ts';
 import { createStrategy, StrategyStateError } from './strategy/strategy.ts';
 import { advanceRun, isEvaluationRound, MAX_EVALUATIONS, type RunPoint, startRun } from './training-run.ts';
@@ -75,8 +84,8 @@ export interface RunReport extends RunInfo {
   /** A restore the next unmasked round carries out (`POST /admin/run/restore`), if one is pending. */
   readonly restorePending: number | null;
   readonly restoredFrom: number | null;
-  /** ε spent in total after each round (with differential privacy). */
-  readonly epsilonByRound: readonly { readonly roundId: number; readonly epsilon: number }[];
+  /** ε spent in total after each round (with differential privacy), and adaptive clipping's C and b̄. */
+  readonly epsilonByRound: PrivacyLedger['spent'];
 }
 
 /** The outcome of applying a round: the point to publish, and whether the round ended the run. */
@@ -100,7 +109,10 @@ export class RunKeeper {
   private readonly log: Logger;
   private readonly initial: ArrayLike<number> | undefined;
   private readonly crypto: PetCrypto;
-  /** What every round of the run promises (round-privacy.ts), or undefined without differential privacy. */
+  /**
+   * What every round of the run promises (round-privacy.ts), or undefined without differential
+   * privacy; with adaptive clipping each round announces its own clip norm (`promiseFor`).
+   */
   private readonly promise: RoundPrivacy | undefined;
   /** The latest point read or written, by the round of its model. */
   private cached: RunPoint | undefined;
@@ -213,8 +225,8 @@ export class RunKeeper {
     count: number,
   ): RunPoint {
     const ledger = from.checkpoint.privacy ?? EMPTY_LEDGER;
-    const P = this.settings.layout.modelLength;
-    const charged = charge(ledger, roundPrivacyMechanism(promise), privacy.delta);
+    const round = promiseFor(promise, from.checkpoint);
+    const charged = charge(ledger, roundPrivacyMechanism(round), privacy.delta);
     if (privacy.budgetEpsilon > 0 && charged.epsilon > privacy.budgetEpsilon) {
       const already = spent(ledger, privacy.delta).epsilon;
       return {
@@ -232,17 +244,36 @@ export class RunKeeper {
         },
       };
     }
+    // The noised vector: the update, and with adaptive clipping its bit last (d = the round's modelLength).
+    const d = round.dimension;
     const noisy = average.slice();
-    if (isDistributed(promise)) noisy.set(releaseAverage(promise, average.subarray(0, P)), 0);
-    else addCentralNoise(this.crypto, noisy.subarray(0, P), count, privacy.clipNorm, promise.noiseMultiplier);
+    if (isDistributed(round)) noisy.set(releaseAverage(round, average.subarray(0, d)), 0);
+    else addCentralNoise(this.crypto, noisy.subarray(0, d), count, effectiveClipNorm(round), round.noiseMultiplier);
     const point = advanceRun(this.settings, this.strategy, from, roundId, noisy);
+    let clip: { clipNorm: number; unclipped: number; next: number } | undefined;
+    if (privacy.adaptive !== null) {
+      // Andrew et al. 2021: C ← C·exp(−η·(b̄ − γ)), b̄ the noised fraction of unclipped updates.
+      const unclipped = clipBitFraction(round, noisy[d - 1] as number);
+      const { learningRate, targetQuantile } = privacy.adaptive;
+      clip = {
+        clipNorm: round.clipNorm,
+        unclipped,
+        next: round.clipNorm * Math.exp(-learningRate * (unclipped - targetQuantile)),
+      };
+    }
+    const entry = {
+      roundId,
+      epsilon: charged.epsilon,
+      ...(clip === undefined ? {} : { clipNorm: clip.clipNorm, unclipped: clip.unclipped }),
+    };
     return {
       model: point.model,
       checkpoint: {
         ...point.checkpoint,
         privacy: {
           accountant: charged.accountant,
-          spent: [...ledger.spent, { roundId, epsilon: charged.epsilon }].slice(-MAX_EVALUATIONS),
+          spent: [...ledger.spent, entry].slice(-MAX_EVALUATIONS),
+          ...(clip === undefined ? {} : { clipNorm: clip.next }),
         },
       },
     };
@@ -281,6 +312,12 @@ export class RunKeeper {
     return { model: Float64Array.from(global.model), checkpoint };
   }
 
+  /** What the round after `point` promises (docs/privacy.md), or undefined without differential privacy. */
+  async roundPromise(): Promise<RoundPrivacy | undefined> {
+    if (this.promise === undefined) return undefined;
+    return promiseFor(this.promise, (await this.latest()).checkpoint);
+  }
+
   info(point: RunPoint): RunInfo {
     const { checkpoint } = point;
     return {
@@ -303,9 +340,9 @@ export class RunKeeper {
     const used = spent(checkpoint.privacy ?? EMPTY_LEDGER, privacy.delta);
     return {
       mechanism: privacy.mechanism,
-      clipNorm: privacy.clipNorm,
+      clipNorm: promiseFor(promise, checkpoint).clipNorm,
       noiseMultiplier: sumNoiseMultiplier(promise),
-      round: promise,
+      round: promiseFor(promise, checkpoint),
       delta: privacy.delta,
       epsilon: used.epsilon,
       rho: used.rho,
@@ -338,4 +375,10 @@ export function sumNoiseMultiplier(promise: RoundPrivacy): number {
       ? 2 * promise.participants * promise.noise
       : promise.participants * promise.noise ** 2;
   return Math.sqrt(variance) / roundedNormBound(promise.scale, promise.dimension);
+}
+
+/** The promise of the round after `checkpoint`: with adaptive clipping, at the clip norm it reached. */
+function promiseFor(promise: RoundPrivacy, checkpoint: RunCheckpoint): RoundPrivacy {
+  const clipNorm = checkpoint.privacy?.clipNorm;
+  return clipNorm === undefined || promise.clipBitWeight === undefined ? promise : { ...promise, clipNorm };
 }

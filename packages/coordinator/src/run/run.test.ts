@@ -10,14 +10,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  applyClipBit,
   type DistributedRoundPrivacy,
   decodeGlobalModel,
   decodeRoundParameters,
   encodeContribution,
   type GlobalModel,
+  isDistributed,
   maskParams,
   privatizeUpdate,
   type RoundParameters,
+  type RoundPrivacy,
   releaseAverage,
   type VectorLayout,
   verifyRoundPrivacy,
@@ -650,6 +653,64 @@ describe('a training run with distributed noise (docs/privacy.md §2)', () => {
         expect.closeTo(epsilonOverRounds(promise, 1, 1e-5), 9),
         expect.closeTo(epsilonOverRounds(promise, 2, 1e-5), 9),
       ]);
+    });
+  }
+});
+
+describe('adaptive clipping (docs/privacy.md §2)', () => {
+  for (const mechanism of ['central-gaussian', 'skellam'] as const) {
+    it(`${mechanism}: the clip bit rides in the noised vector and moves C toward the target quantile`, async () => {
+      const h = await start(
+        runEnv({
+          PETFL_RUN_STRATEGY: 'fedavg',
+          PETFL_RUN_SERVER_LEARNING_RATE: '1',
+          PETFL_RUN_CONTROL_VARIATES: 'false',
+          PETFL_RUN_METRICS: '',
+          PETFL_RUN_PRIVACY_MECHANISM: mechanism,
+          PETFL_RUN_PRIVACY_CLIP_NORM: '0.5',
+          PETFL_RUN_PRIVACY_NOISE_MULTIPLIER: '0.3',
+          PETFL_RUN_PRIVACY_PARTICIPANTS: '10',
+          PETFL_RUN_PRIVACY_ADAPTIVE_CLIPPING: 'true',
+          PETFL_RUN_PRIVACY_CLIP_BIT_WEIGHT: '2',
+          PETFL_SAFETY_SCALAR_MIN: '1',
+          PETFL_SAFETY_SCALAR_MAX: '1',
+        }),
+      );
+      expect(h.settings.model.length).toBe(P + 1); // the update and its bit
+      const pool = identities(h.crypto, 80, 91);
+      let clipNorm = 0.5;
+      for (let round = 1; round <= 3; round++) {
+        const params = decodeRoundParameters(await (await h.fetch('/params')).json());
+        const promise = params.privacy as RoundPrivacy;
+        expect(promise.clipNorm).toBeCloseTo(clipNorm, 12);
+        expect(promise.clipBitWeight).toBe(2);
+        expect(() => verifyRoundPrivacy(h.crypto, params)).not.toThrow();
+        // Every update has norm 3: above C, so every bit says "clipped".
+        const run = await runRound(h, pool, { sum: 3, update: 10 }, 60 + round, {
+          contribution: (i, roundParams) => {
+            const p = roundParams.privacy as RoundPrivacy;
+            const update = new Float64Array(P + 1);
+            update[i % P] = 3;
+            const withBit = applyClipBit(p, update);
+            expect(withBit[P]).toBe(-p.clipNorm); // β·C·(0 − ½)
+            const model = isDistributed(p) ? privatizeUpdate(h.crypto, p, roundParams.maskConfig, withBit) : withBit;
+            return { model, scalar: 1 };
+          },
+        });
+        expect(run.global.roundId).toBe(params.roundId);
+        const r = (await report(h)) as RunReportJson & {
+          epsilonByRound: { roundId: number; epsilon: number; clipNorm: number; unclipped: number }[];
+        };
+        const entry = r.epsilonByRound.at(-1);
+        expect(entry?.clipNorm).toBeCloseTo(clipNorm, 12);
+        // The noised fraction of unclipped updates: 0, up to the noise on the bit (σC'/(n·βC) ≈ 0.02 here).
+        expect(Math.abs(entry?.unclipped as number)).toBeLessThan(0.15);
+        clipNorm *= Math.exp(-0.2 * ((entry?.unclipped as number) - 0.5));
+      }
+      // All clipped, so C grew toward the update norms.
+      expect(clipNorm).toBeGreaterThan(0.5 * Math.exp(0.2 * 0.35 * 3));
+      const next = decodeRoundParameters(await (await h.fetch('/params')).json());
+      expect(next.privacy?.clipNorm).toBeCloseTo(clipNorm, 12);
     });
   }
 });

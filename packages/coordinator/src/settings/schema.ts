@@ -466,6 +466,10 @@ const privacySchema = table({
   ),
   clip_norm: num('a number > 0', (n) => n > 0),
   participants: int(1, 1_000_000),
+  adaptive_clipping: flag,
+  target_quantile: num('a number in (0, 1)', (n) => n > 0 && n < 1),
+  clip_learning_rate: num('a number in (0, 10]', (n) => n > 0 && n <= 10),
+  clip_bit_weight: num('a number in (0, 100]', (n) => n > 0 && n <= 100),
   noise_multiplier: num('a number ≥ 0', (n) => n >= 0),
   target_epsilon: num('a number ≥ 0', (n) => n >= 0),
   delta: num('a number in (0, 1)', (n) => n > 0 && n < 1),
@@ -600,6 +604,7 @@ function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) 
     metrics: run.metrics,
     maxExamples: run.max_examples,
     ...(privacy.mechanism === 'none' ? {} : { clipNorm: privacy.clip_norm }),
+    ...(privacy.mechanism !== 'none' && privacy.adaptive_clipping ? { adaptiveClipping: true } : {}),
   };
   const { early_stopping: stop } = run;
   return {
@@ -639,6 +644,18 @@ function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) 
             clipNorm: privacy.clip_norm,
             /** Distributed noise: the sum carries the noise of at least this many participants. */
             participants: privacy.participants,
+            /**
+             * Adaptive clipping (Andrew et al. 2021; docs/privacy.md §2), or null: C moves each round by
+             * C·exp(−learningRate·(b̄ − targetQuantile)), b̄ the noised fraction of unclipped updates,
+             * carried by a bit of weight `bitWeight` inside the noised vector.
+             */
+            adaptive: privacy.adaptive_clipping
+              ? {
+                  targetQuantile: privacy.target_quantile,
+                  learningRate: privacy.clip_learning_rate,
+                  bitWeight: privacy.clip_bit_weight,
+                }
+              : null,
             noiseMultiplier: privacy.noise_multiplier,
             targetEpsilon: privacy.target_epsilon,
             delta: privacy.delta,

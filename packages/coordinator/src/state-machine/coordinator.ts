@@ -32,6 +32,7 @@ import {
   type Payload,
   type PetCrypto,
   PetError,
+  type RoundPrivacy,
   TAGS,
   toBase64Url,
 } from '@petfl/core';
@@ -456,7 +457,7 @@ export class Coordinator {
       return;
     }
     if (this.round === undefined) {
-      this.round = await restoreRound(this.store, record, this.settings, this.instance);
+      this.round = await restoreRound(this.store, record, this.settings, this.instance, await this.roundPromise());
     } else if (this.round.record.phase !== record.phase) {
       this.round.record = record;
       if (record.phase !== 'sum') {
@@ -1113,9 +1114,15 @@ export class Coordinator {
     });
   }
 
+  /** What the next round promises (docs/privacy.md): the run's promise at its latest model, or none. */
+  private async roundPromise(): Promise<RoundPrivacy | undefined> {
+    return this.run === undefined ? undefined : this.run.roundPromise();
+  }
+
   /** The idle phase's task: a fresh round key pair and seed, stored before the round starts. */
   private async openRound(roundId: number, now: number): Promise<CoordinatorEvent> {
-    const round = openRound(this.crypto, roundId, this.nextPet(), this.settings, now, this.instance);
+    const privacy = await this.roundPromise();
+    const round = openRound(this.crypto, roundId, this.nextPet(), this.settings, now, this.instance, privacy);
     try {
       await this.store.startRound(round.record);
     } catch (error) {
@@ -1138,7 +1145,7 @@ export class Coordinator {
         following.record = record;
         await reloadRound(this.store, following);
       } else {
-        this.round = await restoreRound(this.store, record, this.settings, this.instance);
+        this.round = await restoreRound(this.store, record, this.settings, this.instance, await this.roundPromise());
       }
     } catch (error) {
       const reason = `the stored round ${record.roundId} could not be restored: ${(error as Error).message}`;

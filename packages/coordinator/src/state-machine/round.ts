@@ -25,7 +25,6 @@ import {
   type RoundPrivacy,
   SEED_BYTES,
 } from '@petfl/core';
-import { runRoundPrivacy } from '../run/round-privacy.ts';
 import type { Settings } from '../settings.ts';
 import type {
   CoordinatorStore,
@@ -134,11 +133,12 @@ export function openRound(
   settings: Settings,
   now: number,
   instance: string,
+  privacy: RoundPrivacy | undefined,
 ): LiveRound {
   // SECURITY: a fresh round key pair per round; the secret lives in the round record until endRound.
   const keyPair = crypto.encryptKeyPair();
-  // A round that promises privacy commits to it in its seed, which every task signature signs (ADR 0012).
-  const privacy = runRoundPrivacy(settings);
+  // A round that promises privacy (the run's `roundPromise`) commits to it in its seed, which every
+  // task signature signs (ADR 0012).
   const record: RoundRecord = {
     v: 1,
     roundId,
@@ -162,8 +162,9 @@ export async function restoreRound(
   record: RoundRecord,
   settings: Settings,
   instance: string,
+  privacy: RoundPrivacy | undefined,
 ): Promise<LiveRound> {
-  const round = mirror(record, chunkBudget(settings), instance, runRoundPrivacy(settings));
+  const round = mirror(record, chunkBudget(settings), instance, privacy);
   await reloadRound(store, round);
   return round;
 }

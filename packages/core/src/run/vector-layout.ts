@@ -11,6 +11,7 @@
  *   [P, 2P)         the control-variate delta c⁺ᵢ − cᵢ            (controlVariates only)
  *   [k]             the evaluation weight  nᵢ / (sᵢ·N)            (metrics only; k = P or 2P)
  *   [k+1, k+1+M)    metric j:              nᵢ·mᵢⱼ / (sᵢ·N)         (metrics only)
+ *   [last]          the clip bit β·C·(bᵢ − ½), set by the SDK       (adaptiveClipping only)
  *
  * global model (GET /model; length = globalLength(layout))
  *   [0, P)          the model x
@@ -46,6 +47,11 @@ export interface VectorLayout {
    * norm before masking, which bounds what one participant can change in the sum. Absent: no clipping.
    */
   readonly clipNorm?: number;
+  /**
+   * Adaptive clipping (docs/privacy.md §2): one last entry carries each participant's "norm ≤ C"
+   * bit, which the SDK fills from the round's promise; C then moves toward a target quantile.
+   */
+  readonly adaptiveClipping?: boolean;
 }
 
 /** One participant's evaluation of the global model it started from. */
@@ -89,7 +95,11 @@ function evaluationOffset(layout: VectorLayout): number {
 
 /** The round's modelLength for this layout: P, + P with control variates, + 1 + M with metrics. */
 export function maskedLength(layout: VectorLayout): number {
-  return evaluationOffset(layout) + (layout.metrics.length > 0 ? 1 + layout.metrics.length : 0);
+  return (
+    evaluationOffset(layout) +
+    (layout.metrics.length > 0 ? 1 + layout.metrics.length : 0) +
+    (layout.adaptiveClipping === true ? 1 : 0)
+  );
 }
 
 /** The served global model's length: P, or 2P with control variates. */
@@ -134,6 +144,11 @@ export function validateVectorLayout(value: unknown): VectorLayout {
     }
     if (send !== 'update') throw bad('clipNorm: clipping needs send = "update"');
   }
+  const { adaptiveClipping } = input;
+  if (adaptiveClipping !== undefined && typeof adaptiveClipping !== 'boolean') {
+    throw bad(`adaptiveClipping: expected a boolean, got ${String(adaptiveClipping)}`);
+  }
+  if (adaptiveClipping === true && clipNorm === undefined) throw bad('adaptiveClipping: needs a clipNorm');
   const layout: VectorLayout = {
     modelLength,
     send,
@@ -141,6 +156,7 @@ export function validateVectorLayout(value: unknown): VectorLayout {
     metrics: [...metrics],
     maxExamples,
     ...(clipNorm === undefined ? {} : { clipNorm }),
+    ...(adaptiveClipping === true ? { adaptiveClipping } : {}),
   };
   if (maskedLength(layout) > 2 ** 32 - 1) throw bad(`the masked vector would have ${maskedLength(layout)} entries`);
   return layout;
@@ -163,7 +179,8 @@ export function encodeContribution(layout: VectorLayout, contribution: Contribut
   const out = new Float64Array(maskedLength(layout));
   const model = checkLength('model', contribution.model, P);
   for (let i = 0; i < P; i++) out[i] = model[i] as number;
-  if (layout.clipNorm !== undefined) clipL2(out.subarray(0, P), layout.clipNorm);
+  // With adaptive clipping the round's C moves: the SDK clips to it and sets the bit (`applyClipBit`).
+  if (layout.clipNorm !== undefined && layout.adaptiveClipping !== true) clipL2(out.subarray(0, P), layout.clipNorm);
   if (layout.controlVariates) {
     const delta = checkLength('controlDelta', contribution.controlDelta, P);
     for (let i = 0; i < P; i++) out[P + i] = delta[i] as number;

@@ -4,7 +4,7 @@
  * coordinator picks the units so that the mask config's range holds update and noise.
  *
  * A participant (`privatizeUpdate`):
- * 1. clips its update x to ‖x‖₂ ≤ C;
+ * 1. clips its update x to ‖x‖₂ ≤ C (C' with adaptive clipping: round-privacy.ts `effectiveClipNorm`);
  * 2. scales it to units, x·c/C, and rounds every coordinate to a neighbouring integer at random
  *    (up with probability equal to its fractional part), again until ‖z‖₂ ≤ Δ₂ (conditional
  *    randomized rounding, Kairouz, Liu & Steinke 2021; round-privacy.ts `roundedNormBound`);
@@ -36,6 +36,7 @@ import { randomSource, uniformInt } from '../sampling/random-source.ts';
 import { rationalAtLeast, sigma2FromSigma } from '../sampling/rational.ts';
 import {
   type DistributedRoundPrivacy,
+  effectiveClipNorm,
   ROUND_PRIVACY_LIMITS,
   roundedNormBound,
   validateRoundPrivacy,
@@ -122,6 +123,8 @@ export interface DistributedPlanInput {
   readonly participants: number;
   readonly dimension: number;
   readonly maskConfig: MaskConfig;
+  /** Adaptive clipping: the clip bit's weight β (round-privacy.ts `applyClipBit`). */
+  readonly clipBitWeight?: number;
 }
 
 function plannedAt(input: DistributedPlanInput, scale: number, shift: number): DistributedRoundPrivacy {
@@ -136,6 +139,7 @@ function plannedAt(input: DistributedPlanInput, scale: number, shift: number): D
     shift,
     participants: n,
     noise,
+    ...(input.clipBitWeight === undefined ? {} : { clipBitWeight: input.clipBitWeight }),
   };
 }
 
@@ -196,8 +200,9 @@ export function privatizeUpdate(
   const d = privacy.dimension;
   const x = new Float64Array(d);
   for (let j = 0; j < d; j++) x[j] = vector[j] as number;
-  clipL2(x, privacy.clipNorm);
-  const toUnits = privacy.scale / privacy.clipNorm;
+  const clipNorm = effectiveClipNorm(privacy);
+  clipL2(x, clipNorm);
+  const toUnits = privacy.scale / clipNorm;
   const bound = roundedNormBound(privacy.scale, d);
   const bound2 = bound * bound;
   const range = unitRange(config);
@@ -256,7 +261,7 @@ export function releaseAverage(privacy: DistributedRoundPrivacy, average: ArrayL
   if (average.length !== privacy.dimension) {
     throw new PetError('length-mismatch', `average: expected ${privacy.dimension} values, got ${average.length}`);
   }
-  const factor = (2 ** privacy.shift * privacy.clipNorm) / privacy.scale;
+  const factor = (2 ** privacy.shift * effectiveClipNorm(privacy)) / privacy.scale;
   const out = new Float64Array(average.length);
   for (let j = 0; j < average.length; j++) out[j] = (average[j] as number) * factor;
   return out;

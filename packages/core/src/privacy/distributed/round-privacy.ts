@@ -39,6 +39,8 @@ export interface DistributedRoundPrivacy {
   readonly participants: number;
   /** Each participant's noise per coordinate, in units: μ of Sk(μ), or σ of N_ℤ(0, σ²). */
   readonly noise: number;
+  /** Adaptive clipping (`applyClipBit`): the weight β of the "norm ≤ C" bit in the last coordinate. */
+  readonly clipBitWeight?: number;
 }
 
 /** Central noise, added by the coordinator to the unmasked average (docs/learning.md §7). */
@@ -46,8 +48,10 @@ export interface CentralRoundPrivacy {
   readonly mechanism: 'central-gaussian';
   readonly clipNorm: number;
   readonly dimension: number;
-  /** σ: the noise on the sum has standard deviation σ·C. */
+  /** σ: the noise on the sum has standard deviation σ·C' (C' = `effectiveClipNorm`). */
   readonly noiseMultiplier: number;
+  /** Adaptive clipping (`applyClipBit`): the weight β of the "norm ≤ C" bit in the last coordinate. */
+  readonly clipBitWeight?: number;
 }
 
 export type RoundPrivacy = DistributedRoundPrivacy | CentralRoundPrivacy;
@@ -78,7 +82,18 @@ export const ROUND_PRIVACY_LIMITS = {
   maxShift: 60,
   maxParticipants: 1_000_000,
   maxNoise: 1e24,
+  maxClipBitWeight: 100,
 } as const;
+
+/**
+ * C': the L2 norm of the whole vector a participant sends — C, or with adaptive clipping
+ * C·√(1 + β²/4), since the clip bit's coordinate holds ±β·C/2 (Andrew et al., "Differentially
+ * Private Learning with Adaptive Clipping", NeurIPS 2021, with the bit inside the one noised vector).
+ */
+export function effectiveClipNorm(privacy: RoundPrivacy): number {
+  const beta = privacy.clipBitWeight;
+  return beta === undefined ? privacy.clipNorm : privacy.clipNorm * Math.sqrt(1 + (beta * beta) / 4);
+}
 
 export function isDistributed(privacy: RoundPrivacy): privacy is DistributedRoundPrivacy {
   return privacy.mechanism !== 'central-gaussian';
@@ -101,7 +116,13 @@ export function roundPrivacyProblems(field: string, value: unknown): string[] {
   const L = ROUND_PRIVACY_LIMITS;
   const problems: (string | undefined)[] = [];
   for (const key of Object.keys(p)) {
-    if (key !== 'mechanism' && !fields.includes(key)) problems.push(`${f(key)}: not a field of ${mechanism}`);
+    if (key !== 'mechanism' && key !== 'clipBitWeight' && !fields.includes(key)) {
+      problems.push(`${f(key)}: not a field of ${mechanism}`);
+    }
+  }
+  if (p['clipBitWeight'] !== undefined) {
+    problems.push(checkNumber(f('clipBitWeight'), p['clipBitWeight'], 0, L.maxClipBitWeight));
+    if (p['dimension'] === 1) problems.push(`${f('dimension')}: adaptive clipping needs the update and its bit`);
   }
   problems.push(checkNumber(f('clipNorm'), p['clipNorm'], 0, L.maxClipNorm));
   problems.push(checkInteger(f('dimension'), p['dimension'], 1, L.maxDimension));
@@ -126,14 +147,16 @@ export function validateRoundPrivacy(value: unknown, field = 'privacy'): RoundPr
   const mechanism = p['mechanism'] as RoundPrivacyMechanism;
   const copy: Record<string, unknown> = { mechanism };
   for (const key of FIELDS[mechanism]) copy[key] = p[key];
+  if (p['clipBitWeight'] !== undefined) copy['clipBitWeight'] = p['clipBitWeight'];
   return copy as unknown as RoundPrivacy;
 }
 
-/** The canonical text of a RoundPrivacy: JSON with its fields in the order of protocol.md §3.9. */
+/** The canonical text of a RoundPrivacy: JSON with its fields in the order of protocol.md §3.9 (`clipBitWeight` last, when present). */
 export function canonicalRoundPrivacy(privacy: RoundPrivacy): string {
   const record = privacy as unknown as Record<string, unknown>;
   const parts = [`"mechanism":${JSON.stringify(privacy.mechanism)}`];
   for (const key of FIELDS[privacy.mechanism]) parts.push(`${JSON.stringify(key)}:${JSON.stringify(record[key])}`);
+  if (privacy.clipBitWeight !== undefined) parts.push(`"clipBitWeight":${JSON.stringify(privacy.clipBitWeight)}`);
   return `{${parts.join(',')}}`;
 }
 
@@ -204,4 +227,41 @@ export function roundPrivacyMechanism(privacy: RoundPrivacy): Mechanism {
     l1Sensitivity,
     l2Sensitivity,
   };
+}
+
+/**
+ * Adaptive clipping (Andrew et al., NeurIPS 2021), what a participant does first: the last
+ * coordinate of `vector` is its clip bit. b = 1 when the update (every other coordinate) has L2 norm
+ * ≤ C, else 0; the update is clipped to C and the last coordinate set to β·C·(b − ½), so the whole
+ * vector has norm ≤ C' (`effectiveClipNorm`) and one participant moves the bit's sum by β·C/2 at
+ * most. `vector` is not changed. The coordinator reads the fraction of unclipped updates from the
+ * released average (`clipBitFraction`) and moves C toward its target quantile.
+ */
+export function applyClipBit(privacy: RoundPrivacy, vector: ArrayLike<number>): Float64Array {
+  const beta = privacy.clipBitWeight;
+  if (beta === undefined)
+    throw new PetError('invalid-field', 'privacy.clipBitWeight: the round has no adaptive clipping');
+  const d = vector.length;
+  const out = new Float64Array(d);
+  let sum = 0;
+  for (let j = 0; j < d - 1; j++) {
+    const v = vector[j] as number;
+    if (!Number.isFinite(v))
+      throw new PetError('invalid-model-value', `model[${j}]: expected a finite number, got ${v}`);
+    out[j] = v;
+    sum += v * v;
+  }
+  const norm = Math.sqrt(sum);
+  const C = privacy.clipNorm;
+  if (norm > C) for (let j = 0; j < d - 1; j++) out[j] = ((out[j] as number) * C) / norm;
+  out[d - 1] = beta * C * ((norm <= C ? 1 : 0) - 0.5);
+  return out;
+}
+
+/** The fraction of participants whose update was within C, from the released average's bit coordinate. */
+export function clipBitFraction(privacy: RoundPrivacy, releasedBit: number): number {
+  const beta = privacy.clipBitWeight;
+  if (beta === undefined)
+    throw new PetError('invalid-field', 'privacy.clipBitWeight: the round has no adaptive clipping');
+  return releasedBit / (beta * privacy.clipNorm) + 0.5;
 }

@@ -7,8 +7,10 @@
  */
 
 import {
+  applyClipBit,
   applyPrivacyFilters,
   clipL2,
+  effectiveClipNorm,
   isDistributed,
   Masker,
   type PetCrypto,
@@ -117,10 +119,11 @@ function privateVector(
 ): Float64Array {
   const privacy = round.privacy;
   if (privacy === undefined) return Float64Array.from(model);
+  // Adaptive clipping: the update clipped to this round's C, its "norm ≤ C" bit in the last entry.
+  const vector = privacy.clipBitWeight === undefined ? Float64Array.from(model) : applyClipBit(privacy, model);
   if (!isDistributed(privacy)) {
-    const clipped = Float64Array.from(model);
-    clipL2(clipped, privacy.clipNorm);
-    return clipped;
+    clipL2(vector, effectiveClipNorm(privacy));
+    return vector;
   }
   if (scalar !== 1) {
     throw new PetError(
@@ -128,7 +131,7 @@ function privateVector(
       `round ${round.roundId}: distributed noise needs scalar 1, this participant has ${scalar}`,
     );
   }
-  return privatizeUpdate(crypto, privacy, round.maskConfig, model);
+  return privatizeUpdate(crypto, privacy, round.maskConfig, vector);
 }
 
 /**
