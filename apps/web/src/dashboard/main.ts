@@ -11,7 +11,8 @@
  * When the coordinator runs a training run (`GET /admin/run` answers 200, docs/learning.md) the
  * "Training run" panel shows it (run-panel.ts): strategy, run round and status, early
  * stopping, the participants' secure evaluation per global model — kept apart from the
- * accuracy curve above, which this page computes — and a Restore control.
+ * accuracy curve above, which this page computes — a Restore control, and the run's
+ * differential privacy (privacy-panel.ts: mechanism, σ, ε spent against the budget, ρ).
  *
  * The admin token is typed into a password field, kept in sessionStorage (this
  * tab only, gone when it closes) and sent as an Authorization header — never

@@ -1,8 +1,9 @@
 /**
  * The dashboard's "Training run" panel, from `GET /admin/run` (docs/learning.md): the server
  * strategy and its hyper-parameters, the run's round and status, early stopping, a chart of the
- * federated loss and accuracy per global model, and a Restore control
- * (`POST /admin/run/restore`). Hidden while the coordinator runs no training run.
+ * federated loss and accuracy per global model, a Restore control (`POST /admin/run/restore`),
+ * and the run's differential privacy (privacy-panel.ts). Hidden while the coordinator runs no
+ * training run.
  *
  * The chart is the run's secure evaluation: each participant evaluates the global model it
  * starts from on its own held-out data and adds the result to the vector it masks, so the
@@ -11,9 +12,12 @@
  */
 
 import { drawChart, type Series } from '../chart.ts';
+import { figure } from './figure.ts';
+import type { PanelElements } from './panel-elements.ts';
+import { type PrivacyReport, renderPrivacyPanel } from './privacy-panel.ts';
 
-/** The parts of `GET /admin/run` shown here (the coordinator's RunReport). */
-export interface RunReport {
+/** The parts of `GET /admin/run` shown here (the coordinator's RunReport); its privacy: privacy-panel.ts. */
+export interface RunReport extends PrivacyReport {
   readonly layout: {
     readonly modelLength: number;
     readonly send: string;
@@ -68,16 +72,6 @@ const HYPER_PARAMETERS: Readonly<Record<string, readonly [key: string, label: st
     ['tau', 'τ'],
   ],
 };
-
-/** The panel's elements, by data-testid (dashboard.html). */
-export interface RunPanelElements {
-  byTestId<T extends Element = HTMLElement>(id: string): T;
-  setText(id: string, text: string): void;
-}
-
-function figure(value: number): string {
-  return Number.isInteger(value) ? String(value) : Number(value.toPrecision(4)).toString();
-}
 
 /** "η = 0.1, β₁ = 0.9, …": the strategy's settings, the ones it uses. */
 export function strategyText(report: Pick<RunReport, 'strategy' | 'strategySettings'>): string {
@@ -172,7 +166,7 @@ function latestText(report: RunReport): string {
 let chartKey = '';
 
 /** Shows `report` in the panel, or hides it (null: no run). */
-export function renderRunPanel(ui: RunPanelElements, report: RunReport | null): void {
+export function renderRunPanel(ui: PanelElements, report: RunReport | null): void {
   const panel = ui.byTestId('run-panel');
   panel.hidden = report === null;
   if (report === null) return;
@@ -191,6 +185,7 @@ export function renderRunPanel(ui: RunPanelElements, report: RunReport | null): 
   ui.setText('run-early-stopping', earlyStoppingText(report));
   ui.setText('run-latest', latestText(report));
   ui.setText('run-restore-state', restoreText(report));
+  renderPrivacyPanel(ui, report);
 
   const select = ui.byTestId<HTMLSelectElement>('run-restore-round');
   const candidates = restoreCandidates(report);
