@@ -2,7 +2,8 @@
  * @petfl/tfjs — TensorFlow.js glue for petfl (architecture.md §2): model weights as
  * one vector, backend selection by a numeric self-check and a timed training step, and a ready
  * ParticipantABC for `tf.LayersModel`, which also takes part in training runs (FedProx, SCAFFOLD,
- * federated evaluation; README), and local differential privacy by DP-SGD (`trainDpSgd`).
+ * federated evaluation; README), and local differential privacy by DP-SGD (`trainDpSgd`, or the
+ * participant's `dpSgd` option).
  * Re-exports only (architecture.md §7.2).
  */
 
@@ -34,6 +35,11 @@ export {
   trainDpSgd,
 } from './privacy/dp-sgd.ts';
 export { type DpSgdOptions, dpSgdOptionProblems } from './privacy/dp-sgd-options.ts';
+export {
+  DpSgdBudgetError,
+  type DpSgdStatus,
+  type DpSgdTraining,
+} from './privacy/dp-sgd-rounds.ts';
 export {
   TfjsParticipant,
   type TfjsParticipantOptions,

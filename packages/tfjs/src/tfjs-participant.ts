@@ -10,6 +10,12 @@
  * delta, and the evaluation of x on the participant's validation data, built by
  * `encodeContribution`; local training is FedAvg's, FedProx's or SCAFFOLD's (fl/).
  *
+ * With the `dpSgd` option local training is DP-SGD (privacy/dp-sgd-rounds.ts, docs/privacy.md §4)
+ * instead of `model.fit`, in every algorithm: FedProx's and SCAFFOLD's corrections hook the
+ * optimizer's `applyGradients`, which DP-SGD applies its noisy gradient through, and they depend
+ * only on the weights, the global model and cᵢ — all released already — so they add no privacy
+ * cost (post-processing).
+ *
  * Data given as tensors belongs to the app and stays alive; data given as a
  * function is made fresh for each round and disposed after it.
  */
@@ -24,6 +30,7 @@ import { type LocalData, type LocalDataSource, withLocalData } from './fl/local-
 import { ScaffoldClient, sgdLearningRate } from './fl/scaffold.ts';
 import { trainableSlices } from './fl/trainable-slices.ts';
 import { type CheckedRun, checkTrainingRun, type TrainingRun, TrainingRunError } from './fl/training-run.ts';
+import { DpSgdRounds, type DpSgdStatus, type DpSgdTraining } from './privacy/dp-sgd-rounds.ts';
 import { modelToVector, modelToVectorAsync, vectorToModel } from './weights.ts';
 
 /** Where training stands, after each batch. Counts are 1-based: batch 3 of 10 in epoch 2 of 5. */
@@ -54,6 +61,13 @@ export interface TfjsParticipantOptions {
    * as they are.
    */
   readonly run?: TrainingRun;
+  /**
+   * Train each round with DP-SGD instead of `model.fit` (README, "DP-SGD"): the settings, the
+   * ledger to resume from and where to persist it. `fit` may then only set `batchSize` (for the
+   * evaluation of the global model). A round the budget allows no step in is sat out
+   * (`DpSgdBudgetError`, reported by the SDK as `snapshot.lastError`).
+   */
+  readonly dpSgd?: DpSgdTraining;
 }
 
 type BaseCallback = NonNullable<ConstructorParameters<typeof tf.CallbackList>[0]>[number];
@@ -67,6 +81,8 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
   readonly #run: CheckedRun | undefined;
   /** SCAFFOLD's client state cᵢ, kept across rounds in memory (fl/scaffold.ts). */
   readonly #scaffold: ScaffoldClient | undefined;
+  /** DP-SGD's settings and ledger, kept across rounds in memory; undefined without `dpSgd`. */
+  readonly #dpSgd: DpSgdRounds | undefined;
   /**
    * What the last `trainRound` produced for `serializeTrainingResult`: the trained weights (read
    * asynchronously), or in a run the whole masked vector.
@@ -84,12 +100,21 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
     this.#data = options.data;
     this.#fit = options.fit ?? {};
     this.#onProgress = options.onProgress;
+    this.#dpSgd = options.dpSgd === undefined ? undefined : new DpSgdRounds(options.dpSgd, options.model, options.fit);
     const run = options.run === undefined ? undefined : checkTrainingRun(options.run, options.model);
     if (run?.algorithm.kind === 'scaffold') {
       sgdLearningRate(options.model.optimizer); // refuse a wrong optimizer now, not in the first round
       this.#scaffold = new ScaffoldClient(run.layout.modelLength);
     }
     this.#run = run !== undefined && (run.layout.send === 'update' || run.layout.metrics.length > 0) ? run : undefined;
+  }
+
+  /**
+   * Where the DP-SGD budget stands: the ledger, its ε, the latest round's result and whether that
+   * round was sat out. Undefined without the `dpSgd` option.
+   */
+  get dpSgdStatus(): DpSgdStatus | undefined {
+    return this.#dpSgd?.status;
   }
 
   /**
@@ -114,7 +139,7 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
       const run = this.#run;
       if (run !== undefined) return await this.#trainRun(run, input);
       if (input !== null) vectorToModel(this.model, input);
-      await this.#fitLocal();
+      await this.#trainLocal();
       this.#trained = { model: this.model, vector: await modelToVectorAsync(this.model) };
       return this.model;
     } finally {
@@ -176,11 +201,11 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
     /** SCAFFOLD's control update, once the trained weights y are read. */
     let controlUpdate: ((y: Float32Array) => Float64Array) | undefined;
     if (algorithm.kind === 'fedavg' || x === undefined) {
-      await this.#fitLocal();
+      await this.#trainLocal();
     } else if (algorithm.kind === 'fedprox') {
       const proximal = proximalCorrection(trainableSlices(this.model), x, algorithm.mu);
       try {
-        await trainWithCorrection(this.model.optimizer, proximal.correct, () => this.#fitLocal());
+        await trainWithCorrection(this.model.optimizer, proximal.correct, () => this.#trainLocal());
       } finally {
         proximal.dispose();
       }
@@ -192,7 +217,7 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
       const correction = scaffold.correction(slices, c);
       let steps: number;
       try {
-        ({ steps } = await trainWithCorrection(this.model.optimizer, correction.correct, () => this.#fitLocal()));
+        ({ steps } = await trainWithCorrection(this.model.optimizer, correction.correct, () => this.#trainLocal()));
       } finally {
         correction.dispose();
       }
@@ -238,8 +263,18 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
     return withLocalData(source, (data) => evaluateModel(this.model, data, metrics, this.#fit.batchSize));
   }
 
-  /** `model.fit` on this round's local data, with the app's callbacks and the progress one. */
-  async #fitLocal(): Promise<void> {
+  /**
+   * This round's local training: DP-SGD with the `dpSgd` option (one optimizer step per DP-SGD
+   * step, so SCAFFOLD's K counts them), else `model.fit` with the app's callbacks and the
+   * progress one.
+   */
+  async #trainLocal(): Promise<void> {
+    const dpSgd = this.#dpSgd;
+    if (dpSgd !== undefined) {
+      // No loss in the progress: a loss on the data would be released outside the noise.
+      await withLocalData(this.#data, (data) => dpSgd.train(this.model, data, (p) => this.#emit(p)));
+      return;
+    }
     await withLocalData(this.#data, async (data: LocalData) => {
       await this.model.fit(data.xs, data.ys, {
         ...this.#fit,

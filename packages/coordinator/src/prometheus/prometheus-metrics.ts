@@ -100,10 +100,26 @@ export class PrometheusMetrics implements CoordinatorMetrics {
     });
     new Gauge({
       name: 'petfl_run_epsilon',
-      help: 'ε spent by the run so far at its δ (central differential privacy, docs/learning.md §7); 0 without.',
+      help: 'ε spent by the run so far at its δ (differential privacy, docs/privacy.md); 0 without.',
       registers: [this.registry],
       collect() {
         this.set(metrics.coordinator?.status().run?.privacy?.epsilon ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'petfl_run_privacy_rho',
+      help: 'ρ of the zCDP the run has spent (dpsa4fl reports ε²/2-zCDP: ε = √(2ρ)); 0 without privacy or when the accountant gives none.',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.coordinator?.status().run?.privacy?.rho ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'petfl_run_clip_norm',
+      help: 'The clip norm C the next round announces (moves each round with adaptive clipping, docs/privacy.md §2); 0 without privacy.',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.coordinator?.status().run?.privacy?.clipNorm ?? 0);
       },
     });
     new Gauge({
