@@ -19,6 +19,26 @@ afterEach(async () => {
   for (const c of running.splice(0)) await c.close();
 });
 
+/** Rounds that end as soon as their counts are reached; the long limits only hold phases open on a loaded machine. */
+const ROUNDS = {
+  sum: { probability: 0.25, min: 1, max: 3, minMs: 100, maxMs: 20_000 },
+  update: { min: 3, max: 20, minMs: 300, maxMs: 20_000 },
+  sum2: { min: 1, max: 3, minMs: 100, maxMs: 20_000 },
+  modelLength: P,
+} as const;
+
+/** A participant with a silent log and a fast poll, talking to `c` in process. */
+function spawnOn(c: TestCoordinator, options: Parameters<typeof spawnAsyncParticipant>[1] = {}) {
+  return spawnAsyncParticipant(c.url, {
+    pollMs: 10,
+    maxPollMs: 50,
+    logLevel: 'silent',
+    fetch: c.fetch,
+    store: new MemoryStateStore(),
+    ...options,
+  });
+}
+
 const RUN = `
 [run]
 enabled = true
@@ -34,10 +54,7 @@ noise_multiplier = 1.0
 describe('a round that promises distributed noise', () => {
   it('participants noise their updates, refuse rounds over their own ε limit, and keep their ledger', async () => {
     const c = await startCoordinator({
-      sum: { probability: 0.25, min: 1, max: 3, minMs: 100, maxMs: 20_000 },
-      update: { min: 3, max: 20, minMs: 300, maxMs: 20_000 },
-      sum2: { min: 1, max: 3, minMs: 100, maxMs: 20_000 },
-      modelLength: P,
+      ...ROUNDS,
       scalarMin: 1,
       extraToml: RUN,
     });
@@ -45,7 +62,6 @@ describe('a round that promises distributed noise', () => {
     const params = JSON.parse(await (await c.fetch(`${c.url}/params`)).text()) as { privacy: RoundPrivacy };
     expect(params.privacy).toMatchObject({ mechanism: 'skellam', participants: 3, dimension: P });
 
-    const common = { pollMs: 10, maxPollMs: 50, logLevel: 'silent', fetch: c.fetch } as const;
     const limits = [
       ...Array.from({ length: 2 }, () => ({ maxEpsilon: 1e-3, delta: 1e-5 })), // no round fits
       ...Array.from({ length: 6 }, () => ({ maxEpsilon: 1e6, delta: 1e-5 })),
@@ -56,11 +72,7 @@ describe('a round that promises distributed noise', () => {
     const updateRounds = limits.map(() => new Set<number>());
     const errorsSeen = limits.map(() => new Set<string>());
     for (const [i, limit] of limits.entries()) {
-      const { participant } = await spawnAsyncParticipant(c.url, {
-        ...common,
-        store: new MemoryStateStore(),
-        ...(limit === undefined ? {} : { privacy: limit }),
-      });
+      const { participant } = await spawnOn(c, limit === undefined ? {} : { privacy: limit });
       // An update far outside the clip norm: what is sent is clipped and noised by the SDK.
       const onSnapshot = () => {
         const { phase, roundId, lastError } = participant.getSnapshot();
@@ -118,10 +130,8 @@ describe('a round that promises distributed noise', () => {
 
   it('a participant refuses a round whose seed does not commit to the promise', async () => {
     const c = await startCoordinator({
-      sum: { probability: 0.5, min: 1, max: 3, minMs: 100, maxMs: 20_000 },
-      update: { min: 3, max: 20, minMs: 300, maxMs: 20_000 },
-      sum2: { min: 1, max: 3, minMs: 100, maxMs: 20_000 },
-      modelLength: P,
+      ...ROUNDS,
+      sum: { ...ROUNDS.sum, probability: 0.5 },
       scalarMin: 1,
       extraToml: RUN,
     });
@@ -139,13 +149,7 @@ describe('a round that promises distributed noise', () => {
         arrayBuffer: async () => new TextEncoder().encode(body).buffer as ArrayBuffer,
       };
     };
-    const { participant } = await spawnAsyncParticipant(c.url, {
-      pollMs: 10,
-      maxPollMs: 50,
-      logLevel: 'silent',
-      fetch: lying,
-      store: new MemoryStateStore(),
-    });
+    const { participant } = await spawnOn(c, { fetch: lying });
     await waitFor(() => participant.getSnapshot().lastError?.code === 'privacy-mismatch', 30_000);
     expect(participant.getSnapshot().lastError?.message).toMatch(/does not commit to the announced privacy/);
     expect(participant.getSnapshot().task).toBe('none');
@@ -156,10 +160,7 @@ describe('a round that promises distributed noise', () => {
 describe('local privacy filters (options.privacyFilters)', () => {
   it('filter every update on the device before masking: the global model is the average of filtered models', async () => {
     const c = await startCoordinator({
-      sum: { probability: 0.25, min: 1, max: 3, minMs: 100, maxMs: 20_000 },
-      update: { min: 3, max: 20, minMs: 300, maxMs: 20_000 },
-      sum2: { min: 1, max: 3, minMs: 100, maxMs: 20_000 },
-      modelLength: P,
+      ...ROUNDS,
     });
     running.push(c);
     // Every participant holds the same model: its top quarter by |value| (4 of 16), clamped to ±1,
@@ -170,12 +171,7 @@ describe('local privacy filters (options.privacyFilters)', () => {
     for (const j of order.slice(0, 4)) expected[j] = Math.sign(model[j] as number);
     const participants: AsyncParticipant[] = [];
     for (let i = 0; i < 8; i++) {
-      const { participant } = await spawnAsyncParticipant(c.url, {
-        pollMs: 10,
-        maxPollMs: 50,
-        logLevel: 'silent',
-        fetch: c.fetch,
-        store: new MemoryStateStore(),
+      const { participant } = await spawnOn(c, {
         privacyFilters: [{ kind: 'percentile', fraction: 0.25, bound: 1 }],
       });
       const onSnapshot = () => {
@@ -206,25 +202,17 @@ describe('local privacy filters (options.privacyFilters)', () => {
 describe('adaptive clipping through the SDK', () => {
   it('every participant sets its clip bit from the round’s C; the coordinator moves C', async () => {
     const c = await startCoordinator({
-      sum: { probability: 0.25, min: 1, max: 3, minMs: 100, maxMs: 20_000 },
-      update: { min: 3, max: 20, minMs: 300, maxMs: 20_000 },
-      sum2: { min: 1, max: 3, minMs: 100, maxMs: 20_000 },
-      modelLength: P,
+      ...ROUNDS,
       scalarMin: 1,
-      extraToml: `${RUN}adaptive_clipping = true\nclip_bit_weight = 2.0\n`,
+      // Little noise (σ = 0.1): the noised fraction b̄ is then within ±0.03 of the truth (σ·C'/(k·β·C)).
+      extraToml: `${RUN.replace('noise_multiplier = 1.0', 'noise_multiplier = 0.1')}adaptive_clipping = true\nclip_bit_weight = 2.0\n`,
     });
     running.push(c);
     const first = JSON.parse(await (await c.fetch(`${c.url}/params`)).text()) as { modelLength: number };
     expect(first.modelLength).toBe(P + 1); // the update and its bit
     const participants: AsyncParticipant[] = [];
     for (let i = 0; i < 8; i++) {
-      const { participant } = await spawnAsyncParticipant(c.url, {
-        pollMs: 10,
-        maxPollMs: 50,
-        logLevel: 'silent',
-        fetch: c.fetch,
-        store: new MemoryStateStore(),
-      });
+      const { participant } = await spawnOn(c);
       const onSnapshot = () => {
         // Updates of norm 0.1 (the bit's slot left 0: the SDK fills it): within C = 1, never clipped.
         const update = new Float32Array(P + 1);
@@ -242,7 +230,7 @@ describe('adaptive clipping through the SDK', () => {
     expect(entries.length).toBeGreaterThanOrEqual(2);
     for (const entry of entries) {
       // Every participant's bit said "within C": the noised fraction is 1 up to the bit's noise.
-      expect(Math.abs((entry.unclipped as number) - 1)).toBeLessThan(0.5);
+      expect(Math.abs((entry.unclipped as number) - 1)).toBeLessThan(0.3);
     }
     // …so C shrank from 1 toward the updates' norms.
     expect(entries[1]?.clipNorm).toBeLessThan(1);
