@@ -318,6 +318,24 @@ describe('changePetSettings (the body of PUT /admin/settings)', () => {
     expect(s.pet).toEqual(before);
   });
 
+  it('keeps pet.update.count.min at or above the participants whose noise every sum must carry', () => {
+    const dp = parseSettings(undefined, {
+      PETFL_RUN_ENABLED: 'true',
+      PETFL_RUN_PRIVACY_MECHANISM: 'skellam',
+      PETFL_RUN_PRIVACY_PARTICIPANTS: '5',
+      PETFL_PET_UPDATE_COUNT_MIN: '5',
+      PETFL_SAFETY_SCALAR_MIN: '1',
+      PETFL_SAFETY_SCALAR_MAX: '1',
+      PETFL_MASK_BOUND: 'b2',
+    });
+    const lower = (min: number) => () =>
+      changePetSettings(dp.pet, { update: { count: { min } } }, dp.mask, dp.safety, dp.run);
+    expect(problemsOfCall(lower(4))).toEqual([
+      'pet.update.count.min: 4 is below run.privacy.participants 5, whose noise every sum must carry',
+    ]);
+    expect(lower(6)().update.count.min).toBe(6);
+  });
+
   it('refuses keys that are not settings and mistyped values, listing every problem', () => {
     expect(
       problemsOfCall(() =>

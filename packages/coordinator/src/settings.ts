@@ -18,7 +18,14 @@ import * as v from 'valibot';
 import { CoordinatorError } from './errors.ts';
 import { applyEnv } from './settings/env.ts';
 import { problemLines } from './settings/problems.ts';
-import { maskSchema, petSchema, type Settings, type SettingsContext, settingsSchema } from './settings/schema.ts';
+import {
+  isDistributedMechanism,
+  maskSchema,
+  petSchema,
+  type Settings,
+  type SettingsContext,
+  settingsSchema,
+} from './settings/schema.ts';
 import { getPath, isTree, merge, type Tree } from './settings/tree.ts';
 
 export { envName } from './settings/env.ts';
@@ -220,10 +227,22 @@ export function changePetSettings(
   change: unknown,
   mask: MaskConfig,
   safety: Settings['safety'],
+  run?: Settings['run'],
 ): Settings['pet'] {
   const schema = petSchema({ allowUnsafeSmallRounds: safety.allowUnsafeSmallRounds, mask });
   const result = v.safeParse(schema, isTree(change) ? merge(petTree(current), change) : change);
   if (!result.success) throw new SettingsError(problemLines(result.issues, ['pet']));
+  // Distributed noise needs its participants in every released sum (docs/privacy.md §1).
+  const privacy = run?.enabled === true ? run.privacy : null;
+  if (
+    privacy !== null &&
+    isDistributedMechanism(privacy.mechanism) &&
+    result.output.update.count.min < privacy.participants
+  ) {
+    throw new SettingsError([
+      `pet.update.count.min: ${result.output.update.count.min} is below run.privacy.participants ${privacy.participants}, whose noise every sum must carry`,
+    ]);
+  }
   return result.output;
 }
 

@@ -1276,7 +1276,13 @@ export class Coordinator {
   /** Changes the PET settings of the rounds that start from now on (validated; SettingsError lists problems). */
   changeSettings(change: unknown): Promise<RoundPetSettings> {
     return this.serialize(async () => {
-      const pet = changePetSettings(this.nextPet(), change, this.settings.mask, this.settings.safety);
+      const pet = changePetSettings(
+        this.nextPet(),
+        change,
+        this.settings.mask,
+        this.settings.safety,
+        this.settings.run,
+      );
       await this.saveMeta({ ...this.meta, nextPet: pet });
       this.log.info({ pet }, 'next-round settings changed');
       return pet;
