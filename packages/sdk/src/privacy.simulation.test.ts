@@ -115,7 +115,8 @@ describe('a round that promises distributed noise', () => {
       ]);
       expect(spentEpsilon(ledger, 1e-5)).toBeGreaterThan(0);
       // The same participant with a tight limit would now refuse the next round.
-      const next = { ...(state.round as NonNullable<typeof state.round>), roundId: 1e6 };
+      // A round not charged yet: another seed (a reused round id with a new seed counts as new).
+      const next = { ...(state.round as NonNullable<typeof state.round>), seed: new Uint8Array(32).fill(7) };
       expect(privacyRefusal(ledger, next, { maxEpsilon: spentEpsilon(ledger, 1e-5), delta: 1e-5 })?.code).toBe(
         'privacy-limit',
       );

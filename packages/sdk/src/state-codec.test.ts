@@ -1,4 +1,4 @@
-import { initCrypto, type PetCrypto, toBase64Url } from '@petfl/core';
+import { addAccountantEvent, createAccountantState, initCrypto, type PetCrypto, toBase64Url } from '@petfl/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FakeCoordinator } from '../test-support/fake-coordinator.ts';
 import { ParticipantRestoreError } from './errors.ts';
@@ -42,6 +42,24 @@ describe('serializeState / deserializeState', () => {
       new Set(['new-round', 'sum', 'sending', 'sum2', 'update', 'awaiting']),
     );
     for (const state of states) expect(deserializeState(serializeState(state))).toStrictEqual(state);
+  });
+
+  it('round-trips the privacy ledger and names what is wrong with a corrupt one', () => {
+    const ledger = {
+      accountant: addAccountantEvent(createAccountantState(), { kind: 'gaussian', noiseMultiplier: 1.1 }, 3),
+      rounds: [toBase64Url(new Uint8Array(32).fill(1)), toBase64Url(new Uint8Array(32).fill(2))],
+    };
+    const state = { ...createInitialState(crypto), privacyLedger: ledger };
+    expect(deserializeState(serializeState(state))).toStrictEqual(state);
+    const restoreOf = (privacyLedger: unknown) => () =>
+      deserializeState(serializeState({ ...state, privacyLedger } as ParticipantState));
+    expect(restoreOf({ ...ledger, rounds: [7] })).toThrow(
+      /privacyLedger\.rounds: expected a list of at most 1000 round seeds/,
+    );
+    expect(restoreOf({ ...ledger, accountant: { ...ledger.accountant, events: 'x' } })).toThrow(
+      /privacyLedger\.accountant: /,
+    );
+    expect(restoreOf('ledger')).toThrow(ParticipantRestoreError);
   });
 
   it('starts with the magic "PFLS" and format 1', () => {

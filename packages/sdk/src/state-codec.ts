@@ -224,11 +224,11 @@ class Validator {
     if (
       !Array.isArray(rounds) ||
       rounds.length > MAX_LEDGER_ROUNDS ||
-      !rounds.every((r) => typeof r === 'number' && Number.isSafeInteger(r) && r >= 0)
+      !rounds.every((r) => typeof r === 'string' && /^[A-Za-z0-9_-]{43}$/.test(r))
     ) {
-      this.fail('privacyLedger.rounds', `a list of at most ${MAX_LEDGER_ROUNDS} round ids`, rounds);
+      this.fail('privacyLedger.rounds', `a list of at most ${MAX_LEDGER_ROUNDS} round seeds (base64url)`, rounds);
     }
-    return { accountant, rounds: [...(rounds as number[])] };
+    return { accountant, rounds: [...(rounds as string[])] };
   }
 
   round(value: unknown): NonNullable<ParticipantState['round']> {

@@ -13,6 +13,7 @@ import {
   createAccountantState,
   type RoundParameters,
   roundPrivacyMechanism,
+  toBase64Url,
 } from '@petfl/core';
 import type { ParticipantError } from './state.ts';
 
@@ -27,8 +28,17 @@ export interface ParticipantPrivacyOptions {
 /** What the participant has spent: one accountant event per round it sent an update in. */
 export interface PrivacyLedger {
   readonly accountant: AccountantState;
-  /** The rounds charged, newest last (the last `MAX_LEDGER_ROUNDS`): a round is charged once. */
-  readonly rounds: readonly number[];
+  /**
+   * The rounds charged, newest last (the last `MAX_LEDGER_ROUNDS`), by their round seed (base64url):
+   * the seed commits to the round's key and promise (ADR 0012), so a round is charged once and a
+   * coordinator reusing a round id for another round is charged again.
+   */
+  readonly rounds: readonly string[];
+}
+
+/** The key a round is charged under: its seed. */
+export function ledgerKey(round: RoundParameters): string {
+  return toBase64Url(round.seed);
 }
 
 export const MAX_LEDGER_ROUNDS = 1000;
@@ -72,7 +82,7 @@ export function privacyRefusal(
       roundId,
     };
   }
-  if (ledger?.rounds.includes(roundId)) return undefined;
+  if (ledger?.rounds.includes(ledgerKey(round))) return undefined;
   const after = addAccountantEvent(ledger?.accountant ?? createAccountantState(), roundPrivacyMechanism(round.privacy));
   const epsilon = accountantEpsilon(after, limit.delta).value;
   if (epsilon <= limit.maxEpsilon) return undefined;
@@ -89,9 +99,10 @@ export function privacyRefusal(
 /** The ledger with `round` charged (unchanged when the round promises nothing or was charged already). */
 export function chargeRound(ledger: PrivacyLedger | undefined, round: RoundParameters): PrivacyLedger | undefined {
   if (round.privacy === undefined) return ledger;
-  if (ledger?.rounds.includes(round.roundId)) return ledger;
+  const key = ledgerKey(round);
+  if (ledger?.rounds.includes(key)) return ledger;
   return {
     accountant: addAccountantEvent(ledger?.accountant ?? createAccountantState(), roundPrivacyMechanism(round.privacy)),
-    rounds: [...(ledger?.rounds ?? []), round.roundId].slice(-MAX_LEDGER_ROUNDS),
+    rounds: [...(ledger?.rounds ?? []), key].slice(-MAX_LEDGER_ROUNDS),
   };
 }

@@ -4,7 +4,7 @@
  * abort. Time is a ManualClock: the tests wait on the loop reaching its next sleep, never on time.
  */
 
-import { initCrypto, type PetCrypto, toBase64Url } from '@petfl/core';
+import { initCrypto, type PetCrypto, privacyRoundSeed, toBase64Url } from '@petfl/core';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeCoordinator } from '../../test-support/fake-coordinator.ts';
 import { ManualClock } from '../../test-support/manual-clock.ts';
@@ -242,6 +242,37 @@ describe('runParticipant', () => {
     const last = await running.done;
     expect(last.phase.kind).toBe('awaiting');
     expect(last.lastError).toMatchObject({ code: 'callback-failed', message: 'onState: render failed' });
+  });
+
+  it('an update charged to the privacy ledger is not sent when the charge cannot be saved', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    const params = coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: 2 });
+    const privacy = { mechanism: 'central-gaussian', clipNorm: 1, dimension: 2, noiseMultiplier: 1 } as const;
+    coordinator.params = { ...params, privacy, seed: privacyRoundSeed(crypto, params.coordinatorPk, privacy) };
+    coordinator.sums = new Map();
+    let failing = false;
+    const memory = new MemoryStateStore();
+    const store: StateStore = {
+      get: (key) => memory.get(key),
+      set: (key, value) => (failing ? Promise.reject(new Error('quota exceeded')) : memory.set(key, value)),
+      del: (key) => memory.del(key),
+    };
+    // The store fails from the moment the update is built (the step that charges the round).
+    const localModel = (): number[] => {
+      failing = true;
+      return [3, 4];
+    };
+    const running = start({ crypto, client: coordinator, localModel }, { store, pollMs: 100, maxPollMs: 100 });
+    await running.clock.untilSleeping();
+    for (let i = 0; i < 3; i++) await tick(running);
+    expect(coordinator.payloads('update')).toHaveLength(0);
+    const last = running.states.at(-1);
+    expect(last?.phase.kind).toBe('awaiting');
+    expect(last?.privacyLedger).toBeUndefined();
+    expect(last?.lastError).toMatchObject({ code: 'store-failed', roundId: 1 });
+    expect(last?.lastError?.message).toMatch(/privacy charge could not be saved, its update is not sent/);
+    running.controller.abort();
+    await running.done;
   });
 
   it('a sum dictionary with an all-zero ephemeral key: the update is tried once, lastError, then the next round', async () => {

@@ -92,13 +92,27 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
   };
 
   const advance = async (next: ParticipantState): Promise<void> => {
+    const before = state;
     state = next;
     const roundId = state.round?.roundId;
     if (saver !== undefined) {
       try {
         await saver.save(state);
       } catch (error) {
-        state = { ...state, lastError: { ...participantError(error, roundId), code: 'store-failed' } };
+        const failed = { ...participantError(error, roundId), code: 'store-failed' };
+        // A round charged to the privacy ledger (docs/privacy.md §3) is sent only once the charge
+        // is saved: otherwise a restart would forget it and the participant's ε limit could be passed.
+        state =
+          next.privacyLedger !== before.privacyLedger
+            ? {
+                ...before,
+                phase: { kind: 'awaiting' },
+                lastError: {
+                  ...failed,
+                  message: `the round's privacy charge could not be saved, its update is not sent: ${failed.message}`,
+                },
+              }
+            : { ...state, lastError: failed };
       }
     }
     try {
