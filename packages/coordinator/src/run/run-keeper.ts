@@ -186,8 +186,16 @@ export class RunKeeper {
    * Round `roundId` unmasked `average`: the next point, its checkpoint saved (the caller then saves
    * the model). With `restore`, the round's average is set aside and the point is that round's
    * checkpoint again: the participants' updates were made against the model the restore replaces.
+   * `announced`: the privacy the round promised in its parameters (bound into its seed); the round
+   * is released and charged by it, never by a promise recomputed since.
    */
-  async apply(roundId: number, average: Float64Array, count: number, restore?: number): Promise<Applied> {
+  async apply(
+    roundId: number,
+    average: Float64Array,
+    count: number,
+    restore?: number,
+    announced?: RoundPrivacy,
+  ): Promise<Applied> {
     const from = await this.latest();
     // Already applied (a restart between saving the model and ending the round).
     if (from.checkpoint.roundId === roundId) return { point: from, endedNow: false };
@@ -195,16 +203,33 @@ export class RunKeeper {
     if (restore !== undefined) {
       const restored = await this.point(restore);
       if (restored === undefined) throw new StoreError(`restore: round ${restore} has no checkpoint and model`);
+      // The model, strategy state and evaluations go back; the privacy ledger does not: the ε of the
+      // rounds released since stays spent (docs/privacy.md §2).
+      const { privacy: _rolledBack, ...restoredCheckpoint } = restored.checkpoint;
+      const ledger = from.checkpoint.privacy;
       point = {
         model: restored.model,
-        checkpoint: { ...restored.checkpoint, roundId, ended: null, restoredFrom: restore },
+        checkpoint: {
+          ...restoredCheckpoint,
+          roundId,
+          ended: null,
+          restoredFrom: restore,
+          ...(ledger === undefined ? {} : { privacy: ledger }),
+        },
       };
       this.log.warn({ roundId, restoredFrom: restore }, 'run restored: this round’s updates set aside');
     } else {
       point =
         this.settings.privacy === null || this.promise === undefined
           ? advanceRun(this.settings, this.strategy, from, roundId, average)
-          : this.privateStep(this.settings.privacy, this.promise, from, roundId, average, count);
+          : this.privateStep(
+              this.settings.privacy,
+              announced ?? promiseFor(this.promise, from.checkpoint),
+              from,
+              roundId,
+              average,
+              count,
+            );
     }
     await this.models.saveCheckpoint(roundId, encodeCheckpoint(point.checkpoint));
     return { point, endedNow: point.checkpoint.ended !== null && from.checkpoint.ended === null };
@@ -225,7 +250,7 @@ export class RunKeeper {
     count: number,
   ): RunPoint {
     const ledger = from.checkpoint.privacy ?? EMPTY_LEDGER;
-    const round = promiseFor(promise, from.checkpoint);
+    const round = promise;
     const charged = charge(ledger, roundPrivacyMechanism(round), privacy.delta);
     if (privacy.budgetEpsilon > 0 && charged.epsilon > privacy.budgetEpsilon) {
       const already = spent(ledger, privacy.delta).epsilon;
@@ -252,13 +277,17 @@ export class RunKeeper {
     const point = advanceRun(this.settings, this.strategy, from, roundId, noisy);
     let clip: { clipNorm: number; unclipped: number; next: number } | undefined;
     if (privacy.adaptive !== null) {
-      // Andrew et al. 2021: C ← C·exp(−η·(b̄ − γ)), b̄ the noised fraction of unclipped updates.
-      const unclipped = clipBitFraction(round, noisy[d - 1] as number);
+      // Andrew et al. 2021: C ← C·exp(−η·(b̄ − γ)), b̄ the noised fraction of unclipped updates,
+      // clamped to [0, 1] (post-processing); C stays within [C₀/1000, 1000·C₀] so that one noisy
+      // round cannot throw it out of range.
+      const unclipped = Math.min(1, Math.max(0, clipBitFraction(round, noisy[d - 1] as number)));
       const { learningRate, targetQuantile } = privacy.adaptive;
+      const next = round.clipNorm * Math.exp(-learningRate * (unclipped - targetQuantile));
+      const C0 = privacy.clipNorm;
       clip = {
         clipNorm: round.clipNorm,
         unclipped,
-        next: round.clipNorm * Math.exp(-learningRate * (unclipped - targetQuantile)),
+        next: Math.min(ADAPTIVE_RANGE * C0, Math.max(C0 / ADAPTIVE_RANGE, next)),
       };
     }
     const entry = {
@@ -376,6 +405,9 @@ export function sumNoiseMultiplier(promise: RoundPrivacy): number {
       : promise.participants * promise.noise ** 2;
   return Math.sqrt(variance) / roundedNormBound(promise.scale, promise.dimension);
 }
+
+/** Adaptive clipping keeps C within a factor of this of the setting's clip_norm. */
+export const ADAPTIVE_RANGE = 1000;
 
 /** The promise of the round after `checkpoint`: with adaptive clipping, at the clip norm it reached. */
 function promiseFor(promise: RoundPrivacy, checkpoint: RunCheckpoint): RoundPrivacy {

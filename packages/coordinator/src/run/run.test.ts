@@ -254,6 +254,24 @@ describe('a training run with central differential privacy', () => {
     expect(testSettings(dpEnv()).run.layout.clipNorm).toBe(0.5);
   });
 
+  it('a restore brings the model back, not the ε spent since', async () => {
+    const h = await start(dpEnv());
+    const pool = identities(h.crypto, 80, 67);
+    const first = await trainRound(h, pool, 71, 0, () => 1);
+    await trainRound(h, pool, 72, 0, () => 1);
+    const res = await h.admin('/run/restore', { method: 'POST', body: JSON.stringify({ round: first.roundId }) });
+    expect(res.status).toBe(200);
+    await trainRound(h, pool, 73, 0, () => 1); // the restore round: its updates set aside, nothing released
+    expect((await report(h)).restoredFrom).toBe(first.roundId);
+    await trainRound(h, pool, 74, 0, () => 1);
+    const r = (await report(h)) as RunReportJson & { epsilonByRound: { roundId: number; epsilon: number }[] };
+    // Three released rounds are charged (1, 2 and 4), in order, none forgotten.
+    const epsilons = r.epsilonByRound.map((e) => e.epsilon);
+    expect(epsilons).toHaveLength(3);
+    expect(epsilons).toEqual([...epsilons].sort((a, b) => a - b));
+    expect(epsilons[2]).toBeGreaterThan(epsilons[1] as number);
+  });
+
   it('clips, adds noise to the average update, accounts ε, and ends the run at its budget', async () => {
     const h = await start(dpEnv({ PETFL_RUN_PRIVACY_BUDGET_EPSILON: '120' }));
     const pool = identities(h.crypto, 80, 66);

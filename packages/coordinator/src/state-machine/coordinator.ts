@@ -457,7 +457,7 @@ export class Coordinator {
       return;
     }
     if (this.round === undefined) {
-      this.round = await restoreRound(this.store, record, this.settings, this.instance, await this.roundPromise());
+      this.round = await restoreRound(this.store, record, this.settings, this.instance);
     } else if (this.round.record.phase !== record.phase) {
       this.round.record = record;
       if (record.phase !== 'sum') {
@@ -1145,7 +1145,7 @@ export class Coordinator {
         following.record = record;
         await reloadRound(this.store, following);
       } else {
-        this.round = await restoreRound(this.store, record, this.settings, this.instance, await this.roundPromise());
+        this.round = await restoreRound(this.store, record, this.settings, this.instance);
       }
     } catch (error) {
       const reason = `the stored round ${record.roundId} could not be restored: ${(error as Error).message}`;
@@ -1175,7 +1175,13 @@ export class Coordinator {
     if (this.run !== undefined) {
       let applied: Awaited<ReturnType<RunKeeper['apply']>>;
       try {
-        applied = await this.run.apply(roundId, outcome.model, outcome.count, this.meta.restoreRun);
+        applied = await this.run.apply(
+          roundId,
+          outcome.model,
+          outcome.count,
+          this.meta.restoreRun,
+          round.params.privacy,
+        );
       } catch (error) {
         if (!isPetError(error)) throw error;
         return failed(`unmask: the run cannot use the average: ${error.message}`);

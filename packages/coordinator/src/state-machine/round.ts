@@ -84,7 +84,8 @@ export function chunkBudget(settings: Settings): ChunkBudget {
   };
 }
 
-function paramsOf(record: RoundRecord, privacy: RoundPrivacy | undefined): RoundParameters {
+function paramsOf(record: RoundRecord): RoundParameters {
+  const { privacy } = record;
   const params = {
     roundId: record.roundId,
     coordinatorPk: record.roundPublicKey,
@@ -97,13 +98,8 @@ function paramsOf(record: RoundRecord, privacy: RoundPrivacy | undefined): Round
   return privacy === undefined ? params : { ...params, privacy };
 }
 
-function mirror(
-  record: RoundRecord,
-  budget: ChunkBudget,
-  instance: string,
-  privacy: RoundPrivacy | undefined,
-): LiveRound {
-  const params = paramsOf(record, privacy);
+function mirror(record: RoundRecord, budget: ChunkBudget, instance: string): LiveRound {
+  const params = paramsOf(record);
   return {
     record,
     keyPair: { publicKey: record.roundPublicKey, secretKey: record.roundSecretKey },
@@ -152,8 +148,9 @@ export function openRound(
     pet,
     maskConfig: settings.mask,
     modelLength: settings.model.length,
+    ...(privacy === undefined ? {} : { privacy }),
   };
-  return mirror(record, chunkBudget(settings), instance, privacy);
+  return mirror(record, chunkBudget(settings), instance);
 }
 
 /** Rebuilds the mirror of a persisted round from the store (restart, or an instance joining). */
@@ -162,9 +159,8 @@ export async function restoreRound(
   record: RoundRecord,
   settings: Settings,
   instance: string,
-  privacy: RoundPrivacy | undefined,
 ): Promise<LiveRound> {
-  const round = mirror(record, chunkBudget(settings), instance, privacy);
+  const round = mirror(record, chunkBudget(settings), instance);
   await reloadRound(store, round);
   return round;
 }

@@ -20,7 +20,7 @@
  * `test-support/coordinator-store.conformance.ts`.
  */
 
-import type { ChunkLimits, MaskConfig, MaskObject } from '@petfl/core';
+import type { ChunkLimits, MaskConfig, MaskObject, RoundPrivacy } from '@petfl/core';
 import type { PhaseSettings } from '../settings.ts';
 
 /** The phases a round is persisted in (protocol.md §1.1); idle, failure and shutdown are transitions. */
@@ -54,6 +54,11 @@ export interface RoundRecord {
   readonly pet: RoundPetSettings;
   readonly maskConfig: MaskConfig;
   readonly modelLength: number;
+  /**
+   * The privacy the round promised (docs/privacy.md), bound into `seed` when it started: kept with
+   * the round so that a restart serves, releases and charges the very promise participants signed.
+   */
+  readonly privacy?: RoundPrivacy;
 }
 
 /** One finished round, as listed by `GET /admin/rounds`. */

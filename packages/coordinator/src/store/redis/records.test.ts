@@ -99,6 +99,23 @@ describe('round trips', () => {
     expect(read.seed).toBeInstanceOf(Uint8Array);
   });
 
+  it('a round record with its privacy promise reads back equal; a corrupt promise is named', () => {
+    const privacy = {
+      mechanism: 'skellam',
+      clipNorm: 0.5,
+      dimension: 10,
+      scale: 1000,
+      shift: 10,
+      participants: 3,
+      noise: 12.5,
+      clipBitWeight: 0.5,
+    } as const;
+    const withPrivacy = { ...ROUND, privacy };
+    expect(decodeRoundRecord(encodeRoundRecord('startRound', withPrivacy))).toEqual(withPrivacy);
+    const corrupt = JSON.stringify({ ...storedRound(), privacy: { ...privacy, noise: -1 } });
+    expect(() => decodeRoundRecord(corrupt)).toThrow(/privacy\.noise: expected a number/);
+  });
+
   it('a round summary, with and without a failure reason; the version stays in the JSON', () => {
     const { failureReason: _, ...completed } = { ...SUMMARY, outcome: 'completed' as const };
     for (const summary of [SUMMARY, completed]) {

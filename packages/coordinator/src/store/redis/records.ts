@@ -18,9 +18,12 @@ import {
   fromBase64Url,
   type MaskConfig,
   maskParams,
+  type RoundPrivacy,
+  roundPrivacyProblems,
   SEED_BYTES,
   toBase64Url,
   validateMaskConfig,
+  validateRoundPrivacy,
 } from '@petfl/core';
 import * as v from 'valibot';
 import {
@@ -186,6 +189,15 @@ const maskConfig = v.pipe(
   v.transform(({ group, data, bound, model }): MaskConfig => ({ group, data, bound, model })),
 );
 
+/** A round's privacy promise (docs/privacy.md), checked by @petfl/core's own validator. */
+const roundPrivacy = v.pipe(
+  v.custom<RoundPrivacy>(
+    (value) => roundPrivacyProblems('privacy', value).length === 0,
+    (issue) => roundPrivacyProblems('privacy', issue.input).join('; '),
+  ),
+  v.transform((value): RoundPrivacy => validateRoundPrivacy(value)),
+);
+
 const LIVE_PHASES: readonly LivePhase[] = ['sum', 'update', 'sum2'];
 const SUMMARY_PHASES: readonly (LivePhase | 'unmask')[] = ['sum', 'update', 'sum2', 'unmask'];
 
@@ -222,6 +234,7 @@ const roundRecordV1 = fields({
   pet: petSettings,
   maskConfig,
   modelLength: count,
+  privacy: v.exactOptional(roundPrivacy),
 });
 
 /** An entry of `{p}:history`: one finished round. */
@@ -300,6 +313,7 @@ export function encodeRoundRecord(op: string, round: RoundRecord): string {
     pet: round.pet,
     maskConfig: round.maskConfig,
     modelLength: round.modelLength,
+    ...(round.privacy === undefined ? {} : { privacy: round.privacy }),
   };
   return checked(op, 'round record', JSON.stringify(stored), decodeRoundRecord);
 }

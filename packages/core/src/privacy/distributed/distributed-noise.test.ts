@@ -7,6 +7,7 @@ import { deriveMask, Masker } from '../../mask/masker.ts';
 import { decodeRoundParameters, encodeRoundParameters, verifyRoundPrivacy } from '../../message/round-parameters.ts';
 import { fixtureSeed } from '../../testing/index.ts';
 import { accountantEpsilon, addAccountantEvent, createAccountantState } from '../accountant/accountant.ts';
+import { mechanismProblems } from '../accountant/mechanism.ts';
 import { sampleMoments } from '../sampling/testing/goodness-of-fit.ts';
 import {
   bitsPerCoordinate,
@@ -60,6 +61,28 @@ describe('planDistributedPrivacy', () => {
       expect(sumVariance).toBeCloseTo(l2 * l2, 6);
       expect(distributedPrivacyProblem(p, B2, 1000)).toBeUndefined();
       expect(bitsPerCoordinate(p)).toBeGreaterThan(17);
+    }
+  });
+
+  it('keeps the noise within what the accountant takes, even where the range would allow more', () => {
+    for (const maskConfig of [
+      { group: 'power2', data: 'f64', bound: 'b6', model: 'm3' },
+      { group: 'power2', data: 'f32', bound: 'b6', model: 'm3' },
+    ] as const) {
+      for (const mechanism of ['skellam', 'distributed-discrete-gaussian'] as const) {
+        const p = planDistributedPrivacy({
+          mechanism,
+          clipNorm: 1,
+          noiseMultiplier: 1,
+          participants: 100,
+          dimension: 1000,
+          maskConfig,
+        });
+        expect(mechanismProblems('m', roundPrivacyMechanism(p))).toEqual([]);
+        expect(
+          accountantEpsilon(addAccountantEvent(createAccountantState(), roundPrivacyMechanism(p)), 1e-5).value,
+        ).toBeGreaterThan(0);
+      }
     }
   });
 

@@ -31,6 +31,7 @@ import { PetError } from '../../errors.ts';
 import type { MaskConfig } from '../../mask/config.ts';
 import { maskParams } from '../../mask/config.ts';
 import { clipL2 } from '../../run/vector-layout.ts';
+import { MECHANISM_LIMITS, mechanismProblems } from '../accountant/mechanism.ts';
 import { noiseSampler } from '../sampling/noise.ts';
 import { randomSource, uniformInt } from '../sampling/random-source.ts';
 import { rationalAtLeast, sigma2FromSigma } from '../sampling/rational.ts';
@@ -38,7 +39,9 @@ import {
   type DistributedRoundPrivacy,
   effectiveClipNorm,
   ROUND_PRIVACY_LIMITS,
+  roundedL1Bound,
   roundedNormBound,
+  roundPrivacyMechanism,
   validateRoundPrivacy,
 } from './round-privacy.ts';
 
@@ -151,7 +154,15 @@ function plannedAt(input: DistributedPlanInput, scale: number, shift: number): D
 export function planDistributedPrivacy(input: DistributedPlanInput): DistributedRoundPrivacy {
   const shift = unitShift(input.maskConfig);
   const range = unitRange(input.maskConfig);
-  const fits = (scale: number) => requiredUnits(plannedAt(input, scale, shift)) <= range;
+  // The range, and the accountant's own upper bounds on μ, σ and the sensitivities (mechanism.ts).
+  const fits = (scale: number) => {
+    const plan = plannedAt(input, scale, shift);
+    return (
+      requiredUnits(plan) <= range &&
+      plan.noise <= MECHANISM_LIMITS.maxNoise &&
+      roundedL1Bound(scale, input.dimension) <= MECHANISM_LIMITS.maxSensitivity
+    );
+  };
   if (!(input.noiseMultiplier > 0)) {
     throw new PetError('invalid-field', `privacy: expected a noise multiplier > 0, got ${input.noiseMultiplier}`);
   }
@@ -179,6 +190,8 @@ export function planDistributedPrivacy(input: DistributedPlanInput): Distributed
         "(the distributed discrete Gaussian's analysis needs σ ≥ ½): raise the noise multiplier or the bound",
     );
   }
+  const problems = mechanismProblems('privacy', roundPrivacyMechanism(planned));
+  if (problems.length > 0) throw new PetError('invalid-field', `privacy: ${problems.join('; ')}`);
   return validateRoundPrivacy(planned) as DistributedRoundPrivacy;
 }
 

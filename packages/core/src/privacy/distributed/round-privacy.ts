@@ -81,7 +81,8 @@ export const ROUND_PRIVACY_LIMITS = {
   maxScale: 2 ** 40,
   maxShift: 60,
   maxParticipants: 1_000_000,
-  maxNoise: 1e24,
+  /** As the accountant's bound on μ and σ (mechanism.ts MECHANISM_LIMITS.maxNoise). */
+  maxNoise: 1e12,
   maxClipBitWeight: 100,
 } as const;
 
