@@ -32,8 +32,9 @@ export interface DpSgdOptions {
   /** qN: each example is in a step's batch with probability q = expectedBatchSize/N (Poisson sampling). */
   readonly expectedBatchSize: number;
   /**
-   * Examples per clipped gradient; default 1 (per-example clipping). Above 1 the guarantee protects
-   * a microbatch, not an example (dp-sgd.ts).
+   * Examples per clipped gradient: 1 (per-example clipping), the only value accepted. Microbatches
+   * cut from a sampled batch in order regroup after an added example, so with m > 1 one example
+   * could move the sum by about 2⌈b/m⌉·C: no guarantee the accountant states would hold.
    */
   readonly microbatchSize?: number;
   /** Training stops before a step that would take the ledger's ε (at `delta`) above this. */
@@ -128,7 +129,12 @@ export function dpSgdOptionProblems(options: unknown, examples: number): string[
   if (o['epochs'] !== undefined) problems.push(numberProblem('epochs', o['epochs'], 0, L.maxEpochs));
   const n = Number.isInteger(examples) && examples >= 1 ? Math.min(examples, L.maxExamples) : L.maxExamples;
   problems.push(integerProblem('expectedBatchSize', o['expectedBatchSize'], 1, n));
-  if (o['microbatchSize'] !== undefined) problems.push(integerProblem('microbatchSize', o['microbatchSize'], 1, n));
+  if (o['microbatchSize'] !== undefined && o['microbatchSize'] !== 1) {
+    problems.push(
+      `microbatchSize: expected 1 (per-example clipping; larger microbatches regroup after an added example, ` +
+        `and the sensitivity is then no longer C), got ${describe(o['microbatchSize'])}`,
+    );
+  }
   if (o['maxEpsilon'] !== undefined) problems.push(numberProblem('maxEpsilon', o['maxEpsilon'], 0, L.maxEpsilon));
   return problems.filter((p): p is string => p !== undefined);
 }

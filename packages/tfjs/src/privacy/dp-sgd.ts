@@ -18,9 +18,10 @@
  *
  * What is protected: one example of the participant's local dataset (add/remove adjacency), in
  * everything the trained model reveals, whoever sees it — the ledger is plain data that the app
- * keeps across rounds and hands back, so ε covers every round trained from that dataset. With
- * microbatches of m > 1 examples, adding or removing one example regroups the microbatches after
- * it: the guarantee then protects a group of m examples, not one (so m = 1 is the default).
+ * keeps across rounds and hands back, so ε covers every round trained from that dataset. Clipping
+ * is per example (microbatches of 1): larger microbatches cut from the sampled batch in order
+ * regroup after an added example, so one example could move the sum by about 2⌈b/m⌉·C and no
+ * stated guarantee would hold; the options refuse them.
  */
 
 import {

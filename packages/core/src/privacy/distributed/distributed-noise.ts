@@ -15,7 +15,7 @@
  *
  * Secure aggregation adds the participants' integers exactly (the group never wraps: protocol.md
  * §4.1), and the coordinator (`releaseAverage`) turns the unmasked average back into update units:
- * avg·2^s·C/c = γ·Σ(zᵢ + ηᵢ)/n.
+ * avg·2^s·C'/c = γ·Σ(zᵢ + ηᵢ)/m, m the round's number of updates (C' = `effectiveClipNorm`).
  *
  * The range: every k must stay within the config's ±A·2^s units, or the masker would clamp it and
  * the noise would no longer be what the accountant assumed. |z_j| ≤ Δ₂, and the noise exceeds t
@@ -268,7 +268,7 @@ export function privatizeUpdate(
 
 /**
  * The update the round releases: the unmasked average of the participants' privatized vectors
- * (scalars equal), back in update units — avg·2^s·C/c. `average` is not changed.
+ * (scalars equal), back in update units — avg·2^s·C'/c. `average` is not changed.
  */
 export function releaseAverage(privacy: DistributedRoundPrivacy, average: ArrayLike<number>): Float64Array {
   if (average.length !== privacy.dimension) {
