@@ -5,13 +5,13 @@
  * here.
  */
 
-import { type PrivacyFilter, validatePrivacyFilters } from '@petfl/core';
+import type { PrivacyFilter } from '@petfl/core';
 import { invalidTokenSource, type TokenSource } from './client/admission-token.ts';
 import type { FetchLike } from './client/http-client.ts';
 import { ParticipantInitError } from './errors.ts';
 import { LOG_LEVELS, type LoggerLike, type LogLevel } from './logger.ts';
 import type { AbortSignalLike, StateStore } from './state-machine/io.ts';
-import { type ParticipantPrivacyOptions, privacyOptionsProblems } from './state-machine/privacy.ts';
+import type { ParticipantPrivacyOptions } from './state-machine/privacy.ts';
 import { DEFAULT_STORE_KEY } from './state-machine/run.ts';
 
 export interface ParticipantOptions {
@@ -121,18 +121,15 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) bad(field, 'an integer ≥ 1', value);
   }
   if (onError !== undefined && typeof onError !== 'function') bad('onError', 'a function', onError);
-  const { privacy } = options;
+  const { privacy, privacyFilters } = options;
   if (privacy !== undefined) {
     const problems = privacyOptionsProblems(privacy);
     if (problems.length > 0) throw new ParticipantInitError(`options.privacy: ${problems.join('; ')}`);
   }
-  let privacyFilters: readonly PrivacyFilter[] | undefined;
-  if (options.privacyFilters !== undefined) {
-    try {
-      privacyFilters = validatePrivacyFilters(options.privacyFilters);
-    } catch (cause) {
-      throw new ParticipantInitError(`options.privacyFilters: ${(cause as Error).message}`, { cause });
-    }
+  // Each filter is checked where the participant runs (runtime.ts: its Worker in Worker mode), so
+  // that the filters' code stays out of a page's main thread.
+  if (privacyFilters !== undefined && !Array.isArray(privacyFilters)) {
+    bad('privacyFilters', 'a list of privacy filters', privacyFilters);
   }
   if (token !== undefined) {
     const invalid = invalidTokenSource(token);
@@ -156,6 +153,20 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     pollMs,
     maxPollMs,
     privacy: privacy === undefined ? undefined : { maxEpsilon: privacy.maxEpsilon, delta: privacy.delta },
-    privacyFilters,
+    privacyFilters: privacyFilters === undefined ? undefined : [...privacyFilters],
   };
+}
+
+/** Everything wrong with `options.privacy`. */
+function privacyOptionsProblems(value: unknown): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['expected { maxEpsilon, delta }'];
+  const { maxEpsilon, delta } = value as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof maxEpsilon !== 'number' || !Number.isFinite(maxEpsilon) || maxEpsilon <= 0) {
+    problems.push(`maxEpsilon: expected a finite number > 0, got ${String(maxEpsilon)}`);
+  }
+  if (typeof delta !== 'number' || !(delta > 0 && delta < 1)) {
+    problems.push(`delta: expected a number in (0, 1), got ${String(delta)}`);
+  }
+  return problems;
 }

@@ -22,7 +22,13 @@
  * every call but `getSnapshot`/`subscribe` is an UninitializedParticipantError.
  */
 
-import { type GlobalModel, initCrypto, type PetCrypto, type RoundParameters } from '@petfl/core';
+import {
+  type GlobalModel,
+  initCrypto,
+  type PetCrypto,
+  type RoundParameters,
+  validatePrivacyFilters,
+} from '@petfl/core';
 import {
   type CoordinatorClient,
   CoordinatorRejectedError,
@@ -111,7 +117,7 @@ export interface ParticipantRuntime {
 /** Starts a participant; see the module comment for the order of checks and their errors. */
 export async function createParticipantRuntime(init: ParticipantRuntimeInit): Promise<ParticipantRuntime> {
   const url = validateCoordinatorUrl(init.coordinatorUrl);
-  const options = resolveOptions(init.options);
+  const options = checkPrivacyFilters(resolveOptions(init.options));
   const log = createLog(options.logLevel, options.logger);
   const crypto = await openCrypto(init.crypto);
   const store = options.store ?? (await defaultStore(log));
@@ -524,4 +530,14 @@ class WakeableClock implements Clock {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The privacy filters checked by @petfl/core's own validator (here, not in options.ts: see there). */
+function checkPrivacyFilters(options: ResolvedOptions): ResolvedOptions {
+  if (options.privacyFilters === undefined) return options;
+  try {
+    return { ...options, privacyFilters: validatePrivacyFilters(options.privacyFilters) };
+  } catch (cause) {
+    throw new ParticipantInitError(`options.privacyFilters: ${messageOf(cause)}`, { cause });
+  }
 }

@@ -43,20 +43,6 @@ export function ledgerKey(round: RoundParameters): string {
 
 export const MAX_LEDGER_ROUNDS = 1000;
 
-/** Everything wrong with `options.privacy`. */
-export function privacyOptionsProblems(value: unknown): string[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['expected { maxEpsilon, delta }'];
-  const { maxEpsilon, delta } = value as Record<string, unknown>;
-  const problems: string[] = [];
-  if (typeof maxEpsilon !== 'number' || !Number.isFinite(maxEpsilon) || maxEpsilon <= 0) {
-    problems.push(`maxEpsilon: expected a finite number > 0, got ${String(maxEpsilon)}`);
-  }
-  if (typeof delta !== 'number' || !(delta > 0 && delta < 1)) {
-    problems.push(`delta: expected a number in (0, 1), got ${String(delta)}`);
-  }
-  return problems;
-}
-
 /** ε spent so far at δ (0 for an empty or absent ledger). */
 export function spentEpsilon(ledger: PrivacyLedger | undefined, delta: number): number {
   if (ledger === undefined || ledger.accountant.events.length === 0) return 0;

@@ -19,10 +19,11 @@
  * transferred (their buffers moved), never shared.
  */
 
-import type { GlobalModel, RoundParameters } from '@petfl/core';
+import type { GlobalModel, PrivacyFilter, RoundParameters } from '@petfl/core';
 import type { LogLevel } from '../logger.ts';
 import type { ReportContext } from '../runtime.ts';
 import type { ParticipantSnapshot } from '../snapshot.ts';
+import type { ParticipantPrivacyOptions } from '../state-machine/privacy.ts';
 import type { WireError } from './wire-error.ts';
 
 /** The options that cross as they are; the others are proxied (`proxied`) or stay on the main thread. */
@@ -36,6 +37,8 @@ export interface PortableOptions {
   readonly token?: string;
   readonly pollMs?: number;
   readonly maxPollMs?: number;
+  readonly privacy?: ParticipantPrivacyOptions;
+  readonly privacyFilters?: readonly PrivacyFilter[];
 }
 
 export interface StartRequest {

@@ -346,6 +346,38 @@ describe('Worker mode: start-up errors keep their classes', () => {
     expect(made).toBe(0);
   });
 
+  it('the privacy options cross to the Worker: a participant over its ε limit sits out there too', async () => {
+    const c = await startCoordinator({
+      sum: { probability: 1e-9, min: 1, max: 3, minMs: 50, maxMs: 2000 },
+      update: { min: 3, max: 20, minMs: 300, maxMs: 5000 },
+      sum2: { min: 1, max: 3, minMs: 50, maxMs: 5000 },
+      modelLength: LENGTH,
+    });
+    cleanup.push(() => c.close());
+    // The round promises no privacy, so a participant with a limit must sit out every update task.
+    const { participant } = await spawnAsyncParticipant(c.url, {
+      ...common,
+      fetch: c.fetch,
+      store: new MemoryStateStore(),
+      createWorker: () => portWorker(),
+      privacy: { maxEpsilon: 1, delta: 1e-5 },
+      privacyFilters: [{ kind: 'percentile', fraction: 0.5, bound: 1 }],
+    });
+    cleanup.push(() => participant.stop());
+    await waitFor(() => participant.getSnapshot().lastError?.code === 'privacy-limit');
+    expect(participant.getSnapshot().lastError?.message).toMatch(/promises no differential privacy/);
+    // A bad filter is refused by the Worker's own check, as a ParticipantInitError naming it.
+    await expect(
+      spawnAsyncParticipant(c.url, {
+        ...common,
+        fetch: c.fetch,
+        store: new MemoryStateStore(),
+        createWorker: () => portWorker(),
+        privacyFilters: [{ kind: 'svt', fraction: 2 } as never],
+      }),
+    ).rejects.toThrow(/options\.privacyFilters: .*filters\[0\]/);
+  });
+
   it('an unreachable coordinator and a corrupt state come back from the Worker as their classes', async () => {
     const { worker, workers } = tracked();
     const down: FetchLike = async () => {

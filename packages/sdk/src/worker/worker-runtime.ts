@@ -345,6 +345,8 @@ function portableOptions(options: ResolvedOptions): PortableOptions & { readonly
     ...(typeof options.token === 'string' ? { token: options.token } : {}),
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     ...(options.maxPollMs === undefined ? {} : { maxPollMs: options.maxPollMs }),
+    ...(options.privacy === undefined ? {} : { privacy: options.privacy }),
+    ...(options.privacyFilters === undefined ? {} : { privacyFilters: options.privacyFilters }),
   };
 }
 
