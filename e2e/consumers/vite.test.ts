@@ -56,9 +56,14 @@ const JOIN_REPETITIONS = 5;
  * in-repo Worker script measured in the same run (like with like). Issue 13 then added to the
  * Worker the bit-packed mask object codec (ADR 0010), signing and sealing in libsodium's heap,
  * the payload saved once while sending (state-saver.ts) and GET /model revalidation: 215,268 →
- * 217,505 bytes; the Worker's budget is 214 KiB since.
+ * 217,505 bytes; the Worker's budget is 214 KiB since. Issue 15 then gave the Worker the
+ * participant's side of differential privacy (docs/privacy.md): the exact samplers (Skellam, the
+ * discrete Gaussian and Laplace, on exact rationals), the RDP accountant a participant checks a
+ * round's ε with, conditional randomized rounding and the privacy filters: 217,505 → 228,442
+ * bytes; the Worker's budget is 225 KiB since. The main thread stays within 5.7 KiB (the filters
+ * are checked in the Worker).
  */
-const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 214 * 1024 } as const;
+const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 225 * 1024 } as const;
 
 /** The template's TypeScript settings the fixture must keep (npm create vite, vanilla-ts). */
 const TEMPLATE_COMPILER_OPTIONS = {
