@@ -214,6 +214,7 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
       const rate = sgdLearningRate(this.model.optimizer); // again: the app may have recompiled
       const c = global?.control as Float32Array | Float64Array; // the layout has control variates
       const slices = trainableSlices(this.model);
+      scaffold.resume(x); // the last round's Δc, undone if that round never completed
       const correction = scaffold.correction(slices, c);
       let steps: number;
       try {

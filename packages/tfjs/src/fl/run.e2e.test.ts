@@ -26,7 +26,12 @@ const P = 49;
 const PARTICIPANTS = 4;
 const ROUNDS = 3;
 
-/** As packages/tfjs/src/e2e.test.ts: 1 sum and 3 update participants complete a round. */
+/**
+ * As packages/tfjs/src/e2e.test.ts: 1 sum and 3 update participants complete a round. The update
+ * phase ends as soon as 3 updates are in; its 6 s limit keeps a loaded machine's slower training
+ * from failing rounds, which would leave SCAFFOLD's local control variates ahead of the server's
+ * (docs/learning.md §3.2).
+ */
 function settings(run: string): string {
   return `
 [api]
@@ -42,7 +47,7 @@ time = { min_ms = 0, max_ms = 500 }
 [pet.update]
 probability = 1
 count = { min = 3, max = 3 }
-time = { min_ms = 0, max_ms = 2000 }
+time = { min_ms = 0, max_ms = 6000 }
 [pet.sum2]
 count = { min = 1, max = 1 }
 time = { min_ms = 0, max_ms = 2000 }

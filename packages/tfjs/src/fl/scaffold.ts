@@ -47,6 +47,8 @@ export function sgdLearningRate(optimizer: tf.Optimizer | undefined): number {
 export class ScaffoldClient {
   /** cᵢ; starts at zeros. */
   #control: Float64Array;
+  /** The last round's x and the cᵢ before it moved: undone when the next round starts from the same x. */
+  #pending: { readonly x: Float32Array; readonly before: Float64Array } | undefined;
 
   constructor(modelLength: number) {
     this.#control = new Float64Array(modelLength);
@@ -55,6 +57,20 @@ export class ScaffoldClient {
   /** A copy of cᵢ. */
   get control(): Float64Array {
     return this.#control.slice();
+  }
+
+  /**
+   * Before a round that starts from `x`: when it is the very x the last round started from, no
+   * round has completed since, so the server's c never took this participant's Δc (its update was
+   * not aggregated): cᵢ goes back to what it was, or cᵢ and c would drift apart (docs/learning.md
+   * §3.2). A round that completed moves x, and cᵢ stays.
+   */
+  resume(x: ArrayLike<number>): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending === undefined || pending.x.length !== x.length) return;
+    for (let j = 0; j < x.length; j++) if (pending.x[j] !== Math.fround(x[j] as number)) return;
+    this.#control = pending.before;
   }
 
   /** The per-step correction g → g + (c − cᵢ) for this round's c, and `dispose()` for its tensors. */
@@ -101,6 +117,7 @@ export class ScaffoldClient {
     }
     const next = new Float64Array(this.#control.length);
     for (let j = 0; j < next.length; j++) next[j] = (this.#control[j] as number) + (delta[j] as number);
+    this.#pending = { x: Float32Array.from(x), before: this.#control };
     this.#control = next;
     return delta;
   }

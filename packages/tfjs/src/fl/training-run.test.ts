@@ -329,6 +329,19 @@ describe('a training run: SCAFFOLD', () => {
     expect(maxAbsDiff(vector.subarray(P, 2 * P), expectedDelta)).toBeLessThan(1e-5);
   });
 
+  it('a round that starts from the same x as the last (it never completed) first undoes the last Δc', async () => {
+    const again = scaffoldParticipant();
+    const once = scaffoldParticipant();
+    const first = new Float64Array(2 * P);
+    first.set(x);
+    await again.trainRound(first); // its update was never aggregated: the next round starts from x again
+    const retried = again.serializeTrainingResult(await again.trainRound(first));
+    const fresh = once.serializeTrainingResult(await once.trainRound(first));
+    // The same as a participant training from x for the first time: cᵢ went back to 0.
+    expect(maxAbsDiff(retried, fresh)).toBeLessThan(1e-6);
+    // A completed round moves x: cᵢ stays (round 2 above steps with it).
+  });
+
   it('leaks no tensor over rounds', async () => {
     const participant = scaffoldParticipant();
     const global = new Float64Array(2 * P);
