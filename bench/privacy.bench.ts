@@ -449,7 +449,7 @@ interface TableRow {
 function plot(table: readonly TableRow[], baselines: { none: number; clipOnly: number }): void {
   const series: PlotSeries[] = [
     {
-      label: 'central Gaussian (range of repeats)',
+      label: 'central Gaussian',
       points: table.map((r) => ({
         epsilon: r.epsilon,
         accuracy: r.central.mean,
@@ -483,7 +483,7 @@ function plot(table: readonly TableRow[], baselines: { none: number; clipOnly: n
     ],
     EPSILONS,
     `MNIST, ${PARTICIPANTS} participants, ${ROUNDS} rounds: accuracy against ε`,
-    `dense 784→32→10, 1 local epoch of SGD, C = ${CLIP_NORM}, δ = ${DELTA}; npm run bench:privacy`,
+    `dense 784→32→10, 1 local epoch of SGD, C = ${CLIP_NORM}, δ = ${DELTA}; means of repeated runs, bars: their range; npm run bench:privacy`,
   );
   mkdirSync(dirname(PLOT), { recursive: true });
   writeFileSync(PLOT, svg);
