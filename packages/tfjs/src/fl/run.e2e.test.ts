@@ -17,6 +17,7 @@ import { initCrypto } from '@petfl/core';
 import { fetchRunInfo, MemoryStateStore, type ParticipantHandle, spawnParticipant } from '@petfl/sdk';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, expect, it } from 'vitest';
+import { runSettingsToml } from '../../test-support/run-settings.ts';
 import { lossOf, syntheticData, tinyModel, useWasm } from '../../test-support/tfjs.ts';
 import { TfjsParticipant } from '../tfjs-participant.ts';
 import { modelToVector, vectorToModel } from '../weights.ts';
@@ -26,39 +27,12 @@ const P = 49;
 const PARTICIPANTS = 4;
 const ROUNDS = 3;
 
-/**
- * As packages/tfjs/src/e2e.test.ts: 1 sum and 3 update participants complete a round. The update
- * phase ends as soon as 3 updates are in; its 6 s limit keeps a loaded machine's slower training
- * from failing rounds, which would leave SCAFFOLD's local control variates ahead of the server's
- * (docs/learning.md §3.2).
- */
 function settings(run: string): string {
-  return `
-[api]
-port = 0
-admin_token = "run-e2e-admin"
-[safety]
-allow_unsafe_small_rounds = true
-scalar_min = 0
-[pet.sum]
-probability = 0.25
-count = { min = 1, max = 1 }
-time = { min_ms = 0, max_ms = 500 }
-[pet.update]
-probability = 1
-count = { min = 3, max = 3 }
-time = { min_ms = 0, max_ms = 6000 }
-[pet.sum2]
-count = { min = 1, max = 1 }
-time = { min_ms = 0, max_ms = 2000 }
-[model]
-length = ${P}
-[run]
-enabled = true
-metrics = ["loss"]
-max_examples = 1000
-${run}
-`;
+  return runSettingsToml({
+    adminToken: 'run-e2e-admin',
+    modelLength: P,
+    run: `metrics = ["loss"]\nmax_examples = 1000\n${run}`,
+  });
 }
 
 interface RunReport {

@@ -24,6 +24,7 @@ import {
 import { fetchRunInfo, MemoryStateStore, type ParticipantHandle, spawnParticipant } from '@petfl/sdk';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, expect, it } from 'vitest';
+import { runSettingsToml } from '../../test-support/run-settings.ts';
 import { syntheticData, tinyModel, useWasm } from '../../test-support/tfjs.ts';
 import { TfjsParticipant } from '../tfjs-participant.ts';
 import { modelToVector } from '../weights.ts';
@@ -38,30 +39,7 @@ const ROUNDS = 2;
 
 // As packages/tfjs/src/e2e.test.ts: a round needs 1 sum and 3 update participants. The one over
 // budget is drawn like the others; when it is an update participant the other 4 fill the round.
-const SETTINGS = `
-[api]
-port = 0
-admin_token = "dp-e2e-admin"
-[safety]
-allow_unsafe_small_rounds = true
-scalar_min = 0
-[pet.sum]
-probability = 0.25
-count = { min = 1, max = 1 }
-time = { min_ms = 0, max_ms = 500 }
-[pet.update]
-probability = 1
-count = { min = 3, max = 3 }
-time = { min_ms = 0, max_ms = 2000 }
-[pet.sum2]
-count = { min = 1, max = 1 }
-time = { min_ms = 0, max_ms = 2000 }
-[model]
-length = ${P}
-[run]
-enabled = true
-send = "update"
-`;
+const SETTINGS = runSettingsToml({ adminToken: 'dp-e2e-admin', modelLength: P, run: 'send = "update"' });
 
 /** ⌈1·32/8⌉ = 4 steps a round. */
 const OPTIONS: DpSgdOptions = { clipNorm: 1, noiseMultiplier: 1.1, delta: 1e-5, expectedBatchSize: 8, epochs: 1 };
