@@ -69,6 +69,7 @@ import {
   waitFor,
 } from '../packages/coordinator/test-support/processes.ts';
 import { decodeGlobalModel, globalLength, maskedLength, type VectorLayout } from '../packages/core/src/index.ts';
+import { writeCompactJson } from './compact-json.ts';
 import {
   DOMINANT_SHARE,
   EVALUATION_SHARE,
@@ -744,23 +745,9 @@ function analyse(x: Experiment, setting: Setting, secure: Secure, float64: Plain
 
 type Analysed = ReturnType<typeof analyse>;
 
-/**
- * The results as indented JSON, with each list of plain values and each object of plain values on
- * one line: a run's curve is hundreds of small records.
- */
+/** The results, compactly (compact-json.ts). */
 function writeResults(document: unknown): void {
-  const value = String.raw`(?:-?[\d.e+-]+|"[^"\n]*"|true|false|null|\[[^\[\]{}\n]*\])`;
-  const text = JSON.stringify(document, null, 2)
-    .replace(
-      new RegExp(String.raw`\[\s*(${value}(?:,\s*${value})*)\s*\]`, 'g'),
-      (_, items: string) => `[${items.replace(/,\s+/g, ', ')}]`,
-    )
-    .replace(
-      new RegExp(String.raw`\{\s*("[^"\n]*": ${value}(?:,\s*"[^"\n]*": ${value})*)\s*\}`, 'g'),
-      (_, fields: string) => `{ ${fields.replace(/,\n\s*/g, ', ')} }`,
-    );
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, `${text}\n`);
+  writeCompactJson(RESULTS, document);
 }
 
 /** docs/images/convergence.svg from the runs (the JSON's `runs`). */

@@ -67,6 +67,7 @@ import {
   roundPrivacyMechanism,
   unitRange,
 } from '../packages/core/src/index.ts';
+import { writeCompactJson } from './compact-json.ts';
 import { initialModel, loadDigits, shardIndices, splitTest, testSet } from './convergence-data.ts';
 import { type PlotSeries, renderPrivacySvg } from './privacy-svg.ts';
 import { type Examples, evaluate, LAYERS, trainEpoch, WEIGHTS } from './privacy-train.ts';
@@ -406,20 +407,9 @@ function noiseVariance(crypto: PetCrypto, mechanism: DistributedRoundPrivacy['me
 
 // ---- output --------------------------------------------------------------------------------------
 
-/** As bench/convergence.bench.ts: short arrays and flat objects on one line. */
+/** The results, compactly (compact-json.ts). */
 function writeResults(document: unknown): void {
-  const value = String.raw`(?:-?[\d.e+-]+|"[^"\n]*"|true|false|null|\[[^\[\]{}\n]*\])`;
-  const text = JSON.stringify(document, null, 2)
-    .replace(
-      new RegExp(String.raw`\[\s*(${value}(?:,\s*${value})*)\s*\]`, 'g'),
-      (_, items: string) => `[${items.replace(/,\s+/g, ', ')}]`,
-    )
-    .replace(
-      new RegExp(String.raw`\{\s*("[^"\n]*": ${value}(?:,\s*"[^"\n]*": ${value})*)\s*\}`, 'g'),
-      (_, fields: string) => `{ ${fields.replace(/,\n\s*/g, ', ')} }`,
-    );
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, `${text}\n`);
+  writeCompactJson(RESULTS, document);
 }
 
 /** Final accuracies of the repeats of one (mechanism, ε). */
