@@ -222,20 +222,24 @@ patience = 3
   });
 });
 
+/** A FedAvg run under differential privacy: no metrics or control variates, scalars 1, C = 0.5. */
+function privateRunEnv(mechanism: string, noiseMultiplier: string, extra: Record<string, string> = {}) {
+  return runEnv({
+    PETFL_RUN_STRATEGY: 'fedavg',
+    PETFL_RUN_SERVER_LEARNING_RATE: '1',
+    PETFL_RUN_CONTROL_VARIATES: 'false',
+    PETFL_RUN_METRICS: '',
+    PETFL_RUN_PRIVACY_MECHANISM: mechanism,
+    PETFL_RUN_PRIVACY_CLIP_NORM: '0.5',
+    PETFL_RUN_PRIVACY_NOISE_MULTIPLIER: noiseMultiplier,
+    PETFL_SAFETY_SCALAR_MIN: '1',
+    PETFL_SAFETY_SCALAR_MAX: '1',
+    ...extra,
+  });
+}
+
 describe('a training run with central differential privacy', () => {
-  const dpEnv = (extra: Record<string, string> = {}) =>
-    runEnv({
-      PETFL_RUN_STRATEGY: 'fedavg',
-      PETFL_RUN_SERVER_LEARNING_RATE: '1',
-      PETFL_RUN_CONTROL_VARIATES: 'false',
-      PETFL_RUN_METRICS: '',
-      PETFL_RUN_PRIVACY_MECHANISM: 'central-gaussian',
-      PETFL_RUN_PRIVACY_CLIP_NORM: '0.5',
-      PETFL_RUN_PRIVACY_NOISE_MULTIPLIER: '0.2',
-      PETFL_SAFETY_SCALAR_MIN: '1',
-      PETFL_SAFETY_SCALAR_MAX: '1',
-      ...extra,
-    });
+  const dpEnv = (extra: Record<string, string> = {}) => privateRunEnv('central-gaussian', '0.2', extra);
 
   it('refuses settings it cannot keep its promise with', () => {
     const problemsOf = (env: Record<string, string>) => {
@@ -586,19 +590,7 @@ describe.skipIf(unreachable !== undefined && !REDIS_REQUIRED)('a restarted train
 
 describe('a training run with distributed noise (docs/privacy.md §2)', () => {
   const ddpEnv = (mechanism: string, extra: Record<string, string> = {}) =>
-    runEnv({
-      PETFL_RUN_STRATEGY: 'fedavg',
-      PETFL_RUN_SERVER_LEARNING_RATE: '1',
-      PETFL_RUN_CONTROL_VARIATES: 'false',
-      PETFL_RUN_METRICS: '',
-      PETFL_RUN_PRIVACY_MECHANISM: mechanism,
-      PETFL_RUN_PRIVACY_CLIP_NORM: '0.5',
-      PETFL_RUN_PRIVACY_NOISE_MULTIPLIER: '0.5',
-      PETFL_RUN_PRIVACY_PARTICIPANTS: '10',
-      PETFL_SAFETY_SCALAR_MIN: '1',
-      PETFL_SAFETY_SCALAR_MAX: '1',
-      ...extra,
-    });
+    privateRunEnv(mechanism, '0.5', { PETFL_RUN_PRIVACY_PARTICIPANTS: '10', ...extra });
 
   it('refuses settings whose noise the rounds could not carry', () => {
     const problemsOf = (env: Record<string, string>) => {
@@ -679,19 +671,10 @@ describe('adaptive clipping (docs/privacy.md §2)', () => {
   for (const mechanism of ['central-gaussian', 'skellam'] as const) {
     it(`${mechanism}: the clip bit rides in the noised vector and moves C toward the target quantile`, async () => {
       const h = await start(
-        runEnv({
-          PETFL_RUN_STRATEGY: 'fedavg',
-          PETFL_RUN_SERVER_LEARNING_RATE: '1',
-          PETFL_RUN_CONTROL_VARIATES: 'false',
-          PETFL_RUN_METRICS: '',
-          PETFL_RUN_PRIVACY_MECHANISM: mechanism,
-          PETFL_RUN_PRIVACY_CLIP_NORM: '0.5',
-          PETFL_RUN_PRIVACY_NOISE_MULTIPLIER: '0.3',
+        privateRunEnv(mechanism, '0.3', {
           PETFL_RUN_PRIVACY_PARTICIPANTS: '10',
           PETFL_RUN_PRIVACY_ADAPTIVE_CLIPPING: 'true',
           PETFL_RUN_PRIVACY_CLIP_BIT_WEIGHT: '2',
-          PETFL_SAFETY_SCALAR_MIN: '1',
-          PETFL_SAFETY_SCALAR_MAX: '1',
         }),
       );
       expect(h.settings.model.length).toBe(P + 1); // the update and its bit
