@@ -626,7 +626,7 @@ async function main(): Promise<void> {
   const results = await runJobs(jobs, cost);
 
   const runs: Record<string, RunResult> = {};
-  const central: Record<number, RunResult[]> = {};
+  const central: Record<string, RunResult[]> = {};
   const distributed: Record<string, RunResult[]> = {};
   const variance: Partial<Record<DistributedRoundPrivacy['mechanism'], ReturnType<typeof noiseVariance>>> = {};
   jobs.forEach((job, i) => {
@@ -642,8 +642,9 @@ async function main(): Promise<void> {
     }
     const key = `${job.mechanism}/eps=${job.epsilon}`;
     runs[`${key}${job.repeat === 0 ? '' : `/repeat-${job.repeat + 1}`}`] = run;
-    if (job.mechanism === 'central-gaussian') (central[job.epsilon as number] ??= []).push(run);
-    else (distributed[key] ??= []).push(run);
+    const group = job.mechanism === 'central-gaussian' ? central : distributed;
+    const groupKey = job.mechanism === 'central-gaussian' ? String(job.epsilon) : key;
+    group[groupKey] = [...(group[groupKey] ?? []), run];
   });
 
   const table: TableRow[] = EPSILONS.map((epsilon) => {
