@@ -32,7 +32,7 @@
  *   ROUND_ONLY=10x1M,3x1M npm run bench:round # some of them
  *   ROUND_ROUNDS=3 ROUND_NO_BUILD=1 …         # fewer rounds; skip `npm run build`
  *   ROUND_TRACE=1 …                           # also every participant's phase changes, to a file in $TMPDIR
- *   ROUND_CPU_PROF=<dir> …                    # every participant process writes a V8 CPU profile there
+ *   ROUND_CPU_PROF=<dir> …                    # the coordinator and every participant process write V8 CPU profiles there
  */
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -228,10 +228,12 @@ async function runScenario(s: Scenario) {
   const errors = new Map<string, number>();
   try {
     writeFileSync(join(dir, 'petfl.toml'), toml(s, join(dir, 'models')));
+    const profile = process.env['ROUND_CPU_PROF'];
+    const profiling = profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile];
     const coordinator = group.spawn(
       'coordinator',
       process.execPath,
-      [CLI, '--config', join(dir, 'petfl.toml'), '--host', '127.0.0.1'],
+      [...profiling, CLI, '--config', join(dir, 'petfl.toml'), '--host', '127.0.0.1'],
       { LOG_LEVEL: 'info' },
     );
     const url = await waitFor(
@@ -249,8 +251,7 @@ async function runScenario(s: Scenario) {
       const first = i * perProcess;
       const count = Math.min(perProcess, s.participants - first);
       if (count <= 0) break;
-      const profile = process.env['ROUND_CPU_PROF'];
-      const args = profile === undefined ? [PARTICIPANT] : ['--cpu-prof', '--cpu-prof-dir', profile, PARTICIPANT];
+      const args = [...profiling, PARTICIPANT];
       const child = spawn(process.execPath, args, {
         cwd: ROOT,
         env: {
