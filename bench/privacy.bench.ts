@@ -747,12 +747,14 @@ async function main(): Promise<void> {
     variance,
   };
   writeResults(document);
-  plot(table, { none: runs['none'].finalAccuracy, clipOnly: runs['clip-only'].finalAccuracy });
+  const none = runs['none'] as RunResult;
+  const clipOnly = runs['clip-only'] as RunResult;
+  plot(table, { none: none.finalAccuracy, clipOnly: clipOnly.finalAccuracy });
 
   const pct = (x: number) => `${(x * 100).toFixed(1)}`.padStart(5);
   const sign = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}`.padStart(6);
   const lines = [
-    `final held-out accuracy (%), ${ROUNDS} rounds, ${PARTICIPANTS} participants; no noise ${pct(runs['none'].finalAccuracy)}, clipped only ${pct(runs['clip-only'].finalAccuracy)}`,
+    `final held-out accuracy (%), ${ROUNDS} rounds, ${PARTICIPANTS} participants; no noise ${pct(none.finalAccuracy)}, clipped only ${pct(clipOnly.finalAccuracy)}`,
     '   ε  central (min–max)     Skellam (min–max)      Δ     DDG (min–max)          Δ     bits Sk/DDG/mask',
     ...table.map((r) => {
       const range = (x: Repeats) => `${pct(x.mean)} (${pct(x.min)}–${pct(x.max)})`;
