@@ -181,6 +181,9 @@ adaptive_clipping = false
 target_quantile = 0.5
 clip_learning_rate = 0.2
 clip_bit_weight = 0.5
+# Distributed noise: "hadamard" makes every participant rotate its clipped update by a randomized
+# Walsh–Hadamard transform drawn from the round seed before rounding; the coordinator rotates back.
+rotation = "none"
 # σ: the noise on the sum has standard deviation σ · clip_norm.
 noise_multiplier = 1.0
 # > 0: σ is solved so that run.rounds rounds spend this ε at delta (noise_multiplier is ignored).

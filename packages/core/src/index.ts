@@ -219,6 +219,7 @@ export {
   unitRange,
   unitShift,
 } from './privacy/distributed/distributed-noise.ts';
+export { ROTATIONS, type Rotation, rotate, unrotate } from './privacy/distributed/rotation.ts';
 export {
   applyClipBit,
   CENTRAL_GRID_STEPS,

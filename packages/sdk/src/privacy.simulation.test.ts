@@ -161,6 +161,45 @@ describe('a round that promises distributed noise', () => {
   }, 60_000);
 });
 
+describe('a round that rotates its updates (rotation = "hadamard")', () => {
+  it('every participant rotates its update before rounding and noise; the coordinator rotates the average back', async () => {
+    const c = await startCoordinator({
+      ...ROUNDS,
+      scalarMin: 1,
+      // Little noise (σ = 0.001: about 3·10⁻⁴ per entry of the average of ≥ 3 updates). Not rotated
+      // back, the average would be off by 0.125 or more in every entry.
+      extraToml: `${RUN.replace('noise_multiplier = 1.0', 'noise_multiplier = 0.001')}rotation = "hadamard"\n`,
+    });
+    running.push(c);
+    const params = JSON.parse(await (await c.fetch(`${c.url}/params`)).text()) as { privacy: RoundPrivacy };
+    expect(params.privacy).toMatchObject({ mechanism: 'skellam', rotation: 'hadamard' });
+    // One peaked update for everyone (norm 0.5 < C): rotated, it would be spread over all 16 entries.
+    const update = Float32Array.from({ length: P }, (_, j) => (j === 5 ? 0.5 : 0));
+    const participants: AsyncParticipant[] = [];
+    for (let i = 0; i < 8; i++) {
+      const { participant } = await spawnOn(c);
+      const onSnapshot = () => {
+        if (participant.getSnapshot().phase === 'update') participant.setLocalModel(update);
+      };
+      participant.subscribe(onSnapshot);
+      onSnapshot();
+      participants.push(participant);
+    }
+    await waitFor(async () => (await c.completedRounds()).length >= 2, 120_000);
+    await Promise.all(participants.map((p) => p.stop()));
+    const [before, after] = (await c.completedRounds()).sort((x, y) => x - y).slice(-2);
+    const previous = (await c.models.get(before as number))?.model ?? [];
+    const model = (await c.models.get(after as number))?.model ?? [];
+    // FedAvg with learning rate 1: the step between two completed rounds is the released average.
+    for (let j = 0; j < P; j++) {
+      expect(
+        Math.abs((model[j] as number) - (previous[j] as number) - (update[j] as number)),
+        `entry ${j}`,
+      ).toBeLessThan(0.01);
+    }
+  }, 180_000);
+});
+
 describe('local privacy filters (options.privacyFilters)', () => {
   it('filter every update on the device before masking: the global model is the average of filtered models', async () => {
     const c = await startCoordinator({

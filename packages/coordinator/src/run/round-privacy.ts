@@ -43,6 +43,7 @@ interface PrivacyInput {
   readonly targetEpsilon: number;
   readonly delta: number;
   readonly adaptive: { readonly bitWeight: number } | null;
+  readonly rotation?: 'hadamard' | null;
 }
 
 const plans = new WeakMap<object, RoundPrivacy | null>();
@@ -69,6 +70,7 @@ function planDistributed(
     dimension: maskedLength(settings.run.layout),
     maskConfig: settings.mask,
     ...(privacy.adaptive === null ? {} : { clipBitWeight: privacy.adaptive.bitWeight }),
+    ...(privacy.rotation === 'hadamard' ? { rotation: privacy.rotation } : {}),
   };
   if (privacy.targetEpsilon === 0)
     return planDistributedPrivacy({ ...input, noiseMultiplier: privacy.noiseMultiplier });

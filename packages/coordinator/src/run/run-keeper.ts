@@ -186,7 +186,8 @@ export class RunKeeper {
    * Round `roundId` unmasked `average`: the next point, its checkpoint saved (the caller then saves
    * the model). With `restore`, the round's average is set aside and the point is that round's
    * checkpoint again: the participants' updates were made against the model the restore replaces.
-   * `announced`: the privacy the round promised in its parameters (bound into its seed); the round
+   * `announced`: the privacy the round promised in its parameters (bound into its seed) and that seed
+   * (a rotating round is rotated back with it, @petfl/core rotation.ts); the round
    * is released and charged by it, never by a promise recomputed since.
    */
   async apply(
@@ -194,7 +195,7 @@ export class RunKeeper {
     average: Float64Array,
     count: number,
     restore?: number,
-    announced?: RoundPrivacy,
+    announced?: { readonly privacy: RoundPrivacy; readonly roundSeed: Uint8Array },
   ): Promise<Applied> {
     const from = await this.latest();
     // Already applied (a restart between saving the model and ending the round).
@@ -224,7 +225,8 @@ export class RunKeeper {
           ? advanceRun(this.settings, this.strategy, from, roundId, average)
           : this.privateStep(
               this.settings.privacy,
-              announced ?? promiseFor(this.promise, from.checkpoint),
+              announced?.privacy ?? promiseFor(this.promise, from.checkpoint),
+              announced?.roundSeed,
               from,
               roundId,
               average,
@@ -244,6 +246,7 @@ export class RunKeeper {
   private privateStep(
     privacy: PrivacySettings,
     promise: RoundPrivacy,
+    roundSeed: Uint8Array | undefined,
     from: RunPoint,
     roundId: number,
     average: Float64Array,
@@ -272,8 +275,11 @@ export class RunKeeper {
     // The noised vector: the update, and with adaptive clipping its bit last (d = the round's modelLength).
     const d = round.dimension;
     const noisy = average.slice();
-    if (isDistributed(round)) noisy.set(releaseAverage(round, average.subarray(0, d)), 0);
-    else addCentralNoise(this.crypto, noisy.subarray(0, d), count, effectiveClipNorm(round), round.noiseMultiplier);
+    if (isDistributed(round)) {
+      // A rotating round without its seed (rotation.ts) cannot be released: releaseAverage says so.
+      const rotation = roundSeed === undefined ? undefined : { crypto: this.crypto, roundSeed };
+      noisy.set(releaseAverage(round, average.subarray(0, d), rotation), 0);
+    } else addCentralNoise(this.crypto, noisy.subarray(0, d), count, effectiveClipNorm(round), round.noiseMultiplier);
     const point = advanceRun(this.settings, this.strategy, from, roundId, noisy);
     let clip: { clipNorm: number; unclipped: number; next: number } | undefined;
     if (privacy.adaptive !== null) {

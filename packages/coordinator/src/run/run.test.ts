@@ -255,6 +255,10 @@ describe('a training run with central differential privacy', () => {
     expect(problemsOf(dpEnv({ PETFL_SAFETY_SCALAR_MAX: '2' }))).toMatch(/equal scalars/);
     expect(problemsOf(dpEnv({ PETFL_RUN_PRIVACY_TARGET_EPSILON: '2' }))).toMatch(/set run\.rounds/);
     expect(problemsOf(dpEnv({ PETFL_RUN_PRIVACY_NOISE_MULTIPLIER: '0' }))).toMatch(/noise_multiplier > 0/);
+    expect(problemsOf(dpEnv({ PETFL_RUN_PRIVACY_ROTATION: 'hadamard' }))).toMatch(
+      /run\.privacy\.rotation: the rotation is for distributed noise/,
+    );
+    expect(problemsOf(dpEnv({ PETFL_RUN_PRIVACY_ROTATION: 'fourier' }))).toMatch(/"none" or "hadamard"/);
     expect(testSettings(dpEnv()).run.layout.clipNorm).toBe(0.5);
   });
 

@@ -470,6 +470,7 @@ const privacySchema = table({
   target_quantile: num('a number in (0, 1)', (n) => n > 0 && n < 1),
   clip_learning_rate: num('a number in (0, 10]', (n) => n > 0 && n <= 10),
   clip_bit_weight: num('a number in (0, 100]', (n) => n > 0 && n <= 100),
+  rotation: oneOf(['none', 'hadamard'], '"none" or "hadamard"'),
   noise_multiplier: num('a number ≥ 0', (n) => n >= 0),
   target_epsilon: num('a number ≥ 0', (n) => n >= 0),
   delta: num('a number in (0, 1)', (n) => n > 0 && n < 1),
@@ -542,6 +543,16 @@ const runSchema = v.pipe(
       return undefined;
     },
     ['privacy', 'mechanism'],
+  ),
+  rule(
+    [['privacy']],
+    (run) =>
+      run.privacy.rotation === 'hadamard' &&
+      run.privacy.mechanism !== 'skellam' &&
+      run.privacy.mechanism !== 'distributed-discrete-gaussian'
+        ? 'the rotation is for distributed noise: set mechanism to "skellam" or "distributed-discrete-gaussian", or rotation = "none"'
+        : undefined,
+    ['privacy', 'rotation'],
   ),
   rule(
     [['privacy'], ['rounds']],
@@ -656,6 +667,8 @@ function runSettings(run: v.InferOutput<typeof runSchema>, modelLength: number) 
                   bitWeight: privacy.clip_bit_weight,
                 }
               : null,
+            /** Distributed noise: every participant rotates its clipped update first (@petfl/core rotation.ts). */
+            rotation: privacy.rotation === 'hadamard' ? ('hadamard' as const) : null,
             noiseMultiplier: privacy.noise_multiplier,
             targetEpsilon: privacy.target_epsilon,
             delta: privacy.delta,

@@ -1180,7 +1180,9 @@ export class Coordinator {
           outcome.model,
           outcome.count,
           this.meta.restoreRun,
-          round.params.privacy,
+          round.params.privacy === undefined
+            ? undefined
+            : { privacy: round.params.privacy, roundSeed: round.params.seed },
         );
       } catch (error) {
         if (!isPetError(error)) throw error;

@@ -35,6 +35,7 @@ import { MECHANISM_LIMITS, mechanismProblems } from '../accountant/mechanism.ts'
 import { noiseSampler } from '../sampling/noise.ts';
 import { randomSource, uniformInt } from '../sampling/random-source.ts';
 import { rationalAtLeast, sigma2FromSigma } from '../sampling/rational.ts';
+import { type Rotation, rotate, unrotate } from './rotation.ts';
 import {
   type DistributedRoundPrivacy,
   effectiveClipNorm,
@@ -128,6 +129,8 @@ export interface DistributedPlanInput {
   readonly maskConfig: MaskConfig;
   /** Adaptive clipping: the clip bit's weight β (round-privacy.ts `applyClipBit`). */
   readonly clipBitWeight?: number;
+  /** Rotate the clipped updates first (rotation.ts). */
+  readonly rotation?: Rotation;
 }
 
 function plannedAt(input: DistributedPlanInput, scale: number, shift: number): DistributedRoundPrivacy {
@@ -143,6 +146,7 @@ function plannedAt(input: DistributedPlanInput, scale: number, shift: number): D
     participants: n,
     noise,
     ...(input.clipBitWeight === undefined ? {} : { clipBitWeight: input.clipBitWeight }),
+    ...(input.rotation === undefined ? {} : { rotation: input.rotation }),
   };
 }
 
@@ -206,7 +210,7 @@ export function privatizeUpdate(
   privacy: DistributedRoundPrivacy,
   config: MaskConfig,
   vector: ArrayLike<number>,
-  options: { readonly seed?: Uint8Array } = {},
+  options: { readonly seed?: Uint8Array; readonly roundSeed?: Uint8Array } = {},
 ): Float64Array {
   const problem = distributedPrivacyProblem(privacy, config, vector.length);
   if (problem !== undefined) throw new PetError('invalid-field', problem);
@@ -215,6 +219,8 @@ export function privatizeUpdate(
   for (let j = 0; j < d; j++) x[j] = vector[j] as number;
   const clipNorm = effectiveClipNorm(privacy);
   clipL2(x, clipNorm);
+  // The rotation keeps the norm: x stays within C' (rotation.ts).
+  if (privacy.rotation !== undefined) rotate(crypto, rotationSeed(privacy, options.roundSeed), x);
   const toUnits = privacy.scale / clipNorm;
   const bound = roundedNormBound(privacy.scale, d);
   const bound2 = bound * bound;
@@ -268,14 +274,31 @@ export function privatizeUpdate(
 
 /**
  * The update the round releases: the unmasked average of the participants' privatized vectors
- * (scalars equal), back in update units — avg·2^s·C'/c. `average` is not changed.
+ * (scalars equal), back in update units — avg·2^s·C'/c, rotated back when the round rotates
+ * (`rotation`: the crypto and the round seed the participants rotated with). `average` is not changed.
  */
-export function releaseAverage(privacy: DistributedRoundPrivacy, average: ArrayLike<number>): Float64Array {
+export function releaseAverage(
+  privacy: DistributedRoundPrivacy,
+  average: ArrayLike<number>,
+  rotation?: { readonly crypto: PetCrypto; readonly roundSeed: Uint8Array },
+): Float64Array {
   if (average.length !== privacy.dimension) {
     throw new PetError('length-mismatch', `average: expected ${privacy.dimension} values, got ${average.length}`);
   }
   const factor = (2 ** privacy.shift * effectiveClipNorm(privacy)) / privacy.scale;
   const out = new Float64Array(average.length);
   for (let j = 0; j < average.length; j++) out[j] = (average[j] as number) * factor;
+  if (privacy.rotation !== undefined) {
+    if (rotation === undefined) throw new PetError('invalid-field', missingSeed(privacy.rotation));
+    unrotate(rotation.crypto, rotationSeed(privacy, rotation.roundSeed), out);
+  }
   return out;
+}
+
+const missingSeed = (rotation: Rotation) =>
+  `privacy: the round rotates every update (rotation ${rotation}): its round seed is needed`;
+
+function rotationSeed(privacy: DistributedRoundPrivacy, roundSeed: Uint8Array | undefined): Uint8Array {
+  if (roundSeed === undefined) throw new PetError('invalid-field', missingSeed(privacy.rotation ?? 'hadamard'));
+  return roundSeed;
 }

@@ -23,6 +23,7 @@ import { type PetCrypto, SEED_BYTES } from '../../crypto/sodium.ts';
 import { PetError } from '../../errors.ts';
 import type { Mechanism } from '../accountant/mechanism.ts';
 import { checkInteger, checkNumber, describeValue } from '../accountant/parameters.ts';
+import { ROTATIONS, type Rotation } from './rotation.ts';
 
 /** Distributed noise, added by every update participant before masking. */
 export interface DistributedRoundPrivacy {
@@ -41,6 +42,8 @@ export interface DistributedRoundPrivacy {
   readonly noise: number;
   /** Adaptive clipping (`applyClipBit`): the weight β of the "norm ≤ C" bit in the last coordinate. */
   readonly clipBitWeight?: number;
+  /** The clipped update is rotated by a randomized Hadamard transform from the round seed first (rotation.ts). */
+  readonly rotation?: Rotation;
 }
 
 /** Central noise, added by the coordinator to the unmasked average (docs/learning.md §7). */
@@ -117,8 +120,14 @@ export function roundPrivacyProblems(field: string, value: unknown): string[] {
   const L = ROUND_PRIVACY_LIMITS;
   const problems: (string | undefined)[] = [];
   for (const key of Object.keys(p)) {
-    if (key !== 'mechanism' && key !== 'clipBitWeight' && !fields.includes(key)) {
+    if (key !== 'mechanism' && key !== 'clipBitWeight' && key !== 'rotation' && !fields.includes(key)) {
       problems.push(`${f(key)}: not a field of ${mechanism}`);
+    }
+  }
+  if (p['rotation'] !== undefined) {
+    if (mechanism === 'central-gaussian') problems.push(`${f('rotation')}: not a field of ${mechanism}`);
+    else if (!(ROTATIONS as readonly unknown[]).includes(p['rotation'])) {
+      problems.push(`${f('rotation')}: expected one of ${ROTATIONS.join(', ')}, got ${describeValue(p['rotation'])}`);
     }
   }
   if (p['clipBitWeight'] !== undefined) {
@@ -149,15 +158,19 @@ export function validateRoundPrivacy(value: unknown, field = 'privacy'): RoundPr
   const copy: Record<string, unknown> = { mechanism };
   for (const key of FIELDS[mechanism]) copy[key] = p[key];
   if (p['clipBitWeight'] !== undefined) copy['clipBitWeight'] = p['clipBitWeight'];
+  if (p['rotation'] !== undefined) copy['rotation'] = p['rotation'];
   return copy as unknown as RoundPrivacy;
 }
 
-/** The canonical text of a RoundPrivacy: JSON with its fields in the order of protocol.md §3.9 (`clipBitWeight` last, when present). */
+/** The canonical text of a RoundPrivacy: JSON with its fields in the order of protocol.md §3.9 (then `clipBitWeight` and `rotation`, when present). */
 export function canonicalRoundPrivacy(privacy: RoundPrivacy): string {
   const record = privacy as unknown as Record<string, unknown>;
   const parts = [`"mechanism":${JSON.stringify(privacy.mechanism)}`];
   for (const key of FIELDS[privacy.mechanism]) parts.push(`${JSON.stringify(key)}:${JSON.stringify(record[key])}`);
   if (privacy.clipBitWeight !== undefined) parts.push(`"clipBitWeight":${JSON.stringify(privacy.clipBitWeight)}`);
+  if (isDistributed(privacy) && privacy.rotation !== undefined) {
+    parts.push(`"rotation":${JSON.stringify(privacy.rotation)}`);
+  }
   return `{${parts.join(',')}}`;
 }
 

@@ -109,7 +109,8 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
 /**
  * What a participant masks under the round's promise: the model clipped to the round's L2 norm;
  * with distributed noise, clipped, rounded and noised in integer units (@petfl/core
- * `privatizeUpdate`), which needs scalar 1 (the units are exact only then).
+ * `privatizeUpdate`, rotated first by the round seed when the round says so), which needs scalar 1
+ * (the units are exact only then).
  */
 function privateVector(
   crypto: PetCrypto,
@@ -131,7 +132,7 @@ function privateVector(
       `round ${round.roundId}: distributed noise needs scalar 1, this participant has ${scalar}`,
     );
   }
-  return privatizeUpdate(crypto, privacy, round.maskConfig, vector);
+  return privatizeUpdate(crypto, privacy, round.maskConfig, vector, { roundSeed: round.seed });
 }
 
 /**
