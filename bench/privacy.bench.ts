@@ -32,7 +32,7 @@
  *
  * The runs are independent: WORKERS child processes (this file, forked) take them one at a time.
  *
- *   npm run bench:privacy                        # everything (about 35 minutes on 2 cores)
+ *   npm run bench:privacy                        # everything (about 27 minutes on 2 cores)
  *   PRIVACY_ROUNDS=10 npm run bench:privacy      # rounds per training run (default 20)
  *   PRIVACY_VARIANCE_ROUNDS=200 …                # rounds of the noise check (default 200)
  *   PRIVACY_CENTRAL_REPEATS=8 …                  # repeats of each central run (default 8)
