@@ -42,6 +42,22 @@ function spawnOn(c: TestCoordinator, options: Parameters<typeof spawnAsyncPartic
   });
 }
 
+/** 8 participants, participant i handing in `updateOf(i)` whenever it draws the update task, until two rounds completed. */
+async function updateUntilTwoRounds(c: TestCoordinator, updateOf: (i: number) => Float32Array): Promise<void> {
+  const participants: AsyncParticipant[] = [];
+  for (let i = 0; i < 8; i++) {
+    const { participant } = await spawnOn(c);
+    const onSnapshot = () => {
+      if (participant.getSnapshot().phase === 'update') participant.setLocalModel(updateOf(i));
+    };
+    participant.subscribe(onSnapshot);
+    onSnapshot();
+    participants.push(participant);
+  }
+  await waitFor(async () => (await c.completedRounds()).length >= 2, 120_000);
+  await Promise.all(participants.map((p) => p.stop()));
+}
+
 const RUN = `
 [run]
 enabled = true
@@ -175,18 +191,7 @@ describe('a round that rotates its updates (rotation = "hadamard")', () => {
     expect(params.privacy).toMatchObject({ mechanism: 'skellam', rotation: 'hadamard' });
     // One peaked update for everyone (norm 0.5 < C): rotated, it would be spread over all 16 entries.
     const update = Float32Array.from({ length: P }, (_, j) => (j === 5 ? 0.5 : 0));
-    const participants: AsyncParticipant[] = [];
-    for (let i = 0; i < 8; i++) {
-      const { participant } = await spawnOn(c);
-      const onSnapshot = () => {
-        if (participant.getSnapshot().phase === 'update') participant.setLocalModel(update);
-      };
-      participant.subscribe(onSnapshot);
-      onSnapshot();
-      participants.push(participant);
-    }
-    await waitFor(async () => (await c.completedRounds()).length >= 2, 120_000);
-    await Promise.all(participants.map((p) => p.stop()));
+    await updateUntilTwoRounds(c, () => update);
     const [before, after] = (await c.completedRounds()).sort((x, y) => x - y).slice(-2);
     const previous = (await c.models.get(before as number))?.model ?? [];
     const model = (await c.models.get(after as number))?.model ?? [];
@@ -253,21 +258,12 @@ describe('adaptive clipping through the SDK', () => {
     running.push(c);
     const first = JSON.parse(await (await c.fetch(`${c.url}/params`)).text()) as { modelLength: number };
     expect(first.modelLength).toBe(P + 1); // the update and its bit
-    const participants: AsyncParticipant[] = [];
-    for (let i = 0; i < 8; i++) {
-      const { participant } = await spawnOn(c);
-      const onSnapshot = () => {
-        // Updates of norm 0.1 (the bit's slot left 0: the SDK fills it): within C = 1, never clipped.
-        const update = new Float32Array(P + 1);
-        update[i % P] = 0.1;
-        if (participant.getSnapshot().phase === 'update') participant.setLocalModel(update);
-      };
-      participant.subscribe(onSnapshot);
-      onSnapshot();
-      participants.push(participant);
-    }
-    await waitFor(async () => (await c.completedRounds()).length >= 2, 120_000);
-    await Promise.all(participants.map((p) => p.stop()));
+    await updateUntilTwoRounds(c, (i) => {
+      // Updates of norm 0.1 (the bit's slot left 0: the SDK fills it): within C = 1, never clipped.
+      const update = new Float32Array(P + 1);
+      update[i % P] = 0.1;
+      return update;
+    });
     const report = await c.created.coordinator.runReport();
     const entries = report?.epsilonByRound ?? [];
     expect(entries.length).toBeGreaterThanOrEqual(2);
