@@ -74,9 +74,9 @@ export class Aggregation {
 
   /**
    * Derives the mask of `seed` (protocol.md §5.2–5.3) and adds it: exactly
-   * `aggregate(deriveMask(crypto, config, seed, length))`, drawn a block at a time into one
-   * scratch array, so a sum participant adding hundreds of masks never allocates a whole mask
-   * and reads each element once. Throws `too-many-models` past the config's model cap; nothing
+   * `aggregate(deriveMask(crypto, config, seed, length))`, each element drawn and added in one
+   * pass (`Group.drawAdd`; groups without it go a block at a time through one scratch array), so a
+   * sum participant adding hundreds of masks never allocates a whole mask. Throws `too-many-models` past the config's model cap; nothing
    * changes then. A libsodium failure midway (`crypto-failed`) leaves the aggregate half-added:
    * drop it. The caller keeps (and wipes) `seed`.
    */
@@ -92,15 +92,20 @@ export class Aggregation {
     const stride = group.stride;
     const reader = new KeystreamReader(crypto.keystream(seed), (1 + length) * this.params.bytesPerNumber);
     try {
-      const scratch = group.alloc(Math.min(DERIVE_BLOCK, Math.max(1, length)));
-      const one = scratch.subarray(0, stride);
+      const one = group.alloc(1);
       group.draw(reader, one, 0, 1); // the scalar's mask comes first, as in deriveMask
       group.addInto(this.scalar, one);
-      for (let at = 0; at < length; at += DERIVE_BLOCK) {
-        const n = Math.min(DERIVE_BLOCK, length - at);
-        const block = scratch.subarray(0, n * stride);
-        group.draw(reader, block, 0, n);
-        group.addInto(this.vector.subarray(at * stride, (at + n) * stride), block);
+      if (group.drawAdd !== undefined) {
+        // Derived and added in one pass: no block is written and read back.
+        group.drawAdd(reader, this.vector, 0, length);
+      } else {
+        const scratch = group.alloc(Math.min(DERIVE_BLOCK, Math.max(1, length)));
+        for (let at = 0; at < length; at += DERIVE_BLOCK) {
+          const n = Math.min(DERIVE_BLOCK, length - at);
+          const block = scratch.subarray(0, n * stride);
+          group.draw(reader, block, 0, n);
+          group.addInto(this.vector.subarray(at * stride, (at + n) * stride), block);
+        }
       }
     } finally {
       reader.dispose();

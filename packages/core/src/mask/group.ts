@@ -35,6 +35,12 @@ export interface Group {
   maskScalar(scalar: number, reader: KeystreamReader, out: Elements): void;
   /** acc ← acc + x (mod order), elementwise. */
   addInto(acc: Elements, x: Elements): void;
+  /**
+   * acc[at + i] ← acc[at + i] + mask_i (mod order) for i < count, the mask drawn as `draw` draws it:
+   * deriving and adding a mask in one pass (`Aggregation.aggregateDerived`). Optional: a group
+   * without it is drawn into a scratch block and added with `addInto`.
+   */
+  drawAdd?(reader: KeystreamReader, acc: Elements, at: number, count: number): void;
   /** acc ← acc − x (mod order), elementwise. */
   subInto(acc: Elements, x: Elements): void;
   /**
@@ -243,6 +249,30 @@ class FloatGroup implements Group {
     for (let i = 0; i < n; i++) {
       const s = (acc[i] as number) + (x[i] as number);
       acc[i] = s - order * +(s >= order);
+    }
+  }
+
+  /** `fill`'s draw loop, each draw added into `acc` mod the order instead of stored. */
+  drawAdd(reader: KeystreamReader, acc: Elements, at: number, count: number): void {
+    const { order, loMask, hiMask } = this;
+    const bpn = this.params.bytesPerNumber;
+    let i = 0;
+    while (i < count) {
+      reader.refill(8);
+      const view = reader.view;
+      const start = reader.pos;
+      const limit = reader.end - 8;
+      let p = start;
+      while (i < count && p <= limit) {
+        const r = ((view.getUint32(p, true) & loMask) >>> 0) + (view.getUint32(p + 4, true) & hiMask) * TWO32;
+        p += bpn;
+        if (r >= order) continue; // rejection (never taken for power2 orders)
+        const s = (acc[at + i] as number) + r;
+        acc[at + i] = s - order * +(s >= order);
+        i++;
+      }
+      reader.consumed += p - start;
+      reader.pos = p;
     }
   }
 

@@ -50,7 +50,7 @@ export async function sum2(state: PhaseState<'sum2'>, io: StepIo): Promise<StepR
       continue;
     }
     try {
-      // Drawn and added a block at a time: no whole mask is ever allocated (protocol.md §5.2–5.3).
+      // Drawn straight into the aggregate: no whole mask is ever allocated (protocol.md §5.2–5.3).
       aggregation.aggregateDerived(io.crypto, seed);
     } finally {
       io.crypto.wipe(seed);
