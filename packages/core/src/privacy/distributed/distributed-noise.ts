@@ -214,13 +214,16 @@ export function privatizeUpdate(
 ): Float64Array {
   const problem = distributedPrivacyProblem(privacy, config, vector.length);
   if (problem !== undefined) throw new PetError('invalid-field', problem);
+  if (privacy.rotation !== undefined && options.roundSeed === undefined) {
+    throw new PetError('invalid-field', missingSeed(privacy.rotation));
+  }
   const d = privacy.dimension;
   const x = new Float64Array(d);
   for (let j = 0; j < d; j++) x[j] = vector[j] as number;
   const clipNorm = effectiveClipNorm(privacy);
   clipL2(x, clipNorm);
   // The rotation keeps the norm: x stays within C' (rotation.ts).
-  if (privacy.rotation !== undefined) rotate(crypto, rotationSeed(privacy, options.roundSeed), x);
+  if (privacy.rotation !== undefined) rotate(crypto, options.roundSeed as Uint8Array, x);
   const toUnits = privacy.scale / clipNorm;
   const bound = roundedNormBound(privacy.scale, d);
   const bound2 = bound * bound;
@@ -290,15 +293,10 @@ export function releaseAverage(
   for (let j = 0; j < average.length; j++) out[j] = (average[j] as number) * factor;
   if (privacy.rotation !== undefined) {
     if (rotation === undefined) throw new PetError('invalid-field', missingSeed(privacy.rotation));
-    unrotate(rotation.crypto, rotationSeed(privacy, rotation.roundSeed), out);
+    unrotate(rotation.crypto, rotation.roundSeed, out);
   }
   return out;
 }
 
 const missingSeed = (rotation: Rotation) =>
   `privacy: the round rotates every update (rotation ${rotation}): its round seed is needed`;
-
-function rotationSeed(privacy: DistributedRoundPrivacy, roundSeed: Uint8Array | undefined): Uint8Array {
-  if (roundSeed === undefined) throw new PetError('invalid-field', missingSeed(privacy.rotation ?? 'hadamard'));
-  return roundSeed;
-}
