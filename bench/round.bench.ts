@@ -564,9 +564,16 @@ try {
   // first run
 }
 mkdirSync(dirname(RESULTS), { recursive: true });
-const scenarios = { ...((previous['scenarios'] as Record<string, unknown>) ?? {}), ...results };
-writeFileSync(
-  RESULTS,
-  `${JSON.stringify({ date: new Date().toISOString(), machine, rounds: ROUNDS, scenarios }, null, 2)}\n`,
+// Each scenario says when it was measured (ROUND_ONLY keeps the others from earlier runs); one
+// written before scenarios carried a date gets the date of the file it came from.
+const date = new Date().toISOString();
+const kept = Object.fromEntries(
+  Object.entries((previous['scenarios'] as Record<string, Record<string, unknown>>) ?? {}).map(([name, s]) => [
+    name,
+    { date: s['date'] ?? previous['date'], ...s },
+  ]),
 );
+const fresh = Object.fromEntries(Object.entries(results).map(([name, s]) => [name, { date, ...(s as object) }]));
+const scenarios = { ...kept, ...fresh };
+writeFileSync(RESULTS, `${JSON.stringify({ date, machine, rounds: ROUNDS, scenarios }, null, 2)}\n`);
 console.log(`wrote ${RESULTS}`);
