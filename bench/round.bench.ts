@@ -570,7 +570,7 @@ const date = new Date().toISOString();
 const kept = Object.fromEntries(
   Object.entries((previous['scenarios'] as Record<string, Record<string, unknown>>) ?? {}).map(([name, s]) => [
     name,
-    { date: s['date'] ?? previous['date'], ...s },
+    { date: previous['date'], ...s },
   ]),
 );
 const fresh = Object.fromEntries(Object.entries(results).map(([name, s]) => [name, { date, ...(s as object) }]));

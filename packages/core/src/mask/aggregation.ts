@@ -75,10 +75,11 @@ export class Aggregation {
   /**
    * Derives the mask of `seed` (protocol.md §5.2–5.3) and adds it: exactly
    * `aggregate(deriveMask(crypto, config, seed, length))`, each element drawn and added in one
-   * pass (`Group.drawAdd`; groups without it go a block at a time through one scratch array), so a
-   * sum participant adding hundreds of masks never allocates a whole mask. Throws `too-many-models` past the config's model cap; nothing
-   * changes then. A libsodium failure midway (`crypto-failed`) leaves the aggregate half-added:
-   * drop it. The caller keeps (and wipes) `seed`.
+   * pass (`Group.drawAdd`; groups without it go a block at a time through one scratch array), so
+   * a sum participant adding hundreds of masks never allocates a whole mask. Throws
+   * `too-many-models` past the config's model cap; nothing changes then. A libsodium failure
+   * midway (`crypto-failed`) leaves the aggregate half-added: drop it. The caller keeps (and
+   * wipes) `seed`.
    */
   aggregateDerived(crypto: PetCrypto, seed: Uint8Array): void {
     expectLength(seed, SEED_BYTES, 'mask seed');

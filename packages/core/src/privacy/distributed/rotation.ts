@@ -18,7 +18,7 @@
  * little-endian within each byte; bit = 1 flips the sign of coordinate j.
  */
 
-import type { PetCrypto } from '../../crypto/sodium.ts';
+import { type PetCrypto, SEED_BYTES } from '../../crypto/sodium.ts';
 import { PetError } from '../../errors.ts';
 
 /** The rotations a round may announce. */
@@ -29,8 +29,11 @@ const DOMAIN = Uint8Array.from('petfl/rotation/v1', (ch) => ch.charCodeAt(0));
 
 /** The sign bits of D for a round, one per coordinate (bit = 1: negate). */
 function signBits(crypto: PetCrypto, roundSeed: Uint8Array, dimension: number): Uint8Array {
-  if (roundSeed.length !== 32) {
-    throw new PetError('invalid-field', `rotation: expected a 32-byte round seed, got ${roundSeed.length} bytes`);
+  if (roundSeed.length !== SEED_BYTES) {
+    throw new PetError(
+      'invalid-field',
+      `rotation: expected a ${SEED_BYTES}-byte round seed, got ${roundSeed.length} bytes`,
+    );
   }
   const input = new Uint8Array(DOMAIN.length + roundSeed.length);
   input.set(DOMAIN, 0);
