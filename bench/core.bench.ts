@@ -3,12 +3,13 @@
  * measured in the same run (docs/architecture.md §7.6). Results go to bench/results/core.json.
  *
  * Floors:
- * - masking and mask derivation: the raw ChaCha20 keystream rate of libsodium (the
- *   same library and call the masks are drawn from), times the keystream bytes the
- *   operation actually consumed (including rejected draws);
+ * - masking and mask derivation: the raw ChaCha20 keystream rate of the backend the masks are
+ *   drawn with (node:crypto where Node.js offers it, libsodium in browsers; both are measured),
+ *   times the keystream bytes the operation actually consumed (including rejected draws);
  * - adding a masked object to an aggregate: a plain Float64Array add of the same length;
- * - sealing and opening a message: libsodium's own Ed25519 signature (two SHA-512 passes over
- *   the message), crypto_box_seal and their inverses on the same bytes, without our encoding.
+ * - sealing and opening a message: the Ed25519 signature `initCrypto()` makes (two SHA-512 passes
+ *   over the message; node:crypto's on Node.js), libsodium's crypto_box_seal and their inverses
+ *   on the same bytes, without our encoding.
  * Each figure is the median of several repetitions after a warm-up. Mask objects are packed
  * at elementBits bits a weight (docs/decisions/0010-packed-mask-objects.md).
  */
@@ -33,6 +34,7 @@ import {
   maskParams,
   openFrame,
   openMessage,
+  type PetCrypto,
   SEED_BYTES,
   sealMessage,
   signMessage,
@@ -69,26 +71,38 @@ function time(fn: () => void, reps = REPS): number {
 
 const round = (x: number, digits = 3) => Number(x.toPrecision(digits));
 
-// Floor 1: libsodium's ChaCha20 keystream, in the chunk size the mask reader uses. V8 first runs
-// WebAssembly with its baseline compiler and tiers up in the background: keystream for 2 s
-// first, or the floor is measured on baseline code, slower than the masking it is a floor for.
+// Floor 1: the ChaCha20 keystream of the backend the masks are drawn with, in the chunk size the
+// mask reader uses. Masking and Sum2 run twice: with `initCrypto()` as Node.js gets it (the
+// keystream from node:crypto, crypto/native.ts) and with libsodium alone, as browsers and React
+// Native run it (docs/decisions/0013-native-crypto-on-node.md); each against its own floor.
 const KEYSTREAM_BYTES = 16 * 1024 * 1024;
-for (const start = performance.now(); performance.now() - start < 2000; ) {
-  const ks = crypto.keystream(new Uint8Array(SEED_BYTES).fill(9));
-  for (let o = 0; o < KEYSTREAM_BYTES; o += KEYSTREAM_CHUNK_BYTES) ks.next(KEYSTREAM_CHUNK_BYTES);
-  ks.dispose();
-}
-// The fastest of the runs, not their median: a floor is what the machine can do, and a garbage
-// collection or another process landing in a run only adds to it (medians of this loop ranged
-// 120–565 MB/s run to run on 2 cores, below the derivations they are a floor for).
-const keystreamMs = Math.min(
-  ...runs(() => {
-    const ks = crypto.keystream(new Uint8Array(SEED_BYTES).fill(7));
+const backends = { native: crypto, libsodium: await initCrypto({ native: false }) } as const;
+
+/** The keystream rate of `c` in bytes per ms. */
+function keystreamFloor(c: PetCrypto): number {
+  // V8 first runs WebAssembly with its baseline compiler and tiers up in the background:
+  // keystream for 2 s first, or the floor is measured on baseline code, slower than the masking.
+  for (const start = performance.now(); performance.now() - start < 2000; ) {
+    const ks = c.keystream(new Uint8Array(SEED_BYTES).fill(9));
     for (let o = 0; o < KEYSTREAM_BYTES; o += KEYSTREAM_CHUNK_BYTES) ks.next(KEYSTREAM_CHUNK_BYTES);
     ks.dispose();
-  }, 3 * REPS),
-);
-const keystreamBytesPerMs = KEYSTREAM_BYTES / keystreamMs;
+  }
+  // The fastest of the runs, not their median: a floor is what the machine can do, and a garbage
+  // collection or another process landing in a run only adds to it (medians of this loop ranged
+  // 120–565 MB/s run to run on 2 cores, below the derivations they are a floor for).
+  const ms = Math.min(
+    ...runs(() => {
+      const ks = c.keystream(new Uint8Array(SEED_BYTES).fill(7));
+      for (let o = 0; o < KEYSTREAM_BYTES; o += KEYSTREAM_CHUNK_BYTES) ks.next(KEYSTREAM_CHUNK_BYTES);
+      ks.dispose();
+    }, 3 * REPS),
+  );
+  return KEYSTREAM_BYTES / ms;
+}
+const keystreamRates = {
+  native: keystreamFloor(backends.native),
+  libsodium: keystreamFloor(backends.libsodium),
+};
 
 /** Keystream bytes that masking `length` weights consumes with a given seed (draws, including rejections). */
 function keystreamBytesForMask(config: MaskConfig, seed: Uint8Array, length: number): number {
@@ -100,64 +114,71 @@ function keystreamBytesForMask(config: MaskConfig, seed: Uint8Array, length: num
   return consumed;
 }
 
-// 1. Masking a 1,000,000-weight f32 model.
+// 1. Masking a 1,000,000-weight f32 model, with each backend.
 const MODEL = 1_000_000;
 const model = fixtureModel(MODEL, 1);
-const masking = [
-  { group: 'power2', data: 'f32', bound: 'b2', model: 'm3' },
-  { group: 'prime', data: 'f32', bound: 'b0', model: 'm3' },
-].map((config) => {
-  const c = config as MaskConfig;
-  const masker = new Masker(crypto, c);
-  const seed = new Uint8Array(SEED_BYTES).fill(3);
-  const ms = time(() => masker.mask(model, 1, seed));
-  const bytes = keystreamBytesForMask(c, seed, MODEL);
-  const floorMs = bytes / keystreamBytesPerMs;
-  return {
-    config: configName(c),
-    weights: MODEL,
-    ms: round(ms),
-    keystreamBytes: bytes,
-    floorMs: round(floorMs),
-    ratioToKeystreamFloor: round(ms / floorMs),
-    target: '<= 2',
-  };
-});
+const masking = (['native', 'libsodium'] as const).flatMap((backend) =>
+  [
+    { group: 'power2', data: 'f32', bound: 'b2', model: 'm3' },
+    { group: 'prime', data: 'f32', bound: 'b0', model: 'm3' },
+  ].map((config) => {
+    const c = config as MaskConfig;
+    const masker = new Masker(backends[backend], c);
+    const seed = new Uint8Array(SEED_BYTES).fill(3);
+    const ms = time(() => masker.mask(model, 1, seed));
+    const bytes = keystreamBytesForMask(c, seed, MODEL);
+    const floorMs = bytes / keystreamRates[backend];
+    return {
+      backend,
+      config: configName(c),
+      weights: MODEL,
+      ms: round(ms),
+      keystreamBytes: bytes,
+      floorMs: round(floorMs),
+      ratioToKeystreamFloor: round(ms / floorMs),
+      target: '<= 2',
+    };
+  }),
+);
 
 // 2. Sum participant: derive and add every update's mask (Sum2), at three shapes — 100 updates of
 // 100,000 and of 1,000,000 weights, and the breadth case of 1,000 updates of 10,000 — with the
 // fused derive-and-add (Aggregation.aggregateDerived, what the SDK runs) and, for comparison,
-// deriving each whole mask and adding it.
+// deriving each whole mask and adding it; with each backend.
 const sumConfig: MaskConfig = { group: 'power2', data: 'f32', bound: 'b2', model: 'm3' };
-const sumParticipant = [
-  { masks: 100, weights: 100_000, reps: 5 },
-  { masks: 100, weights: 1_000_000, reps: 3 },
-  { masks: 1000, weights: 10_000, reps: 3 },
-].map(({ masks, weights, reps }) => {
-  const seeds = Array.from({ length: masks }, () => crypto.randomBytes(SEED_BYTES));
-  const fusedMs = time(() => {
-    const acc = new Aggregation(sumConfig, weights);
-    for (const seed of seeds) acc.aggregateDerived(crypto, seed);
-  }, reps);
-  const wholeMasksMs = time(() => {
-    const acc = new Aggregation(sumConfig, weights);
-    for (const seed of seeds) acc.aggregate(deriveMask(crypto, sumConfig, seed, weights));
-  }, reps);
-  let bytes = 0;
-  for (const seed of seeds) bytes += keystreamBytesForMask(sumConfig, seed, weights);
-  const floorMs = bytes / keystreamBytesPerMs;
-  return {
-    config: configName(sumConfig),
-    masks,
-    weights,
-    ms: round(fusedMs),
-    keystreamBytes: bytes,
-    floorMs: round(floorMs),
-    ratioToKeystreamFloor: round(fusedMs / floorMs),
-    target: '<= 1.5',
-    wholeMasksMs: round(wholeMasksMs),
-  };
-});
+const sumParticipant = (['native', 'libsodium'] as const).flatMap((backend) =>
+  [
+    { masks: 100, weights: 100_000, reps: 5 },
+    { masks: 100, weights: 1_000_000, reps: 3 },
+    { masks: 1000, weights: 10_000, reps: 3 },
+  ].map(({ masks, weights, reps }) => {
+    const c = backends[backend];
+    const seeds = Array.from({ length: masks }, () => crypto.randomBytes(SEED_BYTES));
+    const fusedMs = time(() => {
+      const acc = new Aggregation(sumConfig, weights);
+      for (const seed of seeds) acc.aggregateDerived(c, seed);
+    }, reps);
+    const wholeMasksMs = time(() => {
+      const acc = new Aggregation(sumConfig, weights);
+      for (const seed of seeds) acc.aggregate(deriveMask(c, sumConfig, seed, weights));
+    }, reps);
+    let bytes = 0;
+    for (const seed of seeds) bytes += keystreamBytesForMask(sumConfig, seed, weights);
+    const floorMs = bytes / keystreamRates[backend];
+    return {
+      backend,
+      config: configName(sumConfig),
+      masks,
+      weights,
+      ms: round(fusedMs),
+      keystreamBytes: bytes,
+      floorMs: round(floorMs),
+      ratioToKeystreamFloor: round(fusedMs / floorMs),
+      target: '<= 1.5',
+      wholeMasksMs: round(wholeMasksMs),
+    };
+  }),
+);
 
 // 3. Coordinator: add one masked 1M-weight object to an aggregate (and, separately, decode it from bytes).
 const masker = new Masker(crypto, sumConfig);
@@ -281,9 +302,15 @@ const results = {
   machine: { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length },
   repetitions: REPS,
   floor: {
-    keystreamMBPerSecond: round((keystreamBytesPerMs * 1000) / 1e6),
     chunkBytes: KEYSTREAM_CHUNK_BYTES,
-    library: 'libsodium-wrappers-sumo crypto_stream_chacha20_ietf_xor_ic',
+    native: {
+      keystreamMBPerSecond: round((keystreamRates.native * 1000) / 1e6),
+      library: 'node:crypto chacha20 (OpenSSL), through initCrypto()',
+    },
+    libsodium: {
+      keystreamMBPerSecond: round((keystreamRates.libsodium * 1000) / 1e6),
+      library: 'libsodium-wrappers-sumo crypto_stream_chacha20_ietf_xor_ic',
+    },
   },
   masking,
   sumParticipant,

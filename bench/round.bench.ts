@@ -544,7 +544,7 @@ for (const s of SCENARIOS) {
   console.log(`[${s.name}]`, JSON.stringify((results[s.name] as { steady: unknown }).steady));
   if (process.env['ROUND_TRACE'] === '1') {
     const trace = join(tmpdir(), `petfl-round-trace-${s.name}.json`);
-    writeFileSync(trace, JSON.stringify({ rounds: run.rounds, events: run.events }));
+    writeFileSync(trace, JSON.stringify({ rounds: run.rounds, events: run.events, cpu: run.cpu }));
     console.log(`trace: ${trace}`);
   }
 }

@@ -20,6 +20,7 @@ export {
   ENCRYPT_PUBLIC_KEY_BYTES,
   type EncryptKeyPair,
   HASH_BYTES,
+  type InitCryptoOptions,
   initCrypto,
   type Keystream,
   type PetCrypto,

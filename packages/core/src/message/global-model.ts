@@ -26,6 +26,8 @@ export interface GlobalModel {
 }
 
 const MAX_U32 = 0xffff_ffff;
+/** On a little-endian platform (every one petfl runs on) the values are copied as bytes, not one by one. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function encodeGlobalModel(global: GlobalModel): Uint8Array {
   const { roundId, model } = global;
@@ -42,10 +44,14 @@ export function encodeGlobalModel(global: GlobalModel): Uint8Array {
     .u8(f64 ? GLOBAL_MODEL_DATA_TYPES.f64 : GLOBAL_MODEL_DATA_TYPES.f32)
     .skip(3) // reserved, zero
     .u32(model.length);
-  const view = new DataView(writer.bytes.buffer, GLOBAL_MODEL_HEADER_BYTES);
-  for (let i = 0; i < model.length; i++) {
-    if (f64) view.setFloat64(i * 8, model[i] as number, true);
-    else view.setFloat32(i * 4, model[i] as number, true);
+  if (LITTLE_ENDIAN) {
+    writer.bytes.set(new Uint8Array(model.buffer, model.byteOffset, model.byteLength), GLOBAL_MODEL_HEADER_BYTES);
+  } else {
+    const view = new DataView(writer.bytes.buffer, GLOBAL_MODEL_HEADER_BYTES);
+    for (let i = 0; i < model.length; i++) {
+      if (f64) view.setFloat64(i * 8, model[i] as number, true);
+      else view.setFloat32(i * 4, model[i] as number, true);
+    }
   }
   return writer.skip(model.length * size).done();
 }
@@ -63,8 +69,12 @@ export function decodeGlobalModel(bytes: Uint8Array): GlobalModel {
   const size = f64 ? 8 : 4;
   const values = reader.take(count * size, 'values');
   reader.finish();
-  const view = new DataView(values.buffer, values.byteOffset, values.byteLength);
   const model = f64 ? new Float64Array(count) : new Float32Array(count);
-  for (let i = 0; i < count; i++) model[i] = f64 ? view.getFloat64(i * 8, true) : view.getFloat32(i * 4, true);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(model.buffer).set(values);
+  } else {
+    const view = new DataView(values.buffer, values.byteOffset, values.byteLength);
+    for (let i = 0; i < count; i++) model[i] = f64 ? view.getFloat64(i * 8, true) : view.getFloat32(i * 4, true);
+  }
   return { roundId, model };
 }
