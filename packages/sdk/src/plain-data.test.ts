@@ -54,6 +54,19 @@ describe('plain data', () => {
 
   it('CRC-32 matches the standard check value', () => {
     expect(crc32(Uint8Array.from('123456789', (c) => c.charCodeAt(0)))).toBe(0xcbf43926);
+    // Eight bytes a step, then the tail byte by byte: every length agrees with the bitwise definition.
+    const bitwise = (bytes: Uint8Array) => {
+      let c = 0xffffffff;
+      for (const b of bytes) {
+        c ^= b;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      }
+      return (c ^ 0xffffffff) >>> 0;
+    };
+    for (let length = 0; length <= 40; length++) {
+      const bytes = Uint8Array.from({ length }, (_, i) => (i * 97 + length * 13) & 0xff);
+      expect(crc32(bytes)).toBe(bitwise(bytes));
+    }
   });
 
   it('frames: magic, format, length and checksum are all checked', () => {

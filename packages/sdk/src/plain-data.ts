@@ -328,21 +328,68 @@ function magicBytes(magic: string): Uint8Array {
   return bytes;
 }
 
-let crcTable: Uint32Array | undefined;
+let crcTables: Uint32Array[] | undefined;
 
-/** CRC-32 (IEEE 802.3, as in zip and PNG): catches accidental corruption, not tampering. */
+/**
+ * CRC-32 (IEEE 802.3, as in zip and PNG): catches accidental corruption, not tampering. Eight
+ * bytes per step through eight tables ("slicing-by-8"): a framed 6.4 MB payload is checked in
+ * about half the time of the byte-at-a-time loop (bench/results/plain-data.json).
+ */
 export function crc32(bytes: Uint8Array): number {
-  if (crcTable === undefined) {
-    crcTable = new Uint32Array(256);
+  crcTables ??= crc32Tables();
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = crcTables as [
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+  ];
+  let crc = 0xffffffff;
+  let i = 0;
+  const whole = bytes.length - (bytes.length % 8);
+  for (; i < whole; i += 8) {
+    const lo =
+      (crc ^
+        ((bytes[i] as number) |
+          ((bytes[i + 1] as number) << 8) |
+          ((bytes[i + 2] as number) << 16) |
+          ((bytes[i + 3] as number) << 24))) >>>
+      0;
+    crc =
+      (t7[lo & 0xff] as number) ^
+      (t6[(lo >>> 8) & 0xff] as number) ^
+      (t5[(lo >>> 16) & 0xff] as number) ^
+      (t4[lo >>> 24] as number) ^
+      (t3[bytes[i + 4] as number] as number) ^
+      (t2[bytes[i + 5] as number] as number) ^
+      (t1[bytes[i + 6] as number] as number) ^
+      (t0[bytes[i + 7] as number] as number);
+  }
+  for (; i < bytes.length; i++) crc = (t0[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** Table k maps a byte to its CRC contribution k bytes further on (table 0: the classic table). */
+function crc32Tables(): Uint32Array[] {
+  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
+  const t0 = tables[0] as Uint32Array;
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t0[n] = c >>> 0;
+  }
+  for (let k = 1; k < 8; k++) {
+    const prev = tables[k - 1] as Uint32Array;
+    const table = tables[k] as Uint32Array;
     for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
+      const c = prev[n] as number;
+      table[n] = ((t0[c & 0xff] as number) ^ (c >>> 8)) >>> 0;
     }
   }
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = (crcTable[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
+  return tables;
 }
 
 export function describe(value: unknown): string {
