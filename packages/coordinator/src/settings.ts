@@ -47,6 +47,8 @@ metrics_token = ""
 cors_origins = ["http://localhost:5173"]
 max_body_bytes = 16777216
 max_bodies_in_flight = 8
+# POST /message requests that wait (bodies unread, up to 1 s) for one of those slots before 503 busy.
+max_bodies_waiting = 1000
 # Worker threads that decrypt, verify and decode messages (Node); 0 = in the coordinator's own
 # thread; "auto" = one fewer than the cores, at most max_bodies_in_flight (docs/operations.md).
 ingest_workers = "auto"

@@ -297,7 +297,10 @@ export function createApp(deps: AppDeps): Hono {
       closeConnection: true,
       onRefused: refused('rate-limited'),
     }),
-    boundBodiesInFlight(settings.api.maxBodiesInFlight, { onRefused: refused('busy') }),
+    boundBodiesInFlight(settings.api.maxBodiesInFlight, {
+      maxWaiting: settings.api.maxBodiesWaiting,
+      onRefused: refused('busy'),
+    }),
     bodyLimit({
       maxSize: settings.api.maxBodyBytes,
       onError: (c) => {

@@ -91,6 +91,7 @@ const apiSchema = v.pipe(
     cors_origins: textList,
     max_body_bytes: int(1024, 2 ** 31 - 1),
     max_bodies_in_flight: int(1, 10_000),
+    max_bodies_waiting: int(0, 1_000_000),
     ingest_workers: ingestWorkers,
     max_phase_waiters: int(0, 1_000_000),
     headers_timeout_ms: MS,
@@ -117,8 +118,10 @@ const apiSchema = v.pipe(
         metricsToken: api.metrics_token,
         corsOrigins: api.cors_origins,
         maxBodyBytes: api.max_body_bytes,
-        /** `POST /message` bodies read or processed at once; beyond it 503 busy with Retry-After. */
+        /** `POST /message` bodies read or processed at once; beyond it a request waits, then 503 busy. */
         maxBodiesInFlight: api.max_bodies_in_flight,
+        /** `POST /message` requests that wait (up to 1 s, bodies unread) for a slot before 503 busy. */
+        maxBodiesWaiting: api.max_bodies_waiting,
         /**
          * Worker threads that open, verify and decode messages (Node: node/ingest-pool.ts); 0: the
          * coordinator's own thread; "auto": one fewer than the cores, at most maxBodiesInFlight.
