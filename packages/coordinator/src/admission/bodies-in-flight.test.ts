@@ -108,7 +108,7 @@ describe('POST /message bodies in flight', () => {
     const second = heldBody();
     const waited = await answeredUnread(second, h.app.request('/message', postInit(second.stream)));
     expect(waited.status).toBe(503);
-    expect((await waited.json()).code).toBe('busy');
+    expect(((await waited.json()) as { code: string }).code).toBe('busy');
     // It left the queue: the next one waits in its place and gets the slot once the first is done.
     const third = heldBody();
     const thirdResponse = Promise.resolve(h.app.request('/message', postInit(third.stream)));

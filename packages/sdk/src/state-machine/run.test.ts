@@ -134,6 +134,40 @@ describe('runParticipant', () => {
     await running.done;
   });
 
+  it('awaiting the end of its round, it skips the step when the phase only moves on within that round', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 }); // round 1: no task
+    const asked: string[] = [];
+    let change: (token: string) => void = () => {};
+    const client = coordinator.with({
+      waitForPhaseChange: (after) => {
+        asked.push(after);
+        return after === '' ? Promise.resolve('1.sum') : new Promise((resolve) => (change = resolve));
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 1000 });
+    await vi.waitFor(() => expect(asked).toEqual(['', '1.sum']));
+    expect(running.states.map((s) => s.phase.kind)).toEqual(['awaiting']);
+    const params = coordinator.calls.params;
+
+    // sum → update → sum2 of its own round: waiting on, no GET /params.
+    change('1.update');
+    await vi.waitFor(() => expect(asked.at(-1)).toBe('1.update'));
+    change('1.sum2');
+    await vi.waitFor(() => expect(asked.at(-1)).toBe('1.sum2'));
+    expect(coordinator.calls.params).toBe(params);
+
+    // A jump back (a coordinator restarted afresh) is stepped on, and so is a new round.
+    change('1.sum');
+    await vi.waitFor(() => expect(coordinator.calls.params).toBe(params + 1));
+    await vi.waitFor(() => expect(asked.at(-1)).toBe('1.sum'));
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+    change('2.sum');
+    await vi.waitFor(() => expect(running.states.at(-1)?.round?.roundId).toBe(2));
+    running.controller.abort();
+    await running.done;
+  });
+
   it('a long poll that loses to the timer is ended, and a token it answers late is not used', async () => {
     const coordinator = new FakeCoordinator(crypto); // no round yet
     const polls: { after: string; signal: AbortSignalLike | undefined; answer: (token: string) => void }[] = [];

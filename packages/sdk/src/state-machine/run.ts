@@ -144,8 +144,29 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
       delay = pollMs;
       continue;
     }
-    await wait(delay);
-    delay = Math.min(maxPollMs, delay * 2);
+    for (;;) {
+      const before = phaseToken;
+      await wait(delay);
+      delay = Math.min(maxPollMs, delay * 2);
+      if (signal.aborted || !movedOnWithout(state, before, phaseToken)) break;
+    }
   }
   return state;
+}
+
+/**
+ * True when the coordinator's phase moved from `before` to `after` (phase tokens, protocol.md
+ * §1.2) in a way a participant in `state` has no part in: it awaits the end of the round whose
+ * id both name, and the phase went on to the next one of that round (sum → update, update →
+ * sum2). The step, and its `GET /params`, are skipped: at a thousand participants that is a
+ * thousand requests at the start of Sum2, the round's critical path. Any other change — a new
+ * round, a failure, `idle`, a jump back (a coordinator restarted afresh) — is stepped on.
+ */
+function movedOnWithout(state: ParticipantState, before: string, after: string): boolean {
+  if (state.phase.kind !== 'awaiting' || state.round === undefined || before === after) return false;
+  const round = String(state.round.roundId);
+  return (
+    (before === `${round}.sum` && after === `${round}.update`) ||
+    (before === `${round}.update` && after === `${round}.sum2`)
+  );
 }
