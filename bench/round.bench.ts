@@ -5,7 +5,8 @@
  * spawnAsyncParticipant, a model set before every round, no training), real HTTP on loopback.
  * Results go to bench/results/round.json.
  *
- * Per completed round (the ones that started after every participant had joined):
+ * The coordinator is paused (`POST /admin/pause`) while the participants join and resumed once
+ * all have. Per completed round (the ones that started after every participant had joined):
  * - the coordinator's phase durations (GET /admin/rounds);
  * - `updateToModelMs`: from the start of the update phase to the last participant holding the
  *   round's global model (GET /model done);
@@ -214,6 +215,24 @@ async function admin<T>(url: string, path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
+/** The kernel's count of connections dropped because a listen queue was full (Linux; 0 elsewhere). */
+function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const names = lines.find((l) => l.startsWith('TcpExt:'))?.split(/\s+/) ?? [];
+    const values = lines.filter((l) => l.startsWith('TcpExt:'))[1]?.split(/\s+/) ?? [];
+    return Number(values[names.indexOf('ListenOverflows')] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+async function adminPost(url: string, path: string): Promise<void> {
+  const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  if (res.status !== 200) throw new Error(`POST ${path}: ${res.status}`);
+  await res.body?.cancel();
+}
+
 interface CpuSample {
   readonly t: number;
   readonly participants: number;
@@ -245,6 +264,10 @@ async function runScenario(s: Scenario) {
       30_000,
     );
 
+    // Rounds wait while the participants join (an operator pause): a thousand joining while rounds
+    // run made one process's joins lag by a minute or more behind the others' round work.
+    await adminPost(url, '/admin/pause');
+    const overflowsAtStart = listenOverflows();
     let ready = 0;
     const perProcess = Math.ceil(s.participants / s.processes);
     for (let i = 0; i < s.processes; i++) {
@@ -278,6 +301,7 @@ async function runScenario(s: Scenario) {
     }
     const spawnedAt = Date.now();
     await waitFor('every participant to join', () => (ready === participantProcs.length ? true : undefined), 600_000);
+    await adminPost(url, '/admin/resume');
     const readyAt = Date.now();
     console.log(
       `[${s.name}] ${s.participants} participants in ${participantProcs.length} processes joined in ${readyAt - spawnedAt} ms`,
@@ -325,7 +349,8 @@ async function runScenario(s: Scenario) {
       coordinatorPeakRssMiB: r3(memoryMiB(coordinatorPid).peakRssMiB),
       participantProcessPeakRssMiB: pids.map((pid) => r3(memoryMiB(pid).peakRssMiB)),
     };
-    return { rounds, events, cpu, memory, readyAt, errors: Object.fromEntries(errors) };
+    const overflows = listenOverflows() - overflowsAtStart;
+    return { rounds, events, cpu, memory, readyAt, overflows, errors: Object.fromEntries(errors) };
   } finally {
     await stopProcesses(participantProcs);
     await group.stopAll();
@@ -538,6 +563,8 @@ for (const s of SCENARIOS) {
     floor: floorCpu,
     failedRounds: run.rounds.filter((r) => r.outcome === 'failed').map((r) => r.failureReason),
     memory: run.memory,
+    /** Connections the kernel dropped with a full listen queue during the scenario (all of the machine's). */
+    listenOverflows: run.overflows,
     participantErrors: run.errors,
     perRound: rounds,
   };

@@ -13,10 +13,18 @@
  */
 
 import type { AddressInfo, Socket } from 'node:net';
-import { type Http2Bindings, type HttpBindings, serve } from '@hono/node-server';
+import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import type { CoordinatorApp } from '../create.ts';
 import type { Settings } from '../settings.ts';
 import { createNodeCoordinatorApp, type NodeCreateOptions } from './create.ts';
+
+/**
+ * The listen backlog: connections the kernel queues until the coordinator accepts them (Node's
+ * default is 511; Linux caps it at `net.core.somaxconn`, 4096 on current kernels). A thousand
+ * participants reconnecting at a phase change overflowed 511 on a busy 2-core machine: dropped
+ * SYNs are retried after 1, 3, 7… s, so whole processes of participants joined minutes late.
+ */
+export const LISTEN_BACKLOG = 4096;
 
 /** How long `close()` lets requests in flight finish before it drops their connections. */
 const CLOSE_GRACE_MS = 2000;
@@ -82,21 +90,18 @@ export async function listen(settings: Settings, options: ListenOptions = {}): P
     if (bodyPending(env.incoming) && !response.headers.has('connection')) response.headers.set('connection', 'close');
     return response;
   };
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve(
-      {
-        fetch,
-        port: api.port,
-        hostname,
-        serverOptions: {
-          headersTimeout: api.headersTimeoutMs,
-          requestTimeout: api.requestTimeoutMs,
-          connectionsCheckingInterval: connectionsCheckingIntervalMs(api),
-        },
+  const server = await new Promise<ReturnType<typeof createAdaptorServer>>((resolve, reject) => {
+    const s = createAdaptorServer({
+      fetch,
+      hostname,
+      serverOptions: {
+        headersTimeout: api.headersTimeoutMs,
+        requestTimeout: api.requestTimeoutMs,
+        connectionsCheckingInterval: connectionsCheckingIntervalMs(api),
       },
-      () => resolve(s),
-    );
+    });
     s.once('error', reject);
+    s.listen({ port: api.port, host: hostname, backlog: LISTEN_BACKLOG }, () => resolve(s));
   }).catch(async (error: unknown) => {
     // The port is taken (or the host unknown): nothing listens, so nothing must keep running.
     await created.close();
