@@ -264,8 +264,9 @@ async function runScenario(s: Scenario) {
       30_000,
     );
 
-    // Rounds wait while the participants join (an operator pause): a thousand joining while rounds
-    // run made one process's joins lag by a minute or more behind the others' round work.
+    // No new round starts while the participants join (an operator pause), so joining and the
+    // measured rounds do not overlap. (Joins that lagged by minutes were the listen backlog's
+    // doing: node/listen.ts, `listenOverflows` below.)
     await adminPost(url, '/admin/pause');
     const overflowsAtStart = listenOverflows();
     let ready = 0;
