@@ -17,6 +17,7 @@ import {
   initCrypto,
   Masker,
   type MaskObject,
+  type Message,
   type PetCrypto,
   type RoundParameters,
   type SigningKeyPair,
@@ -156,6 +157,27 @@ export function sum2Message(
   p: SumParticipant,
   updateSeedDict: ReadonlyMap<string, Uint8Array>,
 ): Uint8Array {
+  return sealMessage(crypto, sum2Of(params, p, aggregatedMask(crypto, params, p, updateSeedDict)), p.keys.secretKey);
+}
+
+/** The chunks of a sum participant's Sum2 message (protocol.md §3.7), in order. */
+export function sum2Chunks(
+  crypto: PetCrypto,
+  params: RoundParameters,
+  p: SumParticipant,
+  updateSeedDict: ReadonlyMap<string, Uint8Array>,
+  maxChunkData: number,
+): Uint8Array[] {
+  const message = sum2Of(params, p, aggregatedMask(crypto, params, p, updateSeedDict));
+  return sealMessageChunks(crypto, message, p.keys.secretKey, { maxChunkData, messageId: 9 });
+}
+
+function aggregatedMask(
+  crypto: PetCrypto,
+  params: RoundParameters,
+  p: SumParticipant,
+  updateSeedDict: ReadonlyMap<string, Uint8Array>,
+): { readonly aggregation: Aggregation; readonly rejected: Uint8Array[] } {
   const aggregation = new Aggregation(params.maskConfig, params.modelLength);
   const rejected: Uint8Array[] = [];
   for (const [updatePk, encrypted] of updateSeedDict) {
@@ -169,22 +191,26 @@ export function sum2Message(
     aggregation.aggregateDerived(crypto, seed);
     crypto.wipe(seed);
   }
-  return sealMessage(
-    crypto,
-    {
-      participantPk: p.keys.publicKey,
-      coordinatorPk: params.coordinatorPk,
-      payload: {
-        kind: 'sum2',
-        sum2: {
-          sumSignature: p.selection.sumSignature,
-          aggregatedMask: aggregation.toMaskObject(),
-          rejectedSeeds: rejected.sort(compareBytes),
-        },
+  return { aggregation, rejected };
+}
+
+function sum2Of(
+  params: RoundParameters,
+  p: SumParticipant,
+  { aggregation, rejected }: { readonly aggregation: Aggregation; readonly rejected: Uint8Array[] },
+): Message {
+  return {
+    participantPk: p.keys.publicKey,
+    coordinatorPk: params.coordinatorPk,
+    payload: {
+      kind: 'sum2',
+      sum2: {
+        sumSignature: p.selection.sumSignature,
+        aggregatedMask: aggregation.toMaskObject(),
+        rejectedSeeds: rejected.sort(compareBytes),
       },
     },
-    p.keys.secretKey,
-  );
+  };
 }
 
 export async function post(fetch: Fetch, body: Uint8Array): Promise<{ status: number; code?: string }> {

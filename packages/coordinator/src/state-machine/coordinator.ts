@@ -964,6 +964,9 @@ export class Coordinator {
     if (tag !== phase) {
       throw new PetError('wrong-phase', `message: a ${tag} message cannot be accepted in the ${phase} phase`);
     }
+    // While the round unmasks, its record still says sum2 (phases/sum2.ts) but the phase has
+    // ended and its incomplete messages are dropped: a later Sum2, or a chunk of one, is late.
+    if (this.state.kind === 'unmask') throw new PetError('wrong-phase', `${tag}: the ${tag} phase has ended`);
   }
 
   private checkNotAccepted(round: LiveRound, tag: MessageTag, pk: string): void {
