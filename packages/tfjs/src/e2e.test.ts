@@ -15,39 +15,14 @@ import { initCrypto } from '@petfl/core';
 import { MemoryStateStore, type ParticipantHandle, spawnParticipant } from '@petfl/sdk';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PARTICIPANTS, runSettingsToml } from '../test-support/run-settings.ts';
 import { lossOf, syntheticData, tinyModel, useWasm } from '../test-support/tfjs.ts';
 import { TfjsParticipant } from './tfjs-participant.ts';
 import { modelToVector, vectorToModel, weightCount } from './weights.ts';
 
-const PARTICIPANTS = 4;
 const ROUNDS = 2;
 
-// 4 participants, one of them drawing the sum task. No phase that waits for a participant's
-// work races the machine (docs/protocol.md §1.3): a draw with no sum participant fails the
-// round after 2 s and the next starts; the update phase ends as soon as 3 updates are in, or
-// with what it has once 2 s have passed (fewer drew the task, or training is slow), and fails
-// only with none after 30 s; sum2 waits 30 s for the sum participant's mask.
-const SETTINGS = `
-[api]
-port = 0
-admin_token = "e2e-admin"
-[safety]
-allow_unsafe_small_rounds = true
-scalar_min = 0
-[pet.sum]
-probability = 0.25
-count = { min = 1, max = 1 }
-time = { min_ms = 0, max_ms = 2000 }
-[pet.update]
-probability = 1
-count = { min = 1, max = 3 }
-time = { min_ms = 2000, max_ms = 30000 }
-[pet.sum2]
-count = { min = 1, max = 1 }
-time = { min_ms = 0, max_ms = 30000 }
-[model]
-length = 49
-`;
+const SETTINGS = runSettingsToml({ adminToken: 'e2e-admin', modelLength: 49 });
 
 /** Records what each trainRound started from. */
 class RecordingParticipant extends TfjsParticipant {
@@ -96,7 +71,7 @@ it('4 TfjsParticipants and a real coordinator: rounds complete and the global mo
       await spawnParticipant('http://petfl.test', participant, {
         fetch: async (url, init) => created.app.request(String(url), init as RequestInit),
         store: new MemoryStateStore(),
-        // Rounds that time out are expected here (see SETTINGS); their rejections are not news.
+        // Rounds with no sum participant fail (test-support/run-settings.ts): their rejections are not news.
         logLevel: 'error',
         pollMs: 10,
         maxPollMs: 100,
@@ -109,7 +84,7 @@ it('4 TfjsParticipants and a real coordinator: rounds complete and the global mo
       .filter((r) => r.outcome === 'completed')
       .map((r) => r.roundId)
       .sort((a, b) => a - b);
-  // A backstop only: no phase ends on this (SETTINGS).
+  // A backstop only: no phase ends on this (test-support/run-settings.ts).
   const deadline = Date.now() + 150_000;
   while ((await completed()).length < ROUNDS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const rounds = await completed();

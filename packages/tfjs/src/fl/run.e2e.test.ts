@@ -17,14 +17,13 @@ import { initCrypto } from '@petfl/core';
 import { fetchRunInfo, MemoryStateStore, type ParticipantHandle, spawnParticipant } from '@petfl/sdk';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, expect, it } from 'vitest';
-import { runSettingsToml } from '../../test-support/run-settings.ts';
+import { PARTICIPANTS, runSettingsToml } from '../../test-support/run-settings.ts';
 import { lossOf, syntheticData, tinyModel, useWasm } from '../../test-support/tfjs.ts';
 import { TfjsParticipant } from '../tfjs-participant.ts';
 import { modelToVector, vectorToModel } from '../weights.ts';
 import type { ClientAlgorithm } from './training-run.ts';
 
 const P = 49;
-const PARTICIPANTS = 4;
 const ROUNDS = 3;
 
 function settings(run: string): string {

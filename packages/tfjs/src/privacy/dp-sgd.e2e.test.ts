@@ -39,7 +39,11 @@ const ROUNDS = 2;
 
 // As packages/tfjs/src/e2e.test.ts: a round needs 1 sum and 3 update participants. The one over
 // budget is drawn like the others; when it is an update participant the other 4 fill the round.
-const SETTINGS = runSettingsToml({ adminToken: 'dp-e2e-admin', modelLength: P, run: 'send = "update"' });
+const SETTINGS = runSettingsToml({
+  adminToken: 'dp-e2e-admin',
+  modelLength: P,
+  run: 'send = "update"',
+});
 
 /** ⌈1·32/8⌉ = 4 steps a round. */
 const OPTIONS: DpSgdOptions = { clipNorm: 1, noiseMultiplier: 1.1, delta: 1e-5, expectedBatchSize: 8, epochs: 1 };
