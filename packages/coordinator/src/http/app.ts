@@ -221,6 +221,11 @@ export function createApp(deps: AppDeps): Hono {
     if (params?.coordinatorPk === undefined) return c.body(null, 204);
     const roundKey = fromBase64Url(params.coordinatorPk, 'round coordinator pk');
     if (!verifySeedsRequest(crypto, roundKey, key, signature)) {
+      // A sum participant of the round that just ended asks late: not a forgery.
+      const previous = coordinator.previousRoundKey();
+      if (previous !== undefined && verifySeedsRequest(crypto, previous.coordinatorPk, key, signature)) {
+        return problem(c, 'wrong-round', `seeds: the request is for round ${previous.roundId}, which has ended`);
+      }
       return problem(c, 'bad-signature', 'seeds: sig is not the signature of pk over this round’s seeds request');
     }
     const bytes = await coordinator.updateSeedDict(pk);

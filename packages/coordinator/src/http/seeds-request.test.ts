@@ -5,6 +5,7 @@
  */
 
 import {
+  decodeUpdateSeedDict,
   type RoundParameters,
   SEEDS_REQUEST_CONTEXT,
   seedsRequestMessage,
@@ -21,6 +22,7 @@ import {
   post,
   randomModel,
   type SumParticipant,
+  sum2Message,
   sumMessage,
   updateMessage,
 } from '../../test-support/sim.ts';
@@ -83,6 +85,30 @@ describe('GET /seeds (signed)', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toBe('application/octet-stream');
     expect((await ok.arrayBuffer()).byteLength).toBeGreaterThan(0);
+  });
+
+  it('a request signed for the round that has just ended is late (409 wrong-round), not a forgery', async () => {
+    h = await startHarness(testSettings({ PETFL_PET_UPDATE_COUNT_MIN: '3', PETFL_PET_UPDATE_COUNT_MAX: '3' }));
+    const { crypto, fetch } = h;
+    const { params, sum } = await intoSum2(h);
+    const signed = new Map(sum.map((p) => [p.pk, toBase64Url(signSeedsRequest(crypto, params.coordinatorPk, p.keys))]));
+    for (const p of sum) {
+      const seedsOf = await (await seeds(h, p.pk, signed.get(p.pk))).arrayBuffer();
+      const dict = decodeUpdateSeedDict(new Uint8Array(seedsOf));
+      expect(await post(fetch, sum2Message(crypto, params, p, dict))).toEqual({ status: 202 });
+    }
+    const next = await fetchParams(fetch);
+    expect(next.roundId).toBe(params.roundId + 1);
+    const [p] = sum as [SumParticipant];
+    const late = await seeds(h, p.pk, signed.get(p.pk));
+    expect(late.status).toBe(409);
+    expect(await late.json()).toMatchObject({
+      code: 'wrong-round',
+      message: expect.stringContaining(`round ${params.roundId}`),
+    });
+    // still a forgery: a signature over a key that is neither round's
+    const forged = await seeds(h, p.pk, toBase64Url(signSeedsRequest(crypto, new Uint8Array(32).fill(9), p.keys)));
+    expect(forged.status).toBe(401);
   });
 
   it('tells nothing about the sum dictionary to an unsigned request', async () => {

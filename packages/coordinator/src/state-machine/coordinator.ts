@@ -479,6 +479,14 @@ export class Coordinator {
     return this.round?.paramsJson;
   }
 
+  /** The round public key of the round that ended last, while this instance still holds it (to tell late requests). */
+  previousRoundKey(): { readonly roundId: number; readonly coordinatorPk: Uint8Array } | undefined {
+    const previous = this.previous;
+    return previous === undefined
+      ? undefined
+      : { roundId: previous.roundId, coordinatorPk: previous.round.keyPair.publicKey };
+  }
+
   /** `GET /sums`: the encoded sum dictionary once the sum phase has ended. */
   sumDictBytes(): Uint8Array | undefined {
     return this.round?.sumDictBytes;
