@@ -20,7 +20,7 @@
  *   stays after the round once the participant stopped (a full GC); each also as a multiple of
  *   the masked model's encoded size (`maskObjectByteLength`).
  *
- *   npx tsx --conditions=@petfl/source bench/participant-state.bench.ts
+ *   npm run bench:state
  *
  * BENCH_LABEL (default 'after') names the entry written into bench/results/participant-state.json;
  * other labels there are kept, so a run on the old code ('before') and one on the new can sit side
