@@ -61,9 +61,12 @@ const JOIN_REPETITIONS = 5;
  * discrete Gaussian and Laplace, on exact rationals), the RDP accountant a participant checks a
  * round's ε with, conditional randomized rounding and the privacy filters: 217,505 → 228,442
  * bytes; the Worker's budget is 225 KiB since. The main thread stays within 5.7 KiB (the filters
- * are checked in the Worker).
+ * are checked in the Worker). Issue 13 then verified large signatures with node:crypto behind
+ * libsodium's own checks (ADR 0013's amendment): code that runs on Node.js only but is bundled
+ * with the rest of crypto/native.ts, 229,971 → 230,418 bytes; the Worker's budget is
+ * 226 KiB since.
  */
-const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 225 * 1024 } as const;
+const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 226 * 1024 } as const;
 
 /** The template's TypeScript settings the fixture must keep (npm create vite, vanilla-ts). */
 const TEMPLATE_COMPILER_OPTIONS = {

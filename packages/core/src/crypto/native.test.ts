@@ -15,11 +15,39 @@ beforeAll(async () => {
     chacha20: (key, nonce, block, length) =>
       sodium.crypto_stream_chacha20_ietf_xor_ic(new Uint8Array(length), nonce, block, key),
     sign: (m, sk) => sodium.crypto_sign_detached(m, sk),
+    verify: (sig, m, pk) => {
+      try {
+        return sodium.crypto_sign_verify_detached(sig, m, pk);
+      } catch {
+        return false;
+      }
+    },
     signingKeyPair: (seed) => ({ secretKey: sodium.crypto_sign_seed_keypair(seed).privateKey }),
   };
   withNative = await initCrypto();
   libsodiumOnly = await initCrypto({ native: false });
 });
+
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const P = 2n ** 255n - 19n;
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+const toLe = (n: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+const fromLe = (b: Uint8Array): bigint => b.reduceRight((acc, byte) => (acc << 8n) | BigInt(byte), 0n);
+/** y encodings of the points of order 1, 2, 4 and 8, and the non-canonical p and p + 1 (sign bit clear). */
+const SMALL_ORDER_Y = [
+  0n,
+  1n,
+  fromLe(Uint8Array.from(Buffer.from('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', 'hex'))),
+  fromLe(Uint8Array.from(Buffer.from('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', 'hex'))),
+  P - 1n,
+  P,
+  P + 1n,
+];
+const withSign = (y: bigint, sign: number): Uint8Array => {
+  const out = toLe(y);
+  out[31] = (out[31] as number) | (sign << 7);
+  return out;
+};
 
 const bytes = (length: number, salt: number) => Uint8Array.from({ length }, (_, i) => (i * 131 + salt) & 0xff);
 
@@ -41,6 +69,20 @@ describe('the platform crypto (Node.js)', () => {
     // A keystream that ignores the block counter (always from block 0) differs mid-stream only.
     expect(selfTest({ ...native, chacha20: (k, n, _b, l) => native.chacha20(k, n, 0, l) }, reference)).toBe(false);
     expect(selfTest({ ...native, sign: (m, sk) => flip(native.sign(m, sk)) }, reference)).toBe(false);
+    expect(selfTest({ ...native, verify: () => true }, reference)).toBe(false);
+    // OpenSSL's equation alone, without libsodium's checks: it accepts a small-order key.
+    const node = (
+      process as unknown as { getBuiltinModule(id: string): typeof import('node:crypto') }
+    ).getBuiltinModule('node:crypto');
+    const equationOnly = (sig: Uint8Array, m: Uint8Array, pk: Uint8Array) => {
+      try {
+        const key = node.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pk]), format: 'der', type: 'spki' });
+        return node.verify(null, m, key, sig);
+      } catch {
+        return false;
+      }
+    };
+    expect(selfTest({ ...native, verify: equationOnly }, reference)).toBe(false);
     expect(
       selfTest(
         {
@@ -104,6 +146,105 @@ describe('initCrypto with and without the platform crypto', () => {
       expect(opened.signatureValid).toBe(true);
       expect(equalBytes(opened.message.subarray(64), body)).toBe(true);
       expect(opened.message.subarray(0, 64)).toEqual(libsodiumOnly.sign(body, identity.secretKey));
+    }
+  });
+});
+
+describe("native verification gives libsodium's verdict", () => {
+  /** Asserts that native and libsodium agree on (sig, m, pk), and that the verdict is `expected`. */
+  function agree(native: NativeCrypto, sig: Uint8Array, m: Uint8Array, pk: Uint8Array, expected: boolean): void {
+    expect(reference.verify(sig, m, pk)).toBe(expected);
+    expect(native.verify(sig, m, pk)).toBe(expected);
+  }
+
+  it('on valid signatures, changed messages and changed signatures', () => {
+    const native = nativeCrypto(reference) as NativeCrypto;
+    const { secretKey, publicKey } = libsodiumOnly.signingKeyPair(bytes(32, 21));
+    for (const length of [0, 100, 200_000]) {
+      const m = bytes(length, 4);
+      const sig = libsodiumOnly.sign(m, secretKey);
+      agree(native, sig, m, publicKey, true);
+      if (length > 0)
+        agree(
+          native,
+          sig,
+          Uint8Array.from(m, (b, i) => (i === 0 ? b ^ 1 : b)),
+          publicKey,
+          false,
+        );
+      for (const at of [0, 31, 32, 63])
+        agree(
+          native,
+          Uint8Array.from(sig, (b, i) => (i === at ? b ^ 1 : b)),
+          m,
+          publicKey,
+          false,
+        );
+      // another key's valid signature
+      agree(native, libsodiumOnly.sign(m, libsodiumOnly.signingKeyPair(bytes(32, 22)).secretKey), m, publicKey, false);
+    }
+  });
+
+  it('refuses a non-canonical S (S + L), which satisfies the equation', () => {
+    const native = nativeCrypto(reference) as NativeCrypto;
+    const { secretKey, publicKey } = libsodiumOnly.signingKeyPair(bytes(32, 23));
+    const m = bytes(1000, 5);
+    const sig = libsodiumOnly.sign(m, secretKey);
+    const s = fromLe(sig.subarray(32));
+    const malleated = Uint8Array.from([...sig.subarray(0, 32), ...toLe(s + L)]);
+    agree(native, malleated, m, publicKey, false);
+  });
+
+  it('refuses small-order keys and R, even where the equation holds', () => {
+    const native = nativeCrypto(reference) as NativeCrypto;
+    const node = (
+      process as unknown as { getBuiltinModule(id: string): typeof import('node:crypto') }
+    ).getBuiltinModule('node:crypto');
+    const m = bytes(300, 6);
+    const { secretKey, publicKey } = libsodiumOnly.signingKeyPair(bytes(32, 24));
+    const sig = libsodiumOnly.sign(m, secretKey);
+    for (const y of SMALL_ORDER_Y) {
+      for (const sign of [0, 1]) {
+        const point = withSign(y, sign);
+        agree(native, sig, m, point, false); // as the key
+        agree(native, Uint8Array.from([...point, ...sig.subarray(32)]), m, publicKey, false); // as R
+      }
+    }
+    // The neutral element as key and R with S = 0: [0]B = R + [h]A holds for any message, and
+    // OpenSSL's equation alone accepts it.
+    const neutral = withSign(1n, 0);
+    const forged = Uint8Array.from([...neutral, ...new Uint8Array(32)]);
+    const key = node.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, neutral]), format: 'der', type: 'spki' });
+    expect(node.verify(null, m, key, forged)).toBe(true);
+    agree(native, forged, m, neutral, false);
+  });
+
+  it('refuses non-canonical keys (y ≥ p) and keys that are not points', () => {
+    const native = nativeCrypto(reference) as NativeCrypto;
+    const m = bytes(64, 7);
+    const sig = libsodiumOnly.sign(m, libsodiumOnly.signingKeyPair(bytes(32, 25)).secretKey);
+    for (let k = 0n; k < 19n; k++) for (const sign of [0, 1]) agree(native, sig, m, withSign(P + k, sign), false);
+    for (let i = 0; i < 40; i++) agree(native, sig, m, bytes(32, 100 + i * 7), false);
+  });
+
+  it('through initCrypto: large messages verify natively, with the same verdicts', () => {
+    const { secretKey, publicKey } = libsodiumOnly.signingKeyPair(bytes(32, 26));
+    const m = bytes(300_000, 8);
+    const sig = libsodiumOnly.sign(m, secretKey);
+    for (const crypto of [withNative, libsodiumOnly]) {
+      expect(crypto.verify(sig, m, publicKey)).toBe(true);
+      expect(crypto.verify(sig, m.subarray(1), publicKey)).toBe(false);
+      expect(
+        crypto.verify(Uint8Array.from([...sig.subarray(0, 32), ...toLe(fromLe(sig.subarray(32)) + L)]), m, publicKey),
+      ).toBe(false);
+    }
+    // openSignedSealed on a large message whose signature is not the signer's
+    const round = libsodiumOnly.encryptKeyPair(bytes(32, 27));
+    const sealed = libsodiumOnly.signAndSeal(64 + m.length, (out) => out.set(m, 64), secretKey, round.publicKey);
+    const stranger = libsodiumOnly.signingKeyPair(bytes(32, 28)).publicKey;
+    for (const crypto of [withNative, libsodiumOnly]) {
+      expect(crypto.openSignedSealed(sealed, round, () => publicKey).signatureValid).toBe(true);
+      expect(crypto.openSignedSealed(sealed, round, () => stranger).signatureValid).toBe(false);
     }
   });
 });

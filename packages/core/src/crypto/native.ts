@@ -5,16 +5,15 @@
  *
  * - SHA-256 (about 10× faster on a 6.4 MB payload);
  * - the mask keystream, IETF ChaCha20 with the block counter in the IV (about 6×);
- * - Ed25519 signing, deterministic by RFC 8032 (about 2×).
+ * - Ed25519 signing, deterministic by RFC 8032 (about 2×);
+ * - Ed25519 verification (about 2×), behind libsodium's own checks on the signature and the key
+ *   (ed25519-checks.ts: canonical S, no small-order R or key, a canonical key), so the verdict is
+ *   libsodium's: OpenSSL alone accepts some signatures libsodium refuses.
  *
  * It is reached through `process.getBuiltinModule` (Node.js ≥ 20.16), never an import, so a
  * bundle for the browser or React Native neither contains nor asks for it: there the functions
  * stay libsodium's. Before it is used, `nativeCrypto` checks it against libsodium on fixed inputs
  * (`selfTest`); any difference, or a missing function, leaves libsodium in charge.
- *
- * Verifying stays libsodium's everywhere: its checks on keys and signatures (canonical S, no
- * small-order R or key) are stricter than OpenSSL's, and a verdict must not depend on where the
- * coordinator runs.
  *
  * SECURITY: a signing call hands OpenSSL the 32-byte seed of the identity key in a PKCS #8
  * buffer that is wiped right after; OpenSSL's own key object is freed when garbage-collected and
@@ -23,13 +22,16 @@
  */
 
 import { equalBytes } from '../bytes.ts';
+import { passesLibsodiumChecks } from './ed25519-checks.ts';
 
 /** The subset of `node:crypto` used here. */
 interface NodeCryptoModule {
   createHash(algorithm: 'sha256'): { update(data: Uint8Array): { digest(): Uint8Array } };
   createCipheriv(algorithm: 'chacha20', key: Uint8Array, iv: Uint8Array): { update(data: Uint8Array): Uint8Array };
   createPrivateKey(key: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): unknown;
+  createPublicKey(key: { key: Uint8Array; format: 'der'; type: 'spki' }): unknown;
   sign(algorithm: null, data: Uint8Array, key: unknown): Uint8Array;
+  verify(algorithm: null, data: Uint8Array, key: unknown, signature: Uint8Array): boolean;
 }
 
 export interface NativeCrypto {
@@ -38,6 +40,8 @@ export interface NativeCrypto {
   chacha20(key: Uint8Array, nonce: Uint8Array, block: number, length: number): Uint8Array;
   /** The Ed25519 signature of `message` under a 64-byte libsodium secret key (seed ‖ public key). */
   sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  /** libsodium's `crypto_sign_verify_detached` verdict on a 64-byte signature and a 32-byte key. */
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
 
 /** What `nativeCrypto` compares the native functions with: libsodium's. */
@@ -45,6 +49,7 @@ export interface ReferenceCrypto {
   sha256(message: Uint8Array): Uint8Array;
   chacha20(key: Uint8Array, nonce: Uint8Array, block: number, length: number): Uint8Array;
   sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   signingKeyPair(seed: Uint8Array): { readonly secretKey: Uint8Array };
 }
 
@@ -52,6 +57,9 @@ export interface ReferenceCrypto {
 const ED25519_PKCS8_PREFIX = [
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
+
+/** SPKI DER prefix of an Ed25519 public key (RFC 8410): the 32-byte key follows. */
+const ED25519_SPKI_PREFIX = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
 
 /** A plain Uint8Array over `bytes` (Node returns Buffers, some of them slices of a shared pool). */
 const plain = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -65,7 +73,7 @@ function loadModule(): NodeCryptoModule | undefined {
     return undefined;
   }
   if (module === undefined || module === null) return undefined;
-  const needed = ['createHash', 'createCipheriv', 'createPrivateKey', 'sign'] as const;
+  const needed = ['createHash', 'createCipheriv', 'createPrivateKey', 'createPublicKey', 'sign', 'verify'] as const;
   return needed.every((name) => typeof module[name] === 'function') ? (module as NodeCryptoModule) : undefined;
 }
 
@@ -91,13 +99,23 @@ function wrap(node: NodeCryptoModule): NativeCrypto {
         der.fill(0);
       }
     },
+    verify(signature, message, publicKey) {
+      if (!passesLibsodiumChecks(signature, publicKey)) return false;
+      const der = Uint8Array.from([...ED25519_SPKI_PREFIX, ...publicKey]);
+      try {
+        return node.verify(null, message, node.createPublicKey({ key: der, format: 'der', type: 'spki' }), signature);
+      } catch {
+        return false; // a key OpenSSL cannot decode is not on the curve: libsodium refuses it too
+      }
+    },
   };
 }
 
 /**
  * True when `native` computes what `reference` does on fixed inputs: the hash of an empty and of
- * a multi-block input, keystream at block 0 and mid-stream across a partial block, and a
- * signature from a fixed seed.
+ * a multi-block input, keystream at block 0 and mid-stream across a partial block, a
+ * signature from a fixed seed, and the verdicts on that signature, on a changed message and on
+ * a forgery under a small-order key.
  */
 export function selfTest(native: NativeCrypto, reference: ReferenceCrypto): boolean {
   const input = Uint8Array.from({ length: 1000 }, (_, i) => (i * 37 + 11) & 0xff);
@@ -110,13 +128,30 @@ export function selfTest(native: NativeCrypto, reference: ReferenceCrypto): bool
       equalBytes(native.sha256(input), reference.sha256(input)) &&
       equalBytes(native.chacha20(key, nonce, 0, 200), reference.chacha20(key, nonce, 0, 200)) &&
       equalBytes(native.chacha20(key, nonce, 7, 130), reference.chacha20(key, nonce, 7, 130)) &&
-      equalBytes(native.sign(input, secretKey), reference.sign(input, secretKey))
+      equalBytes(native.sign(input, secretKey), reference.sign(input, secretKey)) &&
+      verdicts(native, reference, secretKey, input)
     );
   } catch {
     return false;
   } finally {
     secretKey.fill(0);
   }
+}
+
+/** True when `native` and `reference` agree on a valid signature, another message and a small-order forgery. */
+function verdicts(native: NativeCrypto, reference: ReferenceCrypto, secretKey: Uint8Array, input: Uint8Array): boolean {
+  const agree = (signature: Uint8Array, message: Uint8Array, key: Uint8Array, expected: boolean) =>
+    native.verify(signature, message, key) === expected && reference.verify(signature, message, key) === expected;
+  const signature = reference.sign(input, secretKey);
+  // R = the neutral element (y = 1), S = 0, under the neutral element as key: the Ed25519
+  // equation holds for any message, and only libsodium's checks (ed25519-checks.ts) refuse it.
+  const forged = new Uint8Array(64);
+  forged[0] = 1;
+  return (
+    agree(signature, input, secretKey.subarray(32), true) &&
+    agree(signature, input.subarray(1), secretKey.subarray(32), false) &&
+    agree(forged, input, forged.subarray(0, 32), false)
+  );
 }
 
 /** The platform's crypto when it exists here and passes `selfTest`, else undefined. */
