@@ -1,7 +1,7 @@
 /**
- * The platform's own crypto (OpenSSL in Node.js), for the three operations where libsodium's
+ * The platform's own crypto (OpenSSL in Node.js), for the four operations where libsodium's
  * WebAssembly build is slowest on large inputs and where both compute the same function, so the
- * output is the same to the bit (docs/decisions/0013-native-crypto-on-node.md):
+ * output is the same to the bit, the verdict the same (docs/decisions/0013-native-crypto-on-node.md):
  *
  * - SHA-256 (about 10× faster on a 6.4 MB payload);
  * - the mask keystream, IETF ChaCha20 with the block counter in the IV (about 6×);
