@@ -124,29 +124,33 @@ describe('phase timing and dropouts', () => {
         return super.loadMask(roundId, maskHash);
       }
     }
-    h = await startHarness(testSettings({ PETFL_PET_SUM2_COUNT_MIN: '2' }), { store: new HeldUnmaskStore() });
-    const { crypto, fetch } = h;
-    const { params, sum } = await intoSum2(h, identities(crypto, 80, 11));
-    const [a, b, c] = sum;
-    if (a === undefined || b === undefined || c === undefined) throw new Error('expected 3 sum participants');
-    const seedsOf = async (p: typeof a) => (await fetchSeeds(fetch, p.pk)) ?? new Map<string, Uint8Array>();
-    const late = sum2Chunks(crypto, params, c, await seedsOf(c), 1500);
-    expect(late.length).toBeGreaterThan(2);
-    expect(await post(fetch, late[0] as Uint8Array)).toEqual({ status: 202 }); // chunk 0 is held
-    expect(await post(fetch, sum2Message(crypto, params, a, await seedsOf(a)))).toEqual({ status: 202 });
-    // The majority: sum2 ends and unmask begins; the answer to b waits for unmask.
-    const majority = post(fetch, sum2Message(crypto, params, b, await seedsOf(b)));
-    await settle(() => h?.coordinator.status().phase === 'unmask');
-    expect(await post(fetch, late[1] as Uint8Array)).toEqual({ status: 409, code: 'wrong-phase' });
-    expect(await post(fetch, sum2Message(crypto, params, c, await seedsOf(c)))).toEqual({
-      status: 409,
-      code: 'wrong-phase',
-    });
-    release();
-    expect(await majority).toEqual({ status: 202 });
-    await settle(() => h?.coordinator.status().phase === 'sum');
-    const [round] = await history(h);
-    expect(round).toMatchObject({ outcome: 'completed', participants: { sum: 3, update: 10, sum2: 2 } });
+    try {
+      h = await startHarness(testSettings({ PETFL_PET_SUM2_COUNT_MIN: '2' }), { store: new HeldUnmaskStore() });
+      const { crypto, fetch } = h;
+      const { params, sum } = await intoSum2(h, identities(crypto, 80, 11));
+      const [a, b, c] = sum;
+      if (a === undefined || b === undefined || c === undefined) throw new Error('expected 3 sum participants');
+      const seedsOf = async (p: typeof a) => (await fetchSeeds(fetch, p.pk)) ?? new Map<string, Uint8Array>();
+      const late = sum2Chunks(crypto, params, c, await seedsOf(c), 1500);
+      expect(late.length).toBeGreaterThan(2);
+      expect(await post(fetch, late[0] as Uint8Array)).toEqual({ status: 202 }); // chunk 0 is held
+      expect(await post(fetch, sum2Message(crypto, params, a, await seedsOf(a)))).toEqual({ status: 202 });
+      // The majority: sum2 ends and unmask begins; the answer to b waits for unmask.
+      const majority = post(fetch, sum2Message(crypto, params, b, await seedsOf(b)));
+      await settle(() => h?.coordinator.status().phase === 'unmask');
+      expect(await post(fetch, late[1] as Uint8Array)).toEqual({ status: 409, code: 'wrong-phase' });
+      expect(await post(fetch, sum2Message(crypto, params, c, await seedsOf(c)))).toEqual({
+        status: 409,
+        code: 'wrong-phase',
+      });
+      release();
+      expect(await majority).toEqual({ status: 202 });
+      await settle(() => h?.coordinator.status().phase === 'sum');
+      const [round] = await history(h);
+      expect(round).toMatchObject({ outcome: 'completed', participants: { sum: 3, update: 10, sum2: 2 } });
+    } finally {
+      release(); // a failed expectation must not leave unmask, and the harness's close, waiting
+    }
   });
 
   it('update participants that vanish after sum cost nothing: the round aggregates those that sent', async () => {
