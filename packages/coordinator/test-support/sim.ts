@@ -157,7 +157,7 @@ export function sum2Message(
   p: SumParticipant,
   updateSeedDict: ReadonlyMap<string, Uint8Array>,
 ): Uint8Array {
-  return sealMessage(crypto, sum2Of(params, p, aggregatedMask(crypto, params, p, updateSeedDict)), p.keys.secretKey);
+  return sealMessage(crypto, sum2Of(crypto, params, p, updateSeedDict), p.keys.secretKey);
 }
 
 /** The chunks of a sum participant's Sum2 message (protocol.md §3.7), in order. */
@@ -168,16 +168,17 @@ export function sum2Chunks(
   updateSeedDict: ReadonlyMap<string, Uint8Array>,
   maxChunkData: number,
 ): Uint8Array[] {
-  const message = sum2Of(params, p, aggregatedMask(crypto, params, p, updateSeedDict));
+  const message = sum2Of(crypto, params, p, updateSeedDict);
   return sealMessageChunks(crypto, message, p.keys.secretKey, { maxChunkData, messageId: 9 });
 }
 
-function aggregatedMask(
+/** The unsealed Sum2 message: the masks of the seeds that open, aggregated, and the rejected seeds. */
+function sum2Of(
   crypto: PetCrypto,
   params: RoundParameters,
   p: SumParticipant,
   updateSeedDict: ReadonlyMap<string, Uint8Array>,
-): { readonly aggregation: Aggregation; readonly rejected: Uint8Array[] } {
+): Message {
   const aggregation = new Aggregation(params.maskConfig, params.modelLength);
   const rejected: Uint8Array[] = [];
   for (const [updatePk, encrypted] of updateSeedDict) {
@@ -191,14 +192,6 @@ function aggregatedMask(
     aggregation.aggregateDerived(crypto, seed);
     crypto.wipe(seed);
   }
-  return { aggregation, rejected };
-}
-
-function sum2Of(
-  params: RoundParameters,
-  p: SumParticipant,
-  { aggregation, rejected }: { readonly aggregation: Aggregation; readonly rejected: Uint8Array[] },
-): Message {
   return {
     participantPk: p.keys.publicKey,
     coordinatorPk: params.coordinatorPk,

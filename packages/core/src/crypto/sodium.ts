@@ -422,21 +422,21 @@ function createPetCrypto(useNative: boolean): PetCrypto {
       if (opened !== 0) throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`);
       const message = heap.slice(m, m + length);
       const signerPk = signer(message);
-      let signatureValid = false;
       if (
-        native !== undefined &&
-        length - SIGNATURE_BYTES >= NATIVE_VERIFY_MIN_BYTES &&
-        signerPk instanceof Uint8Array &&
-        signerPk.length === SIGNING_PUBLIC_KEY_BYTES
+        length < SIGNATURE_BYTES ||
+        !(signerPk instanceof Uint8Array) ||
+        signerPk.length !== SIGNING_PUBLIC_KEY_BYTES
       ) {
-        const signatureValid = native.verify(
+        return { message, signatureValid: false };
+      }
+      let signatureValid: boolean;
+      if (native !== undefined && length - SIGNATURE_BYTES >= NATIVE_VERIFY_MIN_BYTES) {
+        signatureValid = native.verify(
           message.subarray(0, SIGNATURE_BYTES),
           message.subarray(SIGNATURE_BYTES),
           signerPk,
         );
-        return { message, signatureValid };
-      }
-      if (length >= SIGNATURE_BYTES && signerPk instanceof Uint8Array && signerPk.length === SIGNING_PUBLIC_KEY_BYTES) {
+      } else {
         heap.set(signerPk, base);
         signatureValid =
           call('verifying (Ed25519)', () =>
