@@ -2,7 +2,9 @@
  * Noise calibration: the smallest Gaussian noise multiplier σ whose T releases at Poisson sampling
  * rate q stay within a target (ε, δ) — what a run that states a target ε needs before its first
  * round. ε(σ) is computed exactly as the accountant computes it (subsampled-gaussian.ts, then
- * rdp-conversion.ts on the same orders) and is nonincreasing in σ, so bisection finds the crossing.
+ * rdp-conversion.ts on the same orders). It is nonincreasing in σ except where ε runs to hundreds
+ * and a fractional order below 2 is the best one (docs/privacy.md §5); bisection finds the crossing,
+ * and its answer meets the target even there, though it may then not be the smallest σ that does.
  *
  * The search brackets σ by doubling or halving from 1, then bisects geometrically (the crossing can
  * lie anywhere from 10⁻² to 10³) until the bracket's upper end is within a relative `tolerance` of

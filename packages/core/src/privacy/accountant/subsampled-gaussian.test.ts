@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gaussianRdp } from './gaussian.ts';
 import { subsampledGaussianEpsilon } from './noise-calibration.ts';
+import { DEFAULT_RDP_ORDERS } from './orders.ts';
 import { subsampledGaussianRdp, subsampledGaussianRdpAt } from './subsampled-gaussian.ts';
 
 const sigma = fc.double({ min: 0.5, max: 20, noNaN: true });
@@ -10,6 +11,12 @@ const rounds = fc.integer({ min: 1, max: 5000 });
 const delta = fc.constantFrom(1e-5, 1e-6, 1e-8);
 /** Comparisons of ε allow this much rounding (the series are summed in different orders). */
 const ROUNDING = 1 + 1e-9;
+/**
+ * The default grid's integer orders. There the RDP is exact (a finite binomial sum), and exact RDP
+ * is nondecreasing in q and nonincreasing in σ, so ε over these orders is monotone in both. The
+ * fractional orders below 2 use a bound that is not (the last test here; docs/privacy.md §5).
+ */
+const INTEGER_ORDERS = DEFAULT_RDP_ORDERS.filter((a) => Number.isInteger(a));
 
 describe('subsampled Gaussian RDP (Mironov, Talwar & Zhang 2019)', () => {
   it('special cases: q = 0 is free, q = 1 is the Gaussian, σ = 0 is not private', () => {
@@ -65,12 +72,12 @@ describe('subsampled Gaussian RDP (Mironov, Talwar & Zhang 2019)', () => {
     );
   });
 
-  it('ε decreases with σ', () => {
+  it('over the integer orders, ε decreases with σ', () => {
     fc.assert(
       fc.property(sigma, sigma, rate, rounds, delta, (s1, s2, q, t, d) => {
         const [lo, hi] = s1 < s2 ? [s1, s2] : [s2, s1];
-        expect(subsampledGaussianEpsilon(hi, q, t, d)).toBeLessThanOrEqual(
-          subsampledGaussianEpsilon(lo, q, t, d) * ROUNDING,
+        expect(subsampledGaussianEpsilon(hi, q, t, d, INTEGER_ORDERS)).toBeLessThanOrEqual(
+          subsampledGaussianEpsilon(lo, q, t, d, INTEGER_ORDERS) * ROUNDING,
         );
       }),
       { numRuns: 60 },
@@ -89,15 +96,27 @@ describe('subsampled Gaussian RDP (Mironov, Talwar & Zhang 2019)', () => {
     );
   });
 
-  it('ε increases with the sampling rate', () => {
+  it('over the integer orders, ε increases with the sampling rate', () => {
     fc.assert(
       fc.property(sigma, rate, rate, rounds, delta, (s, q1, q2, t, d) => {
         const [lo, hi] = q1 < q2 ? [q1, q2] : [q2, q1];
-        expect(subsampledGaussianEpsilon(s, hi, t, d) * ROUNDING).toBeGreaterThanOrEqual(
-          subsampledGaussianEpsilon(s, lo, t, d),
+        expect(subsampledGaussianEpsilon(s, hi, t, d, INTEGER_ORDERS) * ROUNDING).toBeGreaterThanOrEqual(
+          subsampledGaussianEpsilon(s, lo, t, d, INTEGER_ORDERS),
         );
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('over the default orders, ε in the thousands is not monotone in q or σ, exactly as dp_accounting’s', () => {
+    // The optimal orders here are 1.1-1.8, where the magnitude-summed series is a loose bound.
+    // dp_accounting 0.6.0's RdpAccountant gives these figures (δ = 1e-5), at optimal orders 1.4 and
+    // 1.1, then 1.7 and 1.8: subsampling at q = 0.9 is charged more than no subsampling, and more
+    // noise is charged more.
+    const close = (got: number, want: number) => expect(Math.abs(got / want - 1)).toBeLessThan(1e-11);
+    close(subsampledGaussianEpsilon(0.5, 0.9, 4087, 1e-5), 10321.92719156383);
+    close(subsampledGaussianEpsilon(0.5, 1, 4087, 1e-5), 9103.178257578862);
+    close(subsampledGaussianEpsilon(0.56, 0.2, 5000, 1e-5), 2005.923523922308);
+    close(subsampledGaussianEpsilon(0.57, 0.2, 5000, 1e-5), 2185.853241733723);
   });
 });
