@@ -28,7 +28,6 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import type { GetConnInfo } from 'hono/conninfo';
-import { cors } from 'hono/cors';
 import { etag, RETAINED_304_HEADERS } from 'hono/etag';
 import { addressKey } from '../admission/address-key.ts';
 import { type Admission, admitEveryone } from '../admission/admission.ts';
@@ -43,6 +42,7 @@ import { type Settings, SettingsError } from '../settings.ts';
 import type { Coordinator, CoordinatorEvents } from '../state-machine/coordinator.ts';
 import { StoreError } from '../store/store-error.ts';
 import { clientAddress } from './client-address.ts';
+import { corsHeaders } from './cors.ts';
 import { ERROR_STATUS, type ErrorCode } from './error-status.ts';
 import { FailureLimiter } from './failure-limiter.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -128,11 +128,10 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.use('*', securityHeaders());
 
-  const origins = settings.api.corsOrigins;
   app.use(
     '*',
-    cors({
-      origin: origins.includes('*') ? '*' : [...origins],
+    corsHeaders({
+      origins: settings.api.corsOrigins,
       allowMethods: ['GET', 'POST', 'PUT', 'OPTIONS'],
       allowHeaders: ['Content-Type', 'Authorization', 'If-None-Match'],
       exposeHeaders: ['ETag'],
