@@ -26,7 +26,6 @@ import {
 } from '@petfl/core';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
-import { bodyLimit } from 'hono/body-limit';
 import type { GetConnInfo } from 'hono/conninfo';
 import { etag, RETAINED_304_HEADERS } from 'hono/etag';
 import { addressKey } from '../admission/address-key.ts';
@@ -41,6 +40,7 @@ import type { CoordinatorMetrics } from '../metrics.ts';
 import { type Settings, SettingsError } from '../settings.ts';
 import type { Coordinator, CoordinatorEvents } from '../state-machine/coordinator.ts';
 import { StoreError } from '../store/store-error.ts';
+import { limitBody } from './body-limit.ts';
 import { clientAddress } from './client-address.ts';
 import { corsHeaders } from './cors.ts';
 import { ERROR_STATUS, type ErrorCode } from './error-status.ts';
@@ -305,7 +305,7 @@ export function createApp(deps: AppDeps): Hono {
       maxWaiting: settings.api.maxBodiesWaiting,
       onRefused: refused('busy'),
     }),
-    bodyLimit({
+    limitBody({
       maxSize: settings.api.maxBodyBytes,
       onError: (c) => {
         events.messageRejected?.('body-too-large', Number(c.req.header('content-length') ?? 0));

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { describe, expect, it } from 'vitest';
 import { corsHeaders } from './cors.ts';
@@ -22,7 +22,7 @@ const honoCors = (origin: '*' | string[]) =>
   });
 
 /** An app as the coordinator builds it, whose GET /bytes remembers the response it returned. */
-function appWith(middleware: Parameters<Hono['use']>[1]) {
+function appWith(middleware: MiddlewareHandler) {
   const app = new Hono();
   app.use('*', securityHeaders());
   app.use('*', middleware);

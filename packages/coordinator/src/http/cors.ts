@@ -10,7 +10,7 @@
  * adapter then copies a `Uint8Array` body and streams it, where it would otherwise write it to the
  * socket as it is. Serving a 4 MB global model costs 3.4–3.7 ms of coordinator CPU that way
  * against 1.9–2.0 ms this way, the same as with no CORS at all, per participant and round
- * (bench/model-serving.bench.ts).
+ * (bench/http-bodies.bench.ts).
  */
 
 import type { MiddlewareHandler } from 'hono';
