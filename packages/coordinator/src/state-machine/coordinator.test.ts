@@ -111,6 +111,31 @@ async function intoSum2(harness: Harness, pool: ReturnType<typeof identities>) {
   return { params, sum };
 }
 
+describe('unmask', () => {
+  it('the only instance unmasks with its own aggregate: the store’s partials are not read back, the model is exact', async () => {
+    const store = new MemoryCoordinatorStore();
+    const calls = { partials: 0, checkpoint: 0 };
+    const partials = store.partials.bind(store);
+    const checkpoint = store.checkpoint.bind(store);
+    store.partials = (...args) => {
+      calls.partials += 1;
+      return partials(...args);
+    };
+    store.checkpoint = (...args) => {
+      calls.checkpoint += 1;
+      return checkpoint(...args);
+    };
+    h = await startHarness(testSettings(), { store });
+    const pool = identities(h.crypto, 80, 12);
+    for (let r = 0; r < 2; r++) {
+      const run = await runRound(h, pool, { sum: 3, update: 10 }, 40 + r);
+      expectAverage(h.settings, run.global.model, run.models, run.scalars, (x) => Math.abs(x) * 2 ** -24);
+    }
+    // Each round checkpointed at its 8th update and logged 2 more: the unmask needed all of them.
+    expect(calls).toEqual({ partials: 0, checkpoint: 2 });
+  });
+});
+
 describe('phase timing and dropouts', () => {
   it('a Sum2 chunk that arrives while the round unmasks is late (409 wrong-phase), not a broken message', async () => {
     // Unmask is held open: loading the winning mask waits until the test lets it go.

@@ -1174,7 +1174,9 @@ export class Coordinator {
   private async unmask(): Promise<CoordinatorEvent> {
     const round = this.round;
     if (round === undefined) throw new Error('unmask: no round data');
-    const outcome = await unmaskRound(this.store, round, this.settings.safety);
+    // In step with the store, its own aggregate may be the whole round's (unmaskRound says when).
+    const own = this.mirrorSuspect ? undefined : round.aggregation;
+    const outcome = await unmaskRound(this.store, round, this.settings.safety, own);
     const failed = (reason: string, offenders?: readonly string[]): CoordinatorEvent => ({
       type: 'unmasked',
       outcome: { kind: 'failed', reason, ...(offenders === undefined ? {} : { offenders }) },

@@ -9,7 +9,14 @@
  * clamped participants with scalars in the allowed range can produce.
  */
 
-import { type AggregateBounds, decodeMaskObject, isPetError, maskObjectByteLength, toBase64Url } from '@petfl/core';
+import {
+  type AggregateBounds,
+  type Aggregation,
+  decodeMaskObject,
+  isPetError,
+  maskObjectByteLength,
+  toBase64Url,
+} from '@petfl/core';
 import type { CoordinatorStore } from '../../store/coordinator-store.ts';
 import { combinePartials, type LiveRound } from '../round.ts';
 import type { CoordinatorState, Transition, UnmaskResult } from '../state.ts';
@@ -52,10 +59,20 @@ export function majorityOf(sumParticipants: number): number {
   return Math.floor(sumParticipants / 2) + 1;
 }
 
+/**
+ * Unmasks the round with its winning vote. `own` is this instance's live aggregate, given when its
+ * mirror is in step with the store (no store error since the last reload). Each accepted update is
+ * logged under exactly one instance and added to that instance's aggregate only once logged, so
+ * when `own` holds as many masked models as the store accepted, it holds every one of them: then
+ * it is unmasked as it is, instead of reading every instance's partial back from the store (copies
+ * of the checkpoint and of each logged masked model, added up again). Otherwise — updates taken by
+ * other instances (ADR 0008), or by this one before a restart — the store's partials are combined.
+ */
 export async function unmaskRound(
   store: CoordinatorStore,
   round: LiveRound,
   bounds: AggregateBounds,
+  own?: Aggregation,
 ): Promise<UnmaskOutcome> {
   // The votes of every instance (ADR 0008): the store's counts, not this instance's mirror.
   const ranked = [...(await store.maskCounts(round.record.roundId))].sort((a, b) => b[1] - a[1]);
@@ -98,12 +115,13 @@ export async function unmaskRound(
       config: record.maskConfig,
       length: record.modelLength,
     });
-    // Every instance's partial aggregate (ADR 0008): each update is in exactly one of them.
-    const aggregation = combinePartials(
-      record,
-      await store.partials(record.roundId, record.maskConfig, record.modelLength),
-    );
+    // Every instance's partial aggregate (ADR 0008): each update is in exactly one of them, so an
+    // own aggregate that holds as many as the store accepted holds them all.
     const { update } = await store.counts(record.roundId);
+    const aggregation =
+      own !== undefined && own.modelCount === update
+        ? own
+        : combinePartials(record, await store.partials(record.roundId, record.maskConfig, record.modelLength));
     if (aggregation.modelCount !== update) {
       return {
         kind: 'failure',
