@@ -98,7 +98,7 @@ interface PageRecord {
   longFrames: LongFrameEntry[];
   trainTime: string;
   tensors: { numTensors: number; numBytes: number };
-  /** Local models the page's test hook keeps (`window.__petfl.submitted`, a number array each). */
+  /** Local models the page's test hook keeps (`window.__petfl.submitted`, a Float32Array each). */
   submittedModels: number;
 }
 
@@ -533,9 +533,9 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
         workerBackingStores: heap((h) => h.workerBackingStore),
         tfjsTensorsAtEndMiB: stats(records.map((r) => mib(r.tensors.numBytes))),
         testHookModelsAtEnd: {
-          what: "local models the page's test hook holds at the end (window.__petfl.submitted, each a JS number array of the model's length, 8 B a weight), part of the page heap above: a benchmark artefact",
+          what: "local models the page's test hook holds at the end (window.__petfl.submitted, each a Float32Array copy of the model, 4 B a weight), part of the page's backing stores above: a benchmark artefact",
           perTab: records.map((r) => r.submittedModels),
-          mibPerModel: mib(modelLength * 8),
+          mibPerModel: mib(modelLength * 4),
         },
       },
       problems,

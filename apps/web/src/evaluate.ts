@@ -4,10 +4,13 @@
  * a set of MNIST examples, in plain JavaScript: the pages and the Node
  * participants score global models the same way without touching the
  * TensorFlow.js backend that trains (25k weights × 1000 digits is ~25M
- * multiply-adds, a few tens of milliseconds).
+ * multiply-adds, a few tens of milliseconds; a million weights take a second or more). A page
+ * scores with `accuracyInSlices` / `scoresInSlices`, which yield to the event loop every
+ * `SLICE_MS` or so (event-loop.ts), so scoring never holds its main thread in one long task.
  */
 
 import { denseWeightCount } from './demo.ts';
+import { inSlices, SLICE_MS } from './event-loop.ts';
 import { type MnistData, PIXELS } from './mnist.ts';
 
 /** A model's mean loss and its accuracy over a set of examples. */
@@ -71,22 +74,43 @@ function argmax(logits: Float64Array, classes: number): number {
   return best;
 }
 
+/** What one pass over examples adds up: correct answers and the summed loss. */
+class Tally {
+  readonly #classes: number;
+  #correct = 0;
+  #loss = 0;
+  #count = 0;
+
+  constructor(layers: readonly number[]) {
+    this.#classes = layers[layers.length - 1] as number;
+  }
+
+  readonly visit = (logits: Float64Array, label: number): void => {
+    const classes = this.#classes;
+    const top = argmax(logits, classes);
+    if (top === label) this.#correct++;
+    // A stable softmax: shift by the largest logit.
+    const max = logits[top] as number;
+    let sum = 0;
+    for (let j = 0; j < classes; j++) sum += Math.exp((logits[j] as number) - max);
+    const p = Math.exp((logits[label] as number) - max) / sum;
+    this.#loss -= Math.log(Math.min(1 - EPSILON, Math.max(EPSILON, p)));
+    this.#count++;
+  };
+
+  get scores(): Scores {
+    const n = this.#count;
+    return n === 0 ? { loss: 0, accuracy: 0 } : { loss: this.#loss / n, accuracy: this.#correct / n };
+  }
+}
+
 export function accuracy(
   weights: ArrayLike<number>,
   layers: readonly number[],
   data: MnistData,
   indices: readonly number[],
 ): number {
-  if (indices.length === 0) {
-    forEachOutput(weights, layers, data, [], () => {}); // still checks the length
-    return 0;
-  }
-  const classes = layers[layers.length - 1] as number;
-  let correct = 0;
-  forEachOutput(weights, layers, data, indices, (logits, label) => {
-    if (argmax(logits, classes) === label) correct++;
-  });
-  return correct / indices.length;
+  return scores(weights, layers, data, indices).accuracy;
 }
 
 /** Loss and accuracy together (one pass): what a participant of a training run reports (docs/learning.md §2). */
@@ -96,19 +120,32 @@ export function scores(
   data: MnistData,
   indices: readonly number[],
 ): Scores {
-  const classes = layers[layers.length - 1] as number;
-  let correct = 0;
-  let loss = 0;
-  forEachOutput(weights, layers, data, indices, (logits, label) => {
-    const top = argmax(logits, classes);
-    if (top === label) correct++;
-    // A stable softmax: shift by the largest logit.
-    const max = logits[top] as number;
-    let sum = 0;
-    for (let j = 0; j < classes; j++) sum += Math.exp((logits[j] as number) - max);
-    const p = Math.exp((logits[label] as number) - max) / sum;
-    loss -= Math.log(Math.min(1 - EPSILON, Math.max(EPSILON, p)));
-  });
-  const n = indices.length;
-  return n === 0 ? { loss: 0, accuracy: 0 } : { loss: loss / n, accuracy: correct / n };
+  const tally = new Tally(layers);
+  forEachOutput(weights, layers, data, indices, tally.visit);
+  return tally.scores;
+}
+
+/** `accuracy`, in slices of about `sliceMs` with the event loop let in between (event-loop.ts). */
+export async function accuracyInSlices(
+  weights: ArrayLike<number>,
+  layers: readonly number[],
+  data: MnistData,
+  indices: readonly number[],
+  sliceMs: number = SLICE_MS,
+): Promise<number> {
+  return (await scoresInSlices(weights, layers, data, indices, sliceMs)).accuracy;
+}
+
+/** `scores`, in slices of about `sliceMs` with the event loop let in between (event-loop.ts). */
+export async function scoresInSlices(
+  weights: ArrayLike<number>,
+  layers: readonly number[],
+  data: MnistData,
+  indices: readonly number[],
+  sliceMs: number = SLICE_MS,
+): Promise<Scores> {
+  const tally = new Tally(layers);
+  forEachOutput(weights, layers, data, [], tally.visit); // checks the length before any slice
+  await inSlices(indices, (slice) => forEachOutput(weights, layers, data, slice, tally.visit), sliceMs);
+  return tally.scores;
 }

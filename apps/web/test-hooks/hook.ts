@@ -19,9 +19,10 @@ export interface SubmittedModel {
   readonly scalar: number;
   /**
    * The local model handed to the SDK (the flat weights, `modelToVector` order); in a training
-   * run the vector the run's layout asks for (src/participant/run-contribution.ts).
+   * run the vector the run's layout asks for (src/participant/run-contribution.ts). A copy, kept
+   * as it was sent (no conversion to a number array on the page's main thread).
    */
-  readonly model: number[];
+  readonly model: Float32Array;
 }
 
 export interface GlobalModelSeen {
@@ -60,9 +61,12 @@ declare global {
  * The local models this tab handed to the SDK, for tests (`window.__petfl.submitted`). The last
  * few are kept in sessionStorage: a reload between training and sending (the SDK then resumes
  * sending from IndexedDB) must not lose the record a test compares the global model against.
+ * Only models of up to SUBMITTED_SAVED_BYTES: sessionStorage holds a few MB an origin, and
+ * encoding a million-weight model for it would be long main-thread work that no test reads.
  */
 const SUBMITTED_KEY = 'petfl-submitted';
 const SUBMITTED_KEPT = 3;
+const SUBMITTED_SAVED_BYTES = 1 << 20;
 const submitted: SubmittedModel[] = loadSubmitted();
 
 function loadSubmitted(): SubmittedModel[] {
@@ -74,16 +78,18 @@ function loadSubmitted(): SubmittedModel[] {
     }[];
     return saved.map(({ roundId, scalar, model }) => {
       const bytes = Uint8Array.from(atob(model), (c) => c.charCodeAt(0));
-      return { roundId, scalar, model: Array.from(new Float32Array(bytes.buffer)) };
+      return { roundId, scalar, model: new Float32Array(bytes.buffer) };
     });
   } catch {
     return []; // nothing saved, or storage unavailable: start afresh
   }
 }
 
-/** Records a local model the page handed to the SDK (`vector`: the same weights, as sent). */
-export function rememberSubmitted(entry: SubmittedModel, vector: Float32Array): void {
+/** Records a local model the page handed to the SDK (`entry.model`: a copy of it, as sent). */
+export function rememberSubmitted(entry: SubmittedModel): void {
   submitted.push(entry);
+  const vector = entry.model;
+  if (vector.byteLength > SUBMITTED_SAVED_BYTES) return;
   try {
     const saved = JSON.parse(sessionStorage.getItem(SUBMITTED_KEY) ?? '[]') as unknown[];
     const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);

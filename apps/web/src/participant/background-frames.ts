@@ -7,7 +7,9 @@
  * frame request is answered by a message-channel task instead (not throttled
  * like timers in background tabs). tfjs-core captures `requestAnimationFrame`
  * when it loads, so this module must be imported before anything that
- * imports TensorFlow.js.
+ * imports TensorFlow.js. The page's own trainer yields through a
+ * message-channel task instead (trainer.ts, event-loop.ts); this covers any
+ * other caller of tfjs's `nextFrame`.
  */
 
 const native = window.requestAnimationFrame.bind(window);

@@ -48,7 +48,7 @@ import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { drawAccuracyChart, type Point } from '../chart.ts';
 import { BATCH_SIZE, denseWeightCount, EVALUATION_SHARE } from '../demo.ts';
-import { accuracy, scores } from '../evaluate.ts';
+import { accuracyInSlices, scoresInSlices } from '../evaluate.ts';
 import {
   decodeMnist,
   dominantLabels,
@@ -123,14 +123,14 @@ function trainerCallbacks(
   trainer: ContinuousTrainer,
   onGlobal: (model: Float32Array | Float64Array, roundId: number) => void,
   onSubmitted: ((roundId: number, vector: Float32Array) => void) | undefined,
-  contribute: ((epoch: TrainedEpoch) => Float32Array) | undefined,
+  contribute: ((epoch: TrainedEpoch) => Promise<Float32Array>) | undefined,
 ): RuntimeCallbacks {
   return {
     async localModel(roundId, runtime) {
       const epoch = trainer.take();
       runtime.setTraining(epoch === null);
       if (epoch === null) return undefined; // asked again once an epoch ends (runtime.wake())
-      const vector = contribute === undefined ? epoch.weights : contribute(epoch);
+      const vector = contribute === undefined ? epoch.weights : await contribute(epoch);
       onSubmitted?.(roundId, vector);
       return vector;
     },
@@ -370,20 +370,24 @@ async function main(): Promise<void> {
     },
   });
   const scored = new Set<number>();
-  const score = (global: Float32Array | Float64Array, roundId: number) => {
+  // Scored in slices (evaluate.ts): a million-weight model on 1000 digits takes a second or more.
+  const score = (global: Float32Array | Float64Array, roundId: number): void => {
     if (scored.has(roundId)) return;
     scored.add(roundId);
-    globalModels.push({ roundId, accuracy: accuracy(global, params.layers, data, test) });
-    renderAccuracy();
+    accuracyInSlices(global, params.layers, data, test).then(
+      (accuracy) => {
+        globalModels.push({ roundId, accuracy });
+        renderAccuracy();
+      },
+      (error: unknown) => showError(`Could not score round ${roundId}'s global model: ${String(error)}`),
+    );
   };
   const onSubmitted =
     testHooks === undefined
       ? undefined
       : (roundId: number, vector: Float32Array) =>
-          testHooks.rememberSubmitted(
-            { roundId, scalar: train.length, model: Array.from(vector) },
-            Float32Array.from(vector),
-          );
+          // A copy: in Worker mode the SDK takes the vector's buffer (transferred).
+          testHooks.rememberSubmitted({ roundId, scalar: train.length, model: vector.slice() });
 
   const contributor =
     run === null
@@ -393,7 +397,7 @@ async function main(): Promise<void> {
           weights,
           scalar: train.length,
           examples: evaluation.length,
-          score: (model) => scores(model, params.layers, data, evaluation),
+          score: (model) => scoresInSlices(model, params.layers, data, evaluation),
         });
 
   const options: ParticipantOptions = {

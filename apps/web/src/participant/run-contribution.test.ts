@@ -44,33 +44,33 @@ describe('tabRunProblem', () => {
 });
 
 describe('RunContributor', () => {
-  it('sends the update from the base the epoch trained from, and its evaluation of that base', () => {
+  it('sends the update from the base the epoch trained from, and its evaluation of that base', async () => {
     const { run, scored } = contributor();
-    const vector = run.contribution(epoch);
+    const vector = await run.contribution(epoch);
     // [y − x | n/(s·N) | n·loss/(s·N) | n·accuracy/(s·N)], docs/learning.md §2
     const weight = 50 / (400 * 1000);
     expect(Array.from(vector)).toEqual(Array.from(Float32Array.of(0.5, -1, 0.25, weight, weight * 0.5, weight * 0.75)));
     expect(scored).toEqual([base.model]);
   });
 
-  it('evaluates each base once; a stale epoch is relative to its own, older base', () => {
+  it('evaluates each base once, also when asked twice at once; a stale epoch is relative to its own, older base', async () => {
     const { run, scored } = contributor();
-    run.contribution(epoch);
-    run.contribution({ ...epoch, weights: Float32Array.of(0, 0, 0) });
+    await Promise.all([run.contribution(epoch), run.contribution({ ...epoch, weights: Float32Array.of(0, 0, 0) })]);
+    await run.contribution({ ...epoch, weights: Float32Array.of(1, 1, 1) });
     const newer = { roundId: 5, model: Float32Array.of(2, 2, 2) };
-    const vector = run.contribution({ weights: Float32Array.of(3, 3, 3), base: newer });
+    const vector = await run.contribution({ weights: Float32Array.of(3, 3, 3), base: newer });
     expect(scored).toEqual([base.model, newer.model]);
     expect(Array.from(vector.subarray(0, 3))).toEqual([1, 1, 1]);
   });
 
-  it('sends the weights when the run asks for models; nothing held out is no evaluation', () => {
+  it('sends the weights when the run asks for models; nothing held out is no evaluation', async () => {
     const { run, scored } = contributor({ send: 'model' }, 0);
-    expect(Array.from(run.contribution(epoch))).toEqual([1.5, 1, 3.25, 0, 0, 0]);
+    expect(Array.from(await run.contribution(epoch))).toEqual([1.5, 1, 3.25, 0, 0, 0]);
     expect(scored).toEqual([]);
   });
 
-  it('without metrics the vector is the update alone', () => {
+  it('without metrics the vector is the update alone', async () => {
     const { run } = contributor({ metrics: [] });
-    expect(Array.from(run.contribution(epoch))).toEqual([0.5, -1, 0.25]);
+    expect(Array.from(await run.contribution(epoch))).toEqual([0.5, -1, 0.25]);
   });
 });

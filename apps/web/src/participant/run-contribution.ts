@@ -5,7 +5,8 @@
  * global model, possibly an older one than the coordinator's latest), and its evaluation of that
  * base on the examples it holds out (mnist.ts `holdOut`) — metrics of x taken before any
  * training, as every participant of the run reports them. The evaluation is computed in plain
- * JavaScript (evaluate.ts), off the TensorFlow.js backend that trains, once per base.
+ * JavaScript (evaluate.ts, in slices that leave the page responsive), off the TensorFlow.js
+ * backend that trains, once per base.
  *
  * A tab has no SCAFFOLD control variate and computes loss and accuracy only: a run that asks
  * for more (`tabRunProblem`) is one the tab cannot join, and the page says why.
@@ -42,14 +43,14 @@ export interface RunContributorOptions {
   readonly scalar: number;
   /** How many examples the tab holds out, and the scores of a model on them. */
   readonly examples: number;
-  readonly score: (model: Float32Array | Float64Array) => Scores;
+  readonly score: (model: Float32Array | Float64Array) => Scores | Promise<Scores>;
 }
 
 /** Builds a tab's masked vectors in one run, evaluating each base once. */
 export class RunContributor {
   readonly #options: RunContributorOptions;
-  /** The evaluation of each base model (keyed by the array: a base is never changed). */
-  readonly #evaluations = new WeakMap<object, Evaluation>();
+  /** The evaluation of each base model (keyed by the array: a base is never changed), once asked for. */
+  readonly #evaluations = new WeakMap<object, Promise<Evaluation>>();
 
   constructor(options: RunContributorOptions) {
     const problem = tabRunProblem(options.layout, options.weights);
@@ -58,7 +59,7 @@ export class RunContributor {
   }
 
   /** The masked vector for `epoch` (`maskedLength(layout)` values, float64 math rounded to float32 like the weights). */
-  contribution(epoch: TrainedEpoch): Float32Array {
+  async contribution(epoch: TrainedEpoch): Promise<Float32Array> {
     const { layout, scalar } = this.#options;
     const { weights, base } = epoch;
     if (weights.length !== layout.modelLength || base.model.length !== layout.modelLength) {
@@ -72,19 +73,21 @@ export class RunContributor {
       for (let i = 0; i < update.length; i++) update[i] = (weights[i] as number) - (base.model[i] as number);
       model = update;
     }
-    const evaluation = layout.metrics.length === 0 ? undefined : this.#evaluate(base.model);
+    const evaluation = layout.metrics.length === 0 ? undefined : await this.#evaluate(base.model);
     return Float32Array.from(
       encodeContribution(layout, { model, ...(evaluation === undefined ? {} : { evaluation }) }, scalar),
     );
   }
 
-  #evaluate(model: Float32Array | Float64Array): Evaluation | null {
+  #evaluate(model: Float32Array | Float64Array): Promise<Evaluation> | null {
     const { layout, examples, score } = this.#options;
     if (examples === 0) return null;
     let evaluation = this.#evaluations.get(model);
     if (evaluation === undefined) {
-      const scores = score(model);
-      evaluation = { examples, metrics: Object.fromEntries(layout.metrics.map((m) => [m, scores[m as keyof Scores]])) };
+      evaluation = Promise.resolve(score(model)).then((scores) => ({
+        examples,
+        metrics: Object.fromEntries(layout.metrics.map((m) => [m, scores[m as keyof Scores]])),
+      }));
       this.#evaluations.set(model, evaluation);
     }
     return evaluation;

@@ -22,6 +22,7 @@
 
 import { modelToVectorAsync, type TrainingProgress, vectorToModel } from '@petfl/tfjs';
 import type * as tf from '@tensorflow/tfjs';
+import { SLICE_MS, yieldToEventLoop } from '../event-loop.ts';
 
 export interface TrainerOptions {
   /** A compiled model, trained in place. */
@@ -141,17 +142,20 @@ export class ContinuousTrainer {
       this.#epochsLeft--;
       const started = performance.now();
       const batches = Math.ceil((data.xs.shape[0] ?? 0) / batchSize);
+      // The page's main thread trains: yield to it after SLICE_MS of batches (tfjs's default is
+      // 125 ms: long tasks), through a message-channel task rather than tfjs's animation frame,
+      // which waits for the next frame and never comes in a hidden tab (event-loop.ts).
       await model.fit(data.xs, data.ys, {
         epochs: 1,
         batchSize,
         shuffle: true,
-        ...(onProgress === undefined
-          ? {}
-          : {
-              callbacks: {
-                onBatchEnd: (batch: number) => onProgress({ epoch: 1, epochs: 1, batch: batch + 1, batches }),
-              },
-            }),
+        yieldEvery: SLICE_MS,
+        callbacks: {
+          nextFrameFunc: yieldToEventLoop,
+          ...(onProgress === undefined
+            ? {}
+            : { onBatchEnd: (batch: number) => onProgress({ epoch: 1, epochs: 1, batch: batch + 1, batches }) }),
+        },
       });
       if (this.#stopped) return;
       // Read with data(), not dataSync(): a GPU backend would stall the page (TfjsParticipant).
