@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeWasmPaths } from '../../node/initial-model.ts';
+import { yieldToEventLoop } from '../event-loop.ts';
 import { buildModel } from '../model.ts';
 import { ContinuousTrainer, type TrainedEpoch } from './trainer.ts';
 
@@ -50,13 +51,26 @@ describe('ContinuousTrainer', () => {
     const { t, ends } = trainer();
     const older = new Float32Array(modelToVector(buildModel(LAYERS)).length).fill(0.1);
     const newer = new Float32Array(older.length).fill(-0.1);
-    t.newGlobalModel(older, 3); // the epoch starts from round 3's model at once
+    t.newGlobalModel(older, 3);
+    await yieldToEventLoop(); // the epoch starts from round 3's model in a task of its own
     t.newGlobalModel(newer, 4); // round 4's comes while it trains
     const stale = await t.next();
     expect(stale.base).toEqual({ roundId: 3, model: older });
     const fresh = await t.next();
     expect(fresh.base).toEqual({ roundId: 4, model: newer });
     expect(ends).toEqual([3, 4]);
+    t.stop();
+  });
+
+  it('starts an epoch in a task of its own, from the newest global model come by then', async () => {
+    const { t, ends } = trainer();
+    const older = new Float32Array(modelToVector(buildModel(LAYERS)).length).fill(0.1);
+    const newer = new Float32Array(older.length).fill(-0.1);
+    t.newGlobalModel(older, 3); // no training in the caller's task
+    t.newGlobalModel(newer, 4); // so round 3's model, superseded before its epoch began, is skipped
+    const epoch = await t.next();
+    expect(epoch.base).toEqual({ roundId: 4, model: newer });
+    expect(ends).toEqual([4]);
     t.stop();
   });
 });

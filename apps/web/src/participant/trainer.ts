@@ -128,6 +128,9 @@ export class ContinuousTrainer {
 
   async #loop(): Promise<void> {
     const { model, data, batchSize, onProgress, onEpoch } = this.#options;
+    // Not in the caller's task (e.g. the one delivering a global model): an epoch's first batches
+    // would run in it, up to the first yield.
+    await yieldToEventLoop();
     while (this.#epochsLeft > 0 && !this.#stopped) {
       const next = this.#next;
       this.#next = null;
