@@ -3,7 +3,6 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeWasmPaths } from '../../node/initial-model.ts';
-import { yieldToEventLoop } from '../event-loop.ts';
 import { buildModel } from '../model.ts';
 import { ContinuousTrainer, type TrainedEpoch } from './trainer.ts';
 
@@ -25,14 +24,20 @@ afterAll(() => tf.dispose([data.xs, data.ys]));
 function trainer() {
   const model = buildModel(LAYERS);
   const ends: (number | null)[] = [];
+  let trained: () => void = () => {};
+  /** Resolves once the first batch has been trained. */
+  const firstBatch = new Promise<void>((resolve) => {
+    trained = resolve;
+  });
   const t = new ContinuousTrainer({
     model,
     data,
     epochs: 1,
     batchSize: 8,
+    onProgress: () => trained(),
     onEpoch: ({ baseRound }) => ends.push(baseRound),
   });
-  return { t, model, ends };
+  return { t, model, ends, firstBatch };
 }
 
 describe('ContinuousTrainer', () => {
@@ -48,12 +53,12 @@ describe('ContinuousTrainer', () => {
   });
 
   it('an epoch that started from an older global model keeps that base when a newer one comes meanwhile', async () => {
-    const { t, ends } = trainer();
+    const { t, ends, firstBatch } = trainer();
     const older = new Float32Array(modelToVector(buildModel(LAYERS)).length).fill(0.1);
     const newer = new Float32Array(older.length).fill(-0.1);
     t.newGlobalModel(older, 3);
-    await yieldToEventLoop(); // the epoch starts from round 3's model in a task of its own
-    t.newGlobalModel(newer, 4); // round 4's comes while it trains
+    await firstBatch; // the epoch from round 3's model is under way
+    t.newGlobalModel(newer, 4); // round 4's comes while it trains (or after it ended)
     const stale = await t.next();
     expect(stale.base).toEqual({ roundId: 3, model: older });
     const fresh = await t.next();
