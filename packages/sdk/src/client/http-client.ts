@@ -126,8 +126,8 @@ export class HttpCoordinatorClient implements CoordinatorClient {
   private readonly token: AdmissionToken | undefined;
   /** False once the coordinator answered GET /phase with 404. */
   private phaseRoute = true;
-  /** The last global model and the ETag it came with (a 304 to If-None-Match answers it again). */
-  private model: { readonly etag: string; readonly global: GlobalModel } | undefined;
+  /** The body of the last global model and the ETag it came with (a 304 to If-None-Match answers it again, decoded anew). */
+  private model: { readonly etag: string; readonly body: Uint8Array } | undefined;
 
   constructor(baseUrl: string, options: HttpCoordinatorClientOptions) {
     this.base = baseUrl.replace(/\/+$/, '');
@@ -174,7 +174,9 @@ export class HttpCoordinatorClient implements CoordinatorClient {
   /**
    * `GET /model` with `If-None-Match` once a model is kept: 304 → the kept model (a copy: the
    * caller may do with its array what it likes), 200 → the new model, kept with its ETag, 204 →
-   * undefined (and nothing kept: the coordinator has no model any more).
+   * undefined (and nothing kept: the coordinator has no model any more). What is kept is the
+   * response body, which nothing else holds: a 200 costs one copy of the model (decoding it), not
+   * two, and a 304 decodes the kept body again.
    */
   async getModel(): Promise<GlobalModel | undefined> {
     const kept = this.model;
@@ -182,13 +184,14 @@ export class HttpCoordinatorClient implements CoordinatorClient {
       '/model',
       'global model',
       async (r) => {
-        const decoded = decodeGlobalModel(await bytesOf(r));
+        const body = await bytesOf(r);
+        const decoded = decodeGlobalModel(body);
         const etag = entityTag(r);
-        this.model = etag === undefined ? undefined : { etag, global: copyOf(decoded) };
+        this.model = etag === undefined ? undefined : { etag, body };
         return decoded;
       },
       '/model',
-      kept === undefined ? undefined : { etag: kept.etag, answer: () => copyOf(kept.global) },
+      kept === undefined ? undefined : { etag: kept.etag, answer: () => decodeGlobalModel(kept.body) },
     );
     if (global === undefined) this.model = undefined;
     return global;
@@ -430,10 +433,6 @@ function entityTag(response: ResponseLike): string | undefined {
     return undefined;
   }
   return typeof value === 'string' && /^(W\/)?"[\x21\x23-\x7e]{0,200}"$/.test(value) ? value : undefined;
-}
-
-function copyOf(global: GlobalModel): GlobalModel {
-  return { roundId: global.roundId, model: global.model.slice() };
 }
 
 async function bytesOf(response: ResponseLike): Promise<Uint8Array> {

@@ -14,6 +14,20 @@ describe('MemoryStateStore', () => {
     expect(await store.get('k')).toStrictEqual({ v: 1, key: Uint8Array.of(1, 2, 3), nested: { n: 1 } });
   });
 
+  it('copies a byte array (a payload) into a buffer of its own, both ways: only the bytes of a view', async () => {
+    const store = new MemoryStateStore();
+    const whole = Uint8Array.from({ length: 16 }, (_, i) => i);
+    const view = whole.subarray(4, 12);
+    await store.set('payload', view);
+    view.fill(0xff);
+    const loaded = (await store.get('payload')) as Uint8Array;
+    expect(loaded).toBeInstanceOf(Uint8Array);
+    expect(loaded).toStrictEqual(Uint8Array.of(4, 5, 6, 7, 8, 9, 10, 11));
+    expect(loaded.buffer.byteLength).toBe(8);
+    loaded.fill(0);
+    expect(await store.get('payload')).toStrictEqual(Uint8Array.of(4, 5, 6, 7, 8, 9, 10, 11));
+  });
+
   it('answers undefined for a missing or deleted key', async () => {
     const store = new MemoryStateStore();
     expect(await store.get('k')).toBeUndefined();
