@@ -18,8 +18,16 @@
  * - the update participants' "task known → Update accepted" times, and the sum participants'
  *   "update end → Sum2 accepted" times (sum2 ends once a majority of them is in);
  * - CPU seconds of the participant processes and of the coordinator between one round's last model
- *   and the next's (/proc/<pid>/stat, all threads), and the bytes each participant moved (request
- *   and response bodies) in that window, by task;
+ *   and the next's (/proc/<pid>/stat, all threads, sampled every 50 ms; `mainThreadCpuSeconds`: the
+ *   main threads only, sampled every 500 ms, between the samples before the window's ends),
+ *   and the bytes each participant moved (request and response bodies) in that window, by task;
+ * - `stages`: that window's CPU by stage, each from the end of the one before: `sum` (to the
+ *   update phase's start), `updateSending` (to the last Update accepted), `updateIdle` (the
+ *   update phase's idle tail), `sum2`, `unmask` (to the round's end), `modelDownload` (to the
+ *   last participant holding the model);
+ * - `freshMemoryMiB`: the memory the processes touched for the first time in that window (minor
+ *   page faults × 4 KiB, sampled as the main threads' CPU): every new buffer a round allocates costs a page fault per 4 KiB the
+ *   first time it is written, which on the machine of bench/results was about 10 µs a page;
  * - peak RSS (VmHWM) of every process at the end.
  * Steady state (rounds after the first) and the first round are reported separately.
  *
@@ -55,7 +63,7 @@ import {
   sealMessage,
   toBase64Url,
 } from '../packages/core/src/index.ts';
-import { cpuSeconds, memoryMiB } from './scale-cluster.ts';
+import { cpuSeconds, mainThreadCpuSeconds, memoryMiB } from './scale-cluster.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'packages/coordinator/dist/cli.js');
@@ -239,6 +247,34 @@ interface CpuSample {
   readonly coordinator: number;
 }
 
+/**
+ * Sampled every 500 ms, not every 50: reading /proc that often for every process made the rounds
+ * measurably slower (10 × 10⁶: work 3.1–3.5 s against 2.5 s without).
+ */
+interface SlowSample {
+  readonly t: number;
+  /** The processes' main threads only (without V8's GC and compiler threads, the libuv pool, the ingest workers). */
+  readonly participantsMain: number;
+  readonly coordinatorMain: number;
+  /** Minor page faults so far: pages touched for the first time (fresh memory), 4 KiB each. */
+  readonly participantFaults: number;
+  readonly coordinatorFaults: number;
+}
+
+/** Minor page faults of a process so far (/proc/<pid>/stat `minflt`; 0 when it is gone). */
+function minorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** The stages of a round whose CPU is reported apart, each ending at the time `analyse` names. */
+const STAGES = ['sum', 'updateSending', 'updateIdle', 'sum2', 'unmask', 'modelDownload'] as const;
+type Stage = (typeof STAGES)[number];
+
 async function runScenario(s: Scenario) {
   const dir = mkdtempSync(join(tmpdir(), `petfl-round-${s.name}-`));
   const group = new ChildProcesses();
@@ -317,8 +353,19 @@ async function runScenario(s: Scenario) {
         participants: pids.reduce((a, pid) => a + cpuSeconds(pid), 0),
         coordinator: cpuSeconds(coordinatorPid),
       });
+    const slow: SlowSample[] = [];
+    const sampleSlow = () =>
+      slow.push({
+        t: Date.now(),
+        participantsMain: pids.reduce((a, pid) => a + mainThreadCpuSeconds(pid), 0),
+        coordinatorMain: mainThreadCpuSeconds(coordinatorPid),
+        participantFaults: pids.reduce((a, pid) => a + minorFaults(pid), 0),
+        coordinatorFaults: minorFaults(coordinatorPid),
+      });
     sampleCpu();
+    sampleSlow();
     const sampler = setInterval(sampleCpu, 50);
+    const slowSampler = setInterval(sampleSlow, 500);
 
     // Rounds that started after everyone joined; wait for ROUNDS completed ones and their models.
     let rounds: RoundSummary[] = [];
@@ -345,13 +392,15 @@ async function runScenario(s: Scenario) {
       await sleep(250);
     }
     clearInterval(sampler);
+    clearInterval(slowSampler);
     sampleCpu();
+    sampleSlow();
     const memory = {
       coordinatorPeakRssMiB: r3(memoryMiB(coordinatorPid).peakRssMiB),
       participantProcessPeakRssMiB: pids.map((pid) => r3(memoryMiB(pid).peakRssMiB)),
     };
     const overflows = listenOverflows() - overflowsAtStart;
-    return { rounds, events, cpu, memory, readyAt, overflows, errors: Object.fromEntries(errors) };
+    return { rounds, events, cpu, slow, memory, readyAt, overflows, errors: Object.fromEntries(errors) };
   } finally {
     await stopProcesses(participantProcs);
     await group.stopAll();
@@ -361,10 +410,10 @@ async function runScenario(s: Scenario) {
 
 type Run = Awaited<ReturnType<typeof runScenario>>;
 
-/** The value of the CPU timeline at `t` (the last sample at or before it). */
-function cpuAt(cpu: readonly CpuSample[], t: number): CpuSample {
-  let best = cpu[0] as CpuSample;
-  for (const sample of cpu) if (sample.t <= t) best = sample;
+/** The value of a timeline at `t` (the last sample at or before it). */
+function cpuAt<T extends { readonly t: number }>(samples: readonly T[], t: number): T {
+  let best = samples[0] as T;
+  for (const sample of samples) if (sample.t <= t) best = sample;
   return best;
 }
 
@@ -403,6 +452,30 @@ function analyse(run: Run) {
     const to = lastModel ?? round.endedAt;
     const c0 = cpuAt(run.cpu, from);
     const c1 = cpuAt(run.cpu, to);
+    const s0 = cpuAt(run.slow, from);
+    const s1 = cpuAt(run.slow, to);
+    // Where the window's CPU went: each stage from the end of the one before (the first from `from`).
+    const ends: Record<Stage, number> = {
+      sum: updateStart,
+      updateSending: lastUpdate ?? updateStart,
+      updateIdle: updateEnd,
+      sum2: updateEnd + (d['sum2'] ?? 0),
+      unmask: round.endedAt,
+      modelDownload: to,
+    };
+    let stageStart = from;
+    const stages = {} as Record<Stage, { ms: number; participants: number | null; coordinator: number | null }>;
+    for (const stage of STAGES) {
+      const end = Math.max(stageStart, ends[stage]);
+      const a = cpuAt(run.cpu, stageStart);
+      const b = cpuAt(run.cpu, end);
+      stages[stage] = {
+        ms: end - stageStart,
+        participants: r3(b.participants - a.participants),
+        coordinator: r3(b.coordinator - a.coordinator),
+      };
+      stageStart = end;
+    }
     // Bytes per participant over the window: the difference of its counters between its model events.
     const bytes: Record<'sum' | 'update', number[]> = { sum: [], update: [] };
     for (const [p, m] of holders) {
@@ -429,6 +502,15 @@ function analyse(run: Run) {
         participants: r3(c1.participants - c0.participants),
         coordinator: r3(c1.coordinator - c0.coordinator),
       },
+      mainThreadCpuSeconds: {
+        participants: r3(s1.participantsMain - s0.participantsMain),
+        coordinator: r3(s1.coordinatorMain - s0.coordinatorMain),
+      },
+      freshMemoryMiB: {
+        participants: r3(((s1.participantFaults - s0.participantFaults) * 4) / 1024),
+        coordinator: r3(((s1.coordinatorFaults - s0.coordinatorFaults) * 4) / 1024),
+      },
+      stages,
       bytesPerParticipant: { update: median(bytes.update), sum: median(bytes.sum) },
     };
   });
@@ -530,6 +612,24 @@ function summarise(rounds: ReturnType<typeof analyse>) {
       participants: pick((r) => r.cpuSeconds.participants),
       coordinator: pick((r) => r.cpuSeconds.coordinator),
     },
+    mainThreadCpuSeconds: {
+      participants: pick((r) => r.mainThreadCpuSeconds.participants),
+      coordinator: pick((r) => r.mainThreadCpuSeconds.coordinator),
+    },
+    freshMemoryMiB: {
+      participants: pick((r) => r.freshMemoryMiB.participants),
+      coordinator: pick((r) => r.freshMemoryMiB.coordinator),
+    },
+    stages: Object.fromEntries(
+      STAGES.map((stage) => [
+        stage,
+        {
+          ms: pick((r) => r.stages[stage].ms),
+          participants: pick((r) => r.stages[stage].participants),
+          coordinator: pick((r) => r.stages[stage].coordinator),
+        },
+      ]),
+    ),
     bytesPerParticipant: {
       update: pick((r) => r.bytesPerParticipant.update),
       sum: pick((r) => r.bytesPerParticipant.sum),
