@@ -28,6 +28,16 @@ describe('MemoryStateStore', () => {
     expect(await store.get('payload')).toStrictEqual(Uint8Array.of(4, 5, 6, 7, 8, 9, 10, 11));
   });
 
+  it('copies a Node Buffer too (its slice would share memory), as a plain Uint8Array like structuredClone', async () => {
+    const store = new MemoryStateStore();
+    const buffer = Buffer.from([1, 2, 3]);
+    await store.set('payload', buffer);
+    buffer[0] = 9;
+    const loaded = (await store.get('payload')) as Uint8Array;
+    expect(Buffer.isBuffer(loaded)).toBe(false);
+    expect(loaded).toStrictEqual(Uint8Array.of(1, 2, 3));
+  });
+
   it('answers undefined for a missing or deleted key', async () => {
     const store = new MemoryStateStore();
     expect(await store.get('k')).toBeUndefined();
