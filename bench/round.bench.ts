@@ -26,8 +26,9 @@
  *   update phase's idle tail), `sum2`, `unmask` (to the round's end), `modelDownload` (to the
  *   last participant holding the model);
  * - `freshMemoryMiB`: the memory the processes touched for the first time in that window (minor
- *   page faults × 4 KiB, sampled as the main threads' CPU): every new buffer a round allocates costs a page fault per 4 KiB the
- *   first time it is written, which on the machine of bench/results was about 10 µs a page;
+ *   page faults × 4 KiB, sampled as the main threads' CPU): every new buffer a round allocates
+ *   costs a page fault per 4 KiB the first time it is written, which on the machine of
+ *   bench/results was about 10 µs a page;
  * - peak RSS (VmHWM) of every process at the end.
  * Steady state (rounds after the first) and the first round are reported separately.
  *
@@ -63,7 +64,7 @@ import {
   sealMessage,
   toBase64Url,
 } from '../packages/core/src/index.ts';
-import { cpuSeconds, mainThreadCpuSeconds, memoryMiB } from './scale-cluster.ts';
+import { cpuSeconds, mainThreadCpuSeconds, memoryMiB, minorFaults } from './scale-cluster.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'packages/coordinator/dist/cli.js');
@@ -261,16 +262,6 @@ interface SlowSample {
   readonly coordinatorFaults: number;
 }
 
-/** Minor page faults of a process so far (/proc/<pid>/stat `minflt`; 0 when it is gone). */
-function minorFaults(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
 /** The stages of a round whose CPU is reported apart, each ending at the time `analyse` names. */
 const STAGES = ['sum', 'updateSending', 'updateIdle', 'sum2', 'unmask', 'modelDownload'] as const;
 type Stage = (typeof STAGES)[number];
@@ -411,7 +402,7 @@ async function runScenario(s: Scenario) {
 type Run = Awaited<ReturnType<typeof runScenario>>;
 
 /** The value of a timeline at `t` (the last sample at or before it). */
-function cpuAt<T extends { readonly t: number }>(samples: readonly T[], t: number): T {
+function sampleAt<T extends { readonly t: number }>(samples: readonly T[], t: number): T {
   let best = samples[0] as T;
   for (const sample of samples) if (sample.t <= t) best = sample;
   return best;
@@ -450,10 +441,10 @@ function analyse(run: Run) {
       prevRound === undefined ? [] : models.filter((m) => m.t >= prevRound.endedAt && m.t < round.endedAt);
     const from = prevHolders.length > 0 ? Math.max(...prevHolders.map((m) => m.t)) : run.readyAt;
     const to = lastModel ?? round.endedAt;
-    const c0 = cpuAt(run.cpu, from);
-    const c1 = cpuAt(run.cpu, to);
-    const s0 = cpuAt(run.slow, from);
-    const s1 = cpuAt(run.slow, to);
+    const c0 = sampleAt(run.cpu, from);
+    const c1 = sampleAt(run.cpu, to);
+    const s0 = sampleAt(run.slow, from);
+    const s1 = sampleAt(run.slow, to);
     // Where the window's CPU went: each stage from the end of the one before (the first from `from`).
     const ends: Record<Stage, number> = {
       sum: updateStart,
@@ -467,8 +458,8 @@ function analyse(run: Run) {
     const stages = {} as Record<Stage, { ms: number; participants: number | null; coordinator: number | null }>;
     for (const stage of STAGES) {
       const end = Math.max(stageStart, ends[stage]);
-      const a = cpuAt(run.cpu, stageStart);
-      const b = cpuAt(run.cpu, end);
+      const a = sampleAt(run.cpu, stageStart);
+      const b = sampleAt(run.cpu, end);
       stages[stage] = {
         ms: end - stageStart,
         participants: r3(b.participants - a.participants),

@@ -65,15 +65,26 @@ function descendants(pid: number): number[] {
   return out;
 }
 
-/** utime and stime of one process (or of one of its threads: `/proc/<pid>/task/<tid>`), seconds; 0 once gone. */
-function ownCpu(pid: number, tid?: number): { user: number; system: number } {
+/** The fields of `/proc/<pid>/stat` (or of a thread's) after the command name, from `state`; undefined once gone. */
+function statFields(pid: number, tid?: number): string[] | undefined {
   try {
     const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { user: Number(fields[11]) / TICKS, system: Number(fields[12]) / TICKS };
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return { user: 0, system: 0 };
+    return undefined;
   }
+}
+
+/** utime and stime of one process (or of one of its threads: `/proc/<pid>/task/<tid>`), seconds; 0 once gone. */
+function ownCpu(pid: number, tid?: number): { user: number; system: number } {
+  const fields = statFields(pid, tid);
+  if (fields === undefined) return { user: 0, system: 0 };
+  return { user: Number(fields[11]) / TICKS, system: Number(fields[12]) / TICKS };
+}
+
+/** Minor page faults of a process so far (`minflt`: pages touched for the first time); 0 once gone. */
+export function minorFaults(pid: number): number {
+  return Number(statFields(pid)?.[7] ?? 0);
 }
 
 /** CPU seconds in user space and in the kernel of a process and its descendants, all threads. */
