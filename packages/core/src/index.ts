@@ -131,6 +131,7 @@ export {
   type OpenedMessage,
   openFrame,
   openMessage,
+  sealChunk,
   sealFrame,
   sealMessage,
   sealMessageChunks,

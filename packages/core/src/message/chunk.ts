@@ -48,15 +48,19 @@ function checkU16(value: number, field: string): void {
 }
 
 export function encodeChunk(chunk: Chunk): Uint8Array {
+  return writeChunk(new ByteWriter(CHUNK_HEADER_BYTES + chunk.data.length), chunk).done();
+}
+
+/** Writes the chunk payload (header, then data) at the writer's position; returns the writer. */
+export function writeChunk(writer: ByteWriter, chunk: Chunk): ByteWriter {
   checkU16(chunk.index, 'chunk.index');
   checkU16(chunk.messageId, 'chunk.messageId');
-  return new ByteWriter(CHUNK_HEADER_BYTES + chunk.data.length)
+  return writer
     .u16(chunk.index)
     .u16(chunk.messageId)
     .u8(chunk.last ? CHUNK_FLAG_LAST : 0)
     .skip(3) // reserved, zero
-    .put(chunk.data)
-    .done();
+    .put(chunk.data);
 }
 
 /** Decodes a chunk payload; `data` is a view into `bytes`. */
@@ -81,23 +85,34 @@ export function decodeChunk(bytes: Uint8Array): Chunk {
  * each (an empty payload is one empty LAST chunk).
  */
 export function splitPayload(payload: Uint8Array, maxChunkData: number, messageId: number): Uint8Array[] {
+  return chunkRanges(payload.length, maxChunkData, messageId).map(({ index, last, start, end }) =>
+    encodeChunk({ index, messageId, last, data: payload.subarray(start, end) }),
+  );
+}
+
+/** Where each chunk of a payload of `length` bytes lies in it, as `splitPayload` splits it (same checks). */
+export function chunkRanges(
+  length: number,
+  maxChunkData: number,
+  messageId: number,
+): { readonly index: number; readonly last: boolean; readonly start: number; readonly end: number }[] {
   if (!Number.isSafeInteger(maxChunkData) || maxChunkData < 1) {
     throw new PetError('invalid-field', `maxChunkData: expected a positive integer, got ${maxChunkData}`);
   }
   checkU16(messageId, 'messageId');
-  const count = Math.max(1, Math.ceil(payload.length / maxChunkData));
+  const count = Math.max(1, Math.ceil(length / maxChunkData));
   if (count > MAX_CHUNKS) {
     throw new PetError(
       'oversized',
-      `payload: expected at most ${MAX_CHUNKS} chunks of ${maxChunkData} bytes, got ${payload.length} bytes (${count} chunks)`,
+      `payload: expected at most ${MAX_CHUNKS} chunks of ${maxChunkData} bytes, got ${length} bytes (${count} chunks)`,
     );
   }
-  const chunks: Uint8Array[] = [];
-  for (let index = 0; index < count; index++) {
-    const data = payload.subarray(index * maxChunkData, (index + 1) * maxChunkData);
-    chunks.push(encodeChunk({ index, messageId, last: index === count - 1, data }));
-  }
-  return chunks;
+  return Array.from({ length: count }, (_, index) => ({
+    index,
+    last: index === count - 1,
+    start: index * maxChunkData,
+    end: Math.min(length, (index + 1) * maxChunkData),
+  }));
 }
 
 export interface ChunkLimits {

@@ -9,10 +9,10 @@ import {
   fixtureMessages,
   toHex,
 } from '../testing/message-fixtures.ts';
-import { ChunkAssembler, decodeChunk } from './chunk.ts';
+import { ChunkAssembler, decodeChunk, encodeChunk } from './chunk.ts';
 import { HEADER_BYTES, TAGS } from './header.ts';
 import { decodePayload, encodeFrame, encodeMessage, type Message } from './message.ts';
-import { openFrame, openMessage, sealFrame, sealMessage, sealMessageChunks, signMessage } from './seal.ts';
+import { openFrame, openMessage, sealChunk, sealFrame, sealMessage, sealMessageChunks, signMessage } from './seal.ts';
 
 const crypto = await initCrypto();
 const keys = fixtureKeys(crypto);
@@ -174,6 +174,50 @@ describe('signing, sealing and opening messages (protocol.md §3.1–3.2)', () =
       expect(frame.body).toEqual(body);
       expect(frame.signature).toEqual(expected.subarray(0, 64));
     }
+  });
+
+  it('seals a chunk straight from its data exactly as sealFrame seals its encoded chunk payload', () => {
+    const fields = {
+      participantPk: keys.participant.publicKey,
+      coordinatorPk: keys.coordinator.publicKey,
+      tag: 'update' as const,
+      multipart: true,
+    };
+    const payload = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 13 + 5) & 0xff);
+    // After a larger chunk, a smaller one reuses the work buffer: no stale bytes may show.
+    for (const [index, start, end, last] of [
+      [0, 0, 200_000, false],
+      [1, 200_000, 300_000, true],
+      [2, 300_000, 300_000, true],
+    ] as const) {
+      const chunk = { index, messageId: 0xbeef, last, data: payload.subarray(start, end) };
+      const sealed = sealChunk(crypto, fields, chunk, keys.participant.secretKey);
+      const expected = signMessage(crypto, encodeFrame(fields, encodeChunk(chunk)), keys.participant.secretKey);
+      expect(crypto.openSealed(sealed, keys.coordinator)).toEqual(expected);
+      const opened = openMessage(crypto, sealed, keys.coordinator);
+      if (!opened.multipart) throw new Error('expected a multipart message');
+      expect(decodeChunk(opened.chunk)).toEqual({ ...chunk, data: payload.slice(start, end) });
+    }
+    expect(
+      errorCode(() =>
+        sealChunk(
+          crypto,
+          fields,
+          { index: 70_000, messageId: 1, last: true, data: payload },
+          keys.participant.secretKey,
+        ),
+      ),
+    ).toBe('out-of-range');
+    expect(
+      errorCode(() =>
+        sealChunk(
+          crypto,
+          { ...fields, multipart: false },
+          { index: 0, messageId: 1, last: true, data: payload },
+          keys.participant.secretKey,
+        ),
+      ),
+    ).toBe('invalid-field');
   });
 
   it('refuses bad keys before sealing, and a throwing check leaves the next message intact', () => {

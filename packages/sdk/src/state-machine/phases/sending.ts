@@ -20,7 +20,7 @@
  * 'pending') and the same chunk is posted again later.
  */
 
-import { encodeChunk, encodePayload, MAX_CHUNKS, type Payload, PetError, sealFrame } from '@petfl/core';
+import { encodePayload, MAX_CHUNKS, type Payload, PetError, sealChunk, sealFrame } from '@petfl/core';
 import { CoordinatorRejectedError } from '../../client/coordinator-client.ts';
 import { DEFAULT_MAX_CHUNK_DATA, type StepIo } from '../io.ts';
 import {
@@ -95,18 +95,12 @@ function sealPart(state: PhaseState<'sending'>, io: StepIo, index: number, count
     tag: phase.tag,
     multipart: messageId !== undefined,
   };
-  const body =
-    messageId === undefined
-      ? payload
-      : encodeChunk({
-          index,
-          messageId,
-          last: index === count - 1,
-          data: payload.subarray(index * maxChunkData, (index + 1) * maxChunkData),
-        });
   // SECURITY: the identity secret key (owned by the state) signs every message and chunk.
-  // Framed, signed and sealed in one buffer in libsodium's memory (protocol.md §3.2).
-  return sealFrame(io.crypto, fields, body, identity.secretKey);
+  // Framed, signed and sealed in one buffer in libsodium's memory (protocol.md §3.2); a chunk is
+  // written into it straight from the payload.
+  if (messageId === undefined) return sealFrame(io.crypto, fields, payload, identity.secretKey);
+  const data = payload.subarray(index * maxChunkData, (index + 1) * maxChunkData);
+  return sealChunk(io.crypto, fields, { index, messageId, last: index === count - 1, data }, identity.secretKey);
 }
 
 function randomMessageId(io: StepIo): number {
