@@ -55,7 +55,10 @@ ingest_workers = "auto"
 max_phase_waiters = 2000
 headers_timeout_ms = 10000
 request_timeout_ms = 120000
-keep_alive_timeout_ms = 5000
+# An idle keep-alive connection stays open this long (Node's own default is 5 s). Participants
+# poll every few seconds, with a long poll in flight beside: at 5 s their second connection closed
+# between polls and a new one was opened for the next (docs/operations.md).
+keep_alive_timeout_ms = 65000
 max_connections = 10000
 admin_failures_per_minute = 10
 

@@ -116,10 +116,11 @@ describe('runParticipant', () => {
       },
     });
     const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 1000 });
+    // Each poll asks for a fifth less than the sleep it races (100, 200 ms), so that it answers first.
     await vi.waitFor(() =>
       expect(asked).toEqual([
-        ['', 100],
-        ['-.idle', 200],
+        ['', 80],
+        ['-.idle', 160],
       ]),
     );
     expect(running.states).toEqual([]);
@@ -128,8 +129,31 @@ describe('runParticipant', () => {
     coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
     change('1.sum');
     await vi.waitFor(() => expect(running.states.map((s) => s.phase.kind)).toEqual(['awaiting']));
-    expect(asked.at(-1)).toEqual(['1.sum', 100]); // waiting again, from the new token, backoff reset
+    expect(asked.at(-1)).toEqual(['1.sum', 80]); // waiting again, from the new token, backoff reset
     expect(running.clock.sleeping).toBe(1); // the sleep that lost the race ended with it (no stale timers)
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('a long poll that answers at the end of its wait ends the wait, and the sleep it raced is cleared', async () => {
+    const coordinator = new FakeCoordinator(crypto); // no round: every step is pending
+    const asked: number[] = [];
+    const client = coordinator.with({
+      waitForPhaseChange: async (_after, waitMs, signal) => {
+        asked.push(waitMs);
+        if (asked.length > 5) return new Promise(() => {}); // held from the sixth on: the loop waits there
+        // The coordinator held the poll for its wait and answers the token it had: nothing changed.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        // Never aborted: answered before the sleep it races could end.
+        expect(signal?.aborted).toBe(false);
+        return '-.idle';
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 400 });
+    // The clock never moves, yet the loop goes on: each answered poll ends its wait.
+    await vi.waitFor(() => expect(asked).toEqual([80, 160, 320, 320, 320, 320]));
+    expect(running.clock.sleeping).toBe(1); // only the current wait's sleep: the others were cleared
+    expect(running.states).toEqual([]);
     running.controller.abort();
     await running.done;
   });

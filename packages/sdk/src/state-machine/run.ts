@@ -33,6 +33,12 @@ export const DEFAULT_STORE_KEY = 'petfl/participant-state';
 export const MAX_STEP_ATTEMPTS = 3;
 const DEFAULT_POLL_MS = 250;
 const DEFAULT_MAX_POLL_MS = 5000;
+/**
+ * A long poll asks to be answered this share of its wait before the sleep it races ends, so that
+ * it normally answers first: a poll that loses the race is aborted, and an aborted request
+ * closes its connection (a new TCP connection for the next one).
+ */
+const LONG_POLL_LEAD = 0.2;
 
 export interface RunParticipantOptions {
   readonly state: ParticipantState;
@@ -76,7 +82,7 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     const racing = new LinkedSignal(signal);
     const sleep = clock.sleep(ms, racing);
     const changed = Promise.resolve()
-      .then(() => watch(phaseToken, ms, racing))
+      .then(() => watch(phaseToken, ms * (1 - LONG_POLL_LEAD), racing))
       .then(
         (token) => {
           if (token === undefined) return sleep; // no long polls here
