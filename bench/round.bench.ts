@@ -57,8 +57,8 @@ import { ChildProcesses, jsonLines, stopProcesses, waitFor } from '../packages/c
 import {
   Aggregation,
   deriveMask,
-  encodeMaskObject,
   ENCRYPTED_MASK_SEED_BYTES,
+  encodeMaskObject,
   initCrypto,
   type MaskConfig,
   Masker,
