@@ -1,7 +1,15 @@
+import * as nodeCrypto from 'node:crypto';
 import sodium from 'libsodium-wrappers-sumo';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { equalBytes } from '../bytes.ts';
-import { type NativeCrypto, nativeCrypto, type ReferenceCrypto, selfTest } from './native.ts';
+import {
+  type NativeCrypto,
+  type NodeCryptoModule,
+  nativeCrypto,
+  type ReferenceCrypto,
+  selfTest,
+  wrap,
+} from './native.ts';
 import { initCrypto, KEYSTREAM_NONCE, type PetCrypto } from './sodium.ts';
 
 let reference: ReferenceCrypto;
@@ -131,6 +139,34 @@ describe('initCrypto with and without the platform crypto', () => {
       expect(libsodiumOnly.verify(signature, m, publicKey)).toBe(true);
       expect(withNative.verify(signature, m, publicKey)).toBe(true);
     }
+  });
+
+  it('imports an identity key into OpenSSL once per key array, and again once its bytes change', () => {
+    let imports = 0;
+    const counting: NodeCryptoModule = {
+      ...(nodeCrypto as unknown as NodeCryptoModule),
+      createPrivateKey: (key) => {
+        imports++;
+        return nodeCrypto.createPrivateKey(key as nodeCrypto.PrivateKeyInput);
+      },
+    };
+    const native = wrap(counting);
+    const secretKey = libsodiumOnly.signingKeyPair(bytes(32, 11)).secretKey;
+    const other = libsodiumOnly.signingKeyPair(bytes(32, 12)).secretKey;
+    const m = bytes(200_000, 4);
+    for (let i = 0; i < 3; i++) expect(native.sign(m, secretKey)).toEqual(libsodiumOnly.sign(m, secretKey));
+    expect(imports).toBe(1);
+    // A copy of the same bytes is another array: imported for itself.
+    expect(native.sign(m, secretKey.slice())).toEqual(libsodiumOnly.sign(m, secretKey));
+    expect(imports).toBe(2);
+    // The same array, now holding another key: never signed with the old one.
+    const kept = secretKey.slice();
+    secretKey.set(other);
+    expect(native.sign(m, secretKey)).toEqual(libsodiumOnly.sign(m, other));
+    expect(imports).toBe(3);
+    secretKey.set(kept);
+    expect(native.sign(m, secretKey)).toEqual(libsodiumOnly.sign(m, kept));
+    expect(imports).toBe(4);
   });
 
   it('signs and seals to the same opened message', () => {

@@ -15,17 +15,18 @@
  * stay libsodium's. Before it is used, `nativeCrypto` checks it against libsodium on fixed inputs
  * (`selfTest`); any difference, or a missing function, leaves libsodium in charge.
  *
- * SECURITY: a signing call hands OpenSSL the 32-byte seed of the identity key in a PKCS #8
- * buffer that is wiped right after; OpenSSL's own key object is freed when garbage-collected and
- * not zeroed. The same holds for a keystream's key inside a cipher context. Where the heap of
- * the process is readable, so is the state those keys came from (docs/security.md §6).
+ * SECURITY: signing hands OpenSSL the 32-byte seed of the identity key in a PKCS #8 buffer that
+ * is wiped right after. OpenSSL's key object is kept as long as the secret-key array it came from
+ * (a WeakMap on that array, with the SHA-256 of its bytes to notice a wipe), is freed when
+ * garbage-collected and not zeroed. The same holds for a keystream's key inside a cipher context.
+ * Where the heap of the process is readable, so is the state those keys came from (docs/security.md §6).
  */
 
 import { equalBytes } from '../bytes.ts';
 import { passesLibsodiumChecks } from './ed25519-checks.ts';
 
 /** The subset of `node:crypto` used here. */
-interface NodeCryptoModule {
+export interface NodeCryptoModule {
   createHash(algorithm: 'sha256'): { update(data: Uint8Array): { digest(): Uint8Array } };
   createCipheriv(algorithm: 'chacha20', key: Uint8Array, iv: Uint8Array): { update(data: Uint8Array): Uint8Array };
   createPrivateKey(key: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): unknown;
@@ -77,10 +78,38 @@ function loadModule(): NodeCryptoModule | undefined {
   return needed.every((name) => typeof module[name] === 'function') ? (module as NodeCryptoModule) : undefined;
 }
 
-function wrap(node: NodeCryptoModule): NativeCrypto {
+/** An identity key as OpenSSL holds it, and the SHA-256 of the 64 bytes it was made from. */
+interface ImportedKey {
+  readonly fingerprint: Uint8Array;
+  readonly key: unknown;
+}
+
+/** The native functions over a `node:crypto`-shaped module (exported for tests, which count its calls). */
+export function wrap(node: NodeCryptoModule): NativeCrypto {
   let zeros = new Uint8Array(0);
+  const sha256 = (bytes: Uint8Array) => plain(node.createHash('sha256').update(bytes).digest());
+  // Importing a key costs 0.3–0.6 ms, as much as signing 100 KiB: a participant signs every 1 MiB
+  // chunk of an update with the same identity key. So the key object is kept per secret-key
+  // array, and used again only while the array still holds the bytes it was made from (their
+  // SHA-256 is compared; a wiped or reused array gets a new one).
+  const imported = new WeakMap<Uint8Array, ImportedKey>();
+  const privateKey = (secretKey: Uint8Array): unknown => {
+    const fingerprint = sha256(secretKey);
+    const known = imported.get(secretKey);
+    if (known !== undefined && equalBytes(known.fingerprint, fingerprint)) return known.key;
+    const der = new Uint8Array(ED25519_PKCS8_PREFIX.length + 32);
+    der.set(ED25519_PKCS8_PREFIX, 0);
+    der.set(secretKey.subarray(0, 32), ED25519_PKCS8_PREFIX.length);
+    try {
+      const key = node.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      imported.set(secretKey, { fingerprint, key });
+      return key;
+    } finally {
+      der.fill(0);
+    }
+  };
   return {
-    sha256: (message) => plain(node.createHash('sha256').update(message).digest()),
+    sha256,
     chacha20(key, nonce, block, length) {
       // OpenSSL's "chacha20" IV is the 32-bit block counter (little-endian) ‖ the 96-bit nonce.
       const iv = new Uint8Array(16);
@@ -89,16 +118,7 @@ function wrap(node: NodeCryptoModule): NativeCrypto {
       if (zeros.length < length) zeros = new Uint8Array(length);
       return plain(node.createCipheriv('chacha20', key, iv).update(zeros.subarray(0, length)));
     },
-    sign(message, secretKey) {
-      const der = new Uint8Array(ED25519_PKCS8_PREFIX.length + 32);
-      der.set(ED25519_PKCS8_PREFIX, 0);
-      der.set(secretKey.subarray(0, 32), ED25519_PKCS8_PREFIX.length);
-      try {
-        return plain(node.sign(null, message, node.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })));
-      } finally {
-        der.fill(0);
-      }
-    },
+    sign: (message, secretKey) => plain(node.sign(null, message, privateKey(secretKey))),
     verify(signature, message, publicKey) {
       if (!passesLibsodiumChecks(signature, publicKey)) return false;
       const der = Uint8Array.from([...ED25519_SPKI_PREFIX, ...publicKey]);
