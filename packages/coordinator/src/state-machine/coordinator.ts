@@ -699,7 +699,8 @@ export class Coordinator {
         chunk = decodeChunk(frame.body);
         if (chunk.index === 0) admit(chunk.data);
       } else if (frame.multipart) {
-        whole = round.assembler.add(pk, TAGS[frame.tag], frame.body, admit);
+        // The opened frame is this pipeline's own (a fresh copy, or moved from a worker): kept, not copied.
+        whole = round.assembler.add(pk, TAGS[frame.tag], frame.body, admit, true);
       } else {
         admit(frame.body);
       }

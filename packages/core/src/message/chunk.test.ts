@@ -97,6 +97,29 @@ describe('ChunkAssembler (protocol.md §3.7)', () => {
     );
   });
 
+  it('keeps the data of chunks handed over as views, and copies those that are not', () => {
+    const payload = Uint8Array.from({ length: 250 }, (_, i) => (i * 7) & 0xff);
+    const [first, second, third] = splitPayload(payload, 100, 9) as [Uint8Array, Uint8Array, Uint8Array];
+    const assembler = new ChunkAssembler(roomy);
+    assembler.add('p', 2, first, undefined, true);
+    assembler.add('p', 2, second); // copied: changing the caller's buffer later changes nothing
+    second.fill(0);
+    // A chunk handed over is the assembler's now: kept, not copied (the caller broke its promise
+    // here only to show it), and its bytes are what the payload holds.
+    (first[first.length - 1] as number) ^= 0xff;
+    const expected = payload.slice();
+    (expected[99] as number) ^= 0xff;
+    expect(assembler.add('p', 2, third, undefined, true)).toEqual(expected);
+    // and the retry check reads the kept view: the same bytes again are a retry, others a mismatch.
+    const again = new ChunkAssembler(roomy);
+    const kept = splitPayload(payload, 100, 9)[0] as Uint8Array;
+    again.add('q', 2, kept, undefined, true);
+    expect(again.add('q', 2, kept.slice())).toBeUndefined();
+    const changed = kept.slice();
+    changed.set([(changed.at(-1) as number) ^ 1], changed.length - 1);
+    expect(() => again.add('q', 2, changed)).toThrow('expected a new chunk index');
+  });
+
   it('keeps participants apart, interleaved', () => {
     fc.assert(
       fc.property(
