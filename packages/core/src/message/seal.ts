@@ -84,19 +84,9 @@ export function sealMessage(crypto: PetCrypto, message: Message, participantSecr
     tag: message.payload.kind,
     multipart: false,
   };
-  const payloadLength = payloadByteLength(message.payload);
-  return crypto.signAndSeal(
-    frameByteLength(payloadLength),
-    (bytes) => {
-      const writer = new ByteWriter(bytes);
-      writeFrameHeader(writer, fields, payloadLength);
-      writePayload(writer, message.payload);
-      writer.done();
-    },
-    // SECURITY: the participant's identity key, owned by the caller; only used to sign.
-    participantSecretKey,
-    message.coordinatorPk,
-  );
+  const length = payloadByteLength(message.payload);
+  // SECURITY: the participant's identity key, owned by the caller; only used to sign.
+  return sealBody(crypto, fields, length, (writer) => writePayload(writer, message.payload), participantSecretKey);
 }
 
 /**
