@@ -54,7 +54,7 @@ export {
 } from './mask/config.ts';
 export { type Elements, type Group, groupFor, packedByteLength } from './mask/group.ts';
 export type { MaskObject } from './mask/mask-object.ts';
-export { deriveMask, Masker, type MaskResult, validateModel } from './mask/masker.ts';
+export { deriveMask, MASK_BLOCK, Masker, type MaskResult, validateModel } from './mask/masker.ts';
 export {
   CHUNK_FLAG_LAST,
   CHUNK_HEADER_BYTES,
@@ -162,7 +162,14 @@ export {
   writeSumDict,
 } from './message/sum-dict.ts';
 export { decodeSum2, encodeSum2, type Sum2, sum2ByteLength } from './message/sum2.ts';
-export { decodeUpdate, encodeUpdate, type Update, updateByteLength } from './message/update.ts';
+export {
+  decodeUpdate,
+  encodeMaskedUpdate,
+  encodeUpdate,
+  type Update,
+  type UpdateFields,
+  updateByteLength,
+} from './message/update.ts';
 export {
   decodeUpdateSeedDict,
   encodeUpdateSeedDict,

@@ -26,11 +26,19 @@ export interface Group {
   /** Draws `count` uniform elements from the keystream into `out` starting at element `at`. */
   draw(reader: KeystreamReader, out: Elements, at: number, count: number): void;
   /**
-   * out[i] = encode(clamp(scalar · values[i])) + mask_i mod order, mask_i drawn from the reader
-   * in order; `scalar` must be finite. Returns the index of the first non-finite value (the
-   * output is then garbage and must be discarded), or −1.
+   * out[at + i] = encode(clamp(scalar · values[from + i])) + mask_i mod order for i < count,
+   * mask_i drawn from the reader in order; `scalar` must be finite. Returns the index in `values`
+   * of the first non-finite value (the output is then garbage and must be discarded), or −1.
    */
-  maskInto(values: ArrayLike<number>, scalar: number, reader: KeystreamReader, out: Elements, at: number): number;
+  maskInto(
+    values: ArrayLike<number>,
+    from: number,
+    count: number,
+    scalar: number,
+    reader: KeystreamReader,
+    out: Elements,
+    at: number,
+  ): number;
   /** out[0] = encode(clamp(scalar)) + mask mod order, the mask drawn from the reader. */
   maskScalar(scalar: number, reader: KeystreamReader, out: Elements): void;
   /** acc ← acc + x (mod order), elementwise. */
@@ -161,11 +169,11 @@ class FloatGroup implements Group {
   }
 
   draw(reader: KeystreamReader, out: Elements, at: number, count: number): void {
-    this.fill(reader, out, at, count, null, 0);
+    this.fill(reader, out, at, count, null, 0, 0);
   }
 
   maskScalar(scalar: number, reader: KeystreamReader, out: Elements): void {
-    this.fill(reader, out, 0, 1, null, 0);
+    this.fill(reader, out, 0, 1, null, 0, 0);
     const x = this.encode(scalar) + (out[0] as number);
     out[0] = x - this.order * +(x >= this.order);
   }
@@ -190,10 +198,18 @@ class FloatGroup implements Group {
     return (t + a) * e + fp - (+(p === fp) & +(err < 0));
   }
 
-  maskInto(values: ArrayLike<number>, scalar: number, reader: KeystreamReader, out: Elements, at: number): number {
-    if (this.fill(reader, out, at, values.length, values, scalar) === 0) return -1;
+  maskInto(
+    values: ArrayLike<number>,
+    from: number,
+    count: number,
+    scalar: number,
+    reader: KeystreamReader,
+    out: Elements,
+    at: number,
+  ): number {
+    if (this.fill(reader, out, at, count, values, from, scalar) === 0) return -1;
     // Error path only: find the first non-finite value for the message.
-    for (let i = 0; i < values.length; i++) if ((values[i] as number) - (values[i] as number) !== 0) return i;
+    for (let i = from; i < from + count; i++) if ((values[i] as number) - (values[i] as number) !== 0) return i;
     return -1;
   }
 
@@ -210,6 +226,7 @@ class FloatGroup implements Group {
     at: number,
     count: number,
     values: ArrayLike<number> | null,
+    from: number,
     scalar: number,
   ): number {
     const { order, loMask, hiMask } = this;
@@ -229,7 +246,7 @@ class FloatGroup implements Group {
         if (values === null) {
           out[at + i] = r;
         } else {
-          const w = values[i] as number;
+          const w = values[from + i] as number;
           nonFinite |= +(w - w !== 0); // w − w is NaN for NaN and ±Infinity
           const x = this.encode(scalar * w) + r;
           // Branch-free reduction: a data-dependent branch here would mispredict half the time.
@@ -620,14 +637,22 @@ class LimbGroup implements Group {
     }
   }
 
-  maskInto(values: ArrayLike<number>, scalar: number, reader: KeystreamReader, out: Elements, at: number): number {
+  maskInto(
+    values: ArrayLike<number>,
+    from: number,
+    count: number,
+    scalar: number,
+    reader: KeystreamReader,
+    out: Elements,
+    at: number,
+  ): number {
     const o = out as Uint32Array;
     const L = this.limbCount;
     const q = this.q;
-    for (let i = 0; i < values.length; i++) {
+    for (let i = 0; i < count; i++) {
       const oo = (at + i) * L;
-      const w = values[i] as number;
-      if (w - w !== 0) return i;
+      const w = values[from + i] as number;
+      if (w - w !== 0) return from + i;
       this.encode(scalar * w, q);
       this.drawOne(reader, o, oo);
       this.addMod(o, oo, q, 0);
@@ -636,7 +661,7 @@ class LimbGroup implements Group {
   }
 
   maskScalar(scalar: number, reader: KeystreamReader, out: Elements): void {
-    this.maskInto([scalar], 1, reader, out, 0);
+    this.maskInto([scalar], 0, 1, 1, reader, out, 0);
   }
 
   addInto(acc: Elements, x: Elements): void {

@@ -19,8 +19,9 @@ import {
 } from '../../test-support/reference.ts';
 import { initCrypto, type PetCrypto } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
-import type { MaskConfig } from './config.ts';
-import { deriveMask, Masker, validateModel } from './masker.ts';
+import { type MaskConfig, maskParams } from './config.ts';
+import { groupFor, packedByteLength } from './group.ts';
+import { deriveMask, MASK_BLOCK, Masker, validateModel } from './masker.ts';
 
 /** `count` draws: little-endian bytesPerNumber bytes, bits ≥ elementBits cleared, rejected ≥ order. */
 function referenceDraws(ref: Reference, stream: ReferenceStream, count: number): bigint[] {
@@ -368,6 +369,62 @@ describe('Masker.mask (protocol.md §4.3)', () => {
     expect(unmasked).toEqual(model.map((w) => referenceEncode(ref, w)));
     const scalar = (toBigInts(ref, first.masked.scalar, 1)[0] ?? 0n) - (toBigInts(ref, mask.scalar, 1)[0] ?? 0n);
     expect((scalar + ref.order) % ref.order).toBe(referenceEncode(ref, 1));
+  });
+});
+
+describe('Masker.maskPacked (protocol.md §3.6, §4.3)', () => {
+  /** Weights in [−3, 3), some clamped under b2: a different value at every index. */
+  const model = (length: number): Float32Array =>
+    Float32Array.from({ length }, (_, i) => Math.fround(Math.sin(i * 0.7) * 3));
+
+  it('packs exactly what mask gives, written by the group, across block boundaries and configs', () => {
+    const seed = new Uint8Array(32).map((_, i) => i * 7 + 1);
+    const lengths = [0, 1, 7, 8, 9, MASK_BLOCK - 1, MASK_BLOCK, MASK_BLOCK + 1, 2 * MASK_BLOCK + 13];
+    for (const text of ['power2/f32/b2/m3', 'prime/f32/b0/m3', 'integer/f64/bmax/m3', 'prime/f64/b6/m6']) {
+      const config = cfg(text);
+      const group = groupFor(maskParams(config));
+      const bits = maskParams(config).elementBits;
+      for (const length of lengths) {
+        const input = model(length);
+        const { masked } = new Masker(crypto, config).mask(input, 0.75, seed);
+        const expected = new Uint8Array(3 + packedByteLength(bits, length) + 2).fill(0xa5);
+        group.write(masked.vector, length, expected, 3);
+        // the bytes around the vector are left alone; the vector's own are all written
+        const bytes = new Uint8Array(expected.length).fill(0xa5);
+        const scalar = new Masker(crypto, config).maskPacked(input, 0.75, seed, bytes, 3);
+        // Buffer.compare: toEqual walks 100 KB arrays element by element, seconds per config
+        expect(Buffer.compare(bytes, expected), `${text}, ${length} weights`).toBe(0);
+        expect(Array.from(scalar)).toEqual(Array.from(masked.scalar));
+      }
+    }
+  });
+
+  it('names the index of a non-finite weight past the first block, and checks its arguments', () => {
+    const config = cfg('power2/f32/b2/m3');
+    const masker = new Masker(crypto, config);
+    const bits = maskParams(config).elementBits;
+    const input = model(3 * MASK_BLOCK);
+    input[2 * MASK_BLOCK + 5] = Number.NaN;
+    const bytes = new Uint8Array(packedByteLength(bits, input.length));
+    const seed = new Uint8Array(32).fill(3);
+    expect(() => masker.maskPacked(input, 1, seed, bytes, 0)).toThrow(
+      new RegExp(`invalid-model-value|model\\[${2 * MASK_BLOCK + 5}\\]`),
+    );
+    expect(() => masker.maskPacked(input, 1, seed, bytes, 0)).toThrow(`model[${2 * MASK_BLOCK + 5}]`);
+    const codeOf = (f: () => unknown): string | undefined => {
+      try {
+        f();
+      } catch (error) {
+        return error instanceof PetError ? error.code : String(error);
+      }
+      return undefined;
+    };
+    const small = model(16);
+    const room = new Uint8Array(packedByteLength(bits, 16));
+    expect(codeOf(() => masker.maskPacked(small, 1, seed, room, 1))).toBe('invalid-field'); // one byte short
+    expect(codeOf(() => masker.maskPacked(small, 1, new Uint8Array(31), room, 0))).toBe('invalid-field');
+    expect(codeOf(() => masker.maskPacked(small, -1, seed, room, 0))).toBe('invalid-scalar');
+    expect(codeOf(() => masker.maskPacked(small, 1, seed, room, 0))).toBeUndefined();
   });
 });
 

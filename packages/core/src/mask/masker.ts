@@ -12,7 +12,7 @@ import type { PetCrypto } from '../crypto/sodium.ts';
 import { SEED_BYTES } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
 import { type MaskConfig, maskParams } from './config.ts';
-import { groupFor } from './group.ts';
+import { type Elements, groupFor, packedByteLength } from './group.ts';
 import type { MaskObject } from './mask-object.ts';
 import { KeystreamReader } from './sampling.ts';
 
@@ -71,14 +71,60 @@ export class Masker {
       const scalarOut = group.alloc(1);
       group.maskScalar(scalar, reader, scalarOut);
       const vector = group.alloc(model.length);
-      const invalid = group.maskInto(model, scalar, reader, vector, 0);
+      const invalid = group.maskInto(model, 0, model.length, scalar, reader, vector, 0);
       if (invalid >= 0) throw invalidValue(model, invalid);
       return { seed: maskSeed, masked: { config: this.config, length: model.length, vector, scalar: scalarOut } };
     } finally {
       reader.dispose();
     }
   }
+
+  /**
+   * Masks `scalar · model` under `seed` exactly as `mask` does and packs the masked vector
+   * (protocol.md §3.6) straight into bytes[offset .. offset + packedByteLength(elementBits,
+   * model.length)), a block of `MASK_BLOCK` elements at a time: no array of the whole model's
+   * elements is made (issue 13: a participant's memory during a 10⁶-weight update). Returns the
+   * masked scalar, one element, which the mask object carries after the vector.
+   *
+   * `seed` must be fresh from a CSPRNG, used for this one model only; the caller wipes it.
+   */
+  maskPacked(model: ArrayLike<number>, scalar: number, seed: Uint8Array, bytes: Uint8Array, offset: number): Elements {
+    validateScalar(scalar);
+    expectLength(seed, SEED_BYTES, 'mask seed');
+    const params = maskParams(this.config);
+    const group = groupFor(params);
+    const length = model.length;
+    const end = offset + packedByteLength(params.elementBits, length);
+    if (!Number.isSafeInteger(offset) || offset < 0 || end > bytes.length) {
+      throw new PetError(
+        'invalid-field',
+        `packed vector: ${end - offset} bytes at ${offset} do not fit in ${bytes.length} bytes`,
+      );
+    }
+    const reader = new KeystreamReader(this.crypto.keystream(seed), (1 + length) * params.bytesPerNumber);
+    try {
+      const scalarOut = group.alloc(1);
+      group.maskScalar(scalar, reader, scalarOut);
+      const block = group.alloc(Math.min(MASK_BLOCK, length));
+      for (let from = 0; from < length; from += MASK_BLOCK) {
+        const count = Math.min(MASK_BLOCK, length - from);
+        const invalid = group.maskInto(model, from, count, scalar, reader, block, 0);
+        if (invalid >= 0) throw invalidValue(model, invalid);
+        group.write(block, count, bytes, offset + packedByteLength(params.elementBits, from));
+      }
+      return scalarOut;
+    } finally {
+      reader.dispose();
+    }
+  }
 }
+
+/**
+ * Elements masked per block by `Masker.maskPacked`: 64 KiB of doubles on the float path. A
+ * multiple of 8, so every block but the last packs into whole bytes (8 elements fill exactly
+ * elementBits bytes, protocol.md §3.6) and starts on a byte boundary.
+ */
+export const MASK_BLOCK = 8192;
 
 /** Derives the mask a seed expands to: the scalar's mask, then `length` weight masks. */
 export function deriveMask(crypto: PetCrypto, config: MaskConfig, seed: Uint8Array, length: number): MaskObject {

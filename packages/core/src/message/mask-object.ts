@@ -35,7 +35,7 @@ import {
   readMaskConfig,
   sameConfig,
 } from '../mask/config.ts';
-import { groupFor, packedByteLength } from '../mask/group.ts';
+import { type Elements, groupFor, packedByteLength } from '../mask/group.ts';
 import type { MaskObject } from '../mask/mask-object.ts';
 
 /** What a reader checks a mask object against before allocating anything. */
@@ -55,30 +55,53 @@ export function maskObjectByteLength(config: MaskConfig, length: number): number
 }
 
 export function writeMaskObject(writer: ByteWriter, object: MaskObject, field = 'mask object'): void {
-  const params = maskParams(object.config);
-  const group = groupFor(params);
+  const group = groupFor(maskParams(object.config));
   const { length } = object;
+  writePackedMaskObject(
+    writer,
+    object.config,
+    length,
+    (bytes, offset) => {
+      if (object.vector.length !== length * group.stride) {
+        throw new PetError(
+          'invalid-field',
+          `${field}.vector: expected ${length * group.stride} array slots for ${length} weights, got ${object.vector.length}`,
+        );
+      }
+      group.write(object.vector, length, bytes, offset);
+      return object.scalar;
+    },
+    field,
+  );
+}
+
+/**
+ * Writes a mask object of `length` weights whose vector `packVector` packs straight into the
+ * writer's buffer at the offset it is given (`packedByteLength(elementBits, length)` bytes), and
+ * whose scalar element it returns: `Masker.maskPacked` masks a model into its encoding this way,
+ * without an element array of the whole model.
+ */
+export function writePackedMaskObject(
+  writer: ByteWriter,
+  config: MaskConfig,
+  length: number,
+  packVector: (bytes: Uint8Array, offset: number) => Elements,
+  field = 'mask object',
+): void {
+  const params = maskParams(config);
+  const group = groupFor(params);
   if (!Number.isSafeInteger(length) || length < 0 || length > MAX_COUNT) {
     throw new PetError('oversized', `${field}.count: expected 0..${MAX_COUNT} weights, got ${length}`);
   }
-  if (object.vector.length !== length * group.stride) {
-    throw new PetError(
-      'invalid-field',
-      `${field}.vector: expected ${length * group.stride} array slots for ${length} weights, got ${object.vector.length}`,
-    );
-  }
-  if (object.scalar.length !== group.stride) {
-    throw new PetError(
-      'invalid-field',
-      `${field}.scalar: expected ${group.stride} array slots, got ${object.scalar.length}`,
-    );
-  }
-  const config = encodeMaskConfig(object.config);
+  const encodedConfig = encodeMaskConfig(config);
   const bits = params.elementBits;
-  writer.put(config).u32(length);
-  group.write(object.vector, length, writer.bytes, writer.position);
-  writer.skip(packedByteLength(bits, length)).put(config);
-  group.write(object.scalar, 1, writer.bytes, writer.position);
+  writer.put(encodedConfig).u32(length);
+  const scalar = packVector(writer.bytes, writer.position);
+  if (scalar.length !== group.stride) {
+    throw new PetError('invalid-field', `${field}.scalar: expected ${group.stride} array slots, got ${scalar.length}`);
+  }
+  writer.skip(packedByteLength(bits, length)).put(encodedConfig);
+  group.write(scalar, 1, writer.bytes, writer.position);
   writer.skip(packedByteLength(bits, 1));
 }
 

@@ -1,8 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { initCrypto } from '../crypto/sodium.ts';
-import { errorCode, FLOAT_CONFIG, fixtureUpdate, LIMBS_CONFIG, toHex } from '../testing/message-fixtures.ts';
+import {
+  errorCode,
+  FLOAT_CONFIG,
+  fixedSeed,
+  fixtureModel,
+  fixtureUpdate,
+  LIMBS_CONFIG,
+  toHex,
+} from '../testing/message-fixtures.ts';
 import { maskObjectByteLength } from './mask-object.ts';
-import { decodeUpdate, encodeUpdate, updateByteLength } from './update.ts';
+import { Masker } from '../mask/masker.ts';
+import { decodeUpdate, encodeMaskedUpdate, encodeUpdate, updateByteLength } from './update.ts';
 
 const crypto = await initCrypto();
 const update = fixtureUpdate(crypto, FLOAT_CONFIG, 16);
@@ -25,6 +34,27 @@ describe('update payload (protocol.md §3.4)', () => {
   it('round-trips a limbs-path masked model', () => {
     const limbs = fixtureUpdate(crypto, LIMBS_CONFIG, 9);
     expect(decodeUpdate(encodeUpdate(limbs), { config: LIMBS_CONFIG, length: 9 })).toStrictEqual(limbs);
+  });
+
+  it('encodeMaskedUpdate masks into the encoding: the same bytes as encodeUpdate', () => {
+    for (const [config, length] of [
+      [FLOAT_CONFIG, 16],
+      [FLOAT_CONFIG, 20_001],
+      [LIMBS_CONFIG, 9],
+    ] as const) {
+      const expected = fixtureUpdate(crypto, config, length); // masked under fixedSeed(7), scalar 0.5
+      const { maskedModel: _, ...fields } = expected;
+      const masker = new Masker(crypto, config);
+      const bytes = encodeMaskedUpdate(masker, fields, fixtureModel(length), 0.5, fixedSeed(7));
+      expect(Buffer.compare(bytes, encodeUpdate(expected))).toBe(0);
+    }
+    const { maskedModel: _, ...fields } = update;
+    const masker = new Masker(crypto, FLOAT_CONFIG);
+    const short = { ...fields, sumSignature: new Uint8Array(63) };
+    expect(errorCode(() => encodeMaskedUpdate(masker, short, fixtureModel(4), 1, fixedSeed(1)))).toBe('invalid-field');
+    expect(errorCode(() => encodeMaskedUpdate(masker, fields, [0, Number.NaN], 1, fixedSeed(1)))).toBe(
+      'invalid-model-value',
+    );
   });
 
   it('rejects every truncation and a trailing byte', () => {

@@ -18,13 +18,20 @@
 import { ByteReader, ByteWriter, expectLength } from '../bytes.ts';
 import { SIGNATURE_BYTES } from '../crypto/sodium.ts';
 import type { MaskObject } from '../mask/mask-object.ts';
+import type { Masker } from '../mask/masker.ts';
 import {
   type LocalSeedDict,
   localSeedDictByteLength,
   readLocalSeedDict,
   writeLocalSeedDict,
 } from './local-seed-dict.ts';
-import { type MaskObjectExpectation, maskObjectByteLength, readMaskObject, writeMaskObject } from './mask-object.ts';
+import {
+  type MaskObjectExpectation,
+  maskObjectByteLength,
+  readMaskObject,
+  writeMaskObject,
+  writePackedMaskObject,
+} from './mask-object.ts';
 
 export interface Update {
   /** Ed25519 over `roundSeed ‖ "sum"`: shows the participant is not eligible for sum. */
@@ -56,6 +63,42 @@ export function writeUpdate(writer: ByteWriter, update: Update): void {
     .put(expectLength(update.updateSignature, SIGNATURE_BYTES, 'update payload.updateSignature'));
   writeMaskObject(writer, update.maskedModel, 'update payload.maskedModel');
   writeLocalSeedDict(writer, update.localSeedDict, 'update payload.localSeedDict');
+}
+
+/** An update payload's fields besides its masked model. */
+export type UpdateFields = Omit<Update, 'maskedModel'>;
+
+/**
+ * Encodes an update payload with `model` masked into it as it is written (`Masker.maskPacked`
+ * under `seed`): the bytes `encodeUpdate` gives for the masked model of
+ * `masker.mask(model, scalar, seed)`, without that masked model ever existing as an element array
+ * of the whole model. `seed` is the fresh mask seed the caller drew and sealed into
+ * `fields.localSeedDict`; the caller wipes it.
+ */
+export function encodeMaskedUpdate(
+  masker: Masker,
+  fields: UpdateFields,
+  model: ArrayLike<number>,
+  scalar: number,
+  seed: Uint8Array,
+): Uint8Array {
+  const writer = new ByteWriter(
+    2 * SIGNATURE_BYTES +
+      maskObjectByteLength(masker.config, model.length) +
+      localSeedDictByteLength(fields.localSeedDict),
+  );
+  writer
+    .put(expectLength(fields.sumSignature, SIGNATURE_BYTES, 'update payload.sumSignature'))
+    .put(expectLength(fields.updateSignature, SIGNATURE_BYTES, 'update payload.updateSignature'));
+  writePackedMaskObject(
+    writer,
+    masker.config,
+    model.length,
+    (bytes, offset) => masker.maskPacked(model, scalar, seed, bytes, offset),
+    'update payload.maskedModel',
+  );
+  writeLocalSeedDict(writer, fields.localSeedDict, 'update payload.localSeedDict');
+  return writer.done();
 }
 
 /** Decodes an update payload; `expect` is the round's mask config and model length. */

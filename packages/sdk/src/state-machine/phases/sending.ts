@@ -50,21 +50,28 @@ export async function sending(state: PhaseState<'sending'>, io: StepIo): Promise
   return complete({ ...state, phase: next < count ? { ...phase, next } : phase.after });
 }
 
+/** A payload already encoded (an update masked straight into its encoding, update.ts). */
+export interface EncodedPayload {
+  readonly kind: Payload['kind'];
+  readonly bytes: Uint8Array;
+}
+
 /**
- * Encodes a payload and enters the sending phase: one message when it fits `maxChunkData`, else
- * chunks under a random message id (protocol.md §3.7). Nothing is sealed yet (see above).
+ * Encodes a payload (unless it comes encoded) and enters the sending phase: one message when it
+ * fits `maxChunkData`, else chunks under a random message id (protocol.md §3.7). Nothing is
+ * sealed yet (see above).
  */
 export function startSending(
   state: InRoundState,
   io: StepIo,
-  payload: Payload,
+  payload: Payload | EncodedPayload,
   after: SendingPhase['after'],
 ): ParticipantState {
   const maxChunkData = io.maxChunkData ?? DEFAULT_MAX_CHUNK_DATA;
   if (!Number.isSafeInteger(maxChunkData) || maxChunkData < 1) {
     throw new PetError('invalid-field', `maxChunkData: expected a positive integer, got ${maxChunkData}`);
   }
-  const bytes = encodePayload(payload);
+  const bytes = 'bytes' in payload ? payload.bytes : encodePayload(payload);
   const messageId = bytes.length <= maxChunkData ? undefined : randomMessageId(io);
   const phase: SendingPhase = {
     kind: 'sending',

@@ -11,12 +11,14 @@ import {
   applyPrivacyFilters,
   clipL2,
   effectiveClipNorm,
+  encodeMaskedUpdate,
   isDistributed,
   Masker,
   type PetCrypto,
   PetError,
   privatizeUpdate,
   type RoundParameters,
+  SEED_BYTES,
 } from '@petfl/core';
 import type { StepIo } from '../io.ts';
 import { chargeRound, privacyRefusal } from '../privacy.ts';
@@ -83,27 +85,28 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
     charged = privacyLedger === undefined ? state : { ...state, privacyLedger };
   }
 
-  // SECURITY: `seed` is this update's mask seed; it leaves this function only sealed to the sum
-  // participants' ephemeral keys and is wiped below.
-  const { seed, masked } = new Masker(io.crypto, round.maskConfig).mask(toMask, state.scalar);
-  const localSeedDict = new Map<string, Uint8Array>();
+  // SECURITY: `seed` is this update's mask seed, fresh from the CSPRNG; it leaves this function
+  // only sealed to the sum participants' ephemeral keys and is wiped below.
+  const seed = io.crypto.randomBytes(SEED_BYTES);
+  let bytes: Uint8Array;
   try {
+    const localSeedDict = new Map<string, Uint8Array>();
     for (const [sumParticipantPk, ephemeralPk] of sums) {
       // protocol.md §5.1: a small-order or non-canonical ephemeral key is 'invalid-key' (the
       // seal checks it); step then gives the round up, since the coordinator requires a seed
       // for every key of the sum dictionary (§1.1) and retrying cannot change the key.
       localSeedDict.set(sumParticipantPk, io.crypto.seal(seed, ephemeralPk, `ephemeral key of ${sumParticipantPk}`));
     }
+    const { sumSignature, updateSignature } = phase;
+    // The model is masked straight into the payload's encoding: no element array of the whole
+    // masked model is made (@petfl/core `encodeMaskedUpdate`).
+    const masker = new Masker(io.crypto, round.maskConfig);
+    bytes = encodeMaskedUpdate(masker, { sumSignature, updateSignature, localSeedDict }, toMask, state.scalar, seed);
   } finally {
-    // SECURITY: the mask seed is no longer needed once sealed (or on failure).
+    // SECURITY: the mask seed is no longer needed once sealed and used (or on failure).
     io.crypto.wipe(seed);
   }
-  const { sumSignature, updateSignature } = phase;
-  const payload = {
-    kind: 'update',
-    update: { sumSignature, updateSignature, maskedModel: masked, localSeedDict },
-  } as const;
-  return complete(startSending(charged, io, payload, { kind: 'awaiting' }));
+  return complete(startSending(charged, io, { kind: 'update', bytes }, { kind: 'awaiting' }));
 }
 
 /**
