@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initCrypto } from '../crypto/sodium.ts';
+import { Masker } from '../mask/masker.ts';
 import {
   errorCode,
   FLOAT_CONFIG,
@@ -10,7 +11,6 @@ import {
   toHex,
 } from '../testing/message-fixtures.ts';
 import { maskObjectByteLength } from './mask-object.ts';
-import { Masker } from '../mask/masker.ts';
 import { decodeUpdate, encodeMaskedUpdate, encodeUpdate, updateByteLength } from './update.ts';
 
 const crypto = await initCrypto();
