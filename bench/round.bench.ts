@@ -38,7 +38,10 @@
  * opening that Sum2 and hashing its vote (coordinator); unmasking — each timed with @petfl/core and
  * multiplied by the round's median task counts. `cpuRatio` = the round's CPU (participants +
  * coordinator) ÷ that floor. (Before 2026-12-04 the floor left out the Sum2's sealing, opening and
- * hashing, which its description named: at 10 × 10⁶ about a fifth of it.)
+ * hashing, which its description named: at 10 × 10⁶ about a fifth of it. From the run after
+ * 2026-12-04 07:56 masking is timed as the SDK now masks, straight into the update payload's
+ * encoding, and deriving as a sum participant derives, drawn and added in one pass; sealing
+ * seals the encoded payload.)
  *
  *   npm run bench:round                       # every scenario (~6 minutes on 2 cores)
  *   ROUND_ONLY=10x1M,3x1M npm run bench:round # some of them
@@ -58,13 +61,14 @@ import {
   Aggregation,
   deriveMask,
   ENCRYPTED_MASK_SEED_BYTES,
+  encodeMaskedUpdate,
   encodeMaskObject,
   initCrypto,
   type MaskConfig,
   Masker,
   maskObjectByteLength,
   openMessage,
-  sealMessage,
+  sealFrame,
   toBase64Url,
 } from '../packages/core/src/index.ts';
 import { cpuSeconds, mainThreadCpuSeconds, memoryMiB, minorFaults } from './scale-cluster.ts';
@@ -529,31 +533,33 @@ async function floor(weights: number, updates: number, sums: number) {
   const masker = new Masker(crypto, MASK);
   const identity = crypto.signingKeyPair(new Uint8Array(32).fill(1));
   const round = crypto.encryptKeyPair();
-  let masked = masker.mask(model, 1).masked;
+  // Masking is timed as the SDK masks: straight into the update payload's encoding
+  // (encodeMaskedUpdate), so it includes encoding; sealing then seals those bytes.
+  const masked = masker.mask(model, 1).masked;
+  const fields = {
+    sumSignature: new Uint8Array(64),
+    updateSignature: new Uint8Array(64),
+    localSeedDict: new Map(
+      Array.from({ length: Math.max(1, sums) }, (_, i) => [
+        toBase64Url(new Uint8Array(32).fill(i + 1)),
+        new Uint8Array(ENCRYPTED_MASK_SEED_BYTES),
+      ]),
+    ),
+  };
+  const maskSeed = new Uint8Array(32).fill(2);
+  let payload = encodeMaskedUpdate(masker, fields, model, 1, maskSeed);
   const maskMs = time(() => {
-    masked = masker.mask(model, 1).masked;
+    payload = encodeMaskedUpdate(masker, fields, model, 1, maskSeed);
   }, reps);
-  const message = {
+  const frame = {
     participantPk: identity.publicKey,
     coordinatorPk: round.publicKey,
-    payload: {
-      kind: 'update' as const,
-      update: {
-        sumSignature: new Uint8Array(64),
-        updateSignature: new Uint8Array(64),
-        maskedModel: masked,
-        localSeedDict: new Map(
-          Array.from({ length: Math.max(1, sums) }, (_, i) => [
-            toBase64Url(new Uint8Array(32).fill(i + 1)),
-            new Uint8Array(ENCRYPTED_MASK_SEED_BYTES),
-          ]),
-        ),
-      },
-    },
-  };
+    tag: 'update',
+    multipart: false,
+  } as const;
   let sealed: Uint8Array = new Uint8Array();
   const sealMs = time(() => {
-    sealed = sealMessage(crypto, message, identity.secretKey);
+    sealed = sealFrame(crypto, frame, payload, identity.secretKey);
   }, reps);
   const openMs = time(() => {
     openMessage(crypto, sealed, round);
@@ -561,9 +567,9 @@ async function floor(weights: number, updates: number, sums: number) {
   const aggregation = new Aggregation(MASK, weights);
   const addMs = time(() => aggregation.aggregate(masked), reps);
   const seed = new Uint8Array(32).fill(3);
-  const deriveMs = time(() => {
-    deriveMask(crypto, MASK, seed, weights);
-  }, reps);
+  // As a sum participant derives: each mask drawn and added in one pass (aggregateDerived).
+  const derived = new Aggregation(MASK, weights);
+  const deriveMs = time(() => derived.aggregateDerived(crypto, seed), reps);
   const mask = deriveMask(crypto, MASK, seed, weights);
   const sums2 = new Aggregation(MASK, weights);
   sums2.aggregate(masked);
@@ -579,7 +585,7 @@ async function floor(weights: number, updates: number, sums: number) {
   const hashMs = time(() => {
     crypto.hash(vote);
   }, reps);
-  const participantMs = updates * (maskMs + sealMs) + sums * (updates * (deriveMs + addMs) + sealMs);
+  const participantMs = updates * (maskMs + sealMs) + sums * (updates * deriveMs + sealMs);
   const coordinatorMs = updates * (openMs + addMs) + sums * (openMs + hashMs) + unmaskMs;
   return {
     primitivesMs: {
