@@ -3,7 +3,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { tinyModel, WASM_DIR } from '../test-support/tfjs.ts';
 import {
   backendCanTrainConv,
-  CHOICE_KEY_PREFIX,
   type ChoiceStore,
   DEFAULT_BACKENDS,
   type DeviceReport,
@@ -14,6 +13,7 @@ import {
   selectBackend,
   type TrainingTrial,
 } from './backend.ts';
+import { CHOICE_KEY_PREFIX } from './choice-key.ts';
 
 const registered: string[] = [];
 const kernelsAdded: [string, string][] = [];

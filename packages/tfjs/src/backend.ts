@@ -30,6 +30,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
+import { CHOICE_KEY_PREFIX } from './choice-key.ts';
 
 /** The backends `selectBackend` tries by default (in this order when there is no trial). */
 export const DEFAULT_BACKENDS: readonly string[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
@@ -142,9 +143,6 @@ export class NoUsableBackendError extends Error {
     this.skipped = skipped;
   }
 }
-
-/** The localStorage key prefix of remembered choices; the rest is a hash of the model's signature. */
-export const CHOICE_KEY_PREFIX = 'petfl/tfjs/backend/';
 
 const DEFAULT_TRIAL_STEPS = 5;
 

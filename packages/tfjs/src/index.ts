@@ -11,7 +11,6 @@ export {
   type BackendSelection,
   type BackendTiming,
   backendCanTrainConv,
-  CHOICE_KEY_PREFIX,
   type ChoiceStore,
   DEFAULT_BACKENDS,
   type DeviceReport,
@@ -24,6 +23,7 @@ export {
   type TrainingTrial,
   type TrialStep,
 } from './backend.ts';
+export { CHOICE_KEY_PREFIX } from './choice-key.ts';
 export type { LocalData, LocalDataSource } from './fl/local-data.ts';
 export { type ClientAlgorithm, type TrainingRun, TrainingRunError } from './fl/training-run.ts';
 export type { ExampleLoss } from './privacy/clipped-gradients.ts';
