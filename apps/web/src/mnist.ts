@@ -21,6 +21,8 @@
  */
 
 export const PIXELS = 784;
+/** The digits 0–9. */
+export const CLASSES = 10;
 export const TEST_PER_LABEL = 100;
 const MAGIC = 0x54534e4d; // "MNST" little-endian
 
@@ -148,4 +150,20 @@ export function labelHistogram(data: MnistData, indices: readonly number[]): num
   const counts = new Array<number>(10).fill(0);
   for (const i of indices) counts[data.labels[i] as number] = (counts[data.labels[i] as number] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * The examples `indices` as the arrays a model trains on: xs, `indices.length` rows of 784 pixels
+ * in 0..1, and ys, one-hot rows of 10 (model.ts makes tensors of them; the participant page hands
+ * them to its training Worker without loading TensorFlow.js itself).
+ */
+export function exampleArrays(data: MnistData, indices: readonly number[]): { xs: Float32Array; ys: Float32Array } {
+  const xs = new Float32Array(indices.length * PIXELS);
+  const ys = new Float32Array(indices.length * CLASSES);
+  indices.forEach((index, row) => {
+    const base = index * PIXELS;
+    for (let p = 0; p < PIXELS; p++) xs[row * PIXELS + p] = (data.pixels[base + p] as number) / 255;
+    ys[row * CLASSES + (data.labels[index] as number)] = 1;
+  });
+  return { xs, ys };
 }

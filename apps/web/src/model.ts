@@ -9,7 +9,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { INIT_SEED, LAYERS, LEARNING_RATE } from './demo.ts';
-import { type MnistData, PIXELS } from './mnist.ts';
+import { CLASSES, exampleArrays, type MnistData, PIXELS } from './mnist.ts';
 
 /**
  * `layers`: the sizes, input first (default: the demo's, demo.ts). `metrics`: what
@@ -42,12 +42,6 @@ export function buildModel(
 
 /** The examples `indices` as xs [n, 784] in 0..1 and one-hot ys [n, 10]; the caller disposes them. */
 export function toTensors(data: MnistData, indices: readonly number[]): { xs: tf.Tensor2D; ys: tf.Tensor2D } {
-  const xs = new Float32Array(indices.length * PIXELS);
-  const ys = new Float32Array(indices.length * 10);
-  indices.forEach((index, row) => {
-    const base = index * PIXELS;
-    for (let p = 0; p < PIXELS; p++) xs[row * PIXELS + p] = (data.pixels[base + p] as number) / 255;
-    ys[row * 10 + (data.labels[index] as number)] = 1;
-  });
-  return { xs: tf.tensor2d(xs, [indices.length, PIXELS]), ys: tf.tensor2d(ys, [indices.length, 10]) };
+  const { xs, ys } = exampleArrays(data, indices);
+  return { xs: tf.tensor2d(xs, [indices.length, PIXELS]), ys: tf.tensor2d(ys, [indices.length, CLASSES]) };
 }

@@ -4,11 +4,13 @@
  * tab's shard and joins the coordinator's rounds with the SDK's runtime — in
  * Worker mode by default (`@petfl/sdk/worker`: masking, sealing and HTTP off the main
  * thread), `mode=direct` for the main-thread runtime. Training itself
- * (TensorFlow.js) runs here, on the backend `selectBackend` found fastest for
- * this model (timed once per browser and remembered; the timings are shown),
- * and in the AsyncParticipant style (trainer.ts): the tab trains whenever a
- * new global model comes, and each epoch's end sets the local model the next
- * update task takes. Every global model is scored on the held-out test set
+ * (TensorFlow.js) runs in a Worker of its own (training-worker.ts, through
+ * remote-trainer.ts), so that no training batch holds the page's main thread,
+ * on the backend `selectBackend` found fastest for this model (timed once per
+ * browser and remembered; the timings are shown), and in the AsyncParticipant
+ * style (trainer.ts): the tab trains whenever a new global model comes, and
+ * each epoch's end sets the local model the next update task takes. Every
+ * global model is scored on the held-out test set (on the page, in slices)
  * and charted.
  *
  * In a training run (`GET /run` names one: `npm start -- --strategy fedadam`, docs/learning.md)
@@ -25,8 +27,6 @@
  * `loadTestHooks`.
  */
 
-// First: before TensorFlow.js loads (see the module).
-import './background-frames.ts';
 import { decodeGlobalModel } from '@petfl/core';
 import {
   CoordinatorRejectedError,
@@ -41,8 +41,7 @@ import {
   type RuntimeCallbacks,
 } from '@petfl/sdk';
 import { workerRuntimeFactory } from '@petfl/sdk/worker';
-import { type BackendSelection, layersModelTrial, selectBackend } from '@petfl/tfjs';
-import { memory as tfMemory } from '@tensorflow/tfjs';
+import type { BackendSelection } from '@petfl/tfjs';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -52,24 +51,28 @@ import { accuracyInSlices, scoresInSlices } from '../evaluate.ts';
 import {
   decodeMnist,
   dominantLabels,
+  exampleArrays,
   holdOut,
   labelHistogram,
   type MnistData,
   shardIndices,
   splitTestPool,
 } from '../mnist.ts';
-import { buildModel, toTensors } from '../model.ts';
 import { modelLength, ParamsError, type ParticipantParams, participantParams } from '../params.ts';
 import { inPlainWords } from '../plain-words.ts';
+import { RemoteTrainer } from './remote-trainer.ts';
 import { RunContributor, tabRunProblem } from './run-contribution.ts';
-import { ContinuousTrainer, type TrainedEpoch } from './trainer.ts';
+import type { TrainedEpoch } from './trainer.ts';
 import '../style.css';
 
-const WASM_PATHS = {
-  'tfjs-backend-wasm.wasm': wasmPlain,
-  'tfjs-backend-wasm-simd.wasm': wasmSimd,
-  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
-};
+/** The wasm backend's files, as absolute URLs: the training Worker fetches them. */
+const WASM_PATHS = Object.fromEntries(
+  Object.entries({
+    'tfjs-backend-wasm.wasm': wasmPlain,
+    'tfjs-backend-wasm-simd.wasm': wasmSimd,
+    'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
+  }).map(([name, url]) => [name, new URL(url, location.href).href]),
+);
 
 function byTestId<T extends Element = HTMLElement>(id: string): T {
   const node = document.querySelector(`[data-testid="${id}"]`);
@@ -120,7 +123,7 @@ function showError(text: string, title = ''): void {
  * training run `contribute` turns the epoch into the run's vector (run-contribution.ts).
  */
 function trainerCallbacks(
-  trainer: ContinuousTrainer,
+  trainer: RemoteTrainer,
   onGlobal: (model: Float32Array | Float64Array, roundId: number) => void,
   onSubmitted: ((roundId: number, vector: Float32Array) => void) | undefined,
   contribute: ((epoch: TrainedEpoch) => Promise<Float32Array>) | undefined,
@@ -147,12 +150,12 @@ function trainerCallbacks(
  * the plain-averaging tabs train exactly as the secure ones do.
  */
 class PlainTrainerParticipant extends ParticipantABC<Float32Array | Float64Array, Float32Array> {
-  readonly #trainer: ContinuousTrainer;
+  readonly #trainer: RemoteTrainer;
   readonly #onGlobal: (model: Float32Array | Float64Array) => void;
   readonly #onSubmitted: ((roundId: number, vector: Float32Array) => void) | undefined;
 
   constructor(
-    trainer: ContinuousTrainer,
+    trainer: RemoteTrainer,
     onGlobal: (model: Float32Array | Float64Array) => void,
     onSubmitted: ((roundId: number, vector: Float32Array) => void) | undefined,
   ) {
@@ -317,17 +320,9 @@ async function main(): Promise<void> {
   ]);
   const runProblem = run === null ? undefined : tabRunProblem(run.layout, modelLength(params.model));
   if (runProblem !== undefined) throw new Error(`cannot join the training run: ${runProblem}`);
-  // Each backend that passes its self-check is timed on a training step of this very model (after
-  // the shard is decoded, so nothing else runs meanwhile); the fastest is remembered in
-  // localStorage for this browser and model.
-  const selection = await selectBackend(params.backends, {
-    wasmPaths: WASM_PATHS,
-    trial: layersModelTrial(() => buildModel(params.layers), { batchSize: BATCH_SIZE }),
-  });
   if (params.mode === 'plain' && testHooks === undefined) {
     throw new ParamsError('mode: plain is benchmark only and not in this build (an e2e build has it)');
   }
-  renderBackend(selection);
 
   const { data, test } = shard;
   // In a run a slice of the shard is held out to evaluate global models on; without one, none.
@@ -345,16 +340,23 @@ async function main(): Promise<void> {
   );
   setText('histogram', histogram.map((n, label) => `${label}:${n}`).join('  '));
 
-  const model = buildModel(params.layers);
-  const weights = modelLength(params.model);
-  if (model.countParams() !== weights)
-    throw new Error(`model: expected ${weights} weights, got ${model.countParams()}`);
-  const tensors = toTensors(data, train);
   const progress = byTestId<HTMLProgressElement>('training-progress');
   const trainingNote = byTestId('training');
-  const trainer = new ContinuousTrainer({
-    model,
-    data: tensors,
+  // The training Worker times each backend that passes its self-check on a training step of this
+  // very model (after the shard is decoded, so nothing else runs meanwhile), keeps the fastest
+  // (remembered in this page's localStorage for this browser and model), and builds the model.
+  const { xs, ys } = exampleArrays(data, train);
+  const {
+    trainer,
+    selection,
+    weights: built,
+  } = await RemoteTrainer.create({
+    layers: params.layers,
+    backends: params.backends,
+    wasmPaths: WASM_PATHS,
+    xs,
+    ys,
+    count: train.length,
     epochs: params.epochs,
     batchSize: BATCH_SIZE,
     onProgress: ({ batch, batches }) => {
@@ -368,7 +370,11 @@ async function main(): Promise<void> {
       setText('train-time', `${Math.round(ms)} ms an epoch (from ${from})`);
       if (runtime !== undefined && !runtime.stopped) runtime.wake(); // a waiting update task takes it now
     },
+    onError: (error) => showError(`Training stopped: ${error.message}`, `${error.name}: ${error.message}`),
   });
+  renderBackend(selection);
+  const weights = modelLength(params.model);
+  if (built !== weights) throw new Error(`model: expected ${weights} weights, got ${built}`);
   const scored = new Set<number>();
   // Scored in slices (evaluate.ts): a million-weight model on 1000 digits takes a second or more.
   const score = (global: Float32Array | Float64Array, roundId: number): void => {
@@ -442,10 +448,7 @@ async function main(): Promise<void> {
     globalModels,
     backend: selection.backend,
     backendSelection: selection,
-    memory: () => {
-      const { numTensors, numBytes } = tfMemory();
-      return { numTensors, numBytes };
-    },
+    memory: () => trainer.memory(),
   });
   handle.subscribe(renderSnapshot);
   renderSnapshot();
