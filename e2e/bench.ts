@@ -9,8 +9,9 @@
  * participant uploads per round against the raw model, the time from page load to
  * the first round joined, the tabs' main-thread long tasks during the rounds
  * (PerformanceObserver 'longtask', with 'long-animation-frame' entries for which script
- * ran), the page's and its Worker's heaps (the DevTools protocol's Runtime.getHeapUsage on
- * each, the Worker reached as a target the page auto-attaches), and, from the pages' own
+ * ran), the heaps of the page, of its SDK Worker and of its training Worker (the DevTools
+ * protocol's Runtime.getHeapUsage on each, a Worker reached as a target the page auto-attaches),
+ * and, from the pages' own
  * records (apps/web/test-hooks/records.ts), where a round's time went on the tabs' side.
  *
  * Two models (issue 13 §4), each run secure then plain: the demo's dense 784→32→10
@@ -161,29 +162,40 @@ async function observeLongTasks(context: BrowserContext): Promise<void> {
   });
 }
 
-/** A tab's heaps: the page's main thread and its Worker's (the SDK's, in Worker mode). */
+/**
+ * A tab's heaps: the page's main thread, the SDK's Worker (in Worker mode) and the page's
+ * training Worker (TensorFlow.js, apps/web/src/participant/training-worker.ts).
+ */
 interface HeapSample {
   /** Runtime.getHeapUsage: the JS heap in use, and ArrayBuffer backing stores (wasm memory too). */
   readonly pageUsed: number;
   readonly pageBackingStore: number;
   readonly workerUsed: number | null;
   readonly workerBackingStore: number | null;
+  readonly trainingUsed: number | null;
+  readonly trainingBackingStore: number | null;
 }
 
+type WorkerRole = 'sdk' | 'training';
+
 /**
- * The DevTools protocol on a tab's page, and on its Worker through the page's session
- * (auto-attach, the Worker's messages wrapped: Target.sendMessageToTarget), for heap usage.
+ * The DevTools protocol on a tab's page, and on its Workers through the page's session
+ * (auto-attach, the Workers' messages wrapped: Target.sendMessageToTarget), for heap usage. A
+ * Worker is told by its name (`petfl-training` for the training Worker, the SDK's otherwise).
  */
 class HeapProbe {
   readonly #cdp: CDPSession;
-  #worker: string | null = null;
+  readonly #workers = new Map<WorkerRole, string>();
   #next = 1;
   readonly #pending = new Map<number, (result: unknown) => void>();
 
   private constructor(cdp: CDPSession) {
     this.#cdp = cdp;
     cdp.on('Target.attachedToTarget', (event) => {
-      if (event.targetInfo.type === 'worker') this.#worker = event.sessionId;
+      if (event.targetInfo.type !== 'worker') return;
+      const { title, url } = event.targetInfo;
+      const training = title.includes('petfl-training') || url.includes('training-worker');
+      this.#workers.set(training ? 'training' : 'sdk', event.sessionId);
     });
     cdp.on('Target.receivedMessageFromTarget', (event) => {
       const message = JSON.parse(event.message) as { id?: number; result?: unknown };
@@ -202,18 +214,21 @@ class HeapProbe {
 
   async sample(): Promise<HeapSample> {
     const page = await this.#cdp.send('Runtime.getHeapUsage');
-    const worker = (await this.#workerHeap()) as { usedSize: number; backingStorageSize?: number } | null;
+    const worker = await this.#workerHeap('sdk');
+    const training = await this.#workerHeap('training');
     return {
       pageUsed: page.usedSize,
       pageBackingStore: (page as { backingStorageSize?: number }).backingStorageSize ?? 0,
       workerUsed: worker?.usedSize ?? null,
       workerBackingStore: worker?.backingStorageSize ?? null,
+      trainingUsed: training?.usedSize ?? null,
+      trainingBackingStore: training?.backingStorageSize ?? null,
     };
   }
 
-  async #workerHeap(): Promise<unknown> {
-    const sessionId = this.#worker;
-    if (sessionId === null) return null;
+  async #workerHeap(role: WorkerRole): Promise<{ usedSize: number; backingStorageSize?: number } | null> {
+    const sessionId = this.#workers.get(role);
+    if (sessionId === undefined) return null;
     const id = this.#next++;
     const result = new Promise<unknown>((resolve) => {
       this.#pending.set(id, resolve);
@@ -225,7 +240,7 @@ class HeapProbe {
         message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }),
       })
       .catch(() => this.#pending.get(id)?.(null));
-    return result;
+    return (await result) as { usedSize: number; backingStorageSize?: number } | null;
   }
 }
 
@@ -525,12 +540,14 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
       },
       longTasks: longTaskReport(records, from, to),
       memory: {
-        what: "per tab, sampled about once a second through the rounds (DevTools Runtime.getHeapUsage on the page and on its Worker): JS heap in use, and ArrayBuffer backing stores (the wasm backend's memory among them); peak and median over all samples of all 6 tabs, MiB",
+        what: "per tab, sampled about once a second through the rounds (DevTools Runtime.getHeapUsage on the page, on the SDK's Worker and on the training Worker): JS heap in use, and ArrayBuffer backing stores (the wasm backend's memory, in the training Worker, among them); peak and median over all samples of all 6 tabs, MiB",
         samples: heaps.length,
         pageHeap: heap((h) => h.pageUsed),
         pageBackingStores: heap((h) => h.pageBackingStore),
         workerHeap: heap((h) => h.workerUsed),
         workerBackingStores: heap((h) => h.workerBackingStore),
+        trainingWorkerHeap: heap((h) => h.trainingUsed),
+        trainingWorkerBackingStores: heap((h) => h.trainingBackingStore),
         tfjsTensorsAtEndMiB: stats(records.map((r) => mib(r.tensors.numBytes))),
         testHookModelsAtEnd: {
           what: "local models the page's test hook holds at the end (window.__petfl.submitted, each a Float32Array copy of the model, 4 B a weight), part of the page's backing stores above: a benchmark artefact",
