@@ -429,6 +429,8 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
       mode: mode === 'plain' ? 'plain' : 'worker',
       model,
       backends: BACKENDS[model],
+      // The test hook's sessionStorage copy of each local model is test-only main-thread work.
+      persistSubmitted: false,
     }),
   );
   try {

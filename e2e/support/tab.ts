@@ -80,6 +80,11 @@ export interface TabOptions {
   readonly epochs?: number;
   /** The page's model (`model=`, apps/web/src/params.ts); the page's default (`demo`) when absent. */
   readonly model?: string;
+  /**
+   * False: the page's test hook keeps the local models it records in memory only, not also in
+   * sessionStorage for a reload (`hookStorage=memory`, apps/web/test-hooks/hook.ts). Default true.
+   */
+  readonly persistSubmitted?: boolean;
 }
 
 /** Few tabs of SwiftShader at a time on a small machine: the wasm backend first. */
@@ -96,6 +101,7 @@ export function participantUrl(origin: string, coordinatorUrl: string, options: 
     storeKey: options.storeKey ?? `e2e-${options.shard}`,
     epochs: String(options.epochs ?? 1),
     ...(options.model === undefined ? {} : { model: options.model }),
+    ...(options.persistSubmitted === false ? { hookStorage: 'memory' } : {}),
   });
   return `${origin}/participant.html?${params}`;
 }

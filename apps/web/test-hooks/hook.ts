@@ -67,7 +67,13 @@ declare global {
 const SUBMITTED_KEY = 'petfl-submitted';
 const SUBMITTED_KEPT = 3;
 const SUBMITTED_SAVED_BYTES = 1 << 20;
-const submitted: SubmittedModel[] = loadSubmitted();
+/**
+ * `hookStorage=memory` in the page's URL: keep the record in memory only. The benchmark asks for it
+ * (e2e/bench.ts), which measures the page's main thread: writing a 100 KB model into sessionStorage
+ * in the SDK's callback took up to 425 ms there, a cost the shipped page does not have.
+ */
+const PERSIST_SUBMITTED = new URLSearchParams(location.search).get('hookStorage') !== 'memory';
+const submitted: SubmittedModel[] = PERSIST_SUBMITTED ? loadSubmitted() : [];
 
 function loadSubmitted(): SubmittedModel[] {
   try {
@@ -89,7 +95,7 @@ function loadSubmitted(): SubmittedModel[] {
 export function rememberSubmitted(entry: SubmittedModel): void {
   submitted.push(entry);
   const vector = entry.model;
-  if (vector.byteLength > SUBMITTED_SAVED_BYTES) return;
+  if (!PERSIST_SUBMITTED || vector.byteLength > SUBMITTED_SAVED_BYTES) return;
   try {
     const saved = JSON.parse(sessionStorage.getItem(SUBMITTED_KEY) ?? '[]') as unknown[];
     const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
