@@ -17,6 +17,7 @@
 
 import { ByteReader, ByteWriter, expectLength } from '../bytes.ts';
 import { SIGNATURE_BYTES } from '../crypto/sodium.ts';
+import type { MaskConfig } from '../mask/config.ts';
 import type { MaskObject } from '../mask/mask-object.ts';
 import type { Masker } from '../mask/masker.ts';
 import {
@@ -43,11 +44,7 @@ export interface Update {
 }
 
 export function updateByteLength(update: Update): number {
-  return (
-    2 * SIGNATURE_BYTES +
-    maskObjectByteLength(update.maskedModel.config, update.maskedModel.length) +
-    localSeedDictByteLength(update.localSeedDict)
-  );
+  return byteLength(update, update.maskedModel.config, update.maskedModel.length);
 }
 
 export function encodeUpdate(update: Update): Uint8Array {
@@ -58,11 +55,7 @@ export function encodeUpdate(update: Update): Uint8Array {
 
 /** Writes the update payload's `updateByteLength(update)` bytes. */
 export function writeUpdate(writer: ByteWriter, update: Update): void {
-  writer
-    .put(expectLength(update.sumSignature, SIGNATURE_BYTES, 'update payload.sumSignature'))
-    .put(expectLength(update.updateSignature, SIGNATURE_BYTES, 'update payload.updateSignature'));
-  writeMaskObject(writer, update.maskedModel, 'update payload.maskedModel');
-  writeLocalSeedDict(writer, update.localSeedDict, 'update payload.localSeedDict');
+  writeFields(writer, update, () => writeMaskObject(writer, update.maskedModel, MASKED_MODEL_FIELD));
 }
 
 /** An update payload's fields besides its masked model. */
@@ -82,23 +75,32 @@ export function encodeMaskedUpdate(
   scalar: number,
   seed: Uint8Array,
 ): Uint8Array {
-  const writer = new ByteWriter(
-    2 * SIGNATURE_BYTES +
-      maskObjectByteLength(masker.config, model.length) +
-      localSeedDictByteLength(fields.localSeedDict),
+  const writer = new ByteWriter(byteLength(fields, masker.config, model.length));
+  writeFields(writer, fields, () =>
+    writePackedMaskObject(
+      writer,
+      masker.config,
+      model.length,
+      (bytes, offset) => masker.maskPacked(model, scalar, seed, bytes, offset),
+      MASKED_MODEL_FIELD,
+    ),
   );
+  return writer.done();
+}
+
+const MASKED_MODEL_FIELD = 'update payload.maskedModel';
+
+function byteLength(fields: UpdateFields, config: MaskConfig, length: number): number {
+  return 2 * SIGNATURE_BYTES + maskObjectByteLength(config, length) + localSeedDictByteLength(fields.localSeedDict);
+}
+
+/** The payload's fields in order, the masked model written by `writeMaskedModel`. */
+function writeFields(writer: ByteWriter, fields: UpdateFields, writeMaskedModel: () => void): void {
   writer
     .put(expectLength(fields.sumSignature, SIGNATURE_BYTES, 'update payload.sumSignature'))
     .put(expectLength(fields.updateSignature, SIGNATURE_BYTES, 'update payload.updateSignature'));
-  writePackedMaskObject(
-    writer,
-    masker.config,
-    model.length,
-    (bytes, offset) => masker.maskPacked(model, scalar, seed, bytes, offset),
-    'update payload.maskedModel',
-  );
+  writeMaskedModel();
   writeLocalSeedDict(writer, fields.localSeedDict, 'update payload.localSeedDict');
-  return writer.done();
 }
 
 /** Decodes an update payload; `expect` is the round's mask config and model length. */
