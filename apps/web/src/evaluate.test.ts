@@ -3,7 +3,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nodeWasmPaths } from '../node/initial-model.ts';
 import { LAYERS } from './demo.ts';
-import { accuracy, accuracyInSlices, scores, scoresInSlices } from './evaluate.ts';
+import { accuracy, scores } from './evaluate.ts';
 import { decodeMnist, splitTestPool } from './mnist.ts';
 import { loadPackedMnist } from './mnist-files.ts';
 import { buildModel, toTensors } from './model.ts';
@@ -42,23 +42,5 @@ describe('scores', () => {
     expect(scores(weights, LAYERS, data, [])).toEqual({ loss: 0, accuracy: 0 });
     expect(() => scores(new Float32Array(3), LAYERS, data, examples)).toThrow('model: expected 25450 weights, got 3');
     expect(() => accuracy(new Float32Array(3), LAYERS, data, [])).toThrow('expected 25450 weights, got 3');
-  });
-});
-
-describe('scoresInSlices', () => {
-  it('are the same scores, to the bit, computed in slices', async () => {
-    const weights = Float32Array.from({ length: 25450 }, (_, i) => Math.sin(i) / 10);
-    // sliceMs 0: one example a slice, each slice its own task (event-loop.test.ts)
-    const sliced = await scoresInSlices(weights, LAYERS, data, examples, 0);
-    expect(sliced.accuracy).toBeGreaterThan(0);
-    expect(sliced).toEqual(scores(weights, LAYERS, data, examples));
-    expect(await accuracyInSlices(weights, LAYERS, data, examples, 0)).toBe(accuracy(weights, LAYERS, data, examples));
-    expect(await scoresInSlices(weights, LAYERS, data, [])).toEqual({ loss: 0, accuracy: 0 });
-  });
-
-  it('refuse a model of the wrong length before any slice', async () => {
-    await expect(scoresInSlices(new Float32Array(3), LAYERS, data, [])).rejects.toThrow(
-      'model: expected 25450 weights, got 3',
-    );
   });
 });

@@ -5,12 +5,11 @@
  * participants score global models the same way without touching the
  * TensorFlow.js backend that trains (25k weights × 1000 digits is ~25M
  * multiply-adds, a few tens of milliseconds; a million weights take a second or more). A page
- * scores with `accuracyInSlices` / `scoresInSlices`, which yield to the event loop every
- * `SLICE_MS` or so (event-loop.ts), so scoring never holds its main thread in one long task.
+ * scores in a Worker of its own (participant/remote-scorer.ts), so scoring never holds its main
+ * thread.
  */
 
 import { denseWeightCount } from './demo.ts';
-import { inSlices, SLICE_MS } from './event-loop.ts';
 import { type MnistData, PIXELS } from './mnist.ts';
 
 /** A model's mean loss and its accuracy over a set of examples. */
@@ -122,30 +121,5 @@ export function scores(
 ): Scores {
   const tally = new Tally(layers);
   forEachOutput(weights, layers, data, indices, tally.visit);
-  return tally.scores;
-}
-
-/** `accuracy`, in slices of about `sliceMs` with the event loop let in between (event-loop.ts). */
-export async function accuracyInSlices(
-  weights: ArrayLike<number>,
-  layers: readonly number[],
-  data: MnistData,
-  indices: readonly number[],
-  sliceMs: number = SLICE_MS,
-): Promise<number> {
-  return (await scoresInSlices(weights, layers, data, indices, sliceMs)).accuracy;
-}
-
-/** `scores`, in slices of about `sliceMs` with the event loop let in between (event-loop.ts). */
-export async function scoresInSlices(
-  weights: ArrayLike<number>,
-  layers: readonly number[],
-  data: MnistData,
-  indices: readonly number[],
-  sliceMs: number = SLICE_MS,
-): Promise<Scores> {
-  const tally = new Tally(layers);
-  forEachOutput(weights, layers, data, [], tally.visit); // checks the length before any slice
-  await inSlices(indices, (slice) => forEachOutput(weights, layers, data, slice, tally.visit), sliceMs);
   return tally.scores;
 }

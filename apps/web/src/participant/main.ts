@@ -47,7 +47,6 @@ import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { drawAccuracyChart, type Point } from '../chart.ts';
 import { BATCH_SIZE, denseWeightCount, EVALUATION_SHARE } from '../demo.ts';
-import { accuracyInSlices, scoresInSlices } from '../evaluate.ts';
 import {
   decodeMnist,
   dominantLabels,
@@ -60,6 +59,7 @@ import {
 } from '../mnist.ts';
 import { modelLength, ParamsError, type ParticipantParams, participantParams } from '../params.ts';
 import { inPlainWords } from '../plain-words.ts';
+import { RemoteScorer } from './remote-scorer.ts';
 import { RemoteTrainer } from './remote-trainer.ts';
 import { RunContributor, tabRunProblem } from './run-contribution.ts';
 import type { TrainedEpoch } from './trainer.ts';
@@ -376,12 +376,14 @@ async function main(): Promise<void> {
   const weights = modelLength(params.model);
   if (built !== weights) throw new Error(`model: expected ${weights} weights, got ${built}`);
   const scored = new Set<number>();
-  // Scored in slices (evaluate.ts): a million-weight model on 1000 digits takes a second or more.
+  // Scored in a Worker of its own (remote-scorer.ts): a million-weight model on 1000 digits takes
+  // a second or more of plain JavaScript, which this thread would otherwise run between frames.
+  const scorer = new RemoteScorer({ layers: params.layers, data, sets: { test, evaluation } });
   const score = (global: Float32Array | Float64Array, roundId: number): void => {
     if (scored.has(roundId)) return;
     scored.add(roundId);
-    accuracyInSlices(global, params.layers, data, test).then(
-      (accuracy) => {
+    scorer.scores(global, 'test').then(
+      ({ accuracy }) => {
         globalModels.push({ roundId, accuracy });
         renderAccuracy();
       },
@@ -403,7 +405,7 @@ async function main(): Promise<void> {
           weights,
           scalar: train.length,
           examples: evaluation.length,
-          score: (model) => scoresInSlices(model, params.layers, data, evaluation),
+          score: (model) => scorer.scores(model, 'evaluation'),
         });
 
   const options: ParticipantOptions = {
@@ -461,6 +463,7 @@ async function main(): Promise<void> {
   byTestId('status-line').append(ready);
   addEventListener('pagehide', () => {
     trainer.stop();
+    scorer.stop();
     void joined.stop();
   });
 }

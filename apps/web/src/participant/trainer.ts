@@ -145,7 +145,7 @@ export class ContinuousTrainer {
       this.#epochsLeft--;
       const started = performance.now();
       const batches = Math.ceil((data.xs.shape[0] ?? 0) / batchSize);
-      // The page's main thread trains: yield to it after SLICE_MS of batches (tfjs's default is
+      // Yield to the thread's event loop after SLICE_MS of batches (tfjs's default is
       // 125 ms: long tasks), through a message-channel task rather than tfjs's animation frame,
       // which waits for the next frame and never comes in a hidden tab (event-loop.ts).
       await model.fit(data.xs, data.ys, {

@@ -3,8 +3,8 @@
  * training-messages.ts). TensorFlow.js runs here, not on the page: a training batch of the
  * million-weight `model=wide` took the page's main thread for 300–600 ms at a time on 2 shared
  * cores (bench/results/e2e.json, long tasks), and a page whose main thread trains cannot answer
- * input or render meanwhile (docs/architecture.md §5.4). The page keeps the UI, the scoring of
- * global models (evaluate.ts, in slices) and the SDK's page side.
+ * input or render meanwhile (docs/architecture.md §5.4). The page keeps the UI and the SDK's page
+ * side; global models are scored in a Worker of their own (remote-scorer.ts).
  *
  * Here: the backend is chosen by timing a training step of the model (`selectBackend`, with the
  * page's remembered choices handed in, since a Worker has no localStorage), the model and the

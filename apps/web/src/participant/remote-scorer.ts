@@ -1,0 +1,139 @@
+/**
+ * Scoring global models off the page's main thread (docs/architecture.md §5.4): a small module
+ * Worker (scoring-worker.ts) holds the examples a tab scores on and runs evaluate.ts's `scores`
+ * there, so that a million-weight model on 1,000 digits (a second or more of plain JavaScript)
+ * never runs on the thread that renders and answers input. On the page, sliced scoring still took
+ * about 20 ms of CPU a slice, and among a tab's busy threads those slices were its longest tasks
+ * (bench/results/e2e.json).
+ *
+ * The page sends the examples once (`init`), then each model to score with the set to score it
+ * on: `test` (the shared test digits every tab reports accuracy on) or `evaluation` (the shard's
+ * held-out examples of a training run). The Worker gets a copy of each model; the page keeps its
+ * own array. Answers come back in the order asked, one per request.
+ */
+
+import { type Scores, scores } from '../evaluate.ts';
+import type { MnistData } from '../mnist.ts';
+
+/** The sets of examples a tab scores on, as indices into its MnistData. */
+export type ScoringSet = 'test' | 'evaluation';
+
+/** Page → Worker. */
+export type ToScorer =
+  | {
+      readonly kind: 'init';
+      /** Dense layer sizes, input first. */
+      readonly layers: readonly number[];
+      readonly data: MnistData;
+      readonly sets: Readonly<Record<ScoringSet, readonly number[]>>;
+    }
+  | {
+      readonly kind: 'score';
+      readonly id: number;
+      readonly set: ScoringSet;
+      readonly model: Float32Array | Float64Array;
+    };
+
+/** Worker → page: one answer per `score`, by its id. */
+export type FromScorer =
+  | { readonly kind: 'scores'; readonly id: number; readonly scores: Scores }
+  | { readonly kind: 'failed'; readonly id: number; readonly message: string };
+
+/**
+ * The Worker's side, without the Worker: answers one message (undefined for `init`). A `score`
+ * before `init` fails with a reason, as does a model of the wrong length (evaluate.ts).
+ */
+export class ScoringService {
+  #init: Extract<ToScorer, { kind: 'init' }> | undefined;
+
+  answer(message: ToScorer): FromScorer | undefined {
+    if (message.kind === 'init') {
+      this.#init = message;
+      return undefined;
+    }
+    const init = this.#init;
+    if (init === undefined) return { kind: 'failed', id: message.id, message: 'scoring worker: no examples yet' };
+    try {
+      return {
+        kind: 'scores',
+        id: message.id,
+        scores: scores(message.model, init.layers, init.data, init.sets[message.set]),
+      };
+    } catch (error) {
+      return { kind: 'failed', id: message.id, message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+}
+
+/** What RemoteScorer uses of a Worker. */
+export type ScorerWorker = Pick<Worker, 'postMessage' | 'terminate' | 'onmessage' | 'onerror'>;
+
+function scoringWorker(): ScorerWorker {
+  return new Worker(new URL('./scoring-worker.ts', import.meta.url), { type: 'module', name: 'petfl-scoring' });
+}
+
+export interface RemoteScorerOptions {
+  readonly layers: readonly number[];
+  /** The tab's examples (copied to the Worker once). */
+  readonly data: MnistData;
+  readonly sets: Readonly<Record<ScoringSet, readonly number[]>>;
+  /** Starts the Worker (tests pass their own); default the module Worker scoring-worker.ts. */
+  readonly createWorker?: () => ScorerWorker;
+}
+
+interface Pending {
+  readonly resolve: (scores: Scores) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** The page's side of the scoring Worker. */
+export class RemoteScorer {
+  readonly #worker: ScorerWorker;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 0;
+  /** Why the Worker can no longer answer (it failed, or `stop()`); every later request fails with it. */
+  #ended: Error | undefined;
+
+  constructor(options: RemoteScorerOptions) {
+    this.#worker = (options.createWorker ?? scoringWorker)();
+    this.#worker.onmessage = (event: MessageEvent) => this.#receive(event.data as FromScorer);
+    this.#worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#end(new Error(`scoring worker: ${event.message || 'failed to load'}`));
+    };
+    const init: ToScorer = { kind: 'init', layers: options.layers, data: options.data, sets: options.sets };
+    this.#worker.postMessage(init);
+  }
+
+  /** The model's loss and accuracy on `set`, scored in the Worker (which gets a copy of `model`). */
+  scores(model: Float32Array | Float64Array, set: ScoringSet): Promise<Scores> {
+    if (this.#ended !== undefined) return Promise.reject(this.#ended);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      const request: ToScorer = { kind: 'score', id, set, model };
+      this.#worker.postMessage(request);
+    });
+  }
+
+  /** Ends the Worker; requests still open fail. */
+  stop(): void {
+    if (this.#ended !== undefined) return;
+    this.#worker.terminate();
+    this.#end(new Error('scoring worker: stopped'));
+  }
+
+  #receive(answer: FromScorer): void {
+    const pending = this.#pending.get(answer.id);
+    if (pending === undefined) return;
+    this.#pending.delete(answer.id);
+    if (answer.kind === 'scores') pending.resolve(answer.scores);
+    else pending.reject(new Error(answer.message));
+  }
+
+  #end(error: Error): void {
+    this.#ended ??= error;
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+}
