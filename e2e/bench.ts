@@ -163,8 +163,9 @@ async function observeLongTasks(context: BrowserContext): Promise<void> {
 }
 
 /**
- * A tab's heaps: the page's main thread, the SDK's Worker (in Worker mode) and the page's
- * training Worker (TensorFlow.js, apps/web/src/participant/training-worker.ts).
+ * A tab's heaps: the page's main thread, the SDK's Worker (in Worker mode), the page's
+ * training Worker (TensorFlow.js, apps/web/src/participant/training-worker.ts) and its scoring
+ * Worker (apps/web/src/participant/scoring-worker.ts).
  */
 interface HeapSample {
   /** Runtime.getHeapUsage: the JS heap in use, and ArrayBuffer backing stores (wasm memory too). */
@@ -174,14 +175,16 @@ interface HeapSample {
   readonly workerBackingStore: number | null;
   readonly trainingUsed: number | null;
   readonly trainingBackingStore: number | null;
+  readonly scoringUsed: number | null;
+  readonly scoringBackingStore: number | null;
 }
 
-type WorkerRole = 'sdk' | 'training';
+type WorkerRole = 'sdk' | 'training' | 'scoring';
 
 /**
  * The DevTools protocol on a tab's page, and on its Workers through the page's session
  * (auto-attach, the Workers' messages wrapped: Target.sendMessageToTarget), for heap usage. A
- * Worker is told by its name (`petfl-training` for the training Worker, the SDK's otherwise).
+ * Worker is told by its name (`petfl-training`, `petfl-scoring`; the SDK's otherwise).
  */
 class HeapProbe {
   readonly #cdp: CDPSession;
@@ -194,8 +197,8 @@ class HeapProbe {
     cdp.on('Target.attachedToTarget', (event) => {
       if (event.targetInfo.type !== 'worker') return;
       const { title, url } = event.targetInfo;
-      const training = title.includes('petfl-training') || url.includes('training-worker');
-      this.#workers.set(training ? 'training' : 'sdk', event.sessionId);
+      const role = (name: string) => title.includes(`petfl-${name}`) || url.includes(`${name}-worker`);
+      this.#workers.set(role('training') ? 'training' : role('scoring') ? 'scoring' : 'sdk', event.sessionId);
     });
     cdp.on('Target.receivedMessageFromTarget', (event) => {
       const message = JSON.parse(event.message) as { id?: number; result?: unknown };
@@ -216,6 +219,7 @@ class HeapProbe {
     const page = await this.#cdp.send('Runtime.getHeapUsage');
     const worker = await this.#workerHeap('sdk');
     const training = await this.#workerHeap('training');
+    const scoring = await this.#workerHeap('scoring');
     return {
       pageUsed: page.usedSize,
       pageBackingStore: (page as { backingStorageSize?: number }).backingStorageSize ?? 0,
@@ -223,6 +227,8 @@ class HeapProbe {
       workerBackingStore: worker?.backingStorageSize ?? null,
       trainingUsed: training?.usedSize ?? null,
       trainingBackingStore: training?.backingStorageSize ?? null,
+      scoringUsed: scoring?.usedSize ?? null,
+      scoringBackingStore: scoring?.backingStorageSize ?? null,
     };
   }
 
@@ -542,7 +548,7 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
       },
       longTasks: longTaskReport(records, from, to),
       memory: {
-        what: "per tab, sampled about once a second through the rounds (DevTools Runtime.getHeapUsage on the page, on the SDK's Worker and on the training Worker): JS heap in use, and ArrayBuffer backing stores (the wasm backend's memory, in the training Worker, among them); peak and median over all samples of all 6 tabs, MiB",
+        what: "per tab, sampled about once a second through the rounds (DevTools Runtime.getHeapUsage on the page, on the SDK's Worker, on the training Worker and on the scoring Worker): JS heap in use, and ArrayBuffer backing stores (the wasm backend's memory, in the training Worker, among them); peak and median over all samples of all 6 tabs, MiB",
         samples: heaps.length,
         pageHeap: heap((h) => h.pageUsed),
         pageBackingStores: heap((h) => h.pageBackingStore),
@@ -550,6 +556,8 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
         workerBackingStores: heap((h) => h.workerBackingStore),
         trainingWorkerHeap: heap((h) => h.trainingUsed),
         trainingWorkerBackingStores: heap((h) => h.trainingBackingStore),
+        scoringWorkerHeap: heap((h) => h.scoringUsed),
+        scoringWorkerBackingStores: heap((h) => h.scoringBackingStore),
         tfjsTensorsAtEndMiB: stats(records.map((r) => mib(r.tensors.numBytes))),
         testHookModelsAtEnd: {
           what: "local models the page's test hook holds at the end (window.__petfl.submitted, each a Float32Array copy of the model, 4 B a weight), part of the page's backing stores above: a benchmark artefact",
