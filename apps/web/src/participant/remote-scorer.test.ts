@@ -76,6 +76,12 @@ describe('RemoteScorer', () => {
     expect(await Promise.all(asked)).toEqual(expected);
     expect(expected[0]).not.toEqual(scores(b, LAYERS, data, sets.test)); // the sets and models matter
     expect(worker.received.map((m) => m.kind)).toEqual(['init', 'score', 'score']);
+    // Only the 20 examples the sets name crossed, renumbered.
+    const init = worker.received[0] as Extract<ToScorer, { kind: 'init' }>;
+    expect(init.data.count).toBe(20);
+    expect(init.data.pixels.length).toBe(20 * PIXELS);
+    expect(init.sets.evaluation).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    expect(data.pixels.length).toBe(30 * PIXELS); // the page's own data stays whole
   });
 
   it('rejects a model of the wrong length with the reason, and goes on scoring', async () => {
@@ -102,6 +108,18 @@ describe('RemoteScorer', () => {
     remote.stop();
     expect(worker.terminated).toBe(true);
     await expect(open).rejects.toThrow('scoring worker: stopped');
+  });
+
+  it('refuses sets that name examples the data does not have', () => {
+    let started = false;
+    const createWorker = () => {
+      started = true;
+      return new LoopbackWorker();
+    };
+    expect(
+      () => new RemoteScorer({ layers: LAYERS, data, sets: { test: [30], evaluation: [] }, createWorker }),
+    ).toThrow('scoring: example 30 is not among the 30 examples');
+    expect(started).toBe(false);
   });
 });
 

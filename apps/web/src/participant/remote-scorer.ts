@@ -6,14 +6,14 @@
  * about 20 ms of CPU a slice, and among a tab's busy threads those slices were its longest tasks
  * (bench/results/e2e.json).
  *
- * The page sends the examples once (`init`), then each model to score with the set to score it
+ * The page sends the examples to score on once (`init`), then each model to score with the set to score it
  * on: `test` (the shared test digits every tab reports accuracy on) or `evaluation` (the shard's
  * held-out examples of a training run). The Worker gets a copy of each model; the page keeps its
  * own array. Answers come back in the order asked, one per request.
  */
 
 import { type Scores, scores } from '../evaluate.ts';
-import type { MnistData } from '../mnist.ts';
+import { type MnistData, PIXELS } from '../mnist.ts';
 
 /** The sets of examples a tab scores on, as indices into its MnistData. */
 export type ScoringSet = 'test' | 'evaluation';
@@ -74,11 +74,37 @@ function scoringWorker(): ScorerWorker {
 
 export interface RemoteScorerOptions {
   readonly layers: readonly number[];
-  /** The tab's examples (copied to the Worker once). */
+  /** The tab's examples; those the sets name are copied to the Worker once. */
   readonly data: MnistData;
   readonly sets: Readonly<Record<ScoringSet, readonly number[]>>;
   /** Starts the Worker (tests pass their own); default the module Worker scoring-worker.ts. */
   readonly createWorker?: () => ScorerWorker;
+}
+
+/**
+ * Only the examples the sets name, in a MnistData of their own (moved to the Worker), and the
+ * sets renumbered into it: the Worker holds a tab's 1,000-odd scoring digits, not the whole
+ * 10,000 of mnist.bin (7.8 MB of pixels).
+ */
+function examplesOf(
+  data: MnistData,
+  sets: Readonly<Record<ScoringSet, readonly number[]>>,
+): { data: MnistData; sets: Record<ScoringSet, number[]> } {
+  const count = sets.test.length + sets.evaluation.length;
+  const pixels = new Uint8Array(count * PIXELS);
+  const labels = new Uint8Array(count);
+  let next = 0;
+  const take = (indices: readonly number[]): number[] =>
+    indices.map((index) => {
+      if (!Number.isInteger(index) || index < 0 || index >= data.count) {
+        throw new RangeError(`scoring: example ${index} is not among the ${data.count} examples`);
+      }
+      pixels.set(data.pixels.subarray(index * PIXELS, (index + 1) * PIXELS), next * PIXELS);
+      labels[next] = data.labels[index] as number;
+      return next++;
+    });
+  const renumbered = { test: take(sets.test), evaluation: take(sets.evaluation) };
+  return { data: { count, pixels, labels }, sets: renumbered };
 }
 
 interface Pending {
@@ -95,14 +121,15 @@ export class RemoteScorer {
   #ended: Error | undefined;
 
   constructor(options: RemoteScorerOptions) {
+    const { data, sets } = examplesOf(options.data, options.sets); // before a Worker starts: it may throw
     this.#worker = (options.createWorker ?? scoringWorker)();
     this.#worker.onmessage = (event: MessageEvent) => this.#receive(event.data as FromScorer);
     this.#worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
       this.#end(new Error(`scoring worker: ${event.message || 'failed to load'}`));
     };
-    const init: ToScorer = { kind: 'init', layers: options.layers, data: options.data, sets: options.sets };
-    this.#worker.postMessage(init);
+    const init: ToScorer = { kind: 'init', layers: options.layers, data, sets };
+    this.#worker.postMessage(init, [data.pixels.buffer, data.labels.buffer]);
   }
 
   /** The model's loss and accuracy on `set`, scored in the Worker (which gets a copy of `model`). */
