@@ -3,13 +3,15 @@
  * Known answers from RFC 8032 (Ed25519) and FIPS 180-2 (SHA-256).
  */
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { codeOf } from '../../test-support/reference.ts';
 import { SMALL_ORDER_ENCODINGS } from './encrypt-public-key.ts';
 import {
   ENCRYPT_PUBLIC_KEY_BYTES,
   initCrypto,
+  installRandomPool,
   type PetCrypto,
+  type RandomSource,
   SEAL_OVERHEAD_BYTES,
   SIGNATURE_BYTES,
   SIGNING_PUBLIC_KEY_BYTES,
@@ -202,6 +204,64 @@ describe('hash, randomness, wipe', () => {
     const secret = Uint8Array.from({ length: 40 }, (_, i) => i + 1);
     crypto.wipe(secret);
     expect(secret.every((b) => b === 0)).toBe(true);
+  });
+});
+
+describe('the random pool (ADR 0014)', () => {
+  /** A source that fills with 1, 2, 3, … and keeps the arrays it filled. */
+  function countingSource(): RandomSource & { readonly filled: Uint32Array[] } {
+    let n = 0;
+    const filled: Uint32Array[] = [];
+    return {
+      filled,
+      getRandomValues(array: Uint32Array) {
+        filled.push(array);
+        for (let i = 0; i < array.length; i++) array[i] = ++n;
+        return array;
+      },
+    };
+  }
+
+  it("serves libsodium's words from one fill of 1,024, zeroing each as it goes", () => {
+    const module = { getRandomValue: () => 0 };
+    const source = countingSource();
+    expect(installRandomPool(module, source)).toBe(true);
+    const words = Array.from({ length: 1025 }, () => module.getRandomValue());
+    expect(words).toEqual(Array.from({ length: 1025 }, (_, i) => i + 1));
+    expect(source.filled).toHaveLength(2); // the 1,025th word needed a second fill
+    const pool = source.filled[0] as Uint32Array;
+    expect(pool[0]).toBe(0); // served: zeroed
+    expect(pool[1]).toBe(1026); // refilled, not yet served
+  });
+
+  it('changes nothing without a hook or a source, and installs once', () => {
+    expect(installRandomPool(undefined, countingSource())).toBe(false);
+    expect(installRandomPool({}, countingSource())).toBe(false);
+    const own = () => 7;
+    const module = { getRandomValue: own };
+    expect(installRandomPool(module, undefined)).toBe(false);
+    expect(module.getRandomValue).toBe(own);
+    const first = countingSource();
+    expect(installRandomPool(module, first)).toBe(true);
+    const installed = module.getRandomValue;
+    expect(installRandomPool(module, countingSource())).toBe(true);
+    expect(module.getRandomValue).toBe(installed);
+    module.getRandomValue();
+    expect(first.filled).toHaveLength(1);
+  });
+
+  it("is libsodium's source after initCrypto: 64 random bytes, a sealed box and a key pair draw at most one fill", () => {
+    const spy = vi.spyOn(globalThis.crypto, 'getRandomValues');
+    try {
+      const bytes = crypto.randomBytes(64);
+      const pair = crypto.encryptKeyPair();
+      const sealed = crypto.seal(ascii('pooled'), pair.publicKey);
+      expect(spy.mock.calls.length).toBeLessThanOrEqual(1); // libsodium's own glue: one call a byte (192 here)
+      expect(bytes.some((b) => b !== 0)).toBe(true);
+      expect(Buffer.from(crypto.openSealed(sealed, pair)).toString('ascii')).toBe('pooled');
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
