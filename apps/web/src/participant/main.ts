@@ -10,8 +10,8 @@
  * browser and remembered; the timings are shown), and in the AsyncParticipant
  * style (trainer.ts): the tab trains whenever a new global model comes, and
  * each epoch's end sets the local model the next update task takes. Every
- * global model is scored on the held-out test set (on the page, in slices)
- * and charted.
+ * global model is scored on the held-out test set (in a third Worker,
+ * remote-scorer.ts) and charted.
  *
  * In a training run (`GET /run` names one: `npm start -- --strategy fedadam`, docs/learning.md)
  * the tab holds out a slice of its shard (demo.ts EVALUATION_SHARE), trains on the rest, and

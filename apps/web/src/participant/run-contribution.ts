@@ -5,7 +5,7 @@
  * global model, possibly an older one than the coordinator's latest), and its evaluation of that
  * base on the examples it holds out (mnist.ts `holdOut`) — metrics of x taken before any
  * training, as every participant of the run reports them. The evaluation is computed in plain
- * JavaScript (evaluate.ts, in slices that leave the page responsive), off the TensorFlow.js
+ * JavaScript (evaluate.ts, in the page's scoring Worker: remote-scorer.ts), off the TensorFlow.js
  * backend that trains, once per base.
  *
  * A tab has no SCAFFOLD control variate and computes loss and accuracy only: a run that asks
