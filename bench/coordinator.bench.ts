@@ -464,22 +464,31 @@ const POOL_IN_FLIGHT = 8;
 const POOL_WORKERS = [0, 1, 2] as const;
 
 /**
+ * Copies of the setup's messages (handed over below; the originals stay for the floor), each
+ * given to `handle`, POOL_IN_FLIGHT at a time, each lane taking the next message once its last one
+ * is done; the batch's start and end.
+ */
+async function inFlight(
+  setup: IngestSetup,
+  handle: (message: Uint8Array) => Promise<unknown>,
+): Promise<{ t: number; end: number }> {
+  const batch = setup.messages.map((m) => m.slice());
+  let next = 0;
+  const lane = async () => {
+    while (next < batch.length) await handle(batch[next++] as Uint8Array);
+  };
+  const t = performance.now();
+  await Promise.all(Array.from({ length: POOL_IN_FLIGHT }, lane));
+  return { t, end: performance.now() };
+}
+
+/**
  * One batch: every message handed to handleMessage (moved to a worker, as POST /message does),
  * POOL_IN_FLIGHT at a time, each lane taking the next message once its last one is answered.
  * Wall time of the whole batch, GC included; then the floor's steps on the same messages.
  */
 async function poolBatch(setup: IngestSetup, count: number) {
-  const batch = setup.messages.map((m) => m.slice()); // moved below; the originals stay for the floor
-  let next = 0;
-  const lane = async () => {
-    while (next < batch.length) {
-      const m = batch[next++] as Uint8Array;
-      await setup.app.coordinator.handleMessage(m, { handOver: true });
-    }
-  };
-  const t = performance.now();
-  await Promise.all(Array.from({ length: POOL_IN_FLIGHT }, lane));
-  const end = performance.now();
+  const { t, end } = await inFlight(setup, (m) => setup.app.coordinator.handleMessage(m, { handOver: true }));
   const [gcMs] = await gcIn([[t, end]]);
   checkUpdatePhaseDone(setup.app, count);
   const steps = await primitives(setup, Math.min(PASSES, 3));
@@ -500,20 +509,13 @@ async function workOnlyBatch(setup: IngestSetup, pool: IngestPool): Promise<numb
   const key: EncryptKeyPair = { publicKey: record.roundPublicKey, secretKey: record.roundSecretKey };
   const eligibility = { seed: record.seed, pet: record.pet };
   const expect = { config: record.maskConfig, modelLength: record.modelLength };
-  const batch = setup.messages.map((m) => m.slice());
-  let next = 0;
-  const lane = async () => {
-    while (next < batch.length) {
-      const sealed = batch[next++] as Uint8Array;
-      const opened = await pool.open({ sealed, handOver: true, key, previousKey: undefined, eligibility });
-      if (opened.kind !== 'opened') throw new Error('work-only batch: a message was late');
-      const payload = await pool.decode({ tag: opened.frame.tag, bytes: opened.frame.body, handOver: true, expect });
-      if (payload.kind !== 'update') throw new Error(`work-only batch: decoded a ${payload.kind}`);
-    }
-  };
-  const t = performance.now();
-  await Promise.all(Array.from({ length: POOL_IN_FLIGHT }, lane));
-  return performance.now() - t;
+  const { t, end } = await inFlight(setup, async (sealed) => {
+    const opened = await pool.open({ sealed, handOver: true, key, previousKey: undefined, eligibility });
+    if (opened.kind !== 'opened') throw new Error('work-only batch: a message was late');
+    const payload = await pool.decode({ tag: opened.frame.tag, bytes: opened.frame.body, handOver: true, expect });
+    if (payload.kind !== 'update') throw new Error(`work-only batch: decoded a ${payload.kind}`);
+  });
+  return end - t;
 }
 
 /**
