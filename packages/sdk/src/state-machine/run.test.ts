@@ -85,6 +85,29 @@ describe('runParticipant', () => {
     expect(running.clock.sleeping).toBe(0);
   });
 
+  it('steps run back to back read /params once: a Sum2 of 4 chunks asks it once for all of them', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ modelLength: 40 });
+    const running = start({ crypto, client: coordinator, localModel: () => undefined, maxChunkData: 100 });
+    await running.clock.untilSleeping(); // sum2: waiting for the seed dictionary
+    coordinator.publishSums();
+    coordinator.publishSeeds();
+    const params = coordinator.calls.params;
+    await tick(running);
+    expect(running.states.map((s) => s.phase.kind).slice(-5)).toEqual([
+      'sending',
+      'sending',
+      'sending',
+      'sending',
+      'awaiting',
+    ]);
+    expect(coordinator.posts.filter((x) => x.tag === 'sum2').map((x) => x.chunkIndex)).toEqual([0, 1, 2, 3]);
+    // sum2 (after the wait: read), 4 chunks (each right after a completed step: not), awaiting (read)
+    expect(coordinator.calls.params - params).toBe(2);
+    running.controller.abort();
+    await running.done;
+  });
+
   it('waits pollMs while pending, doubling up to maxPollMs, and starts over after progress', async () => {
     const coordinator = new FakeCoordinator(crypto); // no round yet: every step is pending
     const running = start(

@@ -129,11 +129,14 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
   };
 
   let failures = 0;
+  let advanced = false;
   while (!signal.aborted) {
-    let advanced = false;
+    // The step before completed: the round it read is current enough for a sending step (step.ts).
+    const roundJustRead = advanced;
+    advanced = false;
     try {
       const lastAttempt = failures + 1 >= MAX_STEP_ATTEMPTS;
-      const result = await step(state, io, { lastAttempt, signal });
+      const result = await step(state, io, { lastAttempt, signal, roundJustRead });
       failures = 0;
       if (result.kind === 'complete') {
         await advance(result.state);

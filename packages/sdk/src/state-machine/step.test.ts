@@ -492,6 +492,108 @@ describe('step: failures become state', () => {
   });
 });
 
+describe('step: a sending step right after a completed one posts without reading /params first', () => {
+  /** A sum participant whose Sum2 (40 weights) goes out in 4 chunks of 100 bytes, at the first of them. */
+  async function chunkedSum2(): Promise<{ coordinator: FakeCoordinator; p: Participant }> {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ modelLength: 40 });
+    const p = participant(coordinator, { maxChunkData: 100 });
+    await settle(p);
+    coordinator.publishSums();
+    coordinator.publishSeeds();
+    expect((await stepRestored(p)).kind).toBe('complete'); // sum2: the aggregated mask, into sending
+    phaseOf(p.state, 'sending');
+    return { coordinator, p };
+  }
+
+  /** Steps as the run loop does: `roundJustRead` after every completed step; returns the phases. */
+  async function runBurst(p: Participant, roundJustRead: boolean): Promise<Phase['kind'][]> {
+    const phases: Phase['kind'][] = [];
+    let justRead = roundJustRead;
+    for (let i = 0; i < 100; i++) {
+      const result = await step(p.state, p.io, { roundJustRead: justRead });
+      p.state = structuredClone(result.state);
+      if (result.kind === 'pending') return phases;
+      phases.push(p.state.phase.kind);
+      justRead = true;
+    }
+    throw new Error('the participant never settled');
+  }
+
+  it('a message of 4 chunks asks GET /params once, at the step after them, and arrives whole', async () => {
+    const { coordinator, p } = await chunkedSum2();
+    const params = coordinator.calls.params;
+    expect(await runBurst(p, true)).toEqual(['sending', 'sending', 'sending', 'awaiting']);
+    expect(coordinator.posts.filter((x) => x.tag === 'sum2').map((x) => x.chunkIndex)).toEqual([0, 1, 2, 3]);
+    expect(coordinator.payloads('sum2')).toHaveLength(1);
+    expect(coordinator.calls.params - params).toBe(1); // the awaiting step's: it has no post to check the round
+  });
+
+  it('without roundJustRead (a first step, or one after a wait) every sending step reads /params first', async () => {
+    const { coordinator, p } = await chunkedSum2();
+    const params = coordinator.calls.params;
+    expect(await runBurst(p, false)).toEqual(['sending', 'sending', 'sending', 'awaiting']);
+    expect(coordinator.calls.params - params).toBe(2); // the first chunk's step and the awaiting step's
+    const again = await chunkedSum2();
+    const before = again.coordinator.calls.params;
+    for (let i = 0; i < 4; i++) await stepRestored(again.p); // no option: as after a restart or a wait
+    expect(again.p.state.phase).toStrictEqual({ kind: 'awaiting' });
+    expect(again.coordinator.calls.params - before).toBe(4);
+  });
+
+  it('a post refused because the round ended (wrong-round) enters the new round quietly, posting nothing again', async () => {
+    // A sum participant about to post its Sum: the phase after it holds the ephemeral key pair.
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound();
+    const p = participant(coordinator);
+    await stepRestored(p);
+    await stepRestored(p);
+    const secret = phaseOf(p.state, 'sending').after;
+    coordinator.startRound({ sumProbability: 1e-9 }); // a new round key: the old one's message cannot be opened
+    coordinator.failPost = () => new CoordinatorRejectedError(409, 'wrong-round', 'message of round 1, which has ended');
+    const posts = coordinator.calls.post;
+    const result = await step(p.state, p.io, { roundJustRead: true });
+    expect(result.state).toMatchObject({ round: { roundId: 2 }, phase: { kind: 'update' } });
+    expect(result.state.lastError).toBeUndefined();
+    expect(coordinator.calls.post - posts).toBe(1);
+    // SECURITY: the old round's ephemeral secret key is wiped, as on any move to a new round
+    expect(secret.kind === 'sum2' && isZero(secret.ephemeral.secretKey)).toBe(true);
+  });
+
+  it('a post refused in the same round is that step\'s outcome, as after a read: awaiting, lastError, no second post', async () => {
+    const { coordinator, p } = await chunkedSum2();
+    coordinator.failPost = () => new CoordinatorRejectedError(409, 'phase-full', 'sum2 phase: count.max reached');
+    const posts = coordinator.calls.post;
+    const params = coordinator.calls.params;
+    const result = await step(p.state, p.io, { roundJustRead: true });
+    expect(result.kind).toBe('complete');
+    expect(result.state.phase).toStrictEqual({ kind: 'awaiting' });
+    expect(result.state.lastError).toStrictEqual({
+      code: 'phase-full',
+      message: 'sum2 phase: count.max reached',
+      roundId: 1,
+    });
+    expect(coordinator.calls.post - posts).toBe(1);
+    expect(coordinator.calls.params - params).toBe(1);
+  });
+
+  it('a transient failure of the post: pending, the same state; /params unreachable then too: pending', async () => {
+    const { coordinator, p } = await chunkedSum2();
+    coordinator.failPost = () => new CoordinatorUnavailableError('down', { status: 503 });
+    const before = p.state;
+    expect(await step(before, p.io, { roundJustRead: true })).toStrictEqual({ kind: 'pending', state: before });
+    p.io = {
+      ...p.io,
+      client: coordinator.with({ getParams: () => Promise.reject(new CoordinatorUnavailableError('offline')) }),
+    };
+    expect(await step(before, p.io, { roundJustRead: true })).toStrictEqual({ kind: 'pending', state: before });
+    coordinator.failPost = undefined;
+    p.io = { ...p.io, client: coordinator };
+    expect(await runBurst(p, true)).toEqual(['sending', 'sending', 'sending', 'awaiting']);
+    expect(coordinator.payloads('sum2')).toHaveLength(1);
+  });
+});
+
 describe('step: hostile update participants and sum dictionaries (protocol.md §3.5, §5.1)', () => {
   /** One sum and `updates` honest update participants through the update phase. */
   async function roundUntilSum2(updates: number) {

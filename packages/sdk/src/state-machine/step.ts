@@ -1,11 +1,19 @@
 /**
  * One step of the participant protocol (architecture.md §5.1, §7.4).
  *
- * Every step first reads the round parameters (`GET /params`, protocol.md
+ * A step first reads the round parameters (`GET /params`, protocol.md
  * §1.2). A round id (or round key) other than the state's means a new round:
  * whatever the participant was doing belongs to a round that is over — a
  * stale in-flight message included — so it enters 'new-round'. Then an
  * exhaustive switch runs the current phase's step.
+ *
+ * One exception: a sending step that follows, in the same run, a step that completed
+ * (`StepOptions.roundJustRead`) posts at once. The round was read a moment before, and the
+ * post itself is the check: the coordinator refuses a message of a round that has ended
+ * ('wrong-round', protocol.md §1.2). Only when the post fails are the parameters read, and the
+ * failure then counts as it would have after the read: a new round enters 'new-round' (the
+ * refusal was the round's end), the same round handles it as usual. So posting a message of
+ * N chunks asks `GET /params` once, not N + 1 times (architecture.md §5.1).
  *
  * Failures become state, never the end of the participant: a transient
  * coordinator failure (unreachable, 5xx) is 'pending' (retry later, nothing
@@ -46,6 +54,12 @@ export interface StepOptions {
    */
   readonly lastAttempt?: boolean;
   readonly signal?: AbortSignalLike;
+  /**
+   * The step before this one, in the same run, completed: the state's round was read from the
+   * coordinator a moment ago. A sending step then posts without reading `GET /params` first
+   * (see the module comment).
+   */
+  readonly roundJustRead?: boolean;
 }
 
 /**
@@ -53,6 +67,17 @@ export interface StepOptions {
  * round for good, the ephemeral secret key it held is wiped in place — keep the returned state.
  */
 export async function step(state: ParticipantState, io: StepIo, options: StepOptions = {}): Promise<StepResult> {
+  // A post that failed without the round read first: what the failure means depends on the round.
+  let postFailed: { readonly error: unknown } | undefined;
+  if (options.roundJustRead === true && state.phase.kind === 'sending' && state.round !== undefined) {
+    try {
+      const result = await sending({ ...state, round: state.round, phase: state.phase }, io);
+      return result.kind === 'pending' ? pending(state) : result;
+    } catch (error) {
+      postFailed = { error };
+    }
+  }
+
   let params: RoundParameters | undefined;
   try {
     params = await io.client.getParams();
@@ -75,6 +100,8 @@ export async function step(state: ParticipantState, io: StepIo, options: StepOpt
 
   let result: StepResult;
   try {
+    // The same round: the failed post is this step's outcome, as if it had followed the read.
+    if (postFailed !== undefined && sameRound) throw postFailed.error;
     result = await dispatch(entered, io);
   } catch (error) {
     if (isTransient(error)) return pending(state);
