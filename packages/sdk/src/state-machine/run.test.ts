@@ -85,7 +85,7 @@ describe('runParticipant', () => {
     expect(running.clock.sleeping).toBe(0);
   });
 
-  it('steps run back to back read /params once: a Sum2 of 4 chunks asks it once for all of them', async () => {
+  it('steps run back to back read /params once: a Sum2 of 4 chunks and the awaiting after it ask it once', async () => {
     const coordinator = new FakeCoordinator(crypto);
     coordinator.startRound({ modelLength: 40 });
     const running = start({ crypto, client: coordinator, localModel: () => undefined, maxChunkData: 100 });
@@ -102,8 +102,8 @@ describe('runParticipant', () => {
       'awaiting',
     ]);
     expect(coordinator.posts.filter((x) => x.tag === 'sum2').map((x) => x.chunkIndex)).toEqual([0, 1, 2, 3]);
-    // sum2 (after the wait: read), 4 chunks (each right after a completed step: not), awaiting (read)
-    expect(coordinator.calls.params - params).toBe(2);
+    // sum2 (after the wait: read); the 4 chunks and the awaiting step, each right after a completed step: not
+    expect(coordinator.calls.params - params).toBe(1);
     running.controller.abort();
     await running.done;
   });
@@ -211,6 +211,39 @@ describe('runParticipant', () => {
     coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
     change('2.sum');
     await vi.waitFor(() => expect(running.states.at(-1)?.round?.roundId).toBe(2));
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('a round that ends during a run of steps (none of which read /params) is entered after the next wait', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 }); // round 1: no task
+    let current = '1.sum';
+    const client = coordinator.with({
+      // As the coordinator answers: at once for a token other than the current one, else held.
+      waitForPhaseChange: (after) => (after === current ? new Promise(() => {}) : Promise.resolve(current)),
+    });
+    let started = false;
+    const running = start(
+      { crypto, client, localModel: () => undefined },
+      {
+        pollMs: 100,
+        // Round 2 starts right after the first step completed, before the awaiting step that follows it.
+        onState: (state) => {
+          running?.states.push(state);
+          if (started) return;
+          started = true;
+          coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
+          current = '2.sum';
+        },
+      },
+    );
+    await vi.waitFor(() => expect(running.states.at(-1)?.round?.roundId).toBe(2));
+    expect(running.states.map((s) => [s.round?.roundId, s.phase.kind])).toEqual([
+      [1, 'awaiting'],
+      [2, 'awaiting'],
+    ]);
+    expect(coordinator.calls.params).toBe(2); // round 1's first step, and the step after the wait
     running.controller.abort();
     await running.done;
   });

@@ -22,7 +22,7 @@ export function complete(state: ParticipantState): StepResult {
 
 /**
  * Gives up this round's task: records why, wipes the phase's secrets and waits for the next
- * round (the /params check at the top of every step notices it).
+ * round (the /params check at the top of the next step after a wait notices it, step.ts).
  */
 export function abandonRound(state: ParticipantState, io: StepIo, error: ParticipantError): StepResult {
   wipePhaseSecrets(io.crypto, state.phase);

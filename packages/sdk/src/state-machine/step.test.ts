@@ -492,7 +492,7 @@ describe('step: failures become state', () => {
   });
 });
 
-describe('step: a sending step right after a completed one posts without reading /params first', () => {
+describe('step: right after a completed step, a step runs without reading /params first', () => {
   /** A sum participant whose Sum2 (40 weights) goes out in 4 chunks of 100 bytes, at the first of them. */
   async function chunkedSum2(): Promise<{ coordinator: FakeCoordinator; p: Participant }> {
     const coordinator = new FakeCoordinator(crypto);
@@ -506,7 +506,10 @@ describe('step: a sending step right after a completed one posts without reading
     return { coordinator, p };
   }
 
-  /** Steps as the run loop does: `roundJustRead` after every completed step; returns the phases. */
+  /**
+   * Steps as the run loop does — `roundJustRead` after every completed step (the first step as
+   * given) — on a structured clone of each result, until a pending step; returns the phases.
+   */
   async function runBurst(p: Participant, roundJustRead: boolean): Promise<Phase['kind'][]> {
     const phases: Phase['kind'][] = [];
     let justRead = roundJustRead;
@@ -520,25 +523,43 @@ describe('step: a sending step right after a completed one posts without reading
     throw new Error('the participant never settled');
   }
 
-  it('a message of 4 chunks asks GET /params once, at the step after them, and arrives whole', async () => {
+  it('a message of 4 chunks and the awaiting after it: no read at all, and the message arrives whole', async () => {
     const { coordinator, p } = await chunkedSum2();
     const params = coordinator.calls.params;
     expect(await runBurst(p, true)).toEqual(['sending', 'sending', 'sending', 'awaiting']);
     expect(coordinator.posts.filter((x) => x.tag === 'sum2').map((x) => x.chunkIndex)).toEqual([0, 1, 2, 3]);
     expect(coordinator.payloads('sum2')).toHaveLength(1);
-    expect(coordinator.calls.params - params).toBe(1); // the awaiting step's: it has no post to check the round
+    expect(coordinator.calls.params - params).toBe(0);
   });
 
-  it('without roundJustRead (a first step, or one after a wait) every sending step reads /params first', async () => {
+  it('a round start reads once: new round, the task, its message, the next phase', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    const round = coordinator.startRound({ sumProbability: 0.5, modelLength: 4 });
+    const [sumSeed] = identitiesFor(round, 'sum', 1);
+    const [updateSeed] = identitiesFor(round, 'update', 1);
+    const sumP = participant(coordinator, { identitySeed: sumSeed as Uint8Array });
+    let before = coordinator.calls.params;
+    expect(await runBurst(sumP, false)).toEqual(['sum', 'sending', 'sum2']); // sum2 waits for the seeds
+    expect(coordinator.calls.params - before).toBe(1);
+    expect(coordinator.payloads('sum')).toHaveLength(1);
+
+    const updateP = participant(coordinator, { identitySeed: updateSeed as Uint8Array, model: [0.5, 0.5, 0.5, 0.5] });
+    before = coordinator.calls.params;
+    expect(await runBurst(updateP, false)).toEqual(['update']); // the sum dictionary is not out yet
+    expect(coordinator.calls.params - before).toBe(1);
+    coordinator.publishSums();
+    before = coordinator.calls.params;
+    expect(await runBurst(updateP, false)).toEqual(['sending', 'awaiting']); // after the wait: read once
+    expect(coordinator.calls.params - before).toBe(1);
+    expect(coordinator.payloads('update')).toHaveLength(1);
+  });
+
+  it('without roundJustRead (a first step, or one after a wait) every step reads /params first', async () => {
     const { coordinator, p } = await chunkedSum2();
-    const params = coordinator.calls.params;
-    expect(await runBurst(p, false)).toEqual(['sending', 'sending', 'sending', 'awaiting']);
-    expect(coordinator.calls.params - params).toBe(2); // the first chunk's step and the awaiting step's
-    const again = await chunkedSum2();
-    const before = again.coordinator.calls.params;
-    for (let i = 0; i < 4; i++) await stepRestored(again.p); // no option: as after a restart or a wait
-    expect(again.p.state.phase).toStrictEqual({ kind: 'awaiting' });
-    expect(again.coordinator.calls.params - before).toBe(4);
+    const before = coordinator.calls.params;
+    for (let i = 0; i < 5; i++) await stepRestored(p); // no option: as after a restart or a wait
+    expect(p.state.phase).toStrictEqual({ kind: 'awaiting' });
+    expect(coordinator.calls.params - before).toBe(5);
   });
 
   it('a post refused because the round ended (wrong-round) enters the new round quietly, posting nothing again', async () => {
@@ -550,7 +571,8 @@ describe('step: a sending step right after a completed one posts without reading
     await stepRestored(p);
     const secret = phaseOf(p.state, 'sending').after;
     coordinator.startRound({ sumProbability: 1e-9 }); // a new round key: the old one's message cannot be opened
-    coordinator.failPost = () => new CoordinatorRejectedError(409, 'wrong-round', 'message of round 1, which has ended');
+    coordinator.failPost = () =>
+      new CoordinatorRejectedError(409, 'wrong-round', 'message of round 1, which has ended');
     const posts = coordinator.calls.post;
     const result = await step(p.state, p.io, { roundJustRead: true });
     expect(result.state).toMatchObject({ round: { roundId: 2 }, phase: { kind: 'update' } });
@@ -560,7 +582,7 @@ describe('step: a sending step right after a completed one posts without reading
     expect(secret.kind === 'sum2' && isZero(secret.ephemeral.secretKey)).toBe(true);
   });
 
-  it('a post refused in the same round is that step\'s outcome, as after a read: awaiting, lastError, no second post', async () => {
+  it("a post refused in the same round is that step's outcome, as after a read: awaiting, lastError, no second post", async () => {
     const { coordinator, p } = await chunkedSum2();
     coordinator.failPost = () => new CoordinatorRejectedError(409, 'phase-full', 'sum2 phase: count.max reached');
     const posts = coordinator.calls.post;

@@ -7,13 +7,17 @@
  * stale in-flight message included — so it enters 'new-round'. Then an
  * exhaustive switch runs the current phase's step.
  *
- * One exception: a sending step that follows, in the same run, a step that completed
- * (`StepOptions.roundJustRead`) posts at once. The round was read a moment before, and the
- * post itself is the check: the coordinator refuses a message of a round that has ended
- * ('wrong-round', protocol.md §1.2). Only when the post fails are the parameters read, and the
- * failure then counts as it would have after the read: a new round enters 'new-round' (the
- * refusal was the round's end), the same round handles it as usual. So posting a message of
- * N chunks asks `GET /params` once, not N + 1 times (architecture.md §5.1).
+ * Except right after a step that completed in the same run (`StepOptions.roundJustRead`): the
+ * round was read a moment before, so the phase's step runs on the state's round at once. What
+ * it asks the coordinator checks the round anyway — a message of an ended round is refused
+ * ('wrong-round', protocol.md §1.2), the sum dictionary and the seed dictionary are the
+ * current round's — and a step that waits ('pending') leaves the next look to the run loop,
+ * whose long poll returns at once when the round moved on (run.ts). Only when such a step
+ * fails are the parameters read, and the failure then counts as it would have after the read:
+ * a new round enters 'new-round' (the failure was the round's end), the same round handles it
+ * as usual. So a run of steps reads `GET /params` once: a message of N chunks costs one read,
+ * not N + 1, and the steps of a round's start (new round → task → message → next phase) one,
+ * not four (architecture.md §5.1).
  *
  * Failures become state, never the end of the participant: a transient
  * coordinator failure (unreachable, 5xx) is 'pending' (retry later, nothing
@@ -56,8 +60,8 @@ export interface StepOptions {
   readonly signal?: AbortSignalLike;
   /**
    * The step before this one, in the same run, completed: the state's round was read from the
-   * coordinator a moment ago. A sending step then posts without reading `GET /params` first
-   * (see the module comment).
+   * coordinator a moment ago, and this step runs without reading `GET /params` first (see the
+   * module comment).
    */
   readonly roundJustRead?: boolean;
 }
@@ -67,14 +71,14 @@ export interface StepOptions {
  * round for good, the ephemeral secret key it held is wiped in place — keep the returned state.
  */
 export async function step(state: ParticipantState, io: StepIo, options: StepOptions = {}): Promise<StepResult> {
-  // A post that failed without the round read first: what the failure means depends on the round.
-  let postFailed: { readonly error: unknown } | undefined;
-  if (options.roundJustRead === true && state.phase.kind === 'sending' && state.round !== undefined) {
+  // A step that failed without the round read first: what the failure means depends on the round.
+  let failedUnread: { readonly error: unknown } | undefined;
+  if (options.roundJustRead === true && state.round !== undefined && state.phase.kind !== 'new-round') {
     try {
-      const result = await sending({ ...state, round: state.round, phase: state.phase }, io);
+      const result = await dispatch({ ...state, round: state.round, phase: state.phase }, io);
       return result.kind === 'pending' ? pending(state) : result;
     } catch (error) {
-      postFailed = { error };
+      failedUnread = { error };
     }
   }
 
@@ -100,8 +104,8 @@ export async function step(state: ParticipantState, io: StepIo, options: StepOpt
 
   let result: StepResult;
   try {
-    // The same round: the failed post is this step's outcome, as if it had followed the read.
-    if (postFailed !== undefined && sameRound) throw postFailed.error;
+    // The same round: the failure is this step's outcome, as if it had followed the read.
+    if (failedUnread !== undefined && sameRound) throw failedUnread.error;
     result = await dispatch(entered, io);
   } catch (error) {
     if (isTransient(error)) return pending(state);

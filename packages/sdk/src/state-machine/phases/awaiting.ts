@@ -1,7 +1,7 @@
 /**
  * Awaiting: no task in this round (selected for none, done, or gave up).
- * Nothing to do; the /params check at the top of every step notices the next
- * round (protocol.md §1.1).
+ * Nothing to do; the /params check at the top of the next step after a wait
+ * notices the next round (protocol.md §1.1; step.ts).
  */
 
 import type { StepIo } from '../io.ts';
