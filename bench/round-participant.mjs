@@ -22,6 +22,7 @@
 
 import { setMaxListeners } from 'node:events';
 import { spawnAsyncParticipant } from '@petfl/sdk';
+import { nodeHttpFetch } from '@petfl/sdk/node';
 
 const url = process.env.ROUND_URL;
 const count = Number(process.env.ROUND_COUNT ?? '1');
@@ -30,6 +31,8 @@ const first = Number(process.env.ROUND_FIRST ?? '0');
 const trace = process.env.ROUND_TRACE === '1';
 if (url === undefined) throw new Error('ROUND_URL is not set');
 
+const transport = nodeHttpFetch();
+if (transport === undefined) throw new Error('the SDK has no node:http transport here');
 const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 process.stdout.on('error', () => process.exit(0)); // the bench went away
 
@@ -60,9 +63,10 @@ const participants = [];
 /** Starts participant `p`; resolves once it has joined, with its model loop's promise. */
 async function start(p) {
   const wire = { req: 0, res: 0 };
+  // The SDK's default transport on Node.js (ADR 0015), wrapped only to count the bytes.
   const countingFetch = async (input, init) => {
     wire.req += bodyBytes(init?.body);
-    const response = await fetch(input, init);
+    const response = await transport(input, init);
     wire.res += Number(response.headers.get('content-length') ?? 0);
     return response;
   };

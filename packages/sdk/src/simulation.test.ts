@@ -20,6 +20,7 @@ import { decodeGlobalModel, initCrypto, maskParams, type PetCrypto } from '@petf
 import { fixtureModel } from '@petfl/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FetchLike, HttpCoordinatorClient } from './client/http-client.ts';
+import { nodeHttpFetch } from './client/node-http-fetch.ts';
 import { runParticipant } from './state-machine/run.ts';
 import { createInitialState } from './state-machine/state.ts';
 import { systemClock } from './system-clock.ts';
@@ -65,7 +66,7 @@ async function simulate(options: {
   count: number;
   rounds: number;
   baseUrl: string;
-  fetch: (url: string, init?: RequestInit) => Promise<Response>;
+  fetch: FetchLike;
   completedRounds: () => Promise<number[]>;
 }): Promise<Map<number, Submitted[]>> {
   const { crypto, count } = options;
@@ -78,15 +79,23 @@ async function simulate(options: {
     let pending: { roundId: number; model: Float32Array } | undefined;
     // The test's window on the wire: a 202 for an update means it is in the aggregate.
     const fetch: FetchLike = async (url, init) => {
-      const res = await options.fetch(String(url), init as RequestInit);
+      const res = await options.fetch(String(url), init);
       if (String(url).endsWith('/message') && res.status === 202 && pending !== undefined) {
-        const body = (await res.clone().json()) as { accepted: string };
+        const text = await res.text();
+        const body = JSON.parse(text) as { accepted: string };
         if (body.accepted === 'update') {
           const list = accepted.get(pending.roundId) ?? [];
           list.push({ model: pending.model, scalar });
           accepted.set(pending.roundId, list);
           pending = undefined;
         }
+        // The body was read here: the client gets it again from a copy of the answer.
+        return {
+          ...res,
+          status: res.status,
+          text: async () => text,
+          arrayBuffer: async () => new TextEncoder().encode(text).buffer,
+        };
       }
       return res;
     };
@@ -154,7 +163,7 @@ describe('participant engine × coordinator', () => {
       count: 20,
       rounds: 3,
       baseUrl: 'http://petfl.test',
-      fetch: async (url, init) => created.app.request(url, init),
+      fetch: async (url, init) => created.app.request(url, init as RequestInit),
       completedRounds: completed,
     });
     const rounds = await completed();
@@ -173,6 +182,8 @@ describe('participant engine × coordinator', () => {
 
   it('over real HTTP: 36 participants, 2 rounds, exact weighted averages from GET /model', async () => {
     const crypto = await initCrypto();
+    const transport = nodeHttpFetch();
+    if (transport === undefined) throw new Error('this is Node.js: the node:http transport must load');
     const s = settings({ sum: 4, update: 20 }, 0.2);
     const models = new MemoryModelStore();
     const running = await listen(s, { crypto, models });
@@ -187,7 +198,7 @@ describe('participant engine × coordinator', () => {
       count: 36,
       rounds: 2,
       baseUrl: running.url,
-      fetch: (url, init) => fetch(url, init),
+      fetch: transport, // the default on Node.js (ADR 0015), as a participant app gets it
       completedRounds: completed,
     });
     const rounds = await completed();
