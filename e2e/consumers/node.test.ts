@@ -145,7 +145,7 @@ describe('a plain Node app (ESM JavaScript, no tsx) on the packed packages', () 
     }
     const exportsOf = (specifier: string) => results.find((r) => r.specifier === specifier)?.exports;
     expect(exportsOf('@petfl/sdk')).toEqual(expect.arrayContaining(['ParticipantABC', 'spawnParticipant']));
-    expect(exportsOf('@petfl/sdk/node')).toEqual(['fileStateStore']);
+    expect(exportsOf('@petfl/sdk/node')).toEqual(['fileStateStore', 'nodeHttpFetch']);
     expect(exportsOf('@petfl/coordinator/node')).toEqual(expect.arrayContaining(['listen', 'FsModelStore']));
   });
 

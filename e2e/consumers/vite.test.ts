@@ -64,9 +64,12 @@ const JOIN_REPETITIONS = 5;
  * are checked in the Worker). Issue 13 then verified large signatures with node:crypto behind
  * libsodium's own checks (ADR 0013's amendment): code that runs on Node.js only but is bundled
  * with the rest of crypto/native.ts, 229,971 → 230,418 bytes; the Worker's budget is
- * 226 KiB since.
+ * 226 KiB since. Issue 13 then gave the participant a transport over node:http on Node.js (ADR
+ * 0015), which the runtime chooses where the participant runs, so it is in the Worker (dead code
+ * in a browser, reached only through process.getBuiltinModule) and not on the main thread:
+ * 231,078 → 232,081 bytes; the Worker's budget is 227 KiB since.
  */
-const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 226 * 1024 } as const;
+const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 227 * 1024 } as const;
 
 /** The template's TypeScript settings the fixture must keep (npm create vite, vanilla-ts). */
 const TEMPLATE_COMPILER_OPTIONS = {

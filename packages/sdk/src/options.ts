@@ -8,7 +8,6 @@
 import type { PrivacyFilter } from '@petfl/core';
 import { invalidTokenSource, type TokenSource } from './client/admission-token.ts';
 import type { FetchLike } from './client/http-client.ts';
-import { nodeHttpFetch } from './client/node-http-fetch.ts';
 import { ParticipantInitError } from './errors.ts';
 import { LOG_LEVELS, type LoggerLike, type LogLevel } from './logger.ts';
 import type { AbortSignalLike, StateStore } from './state-machine/io.ts';
@@ -41,8 +40,8 @@ export interface ParticipantOptions {
   readonly logger?: LoggerLike;
   /**
    * Default: on Node.js, a transport over `node:http`/`node:https` (client/node-http-fetch.ts,
-   * ADR 0015: the same requests at a third to a quarter of the CPU of Node's `fetch`); elsewhere
-   * `globalThis.fetch`.
+   * ADR 0015: the same requests at 1.5–7.5× less CPU than Node's `fetch`), chosen by the runtime;
+   * elsewhere `globalThis.fetch`.
    */
   readonly fetch?: FetchLike;
   /**
@@ -80,7 +79,10 @@ export interface ResolvedOptions {
   readonly signal: AbortSignalLike | undefined;
   readonly logLevel: LogLevel;
   readonly logger: LoggerLike | undefined;
+  /** The app's `fetch`, else the platform's (which the runtime replaces on Node.js: `fetchGiven` false). */
   readonly fetch: FetchLike;
+  /** The app passed `fetch`: it is used as it is. */
+  readonly fetchGiven: boolean;
   readonly token: TokenSource | undefined;
   readonly onError: ((error: Error) => void) | undefined;
   readonly pollMs: number | undefined;
@@ -141,7 +143,7 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     // SECURITY: the message says what kind of value came, never the value (a token, perhaps a near miss).
     if (invalid !== undefined) bad('token', invalid, typeof token === 'string' ? 'a string' : token);
   }
-  const fetch = options.fetch ?? nodeHttpFetch() ?? (globalThis as { fetch?: FetchLike }).fetch;
+  const fetch = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
   if (typeof fetch !== 'function') bad('fetch', 'a fetch function (this platform has no globalThis.fetch)', fetch);
   if (signal?.aborted) throw new ParticipantInitError('options.signal: already aborted');
   return {
@@ -153,6 +155,7 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     logLevel: logLevel ?? 'warn',
     logger,
     fetch: fetch as FetchLike,
+    fetchGiven: options.fetch !== undefined,
     token,
     onError,
     pollMs,

@@ -35,6 +35,7 @@ import {
   CoordinatorUnavailableError,
 } from './client/coordinator-client.ts';
 import { type FetchLike, HttpCoordinatorClient } from './client/http-client.ts';
+import { nodeHttpFetch } from './client/node-http-fetch.ts';
 import {
   CryptoInitError,
   GlobalModelUnavailableError,
@@ -214,7 +215,9 @@ class Runtime implements ParticipantRuntime {
     this.clock = new WakeableClock(deps.init.clock ?? systemClock);
     const recorded = deps.state.lastError;
     this.lastError = recorded === undefined ? null : snapshotError(recorded);
-    const fetch = deps.options.fetch;
+    // On Node.js, without the app's own fetch: the node:http transport (ADR 0015). Chosen here,
+    // where the participant runs, so a page's main thread (Worker mode) never loads it.
+    const fetch = deps.options.fetchGiven ? deps.options.fetch : (nodeHttpFetch() ?? deps.options.fetch);
     const counting: FetchLike = async (url, requestInit) => {
       const response = await fetch(url, requestInit);
       const body = requestInit?.body;

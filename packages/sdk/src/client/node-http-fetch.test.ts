@@ -1,13 +1,13 @@
 /**
  * The `node:http` transport (node-http-fetch.ts, ADR 0015) against real HTTP servers on
  * loopback: bodies both ways, headers, kept-alive connections, redirects as `fetch` follows them,
- * aborts, answers cut off, refused connections — and that it is the default on Node.
+ * aborts, answers cut off, refused connections — and that a participant on Node uses it by default.
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { resolveOptions } from '../options.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { spawnAsyncParticipant } from '../async-participant.ts';
 import type { FetchLike } from './http-client.ts';
 import { nodeHttpFetch } from './node-http-fetch.ts';
 
@@ -174,13 +174,27 @@ describe('the node:http transport', () => {
     await expect(fetch('ftp://127.0.0.1/x')).rejects.toThrow(/unsupported protocol ftp:/);
   });
 
-  it('is the default transport on Node.js when the app passes no fetch', () => {
-    expect(resolveOptions({}).fetch).toBe(nodeHttpFetch());
-    const own: FetchLike = async () => ({
-      status: 204,
-      text: async () => '',
-      arrayBuffer: async () => new ArrayBuffer(0),
+  it("is what a participant uses on Node.js when the app passes no fetch; an app's own fetch wins", async () => {
+    const { base, seen } = await serve((request, response) => {
+      response.writeHead(request.url?.startsWith('/phase') === true ? 404 : 204);
+      response.end();
     });
-    expect(resolveOptions({ fetch: own }).fetch).toBe(own);
+    // Node's fetch fails: only the node:http transport can reach the server.
+    const failing = vi.fn(async () => {
+      throw new TypeError('fetch failed: not this one');
+    });
+    vi.stubGlobal('fetch', failing);
+    try {
+      const { participant } = await spawnAsyncParticipant(base, { logLevel: 'silent' });
+      await participant.stop();
+      expect(seen.some((s) => s.url === '/params')).toBe(true);
+      expect(failing).not.toHaveBeenCalled();
+      await expect(spawnAsyncParticipant(base, { logLevel: 'silent', fetch: globalThis.fetch })).rejects.toThrow(
+        /unreachable/,
+      );
+      expect(failing).toHaveBeenCalled();
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });
