@@ -18,9 +18,9 @@ export const KEYSTREAM_CHUNK_BYTES = 256 * 1024;
 
 export class KeystreamReader {
   /** Current window: `buf[pos..end)` are unread keystream bytes. */
-  buf: Uint8Array;
+  buf: Uint8Array = new Uint8Array(0);
   /** Little-endian word reads over `buf` (the float path reads two 32-bit words per draw). */
-  readonly view: DataView;
+  view: DataView = new DataView(this.buf.buffer);
   pos = 0;
   end = 0;
   /** Keystream bytes consumed by draws so far (accepted and rejected). */
@@ -28,6 +28,8 @@ export class KeystreamReader {
 
   private readonly stream: Keystream;
   private readonly chunkBytes: number;
+  /** Where a window starts that must carry unread bytes over (allocated at the first such refill). */
+  private carry: Uint8Array | undefined;
 
   /**
    * `expectedBytes`: the keystream the caller will consume if no draw is rejected (draws ×
@@ -38,24 +40,48 @@ export class KeystreamReader {
   constructor(stream: Keystream, expectedBytes = Number.POSITIVE_INFINITY, chunkBytes = KEYSTREAM_CHUNK_BYTES) {
     this.stream = stream;
     this.chunkBytes = Math.min(chunkBytes, Math.max(64, Math.ceil(expectedBytes / 64) * 64));
-    // Room for one chunk plus the tail of the previous one (< one element, ≤ 264 bytes for f64/bmax).
-    this.buf = new Uint8Array(this.chunkBytes + 512);
-    this.view = new DataView(this.buf.buffer);
   }
 
-  /** Makes at least `n` unread bytes available (n ≤ 512). */
+  /**
+   * Makes at least `n` unread bytes available (n ≤ 512). A window with nothing left over is the
+   * keystream chunk itself (each `Keystream.next` returns an array of its own): a mask that fits
+   * one chunk — every mask of up to ~37,000 weights — is drawn without a copy or a buffer of the
+   * reader's own. Only bytes left over are copied, with the next chunk, into the carry buffer.
+   */
   refill(n: number): void {
     const left = this.end - this.pos;
     if (left >= n) return;
-    this.buf.copyWithin(0, this.pos, this.end);
     const chunk = this.stream.next(this.chunkBytes);
-    this.buf.set(chunk, left);
+    if (left === 0) {
+      this.wipeWindow();
+      this.buf = chunk;
+    } else {
+      // Room for one chunk plus the tail of the previous one (< one element, ≤ 264 bytes for f64/bmax).
+      const carry = this.carry ?? new Uint8Array(this.chunkBytes + 512);
+      if (this.buf === carry) {
+        carry.copyWithin(0, this.pos, this.end);
+      } else {
+        carry.set(this.buf.subarray(this.pos, this.end), 0);
+        this.wipeWindow();
+      }
+      carry.set(chunk, left);
+      chunk.fill(0);
+      this.carry = carry;
+      this.buf = carry;
+    }
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     this.pos = 0;
     this.end = left + chunk.length;
   }
 
   dispose(): void {
-    this.buf.fill(0);
+    this.wipeWindow();
+    this.carry?.fill(0);
     this.stream.dispose();
+  }
+
+  /** Zeroes the current window unless it is the carry buffer (which is reused, and wiped at dispose). */
+  private wipeWindow(): void {
+    if (this.buf !== this.carry) this.buf.fill(0);
   }
 }

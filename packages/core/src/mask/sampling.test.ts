@@ -1,0 +1,90 @@
+/**
+ * The keystream reader (sampling.ts, protocol.md §5.3): the elements drawn do not depend on how
+ * the keystream is cut into chunks — a window that is the chunk itself, or one that carries the
+ * bytes left over into its own buffer — and no keystream byte it held is left behind once it is
+ * done with a window or disposed.
+ */
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initCrypto, type Keystream, type PetCrypto } from '../crypto/sodium.ts';
+import { type MaskConfig, maskParams } from './config.ts';
+import { groupFor } from './group.ts';
+import { KeystreamReader } from './sampling.ts';
+
+let crypto: PetCrypto;
+beforeAll(async () => {
+  crypto = await initCrypto();
+});
+
+/** A keystream that remembers every chunk it handed out. */
+function recording(seed: Uint8Array): { stream: Keystream; chunks: Uint8Array[] } {
+  const inner = crypto.keystream(seed);
+  const chunks: Uint8Array[] = [];
+  const stream: Keystream = {
+    get position() {
+      return inner.position;
+    },
+    next(length) {
+      const chunk = inner.next(length);
+      chunks.push(chunk);
+      return chunk;
+    },
+    dispose: () => inner.dispose(),
+  };
+  return { stream, chunks };
+}
+
+const CONFIGS: MaskConfig[] = [
+  { group: 'power2', data: 'f32', bound: 'b2', model: 'm3' }, // 51-bit elements, 7 bytes a draw: the default
+  { group: 'prime', data: 'f32', bound: 'b2', model: 'm3' }, // rejections
+  { group: 'integer', data: 'f64', bound: 'bmax', model: 'm12' }, // many 32-bit limbs a draw
+];
+
+describe('KeystreamReader', () => {
+  for (const config of CONFIGS) {
+    it(`draws the same elements whatever the chunk size (${config.group}/${config.data}/${config.bound}/${config.model})`, () => {
+      const group = groupFor(maskParams(config));
+      const seed = new Uint8Array(32).fill(9);
+      const count = 3000;
+      const drawWith = (chunkBytes: number) => {
+        const reader = new KeystreamReader(crypto.keystream(seed), Number.POSITIVE_INFINITY, chunkBytes);
+        const out = group.alloc(count);
+        group.draw(reader, out, 0, count);
+        const consumed = reader.consumed;
+        reader.dispose();
+        return { out: Array.from(out as ArrayLike<number>), consumed };
+      };
+      const whole = drawWith(1 << 20); // one window: the first chunk itself
+      // (A chunk holds at least one draw: 576 bytes exceed the largest, 264.)
+      for (const chunkBytes of [576, 640, 4096]) expect(drawWith(chunkBytes)).toStrictEqual(whole);
+    });
+  }
+
+  it('wipes each chunk once it is done with it, and its own buffer at dispose', () => {
+    const group = groupFor(maskParams(CONFIGS[0] as MaskConfig));
+    const { stream, chunks } = recording(new Uint8Array(32).fill(4));
+    const reader = new KeystreamReader(stream, Number.POSITIVE_INFINITY, 128);
+    const out = group.alloc(200);
+    group.draw(reader, out, 0, 200); // 1,400 bytes: windows carried over at 128-byte chunks
+    expect(chunks.length).toBeGreaterThan(10);
+    // Every chunk but the one still in use was wiped; the window holds the keystream.
+    for (const chunk of chunks.slice(0, -1)) expect(chunk.every((b) => b === 0)).toBe(true);
+    expect(reader.buf.some((b) => b !== 0)).toBe(true);
+    const window = reader.buf;
+    reader.dispose();
+    expect(window.every((b) => b === 0)).toBe(true);
+    expect(chunks.every((chunk) => chunk.every((b) => b === 0))).toBe(true);
+  });
+
+  it('a draw that fits one chunk reads the chunk itself, and dispose wipes it', () => {
+    const group = groupFor(maskParams(CONFIGS[0] as MaskConfig));
+    const { stream, chunks } = recording(new Uint8Array(32).fill(5));
+    const reader = new KeystreamReader(stream, 101 * 7);
+    const out = group.alloc(101);
+    group.draw(reader, out, 0, 101);
+    expect(chunks).toHaveLength(1);
+    expect(reader.buf).toBe(chunks[0]);
+    reader.dispose();
+    expect(chunks[0]?.every((b) => b === 0)).toBe(true);
+  });
+});
