@@ -67,9 +67,11 @@ const JOIN_REPETITIONS = 5;
  * 226 KiB since. Issue 13 then gave the participant a transport over node:http on Node.js (ADR
  * 0015), which the runtime chooses where the participant runs, so it is in the Worker (dead code
  * in a browser, reached only through process.getBuiltinModule) and not on the main thread:
- * 231,078 → 232,081 bytes; the Worker's budget is 227 KiB since.
+ * 231,078 → 232,081 bytes; the Worker's budget is 227 KiB since. X25519 through node:crypto
+ * for opening sealed boxes (ADR 0013's amendment of 2026-12-04), also Node.js-only and bundled
+ * with crypto/native.ts: 232,081 → 232,583 bytes; the Worker's budget is 228 KiB since.
  */
-const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 227 * 1024 } as const;
+const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 228 * 1024 } as const;
 
 /** The template's TypeScript settings the fixture must keep (npm create vite, vanilla-ts). */
 const TEMPLATE_COMPILER_OPTIONS = {

@@ -31,6 +31,7 @@ beforeAll(async () => {
       }
     },
     signingKeyPair: (seed) => ({ secretKey: sodium.crypto_sign_seed_keypair(seed).privateKey }),
+    x25519: (sk, pk) => sodium.crypto_scalarmult(sk, pk),
   };
   withNative = await initCrypto();
   libsodiumOnly = await initCrypto({ native: false });
@@ -281,6 +282,115 @@ describe("native verification gives libsodium's verdict", () => {
     for (const crypto of [withNative, libsodiumOnly]) {
       expect(crypto.openSignedSealed(sealed, round, () => publicKey).signatureValid).toBe(true);
       expect(crypto.openSignedSealed(sealed, round, () => stranger).signatureValid).toBe(false);
+    }
+  });
+});
+
+describe("native X25519 gives libsodium's shared secret and verdict", () => {
+  /** The u-coordinates libsodium refuses (small order, and p − 1, p, p + 1), little-endian. */
+  const SMALL_ORDER_U = [
+    '0000000000000000000000000000000000000000000000000000000000000000',
+    '0100000000000000000000000000000000000000000000000000000000000000',
+    'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+    '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  ].map((hex) => Uint8Array.from(Buffer.from(hex, 'hex')));
+  const withTopBit = (key: Uint8Array) => Uint8Array.from(key, (b, i) => (i === 31 ? b | 0x80 : b));
+
+  /** libsodium's answer: the secret, or undefined where it refuses the key. */
+  const libsodiumSecret = (sk: Uint8Array, pk: Uint8Array): Uint8Array | undefined => {
+    try {
+      return sodium.crypto_scalarmult(sk, pk);
+    } catch {
+      return undefined;
+    }
+  };
+
+  it('on random keys, non-canonical ones (u ≥ p, the top bit set) and every small-order key', () => {
+    const native = nativeCrypto(reference) as NativeCrypto;
+    expect(native.x25519).toBeDefined();
+    const x25519 = native.x25519 as NonNullable<NativeCrypto['x25519']>;
+    const keys = [
+      ...Array.from({ length: 100 }, (_, i) => bytes(32, 3 * i + 1)),
+      ...Array.from({ length: 20 }, (_, i) => withTopBit(bytes(32, 7 * i + 2))),
+      toLe(P + 5n),
+      toLe(2n ** 255n - 1n),
+      ...SMALL_ORDER_U,
+      ...SMALL_ORDER_U.map(withTopBit),
+    ];
+    let refused = 0;
+    for (const [i, pk] of keys.entries()) {
+      const sk = bytes(32, 500 + i);
+      const expected = libsodiumSecret(sk, pk);
+      if (expected === undefined) refused++;
+      expect(x25519(sk, pk)).toEqual(expected);
+    }
+    expect(refused).toBe(2 * SMALL_ORDER_U.length);
+  });
+
+  it('is refused by the self-test when it differs from libsodium or accepts a small-order key', () => {
+    const native = nativeCrypto(reference) as NativeCrypto;
+    const x25519 = native.x25519 as NonNullable<NativeCrypto['x25519']>;
+    expect(selfTest(native, reference)).toBe(true);
+    expect(
+      selfTest({ ...native, x25519: (sk, pk) => x25519(sk, pk)?.map((b, i) => (i === 0 ? b ^ 1 : b)) }, reference),
+    ).toBe(false);
+    expect(selfTest({ ...native, x25519: (sk, pk) => x25519(sk, pk) ?? new Uint8Array(32) }, reference)).toBe(false);
+    const { x25519: _omitted, ...without } = native;
+    expect(selfTest(without, reference)).toBe(true); // no X25519 here: libsodium keeps it
+  });
+
+  it('imports a secret key into OpenSSL once per key array, and again once its bytes change', () => {
+    let imports = 0;
+    const counting: NodeCryptoModule = {
+      ...(nodeCrypto as unknown as NodeCryptoModule),
+      createPrivateKey: (key) => {
+        imports++;
+        return nodeCrypto.createPrivateKey(key as nodeCrypto.PrivateKeyInput);
+      },
+    };
+    const x25519 = wrap(counting).x25519 as NonNullable<NativeCrypto['x25519']>;
+    const sk = bytes(32, 40);
+    const pk = libsodiumOnly.encryptKeyPair(bytes(32, 41)).publicKey;
+    for (let i = 0; i < 3; i++) expect(x25519(sk, pk)).toEqual(sodium.crypto_scalarmult(sk, pk));
+    expect(imports).toBe(1);
+    const kept = sk.slice();
+    sk.set(bytes(32, 42));
+    expect(x25519(sk, pk)).toEqual(sodium.crypto_scalarmult(sk, pk));
+    expect(imports).toBe(2);
+    expect(x25519(kept, pk)).toEqual(sodium.crypto_scalarmult(kept, pk));
+  });
+
+  it('through initCrypto: sealed boxes open the same both ways; forged, cut and small-order boxes are decrypt-failed', () => {
+    const pair = libsodiumOnly.encryptKeyPair(bytes(32, 60));
+    for (const length of [0, 32, 1000]) {
+      const message = bytes(length, 61);
+      for (const [sealer, opener] of [
+        [withNative, libsodiumOnly],
+        [libsodiumOnly, withNative],
+        [withNative, withNative],
+      ] as const) {
+        expect(opener.openSealed(sealer.seal(message, pair.publicKey), pair)).toEqual(message);
+      }
+    }
+    const sealed = libsodiumOnly.seal(bytes(32, 62), pair.publicKey);
+    const tampered = sealed.slice();
+    tampered[40] = (tampered[40] as number) ^ 1;
+    const otherKey = libsodiumOnly.encryptKeyPair(bytes(32, 63));
+    const cases = [
+      tampered,
+      sealed.subarray(0, sealed.length - 1),
+      ...SMALL_ORDER_U.map((u) => Uint8Array.from([...u, ...sealed.subarray(32)])),
+    ];
+    for (const box of cases) {
+      for (const crypto of [withNative, libsodiumOnly]) {
+        expect(() => crypto.openSealed(box, pair)).toThrow(expect.objectContaining({ code: 'decrypt-failed' }));
+      }
+    }
+    for (const crypto of [withNative, libsodiumOnly]) {
+      expect(() => crypto.openSealed(sealed, otherKey)).toThrow(expect.objectContaining({ code: 'decrypt-failed' }));
     }
   });
 });

@@ -1,14 +1,17 @@
 /**
- * The platform's own crypto (OpenSSL in Node.js), for the four operations where libsodium's
- * WebAssembly build is slowest on large inputs and where both compute the same function, so the
- * output is the same to the bit, the verdict the same (docs/decisions/0013-native-crypto-on-node.md):
+ * The platform's own crypto (OpenSSL in Node.js), for the operations where libsodium's
+ * WebAssembly build is slowest and where both compute the same function, so the output is the
+ * same to the bit, the verdict the same (docs/decisions/0013-native-crypto-on-node.md):
  *
  * - SHA-256 (about 10× faster on a 6.4 MB payload);
  * - the mask keystream, IETF ChaCha20 with the block counter in the IV (about 6×);
  * - Ed25519 signing, deterministic by RFC 8032 (about 2×);
  * - Ed25519 verification (about 2×), behind libsodium's own checks on the signature and the key
  *   (ed25519-checks.ts: canonical S, no small-order R or key, a canonical key), so the verdict is
- *   libsodium's: OpenSSL alone accepts some signatures libsodium refuses.
+ *   libsodium's: OpenSSL alone accepts some signatures libsodium refuses;
+ * - X25519 key agreement for opening sealed boxes (about 2× for a whole 32-byte seed's box):
+ *   where OpenSSL refuses a key (small order: an all-zero secret), libsodium decides, and it
+ *   refuses those too.
  *
  * It is reached through `process.getBuiltinModule` (Node.js ≥ 20.16), never an import, so a
  * bundle for the browser or React Native neither contains nor asks for it: there the functions
@@ -18,11 +21,12 @@
  * SECURITY: signing hands OpenSSL the 32-byte seed of the identity key in a PKCS #8 buffer that
  * is wiped right after. OpenSSL's key object is kept as long as the secret-key array it came from
  * (a WeakMap on that array, with the SHA-256 of its bytes to notice a wipe), is freed when
- * garbage-collected and not zeroed. The same holds for a keystream's key inside a cipher context.
+ * garbage-collected and not zeroed. The same holds for an X25519 secret key (a sum participant's
+ * ephemeral key, the coordinator's round key) and for a keystream's key inside a cipher context.
  * Where the heap of the process is readable, so is the state those keys came from (docs/security.md §6).
  */
 
-import { equalBytes } from '../bytes.ts';
+import { equalBytes, toBase64Url } from '../bytes.ts';
 import { passesLibsodiumChecks } from './ed25519-checks.ts';
 
 /** The subset of `node:crypto` used here. */
@@ -30,9 +34,18 @@ export interface NodeCryptoModule {
   createHash(algorithm: 'sha256'): { update(data: Uint8Array): { digest(): Uint8Array } };
   createCipheriv(algorithm: 'chacha20', key: Uint8Array, iv: Uint8Array): { update(data: Uint8Array): Uint8Array };
   createPrivateKey(key: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): unknown;
-  createPublicKey(key: { key: Uint8Array; format: 'der'; type: 'spki' }): unknown;
+  createPublicKey(key: { key: Uint8Array; format: 'der'; type: 'spki' } | { key: PublicJwk; format: 'jwk' }): unknown;
   sign(algorithm: null, data: Uint8Array, key: unknown): Uint8Array;
   verify(algorithm: null, data: Uint8Array, key: unknown, signature: Uint8Array): boolean;
+  /** X25519 (and other) key agreement; optional: without it libsodium keeps X25519. */
+  diffieHellman?(options: { privateKey: unknown; publicKey: unknown }): Uint8Array;
+}
+
+/** An X25519 public key as a JWK (RFC 8037): importing it is ~10× faster than its SPKI DER. */
+interface PublicJwk {
+  readonly kty: 'OKP';
+  readonly crv: 'X25519';
+  readonly x: string;
 }
 
 export interface NativeCrypto {
@@ -43,6 +56,12 @@ export interface NativeCrypto {
   sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
   /** libsodium's `crypto_sign_verify_detached` verdict on a 64-byte signature and a 32-byte key. */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  /**
+   * The X25519 shared secret of a 32-byte secret key and a 32-byte public key, or undefined where
+   * OpenSSL refuses (a small-order key, whose secret would be all zero) or cannot take the key:
+   * then libsodium decides (sodium.ts). Absent where Node.js has no `diffieHellman`.
+   */
+  x25519?(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined;
 }
 
 /** What `nativeCrypto` compares the native functions with: libsodium's. */
@@ -52,11 +71,18 @@ export interface ReferenceCrypto {
   sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   signingKeyPair(seed: Uint8Array): { readonly secretKey: Uint8Array };
+  /** `crypto_scalarmult`: throws where libsodium refuses the key. */
+  x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
 }
 
 /** PKCS #8 DER prefix of an Ed25519 private key (RFC 8410): the 32-byte seed follows. */
 const ED25519_PKCS8_PREFIX = [
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/** PKCS #8 DER prefix of an X25519 private key (RFC 8410): the 32-byte key follows. */
+const X25519_PKCS8_PREFIX = [
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
 ];
 
 /** SPKI DER prefix of an Ed25519 public key (RFC 8410): the 32-byte key follows. */
@@ -92,23 +118,44 @@ export function wrap(node: NodeCryptoModule): NativeCrypto {
   // chunk of an update with the same identity key. So the key object is kept per secret-key
   // array, and used again only while the array still holds the bytes it was made from (their
   // SHA-256 is compared; a wiped or reused array gets a new one).
-  const imported = new WeakMap<Uint8Array, ImportedKey>();
-  const privateKey = (secretKey: Uint8Array): unknown => {
-    const fingerprint = sha256(secretKey);
-    const known = imported.get(secretKey);
-    if (known !== undefined && equalBytes(known.fingerprint, fingerprint)) return known.key;
-    const der = new Uint8Array(ED25519_PKCS8_PREFIX.length + 32);
-    der.set(ED25519_PKCS8_PREFIX, 0);
-    der.set(secretKey.subarray(0, 32), ED25519_PKCS8_PREFIX.length);
-    try {
-      const key = node.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-      imported.set(secretKey, { fingerprint, key });
-      return key;
-    } finally {
-      der.fill(0);
-    }
+  // The same holds for an X25519 key: a sum participant opens every update's mask seed with its
+  // ephemeral key, the coordinator every message with the round key.
+  const importer = (prefix: readonly number[]) => {
+    const imported = new WeakMap<Uint8Array, ImportedKey>();
+    return (secretKey: Uint8Array): unknown => {
+      const fingerprint = sha256(secretKey);
+      const known = imported.get(secretKey);
+      if (known !== undefined && equalBytes(known.fingerprint, fingerprint)) return known.key;
+      const der = new Uint8Array(prefix.length + 32);
+      der.set(prefix, 0);
+      der.set(secretKey.subarray(0, 32), prefix.length);
+      try {
+        const key = node.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+        imported.set(secretKey, { fingerprint, key });
+        return key;
+      } finally {
+        der.fill(0);
+      }
+    };
   };
+  const privateKey = importer(ED25519_PKCS8_PREFIX);
+  const agreementKey = importer(X25519_PKCS8_PREFIX);
+  const diffieHellman = node.diffieHellman?.bind(node);
+  const x25519 =
+    diffieHellman === undefined
+      ? undefined
+      : (secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined => {
+          try {
+            const jwk: PublicJwk = { kty: 'OKP', crv: 'X25519', x: toBase64Url(publicKey) };
+            const theirs = node.createPublicKey({ key: jwk, format: 'jwk' });
+            // SECURITY: the shared secret; the caller derives the box key from it and wipes it.
+            return plain(diffieHellman({ privateKey: agreementKey(secretKey), publicKey: theirs }));
+          } catch {
+            return undefined; // OpenSSL refuses an all-zero secret (a small-order key), or the key
+          }
+        };
   return {
+    ...(x25519 === undefined ? {} : { x25519 }),
     sha256,
     chacha20(key, nonce, block, length) {
       // OpenSSL's "chacha20" IV is the 32-bit block counter (little-endian) ‖ the 96-bit nonce.
@@ -149,7 +196,8 @@ export function selfTest(native: NativeCrypto, reference: ReferenceCrypto): bool
       equalBytes(native.chacha20(key, nonce, 0, 200), reference.chacha20(key, nonce, 0, 200)) &&
       equalBytes(native.chacha20(key, nonce, 7, 130), reference.chacha20(key, nonce, 7, 130)) &&
       equalBytes(native.sign(input, secretKey), reference.sign(input, secretKey)) &&
-      verdicts(native, reference, secretKey, input)
+      verdicts(native, reference, secretKey, input) &&
+      agreements(native, reference)
     );
   } catch {
     return false;
@@ -172,6 +220,35 @@ function verdicts(native: NativeCrypto, reference: ReferenceCrypto, secretKey: U
     agree(signature, input.subarray(1), secretKey.subarray(32), false) &&
     agree(forged, input, forged.subarray(0, 32), false)
   );
+}
+
+/**
+ * True when `native` has no X25519, or computes libsodium's shared secret for fixed keys (one
+ * public key with its top bit set, which both ignore) and refuses, as libsodium does, the
+ * small-order keys 0 and 1.
+ */
+function agreements(native: NativeCrypto, reference: ReferenceCrypto): boolean {
+  if (native.x25519 === undefined) return true;
+  const secret = Uint8Array.from({ length: 32 }, (_, i) => 0x70 + i);
+  const theirs = [Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 9) & 0xff)];
+  theirs.push(Uint8Array.from(theirs[0] as Uint8Array, (b, i) => (i === 31 ? b | 0x80 : b)));
+  for (const key of theirs) {
+    const shared = native.x25519(secret, key);
+    if (shared === undefined || !equalBytes(shared, reference.x25519(secret, key))) return false;
+  }
+  for (const small of [0, 1]) {
+    const key = new Uint8Array(32);
+    key[0] = small;
+    if (native.x25519(secret, key) !== undefined) return false;
+    let refused = false;
+    try {
+      reference.x25519(secret, key);
+    } catch {
+      refused = true;
+    }
+    if (!refused) return false;
+  }
+  return true;
 }
 
 /** The platform's crypto when it exists here and passes `selfTest`, else undefined. */

@@ -296,7 +296,41 @@ const reference = {
     }
   },
   signingKeyPair: (seed: Uint8Array) => ({ secretKey: sodium.crypto_sign_seed_keypair(seed).privateKey }),
+  x25519: (secretKey: Uint8Array, publicKey: Uint8Array) => sodium.crypto_scalarmult(secretKey, publicKey),
 };
+
+/**
+ * `crypto_box_seal_open` with the X25519 step done by the platform (crypto/native.ts): the box key
+ * is HSalsa20 of the shared secret (`crypto_box_beforenm`), the nonce BLAKE2b-192(epk ‖ pk), and
+ * the rest is libsodium's. Undefined where the platform refuses the box's ephemeral key: then
+ * libsodium opens (or refuses) it. Throws where the box does not authenticate.
+ */
+function openNatively(
+  x25519: NonNullable<NativeCrypto['x25519']>,
+  ciphertext: Uint8Array,
+  keyPair: EncryptKeyPair,
+): Uint8Array | undefined {
+  const ephemeralPk = ciphertext.subarray(0, ENCRYPT_PUBLIC_KEY_BYTES);
+  // SECURITY: the shared secret and the box key derived from it are wiped here.
+  const shared = x25519(keyPair.secretKey, ephemeralPk);
+  if (shared === undefined) return undefined;
+  const key = sodium.crypto_core_hsalsa20(HSALSA20_ZERO_INPUT, shared, null);
+  shared.fill(0);
+  try {
+    const noncePreimage = new Uint8Array(2 * ENCRYPT_PUBLIC_KEY_BYTES);
+    noncePreimage.set(ephemeralPk, 0);
+    noncePreimage.set(keyPair.publicKey, ENCRYPT_PUBLIC_KEY_BYTES);
+    const nonce = sodium.crypto_generichash(BOX_NONCE_BYTES, noncePreimage, null);
+    return sodium.crypto_box_open_easy_afternm(ciphertext.subarray(ENCRYPT_PUBLIC_KEY_BYTES), nonce, key);
+  } finally {
+    sodium.memzero(key);
+  }
+}
+
+/** HSalsa20's 16-byte input for `crypto_box_beforenm`: all zero. */
+const HSALSA20_ZERO_INPUT = new Uint8Array(16);
+/** `crypto_box_NONCEBYTES`. */
+const BOX_NONCE_BYTES = 24;
 
 function createPetCrypto(useNative: boolean): PetCrypto {
   installRandomPool(
@@ -381,7 +415,8 @@ function createPetCrypto(useNative: boolean): PetCrypto {
       // SECURITY: the caller's X25519 secret key; only its length is looked at here.
       expectKey(keyPair.secretKey, ENCRYPT_SECRET_KEY_BYTES, `${field}: opening secret key`);
       try {
-        return sodium.crypto_box_seal_open(ciphertext, keyPair.publicKey, keyPair.secretKey);
+        const opened = native?.x25519 === undefined ? undefined : openNatively(native.x25519, ciphertext, keyPair);
+        return opened ?? sodium.crypto_box_seal_open(ciphertext, keyPair.publicKey, keyPair.secretKey);
       } catch (cause) {
         throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`, { cause });
       }
