@@ -22,6 +22,7 @@ import {
   sealMessage,
   toBase64Url,
 } from '@petfl/core';
+import { SMALL_ORDER_X25519_HEX } from '@petfl/core/testing';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectAverage, settle } from '../test-support/harness.ts';
 import { ManualClock } from '../test-support/manual-clock.ts';
@@ -285,15 +286,7 @@ describe('adversarial: integrity of the aggregate (docs/security.md §1)', () =>
 });
 
 describe('adversarial: availability (docs/security.md §3)', () => {
-  const SMALL_ORDER_HEX = [
-    '0000000000000000000000000000000000000000000000000000000000000000',
-    '0100000000000000000000000000000000000000000000000000000000000000',
-    'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
-    '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
-    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  ];
+  const SMALL_ORDER_HEX = SMALL_ORDER_X25519_HEX;
   const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (b) => Number.parseInt(b, 16));
 
   it('refuses every small-order or non-canonical ephemeral key (4xx), and the honest round completes', async () => {

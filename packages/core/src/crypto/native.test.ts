@@ -2,6 +2,7 @@ import * as nodeCrypto from 'node:crypto';
 import sodium from 'libsodium-wrappers-sumo';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { equalBytes } from '../bytes.ts';
+import { SMALL_ORDER_X25519_HEX } from '../testing/index.ts';
 import {
   type NativeCrypto,
   type NodeCryptoModule,
@@ -57,6 +58,19 @@ const withSign = (y: bigint, sign: number): Uint8Array => {
   out[31] = (out[31] as number) | (sign << 7);
   return out;
 };
+
+/** The native functions over Node's crypto, counting the private keys it imports into OpenSSL. */
+function countingImports(): { native: NativeCrypto; imports: () => number } {
+  let imports = 0;
+  const counting: NodeCryptoModule = {
+    ...(nodeCrypto as unknown as NodeCryptoModule),
+    createPrivateKey: (key) => {
+      imports++;
+      return nodeCrypto.createPrivateKey(key as nodeCrypto.PrivateKeyInput);
+    },
+  };
+  return { native: wrap(counting), imports: () => imports };
+}
 
 const bytes = (length: number, salt: number) => Uint8Array.from({ length }, (_, i) => (i * 131 + salt) & 0xff);
 
@@ -143,31 +157,23 @@ describe('initCrypto with and without the platform crypto', () => {
   });
 
   it('imports an identity key into OpenSSL once per key array, and again once its bytes change', () => {
-    let imports = 0;
-    const counting: NodeCryptoModule = {
-      ...(nodeCrypto as unknown as NodeCryptoModule),
-      createPrivateKey: (key) => {
-        imports++;
-        return nodeCrypto.createPrivateKey(key as nodeCrypto.PrivateKeyInput);
-      },
-    };
-    const native = wrap(counting);
+    const { native, imports } = countingImports();
     const secretKey = libsodiumOnly.signingKeyPair(bytes(32, 11)).secretKey;
     const other = libsodiumOnly.signingKeyPair(bytes(32, 12)).secretKey;
     const m = bytes(200_000, 4);
     for (let i = 0; i < 3; i++) expect(native.sign(m, secretKey)).toEqual(libsodiumOnly.sign(m, secretKey));
-    expect(imports).toBe(1);
+    expect(imports()).toBe(1);
     // A copy of the same bytes is another array: imported for itself.
     expect(native.sign(m, secretKey.slice())).toEqual(libsodiumOnly.sign(m, secretKey));
-    expect(imports).toBe(2);
+    expect(imports()).toBe(2);
     // The same array, now holding another key: never signed with the old one.
     const kept = secretKey.slice();
     secretKey.set(other);
     expect(native.sign(m, secretKey)).toEqual(libsodiumOnly.sign(m, other));
-    expect(imports).toBe(3);
+    expect(imports()).toBe(3);
     secretKey.set(kept);
     expect(native.sign(m, secretKey)).toEqual(libsodiumOnly.sign(m, kept));
-    expect(imports).toBe(4);
+    expect(imports()).toBe(4);
   });
 
   it('signs and seals to the same opened message', () => {
@@ -287,16 +293,8 @@ describe("native verification gives libsodium's verdict", () => {
 });
 
 describe("native X25519 gives libsodium's shared secret and verdict", () => {
-  /** The u-coordinates libsodium refuses (small order, and p − 1, p, p + 1), little-endian. */
-  const SMALL_ORDER_U = [
-    '0000000000000000000000000000000000000000000000000000000000000000',
-    '0100000000000000000000000000000000000000000000000000000000000000',
-    'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
-    '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
-    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  ].map((hex) => Uint8Array.from(Buffer.from(hex, 'hex')));
+  /** The u-coordinates libsodium refuses (small order, and p − 1, p, p + 1). */
+  const SMALL_ORDER_U = SMALL_ORDER_X25519_HEX.map((hex) => Uint8Array.from(Buffer.from(hex, 'hex')));
   const withTopBit = (key: Uint8Array) => Uint8Array.from(key, (b, i) => (i === 31 ? b | 0x80 : b));
 
   /** libsodium's answer: the secret, or undefined where it refuses the key. */
@@ -343,23 +341,16 @@ describe("native X25519 gives libsodium's shared secret and verdict", () => {
   });
 
   it('imports a secret key into OpenSSL once per key array, and again once its bytes change', () => {
-    let imports = 0;
-    const counting: NodeCryptoModule = {
-      ...(nodeCrypto as unknown as NodeCryptoModule),
-      createPrivateKey: (key) => {
-        imports++;
-        return nodeCrypto.createPrivateKey(key as nodeCrypto.PrivateKeyInput);
-      },
-    };
-    const x25519 = wrap(counting).x25519 as NonNullable<NativeCrypto['x25519']>;
+    const { native, imports } = countingImports();
+    const x25519 = native.x25519 as NonNullable<NativeCrypto['x25519']>;
     const sk = bytes(32, 40);
     const pk = libsodiumOnly.encryptKeyPair(bytes(32, 41)).publicKey;
     for (let i = 0; i < 3; i++) expect(x25519(sk, pk)).toEqual(sodium.crypto_scalarmult(sk, pk));
-    expect(imports).toBe(1);
+    expect(imports()).toBe(1);
     const kept = sk.slice();
     sk.set(bytes(32, 42));
     expect(x25519(sk, pk)).toEqual(sodium.crypto_scalarmult(sk, pk));
-    expect(imports).toBe(2);
+    expect(imports()).toBe(2);
     expect(x25519(kept, pk)).toEqual(sodium.crypto_scalarmult(kept, pk));
   });
 

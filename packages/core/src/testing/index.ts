@@ -75,3 +75,19 @@ export function weightedAverage(models: readonly ArrayLike<number>[], scalars: r
   for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / total;
   return out;
 }
+
+/**
+ * The X25519 public keys libsodium refuses (its `has_small_order` list, protocol.md §5.1): the
+ * u-coordinates 0 and 1, the two points of order 8, and p − 1, p and p + 1 (p = 2^255 − 19),
+ * each as 64 hex digits of its little-endian encoding. X25519 ignores the top bit, so each with
+ * bit 255 set is the same point too.
+ */
+export const SMALL_ORDER_X25519_HEX: readonly string[] = Object.freeze([
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+]);
