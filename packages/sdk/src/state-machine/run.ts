@@ -131,7 +131,7 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
   let failures = 0;
   let advanced = false;
   while (!signal.aborted) {
-    // The step before completed: the round it read is current enough for a sending step (step.ts).
+    // The step before completed: the round it read (or went on with) is current enough for this one (step.ts).
     const roundJustRead = advanced;
     advanced = false;
     try {
