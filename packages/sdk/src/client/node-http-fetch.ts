@@ -112,7 +112,7 @@ export function nodeHttpFetch(): FetchLike | undefined {
 }
 
 function transportOn(platform: Platform): FetchLike {
-  return (url: string, init?: RequestInitLike) => send(platform, new platform.URL(url), init ?? {}, 0);
+  return async (url: string, init?: RequestInitLike) => send(platform, new platform.URL(url), init ?? {}, 0);
 }
 
 async function send(platform: Platform, url: UrlLike, init: RequestInitLike, redirects: number): Promise<ResponseLike> {
