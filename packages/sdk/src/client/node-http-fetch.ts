@@ -1,6 +1,6 @@
 /**
  * The participant's HTTP transport on Node.js: `FetchLike` over `node:http` / `node:https`, the
- * default there when the app passes no `fetch` (options.ts; docs/decisions/0015-node-http-transport.md).
+ * default there when the app passes no `fetch` (chosen in runtime.ts; docs/decisions/0015-node-http-transport.md).
  *
  * Node's own `fetch` (undici) builds WHATWG Request, Response, Headers and stream objects for
  * every request and copies each body into a stream of its own. A participant sends about ten
