@@ -5,9 +5,10 @@
  * Node's own `fetch` (undici) builds WHATWG Request, Response, Headers and stream objects for
  * every request and copies each body into a stream of its own. A participant sends about ten
  * requests a round, most of them small, and its Update (6.4 MB at a million weights) in 1 MiB
- * chunks; measured on loopback, undici took 4× the CPU of `node:http` for a small GET and 3–4×
- * for a 640 KB POST. The client reads only the status, two headers and the body
- * (`ResponseLike`), so this transport gives exactly that and nothing more:
+ * chunks; measured on loopback (`npm run bench:transport`), undici took 1.5–1.7× the client CPU
+ * of `node:http` for a GET and 5.7–7.5× for a POST of 640 KB–1 MiB. The client reads only the
+ * status, two headers and the body (`ResponseLike`), so this transport gives exactly that and
+ * nothing more:
  *
  * - the body is read whole before the promise resolves (the client reads every body it is
  *   given at once; an answer cut off mid-body rejects, as a network error does);
