@@ -26,6 +26,7 @@
  * `nodeHttpFetch()` is undefined and the platform's `fetch` stays the default.
  */
 
+import { concatBytes } from '@petfl/core';
 import type { AbortSignalLike } from '../state-machine/io.ts';
 import type { FetchLike, RequestInitLike, ResponseLike } from './http-client.ts';
 
@@ -181,14 +182,10 @@ function exchange(
       finish(() => reject(error.name === 'AbortError' ? error : new TypeError('fetch failed', { cause: error })));
     const request = module.request(url, { method, headers: sent }, (response) => {
       const chunks: Uint8Array[] = [];
-      let size = 0;
-      response.on('data', (chunk) => {
-        chunks.push(chunk);
-        size += chunk.byteLength;
-      });
+      response.on('data', (chunk) => chunks.push(chunk));
       response.on('aborted', () => fail(new Error('the answer was cut off')));
       response.on('error', fail);
-      response.on('end', () => finish(() => resolve(answerOf(platform, response, join(chunks, size)))));
+      response.on('end', () => finish(() => resolve(answerOf(platform, response, concatBytes(...chunks)))));
     });
     request.on('error', fail);
     request.setTimeout(NODE_HTTP_IDLE_TIMEOUT_MS, () =>
@@ -210,21 +207,10 @@ function answerOf(platform: Platform, response: NodeIncoming, body: Uint8Array):
         return Array.isArray(value) ? value.join(', ') : value;
       },
     },
-    // The body is the answer's own (never a slice of a shared pool), so it is handed out as is.
+    // The body is the answer's own (concatBytes copies the chunks into a new buffer), so it is handed out as is.
     arrayBuffer: async () => body.buffer as ArrayBuffer,
     text: async () => platform.decoder.decode(body),
   };
-}
-
-/** The chunks in one buffer of its own, exactly `size` bytes long. */
-function join(chunks: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
 }
 
 /** Headers as given (a plain record, the client's only form; or a Headers-like with forEach), lower-cased. */
