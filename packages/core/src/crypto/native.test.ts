@@ -66,13 +66,15 @@ function countingImports(): { native: NativeCrypto; imports: () => number } {
     ...(nodeCrypto as unknown as NodeCryptoModule),
     createPrivateKey: (key) => {
       imports++;
-      return nodeCrypto.createPrivateKey(key as nodeCrypto.PrivateKeyInput);
+      return nodeCrypto.createPrivateKey(key as unknown as nodeCrypto.JsonWebKeyInput);
     },
   };
   return { native: wrap(counting), imports: () => imports };
 }
 
 const bytes = (length: number, salt: number) => Uint8Array.from({ length }, (_, i) => (i * 131 + salt) & 0xff);
+/** The X25519 public key of a secret key, by libsodium. */
+const publicOf = (secretKey: Uint8Array) => sodium.crypto_scalarmult_base(secretKey);
 
 describe('the platform crypto (Node.js)', () => {
   it('is found on Node.js ≥ 20.16 and passes its self-test', () => {
@@ -323,7 +325,7 @@ describe("native X25519 gives libsodium's shared secret and verdict", () => {
       const sk = bytes(32, 500 + i);
       const expected = libsodiumSecret(sk, pk);
       if (expected === undefined) refused++;
-      expect(x25519(sk, pk)).toEqual(expected);
+      expect(x25519(sk, publicOf(sk), pk)).toEqual(expected);
     }
     expect(refused).toBe(2 * SMALL_ORDER_U.length);
   });
@@ -333,9 +335,14 @@ describe("native X25519 gives libsodium's shared secret and verdict", () => {
     const x25519 = native.x25519 as NonNullable<NativeCrypto['x25519']>;
     expect(selfTest(native, reference)).toBe(true);
     expect(
-      selfTest({ ...native, x25519: (sk, pk) => x25519(sk, pk)?.map((b, i) => (i === 0 ? b ^ 1 : b)) }, reference),
+      selfTest(
+        { ...native, x25519: (sk, own, pk) => x25519(sk, own, pk)?.map((b, i) => (i === 0 ? b ^ 1 : b)) },
+        reference,
+      ),
     ).toBe(false);
-    expect(selfTest({ ...native, x25519: (sk, pk) => x25519(sk, pk) ?? new Uint8Array(32) }, reference)).toBe(false);
+    expect(selfTest({ ...native, x25519: (sk, own, pk) => x25519(sk, own, pk) ?? new Uint8Array(32) }, reference)).toBe(
+      false,
+    );
     const { x25519: _omitted, ...without } = native;
     expect(selfTest(without, reference)).toBe(true); // no X25519 here: libsodium keeps it
   });
@@ -345,13 +352,13 @@ describe("native X25519 gives libsodium's shared secret and verdict", () => {
     const x25519 = native.x25519 as NonNullable<NativeCrypto['x25519']>;
     const sk = bytes(32, 40);
     const pk = libsodiumOnly.encryptKeyPair(bytes(32, 41)).publicKey;
-    for (let i = 0; i < 3; i++) expect(x25519(sk, pk)).toEqual(sodium.crypto_scalarmult(sk, pk));
+    for (let i = 0; i < 3; i++) expect(x25519(sk, publicOf(sk), pk)).toEqual(sodium.crypto_scalarmult(sk, pk));
     expect(imports()).toBe(1);
     const kept = sk.slice();
     sk.set(bytes(32, 42));
-    expect(x25519(sk, pk)).toEqual(sodium.crypto_scalarmult(sk, pk));
+    expect(x25519(sk, publicOf(sk), pk)).toEqual(sodium.crypto_scalarmult(sk, pk));
     expect(imports()).toBe(2);
-    expect(x25519(kept, pk)).toEqual(sodium.crypto_scalarmult(kept, pk));
+    expect(x25519(kept, publicOf(kept), pk)).toEqual(sodium.crypto_scalarmult(kept, pk));
   });
 
   it('through initCrypto: sealed boxes open the same both ways; forged, cut and small-order boxes are decrypt-failed', () => {
@@ -364,6 +371,16 @@ describe("native X25519 gives libsodium's shared secret and verdict", () => {
         [withNative, withNative],
       ] as const) {
         expect(opener.openSealed(sealer.seal(message, pair.publicKey), pair)).toEqual(message);
+      }
+      // ADR 0016: boxes sealed to many keys under one ephemeral key are libsodium's sealed boxes
+      const other = libsodiumOnly.encryptKeyPair(bytes(32, 64));
+      for (const sealer of [withNative, libsodiumOnly]) {
+        const boxes = sealer.sealToEach(message, [pair.publicKey, other.publicKey]);
+        expect(sodium.crypto_box_seal_open(boxes[0] as Uint8Array, pair.publicKey, pair.secretKey)).toEqual(message);
+        expect(sodium.crypto_box_seal_open(boxes[1] as Uint8Array, other.publicKey, other.secretKey)).toEqual(message);
+        for (const opener of [withNative, libsodiumOnly]) {
+          expect(opener.openSealed(boxes[1] as Uint8Array, other)).toEqual(message);
+        }
       }
     }
     const sealed = libsodiumOnly.seal(bytes(32, 62), pair.publicKey);

@@ -18,11 +18,12 @@
  * stay libsodium's. Before it is used, `nativeCrypto` checks it against libsodium on fixed inputs
  * (`selfTest`); any difference, or a missing function, leaves libsodium in charge.
  *
- * SECURITY: signing hands OpenSSL the 32-byte seed of the identity key in a PKCS #8 buffer that
- * is wiped right after. OpenSSL's key object is kept as long as the secret-key array it came from
- * (a WeakMap on that array, with the SHA-256 of its bytes to notice a wipe), is freed when
- * garbage-collected and not zeroed. The same holds for an X25519 secret key (a sum participant's
- * ephemeral key, the coordinator's round key) and for a keystream's key inside a cipher context.
+ * SECURITY: signing hands OpenSSL the 32-byte seed of the identity key as a JWK, whose base64url
+ * string cannot be wiped and stays in the heap until collected. OpenSSL's key object is kept as
+ * long as the secret-key array it came from (a WeakMap on that array, with the SHA-256 of its bytes
+ * to notice a wipe), is freed when garbage-collected and not zeroed. The same holds for an X25519
+ * secret key (a sum participant's ephemeral key, the coordinator's round key, the ephemeral key
+ * of an update's seed boxes) and for a keystream's key inside a cipher context.
  * Where the heap of the process is readable, so is the state those keys came from (docs/security.md §6).
  */
 
@@ -33,7 +34,7 @@ import { passesLibsodiumChecks } from './ed25519-checks.ts';
 export interface NodeCryptoModule {
   createHash(algorithm: 'sha256'): { update(data: Uint8Array): { digest(): Uint8Array } };
   createCipheriv(algorithm: 'chacha20', key: Uint8Array, iv: Uint8Array): { update(data: Uint8Array): Uint8Array };
-  createPrivateKey(key: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): unknown;
+  createPrivateKey(key: { key: PrivateJwk; format: 'jwk' }): unknown;
   createPublicKey(key: { key: Uint8Array; format: 'der'; type: 'spki' } | { key: PublicJwk; format: 'jwk' }): unknown;
   sign(algorithm: null, data: Uint8Array, key: unknown): Uint8Array;
   verify(algorithm: null, data: Uint8Array, key: unknown, signature: Uint8Array): boolean;
@@ -48,6 +49,18 @@ interface PublicJwk {
   readonly x: string;
 }
 
+/**
+ * An Ed25519 or X25519 private key as a JWK (RFC 8037): `d` the 32-byte seed or secret key, `x`
+ * its public key. Importing one took 29 µs where its PKCS #8 DER took 380 µs (Node 20, AMD EPYC):
+ * the DER goes through OpenSSL's decoders, the JWK straight to a raw key.
+ */
+interface PrivateJwk {
+  readonly kty: 'OKP';
+  readonly crv: 'Ed25519' | 'X25519';
+  readonly d: string;
+  readonly x: string;
+}
+
 export interface NativeCrypto {
   sha256(message: Uint8Array): Uint8Array;
   /** `length` bytes of IETF ChaCha20 keystream from block `block` (counter < 2^32). */
@@ -57,11 +70,12 @@ export interface NativeCrypto {
   /** libsodium's `crypto_sign_verify_detached` verdict on a 64-byte signature and a 32-byte key. */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   /**
-   * The X25519 shared secret of a 32-byte secret key and a 32-byte public key, or undefined where
-   * OpenSSL refuses (a small-order key, whose secret would be all zero) or cannot take the key:
-   * then libsodium decides (sodium.ts). Absent where Node.js has no `diffieHellman`.
+   * The X25519 shared secret of a 32-byte secret key (whose public key is `ownPublicKey`) and a
+   * 32-byte public key, or undefined where OpenSSL refuses (a small-order key, whose secret would
+   * be all zero) or cannot take the keys: then libsodium decides (sodium.ts). Absent where Node.js
+   * has no `diffieHellman`.
    */
-  x25519?(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined;
+  x25519?(secretKey: Uint8Array, ownPublicKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined;
 }
 
 /** What `nativeCrypto` compares the native functions with: libsodium's. */
@@ -74,16 +88,6 @@ export interface ReferenceCrypto {
   /** `crypto_scalarmult`: throws where libsodium refuses the key. */
   x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
 }
-
-/** PKCS #8 DER prefix of an Ed25519 private key (RFC 8410): the 32-byte seed follows. */
-const ED25519_PKCS8_PREFIX = [
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
-
-/** PKCS #8 DER prefix of an X25519 private key (RFC 8410): the 32-byte key follows. */
-const X25519_PKCS8_PREFIX = [
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
-];
 
 /** SPKI DER prefix of an Ed25519 public key (RFC 8410): the 32-byte key follows. */
 const ED25519_SPKI_PREFIX = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
@@ -114,42 +118,40 @@ interface ImportedKey {
 export function wrap(node: NodeCryptoModule): NativeCrypto {
   let zeros = new Uint8Array(0);
   const sha256 = (bytes: Uint8Array) => plain(node.createHash('sha256').update(bytes).digest());
-  // Importing a key costs 0.3–0.6 ms, as much as signing 100 KiB: a participant signs every 1 MiB
-  // chunk of an update with the same identity key. So the key object is kept per secret-key
+  // Importing a key (a JWK, about 30 µs) costs as much as signing 30 KiB: a participant signs every
+  // 1 MiB chunk of an update with the same identity key. So the key object is kept per secret-key
   // array, and used again only while the array still holds the bytes it was made from (their
   // SHA-256 is compared; a wiped or reused array gets a new one).
   // The same holds for an X25519 key: a sum participant opens every update's mask seed with its
-  // ephemeral key, the coordinator every message with the round key.
-  const importer = (prefix: readonly number[]) => {
+  // ephemeral key, the coordinator every message with the round key, an update participant seals
+  // its seed to every sum participant with one ephemeral key (ADR 0016).
+  const importer = (crv: PrivateJwk['crv']) => {
     const imported = new WeakMap<Uint8Array, ImportedKey>();
-    return (secretKey: Uint8Array): unknown => {
+    return (secretKey: Uint8Array, publicKey: Uint8Array): unknown => {
       const fingerprint = sha256(secretKey);
       const known = imported.get(secretKey);
       if (known !== undefined && equalBytes(known.fingerprint, fingerprint)) return known.key;
-      const der = new Uint8Array(prefix.length + 32);
-      der.set(prefix, 0);
-      der.set(secretKey.subarray(0, 32), prefix.length);
-      try {
-        const key = node.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-        imported.set(secretKey, { fingerprint, key });
-        return key;
-      } finally {
-        der.fill(0);
-      }
+      // SECURITY: the secret as base64url in a string, which cannot be wiped; the heap holding it
+      // holds the secret-key array too (docs/security.md §6).
+      const jwk: PrivateJwk = { kty: 'OKP', crv, d: toBase64Url(secretKey.subarray(0, 32)), x: toBase64Url(publicKey) };
+      const key = node.createPrivateKey({ key: jwk, format: 'jwk' });
+      imported.set(secretKey, { fingerprint, key });
+      return key;
     };
   };
-  const privateKey = importer(ED25519_PKCS8_PREFIX);
-  const agreementKey = importer(X25519_PKCS8_PREFIX);
+  const signingKey = importer('Ed25519');
+  const privateKey = (secretKey: Uint8Array) => signingKey(secretKey, secretKey.subarray(32, 64));
+  const agreementKey = importer('X25519');
   const diffieHellman = node.diffieHellman?.bind(node);
   const x25519 =
     diffieHellman === undefined
       ? undefined
-      : (secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined => {
+      : (secretKey: Uint8Array, ownPublicKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined => {
           try {
             const jwk: PublicJwk = { kty: 'OKP', crv: 'X25519', x: toBase64Url(publicKey) };
             const theirs = node.createPublicKey({ key: jwk, format: 'jwk' });
             // SECURITY: the shared secret; the caller derives the box key from it and wipes it.
-            return plain(diffieHellman({ privateKey: agreementKey(secretKey), publicKey: theirs }));
+            return plain(diffieHellman({ privateKey: agreementKey(secretKey, ownPublicKey), publicKey: theirs }));
           } catch {
             return undefined; // OpenSSL refuses an all-zero secret (a small-order key), or the key
           }
@@ -230,16 +232,19 @@ function verdicts(native: NativeCrypto, reference: ReferenceCrypto, secretKey: U
 function agreements(native: NativeCrypto, reference: ReferenceCrypto): boolean {
   if (native.x25519 === undefined) return true;
   const secret = Uint8Array.from({ length: 32 }, (_, i) => 0x70 + i);
+  const basePoint = new Uint8Array(32);
+  basePoint[0] = 9;
+  const own = reference.x25519(secret, basePoint);
   const theirs = [Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 9) & 0xff)];
   theirs.push(Uint8Array.from(theirs[0] as Uint8Array, (b, i) => (i === 31 ? b | 0x80 : b)));
   for (const key of theirs) {
-    const shared = native.x25519(secret, key);
+    const shared = native.x25519(secret, own, key);
     if (shared === undefined || !equalBytes(shared, reference.x25519(secret, key))) return false;
   }
   for (const small of [0, 1]) {
     const key = new Uint8Array(32);
     key[0] = small;
-    if (native.x25519(secret, key) !== undefined) return false;
+    if (native.x25519(secret, own, key) !== undefined) return false;
     let refused = false;
     try {
       reference.x25519(secret, key);

@@ -144,6 +144,48 @@ describe('sealed boxes', () => {
   });
 });
 
+describe('sealToEach: one message to many keys under one ephemeral key (ADR 0016)', () => {
+  it('gives one box per key, in order, each opened by its own key only, all with the same ephemeral key', () => {
+    const pairs = Array.from({ length: 5 }, () => crypto.encryptKeyPair());
+    const message = ascii('the mask seed, 32 bytes long....');
+    const boxes = crypto.sealToEach(
+      message,
+      pairs.map((pair) => pair.publicKey),
+    );
+    expect(boxes).toHaveLength(pairs.length);
+    for (const [i, box] of boxes.entries()) {
+      expect(box).toHaveLength(message.length + SEAL_OVERHEAD_BYTES);
+      expect(hex(box.subarray(0, ENCRYPT_PUBLIC_KEY_BYTES))).toBe(hex((boxes[0] as Uint8Array).subarray(0, 32)));
+      for (const [j, pair] of pairs.entries()) {
+        if (i === j) expect(hex(crypto.openSealed(box, pair))).toBe(hex(message));
+        else
+          expect(
+            codeOf(() => crypto.openSealed(box, pair)),
+            `box ${i}, key ${j}`,
+          ).toBe('decrypt-failed');
+      }
+    }
+    // the boxes' bodies differ (a key and a nonce per recipient), and a second call draws a new key
+    expect(new Set(boxes.map((box) => hex(box.subarray(ENCRYPT_PUBLIC_KEY_BYTES)))).size).toBe(pairs.length);
+    const again = crypto.sealToEach(message, [(pairs[0] as { publicKey: Uint8Array }).publicKey]);
+    expect(hex((again[0] as Uint8Array).subarray(0, 32))).not.toBe(hex((boxes[0] as Uint8Array).subarray(0, 32)));
+    expect(crypto.sealToEach(message, [])).toEqual([]);
+  });
+
+  it('checks every key before sealing any: a bad one is invalid-key, named by field(index)', () => {
+    const valid = crypto.encryptKeyPair().publicKey;
+    const topBit = valid.slice();
+    topBit[31] = (topBit[31] as number) | 0x80;
+    for (const bad of [new Uint8Array(31), SMALL_ORDER_ENCODINGS[0] as Uint8Array, topBit]) {
+      expect(codeOf(() => crypto.sealToEach(ascii('x'), [valid, bad]))).toBe('invalid-key');
+    }
+    expect(() => crypto.sealToEach(ascii('x'), [valid, new Uint8Array(32)])).toThrow(/^sealing public key 1: /);
+    expect(() =>
+      crypto.sealToEach(ascii('x'), [valid, valid, new Uint8Array(32)], (i) => `ephemeral key of sum participant ${i}`),
+    ).toThrow(/^ephemeral key of sum participant 2: expected an X25519 public key, got a small-order point/);
+  });
+});
+
 describe('every libsodium failure is a PetError naming the operation', () => {
   // Values that pass TypeScript's types only by a cast: what a caller with a bug (or a decoder
   // that let something through) could hand over. libsodium throws TypeError or Error for each.

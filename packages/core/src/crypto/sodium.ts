@@ -81,6 +81,14 @@ export interface PetCrypto {
    */
   seal(message: Uint8Array, publicKey: Uint8Array, field?: string): Uint8Array;
   /**
+   * `message` sealed to each of `publicKeys`, in their order: every box is a `crypto_box_seal` box
+   * that `openSealed` opens, but all of them share one ephemeral key pair (ADR 0016), so the
+   * sender makes one key pair instead of one per box. For one message to many recipients only (an
+   * update's mask seed to every sum participant). Every key is checked as `seal` checks it before
+   * anything is sealed; `field(i)` names the i-th key in errors.
+   */
+  sealToEach(message: Uint8Array, publicKeys: readonly Uint8Array[], field?: (index: number) => string): Uint8Array[];
+  /**
    * Opens a sealed box; throws `PetError('decrypt-failed')` when it cannot, 'invalid-key' for a
    * key pair of the wrong lengths.
    */
@@ -312,19 +320,54 @@ function openNatively(
 ): Uint8Array | undefined {
   const ephemeralPk = ciphertext.subarray(0, ENCRYPT_PUBLIC_KEY_BYTES);
   // SECURITY: the shared secret and the box key derived from it are wiped here.
-  const shared = x25519(keyPair.secretKey, ephemeralPk);
+  const shared = x25519(keyPair.secretKey, keyPair.publicKey, ephemeralPk);
   if (shared === undefined) return undefined;
   const key = sodium.crypto_core_hsalsa20(HSALSA20_ZERO_INPUT, shared, null);
   shared.fill(0);
   try {
-    const noncePreimage = new Uint8Array(2 * ENCRYPT_PUBLIC_KEY_BYTES);
-    noncePreimage.set(ephemeralPk, 0);
-    noncePreimage.set(keyPair.publicKey, ENCRYPT_PUBLIC_KEY_BYTES);
-    const nonce = sodium.crypto_generichash(BOX_NONCE_BYTES, noncePreimage, null);
+    const nonce = sealedBoxNonce(ephemeralPk, keyPair.publicKey);
     return sodium.crypto_box_open_easy_afternm(ciphertext.subarray(ENCRYPT_PUBLIC_KEY_BYTES), nonce, key);
   } finally {
     sodium.memzero(key);
   }
+}
+
+/**
+ * `crypto_box_seal(message, publicKey)` with the ephemeral key pair given, not drawn: the box key
+ * is HSalsa20 of X25519(ephemeral secret, publicKey) (`crypto_box_beforenm`; the X25519 step by
+ * the platform where it takes the key), the nonce BLAKE2b-192(epk ‖ pk), and the box is
+ * epk ‖ `crypto_box_easy_afternm`. The key's checks are the caller's.
+ */
+function sealWithEphemeral(
+  x25519: NativeCrypto['x25519'],
+  message: Uint8Array,
+  ephemeral: { readonly publicKey: Uint8Array; readonly privateKey: Uint8Array },
+  publicKey: Uint8Array,
+): Uint8Array {
+  // SECURITY: the shared secret and the box key derived from it are wiped here.
+  const shared = x25519?.(ephemeral.privateKey, ephemeral.publicKey, publicKey);
+  const key =
+    shared === undefined
+      ? sodium.crypto_box_beforenm(publicKey, ephemeral.privateKey)
+      : sodium.crypto_core_hsalsa20(HSALSA20_ZERO_INPUT, shared, null);
+  shared?.fill(0);
+  try {
+    const body = sodium.crypto_box_easy_afternm(message, sealedBoxNonce(ephemeral.publicKey, publicKey), key);
+    const box = new Uint8Array(ENCRYPT_PUBLIC_KEY_BYTES + body.length);
+    box.set(ephemeral.publicKey, 0);
+    box.set(body, ENCRYPT_PUBLIC_KEY_BYTES);
+    return box;
+  } finally {
+    sodium.memzero(key);
+  }
+}
+
+/** A sealed box's nonce: BLAKE2b-192(ephemeral public key ‖ recipient's public key). */
+function sealedBoxNonce(ephemeralPk: Uint8Array, recipientPk: Uint8Array): Uint8Array {
+  const preimage = new Uint8Array(2 * ENCRYPT_PUBLIC_KEY_BYTES);
+  preimage.set(ephemeralPk, 0);
+  preimage.set(recipientPk, ENCRYPT_PUBLIC_KEY_BYTES);
+  return sodium.crypto_generichash(BOX_NONCE_BYTES, preimage, null);
 }
 
 /** HSalsa20's 16-byte input for `crypto_box_beforenm`: all zero. */
@@ -405,6 +448,19 @@ function createPetCrypto(useNative: boolean): PetCrypto {
       // 'invalid usage' (or, for a non-canonical one, seal to a key known under another name).
       checkEncryptPublicKey(publicKey, field);
       return call(`${field}: sealing`, () => sodium.crypto_box_seal(message, publicKey));
+    },
+    sealToEach(message, publicKeys, field = (index) => `sealing public key ${index}`) {
+      for (const [index, publicKey] of publicKeys.entries()) checkEncryptPublicKey(publicKey, field(index));
+      if (publicKeys.length === 0) return [];
+      // SECURITY: the boxes' one ephemeral key pair (ADR 0016), wiped once every box is sealed.
+      const ephemeral = call('sealing: ephemeral key pair', () => sodium.crypto_box_keypair());
+      try {
+        return publicKeys.map((publicKey, index) =>
+          call(`${field(index)}: sealing`, () => sealWithEphemeral(native?.x25519, message, ephemeral, publicKey)),
+        );
+      } finally {
+        sodium.memzero(ephemeral.privateKey);
+      }
     },
     openSealed(ciphertext, keyPair, field = 'sealed box') {
       if (!(ciphertext instanceof Uint8Array) || ciphertext.length < SEAL_OVERHEAD_BYTES) {

@@ -216,6 +216,7 @@ describe('step: one whole round (protocol.md §1.1, §3.3–3.5, §4.4–4.5)', 
 
       // each Update's local seed dictionary: one seed per sum participant, opened with its ephemeral
       // key, deriving the mask that unmasks that single masked model back to the model
+      const seedBoxKeys = new Set<string>();
       for (const { participantPk, payload } of coordinator.received) {
         if (payload.kind !== 'update') continue;
         const { update } = payload;
@@ -229,11 +230,16 @@ describe('step: one whole round (protocol.md §1.1, §3.3–3.5, §4.4–4.5)', 
           return crypto.openSealed(sealed as Uint8Array, ephemeral);
         });
         expect(opened[1]).toStrictEqual(opened[0]);
+        // ADR 0016: the boxes of one dictionary share their ephemeral key, a fresh one per Update
+        const ephemeralKeys = [...update.localSeedDict.values()].map((box) => toBase64Url(box.subarray(0, 32)));
+        expect(new Set(ephemeralKeys).size).toBe(1);
+        seedBoxKeys.add(ephemeralKeys[0] as string);
         const single = new Aggregation(round.maskConfig, round.modelLength);
         single.aggregate(update.maskedModel);
         const unmasked = single.unmask(deriveMask(crypto, round.maskConfig, opened[0] as Uint8Array, 10));
         for (const [i, w] of unmasked.entries()) expect(w).toBeCloseTo(model?.[i] as number, 7);
       }
+      expect(seedBoxKeys.size).toBe(3);
 
       // sum2 phase
       coordinator.publishSeeds();

@@ -90,13 +90,19 @@ export async function update(state: PhaseState<'update'>, io: StepIo): Promise<S
   const seed = io.crypto.randomBytes(SEED_BYTES);
   let bytes: Uint8Array;
   try {
-    const localSeedDict = new Map<string, Uint8Array>();
-    for (const [sumParticipantPk, ephemeralPk] of sums) {
-      // protocol.md §5.1: a small-order or non-canonical ephemeral key is 'invalid-key' (the
-      // seal checks it); step then gives the round up, since the coordinator requires a seed
-      // for every key of the sum dictionary (§1.1) and retrying cannot change the key.
-      localSeedDict.set(sumParticipantPk, io.crypto.seal(seed, ephemeralPk, `ephemeral key of ${sumParticipantPk}`));
-    }
+    // One box per sum participant, all under one ephemeral key (ADR 0016). protocol.md §5.1: a
+    // small-order or non-canonical ephemeral key is 'invalid-key' (checked before anything is
+    // sealed); step then gives the round up, since the coordinator requires a seed for every key
+    // of the sum dictionary (§1.1) and retrying cannot change the key.
+    const recipients = [...sums];
+    const boxes = io.crypto.sealToEach(
+      seed,
+      recipients.map(([, ephemeralPk]) => ephemeralPk),
+      (index) => `ephemeral key of ${recipients[index]?.[0]}`,
+    );
+    const localSeedDict = new Map(
+      recipients.map(([sumParticipantPk], index) => [sumParticipantPk, boxes[index] as Uint8Array]),
+    );
     const { sumSignature, updateSignature } = phase;
     // The model is masked straight into the payload's encoding: no element array of the whole
     // masked model is made (@petfl/core `encodeMaskedUpdate`).
