@@ -33,8 +33,9 @@
  * Steady state (rounds after the first) and the first round are reported separately.
  *
  * Floor, measured in this process in the same run: the CPU of the primitives one round needs —
- * per update masking and sealing (participant) and opening and adding (coordinator); per sum
- * participant deriving every update's mask, adding it and sealing its Sum2 (participant), and
+ * per update masking, sealing, and sealing its mask seed to every sum participant (participant),
+ * and opening and adding (coordinator); per sum participant opening every update's seed box,
+ * deriving every update's mask, adding it and sealing its Sum2 (participant), and
  * opening that Sum2 and hashing its vote (coordinator); unmasking — each timed with @petfl/core and
  * multiplied by the round's median task counts. `cpuRatio` = the round's CPU (participants +
  * coordinator) ÷ that floor. (Before 2026-12-04 the floor left out the Sum2's sealing, opening and
@@ -43,7 +44,10 @@
  * encoding, sealing seals the encoded payload, and deriving and adding a mask is the cheaper of
  * the sum participant's one pass (aggregateDerived) and drawing it whole, then adding it. From
  * 09:15 each primitive counts its fastest of 5 runs (10⁶ weights) or 15, no longer the median of
- * 3 or 7: the median moved 2–8× between runs with fresh-memory page faults and collections.)
+ * 3 or 7: the median moved 2–8× between runs with fresh-memory page faults and collections.
+ * From 2026-12-04 15:00 the floor counts the seed boxes, sealed as the SDK seals them (ADR 0016)
+ * and opened: `cpuRatioToFloorWithoutSeedBoxes` is the ratio to the floor as defined before;
+ * and each primitive runs at least 300 ms in all, as many times as fit, for its fastest run.)
  *
  *   npm run bench:round                       # every scenario (~6 minutes on 2 cores)
  *   ROUND_ONLY=10x1M,3x1M npm run bench:round # some of them
@@ -520,10 +524,14 @@ function analyse(run: Run) {
 /** The primitives' CPU for one round of `updates` updates and `sums` sum participants at `weights`. */
 async function floor(weights: number, updates: number, sums: number) {
   const crypto = await initCrypto();
+  // At least `reps` runs and at least 300 ms of them: at 10⁴ weights 15 runs of a primitive took
+  // 4–12 ms in all, too few for the JIT, and the same primitive's fastest run differed up to 3×
+  // between runs of the bench with the scenarios in another order (2026-12-04).
   const time = (fn: () => void, reps: number) => {
     fn();
     const xs: number[] = [];
-    for (let i = 0; i < reps; i++) {
+    const start = performance.now();
+    while (xs.length < reps || (performance.now() - start < 300 && xs.length < 2000)) {
       const t = performance.now();
       fn();
       xs.push(performance.now() - t);
@@ -594,11 +602,33 @@ async function floor(weights: number, updates: number, sums: number) {
   const hashMs = time(() => {
     crypto.hash(vote);
   }, reps);
-  const participantMs = updates * (maskMs + sealMs) + sums * (updates * deriveMs + sealMs);
+  // An update's mask seed sealed to every sum participant's ephemeral key, as the SDK seals it
+  // (sealToEach, ADR 0016), and a sum participant opening one update's box (the seed boxes were
+  // left out of the floor before 2026-12-04 15:00).
+  const ephemeralKeys = Array.from({ length: Math.max(1, Math.round(sums)) }, () => crypto.encryptKeyPair());
+  const sealSeedsMs = time(
+    () =>
+      crypto.sealToEach(
+        maskSeed,
+        ephemeralKeys.map((pair) => pair.publicKey),
+      ),
+    15,
+  );
+  const seedBox = crypto.seal(maskSeed, (ephemeralKeys[0] as (typeof ephemeralKeys)[number]).publicKey);
+  const SEED_OPENS = 50;
+  const openSeedMs =
+    time(() => {
+      for (let i = 0; i < SEED_OPENS; i++)
+        crypto.openSealed(seedBox, ephemeralKeys[0] as (typeof ephemeralKeys)[number]);
+    }, 15) / SEED_OPENS;
+  const seedBoxesMs = updates * sealSeedsMs + sums * updates * openSeedMs;
+  const participantMs = updates * (maskMs + sealMs) + sums * (updates * deriveMs + sealMs) + seedBoxesMs;
   const coordinatorMs = updates * (openMs + addMs) + sums * (openMs + hashMs) + unmaskMs;
   return {
     primitivesMs: {
       mask: r3(maskMs),
+      sealSeeds: r3(sealSeedsMs),
+      openSeed: r3(openSeedMs),
       seal: r3(sealMs),
       open: r3(openMs),
       add: r3(addMs),
@@ -611,6 +641,8 @@ async function floor(weights: number, updates: number, sums: number) {
     participantCpuSeconds: r3(participantMs / 1000),
     coordinatorCpuSeconds: r3(coordinatorMs / 1000),
     totalCpuSeconds: r3((participantMs + coordinatorMs) / 1000),
+    /** The floor as defined before 2026-12-04 15:00, without the seed boxes. */
+    withoutSeedBoxesCpuSeconds: r3((participantMs - seedBoxesMs + coordinatorMs) / 1000),
   };
 }
 
@@ -676,7 +708,11 @@ for (const s of SCENARIOS) {
     weights: s.weights,
     maskedModelBytes: maskObjectByteLength(MASK, s.weights),
     settings: { sumProbability: s.sumProbability, updateWaitMs: s.updateWaitMs, sumWaitMs: s.sumWaitMs },
-    steady: { ...summary, cpuRatioToFloor: r3(roundCpu / (floorCpu.totalCpuSeconds ?? 1)) },
+    steady: {
+      ...summary,
+      cpuRatioToFloor: r3(roundCpu / (floorCpu.totalCpuSeconds ?? 1)),
+      cpuRatioToFloorWithoutSeedBoxes: r3(roundCpu / (floorCpu.withoutSeedBoxesCpuSeconds ?? 1)),
+    },
     first: rounds[0] === undefined ? null : summarise([rounds[0]]),
     floor: floorCpu,
     failedRounds: run.rounds.filter((r) => r.outcome === 'failed').map((r) => r.failureReason),
