@@ -54,6 +54,7 @@
  *   ROUND_ROUNDS=3 ROUND_NO_BUILD=1 …         # fewer rounds; skip `npm run build`
  *   ROUND_TRACE=1 …                           # also every participant's phase changes, to a file in $TMPDIR
  *   ROUND_CPU_PROF=<dir> …                    # the coordinator and every participant process write V8 CPU profiles there
+ *   GLIBC_TUNABLES=… …                        # passed on to the coordinator and the participants (docs/operations.md)
  */
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -153,6 +154,9 @@ const SCENARIOS: readonly Scenario[] = [
 ];
 
 const ROUNDS = Number(process.env['ROUND_ROUNDS'] ?? 5);
+/** glibc's allocator settings, passed on to every process this bench starts (docs/operations.md). */
+const ALLOCATOR_TUNING: Record<string, string> =
+  process.env['GLIBC_TUNABLES'] === undefined ? {} : { GLIBC_TUNABLES: process.env['GLIBC_TUNABLES'] };
 const ONLY = process.env['ROUND_ONLY']?.split(',');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -293,7 +297,10 @@ async function runScenario(s: Scenario) {
       'coordinator',
       process.execPath,
       [...profiling, CLI, '--config', join(dir, 'petfl.toml'), '--host', '127.0.0.1'],
-      { LOG_LEVEL: 'info' },
+      {
+        LOG_LEVEL: 'info',
+        ...ALLOCATOR_TUNING,
+      },
     );
     const url = await waitFor(
       'the coordinator to log its URL',
@@ -325,6 +332,7 @@ async function runScenario(s: Scenario) {
           ROUND_WEIGHTS: String(s.weights),
           ROUND_FIRST: String(first),
           ROUND_TRACE: process.env['ROUND_TRACE'] ?? '',
+          ...ALLOCATOR_TUNING,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -748,6 +756,7 @@ const machine = {
   memoryGiB: r3(totalmem() / 2 ** 30),
   freeGiB: r3(freemem() / 2 ** 30),
   node: process.version,
+  glibcTunables: process.env['GLIBC_TUNABLES'] ?? null,
 };
 let previous: Record<string, unknown> = {};
 try {
