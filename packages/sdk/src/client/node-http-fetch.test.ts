@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawnAsyncParticipant } from '../async-participant.ts';
 import type { FetchLike } from './http-client.ts';
-import { nodeHttpFetch } from './node-http-fetch.ts';
+import { keepAliveHint, nodeHttpFetch } from './node-http-fetch.ts';
 
 interface Seen {
   readonly method: string;
@@ -29,6 +29,7 @@ afterEach(async () => {
 /** A server that records each request and answers it with `answer`; its base URL and records. */
 async function serve(
   answer: (request: Seen, response: ServerResponse) => void,
+  keepAliveTimeoutMs?: number,
 ): Promise<{ base: string; seen: Seen[]; connections: () => number }> {
   const seen: Seen[] = [];
   let connections = 0;
@@ -47,6 +48,7 @@ async function serve(
     });
   });
   server.on('connection', () => connections++);
+  if (keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = keepAliveTimeoutMs;
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, connections: () => connections };
@@ -111,6 +113,28 @@ describe('the node:http transport', () => {
     const fetch = transport();
     for (let i = 0; i < 5; i++) expect(await (await fetch(`${base}/params`)).text()).toBe('ok');
     expect(connections()).toBe(1);
+  });
+
+  it("keeps an idle connection as long as the server's Keep-Alive hint says, past Node's 5 s", async () => {
+    // The coordinator's 65 s (api.keep_alive_timeout_ms): Node answers `Keep-Alive: timeout=65`,
+    // so the connection stays 64 s. Node's global agent closed it after 5 s idle whatever the hint.
+    const { base, connections } = await serve((_request, response) => response.end('ok'), 65_000);
+    const fetch = transport();
+    expect(await (await fetch(`${base}/params`)).text()).toBe('ok');
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(await (await fetch(`${base}/params`)).text()).toBe('ok');
+    expect(connections()).toBe(1);
+  }, 20_000);
+
+  it('reads the Keep-Alive hint as undici does: N s less one, at most 600 s', () => {
+    expect(keepAliveHint('timeout=65')).toBe(64_000);
+    expect(keepAliveHint('timeout=5, max=1000')).toBe(4_000);
+    expect(keepAliveHint('max=100, Timeout=10')).toBe(9_000);
+    expect(keepAliveHint(['timeout=3600'])).toBe(600_000);
+    expect(keepAliveHint('timeout=1')).toBe(0);
+    expect(keepAliveHint('max=100')).toBeUndefined();
+    expect(keepAliveHint('maxtimeout=100')).toBeUndefined();
+    expect(keepAliveHint(undefined)).toBeUndefined();
   });
 
   it('follows redirects as fetch does; another origin gets no authorization header', async () => {

@@ -12,8 +12,12 @@
  *
  * - the body is read whole before the promise resolves (the client reads every body it is
  *   given at once; an answer cut off mid-body rejects, as a network error does);
- * - connections are kept alive through the module's global agent (Node ≥ 19 keeps them alive
- *   and unreferenced while idle, so they hold no process open);
+ * - connections are kept alive, unreferenced while idle (they hold no process open), through an
+ *   agent of this module's own: an idle connection is kept as long as the server's `Keep-Alive:
+ *   timeout=` hint says, less a second (at most 600 s), as undici keeps it, and 5 s without a
+ *   hint. Node's global agent keeps one at most 5 s whatever the server says: the coordinator's
+ *   65 s (docs/operations.md, "Many participants at once") kept a participant's second
+ *   connection open between polls under undici, and closed it under that agent;
  * - redirects are followed as `fetch` follows them (at most 20; 303, and 301/302 of a POST, go
  *   on as a GET without a body), and the `authorization` header is dropped when one leads to
  *   another origin, so an admission token never goes where it was not sent;
@@ -30,6 +34,11 @@ import { concatBytes } from '@petfl/core';
 import type { AbortSignalLike } from '../state-machine/io.ts';
 import type { FetchLike, RequestInitLike, ResponseLike } from './http-client.ts';
 
+/** The most a server's Keep-Alive hint keeps an idle connection (undici's `keepAliveMaxTimeout`). */
+const KEEP_ALIVE_MAX_MS = 600_000;
+/** How long an idle connection is kept without a hint from the server (Node's global agent's). */
+const KEEP_ALIVE_DEFAULT_MS = 5_000;
+
 /** The platform's `URL`, as far as it is used here. */
 interface UrlLike {
   readonly protocol: string;
@@ -40,6 +49,9 @@ interface UrlLike {
 interface Platform {
   readonly http: NodeHttpModule;
   readonly https: NodeHttpModule;
+  /** Each module's agent (`hintedAgent`), and the idle time each connection's last answer asked for. */
+  readonly agents: { readonly http: unknown; readonly https: unknown };
+  readonly hints: WeakMap<object, number>;
   readonly URL: new (url: string, base?: UrlLike) => UrlLike;
   readonly encoder: { encode(text: string): Uint8Array };
   readonly decoder: { decode(bytes: Uint8Array): string };
@@ -49,12 +61,28 @@ interface Platform {
 interface NodeHttpModule {
   request(
     url: UrlLike,
-    options: { method: string; headers: Record<string, string> },
+    options: { method: string; headers: Record<string, string>; agent: unknown },
     callback: (response: NodeIncoming) => void,
   ): NodeOutgoing;
+  readonly Agent: new (options: {
+    keepAlive: boolean;
+    timeout: number;
+    scheduling: 'lifo';
+    maxFreeSockets: number;
+  }) => NodeAgent;
+}
+
+/** `http.Agent`, as far as it is used here: `keepSocketAlive` is its documented hook for subclasses. */
+interface NodeAgent {
+  keepSocketAlive(socket: NodeSocket): boolean;
+}
+
+interface NodeSocket {
+  setTimeout(ms: number): unknown;
 }
 
 interface NodeIncoming {
+  readonly socket?: NodeSocket | null;
   readonly statusCode?: number;
   readonly headers: Record<string, string | string[] | undefined>;
   on(event: 'data', listener: (chunk: Uint8Array) => void): this;
@@ -90,9 +118,13 @@ function loadPlatform(): Platform | undefined {
     const http = platform.process?.getBuiltinModule?.('node:http') as Partial<NodeHttpModule> | undefined;
     const https = platform.process?.getBuiltinModule?.('node:https') as Partial<NodeHttpModule> | undefined;
     if (typeof http?.request !== 'function' || typeof https?.request !== 'function') return undefined;
+    if (typeof http.Agent !== 'function' || typeof https.Agent !== 'function') return undefined;
+    const hints = new WeakMap<object, number>();
     return {
       http: http as NodeHttpModule,
       https: https as NodeHttpModule,
+      agents: { http: hintedAgent(http as NodeHttpModule, hints), https: hintedAgent(https as NodeHttpModule, hints) },
+      hints,
       URL,
       encoder: new TextEncoder(),
       decoder: new TextDecoder(),
@@ -111,6 +143,38 @@ export function nodeHttpFetch(): FetchLike | undefined {
     loaded = { fetch: platform === undefined ? undefined : transportOn(platform) };
   }
   return loaded.fetch;
+}
+
+/**
+ * A keep-alive agent that keeps each idle connection as long as its last answer's `Keep-Alive`
+ * hint allows (`keepAliveHint`), else `KEEP_ALIVE_DEFAULT_MS`. The base class has already applied
+ * a hint shorter than that, or closed the connection for a hint under a second.
+ */
+function hintedAgent(module: NodeHttpModule, hints: WeakMap<object, number>): unknown {
+  class HintedAgent extends module.Agent {
+    override keepSocketAlive(socket: NodeSocket): boolean {
+      if (!super.keepSocketAlive(socket)) return false;
+      const hint = hints.get(socket);
+      if (hint !== undefined && hint > KEEP_ALIVE_DEFAULT_MS) socket.setTimeout(hint);
+      return true;
+    }
+  }
+  // Any number of idle connections: a process may run hundreds of participants, two each; each
+  // closes at its hint, and the server bounds how many it holds (api.max_connections).
+  return new HintedAgent({
+    keepAlive: true,
+    timeout: KEEP_ALIVE_DEFAULT_MS,
+    scheduling: 'lifo',
+    maxFreeSockets: Number.POSITIVE_INFINITY,
+  });
+}
+
+/** Milliseconds to keep a connection idle by a `Keep-Alive: timeout=N` header: N s less one, at most 600 s. */
+export function keepAliveHint(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  const seconds = value === undefined ? undefined : /(?:^|[\s,])timeout=(\d+)/i.exec(value)?.[1];
+  if (seconds === undefined) return undefined;
+  return Math.min(Number(seconds) * 1000 - 1000, KEEP_ALIVE_MAX_MS);
 }
 
 function transportOn(platform: Platform): FetchLike {
@@ -180,7 +244,13 @@ function exchange(
     };
     const fail = (error: Error): void =>
       finish(() => reject(error.name === 'AbortError' ? error : new TypeError('fetch failed', { cause: error })));
-    const request = module.request(url, { method, headers: sent }, (response) => {
+    const agent = module === platform.https ? platform.agents.https : platform.agents.http;
+    const request = module.request(url, { method, headers: sent, agent }, (response) => {
+      const hint = keepAliveHint(response.headers['keep-alive']);
+      if (response.socket) {
+        if (hint === undefined) platform.hints.delete(response.socket);
+        else platform.hints.set(response.socket, hint);
+      }
       const chunks: Uint8Array[] = [];
       response.on('data', (chunk) => chunks.push(chunk));
       response.on('aborted', () => fail(new Error('the answer was cut off')));
