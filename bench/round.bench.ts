@@ -55,6 +55,9 @@
  *   ROUND_TRACE=1 …                           # also every participant's phase changes, to a file in $TMPDIR
  *   ROUND_CPU_PROF=<dir> …                    # the coordinator and every participant process write V8 CPU profiles there
  *   GLIBC_TUNABLES=… …                        # passed on to the coordinator and the participants (docs/operations.md)
+ *
+ * Also per scenario: `listenOverflows` (connections the kernel dropped with a full listen queue)
+ * and `connectionsOpenedPerRound` (TCP connections accepted, /proc/net/snmp PassiveOpens).
  */
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -242,16 +245,21 @@ async function admin<T>(url: string, path: string): Promise<T> {
 }
 
 /** The kernel's count of connections dropped because a listen queue was full (Linux; 0 elsewhere). */
-function listenOverflows(): number {
+/** A counter of the kernel's TCP statistics (0 where there is no /proc): `file`'s `prefix` lines are names, then values. */
+function netCounter(file: string, prefix: string, name: string): number {
   try {
-    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
-    const names = lines.find((l) => l.startsWith('TcpExt:'))?.split(/\s+/) ?? [];
-    const values = lines.filter((l) => l.startsWith('TcpExt:'))[1]?.split(/\s+/) ?? [];
-    return Number(values[names.indexOf('ListenOverflows')] ?? 0);
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const names = lines.find((l) => l.startsWith(prefix))?.split(/\s+/) ?? [];
+    const values = lines.filter((l) => l.startsWith(prefix))[1]?.split(/\s+/) ?? [];
+    return Number(values[names.indexOf(name)] ?? 0);
   } catch {
     return 0;
   }
 }
+
+const listenOverflows = () => netCounter('/proc/net/netstat', 'TcpExt:', 'ListenOverflows');
+/** TCP connections accepted on this machine: the coordinator's, and the bench's own few. */
+const passiveOpens = () => netCounter('/proc/net/snmp', 'Tcp:', 'PassiveOpens');
 
 async function adminPost(url: string, path: string): Promise<void> {
   const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
@@ -352,6 +360,7 @@ async function runScenario(s: Scenario) {
     await waitFor('every participant to join', () => (ready === participantProcs.length ? true : undefined), 600_000);
     await adminPost(url, '/admin/resume');
     const readyAt = Date.now();
+    const opensAtStart = passiveOpens();
     console.log(
       `[${s.name}] ${s.participants} participants in ${participantProcs.length} processes joined in ${readyAt - spawnedAt} ms`,
     );
@@ -412,7 +421,18 @@ async function runScenario(s: Scenario) {
       participantProcessPeakRssMiB: pids.map((pid) => r3(memoryMiB(pid).peakRssMiB)),
     };
     const overflows = listenOverflows() - overflowsAtStart;
-    return { rounds, events, cpu, slow, memory, readyAt, overflows, errors: Object.fromEntries(errors) };
+    const connectionsOpened = passiveOpens() - opensAtStart;
+    return {
+      rounds,
+      events,
+      cpu,
+      slow,
+      memory,
+      readyAt,
+      overflows,
+      connectionsOpened,
+      errors: Object.fromEntries(errors),
+    };
   } finally {
     await stopProcesses(participantProcs);
     await group.stopAll();
@@ -738,6 +758,8 @@ for (const s of SCENARIOS) {
     memory: run.memory,
     /** Connections the kernel dropped with a full listen queue during the scenario (all of the machine's). */
     listenOverflows: run.overflows,
+    /** TCP connections the machine accepted from the first measured round's start to the last model, per round. */
+    connectionsOpenedPerRound: r3(run.connectionsOpened / Math.max(1, run.rounds.length)),
     participantErrors: run.errors,
     perRound: rounds,
   };
