@@ -47,10 +47,9 @@ interface UrlLike {
 
 /** What the transport takes from Node.js: its HTTP modules and three globals. */
 interface Platform {
-  readonly http: NodeHttpModule;
-  readonly https: NodeHttpModule;
-  /** Each module's agent (`hintedAgent`), and the idle time each connection's last answer asked for. */
-  readonly agents: { readonly http: unknown; readonly https: unknown };
+  /** By URL protocol ('http:', 'https:'): the module and its agent (`hintedAgent`). */
+  readonly schemes: ReadonlyMap<string, { readonly module: NodeHttpModule; readonly agent: unknown }>;
+  /** The idle time each connection's last answer asked for (`keepAliveHint`). */
   readonly hints: WeakMap<object, number>;
   readonly URL: new (url: string, base?: UrlLike) => UrlLike;
   readonly encoder: { encode(text: string): Uint8Array };
@@ -120,10 +119,12 @@ function loadPlatform(): Platform | undefined {
     if (typeof http?.request !== 'function' || typeof https?.request !== 'function') return undefined;
     if (typeof http.Agent !== 'function' || typeof https.Agent !== 'function') return undefined;
     const hints = new WeakMap<object, number>();
+    const scheme = (module: NodeHttpModule) => ({ module, agent: hintedAgent(module, hints) });
     return {
-      http: http as NodeHttpModule,
-      https: https as NodeHttpModule,
-      agents: { http: hintedAgent(http as NodeHttpModule, hints), https: hintedAgent(https as NodeHttpModule, hints) },
+      schemes: new Map([
+        ['http:', scheme(http as NodeHttpModule)],
+        ['https:', scheme(https as NodeHttpModule)],
+      ]),
       hints,
       URL,
       encoder: new TextEncoder(),
@@ -223,8 +224,8 @@ function exchange(
       reject(abortError());
       return;
     }
-    const module = url.protocol === 'https:' ? platform.https : url.protocol === 'http:' ? platform.http : undefined;
-    if (module === undefined) {
+    const scheme = platform.schemes.get(url.protocol);
+    if (scheme === undefined) {
       reject(new TypeError(`fetch failed: unsupported protocol ${url.protocol}`));
       return;
     }
@@ -244,8 +245,7 @@ function exchange(
     };
     const fail = (error: Error): void =>
       finish(() => reject(error.name === 'AbortError' ? error : new TypeError('fetch failed', { cause: error })));
-    const agent = module === platform.https ? platform.agents.https : platform.agents.http;
-    const request = module.request(url, { method, headers: sent, agent }, (response) => {
+    const request = scheme.module.request(url, { method, headers: sent, agent: scheme.agent }, (response) => {
       const hint = keepAliveHint(response.headers['keep-alive']);
       if (response.socket) {
         if (hint === undefined) platform.hints.delete(response.socket);
