@@ -122,6 +122,36 @@ function u32Tail(bytes: Uint8Array, p: number, end: number): number {
   return w >>> 0;
 }
 
+/**
+ * The float path's hot loop of `read` (elements of w = 33..52 bits), kept small and apart from the
+ * tail and the errors so that V8 optimizes it once and keeps it: `count` elements from byte
+ * `offset`, each read from the 8 bytes where it starts. Returns how many were read: `count`, or
+ * the index of the first element not below `order` (the caller reports it).
+ */
+function readPackedWords(
+  view: DataView,
+  offset: number,
+  count: number,
+  w: number,
+  hiMask: number,
+  order: number,
+  out: Float64Array,
+): number {
+  let p = offset;
+  let s = 0;
+  for (let i = 0; i < count; i++) {
+    const l0 = view.getUint32(p, true);
+    const l1 = view.getUint32(p + 4, true);
+    const v = (((l0 >>> s) | ((l1 << 1) << (31 - s))) >>> 0) + ((l1 >>> s) & hiMask) * TWO32;
+    if (v >= order) return i;
+    out[i] = v;
+    s += w;
+    p += s >>> 3;
+    s &= 7;
+  }
+  return count;
+}
+
 function outOfRange(field: string, index: number, order: bigint): PetError {
   return new PetError('out-of-range', `${field}[${index}]: expected an element below the group order ${order}`);
 }
@@ -338,31 +368,23 @@ class FloatGroup implements Group {
     const hiMask = 2 ** hiBits - 1;
     const w = this.params.elementBits;
     const end = offset + packedByteLength(w, count);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const out = new Float64Array(count);
-    // Element i starts at bit s of byte p; its w ≤ 52 bits lie in the 8 bytes from p (s ≤ 7).
-    let p = offset;
-    let s = 0;
-    let i = 0;
-    for (; i < count && p + 8 <= end; i++) {
-      const l0 = view.getUint32(p, true);
-      const l1 = view.getUint32(p + 4, true);
-      const v = (((l0 >>> s) | ((l1 << 1) << (31 - s))) >>> 0) + ((l1 >>> s) & hiMask) * TWO32;
-      if (v >= order) throw outOfRange(field, i, this.params.order); // never for power2 orders
-      out[i] = v;
-      s += w;
-      p += s >>> 3;
-      s &= 7;
-    }
+    // Element i starts at bit s = (i · w) mod 8 of byte p = offset + floor(i · w / 8); its w ≤ 52
+    // bits lie in the 8 bytes from p (s ≤ 7). Every element whose 8 bytes lie inside the vector
+    // is read by `readPackedWords`, the few at its end here.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const whole = count === 0 || end - offset < 8 ? 0 : Math.min(count, Math.floor(((end - offset - 8) * 8) / w) + 1);
+    let i = readPackedWords(view, offset, whole, w, hiMask, order, out);
+    if (i < whole) throw outOfRange(field, i, this.params.order); // never for power2 orders
     for (; i < count; i++) {
+      const bit = i * w;
+      const p = offset + Math.floor(bit / 8);
+      const s = bit % 8;
       const l0 = u32Tail(bytes, p, end);
       const l1 = u32Tail(bytes, p + 4, end);
       const v = (((l0 >>> s) | ((l1 << 1) << (31 - s))) >>> 0) + ((l1 >>> s) & hiMask) * TWO32;
       if (v >= order) throw outOfRange(field, i, this.params.order);
       out[i] = v;
-      s += w;
-      p += s >>> 3;
-      s &= 7;
     }
     checkPadding(bytes, offset, count, w, field);
     return out;
