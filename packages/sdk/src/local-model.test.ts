@@ -29,6 +29,12 @@ describe('checkLocalModel', () => {
       expect(() => checkLocalModel(model, undefined)).toThrow(
         new LocalModelDataTypeMismatchError(`local model[737]: expected a finite number, got number ${bad}`),
       );
+      // only the last weight bad: the whole array is checked
+      const last = new Type(100_001).fill(-0);
+      last[100_000] = bad;
+      expect(() => checkLocalModel(last, undefined)).toThrow(
+        new LocalModelDataTypeMismatchError(`local model[100000]: expected a finite number, got number ${bad}`),
+      );
     }
   });
 
