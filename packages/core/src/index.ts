@@ -117,6 +117,7 @@ export {
   type Payload,
   type PayloadExpectation,
 } from './message/message.ts';
+export { movedOnWithinRound } from './message/phase-token.ts';
 export {
   decodeRoundParameters,
   encodeRoundParameters,
