@@ -156,6 +156,47 @@ describe('GET /phase (long poll)', () => {
     expect(final).toBe('2.shutdown');
   });
 
+  it('with until=round, holds through the later phases of the token’s round and answers when it ends', async () => {
+    const clock = new ManualClock();
+    h = await startHarness(testSettings(), { clock });
+    const harness = h;
+    const phase = async (query: string) => {
+      const res = await harness.fetch(`/phase?${query}`);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { token: string }).token;
+    };
+    // Held while round 1 goes from sum through update and sum2 (a plain poll answers at '1.update')…
+    const seen: string[] = [];
+    const held = phase('after=1.sum&wait_ms=20000&until=round').then((token) => {
+      seen.push(token);
+      return token;
+    });
+    const plain = phase('after=1.sum&wait_ms=20000');
+    await settle();
+    expect(h.coordinator.phaseWaiters()).toBe(2);
+    await runRound(h, identities(h.crypto, 80, 31), { sum: 3, update: 10 }, 5);
+    expect(await plain).toBe('1.update');
+    // …and answered with the next round's token.
+    expect(await held).toBe('2.sum');
+    expect(seen).toEqual(['2.sum']);
+
+    // A token of an earlier round, or a later phase than the current one (a jump back), is answered at once.
+    expect(await phase('after=1.update&wait_ms=20000&until=round')).toBe('2.sum');
+    expect(await phase('after=2.update&wait_ms=20000&until=round')).toBe('2.sum');
+    // The same token is held until the wait is over, as without until.
+    const timedOut = phase('after=2.sum&wait_ms=5000&until=round');
+    await settle();
+    expect(h.coordinator.phaseWaiters()).toBe(1);
+    clock.advance(5000);
+    expect(await timedOut).toBe('2.sum');
+
+    // Shutting down is a change whatever the round.
+    const released = phase('after=2.sum&wait_ms=30000&until=round');
+    await settle();
+    await h.coordinator.shutdown();
+    expect(await released).toBe('2.shutdown');
+  });
+
   it('accepts the longest wait and token', async () => {
     h = await startHarness();
     const res = await h.fetch(`/phase?after=${'x'.repeat(64)}&wait_ms=30000`);
@@ -173,6 +214,9 @@ describe('GET /phase (long poll)', () => {
       'wait_ms=30001',
       long,
       `after=${'x'.repeat(65)}`,
+      'until=phase',
+      'until=',
+      `until=${'r'.repeat(1000)}`,
     ]) {
       const res = await h.fetch(`/phase?${query}`);
       expect(res.status, query).toBe(400);

@@ -5,7 +5,7 @@
  *
  * Participant routes: `GET /params`, `GET /sums`, `GET /seeds?pk=&sig=`,
  * `GET /model` (204 until available; a strong ETag, 304 to a matching
- * If-None-Match), `GET /phase?after=&wait_ms=` (a long poll for the next
+ * If-None-Match), `GET /phase?after=&wait_ms=[&until=round]` (a long poll for the next
  * phase), `POST /message` (202 accepted, 4xx `{code, message}` rejected).
  * Operations: `GET /health`, `GET /metrics` (only with a metrics port, else
  * 404), and the operator API under `/admin` (`hono/bearer-auth`):
@@ -190,10 +190,16 @@ export function createApp(deps: AppDeps): Hono {
       return problem(c, 'invalid-field', `phase wait_ms: expected an integer in 0..${MAX_PHASE_WAIT_MS}, got ${shown}`);
     }
     if (after.length > 64) return problem(c, 'invalid-field', `phase after: expected a token of at most 64 characters`);
+    // `until=round`: a later phase of `after`'s round is no change (protocol.md §1.2).
+    const until = c.req.query('until');
+    if (until !== undefined && until !== 'round') {
+      const shown = until.length > 16 ? `${until.slice(0, 16)}…` : until;
+      return problem(c, 'invalid-field', `phase until: expected 'round' or nothing, got '${shown}'`);
+    }
     // At most maxPhaseWaiters polls are held (each holds a socket and a closure); beyond it a poll
     // is answered at once, as if wait_ms=0, and the participant polls again later.
     const full = coordinator.phaseWaiters() >= settings.api.maxPhaseWaiters;
-    const token = await coordinator.waitForPhaseChange(after, full ? 0 : waitMs, c.req.raw.signal);
+    const token = await coordinator.waitForPhaseChange(after, full ? 0 : waitMs, c.req.raw.signal, until === 'round');
     // Shutting down: the connection is not kept alive, so the server's close() need not wait on it.
     const stopping = token.endsWith('.shutdown') ? { connection: 'close' } : {};
     return c.json({ token }, 200, { 'cache-control': 'no-store', ...stopping });

@@ -28,6 +28,7 @@ import {
   isPetError,
   type MessageTag,
   MIN_CHUNK_COST,
+  movedOnWithinRound,
   type OpenedFrame,
   type Payload,
   type PetCrypto,
@@ -559,12 +560,16 @@ export class Coordinator {
    * `GET /phase?after=&wait_ms=` (a long poll): resolves to the current token as soon as it
    * differs from `after` — at once if it already does — or after `waitMs` (or once `signal`
    * aborts) with the unchanged one. Participants waiting for the next phase hear of it within
-   * a round trip instead of at their next poll.
+   * a round trip instead of at their next poll. With `untilRound` (`&until=round`) a later
+   * phase of `after`'s round does not count as a change (@petfl/core `movedOnWithinRound`): a
+   * participant with no task left in the round is answered when the round ends, not at each
+   * of its phases (protocol.md §1.2).
    */
-  waitForPhaseChange(after: string, waitMs: number, signal?: AbortSignal): Promise<string> {
+  waitForPhaseChange(after: string, waitMs: number, signal?: AbortSignal, untilRound = false): Promise<string> {
+    const changed = (token: string) => token !== after && !(untilRound && movedOnWithinRound(after, token));
     // A coordinator shutting down holds no new wait: the answer (`….shutdown`) is final here.
     const now = this.phaseToken();
-    if (now !== after || waitMs <= 0 || signal?.aborted || this.state.kind === 'shutdown') return Promise.resolve(now);
+    if (changed(now) || waitMs <= 0 || signal?.aborted || this.state.kind === 'shutdown') return Promise.resolve(now);
     return new Promise((resolve) => {
       const done = () => {
         this.phaseWatchers.delete(check);
@@ -573,7 +578,7 @@ export class Coordinator {
         resolve(this.phaseToken());
       };
       const check = (token: string) => {
-        if (token !== after) done();
+        if (changed(token)) done();
       };
       const cancel = this.clock.setTimer(waitMs, done);
       this.phaseWatchers.add(check);
