@@ -39,9 +39,16 @@ export interface CoordinatorClient {
    * once it differs from `after` (at once if it does), or the unchanged one after `waitMs`.
    * Undefined when the coordinator has no such route. Optional: without it the participant
    * only polls. Aborting `signal` ends the request (it then rejects): the loop does so when
-   * its own timer wins the race, so no request is left open on the coordinator.
+   * its own timer wins the race, so no request is left open on the coordinator. `untilRound`
+   * (`&until=round`): a later phase of `after`'s round is no change — for a participant with no
+   * task left in that round; a coordinator without it answers at every phase, as before.
    */
-  waitForPhaseChange?(after: string, waitMs: number, signal?: AbortSignalLike): Promise<string | undefined>;
+  waitForPhaseChange?(
+    after: string,
+    waitMs: number,
+    signal?: AbortSignalLike,
+    untilRound?: boolean,
+  ): Promise<string | undefined>;
 }
 
 /**

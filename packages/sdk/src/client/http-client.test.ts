@@ -107,8 +107,11 @@ describe('HttpCoordinatorClient: GET /phase (the long poll)', () => {
     ]);
     expect(await client.waitForPhaseChange('3.sum', 1500.4)).toBe('3.update');
     expect(calls[0]?.url).toBe('https://coordinator.test/api/phase?after=3.sum&wait_ms=1500');
-    expect(await rejection(client.waitForPhaseChange('3.update', 99_999))).toBeInstanceOf(CoordinatorUnavailableError);
-    expect(calls[1]?.url).toContain('wait_ms=30000'); // capped at the coordinator's limit
+    expect(await rejection(client.waitForPhaseChange('3.update', 99_999, undefined, true))).toBeInstanceOf(
+      CoordinatorUnavailableError,
+    );
+    // capped at the coordinator's limit; untilRound asks to hear only of the round's end
+    expect(calls[1]?.url).toBe('https://coordinator.test/api/phase?after=3.update&wait_ms=30000&until=round');
     expect(sleeps).toEqual([]);
     expect(await rejection(client.waitForPhaseChange('a b&c', 10))).toBeInstanceOf(CoordinatorRejectedError);
     expect(calls[2]?.url).toContain('after=a%20b%26c');

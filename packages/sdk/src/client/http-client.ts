@@ -202,9 +202,15 @@ export class HttpCoordinatorClient implements CoordinatorClient {
    * `cancel` ends the request early (see CoordinatorClient); it needs the platform's
    * AbortController, and where there is none the request runs to its answer.
    */
-  async waitForPhaseChange(after: string, waitMs: number, cancel?: AbortSignalLike): Promise<string | undefined> {
+  async waitForPhaseChange(
+    after: string,
+    waitMs: number,
+    cancel?: AbortSignalLike,
+    untilRound = false,
+  ): Promise<string | undefined> {
     if (!this.phaseRoute) return undefined;
-    const path = `/phase?after=${encodeURIComponent(after)}&wait_ms=${Math.max(0, Math.min(MAX_PHASE_WAIT_MS, Math.round(waitMs)))}`;
+    const wait = Math.max(0, Math.min(MAX_PHASE_WAIT_MS, Math.round(waitMs)));
+    const path = `/phase?after=${encodeURIComponent(after)}&wait_ms=${wait}${untilRound ? '&until=round' : ''}`;
     const request = cancel === undefined ? undefined : eitherSignal(this.signal, cancel);
     try {
       const init = request === undefined ? { method: 'GET' } : { method: 'GET', signal: request.signal };

@@ -130,10 +130,12 @@ describe('runParticipant', () => {
   it('with a long-poll client, a pending wait ends as soon as the phase changes', async () => {
     const coordinator = new FakeCoordinator(crypto); // no round yet
     const asked: [string, number][] = [];
+    const untilRound: (boolean | undefined)[] = [];
     let change: (token: string) => void = () => {};
     const client = coordinator.with({
-      waitForPhaseChange: (after, waitMs) => {
+      waitForPhaseChange: (after, waitMs, _signal, until) => {
         asked.push([after, waitMs]);
+        untilRound.push(until);
         // Unknown token: the current one at once; the current one: held until the phase changes.
         return after === '' ? Promise.resolve('-.idle') : new Promise((resolve) => (change = resolve));
       },
@@ -147,6 +149,7 @@ describe('runParticipant', () => {
       ]),
     );
     expect(running.states).toEqual([]);
+    expect(untilRound).toEqual([false, false]); // no round yet: every change counts
 
     // The round starts; the clock never moves: only the long poll can end the wait.
     coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
@@ -185,10 +188,12 @@ describe('runParticipant', () => {
     const coordinator = new FakeCoordinator(crypto);
     coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 }); // round 1: no task
     const asked: string[] = [];
+    const untilRound: (boolean | undefined)[] = [];
     let change: (token: string) => void = () => {};
     const client = coordinator.with({
-      waitForPhaseChange: (after) => {
+      waitForPhaseChange: (after, _waitMs, _signal, until) => {
         asked.push(after);
+        untilRound.push(until);
         return after === '' ? Promise.resolve('1.sum') : new Promise((resolve) => (change = resolve));
       },
     });
@@ -211,6 +216,10 @@ describe('runParticipant', () => {
     coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
     change('2.sum');
     await vi.waitFor(() => expect(running.states.at(-1)?.round?.roundId).toBe(2));
+    await vi.waitFor(() => expect(asked.at(-1)).toBe('2.sum'));
+    // Every wait with no task left in a round asks the coordinator to answer only when it ends.
+    expect(untilRound.length).toBe(asked.length);
+    expect(untilRound.every((until) => until === true)).toBe(true);
     running.controller.abort();
     await running.done;
   });

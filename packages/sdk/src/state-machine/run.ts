@@ -17,6 +17,7 @@
  * Stopping is the AbortSignal; the loop then resolves to the last state.
  */
 
+import { movedOnWithinRound } from '@petfl/core';
 import type { AbortSignalLike, Clock, StateStore, StepIo } from './io.ts';
 import { LinkedSignal } from './linked-signal.ts';
 import { type ParticipantState, participantError } from './state.ts';
@@ -81,8 +82,11 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     // race may name a phase the next step has not seen, and waiting on it would sleep through it.
     const racing = new LinkedSignal(signal);
     const sleep = clock.sleep(ms, racing);
+    // With no task left in its round, only the round's end (or a failure, a restart…) matters:
+    // the coordinator is asked not to answer at the round's later phases (protocol.md §1.2).
+    const untilRound = state.phase.kind === 'awaiting' && state.round !== undefined;
     const changed = Promise.resolve()
-      .then(() => watch(phaseToken, ms * (1 - LONG_POLL_LEAD), racing))
+      .then(() => watch(phaseToken, ms * (1 - LONG_POLL_LEAD), racing, untilRound))
       .then(
         (token) => {
           if (token === undefined) return sleep; // no long polls here
@@ -166,16 +170,12 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
 /**
  * True when the coordinator's phase moved from `before` to `after` (phase tokens, protocol.md
  * §1.2) in a way a participant in `state` has no part in: it awaits the end of the round whose
- * id both name, and the phase went on to the next one of that round (sum → update, update →
- * sum2). The step, and its `GET /params`, are skipped: at a thousand participants that is a
+ * id both name, and the phase went on to a later one of that round (sum → update → sum2; core's
+ * `movedOnWithinRound`) — which a coordinator that knows `until=round` does not even answer. The step, and its `GET /params`, are skipped: at a thousand participants that is a
  * thousand requests at the start of Sum2, the round's critical path. Any other change — a new
  * round, a failure, `idle`, a jump back (a coordinator restarted afresh) — is stepped on.
  */
 function movedOnWithout(state: ParticipantState, before: string, after: string): boolean {
-  if (state.phase.kind !== 'awaiting' || state.round === undefined || before === after) return false;
-  const round = String(state.round.roundId);
-  return (
-    (before === `${round}.sum` && after === `${round}.update`) ||
-    (before === `${round}.update` && after === `${round}.sum2`)
-  );
+  if (state.phase.kind !== 'awaiting' || state.round === undefined) return false;
+  return before.startsWith(`${state.round.roundId}.`) && movedOnWithinRound(before, after);
 }
