@@ -106,16 +106,26 @@ describe('operator API', () => {
 });
 
 describe('GET /phase (long poll)', () => {
-  it('answers at once when the token differs, else when the phase changes or the wait ends', async () => {
+  /** A coordinator on a manual clock, and `GET /phase?<query>`'s token (a 200, not to be cached). */
+  async function phaseHarness(): Promise<{
+    harness: Harness;
+    clock: ManualClock;
+    phase: (query: string) => Promise<string>;
+  }> {
     const clock = new ManualClock();
-    h = await startHarness(testSettings(), { clock });
-    const harness = h;
+    const harness = await startHarness(testSettings(), { clock });
+    h = harness;
     const phase = async (query: string) => {
       const res = await harness.fetch(`/phase?${query}`);
       expect(res.status).toBe(200);
       expect(res.headers.get('cache-control')).toBe('no-store');
       return ((await res.json()) as { token: string }).token;
     };
+    return { harness, clock, phase };
+  }
+
+  it('answers at once when the token differs, else when the phase changes or the wait ends', async () => {
+    const { harness, clock, phase } = await phaseHarness();
     // Unknown or stale token, or no wait: the current one at once.
     expect(await phase('after=&wait_ms=20000')).toBe('1.sum');
     expect(await phase('after=0.idle&wait_ms=20000')).toBe('1.sum');
@@ -129,11 +139,11 @@ describe('GET /phase (long poll)', () => {
     });
     await settle();
     expect(answered).toBeUndefined();
-    await runRound(h, identities(h.crypto, 80, 31), { sum: 3, update: 10 }, 5);
+    await runRound(harness, identities(harness.crypto, 80, 31), { sum: 3, update: 10 }, 5);
     expect(await held).toBe('1.update');
 
     // …or until the wait is over, with the token unchanged.
-    const current = h.coordinator.phaseToken();
+    const current = harness.coordinator.phaseToken();
     expect(current).toBe('2.sum');
     const timedOut = phase(`after=${current}&wait_ms=5000`);
     await settle();
@@ -143,9 +153,9 @@ describe('GET /phase (long poll)', () => {
     // Shutting down releases the long polls.
     const released = phase(`after=${current}&wait_ms=30000`);
     await settle();
-    await h.coordinator.shutdown();
+    await harness.coordinator.shutdown();
     expect(await released).toBe('2.shutdown');
-    expect(h.coordinator.phaseWaiters()).toBe(0);
+    expect(harness.coordinator.phaseWaiters()).toBe(0);
 
     // Once shut down, a wait on the final token is answered at once, not held.
     let final: string | undefined;
@@ -157,14 +167,7 @@ describe('GET /phase (long poll)', () => {
   });
 
   it('with until=round, holds through the later phases of the token’s round and answers when it ends', async () => {
-    const clock = new ManualClock();
-    h = await startHarness(testSettings(), { clock });
-    const harness = h;
-    const phase = async (query: string) => {
-      const res = await harness.fetch(`/phase?${query}`);
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { token: string }).token;
-    };
+    const { harness, clock, phase } = await phaseHarness();
     // Held while round 1 goes from sum through update and sum2 (a plain poll answers at '1.update')…
     const seen: string[] = [];
     const held = phase('after=1.sum&wait_ms=20000&until=round').then((token) => {
@@ -173,8 +176,8 @@ describe('GET /phase (long poll)', () => {
     });
     const plain = phase('after=1.sum&wait_ms=20000');
     await settle();
-    expect(h.coordinator.phaseWaiters()).toBe(2);
-    await runRound(h, identities(h.crypto, 80, 31), { sum: 3, update: 10 }, 5);
+    expect(harness.coordinator.phaseWaiters()).toBe(2);
+    await runRound(harness, identities(harness.crypto, 80, 31), { sum: 3, update: 10 }, 5);
     expect(await plain).toBe('1.update');
     // …and answered with the next round's token.
     expect(await held).toBe('2.sum');
@@ -186,14 +189,14 @@ describe('GET /phase (long poll)', () => {
     // The same token is held until the wait is over, as without until.
     const timedOut = phase('after=2.sum&wait_ms=5000&until=round');
     await settle();
-    expect(h.coordinator.phaseWaiters()).toBe(1);
+    expect(harness.coordinator.phaseWaiters()).toBe(1);
     clock.advance(5000);
     expect(await timedOut).toBe('2.sum');
 
     // Shutting down is a change whatever the round.
     const released = phase('after=2.sum&wait_ms=30000&until=round');
     await settle();
-    await h.coordinator.shutdown();
+    await harness.coordinator.shutdown();
     expect(await released).toBe('2.shutdown');
   });
 
