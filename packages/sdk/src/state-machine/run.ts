@@ -84,7 +84,7 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     const sleep = clock.sleep(ms, racing);
     // With no task left in its round, only the round's end (or a failure, a restart…) matters:
     // the coordinator is asked not to answer at the round's later phases (protocol.md §1.2).
-    const untilRound = state.phase.kind === 'awaiting' && state.round !== undefined;
+    const untilRound = awaitsRoundEnd(state);
     const changed = Promise.resolve()
       .then(() => watch(phaseToken, ms * (1 - LONG_POLL_LEAD), racing, untilRound))
       .then(
@@ -167,15 +167,20 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
   return state;
 }
 
+/** True when the participant has no task left in its round and awaits the round's end. */
+function awaitsRoundEnd(state: ParticipantState): boolean {
+  return state.phase.kind === 'awaiting' && state.round !== undefined;
+}
+
 /**
  * True when the coordinator's phase moved from `before` to `after` (phase tokens, protocol.md
  * §1.2) in a way a participant in `state` has no part in: it awaits the end of the round whose
  * id both name, and the phase went on to a later one of that round (sum → update → sum2; core's
- * `movedOnWithinRound`) — which a coordinator that knows `until=round` does not even answer. The step, and its `GET /params`, are skipped: at a thousand participants that is a
- * thousand requests at the start of Sum2, the round's critical path. Any other change — a new
- * round, a failure, `idle`, a jump back (a coordinator restarted afresh) — is stepped on.
+ * `movedOnWithinRound`) — which a coordinator that knows `until=round` does not even answer.
+ * The step, and its `GET /params`, are skipped: at a thousand participants that is a thousand
+ * requests at the start of Sum2, the round's critical path. Any other change — a new round, a
+ * failure, `idle`, a jump back (a coordinator restarted afresh) — is stepped on.
  */
 function movedOnWithout(state: ParticipantState, before: string, after: string): boolean {
-  if (state.phase.kind !== 'awaiting' || state.round === undefined) return false;
-  return before.startsWith(`${state.round.roundId}.`) && movedOnWithinRound(before, after);
+  return awaitsRoundEnd(state) && before.startsWith(`${state.round?.roundId}.`) && movedOnWithinRound(before, after);
 }
