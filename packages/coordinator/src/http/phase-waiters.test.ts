@@ -45,3 +45,24 @@ it('holds at most max_phase_waiters polls and answers the rest at once', async (
   expect(tokens.filter((t) => t === '1.sum')).toHaveLength(extra);
   expect(await gauge(h)).toBe(0);
 });
+
+it('polls with until=round, held through a round, count against the same cap', async () => {
+  // A throwaway client gains no more held requests by asking to wait through the round.
+  const cap = 4;
+  h = await startHarness(testSettings({ PETFL_API_MAX_PHASE_WAITERS: String(cap) }), { clock: new ManualClock() });
+  const harness = h;
+  const answered: string[] = [];
+  const polls = Array.from({ length: cap + 2 }, (_, i) =>
+    harness.fetch(`/phase?after=1.sum&wait_ms=30000${i % 2 === 0 ? '&until=round' : ''}`).then(async (res) => {
+      expect(res.status).toBe(200);
+      const { token } = (await res.json()) as { token: string };
+      answered.push(token);
+      return token;
+    }),
+  );
+  await settle(() => answered.length === 2 && h?.coordinator.phaseWaiters() === cap);
+  expect(answered).toEqual(['1.sum', '1.sum']);
+  expect(h.coordinator.phaseWaiters()).toBe(cap);
+  await h.coordinator.shutdown();
+  expect((await Promise.all(polls)).filter((t) => t === '1.shutdown')).toHaveLength(cap);
+});
