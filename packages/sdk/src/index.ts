@@ -38,6 +38,7 @@ export {
   PetflError,
   UninitializedParticipantError,
 } from './errors.ts';
+export { handOver } from './local-model.ts';
 export type { LoggerLike, LogLevel } from './logger.ts';
 export type { ModelNotifier } from './model-notifier.ts';
 export type { ParticipantOptions } from './options.ts';

@@ -6,7 +6,8 @@
  * LocalModelLengthMismatchError). What passes is copied — a Float32Array into a Float32Array
  * (half the memory of a 1M-weight model, and exact: every float32 is a double), anything else
  * into a Float64Array — so the app can reuse its buffer and the masker reads a dense numeric
- * array.
+ * array. A model the app handed over (`handOver`) is checked in place instead: nobody else
+ * holds it, so no copy is needed.
  */
 
 import type { GlobalModel, RoundParameters } from '@petfl/core';
@@ -22,6 +23,43 @@ export type CheckedModel = Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>
 
 /** Arrays `checkLocalModel` made that nothing else holds yet (see `takeFreshModel`). */
 const fresh = new WeakSet<CheckedModel>();
+
+/** Arrays the app handed over (`handOver`) that the SDK has not taken yet. */
+const handedOver = new WeakSet<CheckedModel>();
+
+/**
+ * Hands a local model over to the SDK: the app promises not to read or change `model` again,
+ * so the SDK takes it as it is instead of copying it. `setLocalModel`, a `ParticipantABC`'s
+ * `serializeTrainingResult` result and a runtime's `localModel` callback all accept one. It is
+ * checked in place, and in Worker mode its buffer moves to the Worker: afterwards the array is
+ * empty (length 0). Without it, the SDK copies every model it is given, so that the app may
+ * reuse its array; a million-weight model costs the page a 4 MB copy (docs/architecture.md §5.4).
+ *
+ * Only a Float32Array or Float64Array over the whole of its own ArrayBuffer can be handed over
+ * (TypeError otherwise: moving the buffer would take whatever else it holds). Returns `model`,
+ * so that a callback can `return handOver(weights)`.
+ */
+export function handOver<T extends Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>>(model: T): T {
+  if (!(model instanceof Float32Array || model instanceof Float64Array)) {
+    throw new TypeError(`handOver: expected a Float32Array or a Float64Array, got ${describe(model)}`);
+  }
+  if (!(model.buffer instanceof ArrayBuffer)) {
+    throw new TypeError('handOver: the array is over a SharedArrayBuffer, which cannot be moved');
+  }
+  if (model.byteOffset !== 0 || model.byteLength !== model.buffer.byteLength) {
+    throw new TypeError(
+      `handOver: the array covers bytes ${model.byteOffset}–${model.byteOffset + model.byteLength} of a ` +
+        `${model.buffer.byteLength}-byte buffer; only an array over its whole buffer can be handed over (copy it with slice())`,
+    );
+  }
+  handedOver.add(model);
+  return model;
+}
+
+/** True, once, for an array the app handed over (`handOver`) and nobody took yet. */
+export function takeHandedOver(model: unknown): model is CheckedModel {
+  return (model instanceof Float64Array || model instanceof Float32Array) && handedOver.delete(model as CheckedModel);
+}
 
 /**
  * True, once, for an array `checkLocalModel` returned: the SDK's own callbacks hand it on and
@@ -72,7 +110,11 @@ function copy(values: ArrayLike<unknown>, what: string): Float64Array<ArrayBuffe
  * the loop is optimized. Only a model that fails is scanned again, for the first bad index.
  */
 function checkFloats(model: Float32Array | Float64Array, what: string): CheckedModel {
-  const out = model instanceof Float32Array ? new Float32Array(model) : new Float64Array(model);
+  const out = takeHandedOver(model)
+    ? model
+    : model instanceof Float32Array
+      ? new Float32Array(model)
+      : new Float64Array(model);
   const finite = out instanceof Float32Array ? allFinite32(out) : allFinite64(out);
   if (!finite) {
     const i = out.findIndex((w) => w - w !== 0);

@@ -63,10 +63,15 @@ export interface RuntimeCallbacks {
   /**
    * The local model for this round's update task: a model to send, `undefined` while there is
    * none yet (asked again at the next poll, or at once after `runtime.wake()`), or `null` to sit
-   * the round out. A throw is reported (snapshot.lastError, onError) and skips the round.
+   * the round out. A throw is reported (snapshot.lastError, onError) and skips the round. In
+   * Worker mode the model is copied to the Worker unless the app hands it over (`handOver`).
    */
   localModel(roundId: number, runtime: ParticipantRuntime): Promise<ArrayLike<number> | null | undefined>;
-  /** Each new global model, once, after its value type was checked. A throw is reported. */
+  /**
+   * Each new global model, once, after its value type was checked. A throw is reported. In Worker
+   * mode `model.model` is the app's own array (moved from the Worker); in direct mode it is the
+   * runtime's (`globalModel()` returns it too): read it, copy it, but do not change or move it.
+   */
   onGlobalModel(model: GlobalModel, runtime: ParticipantRuntime): void;
   /** Once, when the participant stops (after the loop ended, before `stop()` resolves). */
   onStop?(runtime: ParticipantRuntime): void;
@@ -98,7 +103,7 @@ export interface ParticipantRuntime {
   /**
    * The latest global model: the last one delivered, else `GET /model` now; undefined while
    * none exists. GlobalModelUnavailableError when fetching fails, GlobalModelDataTypeMismatchError
-   * for a model of the wrong value type.
+   * for a model of the wrong value type. Whose array it is: as for `onGlobalModel`.
    */
   globalModel(): Promise<GlobalModel | undefined>;
   /** Marks the app as training (snapshot.training). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkLocalModel } from '../local-model.ts';
+import { checkLocalModel, handOver } from '../local-model.ts';
 import { portableModel } from './transfer.ts';
 
 describe('portableModel', () => {
@@ -9,6 +9,16 @@ describe('portableModel', () => {
     expect(first.value).toBe(model);
     expect(first.transfer).toEqual([model.buffer]);
     // Asked again (it should not be, the callbacks hand a model over once): copied, never moved twice.
+    const second = portableModel(model);
+    expect(second.value).not.toBe(model);
+    expect(second.transfer).not.toContain(model.buffer);
+  });
+
+  it('moves an array the app handed over, without a copy, once', () => {
+    const model = handOver(Float64Array.of(1, 2, 3));
+    const first = portableModel(model);
+    expect(first.value).toBe(model);
+    expect(first.transfer).toEqual([model.buffer]);
     const second = portableModel(model);
     expect(second.value).not.toBe(model);
     expect(second.transfer).not.toContain(model.buffer);

@@ -7,7 +7,7 @@
  * does.
  */
 
-import { takeFreshModel } from '../local-model.ts';
+import { takeFreshModel, takeHandedOver } from '../local-model.ts';
 
 interface TypedArrayLike extends ArrayLike<number> {
   readonly buffer: ArrayBuffer;
@@ -20,10 +20,11 @@ function isTypedArray(value: unknown): value is TypedArrayLike {
 
 /**
  * A value to post for `model` and the buffers to transfer with it. A model the SDK's own
- * callbacks made (`checkLocalModel`, not kept by anyone) moves without a copy.
+ * callbacks made (`checkLocalModel`, not kept by anyone) or one the app handed over
+ * (`handOver`) moves without a copy.
  */
 export function portableModel(model: ArrayLike<number>): { value: ArrayLike<number>; transfer: ArrayBuffer[] } {
-  if (takeFreshModel(model)) return { value: model, transfer: [model.buffer] };
+  if (takeFreshModel(model) || takeHandedOver(model)) return { value: model, transfer: [model.buffer] };
   if (isTypedArray(model)) {
     const copy = model.slice();
     return { value: copy, transfer: [copy.buffer] };

@@ -20,6 +20,7 @@ import {
   ParticipantRestoreError,
   UninitializedParticipantError,
 } from '../errors.ts';
+import { handOver } from '../local-model.ts';
 import { ParticipantABC } from '../participant-abc.ts';
 import type { ParticipantSnapshot } from '../snapshot.ts';
 import { deserializeState } from '../state-codec.ts';
@@ -59,6 +60,8 @@ const oneHot = (index: number): Float32Array => Float32Array.from({ length: LENG
 class OneHot extends ParticipantABC<Float32Array, Float32Array> {
   readonly inputs: (Float32Array | null)[] = [];
   readonly newModels: Float32Array[] = [];
+  /** The results it handed over (`handOver`): moved to the Worker, not copied. */
+  readonly handed: Float32Array[] = [];
   stops = 0;
   fail: Error | undefined;
 
@@ -68,7 +71,8 @@ class OneHot extends ParticipantABC<Float32Array, Float32Array> {
     return oneHot(1);
   }
   serializeTrainingResult(result: Float32Array): ArrayLike<number> {
-    return result;
+    this.handed.push(result);
+    return handOver(result as Float32Array<ArrayBuffer>);
   }
   deserializeTrainingInput(globalModel: Float32Array | Float64Array): Float32Array {
     return Float32Array.from(globalModel);
@@ -149,7 +153,13 @@ describe('Worker mode: a federation with two Worker-mode participants', () => {
       storeKey: 'async-in-worker',
       createWorker: worker,
     });
-    feedOnUpdate(participant, () => oneHot(0));
+    // Its models are handed over: each one the Worker takes is moved there (empty here afterwards).
+    const fed: Float32Array[] = [];
+    feedOnUpdate(participant, () => {
+      const model = handOver(oneHot(0) as Float32Array<ArrayBuffer>);
+      fed.push(model);
+      return model;
+    });
 
     const abc = new OneHot();
     const handle = await spawnParticipant(c.url, abc, { ...common, fetch: c.fetch, store, createWorker: worker });
@@ -162,6 +172,9 @@ describe('Worker mode: a federation with two Worker-mode participants', () => {
 
     await contributed(c, 0);
     await contributed(c, 1);
+    // Moved, not copied: the handed-over arrays that were sent are empty now.
+    expect(fed.some((model) => model.length === 0)).toBe(true);
+    expect(abc.handed.some((model) => model.length === 0)).toBe(true);
     await waitFor(() => globalModelNotifier.isSet());
     const global = await participant.getGlobalModel();
     expect(global).toBeInstanceOf(Float32Array);
