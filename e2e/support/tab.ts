@@ -81,10 +81,11 @@ export interface TabOptions {
   /** The page's model (`model=`, apps/web/src/params.ts); the page's default (`demo`) when absent. */
   readonly model?: string;
   /**
-   * False: the page's test hook keeps the local models it records in memory only, not also in
-   * sessionStorage for a reload (`hookStorage=memory`, apps/web/test-hooks/hook.ts). Default true.
+   * Where the page's test hook keeps the local models it records (`hookStorage=`,
+   * apps/web/test-hooks/hook.ts): by default in memory and in sessionStorage (for a reload);
+   * `memory` in memory only; `none` not at all (their rounds and scalars only).
    */
-  readonly persistSubmitted?: boolean;
+  readonly hookStorage?: 'memory' | 'none';
 }
 
 /** Few tabs of SwiftShader at a time on a small machine: the wasm backend first. */
@@ -101,7 +102,7 @@ export function participantUrl(origin: string, coordinatorUrl: string, options: 
     storeKey: options.storeKey ?? `e2e-${options.shard}`,
     epochs: String(options.epochs ?? 1),
     ...(options.model === undefined ? {} : { model: options.model }),
-    ...(options.persistSubmitted === false ? { hookStorage: 'memory' } : {}),
+    ...(options.hookStorage === undefined ? {} : { hookStorage: options.hookStorage }),
   });
   return `${origin}/participant.html?${params}`;
 }

@@ -20,7 +20,8 @@ export interface SubmittedModel {
   /**
    * The local model handed to the SDK (the flat weights, `modelToVector` order); in a training
    * run the vector the run's layout asks for (src/participant/run-contribution.ts). A copy, kept
-   * as it was sent (no conversion to a number array on the page's main thread).
+   * as it was sent (no conversion to a number array on the page's main thread); empty when the
+   * page was told to keep none (`hookStorage=none`).
    */
   readonly model: Float32Array;
 }
@@ -68,11 +69,15 @@ const SUBMITTED_KEY = 'petfl-submitted';
 const SUBMITTED_KEPT = 3;
 const SUBMITTED_SAVED_BYTES = 1 << 20;
 /**
- * `hookStorage=memory` in the page's URL: keep the record in memory only. The benchmark asks for it
+ * `hookStorage=memory` in the page's URL: keep the record in memory only; `hookStorage=none`: keep
+ * the round and scalar of each local model but not the model. The benchmark asks for `none`
  * (e2e/bench.ts), which measures the page's main thread: writing a 100 KB model into sessionStorage
- * in the SDK's callback took up to 425 ms there, a cost the shipped page does not have.
+ * in the SDK's callback took up to 425 ms there, and even the in-memory copy of a million-weight
+ * model was one of the page's longest tasks — costs the shipped page does not have.
  */
-const PERSIST_SUBMITTED = new URLSearchParams(location.search).get('hookStorage') !== 'memory';
+const HOOK_STORAGE = new URLSearchParams(location.search).get('hookStorage');
+const PERSIST_SUBMITTED = HOOK_STORAGE !== 'memory' && HOOK_STORAGE !== 'none';
+const KEEP_MODELS = HOOK_STORAGE !== 'none';
 const submitted: SubmittedModel[] = PERSIST_SUBMITTED ? loadSubmitted() : [];
 
 function loadSubmitted(): SubmittedModel[] {
@@ -91,10 +96,13 @@ function loadSubmitted(): SubmittedModel[] {
   }
 }
 
-/** Records a local model the page handed to the SDK (`entry.model`: a copy of it, as sent). */
+/**
+ * Records a local model the page is about to hand to the SDK: keeps a copy of `entry.model` (the
+ * page hands the array itself over, so it is empty once the SDK has taken it).
+ */
 export function rememberSubmitted(entry: SubmittedModel): void {
-  submitted.push(entry);
-  const vector = entry.model;
+  const vector = KEEP_MODELS ? entry.model.slice() : new Float32Array(0);
+  submitted.push({ roundId: entry.roundId, scalar: entry.scalar, model: vector });
   if (!PERSIST_SUBMITTED || vector.byteLength > SUBMITTED_SAVED_BYTES) return;
   try {
     const saved = JSON.parse(sessionStorage.getItem(SUBMITTED_KEY) ?? '[]') as unknown[];

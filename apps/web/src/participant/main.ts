@@ -33,6 +33,7 @@ import {
   CoordinatorUnavailableError,
   createParticipantRuntime,
   fetchRunInfo,
+  handOver,
   ParticipantABC,
   type ParticipantHandle,
   type ParticipantOptions,
@@ -117,13 +118,34 @@ function showError(text: string, title = ''): void {
 }
 
 /**
+ * A new global model to the trainer, and the copy its Worker sends back to `onCopy` (for
+ * scoring): no copy of a million weights on this thread (docs/architecture.md §5.4). `owned`:
+ * the array is the page's own (Worker mode, where the SDK moves each global model here); the
+ * direct-mode runtime's array is its own, so the page copies that one first.
+ */
+function toTrainer(
+  trainer: RemoteTrainer,
+  model: Float32Array | Float64Array,
+  roundId: number | null,
+  owned: boolean,
+  onCopy: (copy: Float32Array | Float64Array) => void,
+): void {
+  trainer.newGlobalModel(owned ? model : model.slice(), roundId).then(onCopy, () => {
+    // the trainer stopped (the page is closing): nothing to score
+  });
+}
+
+/**
  * The runtime's callbacks over the trainer (the AsyncParticipant's model cache, with the
  * round each model went to known exactly, for the test hook): an update task takes the
  * latest epoch's model, or waits (the snapshot shows training) until an epoch ends. In a
  * training run `contribute` turns the epoch into the run's vector (run-contribution.ts).
+ * Either way the vector is the page's to give: it is handed over (`handOver`), so in Worker
+ * mode it moves to the SDK's Worker without a copy.
  */
 function trainerCallbacks(
   trainer: RemoteTrainer,
+  ownsGlobal: boolean,
   onGlobal: (model: Float32Array | Float64Array, roundId: number) => void,
   onSubmitted: ((roundId: number, vector: Float32Array) => void) | undefined,
   contribute: ((epoch: TrainedEpoch) => Promise<Float32Array>) | undefined,
@@ -135,11 +157,10 @@ function trainerCallbacks(
       if (epoch === null) return undefined; // asked again once an epoch ends (runtime.wake())
       const vector = contribute === undefined ? epoch.weights : await contribute(epoch);
       onSubmitted?.(roundId, vector);
-      return vector;
+      return handOver(vector as Float32Array<ArrayBuffer>);
     },
     onGlobalModel(global) {
-      trainer.newGlobalModel(global.model, global.roundId);
-      onGlobal(global.model, global.roundId);
+      toTrainer(trainer, global.model, global.roundId, ownsGlobal, (copy) => onGlobal(copy, global.roundId));
     },
     onStop: () => trainer.stop(),
   };
@@ -180,8 +201,7 @@ class PlainTrainerParticipant extends ParticipantABC<Float32Array | Float64Array
 
   override onNewGlobalModel(model: Float32Array | Float64Array | null): void {
     if (model === null) return;
-    this.#trainer.newGlobalModel(model, null);
-    this.#onGlobal(model);
+    toTrainer(this.#trainer, model, null, false, (copy) => this.#onGlobal(copy));
   }
 }
 
@@ -379,10 +399,11 @@ async function main(): Promise<void> {
   // Scored in a Worker of its own (remote-scorer.ts): a million-weight model on 1000 digits takes
   // a second or more of plain JavaScript, which this thread would otherwise run between frames.
   const scorer = new RemoteScorer({ layers: params.layers, data, sets: { test, evaluation } });
+  // `global` is the page's copy, used for nothing else: handed over to the scorer (no copy here).
   const score = (global: Float32Array | Float64Array, roundId: number): void => {
     if (scored.has(roundId)) return;
     scored.add(roundId);
-    scorer.scores(global, 'test').then(
+    scorer.scores(global, 'test', true).then(
       ({ accuracy }) => {
         globalModels.push({ roundId, accuracy });
         renderAccuracy();
@@ -394,8 +415,8 @@ async function main(): Promise<void> {
     testHooks === undefined
       ? undefined
       : (roundId: number, vector: Float32Array) =>
-          // A copy: in Worker mode the SDK takes the vector's buffer (transferred).
-          testHooks.rememberSubmitted({ roundId, scalar: train.length, model: vector.slice() });
+          // The hook copies what it keeps: the vector is then handed over to the SDK.
+          testHooks.rememberSubmitted({ roundId, scalar: train.length, model: vector });
 
   const contributor =
     run === null
@@ -430,6 +451,7 @@ async function main(): Promise<void> {
       options,
       callbacks: trainerCallbacks(
         trainer,
+        params.mode === 'worker',
         score,
         onSubmitted,
         contributor === undefined ? undefined : (epoch) => contributor.contribution(epoch),
@@ -439,8 +461,7 @@ async function main(): Promise<void> {
     // A global model already there (a tab joining a federation that has run a while) is the start.
     const latest = await runtime.globalModel().catch(() => undefined);
     if (latest !== undefined && !scored.has(latest.roundId)) {
-      trainer.newGlobalModel(latest.model, latest.roundId);
-      score(latest.model, latest.roundId);
+      toTrainer(trainer, latest.model, latest.roundId, params.mode === 'worker', (copy) => score(copy, latest.roundId));
     }
   }
   trainer.start();

@@ -17,8 +17,9 @@ class LoopbackWorker implements ScorerWorker {
   onmessage: ScorerWorker['onmessage'] = null;
   onerror: ScorerWorker['onerror'] = null;
 
-  postMessage(message: unknown): void {
-    const copy = structuredClone(message) as ToScorer; // what crossing a thread does
+  postMessage(message: unknown, options: Transferable[] | StructuredSerializeOptions = []): void {
+    const transfer = Array.isArray(options) ? options : (options.transfer ?? []);
+    const copy = structuredClone(message, { transfer }) as ToScorer; // what crossing a thread does
     this.received.push(copy);
     setTimeout(() => {
       if (this.terminated) return;
@@ -75,7 +76,13 @@ describe('RemoteScorer', () => {
     a.fill(0); // the page's array may change once asked: the Worker has its copy
     expect(await Promise.all(asked)).toEqual(expected);
     expect(expected[0]).not.toEqual(scores(b, LAYERS, data, sets.test)); // the sets and models matter
-    expect(worker.received.map((m) => m.kind)).toEqual(['init', 'score', 'score']);
+    // Handed over, the array itself moves: empty here afterwards, scored the same there.
+    const c = randomModel(3);
+    const scoredC = scores(c, LAYERS, data, sets.test);
+    const handed = remote.scores(c, 'test', true);
+    expect(c.length).toBe(0);
+    expect(await handed).toEqual(scoredC);
+    expect(worker.received.map((m) => m.kind)).toEqual(['init', 'score', 'score', 'score']);
     // Only the 20 examples the sets name crossed, renumbered.
     const init = worker.received[0] as Extract<ToScorer, { kind: 'init' }>;
     expect(init.data.count).toBe(20);

@@ -8,8 +8,8 @@
  *
  * The page sends the examples to score on once (`init`), then each model to score with the set to score it
  * on: `test` (the shared test digits every tab reports accuracy on) or `evaluation` (the shard's
- * held-out examples of a training run). The Worker gets a copy of each model; the page keeps its
- * own array. Answers come back in the order asked, one per request.
+ * held-out examples of a training run). The Worker gets a copy of each model, unless the page
+ * hands the array over (moved: no copy). Answers come back in the order asked, one per request.
  */
 
 import { type Scores, scores } from '../evaluate.ts';
@@ -132,14 +132,18 @@ export class RemoteScorer {
     this.#worker.postMessage(init, [data.pixels.buffer, data.labels.buffer]);
   }
 
-  /** The model's loss and accuracy on `set`, scored in the Worker (which gets a copy of `model`). */
-  scores(model: Float32Array | Float64Array, set: ScoringSet): Promise<Scores> {
+  /**
+   * The model's loss and accuracy on `set`, scored in the Worker, which gets a copy of `model` —
+   * or, `handOver`, the array itself: its buffer moves to the Worker (no copy on this thread; the
+   * array is empty afterwards; it must cover its whole buffer).
+   */
+  scores(model: Float32Array | Float64Array, set: ScoringSet, handOver = false): Promise<Scores> {
     if (this.#ended !== undefined) return Promise.reject(this.#ended);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       const request: ToScorer = { kind: 'score', id, set, model };
-      this.#worker.postMessage(request);
+      this.#worker.postMessage(request, handOver ? [model.buffer as ArrayBuffer] : []);
     });
   }
 

@@ -1,6 +1,6 @@
 /**
  * The page's side of the training Worker against a scripted Worker: what `take`, `next` and
- * `newGlobalModel` send and hand back, which array an epoch's base is, and how a Worker that fails
+ * `newGlobalModel` send (moved, not copied) and hand back, which array an epoch's base is, and how a Worker that fails
  * before or after it is ready is reported. (The Worker itself trains in the e2e tests: every tab
  * of e2e/tests trains through it.)
  */
@@ -12,12 +12,15 @@ import type { FromTrainer, ToTrainer } from './training-messages.ts';
 
 class ScriptedWorker implements TrainerWorker {
   readonly sent: ToTrainer[] = [];
+  /** The buffers each message moved (its transfer list). */
+  readonly moved: Transferable[][] = [];
   terminated = false;
   onmessage: TrainerWorker['onmessage'] = null;
   onerror: TrainerWorker['onerror'] = null;
 
-  postMessage(message: unknown): void {
+  postMessage(message: unknown, options: Transferable[] | StructuredSerializeOptions = []): void {
     this.sent.push(message as ToTrainer);
+    this.moved.push(Array.isArray(options) ? options : (options.transfer ?? []));
   }
 
   terminate(): void {
@@ -71,7 +74,7 @@ const epochMessage = (baseId: number, extra: Partial<Extract<FromTrainer, { kind
 });
 
 describe('RemoteTrainer', () => {
-  it('sends the examples with init, and hands each epoch over once, with the page’s own base array', async () => {
+  it('sends the examples with init, and hands each epoch over once, with the base the Worker sent', async () => {
     const worker = new ScriptedWorker();
     const ends: number[] = [];
     const trainer = await started(worker, { onEpoch: ({ ms }) => ends.push(ms) });
@@ -80,7 +83,7 @@ describe('RemoteTrainer', () => {
 
     trainer.start();
     const initial = Float32Array.of(0.5, 0.5);
-    worker.answer(epochMessage(0, { initial }));
+    worker.answer(epochMessage(0, { base: initial }));
     expect(ends).toEqual([5]);
     expect(trainer.memory()).toEqual({ numTensors: 9, numBytes: 200 });
     const first = trainer.take();
@@ -92,14 +95,36 @@ describe('RemoteTrainer', () => {
     expect(trainer.take()).toBeNull();
     expect(worker.kinds()).toEqual(['init', 'start', 'want']);
 
+    // A global model moves to the Worker; the copy the Worker sends back is what the call resolves with.
     const global = Float64Array.of(1, 2);
-    trainer.newGlobalModel(global, 4);
-    const sent = worker.sent.at(-1);
-    expect(sent).toEqual({ kind: 'global', id: 1, roundId: 4, model: global });
-    worker.answer(epochMessage(1, { baseRound: 4 }));
+    const copied = trainer.newGlobalModel(global, 4);
+    expect(worker.sent.at(-1)).toEqual({ kind: 'global', id: 1, roundId: 4, model: global });
+    expect(worker.moved.at(-1)).toEqual([global.buffer]);
+    const copy = Float64Array.of(1, 2);
+    worker.answer({ kind: 'global-copy', id: 1, model: copy });
+    expect(await copied).toBe(copy);
+
+    // The base comes with the first epoch trained from it, and is kept for the next ones.
+    const base = Float64Array.of(1, 2);
+    worker.answer(epochMessage(1, { baseRound: 4, base }));
     const second = trainer.take();
-    expect(second?.base.model).toBe(global);
+    expect(second?.base.model).toBe(base);
     expect(second?.base.roundId).toBe(4);
+    worker.answer(epochMessage(1, { baseRound: 4 }));
+    expect(trainer.take()?.base.model).toBe(base);
+  });
+
+  it('copies a global model that is a view on part of a buffer before moving it', async () => {
+    const worker = new ScriptedWorker();
+    const trainer = await started(worker);
+    const buffer = new ArrayBuffer(16);
+    const view = new Float32Array(buffer, 4, 2).fill(3);
+    void trainer.newGlobalModel(view, 2);
+    const sent = worker.sent.at(-1) as Extract<ToTrainer, { kind: 'global' }>;
+    expect(sent.model).not.toBe(view);
+    expect(Array.from(sent.model)).toEqual([3, 3]);
+    expect(worker.moved.at(-1)).toEqual([sent.model.buffer]);
+    expect(worker.moved.at(-1)).not.toContain(buffer);
   });
 
   it('next() waits for the next epoch when none is ready', async () => {
@@ -107,7 +132,7 @@ describe('RemoteTrainer', () => {
     const trainer = await started(worker);
     const next = trainer.next();
     expect(worker.kinds()).toEqual(['init', 'want']);
-    worker.answer(epochMessage(0, { initial: Float32Array.of(0, 0) }));
+    worker.answer(epochMessage(0, { base: Float32Array.of(0, 0) }));
     expect(Array.from((await next).weights)).toEqual([0, 1]);
     expect(trainer.take()).toBeNull(); // handed to the waiter, not kept as well
   });
@@ -116,7 +141,11 @@ describe('RemoteTrainer', () => {
     const worker = new ScriptedWorker();
     const errors: string[] = [];
     const trainer = await started(worker, { onError: (e) => errors.push(e.message) });
-    for (let round = 1; round <= 9; round++) trainer.newGlobalModel(Float32Array.of(round, round), round);
+    for (let round = 1; round <= 9; round++) {
+      void trainer.newGlobalModel(Float32Array.of(round, round), round);
+      worker.answer(epochMessage(round, { baseRound: round, base: Float32Array.of(round, round) }));
+      expect(trainer.take()?.base.roundId).toBe(round);
+    }
     worker.answer(epochMessage(1)); // base 1 was dropped when base 9 came
     expect(trainer.take()).toBeNull();
     expect(errors).toEqual([expect.stringContaining('base 1')]);
@@ -138,11 +167,13 @@ describe('RemoteTrainer', () => {
     const trainer = await started(worker, { onError: (e) => errors.push(`${e.name}: ${e.message}`) });
     worker.answer({ kind: 'failed', name: 'Error', message: 'out of memory' });
     expect(errors).toEqual(['Error: out of memory']);
+    const waiting = trainer.newGlobalModel(Float32Array.of(1), 1);
     trainer.stop();
-    expect(worker.kinds()).toEqual(['init', 'stop']);
+    await expect(waiting).rejects.toThrow('training worker: stopped');
+    expect(worker.kinds()).toEqual(['init', 'global', 'stop']);
     expect(worker.terminated).toBe(true);
     trainer.start();
-    trainer.newGlobalModel(Float32Array.of(1), 1);
-    expect(worker.kinds()).toEqual(['init', 'stop']);
+    await expect(trainer.newGlobalModel(Float32Array.of(1), 1)).rejects.toThrow('training worker: stopped');
+    expect(worker.kinds()).toEqual(['init', 'global', 'stop']);
   });
 });

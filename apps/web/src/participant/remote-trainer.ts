@@ -6,8 +6,9 @@
  * `take` stays synchronous for an update task; when none is waiting, `take` asks the Worker to
  * train one more epoch unless one is running, as `ContinuousTrainer.take` does.
  *
- * An epoch's base is the page's own array: the global model the page sent (numbered), or the
- * initial weights the Worker sends once (training-messages.ts).
+ * Global models move to the Worker (no copy on the page's thread); the Worker moves back a copy
+ * of each, which `newGlobalModel` resolves with, and a copy of each epoch's base with the first
+ * epoch trained from it (training-messages.ts).
  */
 
 import { type BackendSelection, CHOICE_KEY_PREFIX, type TrainingProgress } from '@petfl/tfjs';
@@ -39,15 +40,17 @@ function trainingWorker(): TrainerWorker {
   return new Worker(new URL('./training-worker.ts', import.meta.url), { type: 'module', name: 'petfl-training' });
 }
 
-/** How many global models back the page keeps a base for: an epoch names one it sent lately. */
+/** How many global models back the page keeps a base for: an epoch names one it trained from lately. */
 const KEPT_BASES = 8;
 
 export class RemoteTrainer {
   readonly #worker: TrainerWorker;
   readonly #options: RemoteTrainerOptions;
-  /** The bases the Worker may name: 0 the initial weights (once sent), n ≥ 1 the global models sent. */
+  /** The bases epochs came from, as the Worker sent them: 0 the initial weights, n ≥ 1 the global models sent. */
   readonly #bases = new Map<number, TrainingBase>();
   #nextBaseId = 1;
+  /** `newGlobalModel` calls waiting for the Worker's copy, by base number. */
+  readonly #copies = new Map<number, { resolve(model: Float32Array | Float64Array): void; reject(e: Error): void }>();
   #ready: TrainedEpoch | null = null;
   readonly #waiters: ((epoch: TrainedEpoch) => void)[] = [];
   #memory: TrainingMemory = { numTensors: 0, numBytes: 0 };
@@ -126,12 +129,21 @@ export class RemoteTrainer {
     this.#post({ kind: 'start' });
   }
 
-  /** A new global model: the next epochs start from it. The Worker gets a copy; this array stays the page's. */
-  newGlobalModel(model: Float32Array | Float64Array, roundId: number | null): void {
+  /**
+   * A new global model: the next epochs start from it. The model is handed over: its buffer moves
+   * to the Worker and the array is empty afterwards (a view on part of a buffer is copied first).
+   * Resolves with a copy the Worker made, the page's to keep or hand on; rejects once stopped.
+   */
+  newGlobalModel(model: Float32Array | Float64Array, roundId: number | null): Promise<Float32Array | Float64Array> {
+    if (this.#stopped) return Promise.reject(new Error('training worker: stopped'));
     const id = this.#nextBaseId++;
-    this.#bases.set(id, { roundId, model });
-    this.#bases.delete(id - KEPT_BASES);
-    this.#post({ kind: 'global', id, roundId, model });
+    const whole = model.byteOffset === 0 && model.byteLength === model.buffer.byteLength;
+    const moved = whole && model.buffer instanceof ArrayBuffer ? model : model.slice();
+    const copy = new Promise<Float32Array | Float64Array>((resolve, reject) =>
+      this.#copies.set(id, { resolve, reject }),
+    );
+    this.#post({ kind: 'global', id, roundId, model: moved }, [moved.buffer as ArrayBuffer]);
+    return copy;
   }
 
   /**
@@ -158,6 +170,8 @@ export class RemoteTrainer {
     this.#post({ kind: 'stop' });
     this.#stopped = true;
     this.#worker.terminate();
+    for (const { reject } of this.#copies.values()) reject(new Error('training worker: stopped'));
+    this.#copies.clear();
   }
 
   #post(message: ToTrainer, transfer: Transferable[] = []): void {
@@ -177,9 +191,18 @@ export class RemoteTrainer {
           // storage full or refused: measured again next time
         }
         break;
+      case 'global-copy': {
+        const waiting = this.#copies.get(message.id);
+        this.#copies.delete(message.id);
+        waiting?.resolve(message.model);
+        break;
+      }
       case 'epoch': {
         this.#memory = message.memory;
-        if (message.initial !== undefined) this.#bases.set(0, { roundId: null, model: message.initial });
+        if (message.base !== undefined) {
+          this.#bases.set(message.baseId, { roundId: message.baseRound, model: message.base });
+          this.#bases.delete(message.baseId - KEPT_BASES);
+        }
         const base = this.#bases.get(message.baseId);
         if (base === undefined) {
           this.#options.onError?.(

@@ -4,11 +4,16 @@
  * the shard's tensors, and runs the page's `ContinuousTrainer` (trainer.ts); the page sends it
  * global models and asks for epochs, and it answers with each epoch's weights as the epoch ends.
  *
+ * Models cross by move, never by copy on the page's thread (a million-weight model is 4–8 MB, and
+ * a copy of that was one of the page's longest tasks, bench/results/e2e.json): the page moves each
+ * global model it gets to the Worker, and the Worker makes the copies the page needs and moves them
+ * back — one of each global model, for the page to score, and one of each base with the first
+ * epoch trained from it.
+ *
  * Bases are named by number across the boundary: the page numbers each global model it sends
- * (1, 2, …) and keeps its own array under that number, so an epoch that comes back names its base
- * by number and the page hands on its own array (run-contribution.ts evaluates each base once,
- * keyed by the array). Base 0 is the initial weights, which only the Worker has: it sends them
- * with the first epoch that descends from them.
+ * (1, 2, …), so an epoch that comes back names its base by number, and the page keeps the base
+ * copy it got under that number (run-contribution.ts evaluates each base once, keyed by the
+ * array). Base 0 is the initial weights.
  */
 
 import type { BackendSelection, TrainingProgress } from '@petfl/tfjs';
@@ -39,7 +44,10 @@ export type ToTrainer =
       readonly batchSize: number;
     }
   | { readonly kind: 'start' }
-  /** A new global model, numbered by the page (≥ 1): the next epochs start from it. */
+  /**
+   * A new global model, numbered by the page (≥ 1): the next epochs start from it. Its buffer is
+   * moved (transferred): the page keeps nothing of it, and gets a copy back (`global-copy`).
+   */
   | {
       readonly kind: 'global';
       readonly id: number;
@@ -62,6 +70,8 @@ export type FromTrainer =
   /** A measured backend choice to remember in the page's localStorage. */
   | { readonly kind: 'remember'; readonly key: string; readonly value: string }
   | { readonly kind: 'progress'; readonly progress: TrainingProgress }
+  /** A copy of global model `id`, made here and moved to the page (which scores it). */
+  | { readonly kind: 'global-copy'; readonly id: number; readonly model: Float32Array | Float64Array }
   | {
       readonly kind: 'epoch';
       /** The trained weights (`modelToVector` order); the buffer is transferred. */
@@ -69,8 +79,8 @@ export type FromTrainer =
       /** The base's number (0: the initial weights) and the round that produced it. */
       readonly baseId: number;
       readonly baseRound: number | null;
-      /** The initial weights, with the first epoch whose base is 0. */
-      readonly initial?: Float32Array | Float64Array;
+      /** The base's weights, with the first epoch trained from it: a copy made here, moved to the page. */
+      readonly base?: Float32Array | Float64Array;
       readonly ms: number;
       readonly memory: TrainingMemory;
     }

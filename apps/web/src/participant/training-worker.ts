@@ -32,27 +32,28 @@ function memory(): TrainingMemory {
 }
 
 let trainer: ContinuousTrainer | undefined;
-/** The page's number of each global model it sent (the Worker's copy of it is the key). */
+/** The page's number of each global model it sent (the array the page moved here is the key). */
 const baseIds = new WeakMap<object, number>();
-let initialSent = false;
+/** The bases the page has a copy of (sent with the first epoch trained from each). */
+const basesSent = new WeakSet<object>();
 /** Messages that came before `init` finished: handled in order once the trainer exists. */
 const early: ToTrainer[] = [];
 
 function sendEpoch(epoch: TrainedEpoch, ms: number): void {
   const baseId = baseIds.get(epoch.base.model) ?? 0;
-  const initial = baseId === 0 && !initialSent ? epoch.base.model : undefined;
-  if (initial !== undefined) initialSent = true;
+  const base = basesSent.has(epoch.base.model) ? undefined : epoch.base.model.slice();
+  basesSent.add(epoch.base.model);
   post(
     {
       kind: 'epoch',
       weights: epoch.weights,
       baseId,
       baseRound: epoch.base.roundId,
-      ...(initial === undefined ? {} : { initial }),
+      ...(base === undefined ? {} : { base }),
       ms,
       memory: memory(),
     },
-    [epoch.weights.buffer],
+    base === undefined ? [epoch.weights.buffer] : [epoch.weights.buffer, base.buffer],
   );
 }
 
@@ -61,10 +62,13 @@ function handle(message: ToTrainer, t: ContinuousTrainer): void {
     case 'start':
       t.start();
       break;
-    case 'global':
+    case 'global': {
       baseIds.set(message.model, message.id);
       t.newGlobalModel(message.model, message.roundId);
+      const copy = message.model.slice();
+      post({ kind: 'global-copy', id: message.id, model: copy }, [copy.buffer]);
       break;
+    }
     case 'want': {
       // Every epoch is handed over as it ends, so none is ready here: this starts one more
       // unless one is running (ContinuousTrainer.take), as an update task did on the page.
