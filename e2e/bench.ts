@@ -28,6 +28,8 @@
  * unmasking waits for its sum2 mask), for masking and for the larger messages.
  *
  *   npm run bench:e2e [-- --rounds 8] [--models demo,wide]
+ *   E2E_CPU_PROF=<dir> npm run bench:e2e …   # each tab's main thread profiled over the counted rounds
+ *                                            # (DevTools Profiler, 1 ms samples): <dir>/<model>-<mode>-tab-<n>.cpuprofile
  */
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -213,6 +215,19 @@ class HeapProbe {
     const probe = new HeapProbe(cdp);
     await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
     return probe;
+  }
+
+  /** Starts the DevTools CPU profiler on the page's main thread (1 ms samples). */
+  async startProfile(): Promise<void> {
+    await this.#cdp.send('Profiler.enable');
+    await this.#cdp.send('Profiler.setSamplingInterval', { interval: 1000 });
+    await this.#cdp.send('Profiler.start');
+  }
+
+  /** Stops the profiler; the profile, as a `.cpuprofile` file's JSON. */
+  async stopProfile(): Promise<string> {
+    const { profile } = await this.#cdp.send('Profiler.stop');
+    return JSON.stringify(profile);
   }
 
   async sample(): Promise<HeapSample> {
@@ -435,8 +450,9 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
       mode: mode === 'plain' ? 'plain' : 'worker',
       model,
       backends: BACKENDS[model],
-      // The test hook's sessionStorage copy of each local model is test-only main-thread work.
-      persistSubmitted: false,
+      // The test hook's copies of each local model (in memory, in sessionStorage) are test-only
+      // main-thread work: it keeps none here (the bench counts them only).
+      hookStorage: 'none',
     }),
   );
   try {
@@ -448,6 +464,8 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
         throw new Error(`${tab.name}: the page's model has ${weights} weights, not ${modelLength}`);
     }
     const probes = await Promise.all(tabs.map((t) => HeapProbe.attach(t.context, t.page)));
+    const profileDir = process.env['E2E_CPU_PROF'];
+    if (profileDir) await Promise.all(probes.map((p) => p.startProfile()));
     const joinedAt = Date.now();
     log(`${model} ${mode}: ${TABS} tabs joined; waiting for ${rounds} completed rounds`);
     const heaps: HeapSample[][] = [];
@@ -465,6 +483,13 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
       sampling = false;
     });
     await sampler;
+    if (profileDir) {
+      mkdirSync(profileDir, { recursive: true });
+      const profiles = await Promise.all(probes.map((p) => p.stopProfile()));
+      profiles.forEach((profile, i) => {
+        writeFileSync(join(profileDir, `${model}-${mode}-${tabs[i]?.name}.cpuprofile`), profile);
+      });
+    }
     const records = await Promise.all(tabs.map(pageRecord));
     const countedIds = new Set(counted.map((r) => r.roundId));
     const completed = counted.filter((r) => r.outcome === 'completed');
@@ -560,9 +585,8 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
         scoringWorkerBackingStores: heap((h) => h.scoringBackingStore),
         tfjsTensorsAtEndMiB: stats(records.map((r) => mib(r.tensors.numBytes))),
         testHookModelsAtEnd: {
-          what: "local models the page's test hook holds at the end (window.__petfl.submitted, each a Float32Array copy of the model, 4 B a weight), part of the page's backing stores above: a benchmark artefact",
+          what: "local models the page's test hook recorded by the end (window.__petfl.submitted): their rounds and scalars only, no copy of the model (hookStorage=none)",
           perTab: records.map((r) => r.submittedModels),
-          mibPerModel: mib(modelLength * 4),
         },
       },
       problems,
