@@ -344,7 +344,14 @@ describe('Aggregation validation', () => {
 
   it('aggregateDerived equals aggregate(deriveMask(…)) at block boundaries, on both arithmetic paths', () => {
     const block = 64 * 1024;
-    for (const name of ['prime/f32/b0/m3', 'prime/f64/b6/m6', 'power2/f32/b2/m3']) {
+    // float; limbs (3); float; limbs (2), power2 and prime (the two-limb loops)
+    for (const name of [
+      'prime/f32/b0/m3',
+      'prime/f64/b6/m6',
+      'power2/f32/b2/m3',
+      'power2/f32/b4/m3',
+      'prime/f32/b4/m3',
+    ]) {
       const c = cfg(name);
       for (const length of [0, 1, 7, block - 1, block, block + 1, 2 * block + 3]) {
         const seeds = [1, 2, 3].map((i) => new Uint8Array(32).fill(i * 17 + length));

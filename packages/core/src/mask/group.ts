@@ -462,11 +462,37 @@ class LimbGroup implements Group {
   private readonly t: Uint32Array;
   private readonly f64 = new Float64Array(1);
   private readonly u32 = new Uint32Array(this.f64.buffer);
+  /** The order's two low limbs (two-limb elements: `addTwo`, `drawTwo`). */
+  private readonly order0: number;
+  private readonly order1: number;
+  /** The last element `drawTwo` drew, low and high limb. */
+  private drawn0 = 0;
+  private drawn1 = 0;
+  /**
+   * Set when every encoding fits in a double: (A + U)·E < 2^53 (f32 data with b4, or b2 with
+   * m6 and above; i32 data; i64 up to b6). Only the group order needs limbs then, and `maskInto`
+   * encodes in doubles, as the float path does.
+   */
+  private readonly small: {
+    readonly a: number;
+    readonly u: number;
+    readonly e: number;
+    readonly eHigh: number;
+    readonly eLow: number;
+  } | null;
 
   readonly params: MaskParams;
 
   constructor(params: MaskParams) {
     this.params = params;
+    if ((params.addShift + params.upperBound) * params.expShift < 1n << 53n) {
+      const e = Number(params.expShift);
+      const c = SPLITTER * e;
+      const eHigh = c - (c - e);
+      this.small = { a: Number(params.addShift), u: Number(params.upperBound), e, eHigh, eLow: e - eHigh };
+    } else {
+      this.small = null;
+    }
     const L = params.limbs;
     this.limbCount = L;
     this.stride = L;
@@ -474,6 +500,8 @@ class LimbGroup implements Group {
     // limb-level carry/borrow already wraps correctly: only the range check needs the flag.
     this.orderAboveLimbs = params.order === 1n << BigInt(32 * L);
     this.orderLimbs = bigIntToLimbs(params.order % (1n << BigInt(32 * L)), L);
+    this.order0 = this.orderLimbs[0] as number;
+    this.order1 = L > 1 ? (this.orderLimbs[1] as number) : 0;
     this.shiftedZero = bigIntToLimbs(params.shiftedZero, L);
     this.topEncoding = bigIntToLimbs((params.addShift + params.upperBound) * params.expShift, L);
     const topBits = params.elementBits - 32 * (L - 1);
@@ -527,6 +555,14 @@ class LimbGroup implements Group {
 
   draw(reader: KeystreamReader, out: Elements, at: number, count: number): void {
     const o = out as Uint32Array;
+    if (this.limbCount === 2) {
+      for (let i = 0; i < count; i++) {
+        this.drawTwo(reader);
+        o[2 * (at + i)] = this.drawn0;
+        o[2 * (at + i) + 1] = this.drawn1;
+      }
+      return;
+    }
     for (let i = 0; i < count; i++) this.drawOne(reader, o, (at + i) * this.limbCount);
   }
 
@@ -659,6 +695,25 @@ class LimbGroup implements Group {
     }
   }
 
+  /**
+   * floor((clamp(v, −A, U) + A) · E), exactly, in doubles: what `encode` computes, when every
+   * encoding is below 2^53 (`small`). As the float path's encode (Dekker's exact product of the
+   * fraction and E); v is finite.
+   */
+  private encodeSmall(value: number): number {
+    const { a, u, e, eHigh, eLow } = this.small as NonNullable<LimbGroup['small']>;
+    const v = Math.min(Math.max(value, -a), u);
+    const t = Math.trunc(v);
+    const f = v - t; // exact, |f| < 1
+    const p = f * e;
+    const c = SPLITTER * f;
+    const fh = c - (c - f);
+    const fl = f - fh;
+    const err = fh * eHigh - p + fh * eLow + fl * eHigh + fl * eLow;
+    const fp = Math.floor(p);
+    return (t + a) * e + fp - (+(p === fp) & +(err < 0));
+  }
+
   maskInto(
     values: ArrayLike<number>,
     from: number,
@@ -671,6 +726,22 @@ class LimbGroup implements Group {
     const o = out as Uint32Array;
     const L = this.limbCount;
     const q = this.q;
+    if (this.small !== null && L === 2) return this.maskIntoTwo(values, from, count, scalar, reader, o, at);
+    if (this.small !== null) {
+      q.fill(0);
+      for (let i = 0; i < count; i++) {
+        const oo = (at + i) * L;
+        const w = values[from + i] as number;
+        if (w - w !== 0) return from + i;
+        const x = this.encodeSmall(scalar * w); // < 2^53: two limbs, the rest stay 0
+        const hi = Math.floor(x / TWO32);
+        q[0] = x - hi * TWO32;
+        q[1] = hi;
+        this.drawOne(reader, o, oo);
+        this.addMod(o, oo, q, 0);
+      }
+      return -1;
+    }
     for (let i = 0; i < count; i++) {
       const oo = (at + i) * L;
       const w = values[from + i] as number;
@@ -682,6 +753,81 @@ class LimbGroup implements Group {
     return -1;
   }
 
+  // Two-limb elements (33 to 64 bits: f32 data with b4 is 58) in loops on local values: the draw
+  // (protocol.md §5.3) and the sum mod the order inline, as on the float path. Same results as
+  // the general loops (drawOne, addMod), which cost 5–15× as much there.
+
+  /** Draws one two-limb element (protocol.md §5.3) into `drawn0` (low limb) and `drawn1`. */
+  private drawTwo(reader: KeystreamReader): void {
+    const bpn = this.params.bytesPerNumber;
+    const topMask = this.topMask;
+    let r0: number;
+    let r1: number;
+    do {
+      if (reader.end - reader.pos < 8) reader.refill(8);
+      const b = reader.buf;
+      const p = reader.pos;
+      reader.pos += bpn;
+      reader.consumed += bpn;
+      r0 =
+        ((b[p] as number) |
+          ((b[p + 1] as number) << 8) |
+          ((b[p + 2] as number) << 16) |
+          ((b[p + 3] as number) << 24)) >>>
+        0;
+      r1 =
+        (((b[p + 4] as number) |
+          ((b[p + 5] as number) << 8) |
+          ((b[p + 6] as number) << 16) |
+          ((b[p + 7] as number) << 24)) &
+          topMask) >>>
+        0;
+    } while (!this.orderAboveLimbs && (r1 > this.order1 || (r1 === this.order1 && r0 >= this.order0)));
+    this.drawn0 = r0;
+    this.drawn1 = r1;
+  }
+
+  /** a[o], a[o + 1] ← (that element + x1·2^32 + x0) mod order, for both below the order. */
+  private addTwo(a: Uint32Array, o: number, x0: number, x1: number): void {
+    let lo = (a[o] as number) + x0;
+    const carry = +(lo >= TWO32);
+    lo -= carry * TWO32;
+    let hi = (a[o + 1] as number) + x1 + carry; // < 2^33
+    if (this.orderAboveLimbs) {
+      hi -= TWO32 * +(hi >= TWO32);
+    } else if (hi > this.order1 || (hi === this.order1 && lo >= this.order0)) {
+      lo -= this.order0;
+      const borrow = +(lo < 0);
+      lo += borrow * TWO32;
+      hi -= this.order1 + borrow;
+    }
+    a[o] = lo;
+    a[o + 1] = hi;
+  }
+
+  private maskIntoTwo(
+    values: ArrayLike<number>,
+    from: number,
+    count: number,
+    scalar: number,
+    reader: KeystreamReader,
+    o: Uint32Array,
+    at: number,
+  ): number {
+    for (let i = 0; i < count; i++) {
+      const w = values[from + i] as number;
+      if (w - w !== 0) return from + i;
+      const x = this.encodeSmall(scalar * w); // < 2^53
+      const x1 = Math.floor(x / TWO32);
+      const oo = 2 * (at + i);
+      this.drawTwo(reader);
+      o[oo] = this.drawn0;
+      o[oo + 1] = this.drawn1;
+      this.addTwo(o, oo, x - x1 * TWO32, x1);
+    }
+    return -1;
+  }
+
   maskScalar(scalar: number, reader: KeystreamReader, out: Elements): void {
     this.maskInto([scalar], 0, 1, 1, reader, out, 0);
   }
@@ -689,7 +835,29 @@ class LimbGroup implements Group {
   addInto(acc: Elements, x: Elements): void {
     const a = acc as Uint32Array;
     const b = x as Uint32Array;
+    if (this.limbCount === 2) {
+      for (let o = 0; o < a.length; o += 2) this.addTwo(a, o, b[o] as number, b[o + 1] as number);
+      return;
+    }
     for (let o = 0; o < a.length; o += this.limbCount) this.addMod(a, o, b, o);
+  }
+
+  /** Draws `count` elements and adds them into acc[at..], one at a time: no block of draws is kept. */
+  drawAdd(reader: KeystreamReader, acc: Elements, at: number, count: number): void {
+    const a = acc as Uint32Array;
+    const L = this.limbCount;
+    if (L === 2) {
+      for (let i = 0; i < count; i++) {
+        this.drawTwo(reader);
+        this.addTwo(a, 2 * (at + i), this.drawn0, this.drawn1);
+      }
+      return;
+    }
+    const one = this.r;
+    for (let i = 0; i < count; i++) {
+      this.drawOne(reader, one, 0);
+      this.addMod(a, (at + i) * L, one, 0);
+    }
   }
 
   subInto(acc: Elements, x: Elements): void {

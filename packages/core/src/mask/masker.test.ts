@@ -22,6 +22,7 @@ import { PetError } from '../errors.ts';
 import { type MaskConfig, maskParams } from './config.ts';
 import { groupFor, packedByteLength } from './group.ts';
 import { deriveMask, MASK_BLOCK, Masker, validateModel } from './masker.ts';
+import { KeystreamReader } from './sampling.ts';
 
 /** `count` draws: little-endian bytesPerNumber bytes, bits ≥ elementBits cleared, rejected ≥ order. */
 function referenceDraws(ref: Reference, stream: ReferenceStream, count: number): bigint[] {
@@ -61,6 +62,8 @@ function referenceEncode(ref: Reference, v: number): bigint {
   if (num <= -ref.a * den) return 0n;
   return ((num + ref.a * den) * ref.e) / den; // non-negative: BigInt division floors
 }
+
+const configKeyOf = (c: MaskConfig): string => `${c.group}/${c.data}/${c.bound}/${c.model}`;
 
 /** Elements as BigInts, read from either layout without the code under test's helpers. */
 function toBigInts(ref: Reference, elements: Float64Array | Uint32Array, count: number): bigint[] {
@@ -129,6 +132,7 @@ describe('deriveMask (protocol.md §5.3)', () => {
     ['power2/f32/b2/m3', [5, 40_000]], // float, order 2^51, crosses a chunk
     ['power2/i32/b0/m3', [9]], // float, order 2^45
     ['integer/f32/b0/m6', [2, 40_000]], // limbs (2), 7-byte draws read as 8, crosses a chunk
+    ['power2/f32/b4/m3', [6, 40_000]], // limbs (2), order 2^58: the demo's config
     ['prime/i64/bmax/m3', [33, 20_000]], // limbs (4), 14-byte draws, crosses a chunk
     ['power2/f64/b6/m12', [64, 20_000]], // limbs (4), order 2^128: no mask bits, no rejection
     ['integer/f32/bmax/m9', [40]], // limbs (10)
@@ -350,6 +354,64 @@ describe('Masker.mask (protocol.md §4.3)', () => {
         text,
       ).toBe(true);
       expect(top * 10n ** BigInt(config.model.slice(1)) < ref.order, text).toBe(true);
+    }
+  });
+
+  it('adds each draw and reduces mod the order exactly when the sum wraps, with and without a borrow (limb path)', () => {
+    // Draws chosen by hand (a keystream that yields them), so that every sum that can wrap does:
+    // at random a sum exceeds the order for about 1 element in (A + U)·E·N / (A + U)·E = N.
+    const configs = CONFIGS.filter((c) => {
+      const ref = reference(c);
+      return maskParams(c).arithmetic !== 'float' && ref.bits <= 96;
+    });
+    expect(configs.length).toBeGreaterThan(20);
+    for (const config of configs) {
+      const ref = reference(config);
+      const a = Number(ref.a);
+      const u = Number(ref.u);
+      const weights = [-a, -a / 2, -1.5, 0, 0.3, 1, u / 3, u, 2 * u];
+      const qs = weights.map((w) => referenceEncode(ref, w));
+      const draws: bigint[] = [];
+      const values: number[] = [];
+      for (const [j, w] of weights.entries()) {
+        const q = qs[j] as bigint;
+        const near = [0n, 1n, ref.order - 1n, ref.order - 2n, ref.order - q, ref.order - q + 1n, ref.order - q - 1n];
+        const limbEdges = [
+          2n ** 32n - 1n,
+          2n ** 32n,
+          2n ** 64n - 1n,
+          ref.order - 2n ** 32n,
+          ref.order - (q % 2n ** 32n) - 1n,
+        ];
+        for (const r of [...near, ...limbEdges]) {
+          if (r < 0n || r >= ref.order) continue;
+          draws.push(r);
+          values.push(w);
+        }
+      }
+      const bytes = new Uint8Array(Math.ceil(((draws.length + 8) * ref.bytesPerNumber) / 64) * 64 + 64);
+      draws.forEach((r, i) => {
+        for (let k = 0; k < ref.bytesPerNumber; k++)
+          bytes[i * ref.bytesPerNumber + k] = Number((r >> BigInt(8 * k)) & 255n);
+      });
+      let position = 0;
+      const stream = {
+        next(length: number): Uint8Array {
+          const out = new Uint8Array(length);
+          out.set(bytes.subarray(position, position + length));
+          position += length;
+          return out;
+        },
+        get position() {
+          return position;
+        },
+        dispose() {},
+      };
+      const group = groupFor(maskParams(config));
+      const out = group.alloc(values.length);
+      expect(group.maskInto(values, 0, values.length, 1, new KeystreamReader(stream), out, 0)).toBe(-1);
+      const expected = values.map((w, i) => (referenceEncode(ref, w) + (draws[i] as bigint)) % ref.order);
+      expect(toBigInts(ref, out as Float64Array | Uint32Array, values.length), configKeyOf(config)).toEqual(expected);
     }
   });
 
