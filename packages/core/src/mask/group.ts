@@ -911,7 +911,26 @@ class LimbGroup implements Group {
     // The next bit is bit s of byte p; a limb's 32 bits lie in the 5 bytes from p (s ≤ 7).
     let p = offset;
     let s = 0;
-    for (let i = 0, base = 0; i < count; i++, base += L) {
+    let i = 0;
+    if (L === 2) {
+      // Two-limb elements whose 9 bytes lie inside the vector, on local values: the order test
+      // inline (as `addTwo`); the rest, element by element below.
+      const above = this.orderAboveLimbs;
+      const ord0 = this.order0;
+      const ord1 = this.order1;
+      for (; i < count && p + 9 <= end; i++) {
+        const lo = ((view.getUint32(p, true) >>> s) | (((bytes[p + 4] as number) << 1) << (31 - s))) >>> 0;
+        const hi =
+          (((view.getUint32(p + 4, true) >>> s) | (((bytes[p + 8] as number) << 1) << (31 - s))) & topMask) >>> 0;
+        if (!above && (hi > ord1 || (hi === ord1 && lo >= ord0))) throw outOfRange(field, i, this.params.order);
+        out[2 * i] = lo;
+        out[2 * i + 1] = hi;
+        s += 32 + topBits;
+        p += s >>> 3;
+        s &= 7;
+      }
+    }
+    for (let base = i * L; i < count; i++, base += L) {
       if (p + 4 * L + 1 <= end) {
         for (let k = 0; k < L; k++, p += 4) {
           const l0 = view.getUint32(p, true);
