@@ -28,8 +28,9 @@
  * unmasking waits for its sum2 mask), for masking and for the larger messages.
  *
  *   npm run bench:e2e [-- --rounds 8] [--models demo,wide]
- *   E2E_CPU_PROF=<dir> npm run bench:e2e …   # each tab's main thread profiled over the counted rounds
- *                                            # (DevTools Profiler, 1 ms samples): <dir>/<model>-<mode>-tab-<n>.cpuprofile
+ *   E2E_CPU_PROF=<dir> npm run bench:e2e …   # each tab's main thread and SDK Worker profiled over the
+ *                                            # counted rounds (DevTools Profiler, 1 ms samples):
+ *                                            # <dir>/<model>-<mode>-tab-<n>[-sdk-worker].cpuprofile
  */
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -217,17 +218,24 @@ class HeapProbe {
     return probe;
   }
 
-  /** Starts the DevTools CPU profiler on the page's main thread (1 ms samples). */
+  /** Starts the DevTools CPU profiler on the page's main thread and in the SDK's Worker (1 ms samples). */
   async startProfile(): Promise<void> {
     await this.#cdp.send('Profiler.enable');
     await this.#cdp.send('Profiler.setSamplingInterval', { interval: 1000 });
     await this.#cdp.send('Profiler.start');
+    await this.#workerCall('sdk', 'Profiler.enable');
+    await this.#workerCall('sdk', 'Profiler.setSamplingInterval', { interval: 1000 });
+    await this.#workerCall('sdk', 'Profiler.start');
   }
 
-  /** Stops the profiler; the profile, as a `.cpuprofile` file's JSON. */
-  async stopProfile(): Promise<string> {
+  /** Stops the profilers; the profiles, each as a `.cpuprofile` file's JSON (the Worker's null if it had none). */
+  async stopProfile(): Promise<{ page: string; sdkWorker: string | null }> {
     const { profile } = await this.#cdp.send('Profiler.stop');
-    return JSON.stringify(profile);
+    const worker = (await this.#workerCall('sdk', 'Profiler.stop', {}, 60_000)) as { profile?: unknown } | null;
+    return {
+      page: JSON.stringify(profile),
+      sdkWorker: worker?.profile === undefined ? null : JSON.stringify(worker.profile),
+    };
   }
 
   async sample(): Promise<HeapSample> {
@@ -247,21 +255,26 @@ class HeapProbe {
     };
   }
 
-  async #workerHeap(role: WorkerRole): Promise<{ usedSize: number; backingStorageSize?: number } | null> {
+  #workerHeap(role: WorkerRole): Promise<{ usedSize: number; backingStorageSize?: number } | null> {
+    return this.#workerCall(role, 'Runtime.getHeapUsage') as Promise<{
+      usedSize: number;
+      backingStorageSize?: number;
+    } | null>;
+  }
+
+  /** A DevTools call on one of the tab's Workers; null when it has none or does not answer in 5 s. */
+  async #workerCall(role: WorkerRole, method: string, params: object = {}, waitMs = 5_000): Promise<unknown> {
     const sessionId = this.#workers.get(role);
     if (sessionId === undefined) return null;
     const id = this.#next++;
     const result = new Promise<unknown>((resolve) => {
       this.#pending.set(id, resolve);
-      setTimeout(() => resolve(null), 5_000).unref();
+      setTimeout(() => resolve(null), waitMs).unref();
     });
     await this.#cdp
-      .send('Target.sendMessageToTarget', {
-        sessionId,
-        message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }),
-      })
+      .send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) })
       .catch(() => this.#pending.get(id)?.(null));
-    return (await result) as { usedSize: number; backingStorageSize?: number } | null;
+    return result;
   }
 }
 
@@ -486,8 +499,11 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
     if (profileDir) {
       mkdirSync(profileDir, { recursive: true });
       const profiles = await Promise.all(probes.map((p) => p.stopProfile()));
-      profiles.forEach((profile, i) => {
-        writeFileSync(join(profileDir, `${model}-${mode}-${tabs[i]?.name}.cpuprofile`), profile);
+      profiles.forEach(({ page, sdkWorker }, i) => {
+        writeFileSync(join(profileDir, `${model}-${mode}-${tabs[i]?.name}.cpuprofile`), page);
+        if (sdkWorker !== null) {
+          writeFileSync(join(profileDir, `${model}-${mode}-${tabs[i]?.name}-sdk-worker.cpuprofile`), sdkWorker);
+        }
       });
     }
     const records = await Promise.all(tabs.map(pageRecord));
