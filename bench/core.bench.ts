@@ -114,13 +114,15 @@ function keystreamBytesForMask(config: MaskConfig, seed: Uint8Array, length: num
   return consumed;
 }
 
-// 1. Masking a 1,000,000-weight f32 model, with each backend.
+// 1. Masking a 1,000,000-weight f32 model, with each backend: the default config, a prime one,
+// and the demo's b4 (58-bit elements, two limbs: scalars of ~1000 examples need |s·w| ≤ 10⁴).
 const MODEL = 1_000_000;
 const model = fixtureModel(MODEL, 1);
 const masking = (['native', 'libsodium'] as const).flatMap((backend) =>
   [
     { group: 'power2', data: 'f32', bound: 'b2', model: 'm3' },
     { group: 'prime', data: 'f32', bound: 'b0', model: 'm3' },
+    { group: 'power2', data: 'f32', bound: 'b4', model: 'm3' },
   ].map((config) => {
     const c = config as MaskConfig;
     const masker = new Masker(backends[backend], c);
