@@ -160,6 +160,26 @@ function zeroScalarSum(): PetError {
   return new PetError('zero-scalar-sum', 'unmask: the sum of the scalars is 0; the weighted average is undefined');
 }
 
+/**
+ * q = floor((clamp(v, −A, U) + A) · E), exactly (protocol.md §4.3), in doubles: for the float
+ * path, and for limb elements whose every encoding (A + U)·E is below 2^53. v is finite; A, U and
+ * E are integers, and eHigh + eLow = E is E split for Dekker's product (SPLITTER).
+ */
+function encodeExactly(value: number, a: number, u: number, e: number, eHigh: number, eLow: number): number {
+  const v = Math.min(Math.max(value, -a), u);
+  const t = Math.trunc(v);
+  const f = v - t; // exact, |f| < 1
+  // Dekker's product: p + err = f · E exactly.
+  const p = f * e;
+  const c = SPLITTER * f;
+  const fh = c - (c - f);
+  const fl = f - fh;
+  const err = fh * eHigh - p + fh * eLow + fl * eHigh + fl * eLow;
+  const fp = Math.floor(p);
+  // floor(p + err) = floor(p), except when p is an integer and err < 0.
+  return (t + a) * e + fp - (+(p === fp) & +(err < 0));
+}
+
 // ---------------------------------------------------------------------------
 // Float path
 
@@ -213,19 +233,7 @@ class FloatGroup implements Group {
    * bound U equals A on this path (only i32/i64 bmax differ, and their orders exceed 2^52).
    */
   private encode(value: number): number {
-    const { a, e, eHigh, eLow } = this;
-    const v = Math.min(Math.max(value, -a), a);
-    const t = Math.trunc(v);
-    const f = v - t; // exact, |f| < 1
-    // Dekker's product: p + err = f · E exactly.
-    const p = f * e;
-    const c = SPLITTER * f;
-    const fh = c - (c - f);
-    const fl = f - fh;
-    const err = fh * eHigh - p + fh * eLow + fl * eHigh + fl * eLow;
-    const fp = Math.floor(p);
-    // floor(p + err) = floor(p), except when p is an integer and err < 0.
-    return (t + a) * e + fp - (+(p === fp) & +(err < 0));
+    return encodeExactly(value, this.a, this.a, this.e, this.eHigh, this.eLow);
   }
 
   maskInto(
@@ -695,23 +703,10 @@ class LimbGroup implements Group {
     }
   }
 
-  /**
-   * floor((clamp(v, −A, U) + A) · E), exactly, in doubles: what `encode` computes, when every
-   * encoding is below 2^53 (`small`). As the float path's encode (Dekker's exact product of the
-   * fraction and E); v is finite.
-   */
+  /** `encode` in doubles, when every encoding is below 2^53 (`small`). */
   private encodeSmall(value: number): number {
     const { a, u, e, eHigh, eLow } = this.small as NonNullable<LimbGroup['small']>;
-    const v = Math.min(Math.max(value, -a), u);
-    const t = Math.trunc(v);
-    const f = v - t; // exact, |f| < 1
-    const p = f * e;
-    const c = SPLITTER * f;
-    const fh = c - (c - f);
-    const fl = f - fh;
-    const err = fh * eHigh - p + fh * eLow + fl * eHigh + fl * eLow;
-    const fp = Math.floor(p);
-    return (t + a) * e + fp - (+(p === fp) & +(err < 0));
+    return encodeExactly(value, a, u, e, eHigh, eLow);
   }
 
   maskInto(
