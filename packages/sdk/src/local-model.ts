@@ -39,7 +39,7 @@ const handedOver = new WeakSet<CheckedModel>();
  * (TypeError otherwise: moving the buffer would take whatever else it holds). Returns `model`,
  * so that a callback can `return handOver(weights)`.
  */
-export function handOver<T extends Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>>(model: T): T {
+export function handOver<T extends Float32Array | Float64Array>(model: T): T {
   if (!(model instanceof Float32Array || model instanceof Float64Array)) {
     throw new TypeError(`handOver: expected a Float32Array or a Float64Array, got ${describe(model)}`);
   }
@@ -52,7 +52,7 @@ export function handOver<T extends Float32Array<ArrayBuffer> | Float64Array<Arra
         `${model.buffer.byteLength}-byte buffer; only an array over its whole buffer can be handed over (copy it with slice())`,
     );
   }
-  handedOver.add(model);
+  handedOver.add(model as CheckedModel);
   return model;
 }
 

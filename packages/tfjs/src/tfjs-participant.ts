@@ -20,7 +20,7 @@
  * function is made fresh for each round and disposed after it.
  */
 
-import { type Evaluation, encodeContribution, globalLength, ParticipantABC, splitGlobal } from '@petfl/sdk';
+import { type Evaluation, encodeContribution, globalLength, handOver, ParticipantABC, splitGlobal } from '@petfl/sdk';
 import type * as tf from '@tensorflow/tfjs';
 import { CustomCallback } from '@tensorflow/tfjs';
 import { evaluateModel } from './fl/evaluation.ts';
@@ -153,7 +153,10 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
    * this (README), or its last changes are not sent.
    *
    * In a training run: the masked vector `trainRound` built (`maskedLength(layout)` values), for
-   * the model `trainRound` returned; the same until the next `trainRound`.
+   * the model `trainRound` returned; the same until the next `trainRound`. Otherwise the vector is
+   * kept by nobody here, so it is handed over to the SDK (`handOver`): in Worker mode it moves to
+   * the Worker without a copy, and the array is empty afterwards (an override that keeps it must
+   * copy it).
    */
   serializeTrainingResult(result: tf.LayersModel): Float32Array {
     const trained = this.#trained;
@@ -167,7 +170,7 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
     }
     this.#trained = null;
     // A result trainRound did not produce (a subclass's own) is read here, synchronously.
-    return trained !== null && trained.model === result ? trained.vector : modelToVector(result);
+    return handOver(trained !== null && trained.model === result ? trained.vector : modelToVector(result));
   }
 
   /** The global model as is: `trainRound` writes it into the model. */

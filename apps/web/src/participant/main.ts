@@ -157,7 +157,7 @@ function trainerCallbacks(
       if (epoch === null) return undefined; // asked again once an epoch ends (runtime.wake())
       const vector = contribute === undefined ? epoch.weights : await contribute(epoch);
       onSubmitted?.(roundId, vector);
-      return handOver(vector as Float32Array<ArrayBuffer>);
+      return handOver(vector);
     },
     onGlobalModel(global) {
       toTrainer(trainer, global.model, global.roundId, ownsGlobal, (copy) => onGlobal(copy, global.roundId));

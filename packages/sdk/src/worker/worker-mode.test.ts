@@ -72,7 +72,7 @@ class OneHot extends ParticipantABC<Float32Array, Float32Array> {
   }
   serializeTrainingResult(result: Float32Array): ArrayLike<number> {
     this.handed.push(result);
-    return handOver(result as Float32Array<ArrayBuffer>);
+    return handOver(result);
   }
   deserializeTrainingInput(globalModel: Float32Array | Float64Array): Float32Array {
     return Float32Array.from(globalModel);
@@ -156,7 +156,7 @@ describe('Worker mode: a federation with two Worker-mode participants', () => {
     // Its models are handed over: each one the Worker takes is moved there (empty here afterwards).
     const fed: Float32Array[] = [];
     feedOnUpdate(participant, () => {
-      const model = handOver(oneHot(0) as Float32Array<ArrayBuffer>);
+      const model = handOver(oneHot(0));
       fed.push(model);
       return model;
     });
