@@ -7,9 +7,9 @@
  * part: handing the body over) and each request to its answer; it reports the medians to the
  * server. The two ways alternate over REPS runs.
  *
- * Why: bench:e2e measures secure rounds against plain ones through Playwright, and a secure tab
- * uploads about 2.8× the bytes of a plain one, so a cost per uploaded byte that only the harness
- * adds weighs on the secure side of that ratio.
+ * Why: bench:e2e measures secure rounds against plain ones through Playwright by default, and a
+ * cost per byte that only the harness adds is not what users pay. Which side of the ratio it
+ * weighs on more, `npm run bench:e2e -- --driver bare` shows (README).
  *
  *   npm run bench:harness   → bench/results/playwright-overhead.json
  */

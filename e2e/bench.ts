@@ -27,7 +27,12 @@
  * extra phases (a sum participant must announce itself before updates can be masked, and
  * unmasking waits for its sum2 mask), for masking and for the larger messages.
  *
- *   npm run bench:e2e [-- --rounds 8] [--models demo,wide]
+ *   npm run bench:e2e [-- --rounds 8] [--models demo,wide] [--driver playwright|bare]
+ *
+ * `--driver bare` drives a Chromium started bare over the DevTools protocol instead of through
+ * Playwright (e2e/support/bare-chromium.ts), which enables the Network domain on every page and
+ * Worker and makes uploads cost several times as much (`npm run bench:harness`); its results go
+ * to bench/results/e2e-bare.json.
  *   E2E_CPU_PROF=<dir> npm run bench:e2e …   # each tab's main thread and SDK Worker profiled over the
  *                                            # counted rounds (DevTools Profiler, 1 ms samples):
  *                                            # <dir>/<model>-<mode>-tab-<n>[-sdk-worker].cpuprofile
@@ -37,7 +42,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from '@playwright/test';
+import { type BrowserContext, chromium } from '@playwright/test';
+import { BareChromium, type CdpSession } from './support/bare-chromium.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.ts';
 import { type CoordinatorConfig, type PhaseConfig, startCoordinator } from './support/coordinator.ts';
 import { startPlainCoordinator } from './support/plain-coordinator.ts';
@@ -135,34 +141,36 @@ declare global {
  * Before the page loads: record every main-thread long task (over 50 ms) and long animation
  * frame of the page from its start (the observers keep no more than these arrays).
  */
-async function observeLongTasks(context: BrowserContext): Promise<void> {
-  await context.addInitScript(() => {
-    const tasks: LongTaskEntry[] = [];
-    const frames: LongFrameEntry[] = [];
-    window.__benchLongTasks = tasks;
-    window.__benchLongFrames = frames;
+function longTaskObservers(): void {
+  const tasks: LongTaskEntry[] = [];
+  const frames: LongFrameEntry[] = [];
+  window.__benchLongTasks = tasks;
+  window.__benchLongFrames = frames;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) tasks.push({ start: e.startTime, duration: e.duration });
+  }).observe({ type: 'longtask', buffered: true });
+  try {
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) tasks.push({ start: e.startTime, duration: e.duration });
-    }).observe({ type: 'longtask', buffered: true });
-    try {
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) {
-          const scripts = ((e as unknown as { scripts?: PerformanceEntry[] }).scripts ?? []).map((x) => {
-            const script = x as unknown as { invoker: string; sourceFunctionName: string; sourceURL: string };
-            return {
-              invoker: script.invoker,
-              fn: script.sourceFunctionName,
-              url: script.sourceURL.replace(/^.*\//, ''),
-              duration: x.duration,
-            };
-          });
-          frames.push({ start: e.startTime, duration: e.duration, scripts });
-        }
-      }).observe({ type: 'long-animation-frame', buffered: true });
-    } catch {
-      // no Long Animation Frames API in this browser: the long tasks stand alone
-    }
-  });
+      for (const e of list.getEntries()) {
+        const scripts = ((e as unknown as { scripts?: PerformanceEntry[] }).scripts ?? []).map((x) => {
+          const script = x as unknown as { invoker: string; sourceFunctionName: string; sourceURL: string };
+          return {
+            invoker: script.invoker,
+            fn: script.sourceFunctionName,
+            url: script.sourceURL.replace(/^.*\//, ''),
+            duration: x.duration,
+          };
+        });
+        frames.push({ start: e.startTime, duration: e.duration, scripts });
+      }
+    }).observe({ type: 'long-animation-frame', buffered: true });
+  } catch {
+    // no Long Animation Frames API in this browser: the long tasks stand alone
+  }
+}
+
+async function observeLongTasks(context: BrowserContext): Promise<void> {
+  await context.addInitScript(longTaskObservers);
 }
 
 /**
@@ -190,20 +198,22 @@ type WorkerRole = 'sdk' | 'training' | 'scoring';
  * Worker is told by its name (`petfl-training`, `petfl-scoring`; the SDK's otherwise).
  */
 class HeapProbe {
-  readonly #cdp: CDPSession;
+  readonly #cdp: CdpSession;
   readonly #workers = new Map<WorkerRole, string>();
   #next = 1;
   readonly #pending = new Map<number, (result: unknown) => void>();
 
-  private constructor(cdp: CDPSession) {
+  private constructor(cdp: CdpSession) {
     this.#cdp = cdp;
-    cdp.on('Target.attachedToTarget', (event) => {
+    cdp.on('Target.attachedToTarget', (params) => {
+      const event = params as { sessionId: string; targetInfo: { type: string; title: string; url: string } };
       if (event.targetInfo.type !== 'worker') return;
       const { title, url } = event.targetInfo;
       const role = (name: string) => title.includes(`petfl-${name}`) || url.includes(`${name}-worker`);
       this.#workers.set(role('training') ? 'training' : role('scoring') ? 'scoring' : 'sdk', event.sessionId);
     });
-    cdp.on('Target.receivedMessageFromTarget', (event) => {
+    cdp.on('Target.receivedMessageFromTarget', (params) => {
+      const event = params as { message: string };
       const message = JSON.parse(event.message) as { id?: number; result?: unknown };
       if (message.id === undefined) return;
       this.#pending.get(message.id)?.(message.result ?? null);
@@ -211,8 +221,8 @@ class HeapProbe {
     });
   }
 
-  static async attach(context: BrowserContext, page: Page): Promise<HeapProbe> {
-    const cdp = await context.newCDPSession(page);
+  /** On a page's DevTools session (Playwright's, or a bare browser's). */
+  static async attach(cdp: CdpSession): Promise<HeapProbe> {
     const probe = new HeapProbe(cdp);
     await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
     return probe;
@@ -230,7 +240,7 @@ class HeapProbe {
 
   /** Stops the profilers; the profiles, each as a `.cpuprofile` file's JSON (the Worker's null if it had none). */
   async stopProfile(): Promise<{ page: string; sdkWorker: string | null }> {
-    const { profile } = await this.#cdp.send('Profiler.stop');
+    const { profile } = (await this.#cdp.send('Profiler.stop')) as { profile: unknown };
     const worker = (await this.#workerCall('sdk', 'Profiler.stop', {}, 60_000)) as { profile?: unknown } | null;
     return {
       page: JSON.stringify(profile),
@@ -239,7 +249,7 @@ class HeapProbe {
   }
 
   async sample(): Promise<HeapSample> {
-    const page = await this.#cdp.send('Runtime.getHeapUsage');
+    const page = (await this.#cdp.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
     const worker = await this.#workerHeap('sdk');
     const training = await this.#workerHeap('training');
     const scoring = await this.#workerHeap('scoring');
@@ -293,21 +303,112 @@ function stats(values: readonly number[]) {
   };
 }
 
-async function openTabs(browser: Browser, url: (shard: number) => string): Promise<Tab[]> {
-  const tabs: Tab[] = [];
+/** A tab as the bench uses it, however the browser is driven. */
+interface BenchTab {
+  readonly name: string;
+  /** Uncaught exceptions and console errors of the page (Playwright: but the coordinator's 4xx refusals). */
+  readonly problems: readonly string[];
+  /** `fn` (self-contained: its source is sent) called in the page; its value, JSON-cloned. */
+  evaluate<T>(fn: () => T): Promise<T>;
+  /** The page's DevTools session, for HeapProbe. */
+  devtools(): Promise<CdpSession>;
+  close(): Promise<void>;
+}
+
+/** How the bench drives Chromium: through Playwright (as the e2e suite), or bare (bare-chromium.ts). */
+interface Driver {
+  readonly name: 'playwright' | 'bare';
+  readonly version: string;
+  openTab(url: string, name: string): Promise<BenchTab>;
+  close(): Promise<void>;
+}
+
+async function playwrightDriver(): Promise<Driver> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
+  return {
+    name: 'playwright',
+    version: browser.version(),
+    async openTab(url, name) {
+      const tab = await Tab.open(browser, url, name, (context) => observeLongTasks(context));
+      return {
+        name,
+        problems: tab.problems,
+        evaluate: (fn) => tab.page.evaluate(fn),
+        async devtools() {
+          const cdp = await tab.context.newCDPSession(tab.page);
+          return {
+            send: (method, params) => cdp.send(method as 'Runtime.getHeapUsage', params as never) as never,
+            on: (event, handler) => cdp.on(event as 'Target.attachedToTarget', handler as never),
+          };
+        },
+        close: () => tab.context.close().catch(() => {}),
+      };
+    },
+    close: () => browser.close(),
+  };
+}
+
+async function bareDriver(): Promise<Driver> {
+  const browser = BareChromium.launch();
+  const { product } = (await browser.browser.send('Browser.getVersion')) as { product: string };
+  return {
+    name: 'bare',
+    version: product,
+    async openTab(url, name) {
+      const { targetId, session } = await browser.openPage(url, `(${longTaskObservers.toString()})()`);
+      const problems: string[] = [];
+      session.on('Runtime.exceptionThrown', (params) => {
+        const details = params['exceptionDetails'] as { text?: string; exception?: { description?: string } };
+        problems.push(`pageerror: ${details.exception?.description ?? details.text ?? 'an exception'}`);
+      });
+      session.on('Runtime.consoleAPICalled', (params) => {
+        if (params['type'] !== 'error') return;
+        const args = (params['args'] as { value?: unknown; description?: string }[]).map(
+          (a) => a.description ?? String(a.value),
+        );
+        problems.push(`console: ${args.join(' ')}`);
+      });
+      const evaluate = async <T>(fn: () => T): Promise<T> => {
+        const answer = (await session.send('Runtime.evaluate', {
+          expression: `(${fn.toString()})()`,
+          returnByValue: true,
+          awaitPromise: true,
+        })) as { result: { value?: T }; exceptionDetails?: { text: string; exception?: { description?: string } } };
+        if (answer.exceptionDetails !== undefined) {
+          throw new Error(`${name}: ${answer.exceptionDetails.exception?.description ?? answer.exceptionDetails.text}`);
+        }
+        return answer.result.value as T;
+      };
+      // As Tab.waitReady: a backstop for a page that never joins.
+      const deadline = Date.now() + 180_000;
+      while (!(await evaluate(() => document.querySelector('[data-testid="ready"]') !== null).catch(() => false))) {
+        if (Date.now() > deadline) throw new Error(`${name}: not joined in 180 s (${problems.join('; ')})`);
+        // Pacing this readiness poll only.
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      return {
+        name,
+        problems,
+        evaluate,
+        devtools: async () => session,
+        close: () => browser.closePage(targetId),
+      };
+    },
+    close: () => browser.close(),
+  };
+}
+
+async function openTabs(driver: Driver, url: (shard: number) => string): Promise<BenchTab[]> {
+  const tabs: BenchTab[] = [];
   for (let shard = 0; shard < TABS; shard += 2) {
     const shards = [shard, shard + 1].filter((s) => s < TABS);
-    tabs.push(
-      ...(await Promise.all(
-        shards.map((s) => Tab.open(browser, url(s), `tab-${s}`, (context) => observeLongTasks(context))),
-      )),
-    );
+    tabs.push(...(await Promise.all(shards.map((s) => driver.openTab(url(s), `tab-${s}`)))));
   }
   return tabs;
 }
 
-function pageRecord(tab: Tab): Promise<PageRecord> {
-  return tab.page.evaluate(() => {
+function pageRecord(tab: BenchTab): Promise<PageRecord> {
+  return tab.evaluate(() => {
     const hook = window.__petfl;
     if (hook === undefined) throw new Error('the page has not joined');
     return {
@@ -448,7 +549,7 @@ async function awaitRounds(
   }
 }
 
-async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: string, model: WebModel, rounds: number) {
+async function runMode(mode: 'secure' | 'plain', driver: Driver, origin: string, model: WebModel, rounds: number) {
   const modelLength = webModelLength(model);
   const secure =
     mode === 'secure' ? await startCoordinator({ ...securePhases(model), modelLength, store: 'memory' }) : undefined;
@@ -456,7 +557,7 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
   const url = (secure?.url ?? plain?.url) as string;
   const history = async (): Promise<readonly RoundTiming[]> =>
     secure !== undefined ? await secure.history() : (plain?.history() ?? []);
-  const tabs = await openTabs(browser, (shard) =>
+  const tabs = await openTabs(driver, (shard) =>
     participantUrl(origin, url, {
       shard,
       shards: SHARDS[model],
@@ -471,12 +572,12 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
   try {
     // The page's model must be the coordinator's (web-model.ts mirrors the page's MODELS).
     for (const tab of tabs) {
-      const shown = (await tab.page.getByTestId('model').textContent()) ?? '';
+      const shown = await tab.evaluate(() => document.querySelector('[data-testid="model"]')?.textContent ?? '');
       const weights = Number(/([\d,]+) weights/.exec(shown)?.[1]?.replaceAll(',', ''));
       if (weights !== modelLength)
         throw new Error(`${tab.name}: the page's model has ${weights} weights, not ${modelLength}`);
     }
-    const probes = await Promise.all(tabs.map((t) => HeapProbe.attach(t.context, t.page)));
+    const probes = await Promise.all(tabs.map(async (t) => HeapProbe.attach(await t.devtools())));
     const profileDir = process.env['E2E_CPU_PROF'];
     if (profileDir) await Promise.all(probes.map((p) => p.startProfile()));
     const joinedAt = Date.now();
@@ -610,7 +711,7 @@ async function runMode(mode: 'secure' | 'plain', browser: Browser, origin: strin
   } finally {
     // The contexts directly, not Tab.close(): that reads every local model a page recorded
     // (Tab.collect), millions of numbers a tab for the wide model, which the bench does not use.
-    await Promise.all(tabs.map((t) => t.context.close().catch(() => {})));
+    await Promise.all(tabs.map((t) => t.close()));
     await secure?.close();
     await plain?.close();
   }
@@ -629,12 +730,12 @@ function spread(values: readonly number[]) {
   return { p25: at(0.25), median: at(0.5), p75: at(0.75), iqr: at(0.75) - at(0.25), range: at(1) - at(0) };
 }
 
-async function runModel(browser: Browser, origin: string, model: WebModel, rounds: number) {
+async function runModel(driver: Driver, origin: string, model: WebModel, rounds: number) {
   const modelLength = webModelLength(model);
   const loadAtStart = loadavg()[0] as number;
-  const secure = await runMode('secure', browser, origin, model, rounds);
+  const secure = await runMode('secure', driver, origin, model, rounds);
   const loadBetween = loadavg()[0] as number;
-  const plain = await runMode('plain', browser, origin, model, rounds);
+  const plain = await runMode('plain', driver, origin, model, rounds);
   const rawModelBytes = modelLength * 4;
   const ratio = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined ? null : Math.round((a / b) * 100) / 100;
@@ -674,8 +775,14 @@ async function runModel(browser: Browser, origin: string, model: WebModel, round
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { rounds: { type: 'string', default: '8' }, models: { type: 'string', default: WEB_MODELS.join(',') } },
+    options: {
+      rounds: { type: 'string', default: '8' },
+      models: { type: 'string', default: WEB_MODELS.join(',') },
+      driver: { type: 'string', default: 'playwright' },
+    },
   });
+  if (values.driver !== 'playwright' && values.driver !== 'bare')
+    throw new Error(`--driver: expected playwright or bare, got ${values.driver}`);
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1)
     throw new Error(`--rounds: expected an integer ≥ 1, got ${values.rounds}`);
@@ -684,21 +791,25 @@ async function main(): Promise<void> {
   if (models.length === 0 || unknown.length > 0)
     throw new Error(`--models: expected a list of ${WEB_MODELS.join(', ')}, got ${values.models}`);
   const server = await serveStatic(webBuild());
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
+  const driver = values.driver === 'bare' ? await bareDriver() : await playwrightDriver();
   const loadAtStart = loadavg()[0] as number;
   try {
     const runs: Record<string, Awaited<ReturnType<typeof runModel>>> = {};
-    for (const model of models as WebModel[]) runs[model] = await runModel(browser, server.origin, model, rounds);
+    for (const model of models as WebModel[]) runs[model] = await runModel(driver, server.origin, model, rounds);
     const report = {
       date: new Date().toISOString(),
       machine: {
         node: process.version,
-        chromium: browser.version(),
+        chromium: driver.version,
         cpu: cpus()[0]?.model,
         cores: cpus().length,
         loadAverage1m: { atStart: loadAtStart, atEnd: loadavg()[0] },
       },
       settings: {
+        driver:
+          driver.name === 'bare'
+            ? 'a bare Chromium driven over the DevTools protocol (e2e/support/bare-chromium.ts): no Network domain enabled'
+            : 'Playwright (as the e2e suite): it enables the DevTools Network domain on every page and Worker',
         tabs: TABS,
         models: "runs.<model>.model: the participant page's `model=` (apps/web/src/params.ts)",
         mask: 'power2/f32/b4/m3 (the demo config)',
@@ -713,10 +824,11 @@ async function main(): Promise<void> {
     };
     const dir = join(REPO_ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'e2e.json'), `${JSON.stringify(report, null, 2)}\n`);
-    log('wrote bench/results/e2e.json');
+    const file = driver.name === 'bare' ? 'e2e-bare.json' : 'e2e.json';
+    writeFileSync(join(dir, file), `${JSON.stringify(report, null, 2)}\n`);
+    log(`wrote bench/results/${file}`);
   } finally {
-    await browser.close();
+    await driver.close();
     await server.close();
   }
 }
