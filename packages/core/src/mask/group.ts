@@ -641,6 +641,14 @@ class LimbGroup implements Group {
    * so q = A·E ± floor-or-ceil(m·E·2^e2), with m·E formed in 16-bit digits.
    */
   private encode(v: number, q: Uint32Array): void {
+    if (this.small !== null) {
+      const x = this.encodeSmall(v); // < 2^53: two limbs, the rest 0
+      const hi = Math.floor(x / TWO32);
+      q.fill(0);
+      q[0] = x - hi * TWO32;
+      q[1] = hi;
+      return;
+    }
     if (v > this.params.upperBoundAsDouble) {
       q.set(this.topEncoding);
       return;
@@ -722,21 +730,6 @@ class LimbGroup implements Group {
     const L = this.limbCount;
     const q = this.q;
     if (this.small !== null && L === 2) return this.maskIntoTwo(values, from, count, scalar, reader, o, at);
-    if (this.small !== null) {
-      q.fill(0);
-      for (let i = 0; i < count; i++) {
-        const oo = (at + i) * L;
-        const w = values[from + i] as number;
-        if (w - w !== 0) return from + i;
-        const x = this.encodeSmall(scalar * w); // < 2^53: two limbs, the rest stay 0
-        const hi = Math.floor(x / TWO32);
-        q[0] = x - hi * TWO32;
-        q[1] = hi;
-        this.drawOne(reader, o, oo);
-        this.addMod(o, oo, q, 0);
-      }
-      return -1;
-    }
     for (let i = 0; i < count; i++) {
       const oo = (at + i) * L;
       const w = values[from + i] as number;
@@ -751,6 +744,11 @@ class LimbGroup implements Group {
   // Two-limb elements (33 to 64 bits: f32 data with b4 is 58) in loops on local values: the draw
   // (protocol.md §5.3) and the sum mod the order inline, as on the float path. Same results as
   // the general loops (drawOne, addMod), which cost 5–15× as much there.
+
+  /** Is the two-limb value hi·2^32 + lo at or above the order? */
+  private atOrAboveTwo(lo: number, hi: number): boolean {
+    return !this.orderAboveLimbs && (hi > this.order1 || (hi === this.order1 && lo >= this.order0));
+  }
 
   /** Draws one two-limb element (protocol.md §5.3) into `drawn0` (low limb) and `drawn1`. */
   private drawTwo(reader: KeystreamReader): void {
@@ -777,7 +775,7 @@ class LimbGroup implements Group {
           ((b[p + 7] as number) << 24)) &
           topMask) >>>
         0;
-    } while (!this.orderAboveLimbs && (r1 > this.order1 || (r1 === this.order1 && r0 >= this.order0)));
+    } while (this.atOrAboveTwo(r0, r1));
     this.drawn0 = r0;
     this.drawn1 = r1;
   }
@@ -790,7 +788,7 @@ class LimbGroup implements Group {
     let hi = (a[o + 1] as number) + x1 + carry; // < 2^33
     if (this.orderAboveLimbs) {
       hi -= TWO32 * +(hi >= TWO32);
-    } else if (hi > this.order1 || (hi === this.order1 && lo >= this.order0)) {
+    } else if (this.atOrAboveTwo(lo, hi)) {
       lo -= this.order0;
       const borrow = +(lo < 0);
       lo += borrow * TWO32;
@@ -908,16 +906,13 @@ class LimbGroup implements Group {
     let s = 0;
     let i = 0;
     if (L === 2) {
-      // Two-limb elements whose 9 bytes lie inside the vector, on local values: the order test
-      // inline (as `addTwo`); the rest, element by element below.
-      const above = this.orderAboveLimbs;
-      const ord0 = this.order0;
-      const ord1 = this.order1;
+      // Two-limb elements whose 9 bytes lie inside the vector, on local values (the order test as
+      // `addTwo`'s); the rest, element by element below.
       for (; i < count && p + 9 <= end; i++) {
         const lo = ((view.getUint32(p, true) >>> s) | (((bytes[p + 4] as number) << 1) << (31 - s))) >>> 0;
         const hi =
           (((view.getUint32(p + 4, true) >>> s) | (((bytes[p + 8] as number) << 1) << (31 - s))) & topMask) >>> 0;
-        if (!above && (hi > ord1 || (hi === ord1 && lo >= ord0))) throw outOfRange(field, i, this.params.order);
+        if (this.atOrAboveTwo(lo, hi)) throw outOfRange(field, i, this.params.order);
         out[2 * i] = lo;
         out[2 * i + 1] = hi;
         s += 32 + topBits;
