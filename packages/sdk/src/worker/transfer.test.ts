@@ -3,22 +3,15 @@ import { checkLocalModel, handOver } from '../local-model.ts';
 import { portableModel } from './transfer.ts';
 
 describe('portableModel', () => {
-  it('moves a model checkLocalModel made without copying it, once', () => {
-    const model = checkLocalModel(Float32Array.of(1, 2, 3), undefined);
+  it.each([
+    ['a model checkLocalModel made', () => checkLocalModel(Float32Array.of(1, 2, 3), undefined)],
+    ['an array the app handed over', () => handOver(Float64Array.of(1, 2, 3))],
+  ] as const)('moves %s without copying it, once', (_, make) => {
+    const model = make();
     const first = portableModel(model);
     expect(first.value).toBe(model);
     expect(first.transfer).toEqual([model.buffer]);
     // Asked again (it should not be, the callbacks hand a model over once): copied, never moved twice.
-    const second = portableModel(model);
-    expect(second.value).not.toBe(model);
-    expect(second.transfer).not.toContain(model.buffer);
-  });
-
-  it('moves an array the app handed over, without a copy, once', () => {
-    const model = handOver(Float64Array.of(1, 2, 3));
-    const first = portableModel(model);
-    expect(first.value).toBe(model);
-    expect(first.transfer).toEqual([model.buffer]);
     const second = portableModel(model);
     expect(second.value).not.toBe(model);
     expect(second.transfer).not.toContain(model.buffer);
