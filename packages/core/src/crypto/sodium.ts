@@ -376,6 +376,49 @@ const HSALSA20_ZERO_INPUT = new Uint8Array(16);
 /** `crypto_box_NONCEBYTES`. */
 const BOX_NONCE_BYTES = 24;
 
+/**
+ * The mask keystream of one seed (`PetCrypto.keystream`). A class rather than an object literal
+ * with a getter: V8 gives every such literal a hidden class of its own, so the optimized mask
+ * loops (mask/group.ts), which call `next` through the reader, were specialized to one stream's
+ * class and thrown away when that stream was collected, and every mask of a new round ran in
+ * unoptimized code again (docs/architecture.md §7.6). Every instance of a class shares one.
+ */
+class ChaCha20Keystream implements Keystream {
+  private block = 0;
+  private disposed = false;
+  /** SECURITY: a copy of the mask seed, wiped by dispose(). */
+  private readonly key: Uint8Array;
+  private readonly produce: (key: Uint8Array, block: number, length: number) => Uint8Array;
+
+  constructor(key: Uint8Array, produce: (key: Uint8Array, block: number, length: number) => Uint8Array) {
+    this.key = key;
+    this.produce = produce;
+  }
+
+  get position(): number {
+    return this.block * 64;
+  }
+
+  next(length: number): Uint8Array {
+    if (this.disposed) throw new PetError('crypto-failed', 'mask keystream: used after dispose()');
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new PetError('crypto-failed', `mask keystream: expected a length ≥ 0, got ${length}`);
+    }
+    const blocks = Math.ceil(length / 64);
+    if (this.block + blocks > MAX_KEYSTREAM_BLOCKS) {
+      throw new PetError('keystream-exhausted', `mask keystream: more than ${MAX_KEYSTREAM_BLOCKS} blocks requested`);
+    }
+    const out = this.produce(this.key, this.block, length);
+    this.block += blocks;
+    return out;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    sodium.memzero(this.key);
+  }
+}
+
 function createPetCrypto(useNative: boolean): PetCrypto {
   installRandomPool(
     (sodium as unknown as { libsodium?: object }).libsodium,
@@ -387,6 +430,14 @@ function createPetCrypto(useNative: boolean): PetCrypto {
   // One buffer in libsodium's memory, reused by every message: keys ‖ box header (48) ‖ message.
   let work = 0;
   let workBytes = 0;
+
+  /** `length` bytes of the mask keystream of `key` from 64-byte block `block` (protocol.md §5.2). */
+  const chacha20 = (key: Uint8Array, block: number, length: number): Uint8Array =>
+    call('mask keystream (ChaCha20)', () => {
+      if (native !== undefined) return native.chacha20(key, KEYSTREAM_NONCE, block, length);
+      const input = length <= zeros.length ? zeros.subarray(0, length) : new Uint8Array(length);
+      return sodium.crypto_stream_chacha20_ietf_xor_ic(input, KEYSTREAM_NONCE, block, key);
+    });
 
   /** The work buffer's address, grown to at least `bytes`; its contents are not kept. */
   function reserve(lib: SodiumModule, bytes: number, operation: string): number {
@@ -592,39 +643,8 @@ function createPetCrypto(useNative: boolean): PetCrypto {
       return call(`random bytes (${length})`, () => sodium.randombytes_buf(length));
     },
     keystream(seed) {
-      // SECURITY: a copy of the mask seed lives here until dispose() or the end of the stream's use.
-      const key = expectLength(seed, SEED_BYTES, 'mask seed').slice();
-      let block = 0;
-      let disposed = false;
-      return {
-        get position() {
-          return block * 64;
-        },
-        next(length) {
-          if (disposed) throw new PetError('crypto-failed', 'mask keystream: used after dispose()');
-          if (!Number.isSafeInteger(length) || length < 0) {
-            throw new PetError('crypto-failed', `mask keystream: expected a length ≥ 0, got ${length}`);
-          }
-          const blocks = Math.ceil(length / 64);
-          if (block + blocks > MAX_KEYSTREAM_BLOCKS) {
-            throw new PetError(
-              'keystream-exhausted',
-              `mask keystream: more than ${MAX_KEYSTREAM_BLOCKS} blocks requested`,
-            );
-          }
-          const out = call('mask keystream (ChaCha20)', () => {
-            if (native !== undefined) return native.chacha20(key, KEYSTREAM_NONCE, block, length);
-            const input = length <= zeros.length ? zeros.subarray(0, length) : new Uint8Array(length);
-            return sodium.crypto_stream_chacha20_ietf_xor_ic(input, KEYSTREAM_NONCE, block, key);
-          });
-          block += blocks;
-          return out;
-        },
-        dispose() {
-          disposed = true;
-          sodium.memzero(key);
-        },
-      };
+      // SECURITY: a copy of the mask seed lives in the stream until dispose().
+      return new ChaCha20Keystream(expectLength(seed, SEED_BYTES, 'mask seed').slice(), chacha20);
     },
     wipe(bytes) {
       call('wiping a buffer', () => sodium.memzero(bytes));

@@ -91,7 +91,7 @@ export class Aggregation {
     }
     const { group, length } = this;
     const stride = group.stride;
-    const reader = new KeystreamReader(crypto.keystream(seed), (1 + length) * this.params.bytesPerNumber);
+    const reader = KeystreamReader.open(crypto.keystream(seed), (1 + length) * this.params.bytesPerNumber);
     try {
       const one = group.alloc(1);
       group.draw(reader, one, 0, 1); // the scalar's mask comes first, as in deriveMask

@@ -66,7 +66,7 @@ export class Masker {
       seed === undefined ? this.crypto.randomBytes(SEED_BYTES) : expectLength(seed, SEED_BYTES, 'mask seed').slice();
     const params = maskParams(this.config);
     const group = groupFor(params);
-    const reader = new KeystreamReader(this.crypto.keystream(maskSeed), (1 + model.length) * params.bytesPerNumber);
+    const reader = KeystreamReader.open(this.crypto.keystream(maskSeed), (1 + model.length) * params.bytesPerNumber);
     try {
       const scalarOut = group.alloc(1);
       group.maskScalar(scalar, reader, scalarOut);
@@ -101,7 +101,7 @@ export class Masker {
         `packed vector: ${end - offset} bytes at ${offset} do not fit in ${bytes.length} bytes`,
       );
     }
-    const reader = new KeystreamReader(this.crypto.keystream(seed), (1 + length) * params.bytesPerNumber);
+    const reader = KeystreamReader.open(this.crypto.keystream(seed), (1 + length) * params.bytesPerNumber);
     try {
       const scalarOut = group.alloc(1);
       group.maskScalar(scalar, reader, scalarOut);
@@ -133,7 +133,7 @@ export function deriveMask(crypto: PetCrypto, config: MaskConfig, seed: Uint8Arr
   }
   const params = maskParams(config);
   const group = groupFor(params);
-  const reader = new KeystreamReader(crypto.keystream(seed), (1 + length) * params.bytesPerNumber);
+  const reader = KeystreamReader.open(crypto.keystream(seed), (1 + length) * params.bytesPerNumber);
   try {
     const scalar = group.alloc(1);
     group.draw(reader, scalar, 0, 1);

@@ -87,4 +87,42 @@ describe('KeystreamReader', () => {
     reader.dispose();
     expect(chunks[0]?.every((b) => b === 0)).toBe(true);
   });
+
+  describe('open (readers reused)', () => {
+    const config = CONFIGS[0] as MaskConfig;
+    const count = 100_000; // 700,000 bytes: windows carried over at the 256 KiB chunks `open` reads
+    const drawAll = (reader: KeystreamReader) => {
+      const out = groupFor(maskParams(config)).alloc(count);
+      groupFor(maskParams(config)).draw(reader, out, 0, count);
+      return out;
+    };
+
+    it('hands a disposed reader out again, which reads its new stream from the start', () => {
+      const first = KeystreamReader.open(crypto.keystream(new Uint8Array(32).fill(1)));
+      drawAll(first);
+      first.dispose();
+      const seed = new Uint8Array(32).fill(2);
+      const again = KeystreamReader.open(crypto.keystream(seed), count * 7);
+      expect(again).toBe(first);
+      const reused = drawAll(again);
+      const consumed = again.consumed;
+      again.dispose();
+      const fresh = new KeystreamReader(crypto.keystream(seed), count * 7);
+      expect(Buffer.from(reused.buffer).equals(Buffer.from(drawAll(fresh).buffer))).toBe(true);
+      expect(consumed).toBe(fresh.consumed);
+      fresh.dispose();
+    });
+
+    it('takes a reader disposed twice back once, and a disposed reader reads nothing', () => {
+      const reader = KeystreamReader.open(crypto.keystream(new Uint8Array(32).fill(3)));
+      reader.dispose();
+      reader.dispose();
+      expect(() => reader.refill(8)).toThrow(/used after dispose/);
+      const a = KeystreamReader.open(crypto.keystream(new Uint8Array(32).fill(4)));
+      const b = KeystreamReader.open(crypto.keystream(new Uint8Array(32).fill(5)));
+      expect(a).not.toBe(b);
+      a.dispose();
+      b.dispose();
+    });
+  });
 });

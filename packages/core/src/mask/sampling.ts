@@ -16,20 +16,59 @@ import type { Keystream } from '../crypto/sodium.ts';
 /** Keystream bytes fetched per refill; a multiple of the 64-byte ChaCha20 block. */
 export const KEYSTREAM_CHUNK_BYTES = 256 * 1024;
 
+/** An empty window: a reader's before its first refill and after dispose(). */
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Readers disposed and waiting to be opened again (`KeystreamReader.open`). A mask is drawn in one
+ * synchronous call, so one or two are all that is ever in use at once.
+ */
+const idleReaders: KeystreamReader[] = [];
+const MAX_IDLE_READERS = 4;
+
 export class KeystreamReader {
   /** Current window: `buf[pos..end)` are unread keystream bytes. */
-  buf: Uint8Array = new Uint8Array(0);
+  buf: Uint8Array = NO_BYTES;
   /** Little-endian word reads over `buf` (the float path reads two 32-bit words per draw). */
-  view: DataView = new DataView(this.buf.buffer);
+  view: DataView = new DataView(NO_BYTES.buffer);
   pos = 0;
   end = 0;
   /** Keystream bytes consumed by draws so far (accepted and rejected). */
   consumed = 0;
 
-  private readonly stream: Keystream;
-  private readonly chunkBytes: number;
+  private stream: Keystream;
+  private chunkBytes: number;
   /** Where a window starts that must carry unread bytes over (allocated at the first such refill). */
   private carry: Uint8Array | undefined;
+  /** Made by `open`: back to the idle readers at dispose(). */
+  private pooled = false;
+  /** Disposed: its stream is disposed too (and refuses to be read), until `open` hands it out again. */
+  private disposed = false;
+
+  /**
+   * A reader over `stream`: one disposed earlier (its carry buffer too) when there is one, else a
+   * new one; `dispose()` hands it back. Masks, mask derivation and Sum2 open their readers here.
+   *
+   * Why reuse: V8's optimized code for the mask loops (mask/group.ts) and the type feedback it
+   * is built from depend, weakly, on what the loops reached through their reader. When every
+   * reader of a round has been collected, that code is dropped and the next round's masks run
+   * unoptimized until V8 has compiled the loops again (docs/architecture.md §7.6). A reader kept
+   * for reuse keeps them; so does the keystream's single class (crypto/sodium.ts). Measured with
+   * both changes: a round's mask of 10⁶ weights 1.1–1.4 times its warm time, against 2.8
+   * (`npm run bench:mask-rounds`).
+   */
+  static open(stream: Keystream, expectedBytes = Number.POSITIVE_INFINITY): KeystreamReader {
+    const reader = idleReaders.pop();
+    if (reader === undefined) {
+      const made = new KeystreamReader(stream, expectedBytes);
+      made.pooled = true;
+      return made;
+    }
+    reader.stream = stream;
+    reader.chunkBytes = chunkBytesFor(expectedBytes, KEYSTREAM_CHUNK_BYTES);
+    reader.disposed = false;
+    return reader;
+  }
 
   /**
    * `expectedBytes`: the keystream the caller will consume if no draw is rejected (draws ×
@@ -39,7 +78,7 @@ export class KeystreamReader {
    */
   constructor(stream: Keystream, expectedBytes = Number.POSITIVE_INFINITY, chunkBytes = KEYSTREAM_CHUNK_BYTES) {
     this.stream = stream;
-    this.chunkBytes = Math.min(chunkBytes, Math.max(64, Math.ceil(expectedBytes / 64) * 64));
+    this.chunkBytes = chunkBytesFor(expectedBytes, chunkBytes);
   }
 
   /**
@@ -57,7 +96,8 @@ export class KeystreamReader {
       this.buf = chunk;
     } else {
       // Room for one chunk plus the tail of the previous one (< one element, ≤ 264 bytes for f64/bmax).
-      const carry = this.carry ?? new Uint8Array(this.chunkBytes + 512);
+      const size = this.chunkBytes + 512;
+      const carry = this.carry !== undefined && this.carry.length >= size ? this.carry : new Uint8Array(size);
       if (this.buf === carry) {
         carry.copyWithin(0, this.pos, this.end);
       } else {
@@ -74,14 +114,28 @@ export class KeystreamReader {
     this.end = left + chunk.length;
   }
 
+  /** Wipes what the reader holds and disposes its stream; a reader from `open` goes back for reuse. */
   dispose(): void {
+    if (this.disposed) return; // never handed back twice
+    this.disposed = true;
     this.wipeWindow();
     this.carry?.fill(0);
+    // The disposed stream stays referenced until the next `open`: its key is wiped, its next() throws.
     this.stream.dispose();
+    this.buf = NO_BYTES;
+    this.view = new DataView(NO_BYTES.buffer);
+    this.pos = 0;
+    this.end = 0;
+    this.consumed = 0;
+    if (this.pooled && idleReaders.length < MAX_IDLE_READERS) idleReaders.push(this);
   }
 
   /** Zeroes the current window unless it is the carry buffer (which is reused, and wiped at dispose). */
   private wipeWindow(): void {
     if (this.buf !== this.carry) this.buf.fill(0);
   }
+}
+
+function chunkBytesFor(expectedBytes: number, chunkBytes: number): number {
+  return Math.min(chunkBytes, Math.max(64, Math.ceil(expectedBytes / 64) * 64));
 }
