@@ -67,7 +67,20 @@ export async function heldUpdateRound(options: {
       return { roundId, snapshot };
     }
     // Not this one: let it end with just enough updates (the page, if it updates, sits it out).
-    federation.release(roundId, options.updatesNeeded);
-    await waitUntil('the round to end', () => coordinator.phase().roundId !== roundId, left);
+    // A Node updater may not have reached its update task yet (a loaded machine): each is released
+    // as it arrives, until enough are, or a round held open for want of them never ends.
+    let released = 0;
+    await waitUntil(
+      'the round to end',
+      () => {
+        if (released < options.updatesNeeded) {
+          released += federation.release(roundId, options.updatesNeeded - released);
+        }
+        return coordinator.phase().roundId !== roundId;
+      },
+      left,
+      () =>
+        `round ${roundId}: ${released} of ${options.updatesNeeded} Node updates released, ${federation.updating(roundId).length} waiting; coordinator at ${JSON.stringify(coordinator.phase())}`,
+    );
   }
 }
