@@ -54,7 +54,7 @@ export class KeystreamReader {
    * reader of a round has been collected, that code is dropped and the next round's masks run
    * unoptimized until V8 has compiled the loops again (docs/architecture.md §7.6). A reader kept
    * for reuse keeps them; so does the keystream's single class (crypto/sodium.ts). Measured with
-   * both changes: a round's mask of 10⁶ weights 1.1–1.4 times its warm time, against 2.8
+   * both changes: a round's mask of 10⁶ weights 1.0–1.5 times its warm time, against 2.2–3.2
    * (`npm run bench:mask-rounds`).
    */
   static open(stream: Keystream, expectedBytes = Number.POSITIVE_INFINITY): KeystreamReader {
