@@ -16,8 +16,9 @@ import type { Keystream } from '../crypto/sodium.ts';
 /** Keystream bytes fetched per refill; a multiple of the 64-byte ChaCha20 block. */
 export const KEYSTREAM_CHUNK_BYTES = 256 * 1024;
 
-/** An empty window: a reader's before its first refill and after dispose(). */
+/** An empty window, and its view: a reader's before its first refill and after dispose(). */
 const NO_BYTES = new Uint8Array(0);
+const NO_VIEW = new DataView(NO_BYTES.buffer);
 
 /**
  * Readers disposed and waiting to be opened again (`KeystreamReader.open`). A mask is drawn in one
@@ -30,7 +31,7 @@ export class KeystreamReader {
   /** Current window: `buf[pos..end)` are unread keystream bytes. */
   buf: Uint8Array = NO_BYTES;
   /** Little-endian word reads over `buf` (the float path reads two 32-bit words per draw). */
-  view: DataView = new DataView(NO_BYTES.buffer);
+  view: DataView = NO_VIEW;
   pos = 0;
   end = 0;
   /** Keystream bytes consumed by draws so far (accepted and rejected). */
@@ -123,7 +124,7 @@ export class KeystreamReader {
     // The disposed stream stays referenced until the next `open`: its key is wiped, its next() throws.
     this.stream.dispose();
     this.buf = NO_BYTES;
-    this.view = new DataView(NO_BYTES.buffer);
+    this.view = NO_VIEW;
     this.pos = 0;
     this.end = 0;
     this.consumed = 0;
