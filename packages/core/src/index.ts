@@ -149,6 +149,7 @@ export {
 export {
   expectSeedsSignature,
   SEEDS_REQUEST_CONTEXT,
+  SEEDS_SO_FAR_HEADER,
   seedsRequestMessage,
   signSeedsRequest,
   verifySeedsRequest,

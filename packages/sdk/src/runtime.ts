@@ -484,6 +484,7 @@ function snapshotError(record: ParticipantError): SnapshotError {
 /** A CoordinatorClient that tells `onParams` every set of round parameters it reads. */
 function observeParams(client: CoordinatorClient, onParams: (params: RoundParameters) => void): CoordinatorClient {
   const watch = client.waitForPhaseChange?.bind(client);
+  const soFar = client.getSeedsSoFar?.bind(client);
   return {
     async getParams() {
       const params = await client.getParams();
@@ -494,6 +495,7 @@ function observeParams(client: CoordinatorClient, onParams: (params: RoundParame
     getSeeds: (pk, signature) => client.getSeeds(pk, signature),
     getModel: () => client.getModel(),
     postMessage: (sealed) => client.postMessage(sealed),
+    ...(soFar === undefined ? {} : { getSeedsSoFar: soFar }),
     ...(watch === undefined ? {} : { waitForPhaseChange: watch }),
   };
 }

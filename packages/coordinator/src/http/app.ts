@@ -21,6 +21,7 @@ import {
   fromBase64Url,
   isPetError,
   type PetCrypto,
+  SEEDS_SO_FAR_HEADER,
   toBase64Url,
   verifySeedsRequest,
 } from '@petfl/core';
@@ -134,7 +135,7 @@ export function createApp(deps: AppDeps): Hono {
       origins: settings.api.corsOrigins,
       allowMethods: ['GET', 'POST', 'PUT', 'OPTIONS'],
       allowHeaders: ['Content-Type', 'Authorization', 'If-None-Match'],
-      exposeHeaders: ['ETag'],
+      exposeHeaders: ['ETag', SEEDS_SO_FAR_HEADER],
       maxAge: 600,
     }),
   );
@@ -233,11 +234,15 @@ export function createApp(deps: AppDeps): Hono {
       }
       return problem(c, 'bad-signature', 'seeds: sig is not the signature of pk over this round’s seeds request');
     }
-    const bytes = await coordinator.updateSeedDict(pk);
-    if (bytes === 'unknown') {
+    // so_far=1: while the update phase runs, the seeds accepted until now (ADR 0017).
+    const soFar = c.req.query('so_far') === '1';
+    const answer = await coordinator.updateSeedDict(pk, soFar);
+    if (answer === 'unknown') {
       return problem(c, 'unknown-sum-participant', `seeds: ${pk} is not in the sum dictionary of this round`);
     }
-    return binaryOr204(c, bytes);
+    if (answer === undefined) return c.body(null, 204);
+    const which = soFar ? { [SEEDS_SO_FAR_HEADER]: answer.final ? 'final' : 'so-far' } : {};
+    return c.body(answer.bytes as Uint8Array<ArrayBuffer>, 200, { ...BINARY, ...which });
   });
 
   // A strong ETag per global model (protocol.md §3.10): the round id its body names and a digest of

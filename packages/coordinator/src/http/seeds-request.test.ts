@@ -8,12 +8,14 @@ import {
   decodeUpdateSeedDict,
   type RoundParameters,
   SEEDS_REQUEST_CONTEXT,
+  SEEDS_SO_FAR_HEADER,
   seedsRequestMessage,
   signSeedsRequest,
   toBase64Url,
 } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, testSettings } from '../../test-support/harness.ts';
+import { ManualClock } from '../../test-support/manual-clock.ts';
 import {
   fetchParams,
   fetchSumDict,
@@ -26,6 +28,7 @@ import {
   sumMessage,
   updateMessage,
 } from '../../test-support/sim.ts';
+import { SEEDS_SO_FAR_FRESH_MS } from '../state-machine/round.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -136,5 +139,60 @@ describe('GET /seeds (signed)', () => {
     const res = await seeds(h, p.pk, toBase64Url(signSeedsRequest(h.crypto, params.coordinatorPk, p.keys)));
     expect(res.status).toBe(204);
     expect((await seeds(h, p.pk)).status).toBe(401);
+  });
+});
+
+describe('GET /seeds?so_far=1 (ADR 0017)', () => {
+  it('while the update phase runs: the seeds accepted so far, marked so-far; then the final dictionary', async () => {
+    const clock = new ManualClock();
+    h = await startHarness(testSettings({ PETFL_PET_UPDATE_COUNT_MIN: '3', PETFL_PET_UPDATE_COUNT_MAX: '3' }), {
+      clock,
+    });
+    const { crypto, fetch } = h;
+    const params = await fetchParams(fetch);
+    const { sum, update } = pickTasks(crypto, params, identities(crypto, 60, 41), { sum: 3, update: 3 });
+    const [p, other] = sum as [SumParticipant, SumParticipant];
+    const sig = toBase64Url(signSeedsRequest(crypto, params.coordinatorPk, p.keys));
+    const soFar = async () => {
+      const res = await fetch(`/seeds?pk=${p.pk}&sig=${sig}&so_far=1`);
+      const body = res.status === 200 ? decodeUpdateSeedDict(new Uint8Array(await res.arrayBuffer())) : undefined;
+      return { status: res.status, header: res.headers.get(SEEDS_SO_FAR_HEADER), body };
+    };
+
+    // the sum phase: no dictionary yet
+    expect(await soFar()).toEqual({ status: 204, header: null, body: undefined });
+    for (const s of sum) expect(await post(fetch, sumMessage(crypto, params, s))).toEqual({ status: 202 });
+    const sumDict = (await fetchSumDict(fetch)) ?? new Map();
+    expect(h.coordinator.status().phase).toBe('update');
+    expect(await soFar()).toEqual({ status: 200, header: 'so-far', body: new Map() });
+
+    const seen: string[] = [];
+    for (const [i, u] of update.entries()) {
+      // without so_far the update phase is still 204, as for any older participant
+      expect((await seeds(h, p.pk, sig)).status).toBe(204);
+      const [message] = updateMessage(crypto, params, u, sumDict, randomModel(params.modelLength, i), 1);
+      expect(await post(fetch, message as Uint8Array)).toEqual({ status: 202 });
+      if (i < update.length - 1) {
+        // within SEEDS_SO_FAR_FRESH_MS the dictionary so far is answered from memory, as it was
+        expect(new Set(((await soFar()).body ?? new Map()).keys())).toEqual(new Set(seen));
+        clock.advance(SEEDS_SO_FAR_FRESH_MS);
+      }
+      seen.push(u.pk);
+      const answer = await soFar();
+      expect(answer.status).toBe(200);
+      expect([...(answer.body?.keys() ?? [])].sort()).toEqual([...seen].sort());
+      if (i < update.length - 1) expect(answer.header).toBe('so-far');
+      else {
+        // the third update ended the phase: this dictionary is final
+        expect(h.coordinator.status().phase).toBe('sum2');
+        expect(answer.header).toBe('final');
+        const plain = await seeds(h, p.pk, sig);
+        expect(plain.headers.get(SEEDS_SO_FAR_HEADER)).toBeNull();
+        expect(decodeUpdateSeedDict(new Uint8Array(await plain.arrayBuffer()))).toEqual(answer.body);
+      }
+    }
+    // a seed dictionary so far is still only its holder's
+    const foreign = toBase64Url(signSeedsRequest(crypto, params.coordinatorPk, other.keys));
+    expect((await fetch(`/seeds?pk=${p.pk}&sig=${foreign}&so_far=1`)).status).toBe(401);
   });
 });

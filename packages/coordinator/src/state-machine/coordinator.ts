@@ -495,13 +495,20 @@ export class Coordinator {
 
   /**
    * `GET /seeds?pk=`: the sum participant's update seed dictionary once the update phase has
-   * ended; 'unknown' when `pk` is not in the sum dictionary.
+   * ended (`final`); 'unknown' when `pk` is not in the sum dictionary. With `soFar`, also while
+   * the update phase runs: the seeds accepted until now (not final; read from the store at each
+   * call, since every accepted update adds one), which a sum participant derives early (ADR 0017).
    */
-  async updateSeedDict(pk: string): Promise<Uint8Array | undefined | 'unknown'> {
+  async updateSeedDict(
+    pk: string,
+    soFar = false,
+  ): Promise<{ readonly bytes: Uint8Array; readonly final: boolean } | undefined | 'unknown'> {
     const round = this.round;
-    if (round === undefined || round.record.phase !== 'sum2') return undefined;
+    const phase = round?.record.phase;
+    if (round === undefined || (phase !== 'sum2' && !(soFar && phase === 'update'))) return undefined;
     if (!round.sumDict.has(pk)) return 'unknown';
-    return updateSeedDictBytes(this.store, round, pk);
+    const bytes = await updateSeedDictBytes(this.store, round, pk, this.clock.now());
+    return { bytes, final: phase === 'sum2' };
   }
 
   /** `GET /model`: the latest global model body (protocol.md §3.10). */

@@ -51,6 +51,12 @@ export interface LiveRound {
    * update phase has ended, then cached: the coordinator keeps no seed dictionary in memory.
    */
   readonly seedDictBytes: Map<string, Uint8Array>;
+  /**
+   * While the update phase runs: each sum participant's seed dictionary so far, encoded, and when
+   * it was read (ADR 0017). Reused for `SEEDS_SO_FAR_FRESH_MS`, so however often a sum participant
+   * asks, the store is read at most a few times a second for it.
+   */
+  readonly seedsSoFar: Map<string, { readonly bytes: Uint8Array; readonly at: number }>;
   /** This coordinator instance's name in the store's update logs (ADR 0008). */
   readonly instance: string;
   /** The sum of the updates this instance accepted: its partial aggregate. */
@@ -110,6 +116,7 @@ function mirror(record: RoundRecord, budget: ChunkBudget, instance: string): Liv
     sumDictBytes: undefined,
     updates: new Set(),
     seedDictBytes: new Map(),
+    seedsSoFar: new Map(),
     instance,
     aggregation: new Aggregation(record.maskConfig, record.modelLength),
     checkpointed: 0,
@@ -239,12 +246,28 @@ export async function checkpointPartial(store: CoordinatorStore, round: LiveRoun
   round.checkpointed = own?.checkpoint?.modelCount ?? 0;
 }
 
-/** The update seed dictionary one sum participant fetches, read from the store and encoded once per round. */
+/** How long a seed dictionary so far is answered from memory before the store is read again (ADR 0017). */
+export const SEEDS_SO_FAR_FRESH_MS = 250;
+
+/**
+ * The update seed dictionary one sum participant fetches: once the update phase has ended, read from
+ * the store and encoded once per round; while it runs, the dictionary so far (ADR 0017), read again
+ * once it is `SEEDS_SO_FAR_FRESH_MS` old at `now`.
+ */
 export async function updateSeedDictBytes(
   store: CoordinatorStore,
   round: LiveRound,
   sumPk: string,
+  now: number,
 ): Promise<Uint8Array> {
+  if (round.record.phase === 'update') {
+    const kept = round.seedsSoFar.get(sumPk);
+    if (kept !== undefined && now - kept.at < SEEDS_SO_FAR_FRESH_MS && now >= kept.at) return kept.bytes;
+    const bytes = encodeUpdateSeedDict(await store.updateSeedDict(round.record.roundId, sumPk));
+    round.seedsSoFar.set(sumPk, { bytes, at: now });
+    return bytes;
+  }
+  round.seedsSoFar.clear();
   let bytes = round.seedDictBytes.get(sumPk);
   if (bytes === undefined) {
     bytes = encodeUpdateSeedDict(await store.updateSeedDict(round.record.roundId, sumPk));

@@ -33,6 +33,15 @@ export const SEEDS_REQUEST_CONTEXT = Uint8Array.from([
   0x70, 0x65, 0x74, 0x66, 0x6c, 0x2f, 0x73, 0x65, 0x65, 0x64, 0x73,
 ]);
 
+/**
+ * `GET /seeds?…&so_far=1` (protocol.md §1.2): the answer names in this header whether its
+ * dictionary is the round's final one (`final`: the update phase has ended) or the seeds accepted
+ * so far while the update phase runs (`so-far`: more may come, none goes). A sum participant
+ * derives the masks of a dictionary so far early and, once the final one comes, only the rest
+ * (ADR 0017).
+ */
+export const SEEDS_SO_FAR_HEADER = 'petfl-seeds';
+
 /** The signed bytes: "petfl/seeds" ‖ coordinator round pk (32) ‖ participant pk (32). */
 export function seedsRequestMessage(coordinatorPk: Uint8Array, participantPk: Uint8Array): Uint8Array {
   expectLength(coordinatorPk, ENCRYPT_PUBLIC_KEY_BYTES, 'seeds request coordinator pk');

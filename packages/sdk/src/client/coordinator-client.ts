@@ -30,6 +30,13 @@ export interface CoordinatorClient {
    * participant's proof that the column it asks for is its own.
    */
   getSeeds(sumParticipantPk: Uint8Array, signature: Uint8Array): Promise<ReadonlyMap<string, Uint8Array> | undefined>;
+  /**
+   * `GET /seeds?pk=&sig=&so_far=1` (protocol.md §1.2, ADR 0017): as `getSeeds`, and also while the
+   * update phase runs — the seeds accepted so far (`final: false`; later answers only add to
+   * them) — so that a sum participant derives their masks before the phase ends. Undefined
+   * while neither exists. Optional: without it the participant derives every mask in sum2.
+   */
+  getSeedsSoFar?(sumParticipantPk: Uint8Array, signature: Uint8Array): Promise<SeedsSoFar | undefined>;
   /** `GET /model`: the latest global model; undefined until one exists. */
   getModel(): Promise<GlobalModel | undefined>;
   /** `POST /message`: one sealed message (protocol.md §3.2). */
@@ -49,6 +56,13 @@ export interface CoordinatorClient {
     signal?: AbortSignalLike,
     untilRound?: boolean,
   ): Promise<string | undefined>;
+}
+
+/** A sum participant's update seed dictionary: the final one, or the seeds accepted so far (ADR 0017). */
+export interface SeedsSoFar {
+  readonly seeds: ReadonlyMap<string, Uint8Array>;
+  /** True once the update phase has ended: no seed comes or goes any more. */
+  readonly final: boolean;
 }
 
 /**

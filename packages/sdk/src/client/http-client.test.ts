@@ -433,6 +433,36 @@ describe('HttpCoordinatorClient: abort and options', () => {
   });
 });
 
+describe('HttpCoordinatorClient: GET /seeds?so_far=1 (ADR 0017)', () => {
+  const key = (b: number) => toBase64Url(new Uint8Array(32).fill(b));
+  const seeds = new Map([[key(3), new Uint8Array(80).fill(7)]]);
+  const sumPk = new Uint8Array(32).fill(0xfb);
+  const signature = new Uint8Array(64).fill(0xfe);
+  const marked = (which: string) => withHeaders(answer(200, encodeUpdateSeedDict(seeds)), { 'Petfl-Seeds': which });
+
+  it('tells a dictionary so far from the final one by its petfl-seeds header', async () => {
+    const { client, calls } = harness([answer(204), marked('so-far'), marked('final')]);
+    expect(await client.getSeedsSoFar(sumPk, signature)).toBeUndefined();
+    expect(await client.getSeedsSoFar(sumPk, signature)).toStrictEqual({ seeds, final: false });
+    expect(await client.getSeedsSoFar(sumPk, signature)).toStrictEqual({ seeds, final: true });
+    expect(calls.map((c) => c.url)).toEqual(
+      Array(3).fill(
+        `https://coordinator.test/api/seeds?pk=${toBase64Url(sumPk)}&sig=${toBase64Url(signature)}&so_far=1`,
+      ),
+    );
+  });
+
+  it('an answer without the header (an older coordinator, a hidden header) is not used: it asks without so_far from then on', async () => {
+    for (const unmarked of [answer(200, encodeUpdateSeedDict(seeds)), marked('partial')]) {
+      const { client, calls } = harness([unmarked, answer(204), answer(200, encodeUpdateSeedDict(seeds))]);
+      expect(await client.getSeedsSoFar(sumPk, signature)).toBeUndefined();
+      expect(await client.getSeedsSoFar(sumPk, signature)).toBeUndefined();
+      expect(await client.getSeedsSoFar(sumPk, signature)).toStrictEqual({ seeds, final: true });
+      expect(calls.map((c) => c.url.endsWith('&so_far=1'))).toEqual([true, false, false]);
+    }
+  });
+});
+
 /** `response` with headers, as the platform's Response has them (names case-insensitive). */
 function withHeaders(response: ResponseLike, headers: Record<string, string>): ResponseLike {
   const lower = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));

@@ -31,6 +31,7 @@ import {
   type GlobalModel,
   PetError,
   type RoundParameters,
+  SEEDS_SO_FAR_HEADER,
   toBase64Url,
 } from '@petfl/core';
 import { createLog, type Log } from '../logger.ts';
@@ -38,7 +39,12 @@ import type { AbortSignalLike, Clock } from '../state-machine/io.ts';
 import { platformAbortController } from '../state-machine/linked-signal.ts';
 import { systemClock } from '../system-clock.ts';
 import { AdmissionToken, invalidTokenSource, type TokenSource } from './admission-token.ts';
-import { type CoordinatorClient, CoordinatorRejectedError, CoordinatorUnavailableError } from './coordinator-client.ts';
+import {
+  type CoordinatorClient,
+  CoordinatorRejectedError,
+  CoordinatorUnavailableError,
+  type SeedsSoFar,
+} from './coordinator-client.ts';
 import { plainHttpHost } from './plain-http.ts';
 
 /**
@@ -126,6 +132,8 @@ export class HttpCoordinatorClient implements CoordinatorClient {
   private readonly token: AdmissionToken | undefined;
   /** False once the coordinator answered GET /phase with 404. */
   private phaseRoute = true;
+  /** False once an answer to `so_far=1` came without its `petfl-seeds` header (getSeedsSoFar). */
+  private seedsSoFarRoute = true;
   /** The body of the last global model and the ETag it came with (a 304 to If-None-Match answers it again, decoded anew). */
   private model: { readonly etag: string; readonly body: Uint8Array } | undefined;
 
@@ -169,6 +177,37 @@ export class HttpCoordinatorClient implements CoordinatorClient {
     expectSeedsSignature(signature);
     const path = `/seeds?pk=${toBase64Url(sumParticipantPk)}&sig=${toBase64Url(signature)}`;
     return this.read(path, 'update seed dictionary', async (r) => decodeUpdateSeedDict(await bytesOf(r)), '/seeds');
+  }
+
+  /**
+   * `GET /seeds?pk=&sig=&so_far=1` (ADR 0017). The answer's `petfl-seeds` header says which
+   * dictionary it is. An answer without it — a coordinator that does not know `so_far` (it
+   * answers only once the update phase has ended), or a fetch, proxy or CORS policy that hides
+   * the header — cannot be told apart from a dictionary so far: it is not used, and this client
+   * asks as `getSeeds` does from then on.
+   */
+  async getSeedsSoFar(sumParticipantPk: Uint8Array, signature: Uint8Array): Promise<SeedsSoFar | undefined> {
+    if (!this.seedsSoFarRoute) {
+      const seeds = await this.getSeeds(sumParticipantPk, signature);
+      return seeds === undefined ? undefined : { seeds, final: true };
+    }
+    expectSeedsSignature(signature);
+    const path = `/seeds?pk=${toBase64Url(sumParticipantPk)}&sig=${toBase64Url(signature)}&so_far=1`;
+    const answer = await this.read(
+      path,
+      'update seed dictionary',
+      async (r) => {
+        const which = headerOf(r, SEEDS_SO_FAR_HEADER);
+        if (which !== 'final' && which !== 'so-far') return null; // unmarked: see above
+        return { seeds: decodeUpdateSeedDict(await bytesOf(r)), final: which === 'final' };
+      },
+      '/seeds',
+    );
+    if (answer === null) {
+      this.seedsSoFarRoute = false;
+      return undefined; // asked again, without so_far, at the next poll
+    }
+    return answer;
   }
 
   /**
@@ -431,6 +470,15 @@ async function replayable(response: ResponseLike): Promise<ResponseLike> {
 }
 
 /** An answer's ETag when it is one (RFC 9110 §8.8.3: optionally weak, quoted, visible ASCII); else undefined. */
+/** A response header's value; undefined when the fetch gives no headers or the header is absent. */
+function headerOf(response: ResponseLike, name: string): string | undefined {
+  try {
+    return response.headers?.get(name) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function entityTag(response: ResponseLike): string | undefined {
   let value: string | null | undefined;
   try {

@@ -8,7 +8,8 @@
  * `maxPollMs` for as long as nothing changes — and where the client can
  * (`waitForPhaseChange`, a long poll), the wait ends early when the
  * coordinator's phase changes, so the participant hears of a new round or
- * phase within a round trip rather than at its next poll. Nothing the app injects can
+ * phase within a round trip rather than at its next poll. A sum participant awaiting its seeds
+ * waits at most `SEEDS_SO_FAR_POLL_MS` where it derives them early (ADR 0017). Nothing the app injects can
  * stop the loop (architecture.md §7.4): a throwing callback, a failing store or an
  * unexpected error is recorded as `lastError` and the loop carries on. A step
  * that keeps throwing is retried with the same backoff, at most
@@ -40,6 +41,12 @@ const DEFAULT_MAX_POLL_MS = 5000;
  * closes its connection (a new TCP connection for the next one).
  */
 const LONG_POLL_LEAD = 0.2;
+/**
+ * The longest wait of a sum participant awaiting its seeds, where the client reads the seeds so far
+ * (ADR 0017): the update phase brings a new seed with every update, and each poll derives the new
+ * ones' masks, so that little is left to derive once the phase ends.
+ */
+const SEEDS_SO_FAR_POLL_MS = 1000;
 
 export interface RunParticipantOptions {
   readonly state: ParticipantState;
@@ -157,10 +164,15 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
       delay = pollMs;
       continue;
     }
+    const longest =
+      state.phase.kind === 'sum2' && io.client.getSeedsSoFar !== undefined
+        ? Math.max(pollMs, Math.min(maxPollMs, SEEDS_SO_FAR_POLL_MS))
+        : maxPollMs;
+    delay = Math.min(delay, longest);
     for (;;) {
       const before = phaseToken;
       await wait(delay);
-      delay = Math.min(maxPollMs, delay * 2);
+      delay = Math.min(longest, delay * 2);
       if (signal.aborted || !movedOnWithout(state, before, phaseToken)) break;
     }
   }
