@@ -54,6 +54,8 @@
  *   ROUND_ROUNDS=3 ROUND_NO_BUILD=1 …         # fewer rounds; skip `npm run build`
  *   ROUND_TRACE=1 …                           # also every participant's phase changes, to a file in $TMPDIR
  *   ROUND_CPU_PROF=<dir> …                    # the coordinator and every participant process write V8 CPU profiles there
+ *   ROUND_CLOSE_AT=1000x10k=900 …             # that update phase ends at its 900th update, not held open (kept as 1000x10k@close900)
+ *   ROUND_LABEL=before …                      # kept as <name>:before too, for A/B runs of two builds
  *   GLIBC_TUNABLES=… …                        # passed on to the coordinator and the participants (docs/operations.md)
  *
  * Also per scenario: `listenOverflows` (connections the kernel dropped with a full listen queue)
@@ -161,6 +163,24 @@ const ROUNDS = Number(process.env['ROUND_ROUNDS'] ?? 5);
 const ALLOCATOR_TUNING: Record<string, string> =
   process.env['GLIBC_TUNABLES'] === undefined ? {} : { GLIBC_TUNABLES: process.env['GLIBC_TUNABLES'] };
 const ONLY = process.env['ROUND_ONLY']?.split(',');
+/**
+ * `ROUND_CLOSE_AT=1000x10k=900,10x1M=5`: those scenarios' update phases end at their N-th update
+ * (count.min = count.max = N, time.min 0) instead of being held open for `updateWaitMs`, as in a
+ * deployment whose update phase closes at its last message. Kept under `<name>@close<N>`.
+ */
+const CLOSE_AT = new Map(
+  (process.env['ROUND_CLOSE_AT'] ?? '')
+    .split(',')
+    .filter((x) => x !== '')
+    .map((x) => {
+      const [name, count] = x.split('=');
+      if (name === undefined || !/^\d+$/.test(count ?? ''))
+        throw new Error(`ROUND_CLOSE_AT: expected name=count, got ${x}`);
+      return [name, Number(count)] as const;
+    }),
+);
+/** `ROUND_LABEL=before`: results kept under `<name>:before` as well (A/B runs of two builds). */
+const LABEL = process.env['ROUND_LABEL'];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (xs: readonly number[]): number | null => {
@@ -196,8 +216,11 @@ time = { min_ms = ${s.sumWaitMs}, max_ms = ${s.sumWaitMs + 2000} }
 
 [pet.update]
 probability = 1
-count = { min = 1, max = ${s.participants} }
-time = { min_ms = ${s.updateWaitMs}, max_ms = ${s.updateWaitMs + 30_000} }
+${
+  CLOSE_AT.has(s.name)
+    ? `count = { min = ${CLOSE_AT.get(s.name)}, max = ${CLOSE_AT.get(s.name)} }\ntime = { min_ms = 0, max_ms = ${s.updateWaitMs + 30_000} }`
+    : `count = { min = 1, max = ${s.participants} }\ntime = { min_ms = ${s.updateWaitMs}, max_ms = ${s.updateWaitMs + 30_000} }`
+}
 
 [pet.sum2]
 count = { min = 1, max = ${s.participants} }
@@ -473,7 +496,10 @@ function analyse(run: Run) {
     }
     const sent = run.events.filter((e): e is Extract<Event, { e: 'sent' }> => e.e === 'sent' && e.r === round.roundId);
     const updatesSent = sent.filter((e) => e.task === 'update');
-    const lastUpdate = max(updatesSent.map((e) => e.t));
+    // No update is accepted after the update phase's end: a later 'sent' is one refused there
+    // (ROUND_CLOSE_AT's phases close while more updates are on their way).
+    const lastSent = max(updatesSent.map((e) => e.t));
+    const lastUpdate = lastSent === null ? null : Math.min(lastSent, updateEnd);
     const sum2Sent = new Map<number, number>();
     for (const e of sent) if (e.task === 'sum' && e.t >= updateEnd) sum2Sent.set(e.p, e.t);
     // The window: from the previous round's last model (or the join) to this round's.
@@ -741,7 +767,11 @@ for (const s of SCENARIOS) {
   const summary = summarise(steady);
   const floorCpu = await floor(s.weights, summary.updates ?? 0, summary.sums ?? 0);
   const roundCpu = (summary.cpuSeconds.participants ?? 0) + (summary.cpuSeconds.coordinator ?? 0);
-  results[s.name] = {
+  const closeAt = CLOSE_AT.get(s.name);
+  const key = `${s.name}${closeAt === undefined ? '' : `@close${closeAt}`}${LABEL === undefined ? '' : `:${LABEL}`}`;
+  results[key] = {
+    ...(LABEL === undefined ? {} : { label: LABEL }),
+    ...(closeAt === undefined ? {} : { closeAtUpdates: closeAt }),
     participants: s.participants,
     processes: s.processes,
     weights: s.weights,
@@ -763,7 +793,7 @@ for (const s of SCENARIOS) {
     participantErrors: run.errors,
     perRound: rounds,
   };
-  console.log(`[${s.name}]`, JSON.stringify((results[s.name] as { steady: unknown }).steady));
+  console.log(`[${key}]`, JSON.stringify((results[key] as { steady: unknown }).steady));
   if (process.env['ROUND_TRACE'] === '1') {
     const trace = join(tmpdir(), `petfl-round-trace-${s.name}.json`);
     writeFileSync(trace, JSON.stringify({ rounds: run.rounds, events: run.events, cpu: run.cpu }));

@@ -127,6 +127,60 @@ describe('runParticipant', () => {
     await running.done;
   });
 
+  it('a sum participant awaiting its seeds steps every 250 ms while the update phase runs, backing off otherwise (ADR 0017)', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1 }); // this participant sums
+    let token = '1.sum';
+    const held: ((token: string) => void)[] = [];
+    const change = (next: string) => {
+      token = next;
+      for (const resolve of held.splice(0)) resolve(next);
+    };
+    let reads = 0;
+    const client = coordinator.with({
+      // The current token is held until it changes or the loop ends the poll; any other is answered at once.
+      waitForPhaseChange: (after, _waitMs, signal) =>
+        after !== token
+          ? Promise.resolve(token)
+          : new Promise<string>((resolve, reject) => {
+              held.push(resolve);
+              signal?.addEventListener('abort', () => {
+                held.splice(held.indexOf(resolve), 1);
+                reject(new Error('ended'));
+              });
+            }),
+      getSeedsSoFar: async () => {
+        reads++;
+        return undefined;
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 5000 });
+    await vi.waitFor(() => expect(held).toHaveLength(1)); // in sum2, holding a long poll on '1.sum'
+    for (let i = 0; i < 3; i++) {
+      await tick(running);
+      await vi.waitFor(() => expect(held).toHaveLength(1));
+    }
+    // the sum phase: backoff as usual (from 250 ms: before the first long poll the phase was unknown)
+    expect(running.clock.sleeps).toEqual([250, 500, 1000, 2000, 4000]);
+    const before = { sleeps: running.clock.sleeps.length, reads };
+    change('1.update'); // the long poll tells: the update phase
+    await vi.waitFor(() => expect(held).toHaveLength(1));
+    for (let i = 0; i < 3; i++) {
+      await tick(running);
+      await vi.waitFor(() => expect(held).toHaveLength(1));
+    }
+    // then a step every 250 ms, each reading the seeds so far
+    expect(running.clock.sleeps.slice(before.sleeps)).toEqual([250, 250, 250, 250]);
+    expect(reads - before.reads).toBe(4);
+    change('1.sum2');
+    await vi.waitFor(() => expect(held).toHaveLength(1));
+    await tick(running);
+    await vi.waitFor(() => expect(held).toHaveLength(1));
+    expect(running.clock.sleeps.slice(-2)).toEqual([500, 1000]); // the sum2 phase: backoff again
+    running.controller.abort();
+    await running.done;
+  });
+
   it('with a long-poll client, a pending wait ends as soon as the phase changes', async () => {
     const coordinator = new FakeCoordinator(crypto); // no round yet
     const asked: [string, number][] = [];

@@ -9,7 +9,8 @@
  * (`waitForPhaseChange`, a long poll), the wait ends early when the
  * coordinator's phase changes, so the participant hears of a new round or
  * phase within a round trip rather than at its next poll. A sum participant awaiting its seeds
- * waits at most `SEEDS_SO_FAR_POLL_MS` where it derives them early (ADR 0017). Nothing the app injects can
+ * while the update phase runs steps every `SEEDS_SO_FAR_POLL_MS`, without backoff, where it
+ * derives them early (ADR 0017). Nothing the app injects can
  * stop the loop (architecture.md §7.4): a throwing callback, a failing store or an
  * unexpected error is recorded as `lastError` and the loop carries on. A step
  * that keeps throwing is retried with the same backoff, at most
@@ -42,11 +43,12 @@ const DEFAULT_MAX_POLL_MS = 5000;
  */
 const LONG_POLL_LEAD = 0.2;
 /**
- * The longest wait of a sum participant awaiting its seeds, where the client reads the seeds so far
- * (ADR 0017): the update phase brings a new seed with every update, and each poll derives the new
- * ones' masks, so that little is left to derive once the phase ends.
+ * The wait of a sum participant awaiting its seeds while the update phase runs, where the client
+ * reads the seeds so far (ADR 0017): every update brings a seed, and each step derives the new
+ * ones' masks, so that little is left to derive once the phase ends. No backoff then: the update
+ * phase is the time there is to do it.
  */
-const SEEDS_SO_FAR_POLL_MS = 1000;
+const SEEDS_SO_FAR_POLL_MS = 250;
 
 export interface RunParticipantOptions {
   readonly state: ParticipantState;
@@ -164,19 +166,25 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
       delay = pollMs;
       continue;
     }
-    const longest =
-      state.phase.kind === 'sum2' && io.client.getSeedsSoFar !== undefined
-        ? Math.max(pollMs, Math.min(maxPollMs, SEEDS_SO_FAR_POLL_MS))
-        : maxPollMs;
-    delay = Math.min(delay, longest);
     for (;;) {
       const before = phaseToken;
+      if (derivesSeedsSoFar(state, io, phaseToken)) delay = Math.max(pollMs, SEEDS_SO_FAR_POLL_MS);
       await wait(delay);
-      delay = Math.min(longest, delay * 2);
+      delay = Math.min(maxPollMs, delay * 2);
       if (signal.aborted || !movedOnWithout(state, before, phaseToken)) break;
     }
   }
   return state;
+}
+
+/**
+ * True when the participant is a sum participant awaiting its seeds, its client reads the seeds so
+ * far, and the coordinator's phase (as the last long poll told; unknown without them) is its
+ * round's update phase.
+ */
+function derivesSeedsSoFar(state: ParticipantState, io: StepIo, phaseToken: string): boolean {
+  if (state.phase.kind !== 'sum2' || io.client.getSeedsSoFar === undefined) return false;
+  return phaseToken === '' || phaseToken === `${state.round?.roundId}.update`;
 }
 
 /** True when the participant has no task left in its round and awaits the round's end. */
