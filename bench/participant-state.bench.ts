@@ -3,8 +3,9 @@
  * coordinator (packages/sdk/test-support/coordinator.ts: power2/f32/b2/m3) and its one sum
  * participant run in a worker thread — their own V8 heap, so their buffers are not counted —
  * and the update participant (`spawnAsyncParticipant`, as an app runs it) runs on the main
- * thread, its requests bridged to the worker. Per store (the in-memory default of Node, and
- * the file store), for the update participant of one round:
+ * thread, its requests bridged to the worker. Per store (the memory store, the file store, and
+ * none — Node's default since 2026-12-05 —, that one also with the model handed over), for the
+ * update participant of one round:
  *
  * - saves: calls to `store.set` (in all, and after the first `POST /message`), and the bytes
  *   they were handed (the Uint8Arrays in the value, plus 8 per number and the length of every
@@ -36,6 +37,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { initCrypto, maskObjectByteLength, selectTask } from '@petfl/core';
 import { spawnAsyncParticipant } from '../packages/sdk/src/async-participant.ts';
 import { HttpCoordinatorClient } from '../packages/sdk/src/client/http-client.ts';
+import { handOver } from '../packages/sdk/src/local-model.ts';
 import { fileStateStore } from '../packages/sdk/src/node/file-state-store.ts';
 import { serializeState } from '../packages/sdk/src/state-codec.ts';
 import type { StateStore } from '../packages/sdk/src/state-machine/io.ts';
@@ -142,7 +144,12 @@ const memoryNow = (): number => {
   return m.heapUsed + m.arrayBuffers;
 };
 
-async function measure(storeName: 'memory' | 'file', live: boolean): Promise<Measured> {
+/**
+ * `storeName` 'none': no `store` option, Node's default since 2026-12-05 (nothing saved); then
+ * `live` is not measured (it forces its collections at saves). `handOver`: the model is handed
+ * over (`handOver(model)`, as `TfjsParticipant` does) instead of copied by `setLocalModel`.
+ */
+async function measure(storeName: 'memory' | 'file' | 'none', live: boolean, handingOver = false): Promise<Measured> {
   // Node 20 gives a worker no loader of its own: register tsx's first, then load this module.
   const api = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); });`;
@@ -191,7 +198,7 @@ async function measure(storeName: 'memory' | 'file', live: boolean): Promise<Mea
   };
 
   const dir = mkdtempSync(join(tmpdir(), 'petfl-bench-state-'));
-  const inner: StateStore = storeName === 'memory' ? new MemoryStateStore() : fileStateStore({ dir });
+  const inner: StateStore = storeName === 'file' ? fileStateStore({ dir }) : new MemoryStateStore();
   let saves = 0;
   let savesAfterFirstPost = 0;
   let bytes = 0;
@@ -224,7 +231,7 @@ async function measure(storeName: 'memory' | 'file', live: boolean): Promise<Mea
   for (let i = 0; i < WEIGHTS; i++) model[i] = Math.sin(i) * 0.9;
   const { participant } = await spawnAsyncParticipant(url, {
     fetch,
-    store,
+    ...(storeName === 'none' ? {} : { store }),
     state: updateState,
     logLevel: 'silent',
     pollMs: 10,
@@ -236,7 +243,7 @@ async function measure(storeName: 'memory' | 'file', live: boolean): Promise<Mea
   peak = baseline;
   const sampler = setInterval(sample, 1);
   const t0 = performance.now();
-  participant.setLocalModel(model);
+  participant.setLocalModel(handingOver ? handOver(model) : model);
   sample();
   await until(() => participant.getSnapshot().phase === 'awaiting' && lastAnswer !== undefined);
   clearInterval(sampler);
@@ -250,8 +257,8 @@ async function measure(storeName: 'memory' | 'file', live: boolean): Promise<Mea
   rmSync(dir, { recursive: true, force: true });
   if (firstPost === undefined || lastAnswer === undefined) throw new Error('the update was never sent');
   return {
-    store: storeName,
-    mode: live ? 'live: a full GC after every save' : 'peak: no GC forced',
+    store: storeName === 'none' ? 'none (the default on Node)' : storeName,
+    mode: `${live ? 'live: a full GC after every save' : 'peak: no GC forced'}${handingOver ? '; model handed over' : ''}`,
     saves,
     savesAfterFirstPost,
     bytesHandedToStore: bytes,
@@ -287,12 +294,14 @@ async function main(): Promise<void> {
   const maskedModelBytes = maskObjectByteLength(MASK_CONFIG, WEIGHTS);
   const runs: Measured[] = [];
   const plan = [
-    ['memory', false],
-    ['memory', true],
-    ['file', false],
+    ['memory', false, false],
+    ['memory', true, false],
+    ['file', false, false],
+    ['none', false, false],
+    ['none', false, true],
   ] as const;
-  for (const [store, live] of plan) {
-    const run = await measure(store, live);
+  for (const [store, live, handingOver] of plan) {
+    const run = await measure(store, live, handingOver);
     console.log(JSON.stringify(run));
     runs.push(run);
   }

@@ -27,7 +27,8 @@ export interface ParticipantOptions {
   readonly scalar?: number;
   /**
    * Where the state is saved after every completed step and on stop, and restored from at start.
-   * Default: IndexedDB (`idbStateStore()`) where `globalThis.indexedDB` exists, else memory.
+   * Default: IndexedDB (`idbStateStore()`) where `globalThis.indexedDB` exists, else none: the
+   * state lives in the participant only (`stop()` still returns it).
    */
   readonly store?: StateStore;
   /** The store key (default 'petfl/participant-state'); use one per participant. */

@@ -52,7 +52,6 @@ import { type ParticipantSnapshot, participantPkOf, type SnapshotError, sameSnap
 import { deserializeState, serializeState } from './state-codec.ts';
 import type { AbortSignalLike, Clock, StateStore } from './state-machine/io.ts';
 import { type AbortControllerLike, LinkedSignal, platformAbortController } from './state-machine/linked-signal.ts';
-import { MemoryStateStore } from './state-machine/memory-state-store.ts';
 import { runParticipant } from './state-machine/run.ts';
 import { createInitialState, type ParticipantError, type ParticipantState } from './state-machine/state.ts';
 import { StateSaver } from './state-machine/state-saver.ts';
@@ -127,7 +126,7 @@ export async function createParticipantRuntime(init: ParticipantRuntimeInit): Pr
   const log = createLog(options.logLevel, options.logger);
   const crypto = await openCrypto(init.crypto);
   const store = options.store ?? (await defaultStore(log));
-  const saver = new StateSaver(store, options.storeKey, crypto);
+  const saver = store === undefined ? undefined : new StateSaver(store, options.storeKey, crypto);
   const state = await restoreState(crypto, options, saver, log);
   const runtime = new Runtime({ url, options, log, crypto, saver, state, init });
   await runtime.checkCoordinator();
@@ -144,21 +143,25 @@ async function openCrypto(source: ParticipantRuntimeInit['crypto']): Promise<Pet
   }
 }
 
-/** IndexedDB where the platform has it (and WebCrypto to encrypt at rest), else memory. */
-async function defaultStore(log: Log): Promise<StateStore> {
+/**
+ * IndexedDB where the platform has it (and WebCrypto to encrypt at rest), else none. A memory store
+ * made here would be read by nobody (a later participant makes its own), so none is made: no
+ * copy of the state, nor of a 6.4 MB payload, is kept beside the participant's own.
+ */
+async function defaultStore(log: Log): Promise<StateStore | undefined> {
   const platform = globalThis as { indexedDB?: unknown; crypto?: { subtle?: unknown } };
   if (platform.indexedDB !== undefined && platform.crypto?.subtle !== undefined) {
     const { idbStateStore } = await import('./idb/idb-state-store.ts');
     return idbStateStore();
   }
-  log.debug('no IndexedDB with WebCrypto here: the state is kept in memory only (pass options.store to persist it)');
-  return new MemoryStateStore();
+  log.debug('no IndexedDB with WebCrypto here: the state is not saved (pass options.store to persist it)');
+  return undefined;
 }
 
 async function restoreState(
   crypto: PetCrypto,
   options: ResolvedOptions,
-  saver: StateSaver,
+  saver: StateSaver | undefined,
   log: Log,
 ): Promise<ParticipantState> {
   let restored: ParticipantState | undefined;
@@ -167,7 +170,7 @@ async function restoreState(
     log.debug('restoring the state given in options.state');
   } else {
     // The store may hold a record (what the loop saves) or serializeState bytes (state-saver.ts).
-    restored = await saver.load();
+    restored = await saver?.load();
     if (restored !== undefined) log.debug(`restoring the state saved under '${options.storeKey}'`);
   }
   if (restored === undefined) {
@@ -185,7 +188,7 @@ interface RuntimeDeps {
   readonly options: ResolvedOptions;
   readonly log: Log;
   readonly crypto: PetCrypto;
-  readonly saver: StateSaver;
+  readonly saver: StateSaver | undefined;
   readonly state: ParticipantState;
   readonly init: ParticipantRuntimeInit;
 }
@@ -274,7 +277,7 @@ class Runtime implements ParticipantRuntime {
         ...(options.privacy === undefined ? {} : { privacy: options.privacy }),
         ...(options.privacyFilters === undefined ? {} : { privacyFilters: options.privacyFilters }),
       },
-      saver,
+      ...(saver === undefined ? {} : { saver }),
       clock: this.clock,
       signal: this.controller.signal,
       onState: (next) => this.onState(next),
@@ -447,7 +450,7 @@ class Runtime implements ParticipantRuntime {
       const last = this.loop === undefined ? this.state : await this.loop;
       this.state = last;
       try {
-        await saver.save(last);
+        await saver?.save(last);
       } catch (error) {
         this.reportError(new PetflError('store-failed', `saving the state on stop failed: ${messageOf(error)}`));
       }
