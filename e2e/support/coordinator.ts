@@ -136,6 +136,8 @@ export interface E2ECoordinator {
    * it (support/phase-driver.ts). Survives `restart()`.
    */
   readonly clock: HoldClock;
+  /** Seed dictionaries answered since the start (`GET /seeds`): final ones, and seeds so far (ADR 0017). */
+  seedReads(): { readonly final: number; readonly soFar: number };
   /** GET/POST an admin route with the token (`json`: the body of a POST). */
   admin(path: string, method?: 'GET' | 'POST', json?: unknown): Promise<unknown>;
   /** Drops every connection, closes this coordinator and starts another on the same store and model store. */
@@ -155,6 +157,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECo
   const models = new MemoryModelStore();
   const prefix = `petfl-e2e-${randomUUID()}`;
   const clock = new HoldClock();
+  const seedReads = { final: 0, soFar: 0 };
   const runDir = config.run === undefined ? undefined : mkdtempSync(join(tmpdir(), 'petfl-e2e-run-'));
   const initialModel = runDir === undefined ? undefined : await writeInitialModel(runDir);
   const start = async (port: number) => {
@@ -162,7 +165,14 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECo
     const store =
       config.store === 'redis' ? await RedisCoordinatorStore.connect({ url: REDIS_URL, keyPrefix: prefix }) : undefined;
     // A driven clock (support/phase-driver.ts) stops at every phase boundary, synchronously.
-    const events = { phaseEnded: () => clock.boundary(), roundEnded: () => clock.boundary() };
+    const events = {
+      phaseEnded: () => clock.boundary(),
+      roundEnded: () => clock.boundary(),
+      seedDictionaryRead: (dictionary: 'final' | 'so-far') => {
+        if (dictionary === 'final') seedReads.final++;
+        else seedReads.soFar++;
+      },
+    };
     return listen(settings, { models, clock, events, ...(store === undefined ? {} : { store }) });
   };
   let running = await start(0);
@@ -178,6 +188,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<E2ECo
     status: () => running.coordinator.status(),
     history: async () => [...(await running.coordinator.history(1000))].sort((a, b) => a.roundId - b.roundId),
     model: async (roundId) => (await models.get(roundId))?.model,
+    seedReads: () => ({ ...seedReads }),
     async admin(path, method = 'GET', json = undefined) {
       const response = await fetch(`${running.url}${path}`, {
         method,

@@ -23,6 +23,11 @@ test('6 tabs, 3 rounds: exact weighted averages and rising accuracy', async ({ c
 
   const completed = completedRounds(await waitForCompletedRounds(coordinator, ROUNDS), ROUNDS);
   for (const round of completed) await expectExactRound(coordinator, round, opened);
+  // The sum tabs read their seeds so far while the update phases ran (ADR 0017), and the final
+  // dictionaries after: the exact averages above were unmasked with masks so derived.
+  const reads = coordinator.seedReads();
+  expect(reads.soFar, 'seed dictionaries so far read by the sum tabs').toBeGreaterThan(0);
+  expect(reads.final, 'final seed dictionaries read').toBeGreaterThanOrEqual(ROUNDS);
 
   // Every page shows the accuracy of the latest global model (4 decimals).
   const first = completed[0]?.roundId ?? 0;

@@ -31,5 +31,6 @@ export function combineEvents(
     messageRejected: (...args) => call('messageRejected', args),
     phaseEnded: (...args) => call('phaseEnded', args),
     roundEnded: (...args) => call('roundEnded', args),
+    seedDictionaryRead: (...args) => call('seedDictionaryRead', args),
   } satisfies Required<CoordinatorEvents>;
 }

@@ -587,6 +587,25 @@ export function coordinatorStoreConformance(name: string, open: () => Promise<Op
       expect(await store.updateSeedDict(2, sumParticipant(7).pk)).toEqual(new Map());
     });
 
+    it('a seed dictionary read while the update phase runs holds the updates so far and only grows (ADR 0017)', async () => {
+      await store.startRound(roundRecord(3));
+      const sums = [0, 1].map(sumParticipant);
+      for (const s of sums) await store.addSumParticipant(3, s.pk, s.ephemeral.publicKey, MAX);
+      await enter(store, 3, 'update');
+      const [s0] = sums as [SumParticipant];
+      expect(await store.updateSeedDict(3, s0.pk)).toEqual(new Map());
+      const updates = [0, 1, 2].map((i) => updateMessage(i, sums));
+      const seen = new Map<string, Uint8Array>();
+      for (const [i, u] of updates.entries()) {
+        await addUpdates(store, 3, [u], i % 2 === 0 ? INSTANCE : OTHER);
+        seen.set(u.pk, u.localSeedDict.get(s0.pk) as Uint8Array);
+        // every earlier entry unchanged, the new one added
+        expect(await store.updateSeedDict(3, s0.pk)).toEqual(seen);
+      }
+      await enter(store, 3, 'sum2');
+      expect(await store.updateSeedDict(3, s0.pk)).toEqual(seen);
+    });
+
     it('partials of a round with no update is empty', async () => {
       await store.startRound(roundRecord(17));
       expect(await store.partials(17, FIXTURE_CONFIG, LENGTH)).toEqual([]);

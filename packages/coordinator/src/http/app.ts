@@ -241,6 +241,7 @@ export function createApp(deps: AppDeps): Hono {
       return problem(c, 'unknown-sum-participant', `seeds: ${pk} is not in the sum dictionary of this round`);
     }
     if (answer === undefined) return c.body(null, 204);
+    events.seedDictionaryRead?.(answer.final ? 'final' : 'so-far');
     const which = soFar ? { [SEEDS_SO_FAR_HEADER]: answer.final ? 'final' : 'so-far' } : {};
     return c.body(answer.bytes as Uint8Array<ArrayBuffer>, 200, { ...BINARY, ...which });
   });

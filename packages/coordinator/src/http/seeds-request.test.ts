@@ -145,16 +145,23 @@ describe('GET /seeds (signed)', () => {
 describe('GET /seeds?so_far=1 (ADR 0017)', () => {
   it('while the update phase runs: the seeds accepted so far, marked so-far; then the final dictionary', async () => {
     const clock = new ManualClock();
-    h = await startHarness(testSettings({ PETFL_PET_UPDATE_COUNT_MIN: '3', PETFL_PET_UPDATE_COUNT_MAX: '3' }), {
-      clock,
-    });
+    h = await startHarness(
+      testSettings({
+        PETFL_PET_UPDATE_COUNT_MIN: '3',
+        PETFL_PET_UPDATE_COUNT_MAX: '3',
+        PETFL_API_CORS_ORIGINS: 'http://app.example',
+      }),
+      { clock },
+    );
     const { crypto, fetch } = h;
     const params = await fetchParams(fetch);
     const { sum, update } = pickTasks(crypto, params, identities(crypto, 60, 41), { sum: 3, update: 3 });
     const [p, other] = sum as [SumParticipant, SumParticipant];
     const sig = toBase64Url(signSeedsRequest(crypto, params.coordinatorPk, p.keys));
     const soFar = async () => {
-      const res = await fetch(`/seeds?pk=${p.pk}&sig=${sig}&so_far=1`);
+      const res = await fetch(`/seeds?pk=${p.pk}&sig=${sig}&so_far=1`, { headers: { origin: 'http://app.example' } });
+      // a page on another origin may read the header
+      if (res.status === 200) expect(res.headers.get('access-control-expose-headers')).toMatch(/petfl-seeds/i);
       const body = res.status === 200 ? decodeUpdateSeedDict(new Uint8Array(await res.arrayBuffer())) : undefined;
       return { status: res.status, header: res.headers.get(SEEDS_SO_FAR_HEADER), body };
     };
@@ -194,5 +201,9 @@ describe('GET /seeds?so_far=1 (ADR 0017)', () => {
     // a seed dictionary so far is still only its holder's
     const foreign = toBase64Url(signSeedsRequest(crypto, params.coordinatorPk, other.keys));
     expect((await fetch(`/seeds?pk=${p.pk}&sig=${foreign}&so_far=1`)).status).toBe(401);
+    // and the operator sees the reads: 5 dictionaries so far, 2 final ones (204s and refusals not counted)
+    const metrics = await (await fetch('/metrics')).text();
+    expect(metrics).toMatch(/petfl_seed_dictionary_reads_total\{dictionary="so-far"\} 5\n/);
+    expect(metrics).toMatch(/petfl_seed_dictionary_reads_total\{dictionary="final"\} 2\n/);
   });
 });

@@ -46,6 +46,13 @@ export class PrometheusMetrics implements CoordinatorMetrics {
     registers: [this.registry],
   });
 
+  private readonly seedReads = new Counter({
+    name: 'petfl_seed_dictionary_reads_total',
+    help: 'GET /seeds answered with a seed dictionary, by dictionary: final, or so-far (the seeds accepted so far, read while the update phase runs: ADR 0017).',
+    labelNames: ['dictionary'],
+    registers: [this.registry],
+  });
+
   constructor() {
     const metrics = this;
     new Gauge({
@@ -159,6 +166,7 @@ export class PrometheusMetrics implements CoordinatorMetrics {
     },
     phaseEnded: (phase, ms) => this.phaseDuration.observe({ phase }, ms / 1000),
     roundEnded: (summary) => this.rounds.inc({ outcome: summary.outcome }),
+    seedDictionaryRead: (dictionary) => this.seedReads.inc({ dictionary }),
   };
 
   /** Lets the gauges read the coordinator's status. */

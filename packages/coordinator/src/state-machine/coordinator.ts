@@ -96,6 +96,8 @@ export interface CoordinatorEvents {
   messageRejected?(code: string, bytes: number): void;
   phaseEnded?(phase: LivePhase | 'unmask', durationMs: number): void;
   roundEnded?(summary: RoundSummary): void;
+  /** A sum participant read its seed dictionary: the final one, or the seeds so far (ADR 0017). */
+  seedDictionaryRead?(dictionary: 'final' | 'so-far'): void;
 }
 
 export interface CoordinatorDeps {
