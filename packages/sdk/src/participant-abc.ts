@@ -5,8 +5,9 @@
  * `participateInUpdateTask()`, then calls `trainRound(input)` with the
  * latest global model (deserialized by `deserializeTrainingInput`, or null
  * before the first one) and sends `serializeTrainingResult(result)` as the
- * local model. `onNewGlobalModel` is called once per new global model and
- * `onStop` once when the participant stops. Run one with `spawnParticipant`.
+ * local model. `onNewGlobalModel` is called once per new global model,
+ * `onUpdateAccepted` once per update the coordinator accepted and `onStop`
+ * once when the participant stops. Run one with `spawnParticipant`.
  *
  * A method that throws never stops the participant (architecture.md §7.4): the
  * error becomes `snapshot.lastError` (and goes to `options.onError`), and the
@@ -30,6 +31,15 @@ export abstract class ParticipantABC<TInput = Float32Array | Float64Array, TResu
 
   /** Called once per new global model, deserialized (null is never passed by the SDK today). */
   onNewGlobalModel(_model: TInput | null): void {}
+
+  /**
+   * Called once when the update trained for round `roundId` has been accepted: the coordinator
+   * answered 202 to its message (every chunk of it). An update that is refused (sent after its
+   * phase closed, say) or never sent gets no call. Accepted is not yet aggregated: the round may
+   * still fail, and then no global model comes from it. State that must follow exactly what the
+   * coordinator aggregated (SCAFFOLD's control variate in `@petfl/tfjs`) commits here.
+   */
+  onUpdateAccepted(_roundId: number): void {}
 
   /** Called once when the participant stops. */
   onStop(): void {}

@@ -7,6 +7,7 @@
  */
 
 import { describe, expect, it, vi } from 'vitest';
+import { startCoordinator, waitFor } from '../test-support/coordinator.ts';
 import { FakeRuntime } from '../test-support/fake-runtime.ts';
 import type { FetchLike } from './client/http-client.ts';
 import {
@@ -17,7 +18,7 @@ import {
   UninitializedParticipantError,
 } from './errors.ts';
 import { ParticipantABC } from './participant-abc.ts';
-import { spawnParticipant, spawnParticipantWith } from './spawn-participant.ts';
+import { type ParticipantHandle, spawnParticipant, spawnParticipantWith } from './spawn-participant.ts';
 import { MemoryStateStore } from './state-machine/memory-state-store.ts';
 
 /** A participant whose every method is a recorded, replaceable function. */
@@ -59,6 +60,11 @@ class Recording extends ParticipantABC<number[], number[]> {
     this.calls.push('onStop');
     this.stopped();
   }
+  override onUpdateAccepted(roundId: number): void {
+    this.calls.push(`onUpdateAccepted ${roundId}`);
+    this.accepted(roundId);
+  }
+  accepted: (roundId: number) => void = () => {};
 }
 
 async function spawned(participant = new Recording()) {
@@ -90,6 +96,49 @@ describe('spawnParticipant (ParticipantABC)', () => {
     expect(runtime.wakes).toBe(1);
     expect(await runtime.callbacks.localModel(2, runtime)).toBeNull(); // handed over once
     expect(runtime.reported).toEqual([]);
+  });
+
+  it('onUpdateAccepted once for an update whose sending ends without a new error of its round; never for a refused one', async () => {
+    const { runtime, participant } = await spawned();
+    const accepted = () => participant.calls.filter((c) => c.startsWith('onUpdateAccepted'));
+    // round 2: sent (two chunks: two 'sending' snapshots), then awaiting: accepted
+    runtime.enter(2, 'update');
+    await runtime.localModelOf(2);
+    runtime.enter(2, 'sending', 4, 'update');
+    runtime.enter(2, 'sending', 4, 'update');
+    expect(accepted()).toEqual([]);
+    runtime.enter(2, 'awaiting', 4, 'update');
+    runtime.enter(2, 'awaiting', 4, 'update');
+    expect(accepted()).toEqual(['onUpdateAccepted 2']);
+
+    // round 3: refused after its phase closed — the refusal is recorded, then awaiting
+    runtime.enter(3, 'update');
+    runtime.enter(3, 'sending', 4, 'update');
+    runtime.recordError({ code: 'wrong-phase', message: 'the update phase has ended', roundId: 3 });
+    runtime.enter(3, 'awaiting', 4, 'update');
+    // round 4: the round moved on while sending; round 5: a sum task's Sum2 sent
+    runtime.enter(4, 'update');
+    runtime.enter(4, 'sending', 4, 'update');
+    runtime.enter(5, 'new-round');
+    runtime.enter(5, 'sending', 4, 'sum');
+    runtime.enter(5, 'awaiting', 4, 'sum');
+    expect(accepted()).toEqual(['onUpdateAccepted 2']);
+
+    // round 6: an error of round 5 still shown does not make round 6's update refused
+    runtime.enter(6, 'update');
+    runtime.enter(6, 'sending', 4, 'update');
+    runtime.recordError({ code: 'callback-failed', message: 'late', roundId: 5 });
+    runtime.enter(6, 'awaiting', 4, 'update');
+    expect(accepted()).toEqual(['onUpdateAccepted 2', 'onUpdateAccepted 6']);
+
+    // a throwing onUpdateAccepted is reported, and the participant carries on
+    participant.accepted = () => {
+      throw new Error('boom');
+    };
+    runtime.enter(7, 'update');
+    runtime.enter(7, 'sending', 4, 'update');
+    runtime.enter(7, 'awaiting', 4, 'update');
+    expect(codes(runtime).at(-1)).toEqual(['boom', 'onUpdateAccepted']);
   });
 
   it('participateInUpdateTask() false sits the round out without training', async () => {
@@ -261,6 +310,58 @@ function idleCoordinator(status: (path: string, authorization: string | undefine
 }
 
 const quiet = { logLevel: 'silent', pollMs: 5, maxPollMs: 10 } as const;
+
+describe('spawnParticipant: onUpdateAccepted (through the real runtime and a real coordinator)', () => {
+  it('is called for exactly the updates each completed round aggregated: 2 of 3 when the phase takes 2', async () => {
+    // 4 participants; the update phase takes 2 updates and closes: with one sum participant, the
+    // third updater's update is refused, after it trained.
+    const c = await startCoordinator({
+      sum: { probability: 0.3, min: 1, max: 1, maxMs: 1000 },
+      update: { min: 2, max: 2, maxMs: 2000 },
+      sum2: { min: 1, max: 1 },
+      modelLength: 4,
+    });
+    const accepted = new Map<number, number>();
+    const trained = new Map<number, number>();
+    const handles: ParticipantHandle[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const participant = new Recording();
+        participant.train = (input) => {
+          const round = (c.created.coordinator.status().roundId ?? 0) as number;
+          trained.set(round, (trained.get(round) ?? 0) + 1);
+          return (input ?? [0, 0, 0, 0]).map((w) => w + i);
+        };
+        participant.accepted = (roundId) => accepted.set(roundId, (accepted.get(roundId) ?? 0) + 1);
+        handles.push(
+          await spawnParticipant(c.url, participant, {
+            fetch: c.fetch,
+            store: new MemoryStateStore(),
+            logLevel: 'silent',
+            pollMs: 5,
+            maxPollMs: 20,
+          }),
+        );
+      }
+      let completed: number[] = [];
+      await waitFor(async () => {
+        completed = await c.completedRounds();
+        return completed.filter((r) => (trained.get(r) ?? 0) === 3).length >= 1 && completed.length >= 2;
+      }, 60_000);
+      // every participant has heard of its round's end before the counts are read
+      await waitFor(() => handles.every((h) => (h.getSnapshot().roundId ?? 0) > Math.max(...completed)), 20_000);
+      const history = await c.created.coordinator.history(1000);
+      for (const roundId of completed) {
+        const aggregated = history.find((r) => r.roundId === roundId)?.participants.update;
+        expect(aggregated).toBe(2);
+        expect(accepted.get(roundId) ?? 0, `round ${roundId}: updates accepted`).toBe(aggregated);
+      }
+    } finally {
+      for (const h of handles) await h.stop();
+      await c.close();
+    }
+  }, 90_000);
+});
 
 describe('spawnParticipant: the admission token (through the real runtime and HTTP client)', () => {
   it('sends options.token as Authorization: Bearer on every request to the coordinator', async () => {

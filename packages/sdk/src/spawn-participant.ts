@@ -12,8 +12,10 @@
  * the participant keeps following the round meanwhile; a result that comes
  * after its round moved on is dropped. Any method that throws is reported
  * (snapshot.lastError, options.onError) and the participant sits that round
- * out. `onNewGlobalModel(input)` is called once per new global model, and
- * `onStop()` once when the participant stops.
+ * out. `onNewGlobalModel(input)` is called once per new global model,
+ * `onUpdateAccepted(roundId)` once per update the coordinator accepted (its
+ * sending ended in 'awaiting' with no new error of its round), and `onStop()`
+ * once when the participant stops.
  */
 
 import type { GlobalModel } from '@petfl/core';
@@ -27,7 +29,7 @@ import {
   type ParticipantRuntimeInit,
   type RuntimeCallbacks,
 } from './runtime.ts';
-import type { Observable } from './snapshot.ts';
+import type { Observable, ParticipantSnapshot, SnapshotError } from './snapshot.ts';
 
 export interface ParticipantHandle extends Observable {
   /**
@@ -90,6 +92,8 @@ const SKIP: Outcome = { kind: 'skip' };
 /** Drives one ParticipantABC: at most one training job, for the current round. */
 class Trainer<TInput, TResult> {
   private job: TrainingJob | undefined;
+  /** The update being sent, and the error the snapshot showed when its sending began. */
+  private sending: { readonly roundId: number; readonly error: SnapshotError | null } | undefined;
   /** The latest global model, deserialized once. */
   private input: { readonly roundId: number; readonly input: TInput } | undefined;
 
@@ -119,8 +123,33 @@ class Trainer<TInput, TResult> {
   }
 
   onSnapshot(runtime: ParticipantRuntime): void {
-    const { phase, roundId } = runtime.getSnapshot();
+    const snapshot = runtime.getSnapshot();
+    const { phase, roundId } = snapshot;
     if (phase === 'update' && roundId !== null) this.start(roundId, runtime);
+    this.watchUpdateSent(snapshot, runtime);
+  }
+
+  /**
+   * `onUpdateAccepted`: an update of round r was being sent (phase 'sending', task 'update'), and
+   * the participant then awaits the end of round r with no new error of that round — a refusal
+   * would have recorded one (snapshots come on every change, from a Worker too).
+   */
+  private watchUpdateSent(snapshot: ParticipantSnapshot, runtime: ParticipantRuntime): void {
+    const { phase, task, roundId, lastError } = snapshot;
+    if (phase === 'sending' && task === 'update' && roundId !== null) {
+      if (this.sending?.roundId !== roundId) this.sending = { roundId, error: lastError };
+      return;
+    }
+    const sending = this.sending;
+    if (sending === undefined || phase === 'sending') return;
+    this.sending = undefined;
+    if (phase !== 'awaiting' || roundId !== sending.roundId) return;
+    if (lastError !== null && lastError.roundId === roundId && !sameError(lastError, sending.error)) return;
+    try {
+      this.participant.onUpdateAccepted(roundId);
+    } catch (error) {
+      runtime.reportError(error, { roundId, callback: 'onUpdateAccepted' });
+    }
   }
 
   private onGlobalModel(global: GlobalModel, runtime: ParticipantRuntime): void {
@@ -204,4 +233,8 @@ class Trainer<TInput, TResult> {
       return fail(error);
     }
   }
+}
+
+function sameError(a: SnapshotError, b: SnapshotError | null): boolean {
+  return b !== null && a.code === b.code && a.message === b.message && a.roundId === b.roundId;
 }

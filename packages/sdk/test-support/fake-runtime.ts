@@ -56,11 +56,28 @@ export class FakeRuntime implements ParticipantRuntime {
     return this;
   };
 
-  /** Moves to `phase` of round `roundId` (with `modelLength` weights) and notifies subscribers. */
-  enter(roundId: number, phase: ParticipantSnapshot['phase'], modelLength = 4): void {
+  /**
+   * Moves to `phase` of round `roundId` (with `modelLength` weights) and notifies subscribers. The
+   * task follows from the phase, or is `task` (a 'sending' or 'awaiting' phase keeps its task).
+   */
+  enter(
+    roundId: number,
+    phase: ParticipantSnapshot['phase'],
+    modelLength = 4,
+    task: ParticipantSnapshot['task'] = phase === 'update'
+      ? 'update'
+      : phase === 'sum' || phase === 'sum2'
+        ? 'sum'
+        : 'none',
+  ): void {
     this.params = roundParameters(roundId, modelLength);
-    const task = phase === 'update' ? 'update' : phase === 'sum' || phase === 'sum2' ? 'sum' : 'none';
     this.snapshot = Object.freeze({ ...this.snapshot, roundId, phase, task });
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  /** Records `error` as the snapshot's lastError (as a refusal of the round's message does) and notifies. */
+  recordError(error: NonNullable<ParticipantSnapshot['lastError']>): void {
+    this.snapshot = Object.freeze({ ...this.snapshot, lastError: Object.freeze({ ...error }) });
     for (const listener of [...this.listeners]) listener();
   }
 

@@ -178,6 +178,15 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
     return globalModel;
   }
 
+  /**
+   * The coordinator accepted this round's update: SCAFFOLD's cᵢ moves by the Δc it carried
+   * (fl/scaffold.ts; docs/learning.md §3.2). A subclass that overrides this calls `super`.
+   */
+  override onUpdateAccepted(roundId: number): void {
+    super.onUpdateAccepted(roundId);
+    this.#scaffold?.accept();
+  }
+
   /** One round of a training run; see trainRound. */
   async #trainRun(run: CheckedRun, input: Float32Array | Float64Array | null): Promise<tf.LayersModel> {
     const { layout, algorithm } = run;
@@ -217,7 +226,7 @@ export class TfjsParticipant extends ParticipantABC<Float32Array | Float64Array,
       const rate = sgdLearningRate(this.model.optimizer); // again: the app may have recompiled
       const c = global?.control as Float32Array | Float64Array; // the layout has control variates
       const slices = trainableSlices(this.model);
-      scaffold.resume(x); // the last round's Δc, undone if that round never completed
+      scaffold.resume(x); // a Δc never accepted dropped; an accepted one undone if its round never completed
       const correction = scaffold.correction(slices, c);
       let steps: number;
       try {

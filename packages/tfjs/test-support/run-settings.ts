@@ -7,8 +7,8 @@
  * - update: ends as soon as 3 updates are in — all of them when one of 4 participants drew sum,
  *   however long training takes. When two or more drew sum, fewer than 3 can come: it then ends
  *   with what it has once 5 s have passed. Only a round with no update at all fails (after 30 s).
- *   An update that misses a round that completed leaves SCAFFOLD's cᵢ drifting
- *   (docs/learning.md §3.2), so the wait is long enough for a loaded machine's training;
+ *   An update that misses a round that completed is refused, and SCAFFOLD's cᵢ stays where it was
+ *   (docs/learning.md §3.2); the wait is long enough for a loaded machine's training;
  * - sum2: the sum participant's mask, however long deriving it takes (30 s).
  */
 export const PARTICIPANTS = 4;

@@ -12,7 +12,9 @@
  *     cᵢ⁺ = cᵢ − c + (x − y) / (K · η_l),      Δc = cᵢ⁺ − cᵢ = (x − y) / (K · η_l) − c
  *
  * Δc travels masked beside the update y − x; the coordinator moves c by the average Δc.
- * cᵢ lives in memory only: a participant that restarts (a new `TfjsParticipant`) starts again
+ * cᵢ moves by Δc only once the coordinator has accepted the update carrying it (`accept`, called
+ * from `ParticipantABC.onUpdateAccepted`): an update refused or never sent leaves cᵢ as it was,
+ * since c never takes its Δc. cᵢ lives in memory only: a participant that restarts (a new `TfjsParticipant`) starts again
  * from cᵢ = 0, as if it had never trained, and c is no longer the mean of the participants' cᵢ
  * until it has taken part again (Δc itself does not depend on cᵢ). Entries of non-trainable
  * weights get no correction and report Δc = 0.
@@ -47,8 +49,10 @@ export function sgdLearningRate(optimizer: tf.Optimizer | undefined): number {
 export class ScaffoldClient {
   /** cᵢ; starts at zeros. */
   #control: Float64Array;
-  /** The last round's x and the cᵢ before it moved: undone when the next round starts from the same x. */
+  /** The last accepted round's x and the cᵢ before it moved: undone when the next round starts from the same x. */
   #pending: { readonly x: Float32Array; readonly before: Float64Array } | undefined;
+  /** The last round's x and the cᵢ it would move to, until its update is accepted. */
+  #proposed: { readonly x: Float32Array; readonly next: Float64Array } | undefined;
 
   constructor(modelLength: number) {
     this.#control = new Float64Array(modelLength);
@@ -66,6 +70,7 @@ export class ScaffoldClient {
    * §3.2). A round that completed moves x, and cᵢ stays.
    */
   resume(x: ArrayLike<number>): void {
+    this.#proposed = undefined; // never accepted: c did not take its Δc
     const pending = this.#pending;
     this.#pending = undefined;
     if (pending === undefined || pending.x.length !== x.length) return;
@@ -96,8 +101,8 @@ export class ScaffoldClient {
   }
 
   /**
-   * After K = `steps` local steps at learning rate `rate` from x to y: Δc (returned) and
-   * cᵢ ← cᵢ + Δc. With no step taken nothing was learnt: Δc = 0.
+   * After K = `steps` local steps at learning rate `rate` from x to y: Δc (returned), and
+   * cᵢ + Δc proposed, for `accept` to make cᵢ. With no step taken nothing was learnt: Δc = 0.
    */
   update(
     slices: readonly TrainableSlice[],
@@ -117,8 +122,19 @@ export class ScaffoldClient {
     }
     const next = new Float64Array(this.#control.length);
     for (let j = 0; j < next.length; j++) next[j] = (this.#control[j] as number) + (delta[j] as number);
-    this.#pending = { x: Float32Array.from(x), before: this.#control };
-    this.#control = next;
+    this.#proposed = { x: Float32Array.from(x), next };
     return delta;
+  }
+
+  /**
+   * The coordinator accepted the update that carried the last Δc: cᵢ ← cᵢ + Δc. Nothing when no
+   * Δc waits (none proposed, or already accepted).
+   */
+  accept(): void {
+    const proposed = this.#proposed;
+    if (proposed === undefined) return;
+    this.#proposed = undefined;
+    this.#pending = { x: proposed.x, before: this.#control };
+    this.#control = proposed.next;
   }
 }

@@ -306,6 +306,7 @@ describe('a training run: SCAFFOLD', () => {
     const first = new Float64Array(2 * P);
     first.set(x);
     const round1 = participant.serializeTrainingResult(await participant.trainRound(first));
+    participant.onUpdateAccepted(1); // the coordinator took the update: cᵢ moves by its Δc
     const ci = Float64Array.from(round1.subarray(P, 2 * P)); // cᵢ⁺ = 0 + Δc
 
     const x2 = Float64Array.from(pseudoRandom(P, 12), (v) => v * 0.5);
@@ -334,12 +335,44 @@ describe('a training run: SCAFFOLD', () => {
     const once = scaffoldParticipant();
     const first = new Float64Array(2 * P);
     first.set(x);
-    await again.trainRound(first); // its update was never aggregated: the next round starts from x again
+    await again.trainRound(first);
+    again.onUpdateAccepted(1); // accepted, but the round failed: the next round starts from x again
     const retried = again.serializeTrainingResult(await again.trainRound(first));
     const fresh = once.serializeTrainingResult(await once.trainRound(first));
     // The same as a participant training from x for the first time: cᵢ went back to 0.
     expect(maxAbsDiff(retried, fresh)).toBeLessThan(1e-6);
     // A completed round moves x: cᵢ stays (round 2 above steps with it).
+  });
+
+  it('an update that was never accepted (refused after its phase closed) leaves cᵢ where it was', async () => {
+    const late = scaffoldParticipant();
+    const once = scaffoldParticipant();
+    const first = new Float64Array(2 * P);
+    first.set(x);
+    await late.trainRound(first); // trained and sent, but refused: no onUpdateAccepted
+    // the round completed without it: x moved
+    const second = new Float64Array(2 * P);
+    second.set(Float64Array.from(pseudoRandom(P, 12), (v) => v * 0.5));
+    second.set(
+      Float64Array.from(pseudoRandom(P, 13), (v) => v * 0.2),
+      P,
+    );
+    const after = late.serializeTrainingResult(await late.trainRound(second));
+    const fresh = once.serializeTrainingResult(await once.trainRound(second));
+    expect(maxAbsDiff(after, fresh)).toBeLessThan(1e-6); // cᵢ is still 0
+    // Both accepted in round 2 (one told twice: the second time nothing waits): the same cᵢ after.
+    late.onUpdateAccepted(2);
+    late.onUpdateAccepted(2);
+    once.onUpdateAccepted(2);
+    const third = new Float64Array(2 * P);
+    third.set(Float64Array.from(pseudoRandom(P, 15), (v) => v * 0.5));
+    third.set(
+      Float64Array.from(pseudoRandom(P, 16), (v) => v * 0.2),
+      P,
+    );
+    const a = late.serializeTrainingResult(await late.trainRound(third));
+    const b = once.serializeTrainingResult(await once.trainRound(third));
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
   });
 
   it('leaks no tensor over rounds', async () => {
