@@ -825,9 +825,9 @@ describe('step: the global model (protocol.md §3.10)', () => {
         throw new Error('ui broke');
       },
     };
-    coordinator.startRound();
-    await stepRestored(p);
-    expect(p.state.phase.kind).toBe('sum');
+    coordinator.startRound(); // a sum task: the model comes once the Sum is sent
+    expect(await settle(p)).toEqual(['sum', 'sending', 'sum2']);
+    expect(coordinator.payloads('sum')).toHaveLength(1);
     expect(p.state.lastGlobalModelRound).toBe(7);
     expect(p.state.lastError).toStrictEqual({
       code: 'callback-failed',
@@ -842,9 +842,40 @@ describe('step: the global model (protocol.md §3.10)', () => {
         getModel: () => Promise.reject(new CoordinatorUnavailableError('GET /model: answered 503')),
       }),
     };
-    await stepRestored(q);
-    expect(q.state.phase.kind).toBe('sum');
+    expect(await settle(q)).toEqual(['sum', 'sending', 'sum2']);
     expect(q.state.lastGlobalModelRound).toBeUndefined();
     expect(q.state.lastError).toMatchObject({ code: 'unavailable', roundId: 1 });
+  });
+
+  it('a sum participant sends its Sum before it downloads the global model; an update participant downloads it first', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.model = { roundId: 7, model: Float32Array.of(0, 0, 0, 0) };
+    const order: string[] = [];
+    const client = coordinator.with({
+      getModel: async () => {
+        order.push('GET /model');
+        return coordinator.getModel();
+      },
+      postMessage: async (sealed) => {
+        order.push('POST /message');
+        return coordinator.postMessage(sealed);
+      },
+    });
+    const delivered: number[] = [];
+    const round = coordinator.startRound({ sumProbability: 0.5, seed: new Uint8Array(32).fill(42) });
+    const [sumSeed] = identitiesFor(round, 'sum', 1);
+    const [updateSeed] = identitiesFor(round, 'update', 1);
+    const s = participant(coordinator, { identitySeed: sumSeed as Uint8Array });
+    s.io = { ...s.io, client, onGlobalModel: (g) => delivered.push(g.roundId) };
+    expect(await settle(s)).toEqual(['sum', 'sending', 'sum2']);
+    expect(order).toEqual(['POST /message', 'GET /model']);
+    expect(delivered).toEqual([7]);
+    expect(s.state.lastGlobalModelRound).toBe(7);
+
+    order.length = 0;
+    const u = participant(coordinator, { identitySeed: updateSeed as Uint8Array, model: [0.1, 0.2, 0.3, 0.4] });
+    u.io = { ...u.io, client };
+    expect(await settle(u)).toEqual(['update']); // waits for the sum dictionary
+    expect(order).toEqual(['GET /model']);
   });
 });

@@ -31,23 +31,33 @@ import {
   type SendingPhase,
 } from '../state.ts';
 import { complete, type StepResult } from '../step-result.ts';
+import { deliverGlobalModel } from './new-round.ts';
 
 export async function sending(state: PhaseState<'sending'>, io: StepIo): Promise<StepResult> {
   const { phase } = state;
   const count = messageCount(phase);
-  if (phase.next >= count) return complete({ ...state, phase: phase.after });
+  if (phase.next >= count) return complete(await sent(state, io));
   const message = sealPart(state, io, phase.next, count);
   try {
     await io.client.postMessage(message);
   } catch (error) {
     // The coordinator already holds this message: a restart re-sent one whose 202 was never saved.
     if (error instanceof CoordinatorRejectedError && error.code === 'duplicate-message') {
-      return complete({ ...state, phase: phase.after });
+      return complete(await sent(state, io));
     }
     throw error; // step: refused → abandon the round, unavailable → pending
   }
   const next = phase.next + 1;
-  return complete({ ...state, phase: next < count ? { ...phase, next } : phase.after });
+  return complete(next < count ? { ...state, phase: { ...phase, next } } : await sent(state, io));
+}
+
+/**
+ * The message is sent: the phase after it. A sum participant's Sum is sent before it takes the
+ * round's global model (new-round.ts), so the model is handed over now.
+ */
+async function sent(state: PhaseState<'sending'>, io: StepIo): Promise<ParticipantState> {
+  const after = { ...state, phase: state.phase.after };
+  return state.phase.tag === 'sum' ? deliverGlobalModel(after, io) : after;
 }
 
 /** A payload already encoded (an update masked straight into its encoding, update.ts). */
