@@ -13,12 +13,12 @@ import {
   type PetCrypto,
   PetError,
   type RoundParameters,
-  selectTask,
   toBase64Url,
   verifyTaskSignature,
 } from '@petfl/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FakeCoordinator, TEST_MASK_CONFIG } from '../../test-support/fake-coordinator.ts';
+import { identitiesFor as identitiesOf } from '../../test-support/identities.ts';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../client/coordinator-client.ts';
 import type { StepIo } from './io.ts';
 import { createInitialState, type ParticipantState, type Phase } from './state.ts';
@@ -75,19 +75,9 @@ async function settle(p: Participant): Promise<Phase['kind'][]> {
   throw new Error('the participant never settled');
 }
 
-/** Identity seeds whose task in `round` is the one wanted (tasks are a fixed function of key and seed). */
-function identitiesFor(round: RoundParameters, task: 'sum' | 'update' | 'none', count: number): Uint8Array[] {
-  const found: Uint8Array[] = [];
-  for (let i = 1; found.length < count && i < 256; i++) {
-    const seed = new Uint8Array(32).fill(i);
-    const probabilities = { sum: round.sumProbability, update: round.updateProbability };
-    if (selectTask(crypto, round.seed, crypto.signingKeyPair(seed).secretKey, probabilities).task === task) {
-      found.push(seed);
-    }
-  }
-  expect(found).toHaveLength(count);
-  return found;
-}
+/** Identity seeds whose task in `round` is the one wanted. */
+const identitiesFor = (round: RoundParameters, task: 'sum' | 'update' | 'none', count: number): Uint8Array[] =>
+  identitiesOf(crypto, round, task, count);
 
 const isZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 

@@ -5,9 +5,10 @@
  * sends; work that does not fit the final dictionary, or a restored state, starts afresh.
  */
 
-import { initCrypto, type PetCrypto, type RoundParameters, selectTask, toBase64Url } from '@petfl/core';
+import { initCrypto, type PetCrypto, type RoundParameters, toBase64Url } from '@petfl/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FakeCoordinator } from '../../../test-support/fake-coordinator.ts';
+import { identitiesFor as identitiesOf } from '../../../test-support/identities.ts';
 import type { SeedsSoFar } from '../../client/coordinator-client.ts';
 import type { StepIo } from '../io.ts';
 import { createInitialState, type ParticipantState } from '../state.ts';
@@ -25,19 +26,9 @@ interface Participant {
   opened: number;
 }
 
-/** Identity seeds whose task in `round` is `task`. */
-function identitiesFor(round: RoundParameters, task: 'sum' | 'update', count: number): Uint8Array[] {
-  const found: Uint8Array[] = [];
-  for (let i = 1; found.length < count && i < 256; i++) {
-    const seed = new Uint8Array(32).fill(i);
-    const probabilities = { sum: round.sumProbability, update: round.updateProbability };
-    if (selectTask(crypto, round.seed, crypto.signingKeyPair(seed).secretKey, probabilities).task === task) {
-      found.push(seed);
-    }
-  }
-  expect(found).toHaveLength(count);
-  return found;
-}
+/** Identity seeds whose task in `round` is the one wanted. */
+const identitiesFor = (round: RoundParameters, task: 'sum' | 'update' | 'none', count: number): Uint8Array[] =>
+  identitiesOf(crypto, round, task, count);
 
 /**
  * A sum participant on `coordinator`; with `soFar`, its client reads the seeds so far through it
