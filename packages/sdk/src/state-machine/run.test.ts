@@ -108,6 +108,92 @@ describe('runParticipant', () => {
     await running.done;
   });
 
+  it("a chunk's progress record is written while the next chunk is posted; the store always ends on the newest state", async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ modelLength: 40 });
+    const memory = new MemoryStateStore();
+    const events: string[] = [];
+    const nextOf = (value: unknown) => {
+      const phase = (value as ParticipantState).phase;
+      return phase.kind === 'sending' ? `next ${phase.next}` : phase.kind;
+    };
+    const store: StateStore = {
+      get: (key) => memory.get(key),
+      async set(key, value) {
+        if (value instanceof Uint8Array) return memory.set(key, value);
+        events.push(`write ${nextOf(value)}`);
+        await new Promise((resolve) => setTimeout(resolve, 5)); // a store that takes its time
+        await memory.set(key, value);
+        events.push(`written ${nextOf(value)}`);
+      },
+      del: (key) => memory.del(key),
+    };
+    const client = coordinator.with({
+      postMessage: async (sealed) => {
+        events.push('post');
+        return coordinator.postMessage(sealed);
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined, maxChunkData: 100 }, { store });
+    await running.clock.untilSleeping(); // sum2
+    coordinator.publishSums();
+    coordinator.publishSeeds();
+    events.length = 0;
+    await tick(running);
+    expect(coordinator.posts.filter((x) => x.tag === 'sum2').map((x) => x.chunkIndex)).toEqual([0, 1, 2, 3]);
+    // Entering sending (the payload's first record) is written before the first post; each
+    // chunk's progress is written during the next post, and the phase after the last one is
+    // written after the last progress record.
+    expect(events).toEqual([
+      'write next 0',
+      'written next 0',
+      'post',
+      'write next 1',
+      'post',
+      'written next 1',
+      'write next 2',
+      'post',
+      'written next 2',
+      'write next 3',
+      'post',
+      'written next 3',
+      'write awaiting',
+      'written awaiting',
+    ]);
+    expect((await memory.get(DEFAULT_STORE_KEY)) as ParticipantState).toMatchObject({ phase: { kind: 'awaiting' } });
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('a progress record that fails to be written is store-failed at the next state, which is written then', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ modelLength: 40 });
+    const memory = new MemoryStateStore();
+    let failures = 0;
+    const store: StateStore = {
+      get: (key) => memory.get(key),
+      async set(key, value) {
+        const phase = value instanceof Uint8Array ? undefined : (value as ParticipantState).phase;
+        if (phase?.kind === 'sending' && phase.next === 2 && failures++ === 0) throw new Error('disk full');
+        await memory.set(key, value);
+      },
+      del: (key) => memory.del(key),
+    };
+    const running = start({ crypto, client: coordinator, localModel: () => undefined, maxChunkData: 100 }, { store });
+    await running.clock.untilSleeping();
+    coordinator.publishSums();
+    coordinator.publishSeeds();
+    await tick(running);
+    expect(coordinator.posts.filter((x) => x.tag === 'sum2').map((x) => x.chunkIndex)).toEqual([0, 1, 2, 3]);
+    expect(failures).toBe(1);
+    const failed = running.states.find((s) => s.lastError?.code === 'store-failed');
+    expect(failed?.lastError?.message).toContain('disk full');
+    expect(failed?.phase).toMatchObject({ kind: 'sending', next: 3 });
+    expect((await memory.get(DEFAULT_STORE_KEY)) as ParticipantState).toMatchObject({ phase: { kind: 'awaiting' } });
+    running.controller.abort();
+    await running.done;
+  });
+
   it('waits pollMs while pending, doubling up to maxPollMs, and starts over after progress', async () => {
     const coordinator = new FakeCoordinator(crypto); // no round yet: every step is pending
     const running = start(

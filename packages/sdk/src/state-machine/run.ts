@@ -3,7 +3,9 @@
  *
  * After a 'complete' step the state is saved (when a store is given:
  * state-saver.ts, which writes a sending phase's payload once) and
- * reported through `onState`, and the next step follows at once. After a
+ * reported through `onState`, and the next step follows at once — except a
+ * step that only posted one more chunk: its record is written while the next
+ * chunk is posted (`isProgress`; architecture.md §5.3). After a
  * 'pending' step the loop waits `pollMs`, doubling the wait up to
  * `maxPollMs` for as long as nothing changes — and where the client can
  * (`waitForPhaseChange`, a long poll), the wait ends early when the
@@ -110,15 +112,37 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     }
   };
 
+  /**
+   * A chunk's progress record being written while the next chunk is posted (see `advance`): it
+   * settles to the error it failed with, or undefined.
+   */
+  let writing: Promise<unknown> | undefined;
+  const storeFailed = (error: unknown, roundId: number | undefined) => ({
+    ...participantError(error, roundId),
+    code: 'store-failed',
+  });
+
   const advance = async (next: ParticipantState): Promise<void> => {
     const before = state;
     state = next;
     const roundId = state.round?.roundId;
-    if (saver !== undefined) {
+    // One write at a time, in order: the store's last record is always the newest state.
+    const earlier = writing === undefined ? undefined : await writing;
+    writing = undefined;
+    if (earlier !== undefined) state = { ...state, lastError: storeFailed(earlier, roundId) };
+    if (saver !== undefined && earlier === undefined && isProgress(before, next)) {
+      // Only the chunk index moved: the next chunk is posted while this record is written. A
+      // restart from the record before re-posts one chunk, which the coordinator accepts again
+      // and which changes nothing (protocol.md §3.7, sending.ts).
+      writing = saver.save(next).then(
+        () => undefined,
+        (error: unknown) => error ?? new Error('the store failed without a reason'),
+      );
+    } else if (saver !== undefined) {
       try {
         await saver.save(state);
       } catch (error) {
-        const failed = { ...participantError(error, roundId), code: 'store-failed' };
+        const failed = storeFailed(error, roundId);
         // A round charged to the privacy ledger (docs/privacy.md §3) is sent only once the charge
         // is saved: otherwise a restart would forget it and the participant's ε limit could be passed.
         state =
@@ -174,7 +198,28 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
       if (signal.aborted || !movedOnWithout(state, before, phaseToken)) break;
     }
   }
+  // The last chunk's progress record, if still being written: the state is saved when this returns.
+  const last = writing === undefined ? undefined : await writing;
+  if (last !== undefined) state = { ...state, lastError: storeFailed(last, state.round?.roundId) };
   return state;
+}
+
+/**
+ * True when `next` only moves `before`'s sending phase on by one chunk of the same payload (the
+ * payload is in the store already): nothing a restart could not redo.
+ */
+function isProgress(before: ParticipantState, next: ParticipantState): boolean {
+  const a = before.phase;
+  const b = next.phase;
+  return (
+    a.kind === 'sending' &&
+    b.kind === 'sending' &&
+    a.payload === b.payload &&
+    b.next === a.next + 1 &&
+    before.round === next.round &&
+    before.privacyLedger === next.privacyLedger &&
+    before.lastError === next.lastError
+  );
 }
 
 /**
