@@ -73,9 +73,13 @@ const JOIN_REPETITIONS = 5;
  * then gave two-limb mask elements (33 to 64 bits: the demo's power2/f32/b4/m3) loops of their
  * own for masking, drawing, adding and reading, with encodings below 2^53 in doubles (masking 10⁶
  * weights 140 → 23 ms, bench/results/core.json), and the SDK `handOver` (a model checked in place):
- * 233,197 → 233,894 bytes together; the Worker's budget is 229 KiB since.
+ * 233,197 → 233,894 bytes together; the Worker's budget is 229 KiB since. Issue 13 then had sum
+ * participants derive the seeds so far during the update phase (ADR 0017: the early work and its
+ * checks, `so_far` reads in the HTTP client, the loop's cadence), send the Sum before taking the
+ * round's model, and write a chunk's progress while the next one is posted: the Vite Worker chunk
+ * 234,601 bytes at f1f5f05 (over 229 KiB by 105); the Worker's budget is 230 KiB since.
  */
-const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 229 * 1024 } as const;
+const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 230 * 1024 } as const;
 
 /** The template's TypeScript settings the fixture must keep (npm create vite, vanilla-ts). */
 const TEMPLATE_COMPILER_OPTIONS = {
