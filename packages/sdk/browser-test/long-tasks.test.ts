@@ -197,11 +197,13 @@ describeWithChromium('browser: main-thread work while a 1,000,000-weight update 
       return { start: t0, setMs: window.petflTest.setLocalModel(length, 0.5) };
     }, LENGTH);
     env.federation.release(held.roundId, 2);
+    // From the page's own log of its snapshots: once the update is in, the round may end (its sum
+    // participants derived the other masks already, ADR 0017) before a poll of the page sees it.
     const sent = await waitUntil(
       'the page’s update to be sent',
       async () => {
-        const s = await page.evaluate(() => window.petflTest.snapshot());
-        return s !== null && s.roundId === held.roundId && s.phase === 'awaiting' ? s : undefined;
+        const log = await page.evaluate(() => window.petflTest.phaseLog());
+        return log.find((e) => e.roundId === held.roundId && e.phase === 'awaiting' && e.task === 'update');
       },
       180_000,
     );

@@ -20,7 +20,14 @@ import {
   spawnAsyncParticipant as spawnWorkerAsync,
   type WorkerParticipantOptions,
 } from '@petfl/sdk/worker';
-import type { LongFrame, LongTask, ParticipantPageApi, RawIdbValue, StartConfig } from '../support/page-api.ts';
+import type {
+  LongFrame,
+  LongTask,
+  ParticipantPageApi,
+  PhaseLogEntry,
+  RawIdbValue,
+  StartConfig,
+} from '../support/page-api.ts';
 
 // Long tasks from the start, so none is missed.
 const longTasks: LongTask[] = [];
@@ -65,6 +72,8 @@ class Constant extends ParticipantABC<Float32Array | Float64Array, Float32Array>
 
 let running: { handle: ParticipantHandle | AsyncParticipant; async?: AsyncParticipant } | undefined;
 const errors: string[] = [];
+/** Every (round, phase) the running participant's snapshots went through, in order. */
+const phaseLog: PhaseLogEntry[] = [];
 
 function describeError(error: Error): string {
   return `${error.name}: ${error instanceof PetflError ? error.code : '-'}: ${error.message}`;
@@ -91,7 +100,16 @@ async function start(config: StartConfig): Promise<ParticipantSnapshot> {
       config.mode === 'worker' ? await spawnWorkerAsync(url, options) : await spawnDirectAsync(url, options);
     running = { handle: participant, async: participant };
   }
-  return running.handle.getSnapshot();
+  const { handle } = running;
+  // Recorded as they come, so a test never has to poll fast enough to see a short-lived phase.
+  const record = () => {
+    const { roundId, phase, task, bytesSent } = handle.getSnapshot();
+    const last = phaseLog.at(-1);
+    if (last?.roundId !== roundId || last.phase !== phase) phaseLog.push({ roundId, phase, task, bytesSent });
+  };
+  handle.subscribe(record);
+  record();
+  return handle.getSnapshot();
 }
 
 function requireRunning(): NonNullable<typeof running> {
@@ -173,6 +191,7 @@ const api: ParticipantPageApi = {
     return { publicKey: Array.from(identity.publicKey), secretKey: Array.from(identity.secretKey) };
   },
   errors: () => [...errors],
+  phaseLog: () => [...phaseLog],
   longTasks: () => [...longTasks],
   longFrames: () => [...longFrames],
   now: () => performance.now(),

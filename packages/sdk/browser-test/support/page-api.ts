@@ -40,6 +40,13 @@ export interface RawIdbValue {
   readonly cryptoKeys: { extractable: boolean; algorithm: string; usages: string[]; exportRejected: boolean }[];
 }
 
+export interface PhaseLogEntry {
+  readonly roundId: number | null;
+  readonly phase: ParticipantSnapshot['phase'];
+  readonly task: ParticipantSnapshot['task'];
+  readonly bytesSent: number;
+}
+
 export interface ParticipantPageApi {
   start(config: StartConfig): Promise<ParticipantSnapshot>;
   snapshot(): ParticipantSnapshot | null;
@@ -49,6 +56,8 @@ export interface ParticipantPageApi {
   stop(): Promise<{ publicKey: number[]; secretKey: number[] }>;
   /** Errors onError got: `${name}: ${code}: ${message}`. */
   errors(): string[];
+  /** Every (round, phase) the participants started on this page went through, as their snapshots came. */
+  phaseLog(): PhaseLogEntry[];
   /** The page's long tasks (PerformanceObserver 'longtask', observed since the page loaded). */
   longTasks(): LongTask[];
   /** The page's long animation frames, with script attribution: what a long task was, for a failure message. */
