@@ -72,11 +72,13 @@ export function sameSnapshot(a: ParticipantSnapshot, b: ParticipantSnapshot): bo
     a.roundId === b.roundId &&
     a.training === b.training &&
     a.bytesSent === b.bytesSent &&
-    (a.lastError === b.lastError ||
-      (a.lastError !== null &&
-        b.lastError !== null &&
-        a.lastError.code === b.lastError.code &&
-        a.lastError.message === b.lastError.message &&
-        a.lastError.roundId === b.lastError.roundId))
+    sameError(a.lastError, b.lastError)
+  );
+}
+
+/** Field-by-field equality of two snapshot errors (either may be null). */
+export function sameError(a: SnapshotError | null, b: SnapshotError | null): boolean {
+  return (
+    a === b || (a !== null && b !== null && a.code === b.code && a.message === b.message && a.roundId === b.roundId)
   );
 }

@@ -29,7 +29,7 @@ import {
   type ParticipantRuntimeInit,
   type RuntimeCallbacks,
 } from './runtime.ts';
-import type { Observable, ParticipantSnapshot, SnapshotError } from './snapshot.ts';
+import { type Observable, type ParticipantSnapshot, type SnapshotError, sameError } from './snapshot.ts';
 
 export interface ParticipantHandle extends Observable {
   /**
@@ -233,8 +233,4 @@ class Trainer<TInput, TResult> {
       return fail(error);
     }
   }
-}
-
-function sameError(a: SnapshotError, b: SnapshotError | null): boolean {
-  return b !== null && a.code === b.code && a.message === b.message && a.roundId === b.roundId;
 }

@@ -469,7 +469,6 @@ async function replayable(response: ResponseLike): Promise<ResponseLike> {
   };
 }
 
-/** An answer's ETag when it is one (RFC 9110 §8.8.3: optionally weak, quoted, visible ASCII); else undefined. */
 /** A response header's value; undefined when the fetch gives no headers or the header is absent. */
 function headerOf(response: ResponseLike, name: string): string | undefined {
   try {
@@ -479,13 +478,9 @@ function headerOf(response: ResponseLike, name: string): string | undefined {
   }
 }
 
+/** An answer's ETag when it is one (RFC 9110 §8.8.3: optionally weak, quoted, visible ASCII); else undefined. */
 function entityTag(response: ResponseLike): string | undefined {
-  let value: string | null | undefined;
-  try {
-    value = response.headers?.get('etag');
-  } catch {
-    return undefined;
-  }
+  const value = headerOf(response, 'etag');
   return typeof value === 'string' && /^(W\/)?"[\x21\x23-\x7e]{0,200}"$/.test(value) ? value : undefined;
 }
 

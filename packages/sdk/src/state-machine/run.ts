@@ -10,11 +10,12 @@
  * `maxPollMs` for as long as nothing changes — and where the client can
  * (`waitForPhaseChange`, a long poll), the wait ends early when the
  * coordinator's phase changes, so the participant hears of a new round or
- * phase within a round trip rather than at its next poll. A sum participant awaiting its seeds
- * while the update phase runs steps every `SEEDS_SO_FAR_POLL_MS`, without backoff, where it
- * derives them early (ADR 0017). Nothing the app injects can
- * stop the loop (architecture.md §7.4): a throwing callback, a failing store or an
- * unexpected error is recorded as `lastError` and the loop carries on. A step
+ * phase within a round trip rather than at its next poll. A sum participant
+ * awaiting its seeds while the update phase runs steps every
+ * `SEEDS_SO_FAR_POLL_MS`, without backoff, where it derives them early (ADR
+ * 0017). Nothing the app injects can stop the loop (architecture.md §7.4): a
+ * throwing callback, a failing store or an unexpected error is recorded as
+ * `lastError` and the loop carries on. A step
  * that keeps throwing is retried with the same backoff, at most
  * `MAX_STEP_ATTEMPTS` times in a row: the last attempt gives its round up
  * (awaiting the next one), so no step is retried forever.

@@ -14,8 +14,8 @@
  * Δc travels masked beside the update y − x; the coordinator moves c by the average Δc.
  * cᵢ moves by Δc only once the coordinator has accepted the update carrying it (`accept`, called
  * from `ParticipantABC.onUpdateAccepted`): an update refused or never sent leaves cᵢ as it was,
- * since c never takes its Δc. cᵢ lives in memory only: a participant that restarts (a new `TfjsParticipant`) starts again
- * from cᵢ = 0, as if it had never trained, and c is no longer the mean of the participants' cᵢ
+ * since c never takes its Δc. cᵢ lives in memory only: a participant that restarts (a new
+ * `TfjsParticipant`) starts again from cᵢ = 0, as if it had never trained, and c is no longer the mean of the participants' cᵢ
  * until it has taken part again (Δc itself does not depend on cᵢ). Entries of non-trainable
  * weights get no correction and report Δc = 0.
  */

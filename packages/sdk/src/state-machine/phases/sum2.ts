@@ -53,12 +53,11 @@ export async function sum2(state: PhaseState<'sum2'>, io: StepIo): Promise<StepR
   const { seeds } = answer;
   const key = phase.ephemeral.secretKey;
   let derived = earlyWork.get(key);
-  if (derived !== undefined && (derived.roundId !== round.roundId || !holdsAll(seeds, derived.seeds))) {
+  if (derived !== undefined && !holdsAll(seeds, derived.seeds)) {
     derived = undefined; // not this dictionary's work: start again from it alone
     earlyWork.delete(key);
   }
   derived ??= {
-    roundId: round.roundId,
     aggregation: new Aggregation(round.maskConfig, round.modelLength),
     seeds: new Map(),
     rejected: [],
@@ -97,7 +96,6 @@ export async function sum2(state: PhaseState<'sum2'>, io: StepIo): Promise<StepR
 
 /** The masks derived so far in one sum task: kept in memory only, by its ephemeral secret key. */
 interface EarlyWork {
-  readonly roundId: number;
   readonly aggregation: Aggregation;
   /** Every seed taken into account (derived or rejected): update participant → encrypted seed. */
   readonly seeds: Map<string, Uint8Array>;
@@ -107,7 +105,7 @@ interface EarlyWork {
 
 /**
  * Keyed by the sum task's ephemeral secret key, the one object that lives exactly as long as the
- * task in this process: a saved and restored state holds a new array, and starts afresh.
+ * task (one round's) in this process: a saved and restored state holds a new array, and starts afresh.
  */
 const earlyWork = new WeakMap<Uint8Array, EarlyWork>();
 
