@@ -172,6 +172,14 @@ describe('GET /seeds?so_far=1 (ADR 0017)', () => {
     const sumDict = (await fetchSumDict(fetch)) ?? new Map();
     expect(h.coordinator.status().phase).toBe('update');
     expect(await soFar()).toEqual({ status: 200, header: 'so-far', body: new Map() });
+    // A throwaway identity gains nothing from so_far: unsigned it is refused like any seeds read,
+    // and signed by its holder it only learns that it is not a sum participant.
+    const [stranger] = identities(crypto, 1, 99) as [{ pk: string; keys: SumParticipant['keys'] }];
+    expect((await fetch(`/seeds?pk=${stranger.pk}&so_far=1`)).status).toBe(401);
+    const strangerSig = toBase64Url(signSeedsRequest(crypto, params.coordinatorPk, stranger.keys));
+    const probed = await fetch(`/seeds?pk=${stranger.pk}&sig=${strangerSig}&so_far=1`);
+    expect(probed.status).toBe(404);
+    expect(await probed.json()).toMatchObject({ code: 'unknown-sum-participant' });
 
     const seen: string[] = [];
     for (const [i, u] of update.entries()) {
