@@ -7,7 +7,7 @@
  */
 
 import { initCrypto, type PetCrypto } from '@petfl/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeCoordinator } from '../../../test-support/fake-coordinator.ts';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../../client/coordinator-client.ts';
 import type { StepIo } from '../io.ts';
@@ -141,6 +141,58 @@ describe('sending (protocol.md §3.7)', () => {
     expect(coordinator.payloads('update')).toHaveLength(1);
     expect(restored.phase).toStrictEqual({ kind: 'awaiting' });
     expect(restored.lastError).toBeUndefined();
+  });
+
+  it('seals the next chunk while one is in flight, and posts it without sealing it again', async () => {
+    const { coordinator, io, state: start } = await updateBeforeSending();
+    let seals = 0;
+    const counting: PetCrypto = Object.create(io.crypto);
+    counting.signAndSeal = (...args) => {
+      seals++;
+      return io.crypto.signAndSeal(...args);
+    };
+    // Each post is held until the test lets it go; the seals counted while it was held are kept.
+    const sealsWhileInFlight: number[] = [];
+    let release: (() => void) | undefined;
+    const client = coordinator.with({
+      async postMessage(sealed) {
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        sealsWhileInFlight.push(seals);
+        return coordinator.postMessage(sealed);
+      },
+    });
+    const held = { ...io, crypto: counting, client };
+    let state = start;
+    for (let k = 0; k < 8; k++) {
+      const stepping = step(state, held);
+      await vi.waitFor(() => expect(seals).toBe(Math.min(k + 2, 8))); // chunk k, and k + 1 sealed ahead
+      release?.();
+      state = (await stepping).state;
+    }
+    expect(state.phase).toStrictEqual({ kind: 'awaiting' });
+    expect(sealsWhileInFlight).toEqual([2, 3, 4, 5, 6, 7, 8, 8]);
+    expect(seals).toBe(8); // each chunk sealed once
+    expect(chunkIndices(coordinator)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(coordinator.payloads('update')[0]?.update.maskedModel.length).toBe(MODEL.length);
+  });
+
+  it('a chunk sealed ahead is not posted from another state: a restored one seals its own', async () => {
+    const { coordinator, io, state: start } = await updateBeforeSending();
+    let state = (await step(start, io)).state; // chunk 0 posted, chunk 1 sealed ahead
+    const restored = structuredClone(state);
+    let seals = 0;
+    const counting: PetCrypto = Object.create(io.crypto);
+    counting.signAndSeal = (...args) => {
+      seals++;
+      return io.crypto.signAndSeal(...args);
+    };
+    state = (await step(restored, { ...io, crypto: counting })).state;
+    expect(seals).toBe(2); // chunk 1 sealed again, chunk 2 ahead
+    while (state.phase.kind === 'sending') state = (await step(state, io)).state;
+    expect(chunkIndices(coordinator)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(coordinator.payloads('update')).toHaveLength(1);
   });
 
   it('a payload that fits maxChunkData goes as one message, without a message id', async () => {

@@ -18,10 +18,16 @@
  * A refusal (4xx) abandons the round with the coordinator's code as
  * `lastError`; a transient failure leaves the state as it is (step answers
  * 'pending') and the same chunk is posted again later.
+ *
+ * While a chunk is in flight the next one is sealed (`sealAhead`), so
+ * sealing overlaps the request and the coordinator's work on it rather than
+ * following it (docs/architecture.md §5.3). The sealed chunk is kept in memory
+ * only, for the next step of the same phase; a restored state seals anew.
  */
 
 import { encodePayload, MAX_CHUNKS, type Payload, PetError, sealChunk, sealFrame } from '@petfl/core';
 import { CoordinatorRejectedError } from '../../client/coordinator-client.ts';
+import { systemClock } from '../../system-clock.ts';
 import { DEFAULT_MAX_CHUNK_DATA, type StepIo } from '../io.ts';
 import {
   type InRoundState,
@@ -37,15 +43,19 @@ export async function sending(state: PhaseState<'sending'>, io: StepIo): Promise
   const { phase } = state;
   const count = messageCount(phase);
   if (phase.next >= count) return complete(await sent(state, io));
-  const message = sealPart(state, io, phase.next, count);
+  const message = takeSealedAhead(state, phase.next) ?? sealPart(state, io, phase.next, count);
+  const posting = io.client.postMessage(message);
+  const ahead = phase.next + 1 < count ? sealAhead(state, io, phase.next + 1, count) : undefined;
   try {
-    await io.client.postMessage(message);
+    await posting;
   } catch (error) {
     // The coordinator already holds this message: a restart re-sent one whose 202 was never saved.
     if (error instanceof CoordinatorRejectedError && error.code === 'duplicate-message') {
       return complete(await sent(state, io));
     }
     throw error; // step: refused → abandon the round, unavailable → pending
+  } finally {
+    await ahead;
   }
   const next = phase.next + 1;
   return complete(next < count ? { ...state, phase: { ...phase, next } } : await sent(state, io));
@@ -118,6 +128,43 @@ function sealPart(state: PhaseState<'sending'>, io: StepIo, index: number, count
   if (messageId === undefined) return sealFrame(io.crypto, fields, payload, identity.secretKey);
   const data = payload.subarray(index * maxChunkData, (index + 1) * maxChunkData);
   return sealChunk(io.crypto, fields, { index, messageId, last: index === count - 1, data }, identity.secretKey);
+}
+
+/** A chunk sealed while the one before it was in flight, by the payload it is a chunk of. */
+interface SealedAhead {
+  readonly index: number;
+  readonly messageId: number | undefined;
+  readonly coordinatorPk: Uint8Array;
+  readonly message: Uint8Array;
+}
+
+const sealedAhead = new WeakMap<Uint8Array, SealedAhead>();
+
+/**
+ * Seals chunk `index` once the request posting the chunk before it has been handed to the
+ * transport: a turn of the event loop, so a transport that writes on a later tick (node:http
+ * assigns its socket on one) is not held up by the sealing. Never rejects: a chunk that could
+ * not be sealed ahead is sealed when it is posted, and fails there.
+ */
+async function sealAhead(state: PhaseState<'sending'>, io: StepIo, index: number, count: number): Promise<void> {
+  await systemClock.sleep(0);
+  try {
+    const message = sealPart(state, io, index, count);
+    const { messageId, payload } = state.phase;
+    sealedAhead.set(payload, { index, messageId, coordinatorPk: state.round.coordinatorPk, message });
+  } catch {
+    sealedAhead.delete(state.phase.payload);
+  }
+}
+
+/** Chunk `index` of this phase's payload, if it was sealed ahead for this round's key; taken once. */
+function takeSealedAhead(state: PhaseState<'sending'>, index: number): Uint8Array | undefined {
+  const { payload, messageId } = state.phase;
+  const kept = sealedAhead.get(payload);
+  if (kept === undefined) return undefined;
+  sealedAhead.delete(payload);
+  const same = kept.index === index && kept.messageId === messageId && kept.coordinatorPk === state.round.coordinatorPk;
+  return same ? kept.message : undefined;
 }
 
 function randomMessageId(io: StepIo): number {
