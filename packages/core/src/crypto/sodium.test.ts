@@ -3,6 +3,7 @@
  * Known answers from RFC 8032 (Ed25519) and FIPS 180-2 (SHA-256).
  */
 
+import sodium from 'libsodium-wrappers-sumo';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { codeOf } from '../../test-support/reference.ts';
 import { SMALL_ORDER_ENCODINGS } from './encrypt-public-key.ts';
@@ -226,6 +227,15 @@ describe('every libsodium failure is a PetError naming the operation', () => {
     stream.dispose();
     expect(codeOf(() => stream.next(64))).toBe('crypto-failed');
     expect(() => stream.next(64)).toThrow('mask keystream: used after dispose()');
+    expect(() => stream.nextInto?.(new Uint8Array(64), 0, 64)).toThrow('mask keystream: used after dispose()');
+  });
+
+  it('a keystream written into an array that cannot hold it → crypto-failed, and the stream does not move', () => {
+    const stream = crypto.keystream(new Uint8Array(32).fill(5));
+    expect(codeOf(() => stream.nextInto?.(new Uint8Array(100), 40, 64))).toBe('crypto-failed');
+    expect(() => stream.nextInto?.(new Uint8Array(100), -1, 64)).toThrow(/64 bytes at -1 do not fit in 100/);
+    expect(stream.position).toBe(0);
+    stream.dispose();
   });
 });
 
@@ -313,6 +323,28 @@ describe('keystream lifecycle', () => {
     expect(stream.next(64)).toHaveLength(64);
     stream.dispose();
     expect(() => stream.next(64)).toThrow();
+  });
+
+  it('nextInto writes the bytes next returns, at any offset, and leaves the rest of the array alone', () => {
+    const seed = new Uint8Array(32).fill(7);
+    const reference = crypto.keystream(seed);
+    const into = crypto.keystream(seed);
+    // Lengths across the scratch area's growth (64 KiB granules) and a partial last block.
+    for (const length of [64, 640, 262_144, 64, 300_032, 100]) {
+      const want = reference.next(length);
+      const out = new Uint8Array(length + 96).fill(0xa5);
+      into.nextInto?.(out, 32, length);
+      expect(Buffer.from(out.subarray(32, 32 + length)).equals(Buffer.from(want))).toBe(true);
+      expect(out.subarray(0, 32).every((b) => b === 0xa5)).toBe(true);
+      expect(out.subarray(32 + length).every((b) => b === 0xa5)).toBe(true);
+      expect(into.position).toBe(reference.position);
+    }
+    // libsodium's own deterministic generator: the first 1,024 bytes of the stream (protocol.md §5.2).
+    const fresh = crypto.keystream(seed);
+    const first = new Uint8Array(1024);
+    fresh.nextInto?.(first, 0, 1024);
+    expect(hex(first)).toBe(hex(sodium.randombytes_buf_deterministic(1024, seed)));
+    for (const stream of [reference, into, fresh]) stream.dispose();
   });
 
   it('two streams of the same seed are identical and independent', () => {

@@ -61,6 +61,11 @@ export interface EncryptKeyPair {
 export interface Keystream {
   /** The next `length` bytes of the stream; `length` must be a multiple of 64 except on the last call. */
   next(length: number): Uint8Array;
+  /**
+   * The next `length` bytes written into `out` at `offset`, as `next` would return them, without an
+   * array of their own: the mask loops' reader fills one window of its own (mask/sampling.ts).
+   */
+  nextInto?(out: Uint8Array, offset: number, length: number): void;
   /** Bytes produced so far. */
   readonly position: number;
   /** Wipes the key copy; later calls throw. */
@@ -159,6 +164,15 @@ interface SodiumModule {
   _crypto_sign_verify_detached(sig: number, m: number, mLow: number, mHigh: number, pk: number): number;
   _crypto_box_seal(c: number, m: number, mLow: number, mHigh: number, pk: number): number;
   _crypto_box_seal_open(m: number, c: number, cLow: number, cHigh: number, pk: number, sk: number): number;
+  _crypto_stream_chacha20_ietf_xor_ic?(
+    c: number,
+    m: number,
+    mLow: number,
+    mHigh: number,
+    n: number,
+    ic: number,
+    k: number,
+  ): number;
 }
 
 /**
@@ -383,6 +397,9 @@ const BOX_NONCE_BYTES = 24;
  * class and thrown away when that stream was collected, and every mask of a new round ran in
  * unoptimized code again (docs/architecture.md §7.6). Every instance of a class shares one.
  */
+/** Writes `length` bytes of `key`'s keystream from block `block` into `out` at `offset`. */
+type ProduceInto = (key: Uint8Array, block: number, out: Uint8Array, offset: number, length: number) => void;
+
 class ChaCha20Keystream implements Keystream {
   private block = 0;
   private disposed = false;
@@ -390,9 +407,16 @@ class ChaCha20Keystream implements Keystream {
   private readonly key: Uint8Array;
   private readonly produce: (key: Uint8Array, block: number, length: number) => Uint8Array;
 
-  constructor(key: Uint8Array, produce: (key: Uint8Array, block: number, length: number) => Uint8Array) {
+  private readonly produceInto: ProduceInto;
+
+  constructor(
+    key: Uint8Array,
+    produce: (key: Uint8Array, block: number, length: number) => Uint8Array,
+    produceInto: ProduceInto,
+  ) {
     this.key = key;
     this.produce = produce;
+    this.produceInto = produceInto;
   }
 
   get position(): number {
@@ -400,6 +424,23 @@ class ChaCha20Keystream implements Keystream {
   }
 
   next(length: number): Uint8Array {
+    const blocks = this.take(length);
+    const out = this.produce(this.key, this.block, length);
+    this.block += blocks;
+    return out;
+  }
+
+  nextInto(out: Uint8Array, offset: number, length: number): void {
+    const blocks = this.take(length);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > out.length) {
+      throw new PetError('crypto-failed', `mask keystream: ${length} bytes at ${offset} do not fit in ${out.length}`);
+    }
+    this.produceInto(this.key, this.block, out, offset, length);
+    this.block += blocks;
+  }
+
+  /** The blocks `length` bytes take, once checked against the stream's state and its limit. */
+  private take(length: number): number {
     if (this.disposed) throw new PetError('crypto-failed', 'mask keystream: used after dispose()');
     if (!Number.isSafeInteger(length) || length < 0) {
       throw new PetError('crypto-failed', `mask keystream: expected a length ≥ 0, got ${length}`);
@@ -408,9 +449,7 @@ class ChaCha20Keystream implements Keystream {
     if (this.block + blocks > MAX_KEYSTREAM_BLOCKS) {
       throw new PetError('keystream-exhausted', `mask keystream: more than ${MAX_KEYSTREAM_BLOCKS} blocks requested`);
     }
-    const out = this.produce(this.key, this.block, length);
-    this.block += blocks;
-    return out;
+    return blocks;
   }
 
   dispose(): void {
@@ -437,6 +476,49 @@ function createPetCrypto(useNative: boolean): PetCrypto {
       if (native !== undefined) return native.chacha20(key, KEYSTREAM_NONCE, block, length);
       const input = length <= zeros.length ? zeros.subarray(0, length) : new Uint8Array(length);
       return sodium.crypto_stream_chacha20_ietf_xor_ic(input, KEYSTREAM_NONCE, block, key);
+    });
+
+  /**
+   * The mask keystream written straight into a caller's array: computed in libsodium's memory (a
+   * scratch area of its own: nonce ‖ key ‖ output), copied out, and wiped there. Neither Node's
+   * cipher nor the wrappers can write into a given array: each call returned a new one, about 7 MB
+   * of garbage per mask of 10⁶ weights, whose fresh pages cost more than the keystream itself
+   * (docs/architecture.md §7.6).
+   */
+  let streamScratch = 0;
+  let streamScratchBytes = 0;
+  const xorIc = lib?._crypto_stream_chacha20_ietf_xor_ic?.bind(lib);
+  const chacha20Into: ProduceInto = (key, block, out, offset, length) =>
+    call('mask keystream (ChaCha20)', () => {
+      if (lib === undefined || xorIc === undefined) {
+        const bytes = chacha20(key, block, length);
+        out.set(bytes, offset);
+        bytes.fill(0);
+        return;
+      }
+      const bytes = KEYSTREAM_NONCE.length + key.length + length;
+      if (bytes > streamScratchBytes) {
+        if (streamScratch !== 0) lib._free(streamScratch);
+        streamScratch = 0;
+        streamScratchBytes = 0;
+        const size = Math.ceil(bytes / WORK_GRANULE) * WORK_GRANULE;
+        const pointer = lib._malloc(size);
+        if (pointer === 0) throw new PetError('crypto-failed', `mask keystream: cannot allocate ${size} bytes`);
+        streamScratch = pointer;
+        streamScratchBytes = size;
+      }
+      const noncePtr = streamScratch;
+      const keyPtr = noncePtr + KEYSTREAM_NONCE.length;
+      const data = keyPtr + key.length;
+      const heap = lib.HEAPU8; // read after the _malloc: the memory may have grown
+      heap.set(KEYSTREAM_NONCE, noncePtr);
+      heap.set(key, keyPtr); // SECURITY: a copy of the mask seed, wiped below
+      heap.fill(0, data, data + length);
+      const failed = xorIc(data, data, length, 0, noncePtr, block, keyPtr);
+      if (failed === 0) out.set(heap.subarray(data, data + length), offset);
+      heap.fill(0, keyPtr, data + length); // SECURITY: the seed copy and the keystream
+      if (failed !== 0)
+        throw new PetError('crypto-failed', 'mask keystream: crypto_stream_chacha20_ietf_xor_ic failed');
     });
 
   /** The work buffer's address, grown to at least `bytes`; its contents are not kept. */
@@ -644,7 +726,7 @@ function createPetCrypto(useNative: boolean): PetCrypto {
     },
     keystream(seed) {
       // SECURITY: a copy of the mask seed lives in the stream until dispose().
-      return new ChaCha20Keystream(expectLength(seed, SEED_BYTES, 'mask seed').slice(), chacha20);
+      return new ChaCha20Keystream(expectLength(seed, SEED_BYTES, 'mask seed').slice(), chacha20, chacha20Into);
     },
     wipe(bytes) {
       call('wiping a buffer', () => sodium.memzero(bytes));

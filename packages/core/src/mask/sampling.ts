@@ -19,6 +19,8 @@ export const KEYSTREAM_CHUNK_BYTES = 256 * 1024;
 /** An empty window, and its view: a reader's before its first refill and after dispose(). */
 const NO_BYTES = new Uint8Array(0);
 const NO_VIEW = new DataView(NO_BYTES.buffer);
+/** Room before a chunk for the bytes a refill carries over: less than one draw (≤ 264 bytes for f64/bmax). */
+const CARRY_BYTES = 512;
 
 /**
  * Readers disposed and waiting to be opened again (`KeystreamReader.open`). A mask is drawn in one
@@ -39,15 +41,15 @@ export class KeystreamReader {
 
   private stream: Keystream;
   private chunkBytes: number;
-  /** Where a window starts that must carry unread bytes over (allocated at the first such refill). */
-  private carry: Uint8Array | undefined;
+  /** The window's array: a chunk after the bytes carried over (allocated at the first refill). */
+  private window: Uint8Array | undefined;
   /** Made by `open`: back to the idle readers at dispose(). */
   private pooled = false;
   /** Disposed: its stream is disposed too (and refuses to be read), until `open` hands it out again. */
   private disposed = false;
 
   /**
-   * A reader over `stream`: one disposed earlier (its carry buffer too) when there is one, else a
+   * A reader over `stream`: one disposed earlier (its window too) when there is one, else a
    * new one; `dispose()` hands it back. Masks, mask derivation and Sum2 open their readers here.
    *
    * Why reuse: V8's optimized code for the mask loops (mask/group.ts) and the type feedback it
@@ -83,44 +85,46 @@ export class KeystreamReader {
   }
 
   /**
-   * Makes at least `n` unread bytes available (n ≤ 512). A window with nothing left over is the
-   * keystream chunk itself (each `Keystream.next` returns an array of its own): a mask that fits
-   * one chunk — every mask of up to ~37,000 weights — is drawn without a copy or a buffer of the
-   * reader's own. Only bytes left over are copied, with the next chunk, into the carry buffer.
+   * Makes at least `n` unread bytes available (n ≤ 512). The window is the reader's own array,
+   * kept across `open`s: the bytes left over (fewer than one draw) move to its start and the next
+   * chunk is written after them (`Keystream.nextInto`), so drawing a mask allocates nothing. A
+   * stream that can only return arrays (`next`) has each chunk copied in and wiped.
    */
   refill(n: number): void {
     const left = this.end - this.pos;
     if (left >= n) return;
-    const chunk = this.stream.next(this.chunkBytes);
-    if (left === 0) {
-      this.wipeWindow();
-      this.buf = chunk;
-    } else {
-      // Room for one chunk plus the tail of the previous one (< one element, ≤ 264 bytes for f64/bmax).
-      const size = this.chunkBytes + 512;
-      const carry = this.carry !== undefined && this.carry.length >= size ? this.carry : new Uint8Array(size);
-      if (this.buf === carry) {
-        carry.copyWithin(0, this.pos, this.end);
-      } else {
-        carry.set(this.buf.subarray(this.pos, this.end), 0);
-        this.wipeWindow();
-      }
-      carry.set(chunk, left);
-      chunk.fill(0);
-      this.carry = carry;
-      this.buf = carry;
+    const size = this.chunkBytes + CARRY_BYTES;
+    let window = this.window;
+    if (window === undefined || window.length < size) {
+      const grown = new Uint8Array(size);
+      grown.set(this.buf.subarray(this.pos, this.end));
+      window?.fill(0);
+      window = grown;
+      this.window = grown;
+    } else if (left > 0) {
+      window.copyWithin(0, this.pos, this.end);
     }
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    const stream = this.stream;
+    if (stream.nextInto !== undefined) {
+      stream.nextInto(window, left, this.chunkBytes);
+    } else {
+      const chunk = stream.next(this.chunkBytes);
+      window.set(chunk, left);
+      chunk.fill(0);
+    }
+    if (this.buf !== window) {
+      this.buf = window;
+      this.view = new DataView(window.buffer, window.byteOffset, window.byteLength);
+    }
     this.pos = 0;
-    this.end = left + chunk.length;
+    this.end = left + this.chunkBytes;
   }
 
   /** Wipes what the reader holds and disposes its stream; a reader from `open` goes back for reuse. */
   dispose(): void {
     if (this.disposed) return; // never handed back twice
     this.disposed = true;
-    this.wipeWindow();
-    this.carry?.fill(0);
+    this.window?.fill(0);
     // The disposed stream stays referenced until the next `open`: its key is wiped, its next() throws.
     this.stream.dispose();
     this.buf = NO_BYTES;
@@ -129,11 +133,6 @@ export class KeystreamReader {
     this.end = 0;
     this.consumed = 0;
     if (this.pooled && idleReaders.length < MAX_IDLE_READERS) idleReaders.push(this);
-  }
-
-  /** Zeroes the current window unless it is the carry buffer (which is reused, and wiped at dispose). */
-  private wipeWindow(): void {
-    if (this.buf !== this.carry) this.buf.fill(0);
   }
 }
 
