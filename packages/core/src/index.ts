@@ -69,6 +69,7 @@ export {
 } from './message/chunk.ts';
 export { DICTIONARY_KEY_BYTES, dictionaryKeyBytes } from './message/dictionary.ts';
 export {
+  type DecodeGlobalModelOptions,
   decodeGlobalModel,
   encodeGlobalModel,
   GLOBAL_MODEL_DATA_TYPES,

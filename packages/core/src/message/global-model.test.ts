@@ -38,6 +38,39 @@ describe('global model (protocol.md §3.10)', () => {
     });
   });
 
+  it('with `view`: the values are a view into the bytes where they lie aligned, else a copy', () => {
+    const a = encodeGlobalModel(f32);
+    const viewed = decodeGlobalModel(a, { view: true });
+    expect(viewed).toStrictEqual(f32);
+    expect(viewed.model.buffer).toBe(a.buffer);
+    expect(viewed.model.byteOffset).toBe(a.byteOffset + GLOBAL_MODEL_HEADER_BYTES);
+    a[GLOBAL_MODEL_HEADER_BYTES + 3] = 0x40; // the first value's top byte: 0x3fc00000 (1.5) → 0x40c00000 (6)
+    expect(viewed.model[0]).toBe(6);
+    // Without the option, a copy: the bytes can change and the model stays.
+    const copied = decodeGlobalModel(a);
+    expect(copied.model.buffer).not.toBe(a.buffer);
+    a[GLOBAL_MODEL_HEADER_BYTES + 3] = 0x3f;
+    expect(copied.model[0]).toBe(6);
+
+    // f64 values 12 bytes into the body are not 8-aligned: copied, equal.
+    const b = encodeGlobalModel(f64);
+    const unaligned = decodeGlobalModel(b, { view: true });
+    expect(unaligned).toStrictEqual(f64);
+    expect(unaligned.model.buffer).not.toBe(b.buffer);
+    // The same bytes 4 further in are: a view.
+    const shifted = new Uint8Array(b.length + 4);
+    shifted.set(b, 4);
+    const aligned = decodeGlobalModel(shifted.subarray(4), { view: true });
+    expect(aligned).toStrictEqual(f64);
+    expect(aligned.model.buffer).toBe(shifted.buffer);
+    // f32 values at an odd offset: a copy.
+    const odd = new Uint8Array(a.length + 1);
+    odd.set(a, 1);
+    const fromOdd = decodeGlobalModel(odd.subarray(1), { view: true });
+    expect(fromOdd).toStrictEqual(f32);
+    expect(fromOdd.model.buffer).not.toBe(odd.buffer);
+  });
+
   it('rejects every truncation, a trailing byte, unknown types and nonzero reserved bytes', () => {
     for (const model of [f32, f64]) {
       const bytes = encodeGlobalModel(model);

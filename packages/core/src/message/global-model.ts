@@ -56,7 +56,16 @@ export function encodeGlobalModel(global: GlobalModel): Uint8Array {
   return writer.skip(model.length * size).done();
 }
 
-export function decodeGlobalModel(bytes: Uint8Array): GlobalModel {
+export interface DecodeGlobalModelOptions {
+  /**
+   * The model's values may be a view into `bytes` instead of a copy: where the platform is
+   * little-endian and they lie aligned in an ArrayBuffer (f32 values do in a body read at offset 0).
+   * For a caller that owns `bytes` and never changes them.
+   */
+  readonly view?: boolean;
+}
+
+export function decodeGlobalModel(bytes: Uint8Array, options: DecodeGlobalModelOptions = {}): GlobalModel {
   const reader = new ByteReader(bytes, 'global model');
   const roundId = reader.u32('roundId');
   const dataType = reader.u8('dataType');
@@ -69,6 +78,13 @@ export function decodeGlobalModel(bytes: Uint8Array): GlobalModel {
   const size = f64 ? 8 : 4;
   const values = reader.take(count * size, 'values');
   reader.finish();
+  const aligned = (values.byteOffset & (size - 1)) === 0;
+  if (options.view === true && LITTLE_ENDIAN && aligned && values.buffer instanceof ArrayBuffer) {
+    const model = f64
+      ? new Float64Array(values.buffer, values.byteOffset, count)
+      : new Float32Array(values.buffer, values.byteOffset, count);
+    return { roundId, model };
+  }
   const model = f64 ? new Float64Array(count) : new Float32Array(count);
   if (LITTLE_ENDIAN) {
     new Uint8Array(model.buffer).set(values);

@@ -37,7 +37,10 @@ export interface CoordinatorClient {
    * while neither exists. Optional: without it the participant derives every mask in sum2.
    */
   getSeedsSoFar?(sumParticipantPk: Uint8Array, signature: Uint8Array): Promise<SeedsSoFar | undefined>;
-  /** `GET /model`: the latest global model; undefined until one exists. */
+  /**
+   * `GET /model`: the latest global model; undefined until one exists. The client may keep the
+   * model's array (HttpCoordinatorClient answers a 304 with it): read it, never change it.
+   */
   getModel(): Promise<GlobalModel | undefined>;
   /** `POST /message`: one sealed message (protocol.md §3.2). */
   postMessage(sealed: Uint8Array): Promise<void>;

@@ -211,11 +211,12 @@ export class HttpCoordinatorClient implements CoordinatorClient {
   }
 
   /**
-   * `GET /model` with `If-None-Match` once a model is kept: 304 → the kept model (a copy: the
-   * caller may do with its array what it likes), 200 → the new model, kept with its ETag, 204 →
-   * undefined (and nothing kept: the coordinator has no model any more). What is kept is the
-   * response body, which nothing else holds: a 200 costs one copy of the model (decoding it), not
-   * two, and a 304 decodes the kept body again.
+   * `GET /model` with `If-None-Match` once a model is kept: 304 → the kept model, 200 → the new
+   * model, kept with its ETag, 204 → undefined (and nothing kept: the coordinator has no model any
+   * more). What is kept is the response body, which nothing else holds, and the model is a view
+   * into it (`view`; a copy where its values lie unaligned): a 200 costs no copy beyond reading
+   * the body, and a 304 views the kept body again. So the caller reads the model and never
+   * changes it (`CoordinatorClient.getModel`); the runtime hands the app copies (runtime.ts).
    */
   async getModel(): Promise<GlobalModel | undefined> {
     const kept = this.model;
@@ -224,13 +225,13 @@ export class HttpCoordinatorClient implements CoordinatorClient {
       'global model',
       async (r) => {
         const body = await bytesOf(r);
-        const decoded = decodeGlobalModel(body);
+        const decoded = decodeGlobalModel(body, { view: true });
         const etag = entityTag(r);
         this.model = etag === undefined ? undefined : { etag, body };
         return decoded;
       },
       '/model',
-      kept === undefined ? undefined : { etag: kept.etag, answer: () => decodeGlobalModel(kept.body) },
+      kept === undefined ? undefined : { etag: kept.etag, answer: () => decodeGlobalModel(kept.body, { view: true }) },
     );
     if (global === undefined) this.model = undefined;
     return global;
