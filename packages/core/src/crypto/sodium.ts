@@ -397,6 +397,27 @@ const BOX_NONCE_BYTES = 24;
  * class and thrown away when that stream was collected, and every mask of a new round ran in
  * unoptimized code again (docs/architecture.md §7.6). Every instance of a class shares one.
  */
+/** A buffer in libsodium's memory, reused by later calls and grown in WORK_GRANULE steps. */
+class ScratchArea {
+  private pointer = 0;
+  private bytes = 0;
+
+  /** Its address, grown to at least `bytes`; its contents are not kept. */
+  reserve(lib: SodiumModule, bytes: number, operation: string): number {
+    if (bytes > this.bytes) {
+      if (this.pointer !== 0) lib._free(this.pointer);
+      this.pointer = 0;
+      this.bytes = 0;
+      const size = Math.ceil(bytes / WORK_GRANULE) * WORK_GRANULE;
+      const pointer = lib._malloc(size);
+      if (pointer === 0) throw new PetError('crypto-failed', `${operation}: cannot allocate ${size} bytes`);
+      this.pointer = pointer;
+      this.bytes = size;
+    }
+    return this.pointer;
+  }
+}
+
 /** Writes `length` bytes of `key`'s keystream from block `block` into `out` at `offset`. */
 type ProduceInto = (key: Uint8Array, block: number, out: Uint8Array, offset: number, length: number) => void;
 
@@ -467,8 +488,7 @@ function createPetCrypto(useNative: boolean): PetCrypto {
   const lib = inPlaceModule();
   const native: NativeCrypto | undefined = useNative ? nativeCrypto(reference) : undefined;
   // One buffer in libsodium's memory, reused by every message: keys ‖ box header (48) ‖ message.
-  let work = 0;
-  let workBytes = 0;
+  const work = new ScratchArea();
 
   /** `length` bytes of the mask keystream of `key` from 64-byte block `block` (protocol.md §5.2). */
   const chacha20 = (key: Uint8Array, block: number, length: number): Uint8Array =>
@@ -485,8 +505,7 @@ function createPetCrypto(useNative: boolean): PetCrypto {
    * of garbage per mask of 10⁶ weights, whose fresh pages cost more than the keystream itself
    * (docs/architecture.md §7.6).
    */
-  let streamScratch = 0;
-  let streamScratchBytes = 0;
+  const streamScratch = new ScratchArea();
   const xorIc = lib?._crypto_stream_chacha20_ietf_xor_ic?.bind(lib);
   const chacha20Into: ProduceInto = (key, block, out, offset, length) =>
     call('mask keystream (ChaCha20)', () => {
@@ -496,18 +515,7 @@ function createPetCrypto(useNative: boolean): PetCrypto {
         bytes.fill(0);
         return;
       }
-      const bytes = KEYSTREAM_NONCE.length + key.length + length;
-      if (bytes > streamScratchBytes) {
-        if (streamScratch !== 0) lib._free(streamScratch);
-        streamScratch = 0;
-        streamScratchBytes = 0;
-        const size = Math.ceil(bytes / WORK_GRANULE) * WORK_GRANULE;
-        const pointer = lib._malloc(size);
-        if (pointer === 0) throw new PetError('crypto-failed', `mask keystream: cannot allocate ${size} bytes`);
-        streamScratch = pointer;
-        streamScratchBytes = size;
-      }
-      const noncePtr = streamScratch;
+      const noncePtr = streamScratch.reserve(lib, KEYSTREAM_NONCE.length + key.length + length, 'mask keystream');
       const keyPtr = noncePtr + KEYSTREAM_NONCE.length;
       const data = keyPtr + key.length;
       const heap = lib.HEAPU8; // read after the _malloc: the memory may have grown
@@ -520,21 +528,6 @@ function createPetCrypto(useNative: boolean): PetCrypto {
       if (failed !== 0)
         throw new PetError('crypto-failed', 'mask keystream: crypto_stream_chacha20_ietf_xor_ic failed');
     });
-
-  /** The work buffer's address, grown to at least `bytes`; its contents are not kept. */
-  function reserve(lib: SodiumModule, bytes: number, operation: string): number {
-    if (bytes > workBytes) {
-      if (work !== 0) lib._free(work);
-      work = 0;
-      workBytes = 0;
-      const size = Math.ceil(bytes / WORK_GRANULE) * WORK_GRANULE;
-      const pointer = lib._malloc(size);
-      if (pointer === 0) throw new PetError('crypto-failed', `${operation}: cannot allocate ${size} bytes`);
-      work = pointer;
-      workBytes = size;
-    }
-    return work;
-  }
 
   const api: PetCrypto = {
     signingKeyPair(seed) {
@@ -626,7 +619,7 @@ function createPetCrypto(useNative: boolean): PetCrypto {
         message.set(api.sign(message.subarray(SIGNATURE_BYTES), secretKey), 0);
         return api.seal(message, publicKey, field);
       }
-      const base = reserve(lib, KEY_AREA_BYTES + SEAL_OVERHEAD_BYTES + length, `${field}: sealing`);
+      const base = work.reserve(lib, KEY_AREA_BYTES + SEAL_OVERHEAD_BYTES + length, `${field}: sealing`);
       const box = base + KEY_AREA_BYTES;
       // The message sits where crypto_box_seal writes the ciphertext (after the 32-byte ephemeral
       // key and the 16-byte MAC), so it is encrypted in place without a copy.
@@ -674,7 +667,7 @@ function createPetCrypto(useNative: boolean): PetCrypto {
         };
       }
       const length = ciphertext.length - SEAL_OVERHEAD_BYTES;
-      const base = reserve(lib, KEY_AREA_BYTES + ciphertext.length, `${field}: opening`);
+      const base = work.reserve(lib, KEY_AREA_BYTES + ciphertext.length, `${field}: opening`);
       const box = base + KEY_AREA_BYTES;
       const m = box + SEAL_OVERHEAD_BYTES; // decrypted in place, as sealed
       const heap = lib.HEAPU8;
