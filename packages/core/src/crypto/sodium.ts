@@ -390,13 +390,6 @@ const HSALSA20_ZERO_INPUT = new Uint8Array(16);
 /** `crypto_box_NONCEBYTES`. */
 const BOX_NONCE_BYTES = 24;
 
-/**
- * The mask keystream of one seed (`PetCrypto.keystream`). A class rather than an object literal
- * with a getter: V8 gives every such literal a hidden class of its own, so the optimized mask
- * loops (mask/group.ts), which call `next` through the reader, were specialized to one stream's
- * class and thrown away when that stream was collected, and every mask of a new round ran in
- * unoptimized code again (docs/architecture.md §7.6). Every instance of a class shares one.
- */
 /** A buffer in libsodium's memory, reused by later calls and grown in WORK_GRANULE steps. */
 class ScratchArea {
   private pointer = 0;
@@ -421,13 +414,19 @@ class ScratchArea {
 /** Writes `length` bytes of `key`'s keystream from block `block` into `out` at `offset`. */
 type ProduceInto = (key: Uint8Array, block: number, out: Uint8Array, offset: number, length: number) => void;
 
+/**
+ * The mask keystream of one seed (`PetCrypto.keystream`). A class rather than an object literal
+ * with a getter: V8 gives every such literal a hidden class of its own, so the optimized mask
+ * loops (mask/group.ts), which call `next` through the reader, were specialized to one stream's
+ * class and thrown away when that stream was collected, and every mask of a new round ran in
+ * unoptimized code again (docs/architecture.md §7.6). Every instance of a class shares one.
+ */
 class ChaCha20Keystream implements Keystream {
   private block = 0;
   private disposed = false;
   /** SECURITY: a copy of the mask seed, wiped by dispose(). */
   private readonly key: Uint8Array;
   private readonly produce: (key: Uint8Array, block: number, length: number) => Uint8Array;
-
   private readonly produceInto: ProduceInto;
 
   constructor(

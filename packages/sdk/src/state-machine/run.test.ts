@@ -25,6 +25,11 @@ interface Running {
   done: Promise<ParticipantState>;
 }
 
+/** A store over `memory` that writes through `set` (which may delay, fail or record). */
+function storeOver(memory: MemoryStateStore, set: StateStore['set']): StateStore {
+  return { get: (key) => memory.get(key), set, del: (key) => memory.del(key) };
+}
+
 function start(io: StepIo, options: Partial<RunParticipantOptions> = {}): Running {
   const clock = new ManualClock();
   const controller = new AbortController();
@@ -117,17 +122,13 @@ describe('runParticipant', () => {
       const phase = (value as ParticipantState).phase;
       return phase.kind === 'sending' ? `next ${phase.next}` : phase.kind;
     };
-    const store: StateStore = {
-      get: (key) => memory.get(key),
-      async set(key, value) {
-        if (value instanceof Uint8Array) return memory.set(key, value);
-        events.push(`write ${nextOf(value)}`);
-        await new Promise((resolve) => setTimeout(resolve, 5)); // a store that takes its time
-        await memory.set(key, value);
-        events.push(`written ${nextOf(value)}`);
-      },
-      del: (key) => memory.del(key),
-    };
+    const store = storeOver(memory, async (key, value) => {
+      if (value instanceof Uint8Array) return memory.set(key, value);
+      events.push(`write ${nextOf(value)}`);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // a store that takes its time
+      await memory.set(key, value);
+      events.push(`written ${nextOf(value)}`);
+    });
     const client = coordinator.with({
       postMessage: async (sealed) => {
         events.push('post');
@@ -170,15 +171,11 @@ describe('runParticipant', () => {
     coordinator.startRound({ modelLength: 40 });
     const memory = new MemoryStateStore();
     let failures = 0;
-    const store: StateStore = {
-      get: (key) => memory.get(key),
-      async set(key, value) {
-        const phase = value instanceof Uint8Array ? undefined : (value as ParticipantState).phase;
-        if (phase?.kind === 'sending' && phase.next === 2 && failures++ === 0) throw new Error('disk full');
-        await memory.set(key, value);
-      },
-      del: (key) => memory.del(key),
-    };
+    const store = storeOver(memory, async (key, value) => {
+      const phase = value instanceof Uint8Array ? undefined : (value as ParticipantState).phase;
+      if (phase?.kind === 'sending' && phase.next === 2 && failures++ === 0) throw new Error('disk full');
+      await memory.set(key, value);
+    });
     const running = start({ crypto, client: coordinator, localModel: () => undefined, maxChunkData: 100 }, { store });
     await running.clock.untilSleeping();
     coordinator.publishSums();
@@ -515,11 +512,9 @@ describe('runParticipant', () => {
     coordinator.sums = new Map();
     let failing = false;
     const memory = new MemoryStateStore();
-    const store: StateStore = {
-      get: (key) => memory.get(key),
-      set: (key, value) => (failing ? Promise.reject(new Error('quota exceeded')) : memory.set(key, value)),
-      del: (key) => memory.del(key),
-    };
+    const store = storeOver(memory, (key, value) =>
+      failing ? Promise.reject(new Error('quota exceeded')) : memory.set(key, value),
+    );
     // The store fails from the moment the update is built (the step that charges the round).
     const localModel = (): number[] => {
       failing = true;
