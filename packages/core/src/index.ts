@@ -131,6 +131,7 @@ export {
   type ChunkOptions,
   type OpenedFrame,
   type OpenedMessage,
+  type OpenFrameOptions,
   openFrame,
   openMessage,
   sealChunk,

@@ -5,7 +5,7 @@
  * count with a manual clock: nothing waits on time.
  */
 
-import { decodeGlobalModel, initCrypto, type PetError, type RoundParameters } from '@petfl/core';
+import { decodeGlobalModel, initCrypto, type PetError, type RoundParameters, toBase64Url } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectAverage, type Harness, startHarness, testSettings } from '../../test-support/harness.ts';
 import { CRASH_MARKER } from '../../test-support/ingest-crash.ts';
@@ -134,6 +134,12 @@ describe('ingest workers', () => {
       ]);
       // Handed over to a worker, the bytes were moved, not copied: the caller's arrays are detached.
       expect(arriving.map((m) => m.byteLength === 0)).toEqual(arriving.map(() => workers > 0));
+      if (workers === 0) {
+        // In the coordinator's thread they were opened where they lay: each now holds its opened
+        // message (signature, then the participant's key), not a copy of it elsewhere.
+        const senders = [...update.slice(0, 4), update[2], ...update.slice(4)] as Selected[];
+        expect(arriving.map((m) => toBase64Url(m.subarray(64, 96)))).toEqual(senders.map((p) => p.pk));
+      }
 
       const global = await throughSum2(h, params, sum);
       expectAverage(h.settings, global.model, models.slice(0, 10), scalars.slice(0, 10), F32);

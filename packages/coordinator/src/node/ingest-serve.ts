@@ -132,12 +132,9 @@ function run(crypto: PetCrypto, task: IngestTask, transfer: Set<ArrayBuffer>): u
     const outcome = openMessageWork(crypto, request, true);
     if (outcome.kind === 'late') return outcome;
     const { frame } = outcome;
-    // The opened message moves back whole (its body is the rest of it); the header's fields are copied.
-    const body = moveOut(
-      frame.body,
-      frame.body.byteOffset + frame.body.byteLength === frame.body.buffer.byteLength,
-      transfer,
-    );
+    // The message was opened over the bytes moved in (this thread's own): their buffer moves back
+    // with the body in it; the header's fields are copied.
+    const body = moveOut(frame.body, true, transfer);
     return {
       kind: 'opened',
       frame: {

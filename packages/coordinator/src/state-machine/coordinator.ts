@@ -144,7 +144,8 @@ export interface MessageContext {
   readonly subject?: string | undefined;
   /**
    * The caller gives the sealed bytes' buffer up (the HTTP body it read): the coordinator may move
-   * it to a worker thread instead of copying it, which leaves the caller's array detached.
+   * it to a worker thread instead of copying it, which leaves the caller's array detached, and
+   * opens the message over those bytes.
    */
   readonly handOver?: boolean | undefined;
 }
@@ -713,7 +714,8 @@ export class Coordinator {
         chunk = decodeChunk(frame.body);
         if (chunk.index === 0) admit(chunk.data);
       } else if (frame.multipart) {
-        // The opened frame is this pipeline's own (a fresh copy, or moved from a worker): kept, not copied.
+        // The opened frame is this pipeline's own (opened in the bytes handed over, a fresh copy, or
+        // moved from a worker): kept, not copied.
         whole = round.assembler.add(pk, TAGS[frame.tag], frame.body, admit, true);
       } else {
         admit(frame.body);

@@ -31,7 +31,8 @@ export interface OpenRequest {
   readonly sealed: Uint8Array;
   /**
    * The caller gives `sealed.buffer` up: an ingest on another thread may move it there instead of
-   * copying it (the caller's array is then detached).
+   * copying it (the caller's array is then detached), and the message is opened over its bytes
+   * (`openFrame`'s `inPlace`) instead of into a new array.
    */
   readonly handOver: boolean;
   /** The key pair of the round in progress; undefined between rounds. */
@@ -82,7 +83,8 @@ export function openMessageWork(crypto: PetCrypto, request: OpenRequest, checkEl
   let frame: OpenedFrame;
   try {
     if (key === undefined) throw new PetError('decrypt-failed', 'message: no round is in progress');
-    frame = openFrame(crypto, sealed, key);
+    // Handed over: opened where it lies, not into a new array of the message's size.
+    frame = openFrame(crypto, sealed, key, { inPlace: request.handOver });
   } catch (error) {
     if (isPetError(error, 'decrypt-failed') && previousKey !== undefined && opensWith(crypto, sealed, previousKey)) {
       return { kind: 'late' };

@@ -117,12 +117,16 @@ export interface PetCrypto {
    * a copy of it, and whether bytes 0..64 are an Ed25519 signature of bytes 64.. under the key
    * `signer(message)` returns. `signer` runs on the copy first and may throw (the checks that
    * come before the signature's); it must not use this object. Fails as `openSealed`.
+   * With `inPlace`, the caller gives `ciphertext` up: once it has opened, the message is written
+   * over its first bytes and returned as a view of them instead of a new array (no new memory for
+   * a message of megabytes); a message that does not open leaves `ciphertext` as it was.
    */
   openSignedSealed(
     ciphertext: Uint8Array,
     keyPair: EncryptKeyPair,
     signer: (message: Uint8Array) => Uint8Array,
     field?: string,
+    inPlace?: boolean,
   ): { readonly message: Uint8Array; readonly signatureValid: boolean };
   /** SHA-256. */
   hash(message: Uint8Array): Uint8Array;
@@ -648,7 +652,7 @@ function createPetCrypto(useNative: boolean): PetCrypto {
       }
       return heap.slice(box, m + length);
     },
-    openSignedSealed(ciphertext, keyPair, signer, field = 'sealed box') {
+    openSignedSealed(ciphertext, keyPair, signer, field = 'sealed box', inPlace = false) {
       if (!(ciphertext instanceof Uint8Array) || ciphertext.length < SEAL_OVERHEAD_BYTES) {
         const got = ciphertext instanceof Uint8Array ? ciphertext.length : typeof ciphertext;
         throw new PetError('decrypt-failed', `${field}: expected at least ${SEAL_OVERHEAD_BYTES} bytes, got ${got}`);
@@ -683,7 +687,13 @@ function createPetCrypto(useNative: boolean): PetCrypto {
         heap.fill(0, base, base + KEY_AREA_BYTES);
       }
       if (opened !== 0) throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`);
-      const message = heap.slice(m, m + length);
+      let message: Uint8Array;
+      if (inPlace) {
+        message = ciphertext.subarray(0, length);
+        message.set(heap.subarray(m, m + length));
+      } else {
+        message = heap.slice(m, m + length);
+      }
       const signerPk = signer(message);
       if (
         length < SIGNATURE_BYTES ||

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initCrypto } from '../crypto/sodium.ts';
+import { initCrypto, SEAL_OVERHEAD_BYTES } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
 import {
   errorCode,
@@ -174,6 +174,48 @@ describe('signing, sealing and opening messages (protocol.md §3.1–3.2)', () =
       expect(frame.body).toEqual(body);
       expect(frame.signature).toEqual(expected.subarray(0, 64));
     }
+  });
+
+  it('opens over the sealed bytes when given them: the same frame, no new array; a failure leaves them', () => {
+    for (const kind of kinds) {
+      const sealed = sealMessage(crypto, messages[kind], keys.participant.secretKey);
+      const copied = openFrame(crypto, sealed.slice(), keys.coordinator);
+      const given = sealed.slice();
+      const frame = openFrame(crypto, given, keys.coordinator, { inPlace: true });
+      expect(frame).toEqual(copied);
+      expect(frame.body.buffer).toBe(given.buffer);
+      expect(frame.body.byteOffset).toBe(HEADER_BYTES);
+      expect(frame.body.byteOffset + frame.body.byteLength).toBe(given.length - SEAL_OVERHEAD_BYTES);
+      // Without inPlace the caller's bytes are left alone.
+      const kept = sealed.slice();
+      openFrame(crypto, kept, keys.coordinator);
+      expect(kept).toEqual(sealed);
+    }
+    // A body large enough for the native signature check (Node.js) too.
+    const fields = {
+      participantPk: keys.participant.publicKey,
+      coordinatorPk: keys.coordinator.publicKey,
+      tag: 'update' as const,
+      multipart: false,
+    };
+    const body = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 13) & 0xff);
+    const large = sealFrame(crypto, fields, body, keys.participant.secretKey);
+    const frame = openFrame(crypto, large, keys.coordinator, { inPlace: true });
+    expect(frame.body).toEqual(body);
+    expect(frame.body.buffer).toBe(large.buffer);
+
+    const sealed = sealMessage(crypto, messages.update, keys.participant.secretKey);
+    // Sealed to another key: it does not open, and the bytes given stay as they were.
+    const stranger = crypto.encryptKeyPair(fixedSeed(96));
+    const given = sealed.slice();
+    expect(errorCode(() => openFrame(crypto, given, stranger, { inPlace: true }))).toBe('decrypt-failed');
+    expect(given).toEqual(sealed);
+    // A bad signature is still found in the bytes opened in place.
+    const forged = signed(messages.update);
+    forged[0] = (forged[0] as number) ^ 1;
+    expect(errorCode(() => openFrame(crypto, reseal(forged), keys.coordinator, { inPlace: true }))).toBe(
+      'bad-signature',
+    );
   });
 
   it('seals a chunk straight from its data exactly as sealFrame seals its encoded chunk payload', () => {

@@ -181,12 +181,25 @@ export interface OpenedFrame {
   readonly body: Uint8Array;
 }
 
+export interface OpenFrameOptions {
+  /**
+   * The caller gives `sealed` up: the message is opened over its bytes (PetCrypto.openSignedSealed)
+   * and the frame's fields are views into them, not into a new array.
+   */
+  readonly inPlace?: boolean;
+}
+
 /**
  * Opens and authenticates a sealed message without decoding its payload, so the coordinator can
  * run its cheap checks (phase, duplicates, eligibility from the payload's leading signatures)
  * before the full decode (protocol.md §3.2).
  */
-export function openFrame(crypto: PetCrypto, sealed: Uint8Array, coordinatorKeyPair: EncryptKeyPair): OpenedFrame {
+export function openFrame(
+  crypto: PetCrypto,
+  sealed: Uint8Array,
+  coordinatorKeyPair: EncryptKeyPair,
+  options: OpenFrameOptions = {},
+): OpenedFrame {
   const parsed: { header?: Header } = {};
   // SECURITY: the round secret key is owned by the coordinator's round state; only used to open.
   // Opened and verified in place (PetCrypto.openSignedSealed); the header checks run in between.
@@ -205,6 +218,7 @@ export function openFrame(crypto: PetCrypto, sealed: Uint8Array, coordinatorKeyP
       return parsed.header.participantPk;
     },
     'message',
+    options.inPlace === true,
   );
   const { header } = parsed;
   if (header === undefined || !signatureValid) {
