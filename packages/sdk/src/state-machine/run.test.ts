@@ -210,7 +210,7 @@ describe('runParticipant', () => {
     await running.done;
   });
 
-  it('a sum participant awaiting its seeds steps every 250 ms while the update phase runs, backing off otherwise (ADR 0017)', async () => {
+  it('a sum participant awaiting its seeds steps every 250 ms while its reads bring new seeds, backing off otherwise (ADR 0017)', async () => {
     const coordinator = new FakeCoordinator(crypto);
     coordinator.startRound({ sumProbability: 1 }); // this participant sums
     let token = '1.sum';
@@ -220,6 +220,10 @@ describe('runParticipant', () => {
       for (const resolve of held.splice(0)) resolve(next);
     };
     let reads = 0;
+    // What each read of the seeds so far in the update phase answers: nothing yet, then a dictionary
+    // that grows. The entries are not sealed seeds: each is taken (rejected) all the same (sum2.ts).
+    const answers: (string[] | undefined)[] = [undefined, undefined, ['a'], ['a'], ['a', 'b']];
+    let updateReads = 0;
     const client = coordinator.with({
       // The current token is held until it changes or the loop ends the poll; any other is answered at once.
       waitForPhaseChange: (after, _waitMs, signal) =>
@@ -234,7 +238,10 @@ describe('runParticipant', () => {
             }),
       getSeedsSoFar: async () => {
         reads++;
-        return undefined;
+        if (token !== '1.update') return undefined;
+        const keys = answers[Math.min(updateReads++, answers.length - 1)];
+        if (keys === undefined) return undefined;
+        return { seeds: new Map(keys.map((k) => [k, new Uint8Array(80)])), final: false };
       },
     });
     const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 5000 });
@@ -248,18 +255,19 @@ describe('runParticipant', () => {
     const before = { sleeps: running.clock.sleeps.length, reads };
     change('1.update'); // the long poll tells: the update phase
     await vi.waitFor(() => expect(held).toHaveLength(1));
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 8; i++) {
       await tick(running);
       await vi.waitFor(() => expect(held).toHaveLength(1));
     }
-    // then a step every 250 ms, each reading the seeds so far
-    expect(running.clock.sleeps.slice(before.sleeps)).toEqual([250, 250, 250, 250]);
-    expect(reads - before.reads).toBe(4);
+    // then a step after every wait, each reading the seeds so far: 250 ms after the first read and
+    // after each that brought a new seed ('a', then 'b'), doubling after each that brought none, up to 2 s
+    expect(running.clock.sleeps.slice(before.sleeps)).toEqual([250, 500, 250, 500, 250, 500, 1000, 2000, 2000]);
+    expect(reads - before.reads).toBe(9);
     change('1.sum2');
     await vi.waitFor(() => expect(held).toHaveLength(1));
     await tick(running);
     await vi.waitFor(() => expect(held).toHaveLength(1));
-    expect(running.clock.sleeps.slice(-2)).toEqual([500, 1000]); // the sum2 phase: backoff again
+    expect(running.clock.sleeps.slice(-2)).toEqual([4000, 5000]); // the sum2 phase: the usual backoff, on from 2 s
     running.controller.abort();
     await running.done;
   });

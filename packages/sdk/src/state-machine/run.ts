@@ -12,8 +12,9 @@
  * coordinator's phase changes, so the participant hears of a new round or
  * phase within a round trip rather than at its next poll. A sum participant
  * awaiting its seeds while the update phase runs steps every
- * `SEEDS_SO_FAR_POLL_MS`, without backoff, where it derives them early (ADR
- * 0017). Nothing the app injects can stop the loop (architecture.md §7.4): a
+ * `SEEDS_SO_FAR_POLL_MS` where it derives them early (ADR 0017), as long as
+ * its reads bring new seeds: while they bring none, its wait doubles up to
+ * `SEEDS_SO_FAR_MAX_POLL_MS`. Nothing the app injects can stop the loop (architecture.md §7.4): a
  * throwing callback, a failing store or an unexpected error is recorded as
  * `lastError` and the loop carries on. A step
  * that keeps throwing is retried with the same backoff, at most
@@ -25,6 +26,7 @@
 import { movedOnWithinRound } from '@petfl/core';
 import type { AbortSignalLike, Clock, StateStore, StepIo } from './io.ts';
 import { LinkedSignal } from './linked-signal.ts';
+import { seedsTakenEarly } from './phases/sum2.ts';
 import { type ParticipantState, participantError } from './state.ts';
 import { StateSaver } from './state-saver.ts';
 import { step } from './step.ts';
@@ -48,10 +50,17 @@ const LONG_POLL_LEAD = 0.2;
 /**
  * The wait of a sum participant awaiting its seeds while the update phase runs, where the client
  * reads the seeds so far (ADR 0017): every update brings a seed, and each step derives the new
- * ones' masks, so that little is left to derive once the phase ends. No backoff then: the update
- * phase is the time there is to do it.
+ * ones' masks, so that little is left to derive once the phase ends. After a read that brought a
+ * new seed the wait is this short again: the update phase is the time there is to derive.
  */
 const SEEDS_SO_FAR_POLL_MS = 250;
+/**
+ * The longest such wait: each read that brings no new seed doubles it up to this. A quiet update
+ * phase (participants training for minutes) then costs a read every 2 s, not four a second, and
+ * the seeds of a burst of updates after it are read at most this late; the phase's end still
+ * wakes the participant at once (the long poll).
+ */
+const SEEDS_SO_FAR_MAX_POLL_MS = 2000;
 
 export interface RunParticipantOptions {
   readonly state: ParticipantState;
@@ -166,6 +175,19 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     }
   };
 
+  /** Seeds the sum task had taken at the last wait, and that wait (while deriving them early). */
+  let seedsTaken = -1;
+  let seedsDelay = SEEDS_SO_FAR_POLL_MS;
+  const seedsWait = ({ phase }: ParticipantState): number => {
+    const taken = phase.kind === 'sum2' ? seedsTakenEarly(phase) : 0;
+    seedsDelay =
+      taken !== seedsTaken
+        ? Math.max(pollMs, SEEDS_SO_FAR_POLL_MS)
+        : Math.min(Math.max(pollMs, SEEDS_SO_FAR_MAX_POLL_MS), seedsDelay * 2);
+    seedsTaken = taken;
+    return seedsDelay;
+  };
+
   let failures = 0;
   let advanced = false;
   while (!signal.aborted) {
@@ -193,7 +215,8 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     }
     for (;;) {
       const before = phaseToken;
-      if (derivesSeedsSoFar(state, io, phaseToken)) delay = Math.max(pollMs, SEEDS_SO_FAR_POLL_MS);
+      if (derivesSeedsSoFar(state, io, phaseToken)) delay = seedsWait(state);
+      else seedsTaken = -1;
       await wait(delay);
       delay = Math.min(maxPollMs, delay * 2);
       if (signal.aborted || !movedOnWithout(state, before, phaseToken)) break;

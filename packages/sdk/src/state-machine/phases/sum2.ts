@@ -37,7 +37,7 @@ import {
   signSeedsRequest,
 } from '@petfl/core';
 import type { StepIo } from '../io.ts';
-import type { PhaseState } from '../state.ts';
+import type { PhaseState, Sum2Phase } from '../state.ts';
 import { abandonRound, complete, pending, type StepResult } from '../step-result.ts';
 import { startSending } from './sending.ts';
 
@@ -108,6 +108,14 @@ interface EarlyWork {
  * task (one round's) in this process: a saved and restored state holds a new array, and starts afresh.
  */
 const earlyWork = new WeakMap<Uint8Array, EarlyWork>();
+
+/**
+ * How many seeds of the update phase so far this sum task has taken (derived or rejected, ADR
+ * 0017): the run loop waits longer while reads bring none (run.ts).
+ */
+export function seedsTakenEarly(phase: Sum2Phase): number {
+  return earlyWork.get(phase.ephemeral.secretKey)?.seeds.size ?? 0;
+}
 
 async function finalSeeds(io: StepIo, state: PhaseState<'sum2'>, signature: Uint8Array) {
   const seeds = await io.client.getSeeds(state.identity.publicKey, signature);
