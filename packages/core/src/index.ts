@@ -3,7 +3,7 @@
  * Re-exports only (architecture.md §7.2).
  */
 
-export { ByteReader, ByteWriter, compareBytes, concatBytes, fromBase64Url, toBase64Url } from './bytes.ts';
+export { ByteReader, ByteWriter, compareBytes, concatBytes, fromBase64Url, joinBytes, toBase64Url } from './bytes.ts';
 export {
   bytesToBigIntLE,
   classifyTaskSignature,

@@ -146,6 +146,45 @@ describe('ingest workers', () => {
     },
   );
 
+  it.each([
+    { name: 'in the coordinator’s thread', workers: 0 },
+    { name: 'on two worker threads', workers: 2 },
+  ])(
+    'multipart updates decoded $name: their parts are joined where they are decoded, and the round averages exactly',
+    async ({ workers }) => {
+      const crypto = await initCrypto();
+      const decoded: string[] = [];
+      const inner = workers === 0 ? inProcessIngest(crypto) : await IngestPool.start({ workers });
+      if (inner instanceof IngestPool) pools.push(inner);
+      // What the coordinator asks to decode: a whole payload, or its parts not yet joined.
+      const spying: MessageIngest = {
+        open: (request) => inner.open(request),
+        decode: (request) => {
+          decoded.push(request.bytes instanceof Uint8Array ? 'whole' : `${request.bytes.length} parts`);
+          return inner.decode(request);
+        },
+      };
+      h = await startHarness(testSettings(), { ingest: spying });
+      const { params, sum, update, sumDict } = await throughSum(h, 10, 44);
+      decoded.length = 0; // the sum messages': whole
+      const models = update.map((_, i) => randomModel(params.modelLength, 900 + i));
+      const scalars = update.map((_, i) => 1 + (i % 3));
+      // 1000 weights in chunks of at most 1500 bytes: an update in 5 (6,375 bytes of masked model).
+      const chunked = update.map((p, i) =>
+        updateMessage(crypto, params, p, sumDict, models[i] ?? [], scalars[i] ?? 1, 1500),
+      );
+      expect(chunked.map((chunks) => chunks.length)).toEqual(update.map(() => 5));
+      // All the chunks of all the updates in flight at once, chunk 0 of each first.
+      const order = [...chunked.map((c) => c[0]), ...chunked.flatMap((c) => c.slice(1))] as Uint8Array[];
+      const answers = await Promise.all(order.map((m) => h?.coordinator.handleMessage(m, { handOver: true })));
+      expect(answers.filter((a) => a?.kind === 'message')).toHaveLength(10);
+      expect(decoded).toEqual(update.map(() => '5 parts'));
+
+      const global = await throughSum2(h, params, sum);
+      expectAverage(h.settings, global.model, models, scalars, F32);
+    },
+  );
+
   it('a worker that dies holding a message answers it 503 unavailable, is replaced, and the round completes exactly', async () => {
     const pool = await IngestPool.start({ workers: 2, entry: CRASHING });
     pools.push(pool);

@@ -194,7 +194,10 @@ export class IngestPool implements MessageIngest {
     const task = {
       op: 'decode',
       tag: request.tag,
-      bytes: moveOut(request.bytes, request.handOver, transfer),
+      bytes:
+        request.bytes instanceof Uint8Array
+          ? moveOut(request.bytes, request.handOver, transfer)
+          : request.bytes.map((part) => moveOut(part, request.handOver, transfer)),
       expect: request.expect,
     } as const;
     return (await this.run(task, transfer)) as Payload;

@@ -44,7 +44,8 @@ export type IngestTask =
       readonly id: number;
       readonly op: 'decode';
       readonly tag: MessageTag;
-      readonly bytes: Moved;
+      /** The payload, or a multipart payload's parts in order (joined here). */
+      readonly bytes: Moved | readonly Moved[];
       readonly expect: PayloadExpectation;
     };
 
@@ -118,9 +119,10 @@ export interface IngestPort {
 
 function run(crypto: PetCrypto, task: IngestTask, transfer: Set<ArrayBuffer>): unknown {
   if (task.op === 'decode') {
+    const { bytes } = task;
     const payload = decodeMessageWork({
       tag: task.tag,
-      bytes: moveIn(task.bytes),
+      bytes: Array.isArray(bytes) ? bytes.map(moveIn) : moveIn(bytes as Moved),
       handOver: true,
       expect: task.expect,
     });

@@ -708,7 +708,7 @@ export class Coordinator {
         if (this.cluster === undefined) this.bindSubject(round, pk, context.subject);
       };
       const shared = frame.multipart && this.cluster !== undefined && this.store.addChunk !== undefined;
-      let whole: Uint8Array | undefined;
+      let parts: Uint8Array[] | undefined;
       let chunk: Chunk | undefined;
       if (shared) {
         chunk = decodeChunk(frame.body);
@@ -716,25 +716,27 @@ export class Coordinator {
       } else if (frame.multipart) {
         // The opened frame is this pipeline's own (opened in the bytes handed over, a fresh copy, or
         // moved from a worker): kept, not copied.
-        whole = round.assembler.add(pk, TAGS[frame.tag], frame.body, admit, true);
+        parts = round.assembler.addPart(pk, TAGS[frame.tag], frame.body, admit, true);
       } else {
         admit(frame.body);
       }
       checks.done();
 
       // Store round trips (several instances) do not hold up the messages behind this one.
-      let payloadBytes: Uint8Array;
+      let payloadBytes: Uint8Array | Uint8Array[];
       let owned = true;
       if (chunk !== undefined) {
         if (chunk.index === 0) await this.bindSubjectAcrossInstances(round, pk, context.subject);
-        whole = await this.addSharedChunk(round, frame, pk, chunk);
+        const whole = await this.addSharedChunk(round, frame, pk, chunk);
         if (whole === undefined) return { kind: 'chunk' };
         // The store's answer may share its buffer with other data: moved only if it is all its own.
         owned = whole.byteOffset === 0 && whole.byteLength === whole.buffer.byteLength;
         payloadBytes = whole;
       } else if (frame.multipart) {
-        if (whole === undefined) return { kind: 'chunk' };
-        payloadBytes = whole; // the assembler's fresh copy
+        if (parts === undefined) return { kind: 'chunk' };
+        // The chunks' data, each a view into its opened frame (this pipeline's own), joined
+        // where the payload is decoded: by an ingest worker, off this thread.
+        payloadBytes = parts;
       } else {
         await this.bindSubjectAcrossInstances(round, pk, context.subject);
         payloadBytes = frame.body; // the opened message: this pipeline's own

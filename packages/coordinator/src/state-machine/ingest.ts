@@ -17,6 +17,7 @@ import {
   decodePayload,
   type EncryptKeyPair,
   isPetError,
+  joinBytes,
   type MessageTag,
   type OpenedFrame,
   openFrame,
@@ -58,8 +59,12 @@ export type OpenOutcome =
 
 export interface DecodeRequest {
   readonly tag: MessageTag;
-  readonly bytes: Uint8Array;
-  /** As in `OpenRequest`: the caller gives `bytes.buffer` up. */
+  /**
+   * The payload: whole, or a multipart message's chunk data in order, not yet joined
+   * (`ChunkAssembler.addPart`): the ingest joins them where it decodes.
+   */
+  readonly bytes: Uint8Array | readonly Uint8Array[];
+  /** As in `OpenRequest`: the caller gives up the buffer of `bytes` (of each part). */
   readonly handOver: boolean;
   readonly expect: PayloadExpectation;
 }
@@ -101,9 +106,10 @@ export function openMessageWork(crypto: PetCrypto, request: OpenRequest, checkEl
   };
 }
 
-/** Decodes a payload (a whole message's, or a reassembled multipart one). */
+/** Decodes a payload (a whole message's, or a multipart one's parts, joined first). */
 export function decodeMessageWork(request: DecodeRequest): Payload {
-  return decodePayload(request.tag, request.bytes, request.expect);
+  const { bytes } = request;
+  return decodePayload(request.tag, bytes instanceof Uint8Array ? bytes : joinBytes(bytes), request.expect);
 }
 
 /** The bytes the eligibility checks read: the payload, or chunk 0's data; undefined for a later chunk. */

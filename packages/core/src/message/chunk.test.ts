@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { joinBytes } from '../bytes.ts';
 import { PetError } from '../errors.ts';
 import { bytePattern, errorCode, fromHex, toHex } from '../testing/message-fixtures.ts';
 import {
@@ -118,6 +119,19 @@ describe('ChunkAssembler (protocol.md §3.7)', () => {
     const changed = kept.slice();
     changed.set([(changed.at(-1) as number) ^ 1], changed.length - 1);
     expect(() => again.add('q', 2, changed)).toThrow('expected a new chunk index');
+  });
+
+  it('hands a completed message back as its parts, in order, views into the chunks handed over', () => {
+    const payload = Uint8Array.from({ length: 250 }, (_, i) => (i * 11) & 0xff);
+    const chunks = splitPayload(payload, 100, 4) as [Uint8Array, Uint8Array, Uint8Array];
+    const assembler = new ChunkAssembler(roomy);
+    expect(assembler.addPart('p', 2, chunks[0], undefined, true)).toBeUndefined();
+    expect(assembler.addPart('p', 2, chunks[2], undefined, true)).toBeUndefined();
+    const parts = assembler.addPart('p', 2, chunks[1], undefined, true);
+    expect(parts?.map((part) => part.length)).toEqual([100, 100, 50]);
+    for (const [i, part] of (parts ?? []).entries()) expect(part.buffer).toBe(chunks[i]?.buffer);
+    expect(joinBytes(parts ?? [])).toEqual(payload);
+    expect(assembler.bytesHeld).toBe(0);
   });
 
   it('keeps participants apart, interleaved', () => {

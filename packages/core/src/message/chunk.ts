@@ -20,7 +20,7 @@
  * message at the end of a phase.
  */
 
-import { ByteReader, ByteWriter } from '../bytes.ts';
+import { ByteReader, ByteWriter, joinBytes } from '../bytes.ts';
 import { PetError } from '../errors.ts';
 
 export const CHUNK_HEADER_BYTES = 8;
@@ -202,6 +202,23 @@ export class ChunkAssembler {
     admitFirst?: (firstChunkData: Uint8Array) => void,
     handOver = false,
   ): Uint8Array | undefined {
+    const parts = this.addPart(participantKey, tag, chunkPayload, admitFirst, handOver);
+    return parts === undefined ? undefined : joinBytes(parts);
+  }
+
+  /**
+   * As `add`, but a completed message comes back as its chunks' data in order, not joined
+   * (`joinBytes` joins them): a caller that decodes on another thread (an ingest worker) joins
+   * them there and saves its own a copy of the whole payload. With `handOver`, the parts are
+   * views into the chunk payloads given.
+   */
+  addPart(
+    participantKey: string,
+    tag: number,
+    chunkPayload: Uint8Array,
+    admitFirst?: (firstChunkData: Uint8Array) => void,
+    handOver = false,
+  ): Uint8Array[] | undefined {
     const chunk = decodeChunk(chunkPayload);
     const { index, messageId } = chunk;
     const where = `chunk ${index} of message ${messageId}`;
@@ -276,7 +293,7 @@ export class ChunkAssembler {
 
     if (partial.last !== undefined && partial.chunks.size === partial.last + 1) {
       this.drop(participantKey, messageId, partial);
-      return assemble(partial.chunks, partial.last + 1);
+      return Array.from({ length: partial.last + 1 }, (_, i) => partial.chunks.get(i) as Uint8Array);
     }
     if (existing === undefined) {
       let byId = this.partials.get(participantKey);
@@ -313,17 +330,4 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function assemble(chunks: Map<number, Uint8Array>, count: number): Uint8Array {
-  let length = 0;
-  for (const data of chunks.values()) length += data.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (let i = 0; i < count; i++) {
-    const data = chunks.get(i) as Uint8Array;
-    out.set(data, offset);
-    offset += data.length;
-  }
-  return out;
 }
