@@ -432,7 +432,14 @@ async function runScenario(s: Scenario) {
         const holders = events.filter((e) => e.e === 'model' && e.t >= last.endedAt).length;
         if (holders >= s.participants || Date.now() > last.endedAt + 20_000) break;
       }
-      if (Date.now() > deadline) throw new Error(`[${s.name}] only ${completed.length} of ${ROUNDS} rounds completed`);
+      if (Date.now() > deadline) {
+        // What there is to go on: each round's outcome and the participants' errors.
+        const outcomes = rounds.map((r) => `round ${r.roundId}: ${r.outcome} ${r.failureReason ?? ''}`.trim());
+        throw new Error(
+          `[${s.name}] only ${completed.length} of ${ROUNDS} rounds completed\n${outcomes.join('\n')}\n` +
+            `participant errors: ${JSON.stringify(Object.fromEntries(errors))}`,
+        );
+      }
       await sleep(250);
     }
     clearInterval(sampler);
