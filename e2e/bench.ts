@@ -38,7 +38,7 @@
  *                                            # <dir>/<model>-<mode>-tab-<n>[-sdk-worker].cpuprofile
  */
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -794,8 +794,13 @@ async function main(): Promise<void> {
   const driver = values.driver === 'bare' ? await bareDriver() : await playwrightDriver();
   const loadAtStart = loadavg()[0] as number;
   try {
-    const runs: Record<string, Awaited<ReturnType<typeof runModel>>> = {};
-    for (const model of models as WebModel[]) runs[model] = await runModel(driver, server.origin, model, rounds);
+    const dir = join(REPO_ROOT, 'bench/results');
+    const file = driver.name === 'bare' ? 'e2e-bare.json' : 'e2e.json';
+    // The models not run this time keep their earlier runs; each run says when it was measured.
+    const runs: Record<string, unknown> = earlierRuns(join(dir, file));
+    for (const model of models as WebModel[]) {
+      runs[model] = { date: new Date().toISOString(), ...(await runModel(driver, server.origin, model, rounds)) };
+    }
     const report = {
       date: new Date().toISOString(),
       machine: {
@@ -822,15 +827,23 @@ async function main(): Promise<void> {
       },
       runs,
     };
-    const dir = join(REPO_ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
-    const file = driver.name === 'bare' ? 'e2e-bare.json' : 'e2e.json';
     writeFileSync(join(dir, file), `${JSON.stringify(report, null, 2)}\n`);
     log(`wrote bench/results/${file}`);
   } finally {
     await driver.close();
     await server.close();
   }
+}
+
+/** The runs in an earlier results file, by model (none when there is no such file), each with its date. */
+function earlierRuns(path: string): Record<string, unknown> {
+  if (!existsSync(path)) return {};
+  const earlier = JSON.parse(readFileSync(path, 'utf8')) as { date?: string; runs?: Record<string, object> };
+  // A file from before runs were dated: its runs were all measured by its date.
+  return Object.fromEntries(
+    Object.entries(earlier.runs ?? {}).map(([model, run]) => [model, { date: earlier.date, ...run }]),
+  );
 }
 
 main().catch((error: unknown) => {
