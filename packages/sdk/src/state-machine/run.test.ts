@@ -272,6 +272,26 @@ describe('runParticipant', () => {
     await running.done;
   });
 
+  it('a sum participant reading its seeds so far without long polls steps every 250 ms: nothing else would notice the phase end', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1 }); // this participant sums
+    let reads = 0;
+    // No waitForPhaseChange: the fake coordinator answers no long polls.
+    const client = coordinator.with({
+      getSeedsSoFar: async () => {
+        reads++;
+        return undefined; // never a seed: with long polls the waits would double
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 5000 });
+    await running.clock.untilSleeping();
+    for (let i = 0; i < 5; i++) await tick(running);
+    expect(running.clock.sleeps).toEqual([250, 250, 250, 250, 250, 250]);
+    expect(reads).toBe(6);
+    running.controller.abort();
+    await running.done;
+  });
+
   it('with a long-poll client, a pending wait ends as soon as the phase changes', async () => {
     const coordinator = new FakeCoordinator(crypto); // no round yet
     const asked: [string, number][] = [];

@@ -58,7 +58,8 @@ const SEEDS_SO_FAR_POLL_MS = 250;
  * The longest such wait: each read that brings no new seed doubles it up to this. A quiet update
  * phase (participants training for minutes) then costs a read every 2 s, not four a second, and
  * the seeds of a burst of updates after it are read at most this late; the phase's end still
- * wakes the participant at once (the long poll).
+ * wakes the participant at once (the long poll). A client without long polls does not back off:
+ * its next read is what notices the phase's end.
  */
 const SEEDS_SO_FAR_MAX_POLL_MS = 2000;
 
@@ -180,10 +181,12 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
   let seedsDelay = SEEDS_SO_FAR_POLL_MS;
   const seedsWait = ({ phase }: ParticipantState): number => {
     const taken = phase.kind === 'sum2' ? seedsTakenEarly(phase) : 0;
-    seedsDelay =
-      taken !== seedsTaken
-        ? Math.max(pollMs, SEEDS_SO_FAR_POLL_MS)
-        : Math.min(Math.max(pollMs, SEEDS_SO_FAR_MAX_POLL_MS), seedsDelay * 2);
+    // Backing off only where a long poll ends the wait at the phase's end (a token from one):
+    // without it the next step is what notices the end, and it stays SEEDS_SO_FAR_POLL_MS away.
+    const backOff = taken === seedsTaken && phaseToken !== '';
+    seedsDelay = backOff
+      ? Math.min(Math.max(pollMs, SEEDS_SO_FAR_MAX_POLL_MS), seedsDelay * 2)
+      : Math.max(pollMs, SEEDS_SO_FAR_POLL_MS);
     seedsTaken = taken;
     return seedsDelay;
   };
