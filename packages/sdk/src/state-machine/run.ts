@@ -176,19 +176,18 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     }
   };
 
-  /** Seeds the sum task had taken at the last wait, and that wait (while deriving them early). */
+  /** Seeds the sum task had taken at the last wait (while deriving them early; -1 otherwise). */
   let seedsTaken = -1;
-  let seedsDelay = SEEDS_SO_FAR_POLL_MS;
+  /** The next wait while deriving early: `delay` has doubled since the last one. */
   const seedsWait = ({ phase }: ParticipantState): number => {
     const taken = phase.kind === 'sum2' ? seedsTakenEarly(phase) : 0;
     // Backing off only where a long poll ends the wait at the phase's end (a token from one):
     // without it the next step is what notices the end, and it stays SEEDS_SO_FAR_POLL_MS away.
     const backOff = taken === seedsTaken && phaseToken !== '';
-    seedsDelay = backOff
-      ? Math.min(Math.max(pollMs, SEEDS_SO_FAR_MAX_POLL_MS), seedsDelay * 2)
-      : Math.max(pollMs, SEEDS_SO_FAR_POLL_MS);
     seedsTaken = taken;
-    return seedsDelay;
+    return backOff
+      ? Math.min(Math.max(pollMs, SEEDS_SO_FAR_MAX_POLL_MS), delay)
+      : Math.max(pollMs, SEEDS_SO_FAR_POLL_MS);
   };
 
   let failures = 0;
