@@ -8,13 +8,15 @@
  *   {"e":"ready","n":COUNT}
  *   {"e":"task","p":i,"r":roundId,"task":"sum"|"update","t":ms}   its task is known
  *   {"e":"sent","p":i,"r":roundId,"task":…,"t":ms}                 a message of its task is accepted
- *   {"e":"model","p":i,"t":ms,"req":bytes,"res":bytes}            it holds a new global model
+ *   {"e":"model","p":i,"t":ms,"req":bytes,"res":bytes,"n":count}  it holds a new global model
  *   {"e":"error","p":i,"code":…,"message":…}
  *
  * `t` is Date.now() (one clock for every process on the machine); `req`/`res` count request and
- * response bodies so far (the wire, before HTTP framing). It stops on SIGTERM.
+ * response bodies so far (the wire, before HTTP framing), `n` the requests made so far. It stops
+ * on SIGTERM.
  *
  *   {"e":"phase","p":i,"r":roundId,"phase":…,"t":ms}              with ROUND_TRACE=1: every phase change
+ *   {"e":"req","p":i,"m":method,"path":…,"t":ms}                 with ROUND_TRACE=1: every request
  *
  * Environment: ROUND_URL, ROUND_COUNT, ROUND_WEIGHTS, ROUND_FIRST (index of its first participant),
  * ROUND_TRACE.
@@ -62,10 +64,15 @@ const participants = [];
 
 /** Starts participant `p`; resolves once it has joined, with its model loop's promise. */
 async function start(p) {
-  const wire = { req: 0, res: 0 };
+  const wire = { req: 0, res: 0, n: 0 };
   // The SDK's default transport on Node.js (ADR 0015), wrapped only to count the bytes.
   const countingFetch = async (input, init) => {
     wire.req += bodyBytes(init?.body);
+    wire.n++;
+    if (trace) {
+      const path = String(input).replace(/^https?:\/\/[^/]+/, '');
+      emit({ e: 'req', p, m: init?.method ?? 'GET', path, t: Date.now() });
+    }
     const response = await transport(input, init);
     wire.res += Number(response.headers.get('content-length') ?? 0);
     return response;
@@ -108,7 +115,7 @@ async function loop(participant, globalModelNotifier, model, wire, p) {
       emit({ e: 'error', p, code: error.code ?? error.name, message: error.message });
       return null;
     });
-    if (global !== null) emit({ e: 'model', p, t: Date.now(), req: wire.req, res: wire.res });
+    if (global !== null) emit({ e: 'model', p, t: Date.now(), req: wire.req, res: wire.res, n: wire.n });
     participant.setLocalModel(model);
   }
 }

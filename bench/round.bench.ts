@@ -20,7 +20,8 @@
  * - CPU seconds of the participant processes and of the coordinator between one round's last model
  *   and the next's (/proc/<pid>/stat, all threads, sampled every 50 ms; `mainThreadCpuSeconds`: the
  *   main threads only, sampled every 500 ms, between the samples before the window's ends),
- *   and the bytes each participant moved (request and response bodies) in that window, by task;
+ *   and the bytes each participant moved (request and response bodies) and the requests it made
+ *   (`requestsPerParticipant`) in that window, by task;
  * - `stages`: that window's CPU by stage, each from the end of the one before: `sum` (to the
  *   update phase's start), `updateSending` (to the last Update accepted), `updateIdle` (the
  *   update phase's idle tail), `sum2`, `unmask` (to the round's end), `modelDownload` (to the
@@ -247,7 +248,8 @@ type Event =
   | { e: 'ready'; n: number }
   | { e: 'task'; p: number; r: number; task: 'sum' | 'update'; t: number }
   | { e: 'sent'; p: number; r: number; task: 'sum' | 'update'; t: number }
-  | { e: 'model'; p: number; t: number; req: number; res: number }
+  | { e: 'model'; p: number; t: number; req: number; res: number; n?: number }
+  | { e: 'req'; p: number; m: string; path: string; t: number }
   | { e: 'error'; p: number; code: string; message: string }
   | { e: 'phase'; p: number; r: number; phase: string; t: number };
 
@@ -542,12 +544,15 @@ function analyse(run: Run) {
       stageStart = end;
     }
     // Bytes per participant over the window: the difference of its counters between its model events.
+    // Requests too (a participant process that predates the count reports none).
     const bytes: Record<'sum' | 'update', number[]> = { sum: [], update: [] };
+    const requests: Record<'sum' | 'update', number[]> = { sum: [], update: [] };
     for (const [p, m] of holders) {
       const before = [...models].reverse().find((x) => x.p === p && x.t < m.t && x.t < round.endedAt);
       const task = tasks.get(p);
       if (task === undefined) continue;
       bytes[task].push(m.req + m.res - (before === undefined ? 0 : before.req + before.res));
+      if (m.n !== undefined) requests[task].push(m.n - (before?.n ?? 0));
     }
     return {
       roundId: round.roundId,
@@ -577,6 +582,7 @@ function analyse(run: Run) {
       },
       stages,
       bytesPerParticipant: { update: median(bytes.update), sum: median(bytes.sum) },
+      requestsPerParticipant: { update: median(requests.update), sum: median(requests.sum) },
     };
   });
   return perRound;
@@ -754,6 +760,10 @@ function summarise(rounds: ReturnType<typeof analyse>) {
     bytesPerParticipant: {
       update: pick((r) => r.bytesPerParticipant.update),
       sum: pick((r) => r.bytesPerParticipant.sum),
+    },
+    requestsPerParticipant: {
+      update: pick((r) => r.requestsPerParticipant.update),
+      sum: pick((r) => r.requestsPerParticipant.sum),
     },
     updates: pick((r) => r.participants.update),
     sums: pick((r) => r.participants.sum),

@@ -250,8 +250,9 @@ describe('runParticipant', () => {
       await tick(running);
       await vi.waitFor(() => expect(held).toHaveLength(1));
     }
-    // the sum phase: backoff as usual (from 250 ms: before the first long poll the phase was unknown)
-    expect(running.clock.sleeps).toEqual([250, 500, 1000, 2000, 4000]);
+    // the sum phase: 250 ms (before the first long poll the phase was unknown), then maxPollMs: the
+    // token shows the sum phase, and nothing comes before the update phase
+    expect(running.clock.sleeps).toEqual([250, 5000, 5000, 5000, 5000]);
     const before = { sleeps: running.clock.sleeps.length, reads };
     change('1.update'); // the long poll tells: the update phase
     await vi.waitFor(() => expect(held).toHaveLength(1));
@@ -267,7 +268,7 @@ describe('runParticipant', () => {
     await vi.waitFor(() => expect(held).toHaveLength(1));
     await tick(running);
     await vi.waitFor(() => expect(held).toHaveLength(1));
-    expect(running.clock.sleeps.slice(-2)).toEqual([4000, 5000]); // the sum2 phase: the usual backoff, on from 2 s
+    expect(running.clock.sleeps.slice(-2)).toEqual([4000, 5000]); // the sum2 phase: the short wait (the phase had just changed), then maxPollMs
     running.controller.abort();
     await running.done;
   });
@@ -320,8 +321,133 @@ describe('runParticipant', () => {
     coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 });
     change('1.sum');
     await vi.waitFor(() => expect(running.states.map((s) => s.phase.kind)).toEqual(['awaiting']));
-    expect(asked.at(-1)).toEqual(['1.sum', 80]); // waiting again, from the new token, backoff reset
+    // waiting again, from the new token, for its round's end: the token shows that round, so maxPollMs at once
+    expect(asked.at(-1)).toEqual(['1.sum', 800]);
     expect(running.clock.sleeping).toBe(1); // the sleep that lost the race ended with it (no stale timers)
+    running.controller.abort();
+    await running.done;
+  });
+
+  /** A long-poll client over `coordinator`: a poll on the current token is held until `change`. */
+  function heldPolls(coordinator: FakeCoordinator, first: string) {
+    let token = first;
+    const held: ((token: string) => void)[] = [];
+    const asked: number[] = [];
+    const client = coordinator.with({
+      waitForPhaseChange: (after, waitMs, signal) => {
+        asked.push(waitMs);
+        if (after !== token) return Promise.resolve(token);
+        return new Promise<string>((resolve, reject) => {
+          held.push(resolve);
+          signal?.addEventListener('abort', () => {
+            held.splice(held.indexOf(resolve), 1);
+            reject(new Error('ended'));
+          });
+        });
+      },
+    });
+    const change = (next: string) => {
+      token = next;
+      for (const resolve of held.splice(0)) resolve(next);
+    };
+    return { client, held, asked, change };
+  }
+
+  it('a step that awaits the next phase waits maxPollMs once the phase holds, and the phase change wakes it', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 }); // an update participant; the sum phase runs
+    const polls = heldPolls(coordinator, '1.sum');
+    const running = start(
+      { crypto, client: polls.client, localModel: () => [0.25, -0.5] },
+      { pollMs: 100, maxPollMs: 5000 },
+    );
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    for (let i = 0; i < 4; i++) {
+      await tick(running);
+      await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    }
+    // 100 ms: the phase was unknown; then the token shows the sum phase, before which nothing comes
+    // (no sum dictionary): one long wait after another, not a doubling from 100 ms
+    expect(running.clock.sleeps).toEqual([100, 5000, 5000, 5000, 5000, 5000]);
+    expect(polls.asked).toEqual([80, 4000, 4000, 4000, 4000, 4000]);
+    expect(coordinator.calls.sums).toBe(6); // one read a wait
+    expect(coordinator.calls.post).toBe(0);
+
+    // The update phase: the held poll answers, and the update goes out without the clock moving —
+    // and without GET /params: the token names a later phase of the participant's round.
+    const params = coordinator.calls.params;
+    coordinator.sums = new Map();
+    polls.change('1.update');
+    await vi.waitFor(() => expect(coordinator.payloads('update')).toHaveLength(1));
+    await vi.waitFor(() => expect(running.states.at(-1)?.phase.kind).toBe('awaiting'));
+    expect(coordinator.calls.params).toBe(params);
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('after a wait the phase changed in, a step that still awaits the next phase gets the short wait', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 }); // an update participant; the sum phase runs
+    const polls = heldPolls(coordinator, '1.sum');
+    const running = start(
+      { crypto, client: polls.client, localModel: () => [0.25, -0.5] },
+      { pollMs: 100, maxPollMs: 5000 },
+    );
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    await tick(running);
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    expect(running.clock.sleeps).toEqual([100, 5000, 5000]);
+    // The token says the update phase, but the sum dictionary is not there yet (an answer that lags
+    // the token): the step after the change is pending again, and its wait is the short one.
+    polls.change('1.update');
+    await vi.waitFor(() => expect(coordinator.calls.sums).toBe(4));
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    expect(running.clock.sleeps.at(-1)).toBe(200); // pollMs, doubled once (the long waits leave it)
+    coordinator.sums = new Map();
+    await tick(running);
+    await vi.waitFor(() => expect(coordinator.payloads('update')).toHaveLength(1));
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('after a long poll that answers the token it was asked about, the step does not read /params again', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 }); // round 1: no task
+    const asked: [string, number][] = [];
+    const client = coordinator.with({
+      waitForPhaseChange: async (after, waitMs) => {
+        asked.push([after, waitMs]);
+        if (asked.length > 6) return new Promise(() => {}); // held from the seventh on: the loop waits there
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        return '1.sum'; // the coordinator held the poll for its wait: nothing changed
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 1000 });
+    await vi.waitFor(() => expect(asked).toHaveLength(7));
+    // The first poll tells the token ('' → '1.sum'); every later one answers it unchanged.
+    expect(asked).toEqual([['', 80], ...Array(6).fill(['1.sum', 800])]);
+    // /params: the first step and the one after the poll that brought the token; none after the rest
+    expect(coordinator.calls.params).toBe(2);
+    expect(running.states.map((s) => s.phase.kind)).toEqual(['awaiting']);
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('a step that awaits the app (no local model yet) keeps the doubling wait from pollMs', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 });
+    coordinator.sums = new Map(); // the update phase: only the model is missing
+    const polls = heldPolls(coordinator, '1.update');
+    const running = start(
+      { crypto, client: polls.client, localModel: () => undefined },
+      { pollMs: 100, maxPollMs: 5000 },
+    );
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    for (let i = 0; i < 5; i++) {
+      await tick(running);
+      await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    }
+    expect(running.clock.sleeps).toEqual([100, 200, 400, 800, 1600, 3200, 5000]); // the first wait ended at once (unknown phase)
     running.controller.abort();
     await running.done;
   });

@@ -10,7 +10,15 @@
  * `maxPollMs` for as long as nothing changes — and where the client can
  * (`waitForPhaseChange`, a long poll), the wait ends early when the
  * coordinator's phase changes, so the participant hears of a new round or
- * phase within a round trip rather than at its next poll. A sum participant
+ * phase within a round trip rather than at its next poll. A step that waits
+ * for the coordinator's next phase itself (`StepResult.awaits`: a round to
+ * start, the sum or seed dictionary, its round's end) waits `maxPollMs` at
+ * once there — when the phase token shows the coordinator still before what
+ * the step waits for, or a wait has ended on the token it began with:
+ * stepping sooner would only read the same answers again (`GET /params`,
+ * `/sums`), and the phase's change ends the wait anyway. Otherwise (answers
+ * that lag the token) such a step gets the short wait, which costs a poll, not
+ * `maxPollMs`. A sum participant
  * awaiting its seeds while the update phase runs steps every
  * `SEEDS_SO_FAR_POLL_MS` where it derives them early (ADR 0017), as long as
  * its reads bring new seeds: while they bring none, its wait doubles up to
@@ -95,9 +103,13 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
   let state = options.state;
   let delay = pollMs;
   let phaseToken = '';
-  const wait = async (ms: number): Promise<void> => {
+  /** Waits `ms`, or until the phase changes; true when a long poll's answer ended the wait. */
+  const wait = async (ms: number): Promise<boolean> => {
     const watch = io.client.waitForPhaseChange?.bind(io.client);
-    if (watch === undefined) return clock.sleep(ms, signal);
+    if (watch === undefined) {
+      await clock.sleep(ms, signal);
+      return false;
+    }
     // The sleep stays in the race: it is what the runtime wakes when the app hands in a model.
     // `racing` ends whichever loses: the sleep (its timer, its listener on `signal`) or the long
     // poll (its request). A token counts only from a poll that won: one that answers after the
@@ -109,15 +121,18 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     const untilRound = awaitsRoundEnd(state);
     const changed = Promise.resolve()
       .then(() => watch(phaseToken, ms * (1 - LONG_POLL_LEAD), racing, untilRound))
-      .then(
+      .then<boolean | undefined, undefined>(
         (token) => {
-          if (token === undefined) return sleep; // no long polls here
-          if (!racing.aborted) phaseToken = token;
+          if (token === undefined) return sleep.then(() => undefined); // no long polls here
+          if (racing.aborted) return false;
+          phaseToken = token;
+          return true;
         },
-        () => sleep, // the long poll failed or was ended: just sleep; the next step reports what is wrong
+        // the long poll failed or was ended: just sleep; the next step reports what is wrong
+        () => sleep.then(() => undefined),
       );
     try {
-      await Promise.race([sleep, changed]);
+      return (await Promise.race([sleep, changed])) === true;
     } finally {
       racing.abort();
     }
@@ -192,10 +207,22 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
 
   let failures = 0;
   let advanced = false;
+  /** The last step was pending until the coordinator's next phase (StepResult.awaits). */
+  let awaitsPhase = false;
+  /**
+   * A long poll ended the last wait with the phase token the wait began with (or with one the
+   * state has no part in, `movedOnWithout`): the coordinator is where the last step saw it.
+   */
+  let phaseHeld = false;
+  /** A long poll ended the last wait on a token of the state's round, in the same or a later phase. */
+  let roundHeld = false;
   while (!signal.aborted) {
-    // The step before completed: the round it read (or went on with) is current enough for this one (step.ts).
-    const roundJustRead = advanced;
+    // The step before completed: the round it read (or went on with) is current enough for this
+    // one (step.ts). So is the state's round when a long poll ended the last wait on a token of
+    // that round: the phase is the same, or a later one of the same round.
+    const roundJustRead = advanced || roundHeld;
     advanced = false;
+    awaitsPhase = false;
     try {
       const lastAttempt = failures + 1 >= MAX_STEP_ATTEMPTS;
       const result = await step(state, io, { lastAttempt, signal, roundJustRead });
@@ -203,7 +230,7 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
       if (result.kind === 'complete') {
         await advance(result.state);
         advanced = true;
-      }
+      } else awaitsPhase = result.awaits === 'phase';
     } catch (error) {
       if (signal.aborted) break;
       // Not a protocol outcome (those are state already): report it and try again later — at
@@ -217,11 +244,23 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     }
     for (;;) {
       const before = phaseToken;
-      if (derivesSeedsSoFar(state, io, phaseToken)) delay = seedsWait(state);
-      else seedsTaken = -1;
-      await wait(delay);
-      delay = Math.min(maxPollMs, delay * 2);
-      if (signal.aborted || !movedOnWithout(state, before, phaseToken)) break;
+      let ms = delay;
+      if (derivesSeedsSoFar(state, io, phaseToken)) ms = delay = seedsWait(state);
+      else {
+        seedsTaken = -1;
+        // Nothing comes before the next phase, and a long poll wakes the loop at it: one long
+        // wait rather than steps that read the same answers again (see the module comment).
+        if (awaitsPhase && phaseToken !== '' && (phaseHeld || phaseStillBefore(state, phaseToken))) ms = maxPollMs;
+      }
+      const answered = await wait(ms);
+      if (ms === delay) delay = Math.min(maxPollMs, delay * 2);
+      const movedOn = movedOnWithout(state, before, phaseToken);
+      phaseHeld = answered && (phaseToken === before || movedOn);
+      roundHeld =
+        answered &&
+        tokenOfRound(state, phaseToken) &&
+        (phaseToken === before || movedOnWithinRound(before, phaseToken));
+      if (signal.aborted || !movedOn) break;
     }
   }
   // The last chunk's progress record, if still being written: the state is saved when this returns.
@@ -256,6 +295,32 @@ function isProgress(before: ParticipantState, next: ParticipantState): boolean {
 function derivesSeedsSoFar(state: ParticipantState, io: StepIo, phaseToken: string): boolean {
   if (state.phase.kind !== 'sum2' || io.client.getSeedsSoFar === undefined) return false;
   return phaseToken === '' || phaseToken === `${state.round?.roundId}.update`;
+}
+
+/**
+ * True when `token` (protocol.md §1.2) shows the coordinator in a phase before the one a step of
+ * `state` that awaits the next phase waits for: its round's sum phase while it waits for the sum
+ * dictionary (update), its sum or update phase while it waits for its seeds (sum2), any phase of
+ * its round while it waits for that round's end (awaiting).
+ */
+function phaseStillBefore(state: ParticipantState, token: string): boolean {
+  const roundId = state.round?.roundId;
+  if (roundId === undefined) return false;
+  switch (state.phase.kind) {
+    case 'update':
+      return token === `${roundId}.sum`;
+    case 'sum2':
+      return token === `${roundId}.sum` || token === `${roundId}.update`;
+    case 'awaiting':
+      return tokenOfRound(state, token);
+    default:
+      return false;
+  }
+}
+
+/** True when phase token `token` names the state's round (protocol.md §1.2). */
+function tokenOfRound(state: ParticipantState, token: string): boolean {
+  return state.round !== undefined && token.startsWith(`${state.round.roundId}.`);
 }
 
 /** True when the participant has no task left in its round and awaits the round's end. */

@@ -10,10 +10,18 @@ import { type ParticipantError, type ParticipantState, wipePhaseSecrets } from '
 export interface StepResult {
   readonly kind: 'pending' | 'complete';
   readonly state: ParticipantState;
+  /**
+   * 'phase' on a 'pending' step: what it waits for comes with the coordinator's next phase and
+   * not before — a round to start, the sum dictionary (the update phase), the seed dictionary
+   * (Sum2), its round's end. Stepping again while the phase stays the same could only read the
+   * same answers, so where the client long-polls the run loop waits for the phase itself
+   * (run.ts). Not on a wait for the app (a local model) or after a transient failure.
+   */
+  readonly awaits?: 'phase';
 }
 
-export function pending(state: ParticipantState): StepResult {
-  return { kind: 'pending', state };
+export function pending(state: ParticipantState, awaits?: 'phase'): StepResult {
+  return awaits === undefined ? { kind: 'pending', state } : { kind: 'pending', state, awaits };
 }
 
 export function complete(state: ParticipantState): StepResult {

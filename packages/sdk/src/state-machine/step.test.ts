@@ -92,7 +92,7 @@ describe('step: rounds and task selection (protocol.md §1.1, §2)', () => {
     const p = participant(coordinator);
     const before = p.state;
     const result = await step(before, p.io);
-    expect(result).toStrictEqual({ kind: 'pending', state: before });
+    expect(result).toStrictEqual({ kind: 'pending', state: before, awaits: 'phase' }); // a round to start
     expect(result.state).toBe(before);
     expect(coordinator.calls.model).toBe(0);
   });
@@ -123,7 +123,7 @@ describe('step: rounds and task selection (protocol.md §1.1, §2)', () => {
     expect(received?.payload).toStrictEqual({ kind: 'sum', sum: { sumSignature, ephemeralPk: ephemeral.publicKey } });
     expect(verifyTaskSignature(crypto, round.seed, 'sum', sumSignature, p.state.identity.publicKey, 1)).toBe(true);
 
-    expect((await stepRestored(p)).kind).toBe('pending'); // the seed dictionary is not published yet
+    expect(await stepRestored(p)).toMatchObject({ kind: 'pending', awaits: 'phase' }); // the seed dictionary is not published yet
   });
 
   it('a forced update task (sum 1e-9, update 1) carries signatures the coordinator accepts', async () => {
@@ -145,7 +145,7 @@ describe('step: rounds and task selection (protocol.md §1.1, §2)', () => {
     const p = participant(coordinator);
     expect(await settle(p)).toEqual(['awaiting']);
     const before = p.state;
-    expect(await step(before, p.io)).toStrictEqual({ kind: 'pending', state: before });
+    expect(await step(before, p.io)).toStrictEqual({ kind: 'pending', state: before, awaits: 'phase' }); // its round's end
     expect(coordinator.calls.post).toBe(0);
   });
 

@@ -76,7 +76,7 @@ export async function step(state: ParticipantState, io: StepIo, options: StepOpt
   if (options.roundJustRead === true && state.round !== undefined && state.phase.kind !== 'new-round') {
     try {
       const result = await dispatch({ ...state, round: state.round, phase: state.phase }, io);
-      return result.kind === 'pending' ? pending(state) : result;
+      return result.kind === 'pending' ? pending(state, result.awaits) : result;
     } catch (error) {
       failedUnread = { error };
     }
@@ -91,7 +91,7 @@ export async function step(state: ParticipantState, io: StepIo, options: StepOpt
     }
     throw error;
   }
-  if (params === undefined) return pending(state); // no round has started yet
+  if (params === undefined) return pending(state, 'phase'); // no round has started yet
 
   const current = state.round;
   const sameRound =
@@ -113,7 +113,7 @@ export async function step(state: ParticipantState, io: StepIo, options: StepOpt
     if (!isPermanent(error) && !givingUp) throw error;
     result = abandonRound(entered, io, participantError(error, entered.round.roundId));
   }
-  if (result.kind === 'pending') return pending(state);
+  if (result.kind === 'pending') return pending(state, result.awaits);
   // SECURITY: the old round is over: an ephemeral secret key of its sum task is of no use now.
   if (!sameRound) wipePhaseSecrets(io.crypto, state.phase);
   return result;

@@ -9,5 +9,5 @@ import type { PhaseState } from '../state.ts';
 import { pending, type StepResult } from '../step-result.ts';
 
 export async function awaiting(state: PhaseState<'awaiting'>, _io: StepIo): Promise<StepResult> {
-  return pending(state);
+  return pending(state, 'phase'); // the round's end is a phase change
 }

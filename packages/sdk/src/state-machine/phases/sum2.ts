@@ -49,7 +49,7 @@ export async function sum2(state: PhaseState<'sum2'>, io: StepIo): Promise<StepR
     io.client.getSeedsSoFar === undefined
       ? await finalSeeds(io, state, signature)
       : await io.client.getSeedsSoFar(state.identity.publicKey, signature);
-  if (answer === undefined) return pending(state); // the update phase has not started or is still running
+  if (answer === undefined) return pending(state, 'phase'); // the update phase has not started or is still running
   const { seeds } = answer;
   const key = phase.ephemeral.secretKey;
   let derived = earlyWork.get(key);

@@ -29,7 +29,7 @@ import { startSending } from './sending.ts';
 export async function update(state: PhaseState<'update'>, io: StepIo): Promise<StepResult> {
   const { round, phase } = state;
   const sums = await io.client.getSums();
-  if (sums === undefined) return pending(state); // the sum phase is still running
+  if (sums === undefined) return pending(state, 'phase'); // the sum phase is still running
 
   let model: ArrayLike<number> | null | undefined;
   try {
