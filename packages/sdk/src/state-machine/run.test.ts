@@ -414,21 +414,49 @@ describe('runParticipant', () => {
     const coordinator = new FakeCoordinator(crypto);
     coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 }); // round 1: no task
     const asked: [string, number][] = [];
+    const clock = new ManualClock();
     const client = coordinator.with({
       waitForPhaseChange: async (after, waitMs) => {
         asked.push([after, waitMs]);
         if (asked.length > 6) return new Promise(() => {}); // held from the seventh on: the loop waits there
         await new Promise((resolve) => setTimeout(resolve, 0));
+        clock.advance(waitMs);
         return '1.sum'; // the coordinator held the poll for its wait: nothing changed
       },
     });
-    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 1000 });
+    const running = start({ crypto, client, localModel: () => undefined }, { clock, pollMs: 100, maxPollMs: 1000 });
     await vi.waitFor(() => expect(asked).toHaveLength(7));
     // The first poll tells the token ('' → '1.sum'); every later one answers it unchanged.
     expect(asked).toEqual([['', 80], ...Array(6).fill(['1.sum', 800])]);
     // /params: the first step and the one after the poll that brought the token; none after the rest
     expect(coordinator.calls.params).toBe(2);
     expect(running.states.map((s) => s.phase.kind)).toEqual(['awaiting']);
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('a poll answered at once with the token it was asked about (not held) leaves the wait to the sleep', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 }); // round 1: no task
+    const asked: string[] = [];
+    // A coordinator holding all the long polls it may: every poll is answered at once (protocol.md §1.2).
+    const client = coordinator.with({
+      waitForPhaseChange: async (after) => {
+        asked.push(after);
+        return '1.sum';
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 1000 });
+    await vi.waitFor(() => expect(asked).toEqual(['', '1.sum']));
+    await running.clock.untilSleeping();
+    // The first answer was a change ('' → '1.sum'); the second, unchanged and at once, did not end
+    // the wait: the loop sleeps instead of stepping and polling again in a tight loop.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(asked).toEqual(['', '1.sum']);
+    const params = coordinator.calls.params;
+    await tick(running);
+    await vi.waitFor(() => expect(asked).toHaveLength(3));
+    expect(coordinator.calls.params).toBe(params + 1); // after a wait the sleep ended, the step reads /params
     running.controller.abort();
     await running.done;
   });
@@ -455,21 +483,24 @@ describe('runParticipant', () => {
   it('a long poll that answers at the end of its wait ends the wait, and the sleep it raced is cleared', async () => {
     const coordinator = new FakeCoordinator(crypto); // no round: every step is pending
     const asked: number[] = [];
+    const clock = new ManualClock();
     const client = coordinator.with({
       waitForPhaseChange: async (_after, waitMs, signal) => {
         asked.push(waitMs);
         if (asked.length > 5) return new Promise(() => {}); // held from the sixth on: the loop waits there
         // The coordinator held the poll for its wait and answers the token it had: nothing changed.
         await new Promise((resolve) => setTimeout(resolve, 0));
+        clock.advance(waitMs);
         // Never aborted: answered before the sleep it races could end.
         expect(signal?.aborted).toBe(false);
         return '-.idle';
       },
     });
-    const running = start({ crypto, client, localModel: () => undefined }, { pollMs: 100, maxPollMs: 400 });
-    // The clock never moves, yet the loop goes on: each answered poll ends its wait.
+    const running = start({ crypto, client, localModel: () => undefined }, { clock, pollMs: 100, maxPollMs: 400 });
+    // The clock moves only by each poll's wait, never to its sleep's end, yet the loop goes on:
+    // each answered poll ends its wait.
     await vi.waitFor(() => expect(asked).toEqual([80, 160, 320, 320, 320, 320]));
-    expect(running.clock.sleeping).toBe(1); // only the current wait's sleep: the others were cleared
+    expect(clock.sleeping).toBe(1); // only the current wait's sleep: the others were cleared
     expect(running.states).toEqual([]);
     running.controller.abort();
     await running.done;

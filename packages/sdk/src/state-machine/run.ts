@@ -119,13 +119,20 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     // With no task left in its round, only the round's end (or a failure, a restart…) matters:
     // the coordinator is asked not to answer at the round's later phases (protocol.md §1.2).
     const untilRound = awaitsRoundEnd(state);
+    const after = phaseToken;
+    const pollMs = ms * (1 - LONG_POLL_LEAD);
+    const asked = clock.now();
     const changed = Promise.resolve()
-      .then(() => watch(phaseToken, ms * (1 - LONG_POLL_LEAD), racing, untilRound))
+      .then(() => watch(after, pollMs, racing, untilRound))
       .then<boolean | undefined, undefined>(
         (token) => {
           if (token === undefined) return sleep.then(() => undefined); // no long polls here
           if (racing.aborted) return false;
           phaseToken = token;
+          // The token it was asked about, answered well before the wait: the poll was not held (a
+          // coordinator holding all the polls it may answers so, protocol.md §1.2). The sleep ends
+          // this wait, as without long polls, rather than a step and a poll in a tight loop.
+          if (token === after && clock.now() - asked < pollMs / 2) return sleep.then(() => false);
           return true;
         },
         // the long poll failed or was ended: just sleep; the next step reports what is wrong
