@@ -385,6 +385,34 @@ describe('runParticipant', () => {
     await running.done;
   });
 
+  it('a round whose sum phase the token shows costs an update participant one /params, one /sums and the upload', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9, modelLength: 2 }); // round 1: no task
+    const polls = heldPolls(coordinator, '1.sum');
+    const running = start(
+      { crypto, client: polls.client, localModel: () => [0.25, -0.5] },
+      { pollMs: 100, maxPollMs: 5000 },
+    );
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    const before = { ...coordinator.calls };
+    // Round 2, an update task: the long poll wakes it in the sum phase; the step that finds the new
+    // round and the task is the only one until the update phase (no /sums read that must find nothing).
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 });
+    polls.change('2.sum');
+    await vi.waitFor(() => expect(running.states.at(-1)?.phase.kind).toBe('update'));
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    expect(coordinator.calls.sums).toBe(before.sums);
+    coordinator.sums = new Map();
+    polls.change('2.update');
+    await vi.waitFor(() => expect(coordinator.payloads('update')).toHaveLength(1));
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1)); // awaiting round 2's end
+    expect(coordinator.calls.params - before.params).toBe(1);
+    expect(coordinator.calls.sums - before.sums).toBe(1);
+    expect(coordinator.calls.post - before.post).toBe(1);
+    running.controller.abort();
+    await running.done;
+  });
+
   it('after a wait the phase changed in, a step that still awaits the next phase gets the short wait', async () => {
     const coordinator = new FakeCoordinator(crypto);
     coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 }); // an update participant; the sum phase runs

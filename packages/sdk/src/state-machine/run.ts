@@ -18,7 +18,9 @@
  * stepping sooner would only read the same answers again (`GET /params`,
  * `/sums`), and the phase's change ends the wait anyway. Otherwise (answers
  * that lag the token) such a step gets the short wait, which costs a poll, not
- * `maxPollMs`. A sum participant
+ * `maxPollMs`. A participant that has just entered the wait for the sum
+ * dictionary or its seeds while the token shows the sum phase waits before it
+ * steps at all. A sum participant
  * awaiting its seeds while the update phase runs steps every
  * `SEEDS_SO_FAR_POLL_MS` where it derives them early (ADR 0017), as long as
  * its reads bring new seeds: while they bring none, its wait doubles up to
@@ -247,7 +249,10 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
     }
     if (advanced) {
       delay = pollMs;
-      continue;
+      // Straight to the wait where the token says a step could only find nothing yet: the sum
+      // dictionary, or the seeds, during the sum phase.
+      if (!sumPhaseHolds(state, phaseToken)) continue;
+      awaitsPhase = true;
     }
     for (;;) {
       const before = phaseToken;
@@ -323,6 +328,15 @@ function phaseStillBefore(state: ParticipantState, token: string): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * True when `token` shows the sum phase of the state's round while the state waits for what only a
+ * later phase brings: the sum dictionary (update), the seeds (sum2).
+ */
+function sumPhaseHolds(state: ParticipantState, token: string): boolean {
+  const kind = state.phase.kind;
+  return (kind === 'update' || kind === 'sum2') && token === `${state.round?.roundId}.sum`;
 }
 
 /** True when phase token `token` names the state's round (protocol.md §1.2). */
