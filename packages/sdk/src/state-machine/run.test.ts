@@ -353,14 +353,20 @@ describe('runParticipant', () => {
     return { client, held, asked, change };
   }
 
-  it('a step that awaits the next phase waits maxPollMs once the phase holds, and the phase change wakes it', async () => {
+  /** An update participant of round 1 (its model [0.25, -0.5]) on a long-poll client, in the sum phase. */
+  function updateInSumPhase() {
     const coordinator = new FakeCoordinator(crypto);
-    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 }); // an update participant; the sum phase runs
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 });
     const polls = heldPolls(coordinator, '1.sum');
     const running = start(
       { crypto, client: polls.client, localModel: () => [0.25, -0.5] },
       { pollMs: 100, maxPollMs: 5000 },
     );
+    return { coordinator, polls, running };
+  }
+
+  it('a step that awaits the next phase waits maxPollMs once the phase holds, and the phase change wakes it', async () => {
+    const { coordinator, polls, running } = updateInSumPhase();
     await vi.waitFor(() => expect(polls.held).toHaveLength(1));
     for (let i = 0; i < 4; i++) {
       await tick(running);
@@ -414,13 +420,7 @@ describe('runParticipant', () => {
   });
 
   it('after a wait the phase changed in, a step that still awaits the next phase gets the short wait', async () => {
-    const coordinator = new FakeCoordinator(crypto);
-    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 }); // an update participant; the sum phase runs
-    const polls = heldPolls(coordinator, '1.sum');
-    const running = start(
-      { crypto, client: polls.client, localModel: () => [0.25, -0.5] },
-      { pollMs: 100, maxPollMs: 5000 },
-    );
+    const { coordinator, polls, running } = updateInSumPhase();
     await vi.waitFor(() => expect(polls.held).toHaveLength(1));
     await tick(running);
     await vi.waitFor(() => expect(polls.held).toHaveLength(1));
