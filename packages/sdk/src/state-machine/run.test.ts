@@ -471,6 +471,7 @@ describe('runParticipant', () => {
     const client = coordinator.with({
       waitForPhaseChange: async (after) => {
         asked.push(after);
+        await new Promise((resolve) => setTimeout(resolve, 0)); // a round trip (and no microtask-only loop)
         return '1.sum';
       },
     });
