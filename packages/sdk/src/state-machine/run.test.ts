@@ -391,6 +391,94 @@ describe('runParticipant', () => {
     await running.done;
   });
 
+  it('answers that lag the token keep the doubling wait, even after polls held their whole wait', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 }); // an update participant
+    // The token says the update phase, yet GET /sums answers 204 (a lagging instance behind a load
+    // balancer); a poll on the current token is held for its whole wait, then answered unchanged.
+    const clock = new ManualClock();
+    const asked: number[] = [];
+    const client = coordinator.with({
+      waitForPhaseChange: async (after, waitMs) => {
+        asked.push(waitMs);
+        if (asked.length > 6) return new Promise(() => {}); // held from the seventh on: the loop waits there
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (after === '1.update') clock.advance(waitMs);
+        return '1.update';
+      },
+    });
+    const running = start(
+      { crypto, client, localModel: () => [0.25, -0.5] },
+      { clock, pollMs: 100, maxPollMs: 10_000 },
+    );
+    await vi.waitFor(() => expect(asked).toHaveLength(7));
+    expect(clock.sleeps).toEqual([100, 200, 400, 800, 1600, 3200, 6400]); // never maxPollMs at once
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('a wait entered straight after a step (the sum phase) that a new round ends is followed by GET /params', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9, modelLength: 2 }); // round 1: no task
+    const polls = heldPolls(coordinator, '1.sum');
+    const running = start(
+      { crypto, client: polls.client, localModel: () => [0.25, -0.5] },
+      { pollMs: 100, maxPollMs: 5000 },
+    );
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 }); // round 2: an update task
+    polls.change('2.sum');
+    await vi.waitFor(() => expect(running.states.at(-1)?.round?.roundId).toBe(2));
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1)); // waiting out round 2's sum phase
+    // Round 2 fails in its sum phase and round 3 starts: the step after the wait reads the round.
+    const params = coordinator.calls.params;
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 });
+    polls.change('3.sum');
+    await vi.waitFor(() => expect(running.states.at(-1)?.round?.roundId).toBe(3));
+    expect(coordinator.calls.params).toBe(params + 1);
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('a poll held for the 30 s cap counts as held, even when maxPollMs asks for more', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9 }); // round 1: no task
+    const clock = new ManualClock();
+    const asked: number[] = [];
+    const client = coordinator.with({
+      // As the client and the coordinator do: a poll is held at most 30 s, then answered unchanged.
+      waitForPhaseChange: async (after, waitMs) => {
+        asked.push(waitMs);
+        if (asked.length > 4) return new Promise(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (after !== '') clock.advance(Math.min(waitMs, 30_000));
+        return '1.sum';
+      },
+    });
+    const running = start({ crypto, client, localModel: () => undefined }, { clock, pollMs: 100, maxPollMs: 120_000 });
+    // The clock never reaches a sleep's end, yet each answered poll ends its wait: none is taken for shed.
+    await vi.waitFor(() => expect(asked).toEqual([80, 96_000, 96_000, 96_000, 96_000]));
+    running.controller.abort();
+    await running.done;
+  });
+
+  it('once the coordinator answers no long polls (404), the token is dropped and the waits double again', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 }); // an update participant; no sum dictionary yet
+    let polls = 0;
+    const client = coordinator.with({
+      waitForPhaseChange: async () => (++polls === 1 ? '1.sum' : undefined), // then: no long polls here
+    });
+    const running = start({ crypto, client, localModel: () => [0.25, -0.5] }, { pollMs: 100, maxPollMs: 5000 });
+    // The first poll tells '1.sum' at once: the wait that follows is the long one…
+    await vi.waitFor(() => expect(running.clock.sleeps).toEqual([100, 5000]));
+    // …and its poll finds no long polls any more: from then on the waits double from pollMs.
+    for (let i = 0; i < 3; i++) await tick(running);
+    expect(running.clock.sleeps).toEqual([100, 5000, 200, 400, 800]);
+    running.controller.abort();
+    await running.done;
+  });
+
   it('a round whose sum phase the token shows costs an update participant one /params, one /sums and the upload', async () => {
     const coordinator = new FakeCoordinator(crypto);
     coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9, modelLength: 2 }); // round 1: no task

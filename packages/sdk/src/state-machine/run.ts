@@ -72,6 +72,8 @@ const SEEDS_SO_FAR_POLL_MS = 250;
  * its next read is what notices the phase's end.
  */
 const SEEDS_SO_FAR_MAX_POLL_MS = 2000;
+/** The longest wait one `GET /phase` is held for (the coordinator's and the client's cap, protocol.md §1.2). */
+const MAX_LONG_POLL_MS = 30_000;
 
 export interface RunParticipantOptions {
   readonly state: ParticipantState;
@@ -128,13 +130,17 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
       .then(() => watch(after, pollMs, racing, untilRound))
       .then<boolean | undefined, undefined>(
         (token) => {
-          if (token === undefined) return sleep.then(() => undefined); // no long polls here
+          if (token === undefined) {
+            phaseToken = ''; // no long polls here (any more): a token kept would look current
+            return sleep.then(() => undefined);
+          }
           if (racing.aborted) return false;
           phaseToken = token;
           // The token it was asked about, answered well before the wait: the poll was not held (a
           // coordinator holding all the polls it may answers so, protocol.md §1.2). The sleep ends
           // this wait, as without long polls, rather than a step and a poll in a tight loop.
-          if (token === after && clock.now() - asked < pollMs / 2) return sleep.then(() => false);
+          const held = Math.min(pollMs, MAX_LONG_POLL_MS);
+          if (token === after && clock.now() - asked < held / 2) return sleep.then(() => false);
           return true;
         },
         // the long poll failed or was ended: just sleep; the next step reports what is wrong
@@ -253,6 +259,7 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
       // dictionary, or the seeds, during the sum phase.
       if (!sumPhaseHolds(state, phaseToken)) continue;
       awaitsPhase = true;
+      advanced = false; // the step after this wait reads /params unless the wait says otherwise
     }
     for (;;) {
       const before = phaseToken;
@@ -262,7 +269,9 @@ export async function runParticipant(options: RunParticipantOptions): Promise<Pa
         seedsTaken = -1;
         // Nothing comes before the next phase, and a long poll wakes the loop at it: one long
         // wait rather than steps that read the same answers again (see the module comment).
-        if (awaitsPhase && phaseToken !== '' && (phaseHeld || phaseStillBefore(state, phaseToken))) ms = maxPollMs;
+        const stillBefore = phaseStillBefore(state, phaseToken);
+        const held = phaseHeld && !awaitedPhaseShown(state, phaseToken);
+        if (awaitsPhase && phaseToken !== '' && (stillBefore || held)) ms = maxPollMs;
       }
       const answered = await wait(ms);
       if (ms === delay) delay = Math.min(maxPollMs, delay * 2);
@@ -325,6 +334,27 @@ function phaseStillBefore(state: ParticipantState, token: string): boolean {
       return token === `${roundId}.sum` || token === `${roundId}.update`;
     case 'awaiting':
       return tokenOfRound(state, token);
+    default:
+      return false;
+  }
+}
+
+/**
+ * True when `token` shows the phase a step of `state` that awaits the next phase waits for — its
+ * round's update phase or later for the sum dictionary, its Sum2 for its seeds, another round for
+ * its round's end — although the step found nothing: answers that lag the token, which a long
+ * wait would sleep through.
+ */
+function awaitedPhaseShown(state: ParticipantState, token: string): boolean {
+  const roundId = state.round?.roundId;
+  if (roundId === undefined) return false;
+  switch (state.phase.kind) {
+    case 'update':
+      return movedOnWithinRound(`${roundId}.sum`, token);
+    case 'sum2':
+      return token === `${roundId}.sum2`;
+    case 'awaiting':
+      return !tokenOfRound(state, token);
     default:
       return false;
   }
