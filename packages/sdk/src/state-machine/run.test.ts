@@ -353,6 +353,19 @@ describe('runParticipant', () => {
     return { client, held, asked, change };
   }
 
+  /** A participant with no task in round 1 (model [0.25, -0.5]), holding a long poll on '1.sum'. */
+  async function awaitingRoundOne() {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9, modelLength: 2 });
+    const polls = heldPolls(coordinator, '1.sum');
+    const running = start(
+      { crypto, client: polls.client, localModel: () => [0.25, -0.5] },
+      { pollMs: 100, maxPollMs: 5000 },
+    );
+    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    return { coordinator, polls, running };
+  }
+
   /** An update participant of round 1 (its model [0.25, -0.5]) on a long-poll client, in the sum phase. */
   function updateInSumPhase() {
     const coordinator = new FakeCoordinator(crypto);
@@ -418,14 +431,7 @@ describe('runParticipant', () => {
   });
 
   it('a wait entered straight after a step (the sum phase) that a new round ends is followed by GET /params', async () => {
-    const coordinator = new FakeCoordinator(crypto);
-    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9, modelLength: 2 }); // round 1: no task
-    const polls = heldPolls(coordinator, '1.sum');
-    const running = start(
-      { crypto, client: polls.client, localModel: () => [0.25, -0.5] },
-      { pollMs: 100, maxPollMs: 5000 },
-    );
-    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    const { coordinator, polls, running } = await awaitingRoundOne();
     coordinator.startRound({ sumProbability: 1e-9, modelLength: 2 }); // round 2: an update task
     polls.change('2.sum');
     await vi.waitFor(() => expect(running.states.at(-1)?.round?.roundId).toBe(2));
@@ -480,14 +486,7 @@ describe('runParticipant', () => {
   });
 
   it('a round whose sum phase the token shows costs an update participant one /params, one /sums and the upload', async () => {
-    const coordinator = new FakeCoordinator(crypto);
-    coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1e-9, modelLength: 2 }); // round 1: no task
-    const polls = heldPolls(coordinator, '1.sum');
-    const running = start(
-      { crypto, client: polls.client, localModel: () => [0.25, -0.5] },
-      { pollMs: 100, maxPollMs: 5000 },
-    );
-    await vi.waitFor(() => expect(polls.held).toHaveLength(1));
+    const { coordinator, polls, running } = await awaitingRoundOne();
     const before = { ...coordinator.calls };
     // Round 2, an update task: the long poll wakes it in the sum phase; the step that finds the new
     // round and the task is the only one until the update phase (no /sums read that must find nothing).

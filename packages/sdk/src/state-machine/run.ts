@@ -14,11 +14,11 @@
  * for the coordinator's next phase itself (`StepResult.awaits`: a round to
  * start, the sum or seed dictionary, its round's end) waits `maxPollMs` at
  * once there — when the phase token shows the coordinator still before what
- * the step waits for, or a wait has ended on the token it began with:
- * stepping sooner would only read the same answers again (`GET /params`,
- * `/sums`), and the phase's change ends the wait anyway. Otherwise (answers
- * that lag the token) such a step gets the short wait, which costs a poll, not
- * `maxPollMs`. A participant that has just entered the wait for the sum
+ * the step waits for, or a wait has ended on the token it began with and that
+ * token does not show the awaited phase: stepping sooner would only read the
+ * same answers again (`GET /params`, `/sums`), and the phase's change ends the
+ * wait anyway. Where the token shows the awaited phase yet the step found
+ * nothing (answers that lag the token), it keeps the short, doubling wait. A participant that has just entered the wait for the sum
  * dictionary or its seeds while the token shows the sum phase waits before it
  * steps at all. A sum participant
  * awaiting its seeds while the update phase runs steps every
