@@ -55,6 +55,8 @@
  *   ROUND_ROUNDS=3 ROUND_NO_BUILD=1 …         # fewer rounds; skip `npm run build`
  *   ROUND_TRACE=1 …                           # also every participant's phase changes, to a file in $TMPDIR
  *   ROUND_CPU_PROF=<dir> …                    # the coordinator and every participant process write V8 CPU profiles there
+ *   ROUND_NODE_ARGS='--perf-basic-prof' …     # more flags for node in the coordinator and every participant process (e.g. to profile with perf)
+ *   ROUND_DUMP_COORD=<file> …                 # the coordinator's output (its last 4,000 lines) written there, e.g. with ROUND_NODE_ARGS=--trace-gc
  *   ROUND_CLOSE_AT=1000x10k=900 …             # that update phase ends at its 900th update, not held open (kept as 1000x10k@close900)
  *   ROUND_LABEL=before …                      # kept as <name>:before too, for A/B runs of two builds
  *   GLIBC_TUNABLES=… …                        # passed on to the coordinator and the participants (docs/operations.md)
@@ -325,7 +327,10 @@ async function runScenario(s: Scenario) {
   try {
     writeFileSync(join(dir, 'petfl.toml'), toml(s, join(dir, 'models')));
     const profile = process.env['ROUND_CPU_PROF'];
-    const profiling = profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile];
+    const profiling = [
+      ...(profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile]),
+      ...(process.env['ROUND_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? []),
+    ];
     const coordinator = group.spawn(
       'coordinator',
       process.execPath,
@@ -452,6 +457,7 @@ async function runScenario(s: Scenario) {
       coordinatorPeakRssMiB: r3(memoryMiB(coordinatorPid).peakRssMiB),
       participantProcessPeakRssMiB: pids.map((pid) => r3(memoryMiB(pid).peakRssMiB)),
     };
+    if (process.env['ROUND_DUMP_COORD']) writeFileSync(process.env['ROUND_DUMP_COORD'], coordinator.lines().join('\n'));
     const overflows = listenOverflows() - overflowsAtStart;
     const connectionsOpened = passiveOpens() - opensAtStart;
     return {

@@ -5,7 +5,20 @@
  * count with a manual clock: nothing waits on time.
  */
 
-import { decodeGlobalModel, initCrypto, type PetError, type RoundParameters, toBase64Url } from '@petfl/core';
+import {
+  decodeGlobalModel,
+  ENCRYPTED_MASK_SEED_BYTES,
+  encodePayload,
+  initCrypto,
+  Masker,
+  type MaskObject,
+  PackedMaskObject,
+  type Payload,
+  type PetError,
+  type RoundParameters,
+  toBase64Url,
+} from '@petfl/core';
+import { FIXTURE_CONFIG } from '@petfl/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectAverage, type Harness, startHarness, testSettings } from '../../test-support/harness.ts';
 import { CRASH_MARKER } from '../../test-support/ingest-crash.ts';
@@ -24,7 +37,7 @@ import {
   updateMessage,
 } from '../../test-support/sim.ts';
 import { inProcessIngest, type MessageIngest } from '../state-machine/ingest.ts';
-import { IngestPool } from './ingest-pool.ts';
+import { IngestPool, PACKED_MAX_WORKERS } from './ingest-pool.ts';
 import { detached } from './ingest-serve.ts';
 
 /** The served model is f32: one rounding of the exact average. */
@@ -227,6 +240,53 @@ describe('ingest workers', () => {
     await expect(inFlight).rejects.toMatchObject({ code: 'unavailable' });
     await closing;
     expect(threads()).toBe(before);
+  });
+
+  it('keeps a masked model packed in its payload’s buffer, moved back from a worker; unpacks bytes not handed over', async () => {
+    const crypto = await initCrypto();
+    const length = 70_001;
+    const maskedModel = new Masker(crypto, FIXTURE_CONFIG).mask(randomModel(length, 5), 1).masked;
+    const update = {
+      sumSignature: new Uint8Array(64).fill(1),
+      updateSignature: new Uint8Array(64).fill(2),
+      maskedModel,
+      localSeedDict: new Map([[toBase64Url(new Uint8Array(32).fill(3)), new Uint8Array(ENCRYPTED_MASK_SEED_BYTES)]]),
+    };
+    const payload = encodePayload({ kind: 'update', update });
+    const expectation = { config: FIXTURE_CONFIG, modelLength: length };
+    const masked = (decoded: Payload): MaskObject => {
+      if (decoded.kind !== 'update') throw new Error(`expected an update, got ${decoded.kind}`);
+      return decoded.update.maskedModel;
+    };
+    const pool = await IngestPool.start({ workers: 1 });
+    pools.push(pool);
+    const moved = payload.slice();
+    const fromWorker = masked(await pool.decode({ tag: 'update', bytes: moved, handOver: true, expect: expectation }));
+    expect(moved.byteLength).toBe(0); // moved to the worker
+    expect(fromWorker).toBeInstanceOf(PackedMaskObject);
+    // The payload's own buffer came back with the packed vector in it: not a copy of the vector.
+    expect(fromWorker.packed?.buffer.byteLength).toBe(payload.byteLength);
+    expect(Array.from(fromWorker.vector)).toEqual(Array.from(maskedModel.vector));
+    expect(Array.from(fromWorker.scalar)).toEqual(Array.from(maskedModel.scalar));
+
+    // With more workers than PACKED_MAX_WORKERS, the workers unpack: the coordinator's thread keeps only the add.
+    const wide = await IngestPool.start({ workers: PACKED_MAX_WORKERS + 1 });
+    pools.push(wide);
+    const unpacked = masked(
+      await wide.decode({ tag: 'update', bytes: payload.slice(), handOver: true, expect: expectation }),
+    );
+    expect(unpacked.packed).toBeUndefined();
+    expect(Array.from(unpacked.vector)).toEqual(Array.from(maskedModel.vector));
+
+    // On the coordinator's thread: packed in bytes handed over, unpacked from bytes the caller keeps.
+    const inProcess = inProcessIngest(crypto);
+    const handed = payload.slice();
+    const kept = masked(await inProcess.decode({ tag: 'update', bytes: handed, handOver: true, expect: expectation }));
+    expect(kept.packed?.buffer).toBe(handed.buffer);
+    const lent = payload.slice();
+    const copied = masked(await inProcess.decode({ tag: 'update', bytes: lent, handOver: false, expect: expectation }));
+    expect(copied.packed).toBeUndefined();
+    expect(Array.from(copied.vector)).toEqual(Array.from(maskedModel.vector));
   });
 
   it('moves large arrays that own their buffer across threads, and copies small views', () => {

@@ -16,7 +16,10 @@ import {
   type EncryptKeyPair,
   initCrypto,
   isPetError,
+  type MaskObject,
   type MessageTag,
+  PackedMaskObject,
+  type Payload,
   type PayloadExpectation,
   type PetCrypto,
   type PetErrorCode,
@@ -47,6 +50,8 @@ export type IngestTask =
       /** The payload, or a multipart payload's parts in order (joined here). */
       readonly bytes: Moved | readonly Moved[];
       readonly expect: PayloadExpectation;
+      /** Keep masked models packed (ADR 0018), or unpack them here. */
+      readonly packed: boolean;
     };
 
 /** A task as the pool sends it, before it is numbered. */
@@ -87,6 +92,18 @@ export function moveIn(moved: Moved): Uint8Array {
  * that owns its whole buffer keeps it and the buffer is moved; every other typed array is copied.
  */
 export function detached(value: unknown, transfer: Set<ArrayBuffer>): unknown {
+  if (value instanceof PackedMaskObject) {
+    // The packed vector is most of its payload's buffer (ADR 0018): that buffer moves with it,
+    // and `revived` makes the object again on the other side.
+    const { buffer } = value.packed;
+    if (buffer instanceof ArrayBuffer) transfer.add(buffer);
+    return {
+      config: detached(value.config, transfer),
+      length: value.length,
+      packed: detached(value.packed, transfer),
+      scalar: detached(value.scalar, transfer),
+    };
+  }
   if (ArrayBuffer.isView(value)) {
     const view = value as Uint8Array;
     const { buffer } = view;
@@ -104,6 +121,19 @@ export function detached(value: unknown, transfer: Set<ArrayBuffer>): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, detached(v, transfer)]));
   }
   return value;
+}
+
+/** A payload as `detached` sent it, its packed mask objects made again (PackedMaskObject). */
+export function revived(payload: Payload): Payload {
+  const again = (object: MaskObject): MaskObject =>
+    object.packed === undefined || object instanceof PackedMaskObject
+      ? object
+      : new PackedMaskObject(object.config, object.length, object.packed, object.scalar);
+  if (payload.kind === 'update')
+    return { ...payload, update: { ...payload.update, maskedModel: again(payload.update.maskedModel) } };
+  if (payload.kind === 'sum2')
+    return { ...payload, sum2: { ...payload.sum2, aggregatedMask: again(payload.sum2.aggregatedMask) } };
+  return payload;
 }
 
 function taskError(error: unknown): TaskError {
@@ -124,7 +154,7 @@ function run(crypto: PetCrypto, task: IngestTask, transfer: Set<ArrayBuffer>): u
       tag: task.tag,
       bytes: Array.isArray(bytes) ? bytes.map(moveIn) : moveIn(bytes as Moved),
       handOver: true,
-      expect: task.expect,
+      expect: { ...task.expect, packed: task.packed },
     });
     return detached(payload, transfer);
   }

@@ -109,7 +109,12 @@ export function openMessageWork(crypto: PetCrypto, request: OpenRequest, checkEl
 /** Decodes a payload (a whole message's, or a multipart one's parts, joined first). */
 export function decodeMessageWork(request: DecodeRequest): Payload {
   const { bytes } = request;
-  return decodePayload(request.tag, bytes instanceof Uint8Array ? bytes : joinBytes(bytes), request.expect);
+  // Masked models and masks stay packed (ADR 0018) in bytes that are the ingest's own to keep: the
+  // payload handed over, or the parts joined here; unless the expectation says not to. Else they
+  // are unpacked into arrays of their own.
+  const whole = bytes instanceof Uint8Array;
+  const expect = { ...request.expect, packed: (request.expect.packed ?? true) && (request.handOver || !whole) };
+  return decodePayload(request.tag, whole ? bytes : joinBytes(bytes), expect);
 }
 
 /** The bytes the eligibility checks read: the payload, or chunk 0's data; undefined for a later chunk. */

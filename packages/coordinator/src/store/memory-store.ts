@@ -10,7 +10,7 @@
  * change what is stored — the same guarantee a store that serializes gives.
  */
 
-import { type MaskConfig, type MaskObject, sameConfig } from '@petfl/core';
+import { type MaskConfig, type MaskObject, PackedMaskObject, sameConfig } from '@petfl/core';
 import {
   type AddOutcome,
   type AggregateRecord,
@@ -44,6 +44,10 @@ interface RoundData {
 }
 
 function copyObject(object: MaskObject): MaskObject {
+  const { packed } = object;
+  if (packed !== undefined) {
+    return new PackedMaskObject({ ...object.config }, object.length, packed.slice(), object.scalar.slice());
+  }
   return {
     config: { ...object.config },
     length: object.length,

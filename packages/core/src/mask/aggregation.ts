@@ -12,7 +12,7 @@ import { expectLength } from '../bytes.ts';
 import { type PetCrypto, SEED_BYTES } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
 import { configName, type MaskConfig, type MaskParams, maskParams, sameConfig } from './config.ts';
-import { type Elements, type Group, groupFor } from './group.ts';
+import { type Elements, type Group, groupFor, packedByteLength } from './group.ts';
 import type { MaskObject } from './mask-object.ts';
 import { KeystreamReader } from './sampling.ts';
 
@@ -67,7 +67,13 @@ export class Aggregation {
 
   /** Adds a validated object (call `validateAggregation` first). */
   aggregate(object: MaskObject): void {
-    this.group.addInto(this.vector, object.vector);
+    const { packed } = object;
+    // A packed vector (PackedMaskObject, ADR 0018) is added from its bytes, unless it was unpacked already.
+    if (packed !== undefined && this.group.addPacked !== undefined) {
+      this.group.addPacked(this.vector, packed, 0, this.length);
+    } else {
+      this.group.addInto(this.vector, object.vector);
+    }
     this.group.addInto(this.scalar, object.scalar);
     this.count += 1;
   }
@@ -232,7 +238,13 @@ export class Aggregation {
         `${what}: expected mask config ${configName(this.config)}, got ${configName(object.config)}`,
       );
     }
-    if (object.length !== this.length || object.vector.length !== this.vector.length) {
+    // A packed vector is checked by its byte length, so that the check does not unpack it.
+    const { packed } = object;
+    const vectorFits =
+      packed === undefined
+        ? object.vector.length === this.vector.length
+        : packed.length === packedByteLength(this.params.elementBits, this.length);
+    if (object.length !== this.length || !vectorFits) {
       return new PetError('model-length-mismatch', `${what}: expected ${this.length} weights, got ${object.length}`);
     }
     if (object.scalar.length !== this.scalar.length) {

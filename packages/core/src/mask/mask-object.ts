@@ -4,8 +4,8 @@
  * Its wire codec lives in message/mask-object.ts.
  */
 
-import type { MaskConfig } from './config.ts';
-import type { Elements } from './group.ts';
+import { type MaskConfig, maskParams } from './config.ts';
+import { type Elements, groupFor } from './group.ts';
 
 export interface MaskObject {
   readonly config: MaskConfig;
@@ -15,4 +15,39 @@ export interface MaskObject {
   readonly vector: Elements;
   /** One element: the (masked) scalar. */
   readonly scalar: Elements;
+  /**
+   * The vector still packed as on the wire (protocol.md §3.6) and already checked, where the
+   * object was read without unpacking it (`PackedMaskObject`): an aggregate adds it straight from
+   * these bytes (`Group.addPacked`) and an encoder copies them.
+   */
+  readonly packed?: Uint8Array;
+}
+
+/**
+ * A mask object read without unpacking its vector (`readMaskObject` with `packed`; ADR 0018): the
+ * coordinator adds a masked model to its aggregate from the packed bytes, so an update costs no
+ * array of its unpacked elements (8 bytes a weight on the float path) in memory. `vector` unpacks
+ * on first use and keeps the result (a retraction, a copy that is not packed, tests).
+ *
+ * `packed` must have been checked as `Group.read` checks (every element below the order, zero
+ * padding): `Group.check` does that without unpacking.
+ */
+export class PackedMaskObject implements MaskObject {
+  readonly config: MaskConfig;
+  readonly length: number;
+  readonly packed: Uint8Array;
+  readonly scalar: Elements;
+  #vector: Elements | undefined;
+
+  constructor(config: MaskConfig, length: number, packed: Uint8Array, scalar: Elements) {
+    this.config = config;
+    this.length = length;
+    this.packed = packed;
+    this.scalar = scalar;
+  }
+
+  get vector(): Elements {
+    this.#vector ??= groupFor(maskParams(this.config)).read(this.packed, 0, this.length, 'mask object.vector');
+    return this.#vector;
+  }
 }

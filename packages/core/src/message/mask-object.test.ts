@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { initCrypto } from '../crypto/sodium.ts';
 import { allMaskConfigs, encodeMaskConfig, type MaskConfig, maskParams } from '../mask/config.ts';
 import { groupFor } from '../mask/group.ts';
-import type { MaskObject } from '../mask/mask-object.ts';
+import { Aggregation } from '../mask/aggregation.ts';
+import { type MaskObject, PackedMaskObject } from '../mask/mask-object.ts';
 import {
   errorCode,
   FLOAT_CONFIG,
@@ -141,23 +142,27 @@ describe('mask object codec (protocol.md §3.6)', () => {
           setElementAt(b, offset, i, elementBits, value);
           return b;
         };
-        for (const [offset, i] of [
-          [8, 0],
-          [8, 4],
-          [scalarAt, 0],
-        ] as const) {
-          expect(errorCode(() => decodeMaskObject(withElement(offset, i, order - 1n)))).toBe('no error');
-          if (order === top + 1n) {
-            // power2: every elementBits-bit value is an element
-            expect(errorCode(() => decodeMaskObject(withElement(offset, i, top)))).toBe('no error');
-          } else {
-            expect(errorCode(() => decodeMaskObject(withElement(offset, i, order)))).toBe('out-of-range');
-            expect(errorCode(() => decodeMaskObject(withElement(offset, i, top)))).toBe('out-of-range');
+        // Unpacked, and kept packed (checked without unpacking: ADR 0018).
+        for (const packed of [false, true]) {
+          const decode = (b: Uint8Array) => decodeMaskObject(b, { packed });
+          for (const [offset, i] of [
+            [8, 0],
+            [8, 4],
+            [scalarAt, 0],
+          ] as const) {
+            expect(errorCode(() => decode(withElement(offset, i, order - 1n)))).toBe('no error');
+            if (order === top + 1n) {
+              // power2: every elementBits-bit value is an element
+              expect(errorCode(() => decode(withElement(offset, i, top)))).toBe('no error');
+            } else {
+              expect(errorCode(() => decode(withElement(offset, i, order)))).toBe('out-of-range');
+              expect(errorCode(() => decode(withElement(offset, i, top)))).toBe('out-of-range');
+            }
           }
-        }
-        if (order !== top + 1n) {
-          expect(() => decodeMaskObject(withElement(8, 4, order))).toThrow('mask object.vector[4]');
-          expect(() => decodeMaskObject(withElement(scalarAt, 0, order))).toThrow('mask object.scalar[0]');
+          if (order !== top + 1n) {
+            expect(() => decode(withElement(8, 4, order))).toThrow('mask object.vector[4]');
+            expect(() => decode(withElement(scalarAt, 0, order))).toThrow('mask object.scalar[0]');
+          }
         }
       });
 
@@ -172,8 +177,10 @@ describe('mask object codec (protocol.md §3.6)', () => {
           for (let bit = 8 - padding; bit < 8; bit++) {
             const b = encodeMaskObject(object);
             b[last] = (b[last] as number) | (1 << bit);
-            expect(errorCode(() => decodeMaskObject(b))).toBe('invalid-field');
-            expect(() => decodeMaskObject(b)).toThrow(`${field}: expected the ${padding} padding bits`);
+            for (const packed of [false, true]) {
+              expect(errorCode(() => decodeMaskObject(b, { packed }))).toBe('invalid-field');
+              expect(() => decodeMaskObject(b, { packed })).toThrow(`${field}: expected the ${padding} padding bits`);
+            }
           }
         }
       });
@@ -267,22 +274,84 @@ describe('mask object codec (protocol.md §3.6)', () => {
         if (padding > 0) {
           const b = encodeMaskObject(object);
           b[8 + packed(n, bits) - 1] = (b[8 + packed(n, bits) - 1] as number) | 0x80;
-          expect(
-            errorCode(() => decodeMaskObject(b)),
-            at,
-          ).toBe('invalid-field');
+          for (const packed of [false, true]) {
+            expect(errorCode(() => decodeMaskObject(b, { packed })), at).toBe('invalid-field');
+          }
         }
         for (const i of [0, n - 1]) {
           const b = encodeMaskObject(object);
           setElementAt(b, 8, i, bits, params.order);
-          expect(
-            errorCode(() => decodeMaskObject(b)),
-            `${at}, element ${i}`,
-          ).toBe('out-of-range');
-          expect(() => decodeMaskObject(b), `${at}, element ${i}`).toThrow(`mask object.vector[${i}]`);
+          for (const packed of [false, true]) {
+            expect(errorCode(() => decodeMaskObject(b, { packed })), `${at}, element ${i}`).toBe('out-of-range');
+            expect(() => decodeMaskObject(b, { packed }), `${at}, element ${i}`).toThrow(`mask object.vector[${i}]`);
+          }
         }
       }
     }
+  });
+
+  it('keeps the vector packed where asked, on the float path: the same elements, encoding and sums (ADR 0018)', () => {
+    let state = 0x1b873593;
+    const next = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return BigInt(state >>> 0);
+    };
+    let packedSeen = 0;
+    for (const config of allMaskConfigs()) {
+      const params = maskParams(config);
+      const group = groupFor(params);
+      const bits = params.elementBits;
+      // Elements near the order, so that the sums wrap.
+      const random = (n: number) =>
+        Array.from({ length: n }, (_, i) => (i % 3 === 0 ? params.order - 1n - (next() % 5n) : next() % params.order));
+      for (const n of counts) {
+        const object: MaskObject = {
+          config,
+          length: n,
+          vector: group.fromBigInts(random(n)),
+          scalar: group.fromBigInts(random(1)),
+        };
+        const other: MaskObject = { ...object, vector: group.fromBigInts(random(n)) };
+        const bytes = encodeMaskObject(object);
+        const at = `${params.name}, ${n} elements`;
+        const read = decodeMaskObject(bytes, { config, length: n, packed: true });
+        if (params.arithmetic === 'float') {
+          packedSeen += 1;
+          expect(read, at).toBeInstanceOf(PackedMaskObject);
+          expect(toHex(read.packed as Uint8Array), at).toBe(toHex(bytes.subarray(8, 8 + packed(n, bits))));
+        } else {
+          // The limbs path has no packed adder: the vector is unpacked as without the option.
+          expect(read.packed, at).toBeUndefined();
+        }
+        // Added from the packed bytes (before anything unpacks them) as from the elements.
+        const fromPacked = new Aggregation(config, n);
+        const fromElements = new Aggregation(config, n);
+        for (const a of [fromPacked, fromElements]) a.aggregate(other);
+        expect(fromPacked.validateAggregation(read), at).toBeUndefined();
+        fromPacked.aggregate(read);
+        fromElements.aggregate(object);
+        expect(fromPacked.toMaskObject(), at).toStrictEqual(fromElements.toMaskObject());
+        expect(toHex(encodeMaskObject(read)), at).toBe(toHex(bytes));
+        expect(Array.from(read.vector), at).toEqual(Array.from(object.vector));
+        // Taken back from the unpacked elements, exactly.
+        fromPacked.retract(read);
+        expect(Array.from(fromPacked.toMaskObject().vector), at).toEqual(Array.from(other.vector));
+      }
+    }
+    expect(packedSeen).toBeGreaterThan(0);
+  });
+
+  it('checks a packed vector by its byte length', () => {
+    const n = 9;
+    const group = groupFor(maskParams(FLOAT_CONFIG));
+    const scalar = group.fromBigInts([1n]);
+    const short = new PackedMaskObject(FLOAT_CONFIG, n, new Uint8Array(packed(n, 51) - 1), scalar);
+    expect(new Aggregation(FLOAT_CONFIG, n).validateAggregation(short)?.code).toBe('model-length-mismatch');
+    expect(errorCode(() => encodeMaskObject(short))).toBe('invalid-field');
+    const fits = new PackedMaskObject(FLOAT_CONFIG, n, new Uint8Array(packed(n, 51)), scalar);
+    expect(new Aggregation(FLOAT_CONFIG, n).validateAggregation(fits)).toBeUndefined();
   });
 
   it('equals the whole-byte encoding when elementBits is a multiple of 8', () => {

@@ -36,7 +36,7 @@ import {
   sameConfig,
 } from '../mask/config.ts';
 import { type Elements, groupFor, packedByteLength } from '../mask/group.ts';
-import type { MaskObject } from '../mask/mask-object.ts';
+import { type MaskObject, PackedMaskObject } from '../mask/mask-object.ts';
 
 /** What a reader checks a mask object against before allocating anything. */
 export interface MaskObjectExpectation {
@@ -44,6 +44,12 @@ export interface MaskObjectExpectation {
   readonly config?: MaskConfig;
   /** The round's model length ('model-length-mismatch' otherwise). */
   readonly length?: number;
+  /**
+   * Keep the vector packed (a `PackedMaskObject` whose `packed` is a view into the bytes read,
+   * checked but not unpacked) where the config's group can add packed vectors; ADR 0018. The
+   * caller then keeps those bytes unchanged for as long as it keeps the object.
+   */
+  readonly packed?: boolean;
 }
 
 const MAX_COUNT = 0xffff_ffff;
@@ -62,6 +68,19 @@ export function writeMaskObject(writer: ByteWriter, object: MaskObject, field = 
     object.config,
     length,
     (bytes, offset) => {
+      const { packed } = object;
+      if (packed !== undefined) {
+        // Checked when it was read, and packed as this writes it: copied as it is.
+        const expected = packedByteLength(group.params.elementBits, length);
+        if (packed.length !== expected) {
+          throw new PetError(
+            'invalid-field',
+            `${field}.vector: expected ${expected} packed bytes for ${length} weights, got ${packed.length}`,
+          );
+        }
+        bytes.set(packed, offset);
+        return object.scalar;
+      }
       if (object.vector.length !== length * group.stride) {
         throw new PetError(
           'invalid-field',
@@ -135,7 +154,9 @@ export function readMaskObject(reader: ByteReader, field: string, expect: MaskOb
   const bits = params.elementBits;
   // take() throws 'truncated' before group.read allocates the vector.
   const vectorBytes = reader.take(packedByteLength(bits, length), `${at}vector`);
-  const vector = group.read(vectorBytes, 0, length, `${name}.vector`);
+  const keepPacked = expect.packed === true && group.check !== undefined && group.addPacked !== undefined;
+  if (keepPacked) group.check?.(vectorBytes, 0, length, `${name}.vector`);
+  const vector = keepPacked ? undefined : group.read(vectorBytes, 0, length, `${name}.vector`);
   const scalarConfig = readMaskConfig(reader, `${at}scalarConfig`);
   if (!sameConfig(scalarConfig, config)) {
     throw new PetError(
@@ -144,7 +165,9 @@ export function readMaskObject(reader: ByteReader, field: string, expect: MaskOb
     );
   }
   const scalar = group.read(reader.take(packedByteLength(bits, 1), `${at}scalar`), 0, 1, `${name}.scalar`);
-  return { config, length, vector, scalar };
+  return vector === undefined
+    ? new PackedMaskObject(config, length, vectorBytes, scalar)
+    : { config, length, vector, scalar };
 }
 
 export function decodeMaskObject(bytes: Uint8Array, expect?: MaskObjectExpectation): MaskObject {

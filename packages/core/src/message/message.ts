@@ -39,6 +39,8 @@ export interface Message {
 export interface PayloadExpectation {
   readonly config: MaskConfig;
   readonly modelLength: number;
+  /** Keep masked models and masks packed (`MaskObjectExpectation.packed`, ADR 0018): views into the bytes decoded. */
+  readonly packed?: boolean;
 }
 
 /** The fields of a message frame other than its signature and payload. */
@@ -87,7 +89,10 @@ export function writePayload(writer: ByteWriter, payload: Payload): void {
 
 /** Decodes a payload of the given tag (a whole message's, or a reassembled multipart one). */
 export function decodePayload(tag: MessageTag, bytes: Uint8Array, expect?: PayloadExpectation): Payload {
-  const maskExpect = expect === undefined ? undefined : { config: expect.config, length: expect.modelLength };
+  const maskExpect =
+    expect === undefined
+      ? undefined
+      : { config: expect.config, length: expect.modelLength, packed: expect.packed === true };
   switch (tag) {
     case 'sum':
       return { kind: 'sum', sum: decodeSum(bytes) };
