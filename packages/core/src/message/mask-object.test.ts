@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initCrypto } from '../crypto/sodium.ts';
+import { Aggregation } from '../mask/aggregation.ts';
 import { allMaskConfigs, encodeMaskConfig, type MaskConfig, maskParams } from '../mask/config.ts';
 import { groupFor } from '../mask/group.ts';
-import { Aggregation } from '../mask/aggregation.ts';
 import { type MaskObject, PackedMaskObject } from '../mask/mask-object.ts';
 import {
   errorCode,
@@ -143,8 +143,8 @@ describe('mask object codec (protocol.md §3.6)', () => {
           return b;
         };
         // Unpacked, and kept packed (checked without unpacking: ADR 0018).
-        for (const packed of [false, true]) {
-          const decode = (b: Uint8Array) => decodeMaskObject(b, { packed });
+        for (const keep of [false, true]) {
+          const decode = (b: Uint8Array) => decodeMaskObject(b, { packed: keep });
           for (const [offset, i] of [
             [8, 0],
             [8, 4],
@@ -177,9 +177,11 @@ describe('mask object codec (protocol.md §3.6)', () => {
           for (let bit = 8 - padding; bit < 8; bit++) {
             const b = encodeMaskObject(object);
             b[last] = (b[last] as number) | (1 << bit);
-            for (const packed of [false, true]) {
-              expect(errorCode(() => decodeMaskObject(b, { packed }))).toBe('invalid-field');
-              expect(() => decodeMaskObject(b, { packed })).toThrow(`${field}: expected the ${padding} padding bits`);
+            for (const keep of [false, true]) {
+              expect(errorCode(() => decodeMaskObject(b, { packed: keep }))).toBe('invalid-field');
+              expect(() => decodeMaskObject(b, { packed: keep })).toThrow(
+                `${field}: expected the ${padding} padding bits`,
+              );
             }
           }
         }
@@ -274,16 +276,24 @@ describe('mask object codec (protocol.md §3.6)', () => {
         if (padding > 0) {
           const b = encodeMaskObject(object);
           b[8 + packed(n, bits) - 1] = (b[8 + packed(n, bits) - 1] as number) | 0x80;
-          for (const packed of [false, true]) {
-            expect(errorCode(() => decodeMaskObject(b, { packed })), at).toBe('invalid-field');
+          for (const keep of [false, true]) {
+            expect(
+              errorCode(() => decodeMaskObject(b, { packed: keep })),
+              at,
+            ).toBe('invalid-field');
           }
         }
         for (const i of [0, n - 1]) {
           const b = encodeMaskObject(object);
           setElementAt(b, 8, i, bits, params.order);
-          for (const packed of [false, true]) {
-            expect(errorCode(() => decodeMaskObject(b, { packed })), `${at}, element ${i}`).toBe('out-of-range');
-            expect(() => decodeMaskObject(b, { packed }), `${at}, element ${i}`).toThrow(`mask object.vector[${i}]`);
+          for (const keep of [false, true]) {
+            expect(
+              errorCode(() => decodeMaskObject(b, { packed: keep })),
+              `${at}, element ${i}`,
+            ).toBe('out-of-range');
+            expect(() => decodeMaskObject(b, { packed: keep }), `${at}, element ${i}`).toThrow(
+              `mask object.vector[${i}]`,
+            );
           }
         }
       }
