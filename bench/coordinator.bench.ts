@@ -246,8 +246,10 @@ async function primitivesPass(setup: IngestSetup): Promise<Record<Step, number[]
     steps.verify.push(performance.now() - t);
     if (!ok) throw new Error('signature');
 
+    // As the coordinator decodes bytes it owns (state-machine/ingest.ts): the masked model kept
+    // packed and checked, then added from its bytes in the `add` step (ADR 0018).
     t = performance.now();
-    const payload = decodePayload('update', bytes.subarray(HEADER_BYTES), expect);
+    const payload = decodePayload('update', bytes.subarray(HEADER_BYTES), { ...expect, packed: true });
     steps.decodePayload.push(performance.now() - t);
     if (payload.kind !== 'update') throw new Error('not an update');
     const { update } = payload;
