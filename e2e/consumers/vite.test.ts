@@ -77,9 +77,13 @@ const JOIN_REPETITIONS = 5;
  * participants derive the seeds so far during the update phase (ADR 0017: the early work and its
  * checks, `so_far` reads in the HTTP client, the loop's cadence), send the Sum before taking the
  * round's model, and write a chunk's progress while the next one is posted: the Vite Worker chunk
- * 234,601 bytes at f1f5f05 (over 229 KiB by 105); the Worker's budget is 230 KiB since.
+ * 234,601 bytes at f1f5f05 (over 229 KiB by 105); the Worker's budget is 230 KiB since. Issue 13
+ * then kept masked models packed at the coordinator (ADR 0018): the packed branches of
+ * writeMaskObject and Aggregation, which the Worker carries though only the coordinator takes
+ * them (the packed loops themselves, mask/packed.ts, are left out): 235,473 → 235,598 bytes; the
+ * Worker's budget is 231 KiB since.
  */
-const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 230 * 1024 } as const;
+const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 231 * 1024 } as const;
 
 /** The template's TypeScript settings the fixture must keep (npm create vite, vanilla-ts). */
 const TEMPLATE_COMPILER_OPTIONS = {

@@ -67,10 +67,9 @@ export class Aggregation {
 
   /** Adds a validated object (call `validateAggregation` first). */
   aggregate(object: MaskObject): void {
-    const { packed } = object;
-    // A packed vector (PackedMaskObject, ADR 0018) is added from its bytes, unless it was unpacked already.
-    if (packed !== undefined && this.group.addPacked !== undefined) {
-      this.group.addPacked(this.vector, packed, 0, this.length);
+    // A packed vector (PackedMaskObject, ADR 0018) is added from its bytes.
+    if (object.packed !== undefined && object.addPackedTo !== undefined) {
+      object.addPackedTo(this.vector);
     } else {
       this.group.addInto(this.vector, object.vector);
     }

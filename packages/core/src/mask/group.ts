@@ -63,18 +63,6 @@ export interface Group {
    */
   read(bytes: Uint8Array, offset: number, count: number, field: string): Elements;
   /**
-   * Checks `count` packed elements as `read` does (`out-of-range`, `invalid-field`) without
-   * unpacking them. Optional, with `addPacked`: a group with both can aggregate packed vectors
-   * (`PackedMaskObject`).
-   */
-  check?(bytes: Uint8Array, offset: number, count: number, field: string): void;
-  /**
-   * acc ← acc + the `count` packed elements at bytes[offset..] (mod order): `addInto(acc,
-   * read(bytes, offset, count, …))` in one pass, with no array of the elements. The elements must
-   * have been checked (`check`).
-   */
-  addPacked?(acc: Elements, bytes: Uint8Array, offset: number, count: number): void;
-  /**
    * Decodes an unmasked aggregate of `modelCount` models: value_i = (V_i − N·A·E) / (S − N·A·E),
    * where S is the unmasked scalar sum (protocol.md §4.5).
    */
@@ -115,7 +103,13 @@ export function packedByteLength(elementBits: number, count: number): number {
  * Checks the padding bits of a packed vector: those of its last byte at and above bit
  * (count · elementBits) mod 8 must be zero, so that every vector has exactly one encoding.
  */
-function checkPadding(bytes: Uint8Array, offset: number, count: number, elementBits: number, field: string): void {
+export function checkPadding(
+  bytes: Uint8Array,
+  offset: number,
+  count: number,
+  elementBits: number,
+  field: string,
+): void {
   const used = (count * elementBits) % 8;
   if (used === 0) return;
   const last = bytes[offset + packedByteLength(elementBits, count) - 1] as number;
@@ -165,56 +159,26 @@ function readPackedWords(
 }
 
 /**
- * `readPackedWords`, each element added into `acc` (mod `order`) instead of stored: the elements
- * were checked before, so none is at or above the order.
+ * How many of `count` packed elements of w ≤ 52 bits have all 8 bytes from their first byte inside
+ * the vector (the float path's `readPackedWords` reads those; mask/packed.ts too).
  */
-function addPackedWords(
-  view: DataView,
-  offset: number,
-  count: number,
-  w: number,
-  hiMask: number,
-  order: number,
-  acc: Float64Array,
-): void {
-  let p = offset;
-  let s = 0;
-  for (let i = 0; i < count; i++) {
-    const l0 = view.getUint32(p, true);
-    const l1 = view.getUint32(p + 4, true);
-    const v = (((l0 >>> s) | ((l1 << 1) << (31 - s))) >>> 0) + ((l1 >>> s) & hiMask) * TWO32;
-    const x = (acc[i] as number) + v;
-    acc[i] = x - order * +(x >= order);
-    s += w;
-    p += s >>> 3;
-    s &= 7;
-  }
+export function wholePackedWords(w: number, count: number): number {
+  const bytes = packedByteLength(w, count);
+  return count === 0 || bytes < 8 ? 0 : Math.min(count, Math.floor(((bytes - 8) * 8) / w) + 1);
 }
 
-/** `readPackedWords` without the output: the index of the first element not below `order`, or `count`. */
-function firstPackedNotBelow(
-  view: DataView,
-  offset: number,
-  count: number,
-  w: number,
-  hiMask: number,
-  order: number,
-): number {
-  let p = offset;
-  let s = 0;
-  for (let i = 0; i < count; i++) {
-    const l0 = view.getUint32(p, true);
-    const l1 = view.getUint32(p + 4, true);
-    const v = (((l0 >>> s) | ((l1 << 1) << (31 - s))) >>> 0) + ((l1 >>> s) & hiMask) * TWO32;
-    if (v >= order) return i;
-    s += w;
-    p += s >>> 3;
-    s &= 7;
-  }
-  return count;
+/** Element i of the packed vector at `offset` (w ≤ 52 bits), read byte by byte: one of the last few, past `wholePackedWords`. */
+export function packedTailElement(bytes: Uint8Array, offset: number, count: number, i: number, w: number): number {
+  const end = offset + packedByteLength(w, count);
+  const bit = i * w;
+  const p = offset + Math.floor(bit / 8);
+  const s = bit % 8;
+  const l0 = u32Tail(bytes, p, end);
+  const l1 = u32Tail(bytes, p + 4, end);
+  return (((l0 >>> s) | ((l1 << 1) << (31 - s))) >>> 0) + ((l1 >>> s) & (2 ** (w - 32) - 1)) * TWO32;
 }
 
-function outOfRange(field: string, index: number, order: bigint): PetError {
+export function outOfRange(field: string, index: number, order: bigint): PetError {
   return new PetError('out-of-range', `${field}[${index}]: expected an element below the group order ${order}`);
 }
 
@@ -439,64 +403,18 @@ class FloatGroup implements Group {
     const out = new Float64Array(count);
     // Element i starts at bit s = (i · w) mod 8 of byte p = offset + floor(i · w / 8); its w ≤ 52
     // bits lie in the 8 bytes from p (s ≤ 7). Every element whose 8 bytes lie inside the vector
-    // is read by `readPackedWords`, the few at its end by `tailElement`.
+    // is read by `readPackedWords`, the few at its end by `packedTailElement`.
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const whole = this.wholeWords(count);
+    const whole = wholePackedWords(w, count);
     let i = readPackedWords(view, offset, whole, w, hiMask, order, out);
     if (i < whole) throw outOfRange(field, i, this.params.order); // never for power2 orders
     for (; i < count; i++) {
-      const v = this.tailElement(bytes, offset, count, i);
+      const v = packedTailElement(bytes, offset, count, i, w);
       if (v >= order) throw outOfRange(field, i, this.params.order);
       out[i] = v;
     }
     checkPadding(bytes, offset, count, w, field);
     return out;
-  }
-
-  check(bytes: Uint8Array, offset: number, count: number, field: string): void {
-    const order = this.order;
-    const w = this.params.elementBits;
-    // A power-of-two order is 2^w: every w-bit element is below it, and only the padding can be wrong.
-    if (order !== 2 ** w) {
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const whole = this.wholeWords(count);
-      let i = firstPackedNotBelow(view, offset, whole, w, 2 ** this.hiBits - 1, order);
-      if (i < whole) throw outOfRange(field, i, this.params.order);
-      for (; i < count; i++) {
-        if (this.tailElement(bytes, offset, count, i) >= order) throw outOfRange(field, i, this.params.order);
-      }
-    }
-    checkPadding(bytes, offset, count, w, field);
-  }
-
-  addPacked(acc: Elements, bytes: Uint8Array, offset: number, count: number): void {
-    const order = this.order;
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const whole = this.wholeWords(count);
-    addPackedWords(view, offset, whole, this.params.elementBits, 2 ** this.hiBits - 1, order, acc as Float64Array);
-    for (let i = whole; i < count; i++) {
-      const x = (acc[i] as number) + this.tailElement(bytes, offset, count, i);
-      acc[i] = x - order * +(x >= order);
-    }
-  }
-
-  /** How many of `count` packed elements have all 8 bytes from their first inside the vector. */
-  private wholeWords(count: number): number {
-    const w = this.params.elementBits;
-    const bytes = packedByteLength(w, count);
-    return count === 0 || bytes < 8 ? 0 : Math.min(count, Math.floor(((bytes - 8) * 8) / w) + 1);
-  }
-
-  /** Element i of the packed vector at `offset`, read byte by byte: one of the last few, past `wholeWords`. */
-  private tailElement(bytes: Uint8Array, offset: number, count: number, i: number): number {
-    const w = this.params.elementBits;
-    const end = offset + packedByteLength(w, count);
-    const bit = i * w;
-    const p = offset + Math.floor(bit / 8);
-    const s = bit % 8;
-    const l0 = u32Tail(bytes, p, end);
-    const l1 = u32Tail(bytes, p + 4, end);
-    return (((l0 >>> s) | ((l1 << 1) << (31 - s))) >>> 0) + ((l1 >>> s) & (2 ** this.hiBits - 1)) * TWO32;
   }
 
   decode(values: Elements, scalar: Elements, modelCount: number): Float64Array {

@@ -6,6 +6,7 @@
 
 import { type MaskConfig, maskParams } from './config.ts';
 import { type Elements, groupFor } from './group.ts';
+import { addPacked } from './packed.ts';
 
 export interface MaskObject {
   readonly config: MaskConfig;
@@ -18,9 +19,11 @@ export interface MaskObject {
   /**
    * The vector still packed as on the wire (protocol.md §3.6) and already checked, where the
    * object was read without unpacking it (`PackedMaskObject`): an aggregate adds it straight from
-   * these bytes (`Group.addPacked`) and an encoder copies them.
+   * these bytes (`addPackedTo`) and an encoder copies them.
    */
   readonly packed?: Uint8Array;
+  /** acc ← acc + this vector (mod the order), straight from `packed` (a `PackedMaskObject`'s). */
+  addPackedTo?(acc: Elements): void;
 }
 
 /**
@@ -30,7 +33,7 @@ export interface MaskObject {
  * on first use and keeps the result (a retraction, a copy that is not packed, tests).
  *
  * `packed` must have been checked as `Group.read` checks (every element below the order, zero
- * padding): `Group.check` does that without unpacking.
+ * padding): `checkPacked` (mask/packed.ts) does that without unpacking. Float path only.
  */
 export class PackedMaskObject implements MaskObject {
   readonly config: MaskConfig;
@@ -49,5 +52,9 @@ export class PackedMaskObject implements MaskObject {
   get vector(): Elements {
     this.#vector ??= groupFor(maskParams(this.config)).read(this.packed, 0, this.length, 'mask object.vector');
     return this.#vector;
+  }
+
+  addPackedTo(acc: Elements): void {
+    addPacked(maskParams(this.config), acc, this.packed, 0, this.length);
   }
 }

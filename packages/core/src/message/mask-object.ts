@@ -37,6 +37,7 @@ import {
 } from '../mask/config.ts';
 import { type Elements, groupFor, packedByteLength } from '../mask/group.ts';
 import { type MaskObject, PackedMaskObject } from '../mask/mask-object.ts';
+import { addsPacked, checkPacked } from '../mask/packed.ts';
 
 /** What a reader checks a mask object against before allocating anything. */
 export interface MaskObjectExpectation {
@@ -154,8 +155,8 @@ export function readMaskObject(reader: ByteReader, field: string, expect: MaskOb
   const bits = params.elementBits;
   // take() throws 'truncated' before group.read allocates the vector.
   const vectorBytes = reader.take(packedByteLength(bits, length), `${at}vector`);
-  const keepPacked = expect.packed === true && group.check !== undefined && group.addPacked !== undefined;
-  if (keepPacked) group.check?.(vectorBytes, 0, length, `${name}.vector`);
+  const keepPacked = expect.packed === true && addsPacked(params);
+  if (keepPacked) checkPacked(params, vectorBytes, 0, length, `${name}.vector`);
   const vector = keepPacked ? undefined : group.read(vectorBytes, 0, length, `${name}.vector`);
   const scalarConfig = readMaskConfig(reader, `${at}scalarConfig`);
   if (!sameConfig(scalarConfig, config)) {
