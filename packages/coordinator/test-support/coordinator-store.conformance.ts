@@ -18,13 +18,16 @@
 
 import {
   Aggregation,
+  decodeMaskObject,
   deriveMask,
   type EncryptKeyPair,
+  encodeMaskObject,
   initCrypto,
   type MaskConfig,
   Masker,
   type MaskObject,
   type PetCrypto,
+  packedVector,
   toBase64Url,
 } from '@petfl/core';
 import {
@@ -646,6 +649,27 @@ export function coordinatorStoreConformance(name: string, open: () => Promise<Op
       for (let i = 0; i < LENGTH; i++) {
         expect(Math.abs((average[i] as number) - (expected[i] as number))).toBeLessThan(1e-6);
       }
+    });
+
+    it('logs a masked model kept packed (ADR 0018) and loads it back the same, not as a view of the bytes it came in', async () => {
+      await store.startRound(roundRecord(6));
+      const sum = sumParticipant(0);
+      await store.addSumParticipant(6, sum.pk, sum.ephemeral.publicKey, MAX);
+      await enter(store, 6, 'update');
+      const aggregation = new Aggregation(FIXTURE_CONFIG, LENGTH);
+      const [plain, kept] = [0, 1].map((i) => updateMessage(i, [sum], aggregation)) as [UpdateMessage, UpdateMessage];
+      // As the coordinator decodes an update whose bytes it owns: a view into them, checked.
+      const wire = encodeMaskObject(kept.masked);
+      const packedModel = decodeMaskObject(wire, { config: FIXTURE_CONFIG, length: LENGTH, packed: true });
+      expect(packedVector(packedModel)).toBeDefined();
+      await addUpdates(store, 6, [plain]);
+      expect(
+        await store.addUpdate(6, kept.pk, kept.localSeedDict, { instance: INSTANCE, maskedModel: packedModel }, MAX),
+      ).toBe('added');
+      const [partial] = await partialsOf(store, 6);
+      expectPartial(partial, INSTANCE, undefined, [plain, kept]);
+      expect(packedVector(partial?.tail[1] as MaskObject)?.buffer ?? null).not.toBe(wire.buffer);
+      expectSameObject(sumPartials(await partialsOf(store, 6)).toMaskObject(), aggregation.toMaskObject());
     });
 
     it('two instances log and checkpoint independently; their partials sum exactly to the aggregate of every update', async () => {

@@ -53,7 +53,7 @@ export {
   validateMaskConfig,
 } from './mask/config.ts';
 export { type Elements, type Group, groupFor, packedByteLength } from './mask/group.ts';
-export { type MaskObject, PackedMaskObject } from './mask/mask-object.ts';
+export { type MaskObject, PackedMaskObject, packedVector } from './mask/mask-object.ts';
 export { deriveMask, MASK_BLOCK, Masker, type MaskResult, validateModel } from './mask/masker.ts';
 export {
   CHUNK_FLAG_LAST,

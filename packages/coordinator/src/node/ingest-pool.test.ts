@@ -269,6 +269,17 @@ describe('ingest workers', () => {
     expect(Array.from(fromWorker.vector)).toEqual(Array.from(maskedModel.vector));
     expect(Array.from(fromWorker.scalar)).toEqual(Array.from(maskedModel.scalar));
 
+    // A caller that asks for arrays gets them from a worker too.
+    const asked = masked(
+      await pool.decode({
+        tag: 'update',
+        bytes: payload.slice(),
+        handOver: true,
+        expect: { ...expectation, packed: false },
+      }),
+    );
+    expect(asked.packed).toBeUndefined();
+
     // With more workers than PACKED_MAX_WORKERS, the workers unpack: the coordinator's thread keeps only the add.
     const wide = await IngestPool.start({ workers: PACKED_MAX_WORKERS + 1 });
     pools.push(wide);

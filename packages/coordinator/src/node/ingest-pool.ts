@@ -214,7 +214,7 @@ export class IngestPool implements MessageIngest {
           ? moveOut(request.bytes, request.handOver, transfer)
           : request.bytes.map((part) => moveOut(part, request.handOver, transfer)),
       expect: request.expect,
-      packed: this.slots.length <= PACKED_MAX_WORKERS,
+      packed: (request.expect.packed ?? true) && this.slots.length <= PACKED_MAX_WORKERS,
     } as const;
     return revived((await this.run(task, transfer)) as Payload);
   }

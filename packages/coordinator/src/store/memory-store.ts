@@ -10,7 +10,7 @@
  * change what is stored — the same guarantee a store that serializes gives.
  */
 
-import { type MaskConfig, type MaskObject, PackedMaskObject, sameConfig } from '@petfl/core';
+import { type MaskConfig, type MaskObject, PackedMaskObject, packedVector, sameConfig } from '@petfl/core';
 import {
   type AddOutcome,
   type AggregateRecord,
@@ -44,7 +44,7 @@ interface RoundData {
 }
 
 function copyObject(object: MaskObject): MaskObject {
-  const { packed } = object;
+  const packed = packedVector(object);
   if (packed !== undefined) {
     return new PackedMaskObject({ ...object.config }, object.length, packed.slice(), object.scalar.slice());
   }

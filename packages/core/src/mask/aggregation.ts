@@ -13,7 +13,7 @@ import { type PetCrypto, SEED_BYTES } from '../crypto/sodium.ts';
 import { PetError } from '../errors.ts';
 import { configName, type MaskConfig, type MaskParams, maskParams, sameConfig } from './config.ts';
 import { type Elements, type Group, groupFor, packedByteLength } from './group.ts';
-import type { MaskObject } from './mask-object.ts';
+import { type MaskObject, packedVector } from './mask-object.ts';
 import { KeystreamReader } from './sampling.ts';
 
 /** Elements a derived mask is drawn in at a time (`aggregateDerived`): 512 KiB on the float path. */
@@ -68,8 +68,8 @@ export class Aggregation {
   /** Adds a validated object (call `validateAggregation` first). */
   aggregate(object: MaskObject): void {
     // A packed vector (PackedMaskObject, ADR 0018) is added from its bytes.
-    if (object.packed !== undefined && object.addPackedTo !== undefined) {
-      object.addPackedTo(this.vector);
+    if (packedVector(object) !== undefined) {
+      object.addPackedTo?.(this.vector);
     } else {
       this.group.addInto(this.vector, object.vector);
     }
@@ -238,7 +238,7 @@ export class Aggregation {
       );
     }
     // A packed vector is checked by its byte length, so that the check does not unpack it.
-    const { packed } = object;
+    const packed = packedVector(object);
     const vectorFits =
       packed === undefined
         ? object.vector.length === this.vector.length

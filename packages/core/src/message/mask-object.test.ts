@@ -353,15 +353,33 @@ describe('mask object codec (protocol.md §3.6)', () => {
     expect(packedSeen).toBeGreaterThan(0);
   });
 
-  it('checks a packed vector by its byte length', () => {
+  it('makes a packed object only on the float path with the lengths it states; a spread copy is not packed', () => {
     const n = 9;
     const group = groupFor(maskParams(FLOAT_CONFIG));
     const scalar = group.fromBigInts([1n]);
-    const short = new PackedMaskObject(FLOAT_CONFIG, n, new Uint8Array(packed(n, 51) - 1), scalar);
-    expect(new Aggregation(FLOAT_CONFIG, n).validateAggregation(short)?.code).toBe('model-length-mismatch');
-    expect(errorCode(() => encodeMaskObject(short))).toBe('invalid-field');
-    const fits = new PackedMaskObject(FLOAT_CONFIG, n, new Uint8Array(packed(n, 51)), scalar);
-    expect(new Aggregation(FLOAT_CONFIG, n).validateAggregation(fits)).toBeUndefined();
+    const bytes = packed(n, 51);
+    expect(errorCode(() => new PackedMaskObject(FLOAT_CONFIG, n, new Uint8Array(bytes - 1), scalar))).toBe(
+      'invalid-field',
+    );
+    expect(errorCode(() => new PackedMaskObject(FLOAT_CONFIG, n, new Uint8Array(bytes), new Float64Array(2)))).toBe(
+      'invalid-field',
+    );
+    expect(errorCode(() => new PackedMaskObject(LIMBS_CONFIG, n, new Uint8Array(bytes), scalar))).toBe('invalid-field');
+    const zeros = new PackedMaskObject(FLOAT_CONFIG, n, new Uint8Array(bytes), scalar);
+    expect(new Aggregation(FLOAT_CONFIG, n).validateAggregation(zeros)).toBeUndefined();
+    // A spread keeps `packed` but not the prototype's `addPackedTo`: an ordinary object, whose
+    // vector is what every reader goes by (the length check, the sum, the encoding).
+    const spread: MaskObject = { ...zeros, vector: group.fromBigInts([5n, 6n, 7n]) };
+    expect(spread.packed).toBe(zeros.packed);
+    expect(new Aggregation(FLOAT_CONFIG, n).validateAggregation(spread)?.code).toBe('model-length-mismatch');
+    expect(errorCode(() => encodeMaskObject(spread))).toBe('invalid-field');
+    const ones: MaskObject = { ...zeros, vector: group.fromBigInts(Array.from({ length: n }, () => 1n)) };
+    const sum = new Aggregation(FLOAT_CONFIG, n);
+    sum.aggregate(ones);
+    expect(Array.from(sum.toMaskObject().vector)).toEqual(Array.from({ length: n }, () => 1));
+    expect(toHex(encodeMaskObject(ones))).toBe(
+      toHex(encodeMaskObject({ config: FLOAT_CONFIG, length: n, vector: ones.vector, scalar })),
+    );
   });
 
   it('equals the whole-byte encoding when elementBits is a multiple of 8', () => {

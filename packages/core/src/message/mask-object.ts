@@ -36,7 +36,7 @@ import {
   sameConfig,
 } from '../mask/config.ts';
 import { type Elements, groupFor, packedByteLength } from '../mask/group.ts';
-import { type MaskObject, PackedMaskObject } from '../mask/mask-object.ts';
+import { type MaskObject, PackedMaskObject, packedVector } from '../mask/mask-object.ts';
 import { addsPacked, checkPacked } from '../mask/packed.ts';
 
 /** What a reader checks a mask object against before allocating anything. */
@@ -69,7 +69,7 @@ export function writeMaskObject(writer: ByteWriter, object: MaskObject, field = 
     object.config,
     length,
     (bytes, offset) => {
-      const { packed } = object;
+      const packed = packedVector(object);
       if (packed !== undefined) {
         // Checked when it was read, and packed as this writes it: copied as it is.
         const expected = packedByteLength(group.params.elementBits, length);
