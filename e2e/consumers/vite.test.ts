@@ -80,7 +80,7 @@ const JOIN_REPETITIONS = 5;
  * 234,601 bytes at f1f5f05 (over 229 KiB by 105); the Worker's budget is 230 KiB since. Issue 13
  * then kept masked models packed at the coordinator (ADR 0018): the packed branches of
  * writeMaskObject and Aggregation, which the Worker carries though only the coordinator takes
- * them (the packed loops themselves, mask/packed.ts, are left out): 235,473 → 235,598 bytes; the
+ * them (the packed loops themselves, mask/packed.ts, are left out): 235,473 → 235,607 bytes; the
  * Worker's budget is 231 KiB since.
  */
 const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 231 * 1024 } as const;
