@@ -213,8 +213,8 @@ export class IngestPool implements MessageIngest {
         request.bytes instanceof Uint8Array
           ? moveOut(request.bytes, request.handOver, transfer)
           : request.bytes.map((part) => moveOut(part, request.handOver, transfer)),
-      expect: request.expect,
-      packed: (request.expect.packed ?? true) && this.slots.length <= PACKED_MAX_WORKERS,
+      // Packed unless the caller asks for arrays or the workers unpack (PACKED_MAX_WORKERS).
+      expect: { ...request.expect, packed: (request.expect.packed ?? true) && this.slots.length <= PACKED_MAX_WORKERS },
     } as const;
     return revived((await this.run(task, transfer)) as Payload);
   }

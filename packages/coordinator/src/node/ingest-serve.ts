@@ -50,8 +50,6 @@ export type IngestTask =
       /** The payload, or a multipart payload's parts in order (joined here). */
       readonly bytes: Moved | readonly Moved[];
       readonly expect: PayloadExpectation;
-      /** Keep masked models packed (ADR 0018), or unpack them here. */
-      readonly packed: boolean;
     };
 
 /** A task as the pool sends it, before it is numbered. */
@@ -154,7 +152,7 @@ function run(crypto: PetCrypto, task: IngestTask, transfer: Set<ArrayBuffer>): u
       tag: task.tag,
       bytes: Array.isArray(bytes) ? bytes.map(moveIn) : moveIn(bytes as Moved),
       handOver: true,
-      expect: { ...task.expect, packed: task.packed },
+      expect: task.expect,
     });
     return detached(payload, transfer);
   }

@@ -75,7 +75,7 @@ export interface Group {
   fromBigInts(values: readonly bigint[]): Elements;
 }
 
-const TWO32 = 4294967296;
+export const TWO32 = 4294967296;
 /** Veltkamp splitter for Dekker's exact product: 2^27 + 1. */
 const SPLITTER = 134217729;
 

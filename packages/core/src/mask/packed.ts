@@ -7,9 +7,7 @@
  */
 
 import type { MaskParams } from './config.ts';
-import { checkPadding, type Elements, outOfRange, packedTailElement, wholePackedWords } from './group.ts';
-
-const TWO32 = 4294967296;
+import { checkPadding, type Elements, outOfRange, packedTailElement, TWO32, wholePackedWords } from './group.ts';
 
 /** Whether `params`' packed vectors can be checked and added here: the float path's. */
 export function addsPacked(params: MaskParams): boolean {

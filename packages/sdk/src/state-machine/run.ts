@@ -18,9 +18,9 @@
  * token does not show the awaited phase: stepping sooner would only read the
  * same answers again (`GET /params`, `/sums`), and the phase's change ends the
  * wait anyway. Where the token shows the awaited phase yet the step found
- * nothing (answers that lag the token), it keeps the short, doubling wait. A participant that has just entered the wait for the sum
- * dictionary or its seeds while the token shows the sum phase waits before it
- * steps at all. A sum participant
+ * nothing (answers that lag the token), it keeps the short, doubling wait. A
+ * participant that has just entered the wait for the sum dictionary or its
+ * seeds while the token shows the sum phase waits before it steps at all. A sum participant
  * awaiting its seeds while the update phase runs steps every
  * `SEEDS_SO_FAR_POLL_MS` where it derives them early (ADR 0017), as long as
  * its reads bring new seeds: while they bring none, its wait doubles up to
