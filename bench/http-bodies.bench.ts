@@ -9,8 +9,10 @@
  *   Variants: `none` (no CORS: the floor); `hono` (hono's `cors`, which sets its headers before
  *   the handler: what the coordinator used before); `corsHeaders` (ours, the same headers after).
  * - `message`: `POST /message` with a 1 MiB body (the SDK's chunk size) that the handler reads
- *   with `c.req.arrayBuffer()`, as createApp's does. Variants: `none` (no limit: the floor);
- *   `hono` (hono's `bodyLimit`); `limitBody` (ours).
+ *   with `c.req.arrayBuffer()`, as createApp's did until 2026-12-05. Variants: `none` (no limit:
+ *   the floor); `hono` (hono's `bodyLimit`); `limitBody` (ours); `nodeBody` (ours, and the body
+ *   read by `readNodeRequestBody`, packages/coordinator/src/node/request-body.ts, as the Node
+ *   coordinator now reads it).
  *
  * Variants alternate over REPS runs; medians are reported, with each variant's ratio to `none`.
  *
@@ -27,6 +29,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import { limitBody } from '../packages/coordinator/src/http/body-limit.ts';
+import { readNodeRequestBody } from '../packages/coordinator/src/node/request-body.ts';
 import { corsHeaders } from '../packages/coordinator/src/http/cors.ts';
 import { securityHeaders } from '../packages/coordinator/src/http/security-headers.ts';
 
@@ -40,7 +43,7 @@ const REPS = 3;
 const ORIGIN = 'http://app.example';
 const PARTS = {
   model: ['none', 'hono', 'corsHeaders'],
-  message: ['none', 'hono', 'limitBody'],
+  message: ['none', 'hono', 'limitBody', 'nodeBody'],
 } as const;
 type Part = keyof typeof PARTS;
 
@@ -56,7 +59,7 @@ function middlewareFor(part: Part, variant: string): MiddlewareHandler | undefin
   if (part === 'model' && variant === 'hono') return cors({ origin: [ORIGIN], ...CORS });
   if (part === 'model' && variant === 'corsHeaders') return corsHeaders({ origins: [ORIGIN], ...CORS });
   if (part === 'message' && variant === 'hono') return bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
-  if (part === 'message' && variant === 'limitBody') return limitBody({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+  if (part === 'message' && (variant === 'limitBody' || variant === 'nodeBody')) return limitBody({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
   return undefined;
 }
 
@@ -74,7 +77,7 @@ function server(part: Part, variant: string): void {
   } else {
     let received = 0;
     const handler: MiddlewareHandler = async (c) => {
-      received += (await c.req.arrayBuffer()).byteLength;
+      received += (variant === 'nodeBody' ? await readNodeRequestBody(c) : await c.req.arrayBuffer()).byteLength;
       return c.json({ accepted: received > 0 ? 'chunk' : 'none' }, 202);
     };
     if (middleware === undefined) app.post('/message', handler);

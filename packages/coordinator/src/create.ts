@@ -8,7 +8,7 @@
  */
 
 import { initCrypto, type PetCrypto } from '@petfl/core';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import type { GetConnInfo } from 'hono/conninfo';
 import { type Admission, createAdmission } from './admission/admission.ts';
 import type { RateLimitStores } from './admission/rate-limit.ts';
@@ -49,6 +49,11 @@ export interface CoordinatorPorts {
    * for per-address limits; without it every client shares one address (docs/security.md §2).
    */
   readonly getConnInfo?: GetConnInfo;
+  /**
+   * The runtime's reader of `POST /message` bodies (Node: `readNodeRequestBody`, which reads a
+   * stated length into one array); hono's `arrayBuffer()` when absent.
+   */
+  readonly readBody?: (c: Context) => Promise<Uint8Array>;
   /**
    * Where messages are opened and decoded (state-machine/ingest.ts): the coordinator's own thread
    * unless given (Node: a pool of worker threads, which the caller closes after the app).
@@ -117,6 +122,7 @@ export async function createCoordinatorApp(settings: Settings, ports: Coordinato
     ...(metrics === undefined ? {} : { metrics }),
     ...(ports.rateLimitStores === undefined ? {} : { rateLimitStores: ports.rateLimitStores }),
     ...(ports.getConnInfo === undefined ? {} : { getConnInfo: ports.getConnInfo }),
+    ...(ports.readBody === undefined ? {} : { readBody: ports.readBody }),
     ...(ports.clock === undefined ? {} : { clock: ports.clock }),
     ...(ports.logger === undefined ? {} : { logger: ports.logger }),
   });

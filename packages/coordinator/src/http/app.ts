@@ -68,7 +68,15 @@ export interface AppDeps {
   readonly rateLimitStores?: RateLimitStores;
   /** Time for the admin failure window; the system clock unless given. */
   readonly clock?: Clock;
+  /**
+   * Reads a `POST /message` body into an array the coordinator then owns (it may move it to an
+   * ingest worker): the runtime's own reader (Node: node/request-body.ts), or `arrayBuffer()`.
+   */
+  readonly readBody?: (c: Context) => Promise<Uint8Array>;
 }
+
+/** A body through the web API: hono's `arrayBuffer()` gives an ArrayBuffer of the request's own. */
+const readWebBody = async (c: Context): Promise<Uint8Array> => new Uint8Array(await c.req.arrayBuffer());
 
 /** The longest `GET /phase` long poll: under common proxies' idle timeouts. */
 const MAX_PHASE_WAIT_MS = 30_000;
@@ -124,6 +132,7 @@ function signatureOf(text: string | undefined): Uint8Array | undefined {
 
 export function createApp(deps: AppDeps): Hono {
   const { coordinator, settings, crypto, metrics, getConnInfo } = deps;
+  const readBody = deps.readBody ?? readWebBody;
   const events = deps.events ?? metrics?.events ?? {};
   const log = deps.logger ?? silentLogger;
   const app = new Hono();
@@ -327,7 +336,7 @@ export function createApp(deps: AppDeps): Hono {
       },
     }),
     async (c) => {
-      const body = new Uint8Array(await c.req.arrayBuffer());
+      const body = await readBody(c);
       // The body is this request's own: the coordinator may move it to an ingest worker uncopied.
       const accepted = await coordinator.handleMessage(body, { subject: c.var.admitted.subject, handOver: true });
       return c.json({ accepted: accepted.kind === 'chunk' ? 'chunk' : accepted.tag }, 202);

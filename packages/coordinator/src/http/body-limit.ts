@@ -3,8 +3,8 @@
  *
  * A request that states its length (`Content-Length`, no `Transfer-Encoding`) is judged by that
  * header alone, and its body is left unread for the handler: Node's HTTP parser delivers exactly
- * that many bytes, and @hono/node-server's `arrayBuffer()` then reads them straight from the
- * socket. Any other request goes through hono's `bodyLimit`, which counts the bytes as it reads
+ * that many bytes, which the handler reads from the socket (`readBody`: on Node
+ * node/request-body.ts into one array of that length). Any other request goes through hono's `bodyLimit`, which counts the bytes as it reads
  * them. hono's middleware judges a stated length the same way, but looks at `c.req.raw.body`
  * first, which turns the body into a web stream: reading a 1 MiB chunk that way costs the
  * coordinator about twice the CPU (bench/http-bodies.bench.ts: medians 5.37 against 2.17 ms,

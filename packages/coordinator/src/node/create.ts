@@ -24,6 +24,7 @@ import type { ModelStore } from '../store/model-store.ts';
 import { RedisCoordinatorStore } from '../store/redis-store.ts';
 import { autoIngestWorkers, IngestPool } from './ingest-pool.ts';
 import { readInitialModel } from './initial-model.ts';
+import { readNodeRequestBody } from './request-body.ts';
 
 export interface NodeCreateOptions extends Omit<CoordinatorPorts, 'models' | 'metrics' | 'ingest'> {
   /** Overrides the filesystem model store in `settings.models.dir`. */
@@ -108,6 +109,7 @@ export async function createNodeCoordinatorApp(
     // createCoordinatorApp closes the store if it fails.
     created = await createCoordinatorApp(settings, {
       getConnInfo,
+      readBody: readNodeRequestBody,
       ...ports,
       admission,
       store,
