@@ -29,9 +29,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import { limitBody } from '../packages/coordinator/src/http/body-limit.ts';
-import { readNodeRequestBody } from '../packages/coordinator/src/node/request-body.ts';
 import { corsHeaders } from '../packages/coordinator/src/http/cors.ts';
 import { securityHeaders } from '../packages/coordinator/src/http/security-headers.ts';
+import { readNodeRequestBody } from '../packages/coordinator/src/node/request-body.ts';
 
 const RESULTS = 'bench/results/http-bodies.json';
 const MODEL_BYTES = 4_000_012;
@@ -59,7 +59,8 @@ function middlewareFor(part: Part, variant: string): MiddlewareHandler | undefin
   if (part === 'model' && variant === 'hono') return cors({ origin: [ORIGIN], ...CORS });
   if (part === 'model' && variant === 'corsHeaders') return corsHeaders({ origins: [ORIGIN], ...CORS });
   if (part === 'message' && variant === 'hono') return bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
-  if (part === 'message' && (variant === 'limitBody' || variant === 'nodeBody')) return limitBody({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+  if (part === 'message' && (variant === 'limitBody' || variant === 'nodeBody'))
+    return limitBody({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
   return undefined;
 }
 

@@ -51,7 +51,7 @@ export function mutators(
     bytes.set(payload, HEADER_BYTES);
     new DataView(bytes.buffer).setUint32(128, bytes.length);
     bytes[132] = { sum: 1, update: 2, sum2: 3 }[tag];
-    return crypto.seal(signMessage(crypto, bytes, stranger.keys.secretKey), pk);
+    return crypto.sealEnvelope(signMessage(crypto, bytes, stranger.keys.secretKey), pk);
   };
   /** A well-signed multipart frame carrying `chunk` as its chunk payload. */
   const frameMultipart = (tag: 'sum' | 'update' | 'sum2', chunk: Uint8Array) => {
@@ -67,7 +67,7 @@ export function mutators(
     new DataView(bytes.buffer).setUint32(128, bytes.length);
     bytes[132] = { sum: 1, update: 2, sum2: 3 }[tag];
     bytes[133] = 1; // multipart
-    return crypto.seal(signMessage(crypto, bytes, stranger.keys.secretKey), params.coordinatorPk);
+    return crypto.sealEnvelope(signMessage(crypto, bytes, stranger.keys.secretKey), params.coordinatorPk);
   };
   return [
     // random bytes
@@ -107,11 +107,11 @@ export function mutators(
       if (field === 1) bytes[133] = 2 << int(rand, 6); // unknown flag
       if (field === 2) bytes[134 + int(rand, 2)] = 1 + int(rand, 255); // reserved
       if (field === 3) new DataView(bytes.buffer).setUint32(128, bytes.length + 1 + int(rand, 9)); // length
-      return crypto.seal(signMessage(crypto, bytes, stranger.keys.secretKey), params.coordinatorPk);
+      return crypto.sealEnvelope(signMessage(crypto, bytes, stranger.keys.secretKey), params.coordinatorPk);
     },
     // a validly signed message from a participant that is not eligible (random signatures)
     () =>
-      crypto.seal(
+      crypto.sealEnvelope(
         signMessage(
           crypto,
           encodeMessage({
@@ -136,7 +136,7 @@ export function mutators(
       sealedFrame[133] = 1; // multipart
       sealedFrame.set(crypto.randomBytes(8), HEADER_BYTES);
       sealedFrame[HEADER_BYTES + 4] = 0x80 | int(rand, 0x7f); // unknown chunk flag bits
-      return crypto.seal(signMessage(crypto, sealedFrame, stranger.keys.secretKey), params.coordinatorPk);
+      return crypto.sealEnvelope(signMessage(crypto, sealedFrame, stranger.keys.secretKey), params.coordinatorPk);
     },
     // chunk abuse: a later chunk of a message that never started (no chunk 0)
     (rand) =>

@@ -71,7 +71,7 @@ describe('chunk budget', () => {
         multipart: true,
       };
       const parts = splitPayload(payload, 128 + data.length, 1).map((chunk) =>
-        harness.crypto.seal(
+        harness.crypto.sealEnvelope(
           signMessage(harness.crypto, encodeFrame(fields, chunk), p.keys.secretKey),
           params.coordinatorPk,
         ),

@@ -327,7 +327,7 @@ describe('message rejections', () => {
     };
     const signed = signMessage(crypto, encodeMessage(msg), s0.keys.secretKey);
     signed[200] = (signed[200] as number) ^ 1;
-    expect(await post(fetch, crypto.seal(signed, params.coordinatorPk))).toEqual({
+    expect(await post(fetch, crypto.sealEnvelope(signed, params.coordinatorPk))).toEqual({
       status: 401,
       code: 'bad-signature',
     });

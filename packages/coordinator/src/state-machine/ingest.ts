@@ -126,7 +126,7 @@ function leadingBytes(frame: OpenedFrame): Uint8Array | undefined {
 
 function opensWith(crypto: PetCrypto, sealed: Uint8Array, keyPair: EncryptKeyPair): boolean {
   try {
-    crypto.openSealed(sealed, keyPair);
+    crypto.openEnvelope(sealed, keyPair);
     return true;
   } catch {
     return false; // not the previous round's either: the caller reports decrypt-failed

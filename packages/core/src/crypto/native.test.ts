@@ -33,6 +33,10 @@ beforeAll(async () => {
     },
     signingKeyPair: (seed) => ({ secretKey: sodium.crypto_sign_seed_keypair(seed).privateKey }),
     x25519: (sk, pk) => sodium.crypto_scalarmult(sk, pk),
+    aeadSeal: (key, nonce, m) => {
+      const { ciphertext, mac } = sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(m, null, null, nonce, key);
+      return { ciphertext, tag: mac };
+    },
   };
   withNative = await initCrypto();
   libsodiumOnly = await initCrypto({ native: false });
@@ -95,6 +99,21 @@ describe('the platform crypto (Node.js)', () => {
     expect(selfTest({ ...native, chacha20: (k, n, _b, l) => native.chacha20(k, n, 0, l) }, reference)).toBe(false);
     expect(selfTest({ ...native, sign: (m, sk) => flip(native.sign(m, sk)) }, reference)).toBe(false);
     expect(selfTest({ ...native, verify: () => true }, reference)).toBe(false);
+    const aead = native.aead as NonNullable<NativeCrypto['aead']>;
+    expect(aead).toBeDefined();
+    const sealFlipped: NonNullable<NativeCrypto['aead']>['seal'] = (k, n, m) => {
+      const { ciphertext, tag } = aead.seal(k, n, m);
+      return { ciphertext, tag: flip(tag) };
+    };
+    expect(selfTest({ ...native, aead: { ...aead, seal: sealFlipped } }, reference)).toBe(false);
+    // An opener that hands out the plaintext whatever the tag says.
+    const openAnyway: NonNullable<NativeCrypto['aead']>['open'] = (k, n, c) => {
+      const iv = Buffer.concat([Buffer.alloc(4), Buffer.from(n).subarray(4)]);
+      return new Uint8Array(
+        nodeCrypto.createCipheriv('chacha20', k, Buffer.concat([Buffer.from([1, 0, 0, 0]), iv.subarray(4)])).update(c),
+      );
+    };
+    expect(selfTest({ ...native, aead: { ...aead, open: openAnyway } }, reference)).toBe(false);
     // OpenSSL's equation alone, without libsodium's checks: it accepts a small-order key.
     const node = (
       process as unknown as { getBuiltinModule(id: string): typeof import('node:crypto') }
@@ -176,6 +195,60 @@ describe('initCrypto with and without the platform crypto', () => {
     secretKey.set(kept);
     expect(native.sign(m, secretKey)).toEqual(libsodiumOnly.sign(m, kept));
     expect(imports()).toBe(4);
+  });
+
+  it('seals message envelopes either can open, at every size; a changed byte anywhere is decrypt-failed in both', () => {
+    const identity = libsodiumOnly.signingKeyPair(bytes(32, 7));
+    const round = libsodiumOnly.encryptKeyPair(bytes(32, 8));
+    expect(withNative).not.toBe(libsodiumOnly);
+    for (const size of [64, 65, 200, 1023, 1024, 8191, 8192, 70_000]) {
+      const body = bytes(size - 64, size);
+      for (const [sealer, opener] of [
+        [withNative, libsodiumOnly],
+        [libsodiumOnly, withNative],
+        [withNative, withNative],
+      ] as const) {
+        const sealed = sealer.signAndSeal(size, (m) => m.set(body, 64), identity.secretKey, round.publicKey);
+        expect(sealed.length).toBe(size + 48);
+        const opened = opener.openSignedSealed(sealed.slice(), round, () => identity.publicKey);
+        expect(opened.signatureValid).toBe(true);
+        expect(equalBytes(opened.message.subarray(64), body)).toBe(true);
+        const inPlace = sealed.slice();
+        const openedInPlace = opener.openSignedSealed(inPlace, round, () => identity.publicKey, 'message', true);
+        expect(openedInPlace.message.buffer).toBe(inPlace.buffer);
+        expect(equalBytes(openedInPlace.message, opened.message)).toBe(true);
+      }
+      const sealed = withNative.signAndSeal(size, (m) => m.set(body, 64), identity.secretKey, round.publicKey);
+      for (const at of [0, 31, 32, 47, 48, 48 + 64, sealed.length - 1].filter((i) => i < sealed.length)) {
+        const changed = sealed.slice();
+        changed[at] = (changed[at] as number) ^ 0x20;
+        for (const opener of [withNative, libsodiumOnly]) {
+          const before = changed.slice();
+          expect(() => opener.openSignedSealed(changed, round, () => identity.publicKey, 'message', true)).toThrow(
+            expect.objectContaining({ code: 'decrypt-failed' }),
+          );
+          expect(changed).toEqual(before); // a message that does not open is left as it was
+        }
+      }
+      for (const opener of [withNative, libsodiumOnly]) {
+        expect(() => opener.openSignedSealed(sealed, libsodiumOnly.encryptKeyPair(), () => identity.publicKey)).toThrow(
+          expect.objectContaining({ code: 'decrypt-failed' }),
+        );
+      }
+    }
+  });
+
+  it('an envelope is not a sealed box: crypto_box_seal_open refuses it, and a sealed box is no envelope', () => {
+    const identity = libsodiumOnly.signingKeyPair(bytes(32, 9));
+    const round = libsodiumOnly.encryptKeyPair(bytes(32, 10));
+    const sealed = withNative.signAndSeal(300, (m) => m.set(bytes(236, 3), 64), identity.secretKey, round.publicKey);
+    for (const crypto of [withNative, libsodiumOnly]) {
+      expect(() => crypto.openSealed(sealed, round)).toThrow(expect.objectContaining({ code: 'decrypt-failed' }));
+      const box = crypto.seal(bytes(300, 4), round.publicKey);
+      expect(() => crypto.openSignedSealed(box, round, () => identity.publicKey)).toThrow(
+        expect.objectContaining({ code: 'decrypt-failed' }),
+      );
+    }
   });
 
   it('signs and seals to the same opened message', () => {

@@ -99,10 +99,20 @@ export interface PetCrypto {
    */
   openSealed(ciphertext: Uint8Array, keyPair: EncryptKeyPair, field?: string): Uint8Array;
   /**
-   * Signs and seals a message of `length` bytes (protocol.md §3.2) in one buffer in libsodium's
-   * memory: `write` fills the message, zeroed before; bytes 0..64 are then replaced by the Ed25519
-   * signature of bytes 64..length under `secretKey`, and the whole is sealed in place to
-   * `publicKey`. Returns the same bytes as `seal(message with its signature, publicKey)`.
+   * The message envelope of protocol.md §3.2 (ADR 0019) around `message` as it is: like a sealed
+   * box (a fresh X25519 key pair, 48 bytes overhead, opened only with the recipient's secret key),
+   * with an XChaCha20-Poly1305 body that a platform's ChaCha20-Poly1305 computes. Checks the key
+   * as `seal`. Messages are sealed by `signAndSeal`; this is for what needs the envelope alone.
+   */
+  sealEnvelope(message: Uint8Array, publicKey: Uint8Array, field?: string): Uint8Array;
+  /** Opens a message envelope without looking inside; fails as `openSealed`. */
+  openEnvelope(ciphertext: Uint8Array, keyPair: EncryptKeyPair, field?: string): Uint8Array;
+  /**
+   * Signs and seals a message of `length` bytes (protocol.md §3.2) in one buffer: `write` fills
+   * the message, zeroed before; bytes 0..64 are then replaced by the Ed25519 signature of bytes
+   * 64..length under `secretKey`, and the whole is put in its envelope for `publicKey` in place
+   * (in libsodium's memory, or on Node.js in an array for the platform's ChaCha20-Poly1305).
+   * Returns what `sealEnvelope(message with its signature, publicKey)` would.
    * `write` must not use this object (the buffer is its). Checks as `sign` and `seal`.
    */
   signAndSeal(
@@ -113,7 +123,7 @@ export interface PetCrypto {
     field?: string,
   ): Uint8Array;
   /**
-   * Opens a sealed signed message (protocol.md §3.2) in place in libsodium's memory and returns
+   * Opens a signed message's envelope (protocol.md §3.2) in place and returns
    * a copy of it, and whether bytes 0..64 are an Ed25519 signature of bytes 64.. under the key
    * `signer(message)` returns. `signer` runs on the copy first and may throw (the checks that
    * come before the signature's); it must not use this object. Fails as `openSealed`.
@@ -166,8 +176,33 @@ interface SodiumModule {
   _free(pointer: number): void;
   _crypto_sign_detached(sig: number, sigLength: number, m: number, mLow: number, mHigh: number, sk: number): number;
   _crypto_sign_verify_detached(sig: number, m: number, mLow: number, mHigh: number, pk: number): number;
-  _crypto_box_seal(c: number, m: number, mLow: number, mHigh: number, pk: number): number;
-  _crypto_box_seal_open(m: number, c: number, cLow: number, cHigh: number, pk: number, sk: number): number;
+  _crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+    c: number,
+    mac: number,
+    macLength: number,
+    m: number,
+    mLow: number,
+    mHigh: number,
+    ad: number,
+    adLow: number,
+    adHigh: number,
+    nsec: number,
+    npub: number,
+    k: number,
+  ): number;
+  _crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+    m: number,
+    nsec: number,
+    c: number,
+    cLow: number,
+    cHigh: number,
+    mac: number,
+    ad: number,
+    adLow: number,
+    adHigh: number,
+    npub: number,
+    k: number,
+  ): number;
   _crypto_stream_chacha20_ietf_xor_ic?(
     c: number,
     m: number,
@@ -190,8 +225,8 @@ function inPlaceModule(): SodiumModule | undefined {
     '_free',
     '_crypto_sign_detached',
     '_crypto_sign_verify_detached',
-    '_crypto_box_seal',
-    '_crypto_box_seal_open',
+    '_crypto_aead_xchacha20poly1305_ietf_encrypt_detached',
+    '_crypto_aead_xchacha20poly1305_ietf_decrypt_detached',
   ] as const;
   if (lib === undefined || !(lib.HEAPU8 instanceof Uint8Array)) return undefined;
   return needed.every((name) => typeof lib[name] === 'function') ? (lib as SodiumModule) : undefined;
@@ -324,6 +359,16 @@ const reference = {
   },
   signingKeyPair: (seed: Uint8Array) => ({ secretKey: sodium.crypto_sign_seed_keypair(seed).privateKey }),
   x25519: (secretKey: Uint8Array, publicKey: Uint8Array) => sodium.crypto_scalarmult(secretKey, publicKey),
+  aeadSeal: (key: Uint8Array, nonce: Uint8Array, message: Uint8Array) => {
+    const { ciphertext, mac } = sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+      message,
+      null,
+      null,
+      nonce,
+      key,
+    );
+    return { ciphertext, tag: mac };
+  },
 };
 
 /**
@@ -387,6 +432,35 @@ function sealedBoxNonce(ephemeralPk: Uint8Array, recipientPk: Uint8Array): Uint8
   preimage.set(ephemeralPk, 0);
   preimage.set(recipientPk, ENCRYPT_PUBLIC_KEY_BYTES);
   return sodium.crypto_generichash(BOX_NONCE_BYTES, preimage, null);
+}
+
+/**
+ * A message envelope's keys (protocol.md §3.2, ADR 0019) for one ephemeral key `epk` and the
+ * recipient's key `pk`: the box key `crypto_box_beforenm` gives (HSalsa20 of the X25519 secret,
+ * `shared` where the platform computed it, else libsodium computes it from `secretKey` and the
+ * other side's public key) and the nonce BLAKE2b-192(epk ‖ pk), as a sealed box has them. The body
+ * is XChaCha20-Poly1305 (IETF) under those: `subkey` = HChaCha20(key, nonce[0..16]) and `iv` =
+ * 0⁴ ‖ nonce[16..24] are RFC 8439's key and nonce for a platform's ChaCha20-Poly1305. Throws where
+ * libsodium refuses the key (small order).
+ *
+ * SECURITY: `key` and `subkey` open the message; the caller wipes both (and `shared`).
+ */
+function envelopeKeys(
+  epk: Uint8Array,
+  pk: Uint8Array,
+  shared: Uint8Array | undefined,
+  secretKey: Uint8Array,
+  otherPk: Uint8Array,
+): { key: Uint8Array; nonce: Uint8Array; subkey: Uint8Array; iv: Uint8Array } {
+  const key =
+    shared === undefined
+      ? sodium.crypto_box_beforenm(otherPk, secretKey)
+      : sodium.crypto_core_hsalsa20(HSALSA20_ZERO_INPUT, shared, null);
+  const nonce = sealedBoxNonce(epk, pk);
+  const subkey = sodium.crypto_core_hchacha20(nonce.subarray(0, 16), key, null);
+  const iv = new Uint8Array(12);
+  iv.set(nonce.subarray(16), 4);
+  return { key, nonce, subkey, iv };
 }
 
 /** HSalsa20's 16-byte input for `crypto_box_beforenm`: all zero. */
@@ -492,6 +566,15 @@ function createPetCrypto(useNative: boolean): PetCrypto {
   const native: NativeCrypto | undefined = useNative ? nativeCrypto(reference) : undefined;
   // One buffer in libsodium's memory, reused by every message: keys ‖ box header (48) ‖ message.
   const work = new ScratchArea();
+  /** The platform's ChaCha20-Poly1305, where it has one and X25519 too: message envelopes (ADR 0019). */
+  const aead = native?.x25519 === undefined ? undefined : native.aead;
+  /** The Ed25519 signature of `message`: the platform's from NATIVE_SIGN_MIN_BYTES, else libsodium's. */
+  const signHere = (message: Uint8Array, secretKey: Uint8Array): Uint8Array =>
+    call('signing (Ed25519)', () =>
+      native !== undefined && message.length >= NATIVE_SIGN_MIN_BYTES
+        ? native.sign(message, secretKey)
+        : sodium.crypto_sign_detached(message, secretKey),
+    );
 
   /** `length` bytes of the mask keystream of `key` from 64-byte block `block` (protocol.md §5.2). */
   const chacha20 = (key: Uint8Array, block: number, length: number): Uint8Array =>
@@ -531,6 +614,119 @@ function createPetCrypto(useNative: boolean): PetCrypto {
       if (failed !== 0)
         throw new PetError('crypto-failed', 'mask keystream: crypto_stream_chacha20_ietf_xor_ic failed');
     });
+
+  /**
+   * `length` bytes that `write` fills (zeroed before) in their envelope for `publicKey` (protocol.md
+   * §3.2, ADR 0019), in place; with `secretKey`, bytes 0..64 are first replaced by the Ed25519
+   * signature of bytes 64..length. The key and the length are the caller's to check.
+   */
+  const envelope = (
+    length: number,
+    write: (message: Uint8Array) => void,
+    secretKey: Uint8Array | undefined,
+    publicKey: Uint8Array,
+    field: string,
+  ): Uint8Array => {
+    // The envelope (protocol.md §3.2, ADR 0019): a fresh X25519 key pair, the box key and nonce
+    // of a sealed box, and an XChaCha20-Poly1305 body; epk ‖ tag ‖ ciphertext.
+    const ephemeral = call(`${field}: sealing`, () => sodium.crypto_box_keypair());
+    // SECURITY: the ephemeral secret, the shared secret and the keys derived from them are wiped below.
+    const shared =
+      aead === undefined ? undefined : native?.x25519?.(ephemeral.privateKey, ephemeral.publicKey, publicKey);
+    let keys: ReturnType<typeof envelopeKeys>;
+    try {
+      keys = call(`${field}: sealing`, () =>
+        envelopeKeys(ephemeral.publicKey, publicKey, shared, ephemeral.privateKey, publicKey),
+      );
+    } finally {
+      shared?.fill(0);
+      sodium.memzero(ephemeral.privateKey);
+    }
+    try {
+      if (aead !== undefined && shared !== undefined) {
+        // The platform's ChaCha20-Poly1305: the message is written, signed and encrypted in a
+        // JavaScript array, the ciphertext copied over it.
+        const box = new Uint8Array(SEAL_OVERHEAD_BYTES + length);
+        const message = box.subarray(SEAL_OVERHEAD_BYTES);
+        write(message);
+        if (secretKey !== undefined) message.set(signHere(message.subarray(SIGNATURE_BYTES), secretKey), 0);
+        const { ciphertext, tag } = call(`${field}: sealing`, () => aead.seal(keys.subkey, keys.iv, message));
+        box.set(ciphertext, SEAL_OVERHEAD_BYTES);
+        box.set(tag, ENCRYPT_PUBLIC_KEY_BYTES);
+        box.set(ephemeral.publicKey, 0);
+        return box;
+      }
+      if (lib === undefined) {
+        const message = new Uint8Array(length);
+        write(message);
+        if (secretKey !== undefined) message.set(api.sign(message.subarray(SIGNATURE_BYTES), secretKey), 0);
+        const { ciphertext, mac } = call(`${field}: sealing`, () =>
+          sodium.crypto_aead_xchacha20poly1305_ietf_encrypt_detached(message, null, null, keys.nonce, keys.key),
+        );
+        const box = new Uint8Array(SEAL_OVERHEAD_BYTES + length);
+        box.set(ephemeral.publicKey, 0);
+        box.set(mac, ENCRYPT_PUBLIC_KEY_BYTES);
+        box.set(ciphertext, SEAL_OVERHEAD_BYTES);
+        return box;
+      }
+      const base = work.reserve(lib, KEY_AREA_BYTES + SEAL_OVERHEAD_BYTES + length, `${field}: sealing`);
+      const box = base + KEY_AREA_BYTES;
+      // The message sits where the ciphertext goes (after the 32-byte ephemeral key and the
+      // 16-byte tag), so it is encrypted in place without a copy.
+      const m = box + SEAL_OVERHEAD_BYTES;
+      const heap = lib.HEAPU8;
+      heap.fill(0, m, m + length);
+      write(heap.subarray(m, m + length));
+      if (secretKey === undefined) {
+        // the envelope alone
+      } else if (native !== undefined && length - SIGNATURE_BYTES >= NATIVE_SIGN_MIN_BYTES) {
+        const signature = call('signing (Ed25519)', () =>
+          native.sign(heap.subarray(m + SIGNATURE_BYTES, m + length), secretKey),
+        );
+        heap.set(signature, m);
+      } else {
+        try {
+          // SECURITY: a copy of the caller's identity secret key, wiped right after signing.
+          heap.set(secretKey, base);
+          call('signing (Ed25519)', () =>
+            lib._crypto_sign_detached(m, 0, m + SIGNATURE_BYTES, length - SIGNATURE_BYTES, 0, base),
+          );
+        } finally {
+          heap.fill(0, base, base + SIGNING_SECRET_KEY_BYTES);
+        }
+      }
+      let sealed: number;
+      try {
+        // SECURITY: a copy of the box key, wiped right after sealing.
+        heap.set(keys.key, base);
+        heap.set(keys.nonce, base + ENCRYPT_PUBLIC_KEY_BYTES);
+        sealed = call(`${field}: sealing`, () =>
+          lib._crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+            m,
+            box + ENCRYPT_PUBLIC_KEY_BYTES,
+            0,
+            m,
+            length,
+            0,
+            0,
+            0,
+            0,
+            0,
+            base + ENCRYPT_PUBLIC_KEY_BYTES,
+            base,
+          ),
+        );
+      } finally {
+        heap.fill(0, base, base + KEY_AREA_BYTES);
+      }
+      if (sealed !== 0) throw new PetError('crypto-failed', `${field}: sealing: libsodium failed`);
+      heap.set(ephemeral.publicKey, box);
+      return heap.slice(box, m + length);
+    } finally {
+      sodium.memzero(keys.key);
+      sodium.memzero(keys.subkey);
+    }
+  };
 
   const api: PetCrypto = {
     signingKeyPair(seed) {
@@ -607,6 +803,14 @@ function createPetCrypto(useNative: boolean): PetCrypto {
         throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`, { cause });
       }
     },
+    sealEnvelope(message, publicKey, field = 'sealing public key') {
+      checkEncryptPublicKey(publicKey, field);
+      if (!(message instanceof Uint8Array)) throw new PetError('crypto-failed', `${field}: sealing: expected bytes`);
+      return envelope(message.length, (m) => m.set(message), undefined, publicKey, field);
+    },
+    openEnvelope(ciphertext, keyPair, field = 'sealed box') {
+      return api.openSignedSealed(ciphertext, keyPair, () => new Uint8Array(0), field).message;
+    },
     signAndSeal(length, write, secretKey, publicKey, field = 'sealing public key') {
       expectLength(secretKey, SIGNING_SECRET_KEY_BYTES, 'signing secret key');
       checkEncryptPublicKey(publicKey, field);
@@ -616,41 +820,7 @@ function createPetCrypto(useNative: boolean): PetCrypto {
           `${field}: sealing: expected ${SIGNATURE_BYTES}..2^32 − 1 bytes, got ${length}`,
         );
       }
-      if (lib === undefined) {
-        const message = new Uint8Array(length);
-        write(message);
-        message.set(api.sign(message.subarray(SIGNATURE_BYTES), secretKey), 0);
-        return api.seal(message, publicKey, field);
-      }
-      const base = work.reserve(lib, KEY_AREA_BYTES + SEAL_OVERHEAD_BYTES + length, `${field}: sealing`);
-      const box = base + KEY_AREA_BYTES;
-      // The message sits where crypto_box_seal writes the ciphertext (after the 32-byte ephemeral
-      // key and the 16-byte MAC), so it is encrypted in place without a copy.
-      const m = box + SEAL_OVERHEAD_BYTES;
-      const heap = lib.HEAPU8;
-      heap.fill(0, m, m + length);
-      write(heap.subarray(m, m + length));
-      if (native !== undefined && length - SIGNATURE_BYTES >= NATIVE_SIGN_MIN_BYTES) {
-        const signature = call('signing (Ed25519)', () =>
-          native.sign(heap.subarray(m + SIGNATURE_BYTES, m + length), secretKey),
-        );
-        heap.set(signature, m);
-      } else {
-        try {
-          // SECURITY: a copy of the caller's identity secret key, wiped right after signing.
-          heap.set(secretKey, base);
-          call('signing (Ed25519)', () =>
-            lib._crypto_sign_detached(m, 0, m + SIGNATURE_BYTES, length - SIGNATURE_BYTES, 0, base),
-          );
-        } finally {
-          heap.fill(0, base, base + SIGNING_SECRET_KEY_BYTES);
-        }
-      }
-      heap.set(publicKey, base);
-      if (call(`${field}: sealing`, () => lib._crypto_box_seal(box, m, length, 0, base)) !== 0) {
-        throw new PetError('crypto-failed', `${field}: sealing: libsodium failed`);
-      }
-      return heap.slice(box, m + length);
+      return envelope(length, write, secretKey, publicKey, field);
     },
     openSignedSealed(ciphertext, keyPair, signer, field = 'sealed box', inPlace = false) {
       if (!(ciphertext instanceof Uint8Array) || ciphertext.length < SEAL_OVERHEAD_BYTES) {
@@ -659,40 +829,88 @@ function createPetCrypto(useNative: boolean): PetCrypto {
       }
       expectKey(keyPair.publicKey, ENCRYPT_PUBLIC_KEY_BYTES, `${field}: opening public key`);
       expectKey(keyPair.secretKey, ENCRYPT_SECRET_KEY_BYTES, `${field}: opening secret key`);
-      if (lib === undefined) {
-        const message = api.openSealed(ciphertext, keyPair, field);
-        const signerPk = signer(message);
-        const signature = message.subarray(0, SIGNATURE_BYTES);
-        const signed = message.subarray(SIGNATURE_BYTES);
-        return {
-          message,
-          signatureValid: message.length >= SIGNATURE_BYTES && api.verify(signature, signed, signerPk),
-        };
-      }
       const length = ciphertext.length - SEAL_OVERHEAD_BYTES;
-      const base = work.reserve(lib, KEY_AREA_BYTES + ciphertext.length, `${field}: opening`);
-      const box = base + KEY_AREA_BYTES;
-      const m = box + SEAL_OVERHEAD_BYTES; // decrypted in place, as sealed
-      const heap = lib.HEAPU8;
-      heap.set(ciphertext, box);
-      let opened: number;
+      const epk = ciphertext.subarray(0, ENCRYPT_PUBLIC_KEY_BYTES);
+      const tag = ciphertext.subarray(ENCRYPT_PUBLIC_KEY_BYTES, SEAL_OVERHEAD_BYTES);
+      // SECURITY: the shared secret and the keys derived from it are wiped below. An ephemeral key
+      // the platform refuses (small order) goes to libsodium, which refuses it too.
+      const shared = aead === undefined ? undefined : native?.x25519?.(keyPair.secretKey, keyPair.publicKey, epk);
+      let keys: ReturnType<typeof envelopeKeys>;
       try {
-        // SECURITY: a copy of the round's X25519 secret key, wiped right after opening.
-        heap.set(keyPair.publicKey, base);
-        heap.set(keyPair.secretKey, base + ENCRYPT_PUBLIC_KEY_BYTES);
-        opened = call(`${field}: opening`, () =>
-          lib._crypto_box_seal_open(m, box, ciphertext.length, 0, base, base + ENCRYPT_PUBLIC_KEY_BYTES),
-        );
+        keys = envelopeKeys(epk, keyPair.publicKey, shared, keyPair.secretKey, epk);
+      } catch (cause) {
+        throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`, { cause });
       } finally {
-        heap.fill(0, base, base + KEY_AREA_BYTES);
+        shared?.fill(0);
       }
-      if (opened !== 0) throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`);
       let message: Uint8Array;
-      if (inPlace) {
-        message = ciphertext.subarray(0, length);
-        message.set(heap.subarray(m, m + length));
-      } else {
-        message = heap.slice(m, m + length);
+      let heapMessage: number | undefined;
+      try {
+        if (aead !== undefined && shared !== undefined) {
+          const body = ciphertext.subarray(SEAL_OVERHEAD_BYTES);
+          const opened = call(`${field}: opening`, () => aead.open(keys.subkey, keys.iv, body, tag));
+          if (opened === undefined) throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`);
+          if (inPlace) {
+            message = ciphertext.subarray(0, length);
+            message.set(opened);
+            opened.fill(0);
+          } else {
+            message = opened;
+          }
+        } else if (lib === undefined) {
+          try {
+            message = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+              null,
+              ciphertext.subarray(SEAL_OVERHEAD_BYTES),
+              tag,
+              null,
+              keys.nonce,
+              keys.key,
+            );
+          } catch (cause) {
+            throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`, { cause });
+          }
+        } else {
+          const base = work.reserve(lib, KEY_AREA_BYTES + ciphertext.length, `${field}: opening`);
+          const box = base + KEY_AREA_BYTES;
+          const m = box + SEAL_OVERHEAD_BYTES; // decrypted in place, as sealed
+          const heap = lib.HEAPU8;
+          heap.set(ciphertext, box);
+          let opened: number;
+          try {
+            // SECURITY: a copy of the box key, wiped right after opening.
+            heap.set(keys.key, base);
+            heap.set(keys.nonce, base + ENCRYPT_PUBLIC_KEY_BYTES);
+            opened = call(`${field}: opening`, () =>
+              lib._crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+                m,
+                0,
+                m,
+                length,
+                0,
+                box + ENCRYPT_PUBLIC_KEY_BYTES,
+                0,
+                0,
+                0,
+                base + ENCRYPT_PUBLIC_KEY_BYTES,
+                base,
+              ),
+            );
+          } finally {
+            heap.fill(0, base, base + KEY_AREA_BYTES);
+          }
+          if (opened !== 0) throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`);
+          if (inPlace) {
+            message = ciphertext.subarray(0, length);
+            message.set(heap.subarray(m, m + length));
+          } else {
+            message = heap.slice(m, m + length);
+          }
+          heapMessage = m;
+        }
+      } finally {
+        sodium.memzero(keys.key);
+        sodium.memzero(keys.subkey);
       }
       const signerPk = signer(message);
       if (
@@ -709,12 +927,17 @@ function createPetCrypto(useNative: boolean): PetCrypto {
           message.subarray(SIGNATURE_BYTES),
           signerPk,
         );
-      } else {
-        heap.set(signerPk, base);
+      } else if (lib !== undefined && heapMessage !== undefined) {
+        // Still in libsodium's memory, as opened: verified there without another copy.
+        const m = heapMessage;
+        const base = m - SEAL_OVERHEAD_BYTES - KEY_AREA_BYTES;
+        lib.HEAPU8.set(signerPk, base);
         signatureValid =
           call('verifying (Ed25519)', () =>
             lib._crypto_sign_verify_detached(m, m + SIGNATURE_BYTES, length - SIGNATURE_BYTES, 0, base),
           ) === 0;
+      } else {
+        signatureValid = api.verify(message.subarray(0, SIGNATURE_BYTES), message.subarray(SIGNATURE_BYTES), signerPk);
       }
       return { message, signatureValid };
     },

@@ -23,7 +23,7 @@ const kinds = ['sum', 'update', 'sum2'] as const;
 const signed = (message: Message) => signMessage(crypto, encodeMessage(message), keys.participant.secretKey);
 const open = (sealed: Uint8Array) => () => openMessage(crypto, sealed, keys.coordinator, round);
 /** Seals (already signed or deliberately broken) bytes to the fixture round key. */
-const reseal = (bytes: Uint8Array) => crypto.seal(bytes, keys.coordinator.publicKey);
+const reseal = (bytes: Uint8Array) => crypto.sealEnvelope(bytes, keys.coordinator.publicKey);
 /** Re-signs tampered bytes, so that only the tampering itself can be rejected. */
 const resign = (bytes: Uint8Array) => signMessage(crypto, bytes, keys.participant.secretKey);
 
@@ -140,7 +140,7 @@ describe('signing, sealing and opening messages (protocol.md §3.1–3.2)', () =
     expect(errorCode(open(reseal(new Uint8Array(HEADER_BYTES - 1))))).toBe('truncated');
     expect(errorCode(open(reseal(new Uint8Array(0))))).toBe('truncated');
     const stranger = crypto.encryptKeyPair(fixedSeed(97));
-    expect(errorCode(open(crypto.seal(signed(messages.sum), stranger.publicKey)))).toBe('decrypt-failed');
+    expect(errorCode(open(crypto.sealEnvelope(signed(messages.sum), stranger.publicKey)))).toBe('decrypt-failed');
     expect(errorCode(open(new Uint8Array(47)))).toBe('decrypt-failed');
   });
 
@@ -156,7 +156,7 @@ describe('signing, sealing and opening messages (protocol.md §3.1–3.2)', () =
     // Sizes across the work buffer's growth and reuse: small after large must not see stale bytes.
     for (const kind of ['update', 'sum', 'sum2', 'update', 'sum'] as const) {
       const sealed = sealMessage(crypto, messages[kind], keys.participant.secretKey);
-      expect(crypto.openSealed(sealed, keys.coordinator)).toEqual(signed(messages[kind]));
+      expect(crypto.openEnvelope(sealed, keys.coordinator)).toEqual(signed(messages[kind]));
     }
     const fields = {
       participantPk: keys.participant.publicKey,
@@ -168,7 +168,7 @@ describe('signing, sealing and opening messages (protocol.md §3.1–3.2)', () =
       const body = Uint8Array.from({ length }, (_, i) => (i * 7 + length) & 0xff);
       const sealed = sealFrame(crypto, fields, body, keys.participant.secretKey);
       const expected = signMessage(crypto, encodeFrame(fields, body), keys.participant.secretKey);
-      expect(crypto.openSealed(sealed, keys.coordinator)).toEqual(expected);
+      expect(crypto.openEnvelope(sealed, keys.coordinator)).toEqual(expected);
       // and the in-place opening reads it back
       const frame = openFrame(crypto, reseal(expected), keys.coordinator);
       expect(frame.body).toEqual(body);
@@ -235,7 +235,7 @@ describe('signing, sealing and opening messages (protocol.md §3.1–3.2)', () =
       const chunk = { index, messageId: 0xbeef, last, data: payload.subarray(start, end) };
       const sealed = sealChunk(crypto, fields, chunk, keys.participant.secretKey);
       const expected = signMessage(crypto, encodeFrame(fields, encodeChunk(chunk)), keys.participant.secretKey);
-      expect(crypto.openSealed(sealed, keys.coordinator)).toEqual(expected);
+      expect(crypto.openEnvelope(sealed, keys.coordinator)).toEqual(expected);
       const opened = openMessage(crypto, sealed, keys.coordinator);
       if (!opened.multipart) throw new Error('expected a multipart message');
       expect(decodeChunk(opened.chunk)).toEqual({ ...chunk, data: payload.slice(start, end) });
@@ -340,7 +340,7 @@ describe('signing, sealing and opening messages (protocol.md §3.1–3.2)', () =
       maxChunkData: 1000,
       messageId: 0,
     });
-    const bytes = crypto.openSealed(chunked[0] as Uint8Array, keys.coordinator);
+    const bytes = crypto.openEnvelope(chunked[0] as Uint8Array, keys.coordinator);
     bytes[HEADER_BYTES + 5] = 1; // chunk reserved byte
     expect(errorCode(open(reseal(resign(bytes))))).toBe('reserved-nonzero');
   });

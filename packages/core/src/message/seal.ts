@@ -91,7 +91,7 @@ export function sealMessage(crypto: PetCrypto, message: Message, participantSecr
 
 /**
  * Frames `body` (a payload, or a chunk payload for a multipart frame) behind a header, signs and
- * seals it to `fields.coordinatorPk`: `crypto.seal(signMessage(crypto, encodeFrame(fields, body)))`
+ * seals it to `fields.coordinatorPk`: `crypto.sealEnvelope(signMessage(crypto, encodeFrame(fields, body)))`
  * without the intermediate copies.
  */
 export function sealFrame(
