@@ -4,8 +4,8 @@
  * Nothing else in petfl imports libsodium-wrappers-sumo. `await initCrypto()`
  * once, then pass the returned `PetCrypto` along. It offers exactly the
  * primitives of protocol.md §5: Ed25519 identity keys and signatures, X25519
- * key pairs and sealed boxes, SHA-256, randomness, and the ChaCha20 keystream
- * that mask seeds expand into.
+ * key pairs, sealed boxes and message envelopes (ADR 0019), SHA-256, randomness,
+ * and the ChaCha20 keystream that mask seeds expand into.
  *
  * Every libsodium call goes through `call`, so nothing but a `PetError` ever leaves the gate:
  * libsodium reports misuse with a bare `Error('invalid usage')` or a `TypeError`, which would
@@ -18,8 +18,9 @@
  * `openSignedSealed`): the wrappers would copy a multi-megabyte message in and out of that memory
  * for each of the two calls and allocate it anew each time.
  *
- * On Node.js, SHA-256, the keystream and the signing and verifying of large messages go to
- * `node:crypto` instead (crypto/native.ts, ADR 0013): the same bits and verdicts, 2–10× faster.
+ * On Node.js, SHA-256, the keystream, the signing and verifying of large messages and the body of
+ * a message envelope go to `node:crypto` instead (crypto/native.ts, ADRs 0013 and 0019): the same
+ * bits and verdicts, 2–10× faster; the message is then sealed in a JavaScript array.
  * `initCrypto({ native: false })` keeps them here.
  */
 
