@@ -98,12 +98,24 @@ export interface NativeCrypto {
   aead?: NativeAead;
 }
 
-/** RFC 8439's AEAD, no associated data: a 32-byte key, a 12-byte nonce, a 16-byte tag. */
+/**
+ * RFC 8439's AEAD, no associated data: a 32-byte key, a 12-byte nonce, a 16-byte tag. Both
+ * directions run in AEAD_CHUNK_BYTES steps into arrays the caller gives: OpenSSL's cipher returns
+ * a new array per call, and one array per message of megabytes was fresh memory each time (page
+ * faults, collections), where chunks that size are recycled by the allocator.
+ */
 export interface NativeAead {
-  seal(key: Uint8Array, nonce: Uint8Array, message: Uint8Array): { ciphertext: Uint8Array; tag: Uint8Array };
-  /** The plaintext, or undefined where the tag does not authenticate the ciphertext. */
-  open(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array): Uint8Array | undefined;
+  /** Encrypts `message` in place; returns the tag. */
+  seal(key: Uint8Array, nonce: Uint8Array, message: Uint8Array): Uint8Array;
+  /**
+   * Decrypts `ciphertext` into `out` (as long; not `ciphertext` itself) and returns true where the
+   * tag authenticates it; otherwise `out` is zeroed and the result false.
+   */
+  open(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, out: Uint8Array): boolean;
 }
+
+/** The step of `NativeAead`: below glibc's threshold for mapping an allocation of its own (128 KiB). */
+const AEAD_CHUNK_BYTES = 64 * 1024;
 
 /** What `nativeCrypto` compares the native functions with: libsodium's. */
 export interface ReferenceCrypto {
@@ -189,21 +201,26 @@ export function wrap(node: NodeCryptoModule): NativeCrypto {
       : {
           seal(key, nonce, message) {
             const cipher = node.createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
-            const ciphertext = plain(cipher.update(message));
+            for (let at = 0; at < message.length; at += AEAD_CHUNK_BYTES) {
+              const chunk = message.subarray(at, at + AEAD_CHUNK_BYTES);
+              message.set(cipher.update(chunk), at);
+            }
             cipher.final();
-            return { ciphertext, tag: plain(cipher.getAuthTag()) };
+            return plain(cipher.getAuthTag());
           },
-          open(key, nonce, ciphertext, tag) {
+          open(key, nonce, ciphertext, tag, out) {
             const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
             decipher.setAuthTag(tag);
-            const message = plain(decipher.update(ciphertext));
+            for (let at = 0; at < ciphertext.length; at += AEAD_CHUNK_BYTES) {
+              out.set(decipher.update(ciphertext.subarray(at, at + AEAD_CHUNK_BYTES)), at);
+            }
             try {
               decipher.final(); // throws where the tag does not authenticate
             } catch {
-              message.fill(0); // SECURITY: never hand out (or leave readable) an unauthenticated plaintext
-              return undefined;
+              out.fill(0); // SECURITY: never hand out (or leave readable) an unauthenticated plaintext
+              return false;
             }
-            return message;
+            return true;
           },
         };
   return {
@@ -322,16 +339,19 @@ function aeadAgrees(
   if (native.aead === undefined) return true;
   for (const length of [0, 1, input.length]) {
     const message = input.subarray(0, length);
-    const ours = native.aead.seal(key, nonce, message);
+    const ours = message.slice();
+    const ourTag = native.aead.seal(key, nonce, ours);
     const theirs = reference.aeadSeal(key, nonce, message);
-    if (!equalBytes(ours.ciphertext, theirs.ciphertext) || !equalBytes(ours.tag, theirs.tag)) return false;
-    const opened = native.aead.open(key, nonce, theirs.ciphertext, theirs.tag);
-    if (opened === undefined || !equalBytes(opened, message)) return false;
+    if (!equalBytes(ours, theirs.ciphertext) || !equalBytes(ourTag, theirs.tag)) return false;
+    const opened = new Uint8Array(length);
+    if (!native.aead.open(key, nonce, theirs.ciphertext, theirs.tag, opened) || !equalBytes(opened, message)) {
+      return false;
+    }
     const tag = Uint8Array.from(theirs.tag, (b, i) => (i === 5 ? b ^ 0x10 : b));
-    if (native.aead.open(key, nonce, theirs.ciphertext, tag) !== undefined) return false;
+    if (native.aead.open(key, nonce, theirs.ciphertext, tag, opened)) return false;
     if (length > 0) {
       const changed = Uint8Array.from(theirs.ciphertext, (b, i) => (i === length - 1 ? b ^ 1 : b));
-      if (native.aead.open(key, nonce, changed, theirs.tag) !== undefined) return false;
+      if (native.aead.open(key, nonce, changed, theirs.tag, opened)) return false;
     }
   }
   return true;

@@ -490,6 +490,17 @@ class ScratchArea {
   }
 }
 
+/** A JavaScript array reused by later calls, grown in WORK_GRANULE steps. */
+class PlainScratch {
+  private bytes = new Uint8Array(0);
+
+  /** A view of `length` bytes; its contents are not kept. */
+  reserve(length: number): Uint8Array {
+    if (length > this.bytes.length) this.bytes = new Uint8Array(Math.ceil(length / WORK_GRANULE) * WORK_GRANULE);
+    return this.bytes.subarray(0, length);
+  }
+}
+
 /** Writes `length` bytes of `key`'s keystream from block `block` into `out` at `offset`. */
 type ProduceInto = (key: Uint8Array, block: number, out: Uint8Array, offset: number, length: number) => void;
 
@@ -569,6 +580,9 @@ function createPetCrypto(useNative: boolean): PetCrypto {
   const work = new ScratchArea();
   /** The platform's ChaCha20-Poly1305, where it has one and X25519 too: message envelopes (ADR 0019). */
   const aead = native?.x25519 === undefined ? undefined : native.aead;
+  // Where messages opened in place are decrypted first (its last one stays in it, as a message
+  // opened in libsodium's memory stays there: the coordinator keeps the message anyway).
+  const plainScratch = new PlainScratch();
   /** The Ed25519 signature of `message`: the platform's from NATIVE_SIGN_MIN_BYTES, else libsodium's. */
   const signHere = (message: Uint8Array, secretKey: Uint8Array): Uint8Array =>
     call('signing (Ed25519)', () =>
@@ -645,14 +659,13 @@ function createPetCrypto(useNative: boolean): PetCrypto {
     }
     try {
       if (aead !== undefined && shared !== undefined) {
-        // The platform's ChaCha20-Poly1305: the message is written, signed and encrypted in a
-        // JavaScript array, the ciphertext copied over it.
+        // The platform's ChaCha20-Poly1305: the message is written, signed and encrypted in place
+        // in the array that is returned.
         const box = new Uint8Array(SEAL_OVERHEAD_BYTES + length);
         const message = box.subarray(SEAL_OVERHEAD_BYTES);
         write(message);
         if (secretKey !== undefined) message.set(signHere(message.subarray(SIGNATURE_BYTES), secretKey), 0);
-        const { ciphertext, tag } = call(`${field}: sealing`, () => aead.seal(keys.subkey, keys.iv, message));
-        box.set(ciphertext, SEAL_OVERHEAD_BYTES);
+        const tag = call(`${field}: sealing`, () => aead.seal(keys.subkey, keys.iv, message));
         box.set(tag, ENCRYPT_PUBLIC_KEY_BYTES);
         box.set(ephemeral.publicKey, 0);
         return box;
@@ -849,14 +862,17 @@ function createPetCrypto(useNative: boolean): PetCrypto {
       try {
         if (aead !== undefined && shared !== undefined) {
           const body = ciphertext.subarray(SEAL_OVERHEAD_BYTES);
-          const opened = call(`${field}: opening`, () => aead.open(keys.subkey, keys.iv, body, tag));
-          if (opened === undefined) throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`);
+          // In place, the message is decrypted into a scratch array of this object's and copied
+          // over the envelope's first bytes only once it has authenticated: a message that does
+          // not open is left as it was (the coordinator then tries the previous round's key).
+          const out = inPlace ? plainScratch.reserve(length) : new Uint8Array(length);
+          const opened = call(`${field}: opening`, () => aead.open(keys.subkey, keys.iv, body, tag, out));
+          if (!opened) throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`);
           if (inPlace) {
             message = ciphertext.subarray(0, length);
-            message.set(opened);
-            opened.fill(0);
+            message.set(out);
           } else {
-            message = opened;
+            message = out;
           }
         } else if (lib === undefined) {
           try {
