@@ -186,12 +186,12 @@ async function bigMessageCosts(crypto: PetCrypto) {
     const keys = crypto.encryptKeyPair();
     const signer = crypto.signingKeyPair();
     const plain = crypto.randomBytes((honest as Uint8Array).length - 48);
-    const sealed = crypto.seal(plain, keys.publicKey);
+    const sealed = crypto.sealEnvelope(plain, keys.publicKey);
     const signature = crypto.sign(plain.subarray(64), signer.secretKey);
     const floors: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
-      const opened = crypto.openSealed(sealed, keys, 'bench');
+      const opened = crypto.openEnvelope(sealed, keys, 'bench');
       crypto.verify(signature, opened.subarray(64), signer.publicKey);
       floors.push(performance.now() - t0);
     }

@@ -6,7 +6,7 @@
  * 1. Ingest: update messages through `coordinator.handleMessage` (open →
  *    header → signature → eligibility → seed-dictionary keys → validate →
  *    aggregate → store commit), timed per message. Floor: on the same
- *    messages, `openSealed` (decrypt) + `verify` of the message signature +
+ *    messages, `openEnvelope` (decrypt, ADR 0019) + `verify` of the message signature +
  *    `Aggregation.aggregate` of the pre-decoded masked model. A breakdown of
  *    the other steps, each timed alone on the same messages, says where any
  *    excess goes. Messages are built (masked, sealed) before timing: masking is
@@ -178,7 +178,7 @@ async function ingestSetup(length: number, count: number, label: number, ingest?
     (p, i) => updateMessage(crypto, params, p, sumDict, randomModel(length, label * 10_000 + i), 1 + (i % 5))[0],
   ) as Uint8Array[];
   const buildMs = performance.now() - t;
-  // SECURITY: the bench's own copy of the round key, to time `openSealed` on the same messages.
+  // SECURITY: the bench's own copy of the round key, to time `openEnvelope` on the same messages.
   const record = await app.store.loadRound();
   if (record === undefined) throw new Error('no round in the store');
   return { app, params, messages, record, buildMs };
@@ -230,7 +230,7 @@ async function primitivesPass(setup: IngestSetup): Promise<Record<Step, number[]
   await store.startRound(record);
   for (const sealed of messages) {
     let t = performance.now();
-    const bytes = crypto.openSealed(sealed, keyPair, 'message');
+    const bytes = crypto.openEnvelope(sealed, keyPair, 'message');
     steps.open.push(performance.now() - t);
 
     t = performance.now();
@@ -392,7 +392,7 @@ async function ingest(length: number, count: number, label: number, rounds: numb
       ...(count <= 20 ? { perMessageMs: pipeline.map((x) => round(x)), perMessageGcMs: gc.map((x) => round(x)) } : {}),
     },
     floor: {
-      what: `openSealed (decrypt) + verify (message signature) + Aggregation.aggregate (pre-decoded), same messages, median of ${PASSES} passes each`,
+      what: `openEnvelope (decrypt) + verify (message signature) + Aggregation.aggregate (pre-decoded), same messages, median of ${PASSES} passes each`,
       medianMs: round(median(floor)),
       totalMsPerRound: round(floorTotal / rounds),
       openMedianMs: round(stepMedians.open),
@@ -586,7 +586,7 @@ async function ingestPool(length: number, count: number, label: number, rounds: 
       'workersN = IngestPool with N threads; each batch on a fresh coordinator, the worker counts interleaved ' +
       'round after round; batch wall time, GC included; updatesPerSecond from the median batch, …Best from the fastest',
     ratioWhat:
-      'ratioToFloorOfTotals = the batches’ wall time ÷ the total of openSealed + verify + Aggregation.aggregate on the ' +
+      'ratioToFloorOfTotals = the batches’ wall time ÷ the total of openEnvelope + verify + Aggregation.aggregate on the ' +
       'same messages, each step timed alone on the coordinator thread (median of 3 passes)',
     ...runs,
     ratios: Object.fromEntries(POOL_WORKERS.map((w) => [`workers${w}`, round(ratios[w] as number)])),
