@@ -1,6 +1,6 @@
 /**
  * The CPU work of a message, apart from the round's state (protocol.md §3.2, §3.7): opening it
- * (`crypto_box_seal` open, the header, the Ed25519 signature of the whole message), the
+ * (its envelope, ADR 0019; the header, the Ed25519 signature of the whole message), the
  * eligibility check on its leading signatures (eligibility.ts), and decoding its payload. Each is
  * a pure function of its request, so it may run on any thread.
  *

@@ -234,6 +234,28 @@ describe('initCrypto with and without the platform crypto', () => {
     }
   });
 
+  it("the platform's AEAD refuses a cipher that returns fewer bytes than given, and zeroes what it opened", () => {
+    const node = (
+      process as unknown as { getBuiltinModule(id: string): typeof import('node:crypto') }
+    ).getBuiltinModule('node:crypto');
+    // A cipher that holds one byte back from each call (as a buffering implementation would).
+    const shortOf = <T extends { update(data: Uint8Array): Uint8Array }>(cipher: T): T =>
+      Object.assign(Object.create(cipher) as T, { update: (data: Uint8Array) => cipher.update(data).subarray(1) });
+    const module = {
+      ...node,
+      createCipheriv: (...args: Parameters<typeof node.createCipheriv>) => shortOf(node.createCipheriv(...args)),
+      createDecipheriv: (...args: Parameters<typeof node.createDecipheriv>) => shortOf(node.createDecipheriv(...args)),
+    } as unknown as NodeCryptoModule;
+    const aead = wrap(module).aead as NonNullable<NativeCrypto['aead']>;
+    const key = bytes(32, 1);
+    const nonce = bytes(12, 2);
+    expect(() => aead.seal(key, nonce, bytes(100, 3))).toThrow(/returned 99 bytes for 100/);
+    const { ciphertext, tag } = reference.aeadSeal(key, nonce, bytes(100, 3));
+    const out = new Uint8Array(100).fill(7);
+    expect(aead.open(key, nonce, ciphertext, tag, out)).toBe(false);
+    expect(out).toEqual(new Uint8Array(100));
+  });
+
   it('an envelope is not a sealed box: crypto_box_seal_open refuses it, and a sealed box is no envelope', () => {
     const identity = libsodiumOnly.signingKeyPair(bytes(32, 9));
     const round = libsodiumOnly.encryptKeyPair(bytes(32, 10));

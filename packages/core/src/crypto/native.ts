@@ -114,6 +114,12 @@ export interface NativeAead {
   open(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, out: Uint8Array): boolean;
 }
 
+/** `bytes`, when it is `length` long; otherwise throws. */
+function sameLength(bytes: Uint8Array, length: number): Uint8Array {
+  if (bytes.length !== length) throw new Error(`ChaCha20-Poly1305 returned ${bytes.length} bytes for ${length}`);
+  return bytes;
+}
+
 /** The step of `NativeAead`: below glibc's threshold for mapping an allocation of its own (128 KiB). */
 const AEAD_CHUNK_BYTES = 64 * 1024;
 
@@ -201,21 +207,24 @@ export function wrap(node: NodeCryptoModule): NativeCrypto {
       : {
           seal(key, nonce, message) {
             const cipher = node.createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+            // A stream cipher returns as many bytes as it is given: anything else (an OpenSSL that
+            // buffered across calls) would leave plaintext in the box, so it is an error.
             for (let at = 0; at < message.length; at += AEAD_CHUNK_BYTES) {
               const chunk = message.subarray(at, at + AEAD_CHUNK_BYTES);
-              message.set(cipher.update(chunk), at);
+              message.set(sameLength(cipher.update(chunk), chunk.length), at);
             }
-            cipher.final();
+            sameLength(cipher.final(), 0);
             return plain(cipher.getAuthTag());
           },
           open(key, nonce, ciphertext, tag, out) {
             const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
             decipher.setAuthTag(tag);
-            for (let at = 0; at < ciphertext.length; at += AEAD_CHUNK_BYTES) {
-              out.set(decipher.update(ciphertext.subarray(at, at + AEAD_CHUNK_BYTES)), at);
-            }
             try {
-              decipher.final(); // throws where the tag does not authenticate
+              for (let at = 0; at < ciphertext.length; at += AEAD_CHUNK_BYTES) {
+                const chunk = ciphertext.subarray(at, at + AEAD_CHUNK_BYTES);
+                out.set(sameLength(decipher.update(chunk), chunk.length), at);
+              }
+              sameLength(decipher.final(), 0); // final() throws where the tag does not authenticate
             } catch {
               out.fill(0); // SECURITY: never hand out (or leave readable) an unauthenticated plaintext
               return false;

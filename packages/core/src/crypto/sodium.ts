@@ -127,7 +127,8 @@ export interface PetCrypto {
    * Opens a signed message's envelope (protocol.md §3.2) in place and returns
    * a copy of it, and whether bytes 0..64 are an Ed25519 signature of bytes 64.. under the key
    * `signer(message)` returns. `signer` runs on the copy first and may throw (the checks that
-   * come before the signature's); it must not use this object. Fails as `openSealed`.
+   * come before the signature's); it must not use this object (the signature may be verified
+   * where the message was opened, in this object's memory). Fails as `openSealed`.
    * With `inPlace`, the caller gives `ciphertext` up: once it has opened, the message is written
    * over its first bytes and returned as a view of them instead of a new array (no new memory for
    * a message of megabytes); a message that does not open leaves `ciphertext` as it was.

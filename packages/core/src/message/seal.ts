@@ -3,8 +3,8 @@
  *
  * A participant signs bytes 64..length of the encoded message with its
  * Ed25519 identity key, writes the signature into bytes 0..64 and seals the
- * whole message to the round's X25519 key (`crypto_box_seal`). The
- * coordinator opens it and checks, in this order: the sealed box
+ * whole message to the round's X25519 key in the message envelope (protocol.md §3.2, ADR 0019).
+ * The coordinator opens it and checks, in this order: the envelope
  * ('decrypt-failed'), at least a header ('truncated'), the length field
  * ('length-mismatch'), the round key ('wrong-coordinator-key'), the tag
  * ('unknown-tag'), the flags ('invalid-field'), the reserved bytes
@@ -12,7 +12,7 @@
  * decode the payload.
  *
  * ```text
- *   sealed = crypto_box_seal(message, coordinatorPk)      48 bytes overhead
+ *   sealed = envelope(message, coordinatorPk)             48 bytes overhead
  *   message:
  *   0            64                                      136
  *   +------------+---------------------------------------+--------------------+

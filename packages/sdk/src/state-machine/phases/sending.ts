@@ -10,8 +10,7 @@
  * transient failure, or after a restart from a state saved before its 202 —
  * is rebuilt from the same payload, message id and index, and Ed25519
  * signatures are deterministic, so the coordinator opens byte-identical chunk
- * bytes (only the sealed box differs: `crypto_box_seal` draws a fresh one-time
- * key); protocol.md §3.7 accepts such a retry again and it changes nothing.
+ * bytes (only the envelope differs: each draws a fresh one-time key, ADR 0019); protocol.md §3.7 accepts such a retry again and it changes nothing.
  * A whole message resent after its 202 was lost is 'duplicate-message': the
  * coordinator already holds it, and the participant moves on.
  *
