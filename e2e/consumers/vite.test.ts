@@ -81,9 +81,13 @@ const JOIN_REPETITIONS = 5;
  * then kept masked models packed at the coordinator (ADR 0018): the packed branches of
  * writeMaskObject and Aggregation, which the Worker carries though only the coordinator takes
  * them (the packed loops themselves, mask/packed.ts, are left out): 235,473 → 235,607 bytes; the
- * Worker's budget is 231 KiB since.
+ * Worker's budget is 231 KiB since. Issue 13 then changed the message envelope (ADR 0019): the
+ * Worker seals with libsodium's XChaCha20-Poly1305 in place (its own path), and carries the
+ * Node-only path through OpenSSL's ChaCha20-Poly1305 with its self-test and checks (crypto/native.ts,
+ * bundled though never reached in a browser): 235,607 → 236,567 bytes; the Worker's budget is
+ * 232 KiB since.
  */
-const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 231 * 1024 } as const;
+const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 232 * 1024 } as const;
 
 /** The template's TypeScript settings the fixture must keep (npm create vite, vanilla-ts). */
 const TEMPLATE_COMPILER_OPTIONS = {
