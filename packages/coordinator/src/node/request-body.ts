@@ -21,7 +21,13 @@ import type { Context } from 'hono';
 export async function readNodeRequestBody(c: Context): Promise<Uint8Array> {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   const length = incoming === undefined ? undefined : statedLength(incoming);
-  if (incoming === undefined || length === undefined || incoming.readableDidRead) {
+  // A body already being read, or decoded to text (`setEncoding`), is not the socket's bytes any more.
+  if (
+    incoming === undefined ||
+    length === undefined ||
+    incoming.readableDidRead ||
+    incoming.readableEncoding !== null
+  ) {
     return new Uint8Array(await c.req.arrayBuffer());
   }
   return readExactly(incoming, length);
@@ -43,14 +49,13 @@ function readExactly(incoming: IncomingMessage, length: number): Promise<Uint8Ar
     const buffer = Buffer.allocUnsafeSlow(length);
     const body = new Uint8Array(buffer.buffer, buffer.byteOffset, length);
     let received = 0;
-    const onData = (chunk: Buffer | string) => {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
-      if (received + bytes.length > length) {
+    const onData = (chunk: Buffer) => {
+      if (received + chunk.length > length) {
         settle(new Error(`request body: more than the stated ${length} bytes`));
         return;
       }
-      body.set(bytes, received);
-      received += bytes.length;
+      body.set(chunk, received);
+      received += chunk.length;
     };
     const onEnd = () => {
       settle(received === length ? undefined : new Error(`request body: ${received} of ${length} bytes`));

@@ -256,6 +256,26 @@ describe('initCrypto with and without the platform crypto', () => {
     expect(out).toEqual(new Uint8Array(100));
   });
 
+  it("an attacker's envelope under a small-order ephemeral key (either top bit) is decrypt-failed in both, left as it was", () => {
+    const identity = libsodiumOnly.signingKeyPair(bytes(32, 11));
+    const round = libsodiumOnly.encryptKeyPair(bytes(32, 12));
+    const sealed = withNative.signAndSeal(200, (m) => m.set(bytes(136, 5), 64), identity.secretKey, round.publicKey);
+    for (const hex of SMALL_ORDER_X25519_HEX) {
+      const small = Uint8Array.from(Buffer.from(hex, 'hex'));
+      for (const epk of [small, Uint8Array.from(small, (b, i) => (i === 31 ? b | 0x80 : b))]) {
+        const forged = sealed.slice();
+        forged.set(epk, 0);
+        for (const opener of [withNative, libsodiumOnly]) {
+          const before = forged.slice();
+          expect(() => opener.openSignedSealed(forged, round, () => identity.publicKey, 'message', true)).toThrow(
+            expect.objectContaining({ code: 'decrypt-failed' }),
+          );
+          expect(forged).toEqual(before);
+        }
+      }
+    }
+  });
+
   it('an envelope is not a sealed box: crypto_box_seal_open refuses it, and a sealed box is no envelope', () => {
     const identity = libsodiumOnly.signingKeyPair(bytes(32, 9));
     const round = libsodiumOnly.encryptKeyPair(bytes(32, 10));

@@ -465,6 +465,26 @@ function envelopeKeys(
   return { key, nonce, subkey, iv };
 }
 
+/**
+ * Runs `run` with an envelope's box key at `base` in libsodium's memory and its nonce right after
+ * (the keys' area of the work buffer), passing their addresses; the area is wiped afterwards.
+ */
+function withBoxKey(
+  heap: Uint8Array,
+  base: number,
+  keys: { readonly key: Uint8Array; readonly nonce: Uint8Array },
+  run: (key: number, nonce: number) => number,
+): number {
+  try {
+    // SECURITY: a copy of the box key, wiped right after use.
+    heap.set(keys.key, base);
+    heap.set(keys.nonce, base + ENCRYPT_PUBLIC_KEY_BYTES);
+    return run(base, base + ENCRYPT_PUBLIC_KEY_BYTES);
+  } finally {
+    heap.fill(0, base, base + KEY_AREA_BYTES);
+  }
+}
+
 /** HSalsa20's 16-byte input for `crypto_box_beforenm`: all zero. */
 const HSALSA20_ZERO_INPUT = new Uint8Array(16);
 /** `crypto_box_NONCEBYTES`. */
@@ -584,13 +604,6 @@ function createPetCrypto(useNative: boolean): PetCrypto {
   // Where messages opened in place are decrypted first (its last one stays in it, as a message
   // opened in libsodium's memory stays there: the coordinator keeps the message anyway).
   const plainScratch = new PlainScratch();
-  /** The Ed25519 signature of `message`: the platform's from NATIVE_SIGN_MIN_BYTES, else libsodium's. */
-  const signHere = (message: Uint8Array, secretKey: Uint8Array): Uint8Array =>
-    call('signing (Ed25519)', () =>
-      native !== undefined && message.length >= NATIVE_SIGN_MIN_BYTES
-        ? native.sign(message, secretKey)
-        : sodium.crypto_sign_detached(message, secretKey),
-    );
 
   /** `length` bytes of the mask keystream of `key` from 64-byte block `block` (protocol.md §5.2). */
   const chacha20 = (key: Uint8Array, block: number, length: number): Uint8Array =>
@@ -665,7 +678,7 @@ function createPetCrypto(useNative: boolean): PetCrypto {
         const box = new Uint8Array(SEAL_OVERHEAD_BYTES + length);
         const message = box.subarray(SEAL_OVERHEAD_BYTES);
         write(message);
-        if (secretKey !== undefined) message.set(signHere(message.subarray(SIGNATURE_BYTES), secretKey), 0);
+        if (secretKey !== undefined) message.set(api.sign(message.subarray(SIGNATURE_BYTES), secretKey), 0);
         const tag = call(`${field}: sealing`, () => aead.seal(keys.subkey, keys.iv, message));
         box.set(tag, ENCRYPT_PUBLIC_KEY_BYTES);
         box.set(ephemeral.publicKey, 0);
@@ -710,12 +723,8 @@ function createPetCrypto(useNative: boolean): PetCrypto {
           heap.fill(0, base, base + SIGNING_SECRET_KEY_BYTES);
         }
       }
-      let sealed: number;
-      try {
-        // SECURITY: a copy of the box key, wiped right after sealing.
-        heap.set(keys.key, base);
-        heap.set(keys.nonce, base + ENCRYPT_PUBLIC_KEY_BYTES);
-        sealed = call(`${field}: sealing`, () =>
+      const sealed = withBoxKey(heap, base, keys, (key, nonce) =>
+        call(`${field}: sealing`, () =>
           lib._crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
             m,
             box + ENCRYPT_PUBLIC_KEY_BYTES,
@@ -727,13 +736,11 @@ function createPetCrypto(useNative: boolean): PetCrypto {
             0,
             0,
             0,
-            base + ENCRYPT_PUBLIC_KEY_BYTES,
-            base,
+            nonce,
+            key,
           ),
-        );
-      } finally {
-        heap.fill(0, base, base + KEY_AREA_BYTES);
-      }
+        ),
+      );
       if (sealed !== 0) throw new PetError('crypto-failed', `${field}: sealing: libsodium failed`);
       heap.set(ephemeral.publicKey, box);
       return heap.slice(box, m + length);
@@ -894,12 +901,8 @@ function createPetCrypto(useNative: boolean): PetCrypto {
           const m = box + SEAL_OVERHEAD_BYTES; // decrypted in place, as sealed
           const heap = lib.HEAPU8;
           heap.set(ciphertext, box);
-          let opened: number;
-          try {
-            // SECURITY: a copy of the box key, wiped right after opening.
-            heap.set(keys.key, base);
-            heap.set(keys.nonce, base + ENCRYPT_PUBLIC_KEY_BYTES);
-            opened = call(`${field}: opening`, () =>
+          const opened = withBoxKey(heap, base, keys, (key, nonce) =>
+            call(`${field}: opening`, () =>
               lib._crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
                 m,
                 0,
@@ -910,13 +913,11 @@ function createPetCrypto(useNative: boolean): PetCrypto {
                 0,
                 0,
                 0,
-                base + ENCRYPT_PUBLIC_KEY_BYTES,
-                base,
+                nonce,
+                key,
               ),
-            );
-          } finally {
-            heap.fill(0, base, base + KEY_AREA_BYTES);
-          }
+            ),
+          );
           if (opened !== 0) throw new PetError('decrypt-failed', `${field}: cannot be opened with this key`);
           if (inPlace) {
             message = ciphertext.subarray(0, length);
