@@ -52,6 +52,10 @@ max_bodies_waiting = 1000
 # Worker threads that decrypt, verify and decode messages (Node); 0 = in the coordinator's own
 # thread; "auto" = one fewer than the cores, at most max_bodies_in_flight (docs/operations.md).
 ingest_workers = "auto"
+# V8's old-generation growing factor, in percent above the live heap, that the petfl-coordinator
+# command sets (Node); 0 = V8's own choice. A coordinator's heap is small and its young generation
+# large: with V8's own choice it ran about ten full collections a round (docs/operations.md).
+heap_growing_percent = 200
 max_phase_waiters = 2000
 headers_timeout_ms = 10000
 request_timeout_ms = 120000

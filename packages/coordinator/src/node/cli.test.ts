@@ -16,8 +16,12 @@ const BIN = fileURLToPath(new URL('../../bin/petfl-coordinator.mjs', import.meta
 const dir = mkdtempSync(join(tmpdir(), 'petfl-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[], env: Record<string, string>): { child: ChildProcess; lines: () => object[] } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+function run(
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): { child: ChildProcess; lines: () => object[] } {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -90,6 +94,25 @@ describe('petfl-coordinator CLI', () => {
     expect([...model.model]).toEqual([...Float32Array.from({ length: 10 }, (_, i) => i / 4), ...new Float32Array(10)]);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  it("logs how V8's growing factor was settled: the setting, 0 for V8's own, or the operator's Node flag", async () => {
+    const cases: [Record<string, string>, string[], object][] = [
+      [{}, [], { kind: 'set', percent: 200 }],
+      [{ PETFL_API_HEAP_GROWING_PERCENT: '0' }, [], { kind: 'v8-default' }],
+      [{}, ['--heap-growing-percent=120'], { kind: 'node-flag', flag: '--heap-growing-percent=120' }],
+    ];
+    for (const [env, nodeArgs, expected] of cases) {
+      const settings = { PETFL_API_PORT: '0', PETFL_MODELS_DIR: join(dir, 'hg-models'), ...env };
+      const { child, lines } = run([], settings, nodeArgs);
+      const exited = exitOf(child);
+      const listening = await until(
+        () => lines().find((l) => 'url' in l) as { url: string; heapGrowing: object } | undefined,
+      );
+      expect(listening.heapGrowing).toEqual(expected);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 
   it('refuses to start on a non-loopback host with the default admin token, naming PETFL_API_ADMIN_TOKEN', async () => {

@@ -18,6 +18,7 @@ import { parseSettings, SettingsError } from '../settings.ts';
 import { startupProblems } from '../startup-problems.ts';
 import { ingestWorkers } from './create.ts';
 import { listen } from './listen.ts';
+import { applyHeapGrowing } from './v8-heap.ts';
 
 const logger = pino({ name: 'petfl-coordinator', level: process.env['LOG_LEVEL'] ?? 'info' });
 
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
     logger.error({ problems }, 'refusing to start');
     process.exit(1);
   }
+  // Before anything allocates much: V8 reads the factor at each collection (docs/operations.md).
+  const heapGrowing = applyHeapGrowing(settings.api.heapGrowingPercent);
   const running = await listen(settings, { logger, hostname });
   logger.info(
     {
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
       mask: settings.mask,
       modelLength: settings.model.length,
       ingestWorkers: ingestWorkers(settings.api),
+      heapGrowing,
     },
     `coordinator listening on ${running.url} (operator status: GET ${running.url}/admin/status)`,
   );

@@ -93,6 +93,7 @@ const apiSchema = v.pipe(
     max_bodies_in_flight: int(1, 10_000),
     max_bodies_waiting: int(0, 1_000_000),
     ingest_workers: ingestWorkers,
+    heap_growing_percent: int(0, 1000),
     max_phase_waiters: int(0, 1_000_000),
     headers_timeout_ms: MS,
     request_timeout_ms: MS,
@@ -127,6 +128,11 @@ const apiSchema = v.pipe(
          * coordinator's own thread; "auto": one fewer than the cores, at most maxBodiesInFlight.
          */
         ingestWorkers: api.ingest_workers,
+        /**
+         * V8's `--heap-growing-percent` that the CLI sets at start-up (node/v8-heap.ts); 0: V8's own
+         * adaptive choice. Not read by `listen()` or the apps: an embedding owns its process's flags.
+         */
+        heapGrowingPercent: api.heap_growing_percent,
         /** Held `GET /phase` long polls; beyond it a poll is answered at once. */
         maxPhaseWaiters: api.max_phase_waiters,
         /** Node's server.headersTimeout: a client must send its headers within it (slow-loris). */
