@@ -85,9 +85,11 @@ const JOIN_REPETITIONS = 5;
  * Worker seals with libsodium's XChaCha20-Poly1305 in place (its own path), and carries the
  * Node-only path through OpenSSL's ChaCha20-Poly1305 with its self-test and checks (crypto/native.ts,
  * bundled though never reached in a browser): 235,607 → 236,567 bytes; the Worker's budget is
- * 232 KiB since.
+ * 232 KiB since. Issue 13 then drew the mask keystream four blocks at a time with WebAssembly SIMD
+ * (crypto/chacha20-simd.ts: a 2.9 KB module carried as base64, which gzip barely shrinks, and its
+ * self-check against libsodium): 236,567 → 238,684 bytes; the Worker's budget is 234 KiB since.
  */
-const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 232 * 1024 } as const;
+const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 234 * 1024 } as const;
 
 /** The template's TypeScript settings the fixture must keep (npm create vite, vanilla-ts). */
 const TEMPLATE_COMPILER_OPTIONS = {

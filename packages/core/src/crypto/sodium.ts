@@ -27,6 +27,7 @@
 import sodium from 'libsodium-wrappers-sumo';
 import { expectLength } from '../bytes.ts';
 import { PetError } from '../errors.ts';
+import { simdChaCha20 } from './chacha20-simd.ts';
 import { checkEncryptPublicKey, ENCRYPT_PUBLIC_KEY_BYTES } from './encrypt-public-key.ts';
 import { type NativeCrypto, nativeCrypto } from './native.ts';
 
@@ -605,25 +606,38 @@ function createPetCrypto(useNative: boolean): PetCrypto {
   // opened in libsodium's memory stays there: the coordinator keeps the message anyway).
   const plainScratch = new PlainScratch();
 
+  // WebAssembly SIMD, four blocks at a time, where the platform compiles it and it agrees with
+  // libsodium (chacha20-simd.ts): about twice libsodium's speed; it writes into a given array.
+  const simd = simdChaCha20(reference.chacha20);
+
   /** `length` bytes of the mask keystream of `key` from 64-byte block `block` (protocol.md §5.2). */
   const chacha20 = (key: Uint8Array, block: number, length: number): Uint8Array =>
     call('mask keystream (ChaCha20)', () => {
       if (native !== undefined) return native.chacha20(key, KEYSTREAM_NONCE, block, length);
+      if (simd !== undefined) {
+        const out = new Uint8Array(length);
+        simd(key, KEYSTREAM_NONCE, block, out, 0, length);
+        return out;
+      }
       const input = length <= zeros.length ? zeros.subarray(0, length) : new Uint8Array(length);
       return sodium.crypto_stream_chacha20_ietf_xor_ic(input, KEYSTREAM_NONCE, block, key);
     });
 
   /**
-   * The mask keystream written straight into a caller's array: computed in libsodium's memory (a
-   * scratch area of its own: nonce ‖ key ‖ output), copied out, and wiped there. Neither Node's
-   * cipher nor the wrappers can write into a given array: each call returned a new one, about 7 MB
-   * of garbage per mask of 10⁶ weights, whose fresh pages cost more than the keystream itself
-   * (docs/architecture.md §7.6).
+   * The mask keystream written straight into a caller's array: by the SIMD module where there is
+   * one, else computed in libsodium's memory (a scratch area of its own: nonce ‖ key ‖ output);
+   * either way copied out and wiped where it was computed. Neither Node's cipher nor the wrappers
+   * can write into a given array: each call returned a new one, about 7 MB of garbage per mask of
+   * 10⁶ weights, whose fresh pages cost more than the keystream itself (docs/architecture.md §7.6).
    */
   const streamScratch = new ScratchArea();
   const xorIc = lib?._crypto_stream_chacha20_ietf_xor_ic?.bind(lib);
   const chacha20Into: ProduceInto = (key, block, out, offset, length) =>
     call('mask keystream (ChaCha20)', () => {
+      if (simd !== undefined) {
+        simd(key, KEYSTREAM_NONCE, block, out, offset, length);
+        return;
+      }
       if (lib === undefined || xorIc === undefined) {
         const bytes = chacha20(key, block, length);
         out.set(bytes, offset);
