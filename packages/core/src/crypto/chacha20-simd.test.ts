@@ -97,14 +97,20 @@ describe('SIMD ChaCha20', () => {
     expect(simdChaCha20(flipped)).toBeUndefined();
   });
 
-  it("carries PetCrypto's mask keystream, which stays libsodium's randombytes_buf_deterministic", async () => {
-    const crypto = await initCrypto({ native: false });
+  it("carries PetCrypto's mask keystream, which stays libsodium's randombytes_buf_deterministic, as without it", async () => {
     const seed = keyOf(42);
-    const stream = crypto.keystream(seed);
-    // Each call takes whole 64-byte blocks: 1,563 of them, then the rest.
-    const out = new Uint8Array(300_000);
-    stream.nextInto?.(out, 0, 100_032);
-    stream.nextInto?.(out, 100_032, 199_968);
-    expect(Buffer.from(out).equals(Buffer.from(sodium.randombytes_buf_deterministic(300_000, seed)))).toBe(true);
+    const expected = Buffer.from(sodium.randombytes_buf_deterministic(300_000, seed));
+    // simd: false is libsodium's path in its own memory, what React Native runs.
+    for (const options of [{ native: false }, { native: false, simd: false }, { simd: false }, {}]) {
+      const crypto = await initCrypto(options);
+      const stream = crypto.keystream(seed);
+      // Each call takes whole 64-byte blocks: 1,563 of them, then the rest.
+      const out = new Uint8Array(300_000);
+      stream.nextInto?.(out, 0, 100_032);
+      stream.nextInto?.(out, 100_032, 199_968);
+      expect(Buffer.from(out).equals(expected)).toBe(true);
+      expect(Buffer.from(crypto.keystream(seed).next(1000)).equals(expected.subarray(0, 1000))).toBe(true);
+    }
+    expect(await initCrypto({ simd: false })).not.toBe(await initCrypto({}));
   });
 });

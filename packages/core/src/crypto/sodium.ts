@@ -326,23 +326,31 @@ export interface InitCryptoOptions {
    * true; false keeps every operation in libsodium. The results are the same either way.
    */
   readonly native?: boolean;
+  /**
+   * Let petfl's WebAssembly SIMD module compute the mask keystream written into arrays, where the
+   * platform compiles it and it matches libsodium (crypto/chacha20-simd.ts). Default true; false
+   * keeps libsodium's, as React Native (no WebAssembly) runs it. The results are the same either way.
+   */
+  readonly simd?: boolean;
 }
 
-const readyBy = new Map<boolean, Promise<PetCrypto>>();
+const readyBy = new Map<string, Promise<PetCrypto>>();
 
 /** Initializes libsodium once; every later call with the same options resolves to the same object. */
 export function initCrypto(options: InitCryptoOptions = {}): Promise<PetCrypto> {
   const native = options.native ?? true;
-  let ready = readyBy.get(native);
+  const simd = options.simd ?? true;
+  const key = `${native}/${simd}`;
+  let ready = readyBy.get(key);
   if (ready === undefined) {
     ready = sodium.ready.then(
-      () => createPetCrypto(native),
+      () => createPetCrypto(native, simd),
       (cause: unknown) => {
-        readyBy.delete(native);
+        readyBy.delete(key);
         throw new PetError('crypto-init', 'libsodium failed to initialize', { cause });
       },
     );
-    readyBy.set(native, ready);
+    readyBy.set(key, ready);
   }
   return ready;
 }
@@ -590,7 +598,7 @@ class ChaCha20Keystream implements Keystream {
   }
 }
 
-function createPetCrypto(useNative: boolean): PetCrypto {
+function createPetCrypto(useNative: boolean, useSimd: boolean): PetCrypto {
   installRandomPool(
     (sodium as unknown as { libsodium?: object }).libsodium,
     (globalThis as { crypto?: RandomSource }).crypto,
@@ -608,7 +616,7 @@ function createPetCrypto(useNative: boolean): PetCrypto {
 
   // WebAssembly SIMD, four blocks at a time, where the platform compiles it and it agrees with
   // libsodium (chacha20-simd.ts): about twice libsodium's speed; it writes into a given array.
-  const simd = simdChaCha20(reference.chacha20);
+  const simd = useSimd ? simdChaCha20(reference.chacha20) : undefined;
 
   /** `length` bytes of the mask keystream of `key` from 64-byte block `block` (protocol.md §5.2). */
   const chacha20 = (key: Uint8Array, block: number, length: number): Uint8Array =>
