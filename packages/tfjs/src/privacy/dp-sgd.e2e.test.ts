@@ -132,6 +132,17 @@ it('participants train with DP-SGD through a real coordinator, their ledgers gro
   }
   expect(await round()).toBeGreaterThanOrEqual(ROUNDS);
 
+  // Every update a completed round accepted was trained by one of these 4, which handed its ledger
+  // out before sending it. Not 3 a round: on a loaded machine the update phase may end after its
+  // 5 s with a trainer still at work (test-support/run-settings.ts). Read before the hand-outs are
+  // counted, so a round that completes meanwhile cannot add updates whose hand-outs are not seen.
+  const { rounds } = (await (
+    await created.app.request('/admin/rounds?limit=100', { headers: { authorization: 'Bearer dp-e2e-admin' } })
+  ).json()) as { rounds: { outcome: string; participants: { update: number } }[] };
+  const completed = rounds.filter((r) => r.outcome === 'completed');
+  const accepted = completed.reduce((n, r) => n + r.participants.update, 0);
+  expect(completed.length).toBeGreaterThanOrEqual(ROUNDS);
+  expect(accepted).toBeGreaterThanOrEqual(completed.length);
   // Each hand-out adds exactly that round's steps; the ledger's ε is core's for that many events.
   let trainedRounds = 0;
   for (const { participant, handed, errors } of trainers) {
@@ -152,8 +163,7 @@ it('participants train with DP-SGD through a real coordinator, their ledgers gro
     expect(status?.spent).toBe(false);
     expect(errors.filter((e) => e instanceof DpSgdBudgetError)).toEqual([]);
   }
-  // Every completed round took 3 updates, each trained by one of these 4.
-  expect(trainedRounds).toBeGreaterThanOrEqual(3 * ROUNDS);
+  expect(trainedRounds).toBeGreaterThanOrEqual(accepted);
 
   // The one over budget never trained a step, and said why each time it was asked to.
   const reasons = sittingOut();
