@@ -86,7 +86,7 @@ const JOIN_REPETITIONS = 5;
  * Node-only path through OpenSSL's ChaCha20-Poly1305 with its self-test and checks (crypto/native.ts,
  * bundled though never reached in a browser): 235,607 → 236,567 bytes; the Worker's budget is
  * 232 KiB since. Issue 13 then drew the mask keystream four blocks at a time with WebAssembly SIMD
- * (crypto/chacha20-simd.ts: a 2.9 KB module carried as base64, which gzip barely shrinks, and its
+ * (crypto/chacha20-simd.ts: a 2.9 KB module carried as base64url, which gzip barely shrinks, and its
  * self-check against libsodium): 236,567 → 238,684 bytes; the Worker's budget is 234 KiB since.
  */
 const BUDGET = { mainThreadGzip: 5.7 * 1024, workerGzip: 234 * 1024 } as const;

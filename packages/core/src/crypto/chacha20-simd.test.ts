@@ -33,7 +33,7 @@ const nonceOf = (n: number) => Uint8Array.from({ length: 12 }, (_, i) => (i * 13
 describe('SIMD ChaCha20', () => {
   it('is the binary that scripts/chacha20-simd.mjs assembles', async () => {
     const binary = (await chacha20SimdBinary()) as Uint8Array;
-    expect(Buffer.from(binary).toString('base64')).toBe(CHACHA20_SIMD_WASM);
+    expect(Buffer.from(binary).toString('base64url')).toBe(CHACHA20_SIMD_WASM);
   });
 
   it("computes RFC 8439 §2.4.2's keystream (key 00..1f, nonce 000000000000004a00000000, block 1)", () => {

@@ -16,7 +16,7 @@
  * nothing else between calls.
  */
 
-import { equalBytes } from '../bytes.ts';
+import { equalBytes, fromBase64Url } from '../bytes.ts';
 import {
   CHACHA20_SIMD_MAX_GROUPS,
   CHACHA20_SIMD_OUTPUT,
@@ -48,26 +48,18 @@ interface WasmNamespace {
   Instance: new (module: unknown, imports: object) => { exports: unknown };
 }
 
-function decodeBase64(text: string): Uint8Array {
-  const binary = (globalThis as { atob?: (data: string) => string }).atob?.(text);
-  if (binary === undefined) throw new Error('no atob');
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
 /** The module instantiated, or undefined where this platform cannot compile it. */
 function instantiate(): Exports | undefined {
   const wasm = (globalThis as { WebAssembly?: WasmNamespace }).WebAssembly;
   if (wasm === undefined) return undefined;
   try {
     // Synchronous: the module is under 4 KB, which browsers compile on the main thread too.
-    const instance = new wasm.Instance(new wasm.Module(decodeBase64(CHACHA20_SIMD_WASM)), {});
+    const instance = new wasm.Instance(new wasm.Module(fromBase64Url(CHACHA20_SIMD_WASM, 'SIMD ChaCha20 module')), {});
     const exports = instance.exports as Exports;
     if (exports.memory.buffer.byteLength !== CHACHA20_SIMD_PAGES * 65536) return undefined;
     return exports;
   } catch {
-    return undefined; // no SIMD, no atob, or a policy that forbids compiling WebAssembly
+    return undefined; // no SIMD, or a policy that forbids compiling WebAssembly
   }
 }
 
