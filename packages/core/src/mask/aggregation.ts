@@ -163,10 +163,7 @@ export class Aggregation {
    */
   unmask(mask: MaskObject): Float64Array {
     if (this.count === 0) throw new PetError('empty-aggregation', 'unmask: no masked model was aggregated');
-    const vector = this.vector.slice();
-    const scalar = this.scalar.slice();
-    this.group.subInto(vector, mask.vector);
-    this.group.subInto(scalar, mask.scalar);
+    const { vector, scalar } = this.minus(mask);
     return this.group.decode(vector, scalar, this.count);
   }
 
@@ -180,10 +177,7 @@ export class Aggregation {
    */
   unmaskChecked(mask: MaskObject, bounds: AggregateBounds): Float64Array {
     if (this.count === 0) throw new PetError('empty-aggregation', 'unmask: no masked model was aggregated');
-    const vector = this.vector.slice();
-    const scalar = this.scalar.slice();
-    this.group.subInto(vector, mask.vector);
-    this.group.subInto(scalar, mask.scalar);
+    const { vector, scalar } = this.minus(mask);
     const { addShift: a, upperBound: u, expShift: e } = this.params;
     const n = BigInt(this.count);
     const above = this.group.firstAbove(vector, n * (a + u) * e);
@@ -206,6 +200,19 @@ export class Aggregation {
       );
     }
     return this.group.decode(vector, scalar, this.count);
+  }
+
+  /**
+   * Copies of the aggregate's vector and scalar with `mask` subtracted; a packed mask
+   * (`PackedMaskObject`, ADR 0018) straight from its bytes, with no array of its elements.
+   */
+  private minus(mask: MaskObject): { vector: Elements; scalar: Elements } {
+    const vector = this.vector.slice();
+    const scalar = this.scalar.slice();
+    if (packedVector(mask) !== undefined && mask.subPackedFrom !== undefined) mask.subPackedFrom(vector);
+    else this.group.subInto(vector, mask.vector);
+    this.group.subInto(scalar, mask.scalar);
+    return { vector, scalar };
   }
 
   /** The aggregate as a mask object (a sum participant's aggregated mask, or for persistence). */

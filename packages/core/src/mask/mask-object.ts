@@ -7,7 +7,7 @@
 import { PetError } from '../errors.ts';
 import { type MaskConfig, maskParams } from './config.ts';
 import { type Elements, groupFor, packedByteLength } from './group.ts';
-import { addPacked, addsPacked } from './packed.ts';
+import { addPacked, addsPacked, subPacked } from './packed.ts';
 
 export interface MaskObject {
   readonly config: MaskConfig;
@@ -27,6 +27,8 @@ export interface MaskObject {
   readonly packed?: Uint8Array;
   /** acc ← acc + this vector (mod the order), straight from `packed` (a `PackedMaskObject`'s). */
   addPackedTo?(acc: Elements): void;
+  /** acc ← acc − this vector (mod the order), straight from `packed` (a `PackedMaskObject`'s). */
+  subPackedFrom?(acc: Elements): void;
 }
 
 /** The object's packed vector where it is a packed object (it has `addPackedTo`), else undefined. */
@@ -37,7 +39,8 @@ export function packedVector(object: MaskObject): Uint8Array | undefined {
 /**
  * A mask object read without unpacking its vector (`readMaskObject` with `packed`; ADR 0018): the
  * coordinator adds a masked model to its aggregate from the packed bytes, so an update costs no
- * array of its unpacked elements (8 bytes a weight on the float path) in memory. `vector` unpacks
+ * array of its unpacked elements (8 bytes a weight on the float path) in memory, and takes the
+ * winning aggregated mask off the aggregate the same way when it unmasks. `vector` unpacks
  * on first use and keeps the result beside the packed bytes (a retraction, tests; nothing on the
  * coordinator's path reads it).
  *
@@ -78,5 +81,9 @@ export class PackedMaskObject implements MaskObject {
 
   addPackedTo(acc: Elements): void {
     addPacked(maskParams(this.config), acc, this.packed, 0, this.length);
+  }
+
+  subPackedFrom(acc: Elements): void {
+    subPacked(maskParams(this.config), acc, this.packed, 0, this.length);
   }
 }

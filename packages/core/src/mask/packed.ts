@@ -15,10 +15,12 @@ export function addsPacked(params: MaskParams): boolean {
 }
 
 /**
- * `readPackedWords` (group.ts), each element added into `acc` (mod `order`) instead of stored: the
- * elements were checked before, so none is at or above the order.
+ * `readPackedWords` (group.ts), each element v added into `acc` (mod `order`) instead of stored:
+ * acc ← acc + (base + sign·v) reduced once, with base 0 and sign 1 to add, base `order` and sign −1
+ * to subtract (acc + order − v lies in [1, 2·order) as acc + v does in [0, 2·order)). The elements
+ * were checked before, so none is at or above the order.
  */
-function addPackedWords(
+function accumulatePackedWords(
   view: DataView,
   offset: number,
   count: number,
@@ -26,6 +28,8 @@ function addPackedWords(
   hiMask: number,
   order: number,
   acc: Float64Array,
+  base: number,
+  sign: 1 | -1,
 ): void {
   let p = offset;
   let s = 0;
@@ -33,7 +37,7 @@ function addPackedWords(
     const l0 = view.getUint32(p, true);
     const l1 = view.getUint32(p + 4, true);
     const v = (((l0 >>> s) | ((l1 << 1) << (31 - s))) >>> 0) + ((l1 >>> s) & hiMask) * TWO32;
-    const x = (acc[i] as number) + v;
+    const x = (acc[i] as number) + base + sign * v;
     acc[i] = x - order * +(x >= order);
     s += w;
     p += s >>> 3;
@@ -90,13 +94,34 @@ export function checkPacked(params: MaskParams, bytes: Uint8Array, offset: numbe
  * checked (`checkPacked`).
  */
 export function addPacked(params: MaskParams, acc: Elements, bytes: Uint8Array, offset: number, count: number): void {
+  accumulatePacked(params, acc, bytes, offset, count, 1);
+}
+
+/**
+ * acc ← acc − the `count` packed elements at bytes[offset..] (mod the order): `subInto(acc,
+ * read(bytes, offset, count, …))` in one pass (the coordinator takes the winning aggregated mask
+ * off the aggregate this way, ADR 0018). They must have been checked (`checkPacked`).
+ */
+export function subPacked(params: MaskParams, acc: Elements, bytes: Uint8Array, offset: number, count: number): void {
+  accumulatePacked(params, acc, bytes, offset, count, -1);
+}
+
+function accumulatePacked(
+  params: MaskParams,
+  acc: Elements,
+  bytes: Uint8Array,
+  offset: number,
+  count: number,
+  sign: 1 | -1,
+): void {
   const w = params.elementBits;
   const order = Number(params.order);
+  const base = sign === 1 ? 0 : order;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const whole = wholePackedWords(w, count);
-  addPackedWords(view, offset, whole, w, 2 ** (w - 32) - 1, order, acc as Float64Array);
+  accumulatePackedWords(view, offset, whole, w, 2 ** (w - 32) - 1, order, acc as Float64Array, base, sign);
   for (let i = whole; i < count; i++) {
-    const x = (acc[i] as number) + packedTailElement(bytes, offset, count, i, w);
+    const x = (acc[i] as number) + base + sign * packedTailElement(bytes, offset, count, i, w);
     acc[i] = x - order * +(x >= order);
   }
 }

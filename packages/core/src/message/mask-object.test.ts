@@ -353,6 +353,72 @@ describe('mask object codec (protocol.md §3.6)', () => {
     expect(packedSeen).toBeGreaterThan(0);
   });
 
+  it('takes a packed mask off an aggregate as its elements do: the same unmasked model, wrapping below zero (ADR 0018)', () => {
+    let state = 0x2545f491;
+    const next = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return BigInt(state >>> 0) * 0x10000n + BigInt((state >>> 7) & 0xffff);
+    };
+    let packedSeen = 0;
+    for (const config of allMaskConfigs()) {
+      const params = maskParams(config);
+      if (params.arithmetic !== 'float') continue;
+      const group = groupFor(params);
+      // Masks near the order and aggregates near zero (and the reverse): most differences wrap.
+      const elements = (n: number, high: boolean) =>
+        Array.from({ length: n }, (_, i) => ((i % 2 === 0) === high ? params.order - 1n - (next() % 7n) : next() % 7n));
+      for (const n of counts) {
+        const at = `${params.name}, ${n} elements`;
+        const masked: MaskObject = {
+          config,
+          length: n,
+          vector: group.fromBigInts(elements(n, false)),
+          // Σ sᵢ = 1 once the mask's zero scalar is off: a model to decode (the vector is what is tested).
+          scalar: group.fromBigInts([(params.addShift + 1n) * params.expShift]),
+        };
+        const mask: MaskObject = {
+          config,
+          length: n,
+          vector: group.fromBigInts(elements(n, true)),
+          scalar: group.fromBigInts([0n]),
+        };
+        const read = decodeMaskObject(encodeMaskObject(mask), { config, length: n, packed: true });
+        expect(read, at).toBeInstanceOf(PackedMaskObject);
+        packedSeen += 1;
+        const aggregation = new Aggregation(config, n);
+        aggregation.aggregate(masked);
+        const fromElements = aggregation.unmask(mask);
+        const fromPacked = aggregation.unmask(read);
+        expect(Array.from(fromPacked), at).toEqual(Array.from(fromElements));
+        // Nothing unpacked the mask on the way (its `vector` would be kept beside the bytes).
+        expect(Object.getOwnPropertyNames(read), at).not.toContain('vector');
+        // Each element exactly: (aggregate − mask) mod the order, decoded, against BigInt arithmetic.
+        const expected = new Aggregation(config, n);
+        expected.aggregate({
+          config,
+          length: n,
+          vector: group.fromBigInts(
+            Array.from({ length: n }, (_, i) => {
+              const d = group.toBigInt(masked.vector, i) - group.toBigInt(mask.vector, i);
+              return d < 0n ? d + params.order : d;
+            }),
+          ),
+          scalar: masked.scalar,
+        });
+        const zero: MaskObject = {
+          config,
+          length: n,
+          vector: group.fromBigInts(Array(n).fill(0n)),
+          scalar: mask.scalar,
+        };
+        expect(Array.from(fromPacked), at).toEqual(Array.from(expected.unmask(zero)));
+      }
+    }
+    expect(packedSeen).toBeGreaterThan(0);
+  });
+
   it('makes a packed object only on the float path with the lengths it states; a spread copy is not packed', () => {
     const n = 9;
     const group = groupFor(maskParams(FLOAT_CONFIG));

@@ -111,9 +111,11 @@ export async function unmaskRound(
         offenders,
       };
     }
+    // Read packed (ADR 0018): the mask is taken off the aggregate straight from its bytes.
     const mask = decodeMaskObject(encoded.subarray(0, maskBytes), {
       config: record.maskConfig,
       length: record.modelLength,
+      packed: true,
     });
     // Every instance's partial aggregate (ADR 0008): each update is in exactly one of them, so an
     // own aggregate that holds as many as the store accepted holds them all.
