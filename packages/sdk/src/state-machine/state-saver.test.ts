@@ -5,8 +5,9 @@
  * not the one it names is a ParticipantRestoreError.
  */
 
+import { createHash } from 'node:crypto';
 import { initCrypto, type PetCrypto } from '@petfl/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeCoordinator } from '../../test-support/fake-coordinator.ts';
 import { ParticipantRestoreError } from '../errors.ts';
 import { serializeState } from '../state-codec.ts';
@@ -66,6 +67,10 @@ async function updateBeforeSending(): Promise<{ coordinator: FakeCoordinator; io
 }
 
 describe('StateSaver', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
   it('writes the payload once; every save while sending writes only the progress; then deletes it', async () => {
     const { io, state: start } = await updateBeforeSending();
     const store = new LoggingStore();
@@ -88,6 +93,26 @@ describe('StateSaver', () => {
       { key: `${KEY}/payload (deleted)`, bytes: 0 },
     ]);
     expect(await store.get(payloadKey(KEY))).toBeUndefined();
+  });
+
+  it("names the payload by its SHA-256: WebCrypto's digest where there is one, else the crypto's own", async () => {
+    for (const webCrypto of [true, false]) {
+      if (!webCrypto) vi.stubGlobal('crypto', undefined);
+      const { state } = await updateBeforeSending();
+      const store = new LoggingStore();
+      const hash = vi.spyOn(crypto, 'hash');
+      await new StateSaver(store, KEY, crypto).save(state);
+      const payload = (state.phase as SendingPhase).payload;
+      const record = (await store.get(KEY)) as { phase: { payload: { length: number; sha256: Uint8Array } } };
+      expect(record.phase.payload.length).toBe(payload.length);
+      expect(Buffer.from(record.phase.payload.sha256).toString('hex')).toBe(
+        createHash('sha256').update(payload).digest('hex'),
+      );
+      expect(hash.mock.calls.filter(([bytes]) => bytes === payload)).toHaveLength(webCrypto ? 0 : 1);
+      hash.mockRestore();
+      // Either way a new saver loads it back: the check on load is the crypto's own.
+      expect(await new StateSaver(store, KEY, crypto).load()).toStrictEqual(state);
+    }
   });
 
   it('loads a state saved mid-send: equal, and it sends the rest without writing the payload again', async () => {

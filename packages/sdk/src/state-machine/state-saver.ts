@@ -33,6 +33,31 @@ export function payloadKey(storeKey: string): string {
   return `${storeKey}/payload`;
 }
 
+/** WebCrypto's digest, as far as it is used here. */
+interface SubtleDigest {
+  digest(algorithm: 'SHA-256', data: Uint8Array): Promise<ArrayBuffer>;
+}
+
+/**
+ * The SHA-256 of a payload being saved: WebCrypto's where the platform has it (browsers in a
+ * secure context, Node), else `crypto.hash` (libsodium, or node:crypto). In a browser libsodium
+ * hashes in WebAssembly on the SDK's own thread — 64–90 ms for the 7 MB Update of a million
+ * weights, more in a busy tab, in the round's critical path (the first chunk waits for the save)
+ * — where WebCrypto's native digest takes 12–19 ms off it (docs/architecture.md §5.3). The same
+ * bytes either way; loading checks them with `crypto.hash`.
+ */
+async function sha256(crypto: PetCrypto, bytes: Uint8Array): Promise<Uint8Array> {
+  const subtle = (globalThis as { crypto?: { subtle?: SubtleDigest } }).crypto?.subtle;
+  if (subtle !== undefined && typeof subtle.digest === 'function') {
+    try {
+      return new Uint8Array(await subtle.digest('SHA-256', bytes));
+    } catch {
+      // a platform whose WebCrypto refuses it: libsodium's below
+    }
+  }
+  return crypto.hash(bytes);
+}
+
 export class StateSaver {
   /** The payload the store holds under payloadKey (written or loaded by this saver), and its reference. */
   private stored: { readonly payload: Uint8Array; readonly ref: PayloadRef } | undefined;
@@ -85,7 +110,7 @@ export class StateSaver {
     if (phase.kind === 'sending') {
       let stored = this.stored;
       if (stored?.payload !== phase.payload) {
-        const ref = { length: phase.payload.length, sha256: this.crypto.hash(phase.payload) };
+        const ref = { length: phase.payload.length, sha256: await sha256(this.crypto, phase.payload) };
         await this.store.set(payloadKey(this.key), phase.payload);
         stored = { payload: phase.payload, ref };
         this.stored = stored;
