@@ -33,6 +33,8 @@
  * Playwright (e2e/support/bare-chromium.ts), which enables the Network domain on every page and
  * Worker and makes uploads cost several times as much (`npm run bench:harness`); its results go
  * to bench/results/e2e-bare.json.
+ *   E2E_RECORDS=<dir> npm run bench:e2e …   # the tabs' raw records and the rounds, per model and mode:
+ *                                            # <dir>/<model>-<mode>.json (what tabSide is computed from)
  *   E2E_CPU_PROF=<dir> npm run bench:e2e …   # each tab's main thread and SDK Worker profiled over the
  *                                            # counted rounds (DevTools Profiler, 1 ms samples):
  *                                            # <dir>/<model>-<mode>-tab-<n>[-sdk-worker].cpuprofile
@@ -608,6 +610,19 @@ async function runMode(mode: 'secure' | 'plain', driver: Driver, origin: string,
       });
     }
     const records = await Promise.all(tabs.map(pageRecord));
+    const recordsDir = process.env['E2E_RECORDS'];
+    if (recordsDir) {
+      // The raw material of tabSide below: every tab's steps and uploads, and the server's rounds.
+      mkdirSync(recordsDir, { recursive: true });
+      const rounds = secure === undefined ? counted : await secure.history();
+      const raw = records.map((r, i) => ({
+        tab: tabs[i]?.name,
+        timeOrigin: r.timeOrigin,
+        steps: r.steps,
+        uploads: r.uploads,
+      }));
+      writeFileSync(join(recordsDir, `${model}-${mode}.json`), `${JSON.stringify({ rounds, counted, tabs: raw })}\n`);
+    }
     const countedIds = new Set(counted.map((r) => r.roundId));
     const completed = counted.filter((r) => r.outcome === 'completed');
     const uploads = records.flatMap((r) => r.uploads.filter((u) => countedIds.has(u.roundId)));
