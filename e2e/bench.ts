@@ -32,7 +32,8 @@
  * `--driver bare` drives a Chromium started bare over the DevTools protocol instead of through
  * Playwright (e2e/support/bare-chromium.ts), which enables the Network domain on every page and
  * Worker and makes uploads cost several times as much (`npm run bench:harness`); its results go
- * to bench/results/e2e-bare.json.
+ * to bench/results/e2e-bare.json. `--chunk-kib N` gives the secure tabs' SDK `maxChunkData` of
+ * N KiB (the page's `chunk_kib=`); without it the SDK's default (1 MiB).
  *   E2E_RECORDS=<dir> npm run bench:e2e …   # the tabs' raw records and the rounds, per model and mode:
  *                                            # <dir>/<model>-<mode>.json (what tabSide is computed from)
  *   E2E_CPU_PROF=<dir> npm run bench:e2e …   # each tab's main thread and SDK Worker profiled over the
@@ -551,7 +552,14 @@ async function awaitRounds(
   }
 }
 
-async function runMode(mode: 'secure' | 'plain', driver: Driver, origin: string, model: WebModel, rounds: number) {
+async function runMode(
+  mode: 'secure' | 'plain',
+  driver: Driver,
+  origin: string,
+  model: WebModel,
+  rounds: number,
+  chunkKib: number | undefined,
+) {
   const modelLength = webModelLength(model);
   const secure =
     mode === 'secure' ? await startCoordinator({ ...securePhases(model), modelLength, store: 'memory' }) : undefined;
@@ -569,6 +577,7 @@ async function runMode(mode: 'secure' | 'plain', driver: Driver, origin: string,
       // The test hook's copies of each local model (in memory, in sessionStorage) are test-only
       // main-thread work: it keeps none here (the bench counts them only).
       hookStorage: 'none',
+      ...(mode === 'secure' && chunkKib !== undefined ? { chunkKib } : {}),
     }),
   );
   try {
@@ -745,12 +754,12 @@ function spread(values: readonly number[]) {
   return { p25: at(0.25), median: at(0.5), p75: at(0.75), iqr: at(0.75) - at(0.25), range: at(1) - at(0) };
 }
 
-async function runModel(driver: Driver, origin: string, model: WebModel, rounds: number) {
+async function runModel(driver: Driver, origin: string, model: WebModel, rounds: number, chunkKib: number | undefined) {
   const modelLength = webModelLength(model);
   const loadAtStart = loadavg()[0] as number;
-  const secure = await runMode('secure', driver, origin, model, rounds);
+  const secure = await runMode('secure', driver, origin, model, rounds, chunkKib);
   const loadBetween = loadavg()[0] as number;
-  const plain = await runMode('plain', driver, origin, model, rounds);
+  const plain = await runMode('plain', driver, origin, model, rounds, undefined);
   const rawModelBytes = modelLength * 4;
   const ratio = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined ? null : Math.round((a / b) * 100) / 100;
@@ -794,6 +803,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '8' },
       models: { type: 'string', default: WEB_MODELS.join(',') },
       driver: { type: 'string', default: 'playwright' },
+      'chunk-kib': { type: 'string' },
     },
   });
   if (values.driver !== 'playwright' && values.driver !== 'bare')
@@ -801,6 +811,10 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1)
     throw new Error(`--rounds: expected an integer ≥ 1, got ${values.rounds}`);
+  const chunkArg = values['chunk-kib'];
+  const chunkKib = chunkArg === undefined ? undefined : Number(chunkArg);
+  if (chunkKib !== undefined && !(Number.isInteger(chunkKib) && chunkKib >= 1 && chunkKib <= 15 * 1024))
+    throw new Error(`--chunk-kib: expected an integer in 1..15360, got ${chunkArg}`);
   const models = values.models.split(',').map((m) => m.trim());
   const unknown = models.filter((m) => !WEB_MODELS.includes(m as WebModel));
   if (models.length === 0 || unknown.length > 0)
@@ -814,7 +828,10 @@ async function main(): Promise<void> {
     // The models not run this time keep their earlier runs; each run says when it was measured.
     const runs: Record<string, unknown> = earlierRuns(join(dir, file));
     for (const model of models as WebModel[]) {
-      runs[model] = { date: new Date().toISOString(), ...(await runModel(driver, server.origin, model, rounds)) };
+      runs[model] = {
+        date: new Date().toISOString(),
+        ...(await runModel(driver, server.origin, model, rounds, chunkKib)),
+      };
     }
     const report = {
       date: new Date().toISOString(),
@@ -833,7 +850,11 @@ async function main(): Promise<void> {
         tabs: TABS,
         models: "runs.<model>.model: the participant page's `model=` (apps/web/src/params.ts)",
         mask: 'power2/f32/b4/m3 (the demo config)',
-        secure: { sdk: 'Worker mode', phases: 'runs.<model>.phases' },
+        secure: {
+          sdk: 'Worker mode',
+          phases: 'runs.<model>.phases',
+          maxChunkData: chunkKib === undefined ? "the SDK's default" : chunkKib * 1024,
+        },
         plain: {
           what: 'BENCHMARK ONLY plain averaging (e2e/support/plain-coordinator.ts)',
           update: 'runs.<model>.phases.update',

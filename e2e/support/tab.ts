@@ -86,6 +86,8 @@ export interface TabOptions {
    * `memory` in memory only; `none` not at all (their rounds and scalars only).
    */
   readonly hookStorage?: 'memory' | 'none';
+  /** The SDK's `maxChunkData` in KiB (`chunk_kib=`, apps/web/src/params.ts); the SDK's default when absent. */
+  readonly chunkKib?: number;
 }
 
 /** Few tabs of SwiftShader at a time on a small machine: the wasm backend first. */
@@ -103,6 +105,7 @@ export function participantUrl(origin: string, coordinatorUrl: string, options: 
     epochs: String(options.epochs ?? 1),
     ...(options.model === undefined ? {} : { model: options.model }),
     ...(options.hookStorage === undefined ? {} : { hookStorage: options.hookStorage }),
+    ...(options.chunkKib === undefined ? {} : { chunk_kib: String(options.chunkKib) }),
   });
   return `${origin}/participant.html?${params}`;
 }

@@ -37,6 +37,8 @@ export interface ParticipantParams {
   readonly model: ModelName;
   /** Its layer sizes, input first. */
   readonly layers: readonly number[];
+  /** `chunk_kib=`: the SDK's `maxChunkData` in KiB (1..15360); the SDK's default when absent. */
+  readonly chunkKib: number | undefined;
 }
 
 /** The dashboard's URL parameters; the admin token is never one (it is typed into the page). */
@@ -106,6 +108,7 @@ export function participantParams(search: string): ParticipantParams {
     epochs: int(query, 'epochs', DEFAULT_EPOCHS, 1, 100),
     model: model as ModelName,
     layers: MODELS[model as ModelName],
+    chunkKib: query.get('chunk_kib') ? int(query, 'chunk_kib', 0, 1, 15 * 1024) : undefined,
   };
 }
 

@@ -10,7 +10,7 @@ import { invalidTokenSource, type TokenSource } from './client/admission-token.t
 import type { FetchLike } from './client/http-client.ts';
 import { ParticipantInitError } from './errors.ts';
 import { LOG_LEVELS, type LoggerLike, type LogLevel } from './logger.ts';
-import type { AbortSignalLike, StateStore } from './state-machine/io.ts';
+import { type AbortSignalLike, MAX_CHUNK_DATA, MIN_CHUNK_DATA, type StateStore } from './state-machine/io.ts';
 import type { ParticipantPrivacyOptions } from './state-machine/privacy.ts';
 import { DEFAULT_STORE_KEY } from './state-machine/run.ts';
 
@@ -59,6 +59,17 @@ export interface ParticipantOptions {
   /** Longest wait between polls (default 5000 ms). */
   readonly maxPollMs?: number;
   /**
+   * The most payload bytes one message carries (protocol.md §3.7): a larger payload (at the default,
+   * an Update or a Sum2 of more than about 160,000 weights) goes in chunks of this size, each its
+   * own request.
+   * Default 1 MiB (`DEFAULT_MAX_CHUNK_DATA`); an integer from 1 KiB to 15 MiB (`MAX_CHUNK_DATA`).
+   * A chunk's request body is its data plus 192 bytes: behind a proxy with a smaller body limit
+   * (nginx's `client_max_body_size` is 1 MiB unless set) give less. Larger chunks mean fewer round
+   * trips, smaller ones less to send again after a failed request; the coordinator refuses bodies
+   * over its `api.max_body_bytes` (16 MiB by default, docs/security.md).
+   */
+  readonly maxChunkData?: number;
+  /**
    * The participant's own differential-privacy limit (docs/privacy.md §3): it recomputes ε from
    * each round's announced promise with its own accountant and sits out (lastError 'privacy-limit')
    * any round that would take its total over `maxEpsilon` at `delta`, or that promises none.
@@ -88,6 +99,7 @@ export interface ResolvedOptions {
   readonly onError: ((error: Error) => void) | undefined;
   readonly pollMs: number | undefined;
   readonly maxPollMs: number | undefined;
+  readonly maxChunkData: number | undefined;
   readonly privacy: ParticipantPrivacyOptions | undefined;
   readonly privacyFilters: readonly PrivacyFilter[] | undefined;
 }
@@ -128,6 +140,13 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
   ] as const) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) bad(field, 'an integer ≥ 1', value);
   }
+  const { maxChunkData } = options;
+  if (
+    maxChunkData !== undefined &&
+    (!Number.isSafeInteger(maxChunkData) || maxChunkData < MIN_CHUNK_DATA || maxChunkData > MAX_CHUNK_DATA)
+  ) {
+    bad('maxChunkData', `an integer from ${MIN_CHUNK_DATA} to ${MAX_CHUNK_DATA} (bytes)`, maxChunkData);
+  }
   if (onError !== undefined && typeof onError !== 'function') bad('onError', 'a function', onError);
   const { privacy, privacyFilters } = options;
   if (privacy !== undefined) {
@@ -161,6 +180,7 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     onError,
     pollMs,
     maxPollMs,
+    maxChunkData,
     privacy: privacy === undefined ? undefined : { maxEpsilon: privacy.maxEpsilon, delta: privacy.delta },
     privacyFilters: privacyFilters === undefined ? undefined : [...privacyFilters],
   };

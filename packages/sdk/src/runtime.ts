@@ -276,6 +276,7 @@ class Runtime implements ParticipantRuntime {
         onGlobalModel: (global) => this.deliverGlobalModel(global),
         ...(options.privacy === undefined ? {} : { privacy: options.privacy }),
         ...(options.privacyFilters === undefined ? {} : { privacyFilters: options.privacyFilters }),
+        ...(options.maxChunkData === undefined ? {} : { maxChunkData: options.maxChunkData }),
       },
       ...(saver === undefined ? {} : { saver }),
       clock: this.clock,

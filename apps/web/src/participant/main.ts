@@ -433,6 +433,7 @@ async function main(): Promise<void> {
     scalar: train.length,
     storeKey: params.storeKey,
     ...POLL,
+    ...(params.chunkKib === undefined ? {} : { maxChunkData: params.chunkKib * 1024 }),
     logLevel: 'warn',
     onError: (error) => console.warn(`petfl: ${error.name}: ${error.message}`),
   };

@@ -45,6 +45,13 @@ export interface StateStore {
 
 /** Default largest chunk data per message: 1 MiB (protocol.md §3.7). */
 export const DEFAULT_MAX_CHUNK_DATA = 1024 * 1024;
+/** The least `maxChunkData` a participant may be given (options.ts): 1 KiB. */
+export const MIN_CHUNK_DATA = 1024;
+/**
+ * The most: 15 MiB, whose requests (the data and 192 bytes of chunk header, message header and
+ * envelope) fit the coordinator's default body limit of 16 MiB (docs/security.md).
+ */
+export const MAX_CHUNK_DATA = 15 * 1024 * 1024;
 
 /** What one `step` needs from the outside world. */
 export interface StepIo {

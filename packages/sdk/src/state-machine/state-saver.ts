@@ -43,7 +43,8 @@ interface SubtleDigest {
  * secure context, Node), else `crypto.hash` (libsodium, or node:crypto). In a browser libsodium
  * hashes in WebAssembly on the SDK's own thread — 64–90 ms for the 7 MB Update of a million
  * weights, more in a busy tab, in the round's critical path (the first chunk waits for the save)
- * — where WebCrypto's native digest takes 12–19 ms off it (docs/architecture.md §5.3). The same
+ * — where WebCrypto's native digest takes 12–19 ms (on the calling thread too: Chromium 156
+ * computes it before `digest()` returns; docs/architecture.md §5.3). The same
  * bytes either way; loading checks them with `crypto.hash`.
  */
 async function sha256(crypto: PetCrypto, bytes: Uint8Array): Promise<Uint8Array> {

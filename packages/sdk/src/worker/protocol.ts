@@ -37,6 +37,7 @@ export interface PortableOptions {
   readonly token?: string;
   readonly pollMs?: number;
   readonly maxPollMs?: number;
+  readonly maxChunkData?: number;
   readonly privacy?: ParticipantPrivacyOptions;
   readonly privacyFilters?: readonly PrivacyFilter[];
 }

@@ -345,6 +345,7 @@ function portableOptions(options: ResolvedOptions): PortableOptions & { readonly
     ...(typeof options.token === 'string' ? { token: options.token } : {}),
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     ...(options.maxPollMs === undefined ? {} : { maxPollMs: options.maxPollMs }),
+    ...(options.maxChunkData === undefined ? {} : { maxChunkData: options.maxChunkData }),
     ...(options.privacy === undefined ? {} : { privacy: options.privacy }),
     ...(options.privacyFilters === undefined ? {} : { privacyFilters: options.privacyFilters }),
   };
