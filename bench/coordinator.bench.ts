@@ -69,6 +69,7 @@ import {
   toBase64Url,
   verifyTaskSignature,
 } from '../packages/core/src/index.ts';
+import { DEFAULT_MAX_CHUNK_DATA } from '../packages/sdk/src/state-machine/io.ts';
 
 const ADMIN_TOKEN = 'bench-admin-token';
 const LONG_MS = '3600000';
@@ -614,13 +615,13 @@ const pool100k = await ingestPool(100_000, 60, 5, POOL_ROUNDS);
 const pool1m = await ingestPool(1_000_000, 16, 6, POOL_ROUNDS);
 
 /**
- * The same at 10⁶ weights with each update in chunks of 1 MiB, as the SDK sends it (7 chunks):
+ * The same at 10⁶ weights with each update in chunks as the SDK sends it (its default chunk, 7 chunks):
  * POOL_IN_FLIGHT senders, each posting its update's chunks one after another, as a participant
  * does. Chunks are opened by the workers; the payload's parts are joined where it is decoded
  * (docs/architecture.md, the message pipeline). No floor here: updates/s and 2 ÷ 1 only.
  */
 async function ingestPoolChunked(length: number, count: number, label: number, rounds: number) {
-  const chunkData = 1024 * 1024;
+  const chunkData = DEFAULT_MAX_CHUNK_DATA;
   const pools = new Map<number, IngestPool | undefined>();
   const batches = new Map<number, number[]>(POOL_WORKERS.map((w) => [w, []]));
   const batch = async (workers: number, updates: number, seed: number) => {

@@ -33,7 +33,7 @@
  * Playwright (e2e/support/bare-chromium.ts), which enables the Network domain on every page and
  * Worker and makes uploads cost several times as much (`npm run bench:harness`); its results go
  * to bench/results/e2e-bare.json. `--chunk-kib N` gives the secure tabs' SDK `maxChunkData` of
- * N KiB (the page's `chunk_kib=`); without it the SDK's default (1 MiB).
+ * N KiB (the page's `chunk_kib=`); without it the SDK's default (1 MiB less 192 bytes).
  *   E2E_RECORDS=<dir> npm run bench:e2e …   # the tabs' raw records and the rounds, per model and mode:
  *                                            # <dir>/<model>-<mode>.json (what tabSide is computed from)
  *   E2E_CPU_PROF=<dir> npm run bench:e2e …   # each tab's main thread and SDK Worker profiled over the

@@ -19,8 +19,11 @@ export {
 } from './client/http-client.ts';
 export {
   type AbortSignalLike,
+  CHUNK_REQUEST_OVERHEAD,
   type Clock,
   DEFAULT_MAX_CHUNK_DATA,
+  MAX_CHUNK_DATA,
+  MIN_CHUNK_DATA,
   type StateStore,
   type StepIo,
 } from './state-machine/io.ts';

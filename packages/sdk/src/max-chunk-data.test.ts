@@ -12,7 +12,7 @@ import { type AsyncParticipant, spawnAsyncParticipant } from './async-participan
 import type { FetchLike } from './client/http-client.ts';
 import { ParticipantInitError } from './errors.ts';
 import { resolveOptions } from './options.ts';
-import { DEFAULT_MAX_CHUNK_DATA, MAX_CHUNK_DATA, MIN_CHUNK_DATA } from './state-machine/io.ts';
+import { CHUNK_REQUEST_OVERHEAD, DEFAULT_MAX_CHUNK_DATA, MAX_CHUNK_DATA, MIN_CHUNK_DATA } from './state-machine/io.ts';
 import { spawnAsyncParticipant as spawnInWorker } from './worker/spawn.ts';
 
 /** What a chunk's request body holds besides its data: chunk header 8, message header 136, envelope 48. */
@@ -22,11 +22,16 @@ const WEIGHTS = 2_000;
 const fetch = async () => ({ status: 204, text: async () => '', arrayBuffer: async () => new ArrayBuffer(0) });
 
 describe('resolveOptions: maxChunkData', () => {
-  it('keeps an integer from 1 KiB to 15 MiB, and undefined (the default) when there is none', () => {
+  it('keeps an integer from 1 KiB to 16 MiB less 192 bytes, and undefined (the default) when there is none', () => {
     expect(resolveOptions({ fetch }).maxChunkData).toBeUndefined();
     expect(resolveOptions({ fetch, maxChunkData: MIN_CHUNK_DATA }).maxChunkData).toBe(1024);
-    expect(resolveOptions({ fetch, maxChunkData: MAX_CHUNK_DATA }).maxChunkData).toBe(15 * 1024 * 1024);
-    expect(MIN_CHUNK_DATA <= DEFAULT_MAX_CHUNK_DATA && DEFAULT_MAX_CHUNK_DATA <= MAX_CHUNK_DATA).toBe(true);
+    expect(resolveOptions({ fetch, maxChunkData: MAX_CHUNK_DATA }).maxChunkData).toBe(16 * 1024 * 1024 - 192);
+  });
+
+  it('requests of the default chunks are 1 MiB, of the largest the default body limit, 16 MiB', () => {
+    expect(CHUNK_REQUEST_OVERHEAD).toBe(CHUNK_OVERHEAD);
+    expect(DEFAULT_MAX_CHUNK_DATA + CHUNK_OVERHEAD).toBe(1024 * 1024);
+    expect(MAX_CHUNK_DATA + CHUNK_OVERHEAD).toBe(16 * 1024 * 1024);
   });
 
   it('refuses anything else, naming the option and the range', () => {
@@ -40,7 +45,7 @@ describe('resolveOptions: maxChunkData', () => {
     ] as const) {
       expect(() => resolveOptions({ fetch, maxChunkData: value as never })).toThrow(ParticipantInitError);
       expect(() => resolveOptions({ fetch, maxChunkData: value as never })).toThrow(
-        `options.maxChunkData: expected an integer from 1024 to 15728640 (bytes), got ${got}`,
+        `options.maxChunkData: expected an integer from 1024 to 16777024 (bytes), got ${got}`,
       );
     }
   });

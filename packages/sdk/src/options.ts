@@ -62,11 +62,12 @@ export interface ParticipantOptions {
    * The most payload bytes one message carries (protocol.md §3.7): a larger payload (at the default,
    * an Update or a Sum2 of more than about 160,000 weights) goes in chunks of this size, each its
    * own request.
-   * Default 1 MiB (`DEFAULT_MAX_CHUNK_DATA`); an integer from 1 KiB to 15 MiB (`MAX_CHUNK_DATA`).
-   * A chunk's request body is its data plus 192 bytes: behind a proxy with a smaller body limit
-   * (nginx's `client_max_body_size` is 1 MiB unless set) give less. Larger chunks mean fewer round
-   * trips, smaller ones less to send again after a failed request; the coordinator refuses bodies
-   * over its `api.max_body_bytes` (16 MiB by default, docs/security.md).
+   * A chunk's request body is its data plus 192 bytes (`CHUNK_REQUEST_OVERHEAD`). Default 1 MiB
+   * less those (`DEFAULT_MAX_CHUNK_DATA`): bodies of exactly 1 MiB, which a proxy with nginx's
+   * default `client_max_body_size` lets through. An integer from 1 KiB (`MIN_CHUNK_DATA`) to 16 MiB
+   * less 192 bytes (`MAX_CHUNK_DATA`, the coordinator's default `api.max_body_bytes`,
+   * docs/security.md): less behind a proxy with a smaller body limit, more for fewer round trips
+   * on a slow link (and more to send again after a failed request).
    */
   readonly maxChunkData?: number;
   /**

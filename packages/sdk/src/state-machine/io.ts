@@ -10,7 +10,14 @@
  * structurally.
  */
 
-import type { GlobalModel, PetCrypto, PrivacyFilter } from '@petfl/core';
+import {
+  CHUNK_HEADER_BYTES,
+  type GlobalModel,
+  HEADER_BYTES,
+  type PetCrypto,
+  type PrivacyFilter,
+  SEAL_OVERHEAD_BYTES,
+} from '@petfl/core';
 import type { CoordinatorClient } from '../client/coordinator-client.ts';
 import type { ParticipantPrivacyOptions } from './privacy.ts';
 
@@ -43,15 +50,21 @@ export interface StateStore {
   del(key: string): Promise<void>;
 }
 
-/** Default largest chunk data per message: 1 MiB (protocol.md §3.7). */
-export const DEFAULT_MAX_CHUNK_DATA = 1024 * 1024;
+/**
+ * What a chunk's request body holds besides its data (protocol.md §3.2, §3.7): the chunk header,
+ * the message header and the envelope, 8 + 136 + 48 = 192 bytes.
+ */
+export const CHUNK_REQUEST_OVERHEAD = CHUNK_HEADER_BYTES + HEADER_BYTES + SEAL_OVERHEAD_BYTES;
+/**
+ * Default largest chunk data per message (protocol.md §3.7): 1 MiB less the overhead, so that a
+ * chunk's request body is exactly 1 MiB, the most a proxy with a 1 MiB body limit lets through
+ * (nginx's default `client_max_body_size`, docs/operations.md).
+ */
+export const DEFAULT_MAX_CHUNK_DATA = 1024 * 1024 - CHUNK_REQUEST_OVERHEAD;
 /** The least `maxChunkData` a participant may be given (options.ts): 1 KiB. */
 export const MIN_CHUNK_DATA = 1024;
-/**
- * The most: 15 MiB, whose requests (the data and 192 bytes of chunk header, message header and
- * envelope) fit the coordinator's default body limit of 16 MiB (docs/security.md).
- */
-export const MAX_CHUNK_DATA = 15 * 1024 * 1024;
+/** The most: requests of exactly the coordinator's default body limit, 16 MiB (docs/security.md). */
+export const MAX_CHUNK_DATA = 16 * 1024 * 1024 - CHUNK_REQUEST_OVERHEAD;
 
 /** What one `step` needs from the outside world. */
 export interface StepIo {
