@@ -17,6 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../test-support/coordinator.ts';
 import { probeNginxFor, type RunningNginx, startNginx } from '../test-support/nginx.ts';
 import { type AsyncParticipant, spawnAsyncParticipant } from './async-participant.ts';
+import { CoordinatorRejectedError } from './client/coordinator-client.ts';
+import { HttpCoordinatorClient } from './client/http-client.ts';
+import { nodeHttpFetch } from './client/node-http-fetch.ts';
 import { DEFAULT_MAX_CHUNK_DATA } from './state-machine/io.ts';
 
 const SUITE = 'a participant behind nginx';
@@ -67,9 +70,22 @@ length = ${WEIGHTS}
     await coordinator?.close();
   });
 
-  it('refuses a body over 1 MiB (413), as it comes', async () => {
-    const over = await fetch(`${nginx.url}/message`, { method: 'POST', body: new Uint8Array(MIB + 1) });
-    expect(over.status).toBe(413);
+  it('refuses a body over 1 MiB (413), as it comes: the client says what was sent and what to change', async () => {
+    const fetch = nodeHttpFetch();
+    if (fetch === undefined) throw new Error('this is Node.js: the node:http transport must load');
+    const client = new HttpCoordinatorClient(nginx.url, { fetch, retries: 0 });
+    const refused = await client.postMessage(new Uint8Array(MIB + 1)).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(CoordinatorRejectedError);
+    expect(refused).toMatchObject({ status: 413, code: 'body-too-large' });
+    expect((refused as Error).message).toBe(
+      'POST /message: rejected with 413 by a proxy in front of the coordinator: a body of 1048577 bytes is over ' +
+        "its limit; give the participant a smaller options.maxChunkData or raise the proxy's body limit",
+    );
+    // The coordinator's own 413 (over its api.max_body_bytes, 16 MiB) keeps its code and message.
+    const direct = new HttpCoordinatorClient(coordinator.url, { fetch, retries: 0 });
+    const own = await direct.postMessage(new Uint8Array(16 * MIB + 1)).catch((error: unknown) => error);
+    expect(own).toMatchObject({ status: 413, code: 'body-too-large' });
+    expect((own as Error).message).not.toContain('proxy');
   });
 
   it('passes every default chunk (exactly 1 MiB): a round of 200,000 weights completes through it', async () => {

@@ -279,7 +279,7 @@ export class HttpCoordinatorClient implements CoordinatorClient {
     return this.withRetries(async () => {
       const init = { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: sealed };
       const response = await this.exchange(label, '/message', init, budget);
-      if (response.status !== 202) throw await failure(label, response);
+      if (response.status !== 202) throw await failure(label, response, sealed.length);
     });
   }
 
@@ -398,10 +398,23 @@ export class HttpCoordinatorClient implements CoordinatorClient {
   }
 }
 
-/** The error for a non-success answer: 4xx → rejected (never retried), otherwise unavailable. */
-async function failure(label: string, response: ResponseLike): Promise<Error> {
+/**
+ * The error for a non-success answer: 4xx → rejected (never retried), otherwise unavailable.
+ * A 413 without the coordinator's code comes from something in front of it (nginx refuses bodies
+ * over its `client_max_body_size`): it is 'body-too-large' too, and says what was sent and what
+ * to change (docs/operations.md).
+ */
+async function failure(label: string, response: ResponseLike, bodyBytes?: number): Promise<Error> {
   const { status } = response;
   const body = await errorBody(response);
+  if (status === 413 && body.code === undefined && bodyBytes !== undefined) {
+    return new CoordinatorRejectedError(
+      status,
+      'body-too-large',
+      `${label}: rejected with 413 by a proxy in front of the coordinator: a body of ${bodyBytes} bytes is over its ` +
+        "limit; give the participant a smaller options.maxChunkData or raise the proxy's body limit",
+    );
+  }
   const code = body.code ?? 'unknown';
   const detail = body.message === undefined ? '' : `: ${body.message}`;
   if (status >= 400 && status < 500) {
