@@ -59,9 +59,10 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /**
- * nginx on a free port of 127.0.0.1 passing every request to `upstreamPort` (HTTP/1.1, kept-alive
- * connections, long polls held up to 150 s as the coordinator's request timeout allows).
- * `clientMaxBodySize` sets that directive; nginx's default (1 MiB) when absent.
+ * nginx on a free port of 127.0.0.1 passing every request to `upstreamPort` with nothing but
+ * `proxy_pass`: nginx's defaults for the rest (HTTP/1.0 and a connection per request upstream,
+ * 60 s read timeout, buffered bodies). `clientMaxBodySize` sets that directive; nginx's default
+ * (1 MiB) when absent.
  */
 export async function startNginx(upstreamPort: number, clientMaxBodySize?: string): Promise<RunningNginx> {
   const dir = mkdtempSync(join(tmpdir(), 'petfl-nginx-'));
@@ -89,9 +90,6 @@ http {
     listen 127.0.0.1:${port};
     location / {
       proxy_pass http://127.0.0.1:${upstreamPort};
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_read_timeout 150s;
     }
   }
 }
