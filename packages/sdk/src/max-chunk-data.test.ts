@@ -1,17 +1,18 @@
 /**
  * `options.maxChunkData` (options.ts): the most payload bytes one message carries (protocol.md
- * §3.7). Checked once at spawn; through the real runtime, HTTP client and an in-process
- * coordinator, an update larger than it goes out in chunks of at most that size, which the
- * coordinator reassembles into a completed round.
+ * §3.7). Checked once at spawn, where the participant runs (runtime.ts: in Worker mode, in the
+ * Worker). Through the real runtime, HTTP client and an in-process coordinator, an update larger
+ * than it goes out in chunks of at most that size, which the coordinator reassembles into a
+ * completed round.
  */
 
+import { CHUNK_HEADER_BYTES, HEADER_BYTES, SEAL_OVERHEAD_BYTES } from '@petfl/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCoordinator, type TestCoordinator, waitFor } from '../test-support/coordinator.ts';
 import { portWorker } from '../test-support/port-worker.ts';
 import { type AsyncParticipant, spawnAsyncParticipant } from './async-participant.ts';
 import type { FetchLike } from './client/http-client.ts';
 import { ParticipantInitError } from './errors.ts';
-import { resolveOptions } from './options.ts';
 import { CHUNK_REQUEST_OVERHEAD, DEFAULT_MAX_CHUNK_DATA, MAX_CHUNK_DATA, MIN_CHUNK_DATA } from './state-machine/io.ts';
 import { spawnAsyncParticipant as spawnInWorker } from './worker/spawn.ts';
 
@@ -19,34 +20,44 @@ import { spawnAsyncParticipant as spawnInWorker } from './worker/spawn.ts';
 const CHUNK_OVERHEAD = 8 + 136 + 48;
 const WEIGHTS = 2_000;
 
-const fetch = async () => ({ status: 204, text: async () => '', arrayBuffer: async () => new ArrayBuffer(0) });
+/** A coordinator that has nothing yet: every request 204. */
+const idle: FetchLike = async () => ({
+  status: 204,
+  text: async () => '',
+  arrayBuffer: async () => new ArrayBuffer(0),
+});
 
-describe('resolveOptions: maxChunkData', () => {
-  it('keeps an integer from 1 KiB to 16 MiB less 192 bytes, and undefined (the default) when there is none', () => {
-    expect(resolveOptions({ fetch }).maxChunkData).toBeUndefined();
-    expect(resolveOptions({ fetch, maxChunkData: MIN_CHUNK_DATA }).maxChunkData).toBe(1024);
-    expect(resolveOptions({ fetch, maxChunkData: MAX_CHUNK_DATA }).maxChunkData).toBe(16 * 1024 * 1024 - 192);
-  });
-
+describe('options.maxChunkData is checked when the participant starts', () => {
   it('requests of the default chunks are 1 MiB, of the largest the default body limit, 16 MiB', () => {
-    expect(CHUNK_REQUEST_OVERHEAD).toBe(CHUNK_OVERHEAD);
-    expect(DEFAULT_MAX_CHUNK_DATA + CHUNK_OVERHEAD).toBe(1024 * 1024);
-    expect(MAX_CHUNK_DATA + CHUNK_OVERHEAD).toBe(16 * 1024 * 1024);
+    expect(CHUNK_REQUEST_OVERHEAD).toBe(CHUNK_HEADER_BYTES + HEADER_BYTES + SEAL_OVERHEAD_BYTES);
+    expect(DEFAULT_MAX_CHUNK_DATA + CHUNK_REQUEST_OVERHEAD).toBe(1024 * 1024);
+    expect(MAX_CHUNK_DATA + CHUNK_REQUEST_OVERHEAD).toBe(16 * 1024 * 1024);
+    expect(MIN_CHUNK_DATA).toBe(1024);
   });
 
-  it('refuses anything else, naming the option and the range', () => {
-    for (const [value, got] of [
-      [0, '0'],
-      [1023, '1023'],
-      [MAX_CHUNK_DATA + 1, String(MAX_CHUNK_DATA + 1)],
-      [4096.5, '4096.5'],
-      [Number.NaN, 'NaN'],
-      ['4096', '4096'],
-    ] as const) {
-      expect(() => resolveOptions({ fetch, maxChunkData: value as never })).toThrow(ParticipantInitError);
-      expect(() => resolveOptions({ fetch, maxChunkData: value as never })).toThrow(
-        `options.maxChunkData: expected an integer from 1024 to 16777024 (bytes), got ${got}`,
-      );
+  it('refuses a value out of range or not an integer, naming the option and the range, on this thread and in a Worker', async () => {
+    for (const inWorker of [false, true]) {
+      for (const [value, got] of [
+        [0, '0'],
+        [1023, '1023'],
+        [MAX_CHUNK_DATA + 1, String(MAX_CHUNK_DATA + 1)],
+        [4096.5, '4096.5'],
+        [Number.NaN, 'NaN'],
+        ['4096', 'string'],
+      ] as const) {
+        const options = { fetch: idle, logLevel: 'silent', maxChunkData: value as never } as const;
+        const started = inWorker
+          ? spawnInWorker('http://c.test', { ...options, createWorker: () => portWorker() })
+          : spawnAsyncParticipant('http://c.test', options);
+        const refused = await started.then(
+          ({ participant }) => participant.stop().then(() => undefined),
+          (error: unknown) => error,
+        );
+        expect(refused, `${inWorker ? 'Worker' : 'direct'}: ${got}`).toBeInstanceOf(ParticipantInitError);
+        expect((refused as Error).message).toBe(
+          `options.maxChunkData: expected an integer from 1024 to 16777024 (bytes), got ${got}`,
+        );
+      }
     }
   });
 });

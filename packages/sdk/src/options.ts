@@ -10,7 +10,7 @@ import { invalidTokenSource, type TokenSource } from './client/admission-token.t
 import type { FetchLike } from './client/http-client.ts';
 import { ParticipantInitError } from './errors.ts';
 import { LOG_LEVELS, type LoggerLike, type LogLevel } from './logger.ts';
-import { type AbortSignalLike, MAX_CHUNK_DATA, MIN_CHUNK_DATA, type StateStore } from './state-machine/io.ts';
+import type { AbortSignalLike, StateStore } from './state-machine/io.ts';
 import type { ParticipantPrivacyOptions } from './state-machine/privacy.ts';
 import { DEFAULT_STORE_KEY } from './state-machine/run.ts';
 
@@ -141,13 +141,6 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
   ] as const) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) bad(field, 'an integer ≥ 1', value);
   }
-  const { maxChunkData } = options;
-  if (
-    maxChunkData !== undefined &&
-    (!Number.isSafeInteger(maxChunkData) || maxChunkData < MIN_CHUNK_DATA || maxChunkData > MAX_CHUNK_DATA)
-  ) {
-    bad('maxChunkData', `an integer from ${MIN_CHUNK_DATA} to ${MAX_CHUNK_DATA} (bytes)`, maxChunkData);
-  }
   if (onError !== undefined && typeof onError !== 'function') bad('onError', 'a function', onError);
   const { privacy, privacyFilters } = options;
   if (privacy !== undefined) {
@@ -181,7 +174,8 @@ export function resolveOptions(options: ParticipantOptions = {}): ResolvedOption
     onError,
     pollMs,
     maxPollMs,
-    maxChunkData,
+    // Checked where the participant runs (runtime.ts), as the privacy filters are.
+    maxChunkData: options.maxChunkData,
     privacy: privacy === undefined ? undefined : { maxEpsilon: privacy.maxEpsilon, delta: privacy.delta },
     privacyFilters: privacyFilters === undefined ? undefined : [...privacyFilters],
   };

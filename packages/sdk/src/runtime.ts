@@ -50,7 +50,13 @@ import { createLog, type Log } from './logger.ts';
 import { type ParticipantOptions, type ResolvedOptions, resolveOptions, validateCoordinatorUrl } from './options.ts';
 import { type ParticipantSnapshot, participantPkOf, type SnapshotError, sameSnapshot, taskOf } from './snapshot.ts';
 import { deserializeState, serializeState } from './state-codec.ts';
-import type { AbortSignalLike, Clock, StateStore } from './state-machine/io.ts';
+import {
+  type AbortSignalLike,
+  type Clock,
+  MAX_CHUNK_DATA,
+  MIN_CHUNK_DATA,
+  type StateStore,
+} from './state-machine/io.ts';
 import { type AbortControllerLike, LinkedSignal, platformAbortController } from './state-machine/linked-signal.ts';
 import { runParticipant } from './state-machine/run.ts';
 import { createInitialState, type ParticipantError, type ParticipantState } from './state-machine/state.ts';
@@ -122,7 +128,7 @@ export interface ParticipantRuntime {
 /** Starts a participant; see the module comment for the order of checks and their errors. */
 export async function createParticipantRuntime(init: ParticipantRuntimeInit): Promise<ParticipantRuntime> {
   const url = validateCoordinatorUrl(init.coordinatorUrl);
-  const options = checkPrivacyFilters(resolveOptions(init.options));
+  const options = checkMaxChunkData(checkPrivacyFilters(resolveOptions(init.options)));
   const log = createLog(options.logLevel, options.logger);
   const crypto = await openCrypto(init.crypto);
   const store = options.store ?? (await defaultStore(log));
@@ -544,6 +550,24 @@ class WakeableClock implements Clock {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * `maxChunkData` in its range (here, not in options.ts: in Worker mode the check runs in the
+ * Worker and adds nothing to the page's main thread; it fails there as a ParticipantInitError too).
+ */
+function checkMaxChunkData(options: ResolvedOptions): ResolvedOptions {
+  const { maxChunkData } = options;
+  if (
+    maxChunkData !== undefined &&
+    !(Number.isSafeInteger(maxChunkData) && maxChunkData >= MIN_CHUNK_DATA && maxChunkData <= MAX_CHUNK_DATA)
+  ) {
+    const got = typeof maxChunkData === 'number' ? String(maxChunkData) : typeof maxChunkData;
+    throw new ParticipantInitError(
+      `options.maxChunkData: expected an integer from ${MIN_CHUNK_DATA} to ${MAX_CHUNK_DATA} (bytes), got ${got}`,
+    );
+  }
+  return options;
 }
 
 /** The privacy filters checked by @petfl/core's own validator (here, not in options.ts: see there). */

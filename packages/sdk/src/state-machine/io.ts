@@ -10,14 +10,7 @@
  * structurally.
  */
 
-import {
-  CHUNK_HEADER_BYTES,
-  type GlobalModel,
-  HEADER_BYTES,
-  type PetCrypto,
-  type PrivacyFilter,
-  SEAL_OVERHEAD_BYTES,
-} from '@petfl/core';
+import type { GlobalModel, PetCrypto, PrivacyFilter } from '@petfl/core';
 import type { CoordinatorClient } from '../client/coordinator-client.ts';
 import type { ParticipantPrivacyOptions } from './privacy.ts';
 
@@ -52,9 +45,11 @@ export interface StateStore {
 
 /**
  * What a chunk's request body holds besides its data (protocol.md §3.2, §3.7): the chunk header,
- * the message header and the envelope, 8 + 136 + 48 = 192 bytes.
+ * the message header and the envelope, 8 + 136 + 48 = 192 bytes (@petfl/core's
+ * CHUNK_HEADER_BYTES, HEADER_BYTES and SEAL_OVERHEAD_BYTES; written out, so that Worker mode's
+ * main thread, which checks the options, imports nothing of core's: max-chunk-data.test.ts).
  */
-export const CHUNK_REQUEST_OVERHEAD = CHUNK_HEADER_BYTES + HEADER_BYTES + SEAL_OVERHEAD_BYTES;
+export const CHUNK_REQUEST_OVERHEAD = 192;
 /**
  * Default largest chunk data per message (protocol.md §3.7): 1 MiB less the overhead, so that a
  * chunk's request body is exactly 1 MiB, the most a proxy with a 1 MiB body limit lets through
