@@ -10,11 +10,11 @@
  */
 
 import { setMaxListeners } from 'node:events';
-import { MemoryModelStore, parseSettings } from '@petfl/coordinator';
+import { MemoryModelStore } from '@petfl/coordinator';
 import { listen } from '@petfl/coordinator/node';
 import { initCrypto } from '@petfl/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../test-support/coordinator.ts';
+import { testSettings, waitFor } from '../test-support/coordinator.ts';
 import { probeNginxFor, type RunningNginx, startNginx } from '../test-support/nginx.ts';
 import { type AsyncParticipant, spawnAsyncParticipant } from './async-participant.ts';
 import { CoordinatorRejectedError } from './client/coordinator-client.ts';
@@ -36,30 +36,13 @@ describe.skipIf(missing !== undefined && !process.env['CI'] && !process.env['RED
   beforeAll(async () => {
     expect(missing, 'nginx is required (CI or REDIS_REQUIRED is set)').toBeUndefined();
     setMaxListeners(64);
-    const settings = parseSettings(
-      `
-[api]
-port = 0
-admin_token = "nginx-test-admin"
-[safety]
-allow_unsafe_small_rounds = true
-scalar_min = 0
-[pet.sum]
-probability = 0.5
-count = { min = 1, max = 1 }
-time = { min_ms = 0, max_ms = 2000 }
-[pet.update]
-probability = 1
-count = { min = 1, max = 1 }
-time = { min_ms = 0, max_ms = 20000 }
-[pet.sum2]
-count = { min = 1, max = 1 }
-time = { min_ms = 0, max_ms = 20000 }
-[model]
-length = ${WEIGHTS}
-`,
-      {},
-    );
+    // Phases end by count; a round that draws no sum participant fails in 2 s and the next draws again.
+    const settings = testSettings({
+      sum: { probability: 0.5, min: 1, max: 1, maxMs: 2_000 },
+      update: { min: 1, max: 1, maxMs: 20_000 },
+      sum2: { min: 1, max: 1, maxMs: 20_000 },
+      modelLength: WEIGHTS,
+    });
     coordinator = await listen(settings, { crypto: await initCrypto(), models });
     nginx = await startNginx(coordinator.port);
   }, 30_000);

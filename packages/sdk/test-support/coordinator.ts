@@ -48,11 +48,12 @@ export interface TestCoordinator {
 const phase = (p: PhaseOptions): string =>
   `count = { min = ${p.min}, max = ${p.max} }\ntime = { min_ms = ${p.minMs ?? 0}, max_ms = ${p.maxMs ?? 60000} }`;
 
-export async function startCoordinator(options: TestCoordinatorOptions = {}): Promise<TestCoordinator> {
+/** The coordinator settings of `options` (port 0: `listen` picks one). */
+export function testSettings(options: TestCoordinatorOptions = {}): Settings {
   const sum = options.sum ?? { probability: 1e-9, min: 1, max: 1 };
   const update = options.update ?? { min: 3, max: 3 };
   const sum2 = options.sum2 ?? { min: 1, max: sum.max };
-  const settings = parseSettings(
+  return parseSettings(
     `
 [api]
 port = 0
@@ -80,6 +81,10 @@ ${options.extraToml ?? ''}
 `,
     {},
   );
+}
+
+export async function startCoordinator(options: TestCoordinatorOptions = {}): Promise<TestCoordinator> {
+  const settings = testSettings(options);
   const models = new MemoryModelStore();
   const created = await createCoordinatorApp(settings, { crypto: await initCrypto(), models, clock: coordinatorClock });
   const fetch: FetchLike = async (url, init) =>
