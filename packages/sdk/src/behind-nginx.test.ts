@@ -15,7 +15,7 @@ import { listen } from '@petfl/coordinator/node';
 import { initCrypto } from '@petfl/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testSettings, waitFor } from '../test-support/coordinator.ts';
-import { probeNginxFor, type RunningNginx, startNginx } from '../test-support/nginx.ts';
+import { NGINX_REQUIRED, probeNginxFor, type RunningNginx, startNginx } from '../test-support/nginx.ts';
 import { type AsyncParticipant, spawnAsyncParticipant } from './async-participant.ts';
 import { CoordinatorRejectedError } from './client/coordinator-client.ts';
 import { HttpCoordinatorClient } from './client/http-client.ts';
@@ -27,7 +27,7 @@ const missing = probeNginxFor(SUITE);
 const WEIGHTS = 200_000;
 const MIB = 1024 * 1024;
 
-describe.skipIf(missing !== undefined && !process.env['CI'] && !process.env['REDIS_REQUIRED'])(SUITE, () => {
+describe.skipIf(missing !== undefined && !NGINX_REQUIRED)(SUITE, () => {
   let coordinator: Awaited<ReturnType<typeof listen>>;
   let nginx: RunningNginx;
   const models = new MemoryModelStore();

@@ -71,14 +71,16 @@ afterEach(async () => {
 
 /**
  * Three participants with `maxChunkData` (or the default), on this thread or in Worker mode
- * (test-support/port-worker.ts), until a round completes; every `POST /message` body's length. Roles are drawn (sum probability 0.5): a round without a sum
- * participant fails in 300 ms and the next one draws again.
+ * (test-support/port-worker.ts), until a round completes; every `POST /message` body's length.
+ * Roles are drawn (sum probability 0.5): a round without a sum participant fails in 2 s and the
+ * next one draws again. Phases end by count; their time limits only end a round that cannot
+ * complete, so a loaded machine is not raced.
  */
 async function bodiesOfACompletedRound(maxChunkData: number | undefined, inWorker = false): Promise<number[]> {
   const c = await startCoordinator({
-    sum: { probability: 0.5, min: 1, max: 1, maxMs: 300 },
-    update: { min: 1, max: 2, maxMs: 3_000 },
-    sum2: { min: 1, max: 1, maxMs: 3_000 },
+    sum: { probability: 0.5, min: 1, max: 1, maxMs: 2_000 },
+    update: { min: 1, max: 2, maxMs: 20_000 },
+    sum2: { min: 1, max: 1, maxMs: 20_000 },
     modelLength: WEIGHTS,
   });
   running.push(c);

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const NGINX_BIN = process.env['NGINX_BIN'] ?? '/usr/sbin/nginx';
-const REQUIRED = Boolean(process.env['CI']) || Boolean(process.env['REDIS_REQUIRED']);
+/** CI or REDIS_REQUIRED: a missing nginx fails the suite instead of skipping it. */
+export const NGINX_REQUIRED = Boolean(process.env['CI']) || Boolean(process.env['REDIS_REQUIRED']);
 
 /** Why nginx cannot be used (undefined when it runs); prints it when the suite may skip. */
 export function probeNginxFor(suite: string): string | undefined {
@@ -25,7 +26,7 @@ export function probeNginxFor(suite: string): string | undefined {
   } catch {
     missing = `${NGINX_BIN} is missing (Debian package "nginx")`;
   }
-  if (missing !== undefined && !REQUIRED) {
+  if (missing !== undefined && !NGINX_REQUIRED) {
     console.warn(`${suite} skipped: ${missing}. Set REDIS_REQUIRED=1 (or CI) to make this a failure.`);
   }
   return missing;
