@@ -71,6 +71,12 @@ import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import {
+  cpuSeconds,
+  mainThreadCpuSeconds,
+  memoryMiB,
+  minorFaults,
+} from '../packages/coordinator/test-support/proc-stats.ts';
 import { ChildProcesses, jsonLines, stopProcesses, waitFor } from '../packages/coordinator/test-support/processes.ts';
 import {
   Aggregation,
@@ -86,7 +92,6 @@ import {
   sealFrame,
   toBase64Url,
 } from '../packages/core/src/index.ts';
-import { cpuSeconds, mainThreadCpuSeconds, memoryMiB, minorFaults } from './scale-cluster.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'packages/coordinator/dist/cli.js');

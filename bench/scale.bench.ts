@@ -42,6 +42,7 @@ import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HAPROXY_BIN, startHaproxy } from '../packages/coordinator/test-support/haproxy.ts';
+import { cpuSeconds, machineCpu, memoryMiB } from '../packages/coordinator/test-support/proc-stats.ts';
 import { ChildProcesses, jsonLines, waitFor } from '../packages/coordinator/test-support/processes.ts';
 import {
   exactAverage,
@@ -67,12 +68,9 @@ import {
   type Cluster,
   type ClusterOptions,
   type CpuSnapshot,
-  cpuSeconds,
   cpuSnapshot,
   cpuWindow,
   followDelays,
-  machineCpu,
-  memoryMiB,
   memorySampler,
   type PhaseSeen,
   pidsOf,

@@ -5,7 +5,9 @@
  *   (b) plain: the same pages, data, model and training, with secure aggregation replaced
  *       by plain federated averaging (BENCHMARK ONLY: support/plain-coordinator.ts and the
  *       page's `mode=plain`),
- * so the cost of privacy is a measured ratio of round latencies. Also: bytes each
+ * so the cost of privacy is a measured ratio of round latencies. Each server is a process of its
+ * own (support/bench-coordinators.ts: the built `petfl-coordinator`, and the plain server), as a
+ * deployment runs it, not a guest of this process's event loop, which drives the browser. Also: bytes each
  * participant uploads per round against the raw model, the time from page load to
  * the first round joined, the tabs' main-thread long tasks during the rounds
  * (PerformanceObserver 'longtask', with 'long-animation-frame' entries for which script
@@ -46,10 +48,11 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BrowserContext, chromium } from '@playwright/test';
+import { cpuSeconds } from '../packages/coordinator/test-support/proc-stats.ts';
 import { BareChromium, type CdpSession } from './support/bare-chromium.ts';
+import { type BenchServer, startPlainServer, startSecureCoordinator } from './support/bench-coordinators.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.ts';
-import { type CoordinatorConfig, type PhaseConfig, startCoordinator } from './support/coordinator.ts';
-import { startPlainCoordinator } from './support/plain-coordinator.ts';
+import type { CoordinatorConfig, PhaseConfig } from './support/coordinator.ts';
 import {
   DEFAULT_BACKENDS,
   type PageTimings,
@@ -561,12 +564,16 @@ async function runMode(
   chunkKib: number | undefined,
 ) {
   const modelLength = webModelLength(model);
+  const profileDir = process.env['E2E_CPU_PROF'];
+  const profile = profileDir === undefined ? {} : { cpuProfileDir: profileDir, profileName: `${model}-${mode}-server` };
   const secure =
-    mode === 'secure' ? await startCoordinator({ ...securePhases(model), modelLength, store: 'memory' }) : undefined;
-  const plain = mode === 'plain' ? await startPlainCoordinator(modelLength, updatePhase(model)) : undefined;
-  const url = (secure?.url ?? plain?.url) as string;
-  const history = async (): Promise<readonly RoundTiming[]> =>
-    secure !== undefined ? await secure.history() : (plain?.history() ?? []);
+    mode === 'secure'
+      ? await startSecureCoordinator({ ...securePhases(model), modelLength, store: 'memory' }, profile)
+      : undefined;
+  const plain = mode === 'plain' ? await startPlainServer(modelLength, updatePhase(model), profile) : undefined;
+  const server = (secure ?? plain) as BenchServer<RoundTiming>;
+  const url = server.url;
+  const history = () => server.history();
   const tabs = await openTabs(driver, (shard) =>
     participantUrl(origin, url, {
       shard,
@@ -589,9 +596,9 @@ async function runMode(
         throw new Error(`${tab.name}: the page's model has ${weights} weights, not ${modelLength}`);
     }
     const probes = await Promise.all(tabs.map(async (t) => HeapProbe.attach(await t.devtools())));
-    const profileDir = process.env['E2E_CPU_PROF'];
     if (profileDir) await Promise.all(probes.map((p) => p.startProfile()));
     const joinedAt = Date.now();
+    const serverCpuAtJoin = cpuSeconds(server.pid);
     log(`${model} ${mode}: ${TABS} tabs joined; waiting for ${rounds} completed rounds`);
     const heaps: HeapSample[][] = [];
     let sampling = true;
@@ -607,6 +614,7 @@ async function runMode(
     const counted = await awaitRounds(history, joinedAt, rounds, ROUNDS_TIMEOUT_MS[model]).finally(() => {
       sampling = false;
     });
+    const serverCpuS = cpuSeconds(server.pid) - serverCpuAtJoin;
     await sampler;
     if (profileDir) {
       mkdirSync(profileDir, { recursive: true });
@@ -623,7 +631,7 @@ async function runMode(
     if (recordsDir) {
       // The raw material of tabSide below: every tab's steps and uploads, and the server's rounds.
       mkdirSync(recordsDir, { recursive: true });
-      const rounds = secure === undefined ? counted : await secure.history();
+      const rounds = await history();
       const raw = records.map((r, i) => ({
         tab: tabs[i]?.name,
         timeOrigin: r.timeOrigin,
@@ -652,6 +660,7 @@ async function runMode(
     const totalBytes = uploads.reduce((a, u) => a + u.bytes, 0);
     const problems = tabs.flatMap((t) => t.problems.map((p) => `${t.name}: ${p}`));
     const secureRounds = secure === undefined ? [] : (await secure.history()).filter((r) => countedIds.has(r.roundId));
+    const plainRounds = plain === undefined ? [] : (await plain.history()).filter((r) => countedIds.has(r.roundId));
     const from = Math.min(...counted.map((r) => r.startedAt));
     const to = Math.max(...counted.map((r) => r.endedAt));
     const heap = (pick: (h: HeapSample) => number | null) => {
@@ -676,9 +685,7 @@ async function runMode(
       failureReasons: [
         ...new Set([
           ...secureRounds.flatMap((r) => (r.failureReason === undefined ? [] : [r.failureReason])),
-          ...(plain?.history() ?? []).flatMap((r) =>
-            countedIds.has(r.roundId) && r.failureReason !== undefined ? [r.failureReason] : [],
-          ),
+          ...plainRounds.flatMap((r) => (r.failureReason === undefined ? [] : [r.failureReason])),
         ]),
       ],
       ...(secure === undefined
@@ -695,6 +702,11 @@ async function runMode(
               update: stats(secureRounds.filter((r) => r.outcome === 'completed').map((r) => r.participants.update)),
             },
           }),
+      serverCpu: {
+        what: "CPU seconds (all threads) of the server's process from the tabs' joining to the end of the last counted round, per completed round",
+        perCompletedRoundS: Math.round((serverCpuS / Math.max(1, completed.length)) * 1000) / 1000,
+        totalS: Math.round(serverCpuS * 1000) / 1000,
+      },
       uploadBytes: {
         what: 'request body bytes the tabs sent over the counted rounds (apps/web/test-hooks/records.ts), per participant per completed round (bytes sent in failed rounds count too) and per message sent (accepted or refused: one sent after its phase closed counts too; a chunked message counted whole, its requests summed per tab and round)',
         perParticipantPerCompletedRound: Math.round(totalBytes / (TABS * Math.max(1, completed.length))),
@@ -850,6 +862,8 @@ async function main(): Promise<void> {
         tabs: TABS,
         models: "runs.<model>.model: the participant page's `model=` (apps/web/src/params.ts)",
         mask: 'power2/f32/b4/m3 (the demo config)',
+        servers:
+          'each a process of its own, reached directly (e2e/support/bench-coordinators.ts): the built petfl-coordinator command, memory store; the plain server',
         secure: {
           sdk: 'Worker mode',
           phases: 'runs.<model>.phases',

@@ -87,7 +87,8 @@ patience = ${run.patience ?? 0}
 `;
 }
 
-function settingsToml(config: CoordinatorConfig, port: number, initialModel: string | undefined): string {
+/** The coordinator's settings file for `config` (`port` 0: the kernel picks one, read from the log). */
+export function settingsToml(config: CoordinatorConfig, port: number, initialModel: string | undefined): string {
   const phase = (name: string, p: PhaseConfig, probability?: number) => `
 [pet.${name}]
 ${probability === undefined ? '' : `probability = ${probability}`}

@@ -8,6 +8,8 @@
  * coordinator's own `judgePhase` with the same count/time settings as the secure
  * run's update phase; at its end the server publishes Σ sᵢwᵢ / Σ sᵢ (float64, served as
  * float32) and opens the next round at once, as the coordinator does after unmask.
+ * `GET /plain/history` answers its finished rounds (`{ rounds }`, oldest first), for a bench
+ * that runs it in a process of its own (plain-coordinator-main.ts).
  */
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -118,6 +120,9 @@ export async function startPlainCoordinator(modelLength: number, update: PhaseCo
       waiting.add(done);
       req.on('close', done);
       return;
+    }
+    if (req.method === 'GET' && url.pathname === '/plain/history') {
+      return reply(res, 200, JSON.stringify({ rounds: history }), { 'content-type': 'application/json' });
     }
     if (req.method === 'GET' && url.pathname === '/plain/model') {
       if (model === null) return reply(res, 204);

@@ -187,6 +187,8 @@ export async function startCoordinatorProcess(
     readonly timeoutMs?: number;
     /** The CLI to run (default the source's bin; benches run the built `dist/cli.js`). */
     readonly bin?: string;
+    /** Node's own flags, before the CLI (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
+    readonly nodeArgs?: readonly string[];
   },
 ): Promise<CoordinatorProcess> {
   const config = join(options.dir, `${options.name}.toml`);
@@ -194,7 +196,7 @@ export async function startCoordinatorProcess(
   const child = group.spawn(
     options.name,
     process.execPath,
-    [options.bin ?? COORDINATOR_BIN, '--config', config, '--host', '127.0.0.1'],
+    [...(options.nodeArgs ?? []), options.bin ?? COORDINATOR_BIN, '--config', config, '--host', '127.0.0.1'],
     { LOG_LEVEL: 'info', ...options.env },
   );
   const timeoutMs = options.timeoutMs ?? 30_000;
