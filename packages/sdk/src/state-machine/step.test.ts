@@ -868,4 +868,33 @@ describe('step: the global model (protocol.md §3.10)', () => {
     expect(await settle(u)).toEqual(['update']); // waits for the sum dictionary
     expect(order).toEqual(['GET /model']);
   });
+
+  it('a sum participant whose Sum is refused (the sum phase closed first) is handed the model all the same, once', async () => {
+    const coordinator = new FakeCoordinator(crypto);
+    coordinator.model = { roundId: 7, model: Float32Array.of(0, 0, 0, 0) };
+    coordinator.startRound(); // a sum task
+    const delivered: number[] = [];
+    const p = participant(coordinator);
+    p.io = { ...p.io, onGlobalModel: (g) => delivered.push(g.roundId) };
+    coordinator.failPost = () => new CoordinatorRejectedError(409, 'wrong-phase', 'the sum phase has ended');
+    expect(await settle(p)).toEqual(['sum', 'sending', 'awaiting']);
+    expect(delivered).toEqual([7]);
+    expect(p.state.lastGlobalModelRound).toBe(7);
+    // The round is given up for the refusal, which stays its error.
+    expect(p.state.lastError).toStrictEqual({ code: 'wrong-phase', message: 'the sum phase has ended', roundId: 1 });
+    await settle(p);
+    expect(delivered).toEqual([7]);
+
+    // A model that cannot be fetched then leaves the refusal as the error and nothing delivered.
+    const q = participant(coordinator);
+    q.io = {
+      ...q.io,
+      client: coordinator.with({
+        getModel: () => Promise.reject(new CoordinatorUnavailableError('GET /model: answered 503')),
+      }),
+    };
+    expect(await settle(q)).toEqual(['sum', 'sending', 'awaiting']);
+    expect(q.state.lastGlobalModelRound).toBeUndefined();
+    expect(q.state.lastError).toMatchObject({ code: 'wrong-phase', roundId: 1 });
+  });
 });

@@ -32,7 +32,7 @@ import { isPetError, type RoundParameters } from '@petfl/core';
 import { CoordinatorRejectedError, CoordinatorUnavailableError } from '../client/coordinator-client.ts';
 import type { AbortSignalLike, StepIo } from './io.ts';
 import { awaiting } from './phases/awaiting.ts';
-import { newRound } from './phases/new-round.ts';
+import { deliverGlobalModel, newRound } from './phases/new-round.ts';
 import { sending } from './phases/sending.ts';
 import { sum } from './phases/sum.ts';
 import { sum2 } from './phases/sum2.ts';
@@ -43,10 +43,11 @@ import {
   isTransient,
   malformedCoordinatorData,
   type ParticipantState,
+  type Phase,
   participantError,
   wipePhaseSecrets,
 } from './state.ts';
-import { abandonRound, pending, type StepResult } from './step-result.ts';
+import { abandonRound, complete, pending, type StepResult } from './step-result.ts';
 
 export type { StepResult } from './step-result.ts';
 
@@ -112,6 +113,8 @@ export async function step(state: ParticipantState, io: StepIo, options: StepOpt
     const givingUp = options.lastAttempt === true && options.signal?.aborted !== true;
     if (!isPermanent(error) && !givingUp) throw error;
     result = abandonRound(entered, io, participantError(error, entered.round.roundId));
+    if (sumNotSent(entered.phase))
+      result = complete(await handOverModel({ ...result.state, round: entered.round }, io));
   }
   if (result.kind === 'pending') return pending(state, result.awaits);
   // SECURITY: the old round is over: an ephemeral secret key of its sum task is of no use now.
@@ -129,6 +132,29 @@ function isPermanent(error: unknown): boolean {
   return (
     error instanceof CoordinatorRejectedError || isPetError(error) || malformedCoordinatorData(error) !== undefined
   );
+}
+
+/** A sum task whose Sum has not been sent: it has not been handed this round's global model yet (new-round.ts). */
+function sumNotSent(phase: Phase): boolean {
+  return phase.kind === 'sum' || (phase.kind === 'sending' && phase.tag === 'sum');
+}
+
+/**
+ * A sum task given up before its Sum was sent (a sum phase that closed before it, most often:
+ * `wrong-phase`) was never handed the round's global model, which comes once the Sum is sent: it
+ * is handed over now, as for a participant with no task, so a participant that lost that race
+ * still trains on the newest model this round (architecture.md §5.2). Best effort, like every
+ * delivery: the round is already given up with its own error, which a failure here leaves as the
+ * state's `lastError`; the next round's delivery tries again.
+ */
+async function handOverModel(state: InRoundState, io: StepIo): Promise<ParticipantState> {
+  const lastError = state.lastError;
+  try {
+    const delivered = await deliverGlobalModel(state, io);
+    return { ...delivered, lastError };
+  } catch {
+    return state;
+  }
 }
 
 function dispatch(state: InRoundState, io: StepIo): Promise<StepResult> {

@@ -6,7 +6,8 @@
  * that is newer than the last one delivered (protocol.md §3.10): first, for
  * an update task or none; for a sum task only once its Sum is sent
  * (sending.ts), since the round's sum phase waits for the Sum and not for a
- * model download.
+ * model download, or once the task is given up before that (step.ts: a sum
+ * phase that closed first).
  */
 
 import { type GlobalModel, selectTask, verifyRoundPrivacy } from '@petfl/core';
