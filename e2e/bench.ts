@@ -29,7 +29,13 @@
  * extra phases (a sum participant must announce itself before updates can be masked, and
  * unmasking waits for its sum2 mask), for masking and for the larger messages.
  *
- *   npm run bench:e2e [-- --rounds 8] [--models demo,wide] [--driver playwright|bare]
+ *   npm run bench:e2e [-- --rounds 8] [--models demo,wide] [--driver playwright|bare] [--blocks K]
+ *
+ * `--blocks K` splits each mode's rounds into K blocks run alternately (secure, plain, secure, …,
+ * the tabs opened anew for each), so that a machine whose speed drifts over the run weighs on both
+ * modes alike; the rounds are pooled (`runs.<model>.secure.blocks` keeps each block's report).
+ * Every mode's report also gives its round latency by how many tabs had the update task
+ * (`roundLatencyByUpdateTasks`).
  *
  * `--driver bare` drives a Chromium started bare over the DevTools protocol instead of through
  * Playwright (e2e/support/bare-chromium.ts), which enables the Network domain on every page and
@@ -676,10 +682,18 @@ async function runMode(
           .map((r) => r.phaseDurationsMs[name])
           .filter((x) => x !== undefined),
       );
+    const perRound = completed.map((round) => ({
+      roundId: round.roundId,
+      latencyMs: round.endedAt - round.startedAt,
+      updateTasks: records.filter((r) => r.steps.some((x) => x.roundId === round.roundId && x.task === 'update'))
+        .length,
+    }));
     return {
       backends: [...new Set(records.map((r) => r.backend))],
-      roundLatencyMs: stats(completed.map((r) => r.endedAt - r.startedAt)),
-      roundLatencySpreadMs: spread(completed.map((r) => r.endedAt - r.startedAt)),
+      roundLatencyMs: stats(perRound.map((r) => r.latencyMs)),
+      roundLatencySpreadMs: spread(perRound.map((r) => r.latencyMs)),
+      roundLatencyByUpdateTasks: byUpdateTasks(perRound),
+      perRound,
       roundsCompleted: completed.length,
       roundsFailed: counted.length - completed.length,
       failureReasons: [
@@ -766,12 +780,93 @@ function spread(values: readonly number[]) {
   return { p25: at(0.25), median: at(0.5), p75: at(0.75), iqr: at(0.75) - at(0.25), range: at(1) - at(0) };
 }
 
-async function runModel(driver: Driver, origin: string, model: WebModel, rounds: number, chunkKib: number | undefined) {
+interface RoundOfMode {
+  readonly roundId: number;
+  readonly latencyMs: number;
+  /** Tabs that had the update task in the round (in plain mode: the tabs that took the round up). */
+  readonly updateTasks: number;
+}
+
+/**
+ * Round latency by how many tabs had the update task: on 2 shared cores it sets how many tabs
+ * mask and upload at once, and a secure round draws it (the others sum or sit out), while every
+ * plain tab updates.
+ */
+function byUpdateTasks(rounds: readonly RoundOfMode[]) {
+  const counts = [...new Set(rounds.map((r) => r.updateTasks))].sort((a, b) => a - b);
+  return Object.fromEntries(
+    counts.map((n) => [n, stats(rounds.filter((r) => r.updateTasks === n).map((r) => r.latencyMs))]),
+  );
+}
+
+type ModeReport = Awaited<ReturnType<typeof runMode>>;
+
+/**
+ * One mode's blocks (`--blocks`) as one report: the rounds of every block pooled, the messages'
+ * sizes of the first (the same in every block), each block's own report under `blocks`.
+ */
+function pooled(blocks: readonly ModeReport[]) {
+  const [first] = blocks;
+  if (first === undefined) throw new Error('no blocks');
+  if (blocks.length === 1) return first;
+  const perRound = blocks.flatMap((b) => b.perRound);
+  const latencies = perRound.map((r) => r.latencyMs);
+  const sum = (pick: (b: ModeReport) => number) => blocks.reduce((a, b) => a + pick(b), 0);
+  return {
+    what: `${blocks.length} blocks of this mode, each run right after a block of the other (--blocks); their completed rounds pooled`,
+    roundLatencyMs: stats(latencies),
+    roundLatencySpreadMs: spread(latencies),
+    roundLatencyByUpdateTasks: byUpdateTasks(perRound),
+    blockMedianLatencyMs: blocks.map((b) => b.roundLatencyMs?.median ?? null),
+    roundsCompleted: sum((b) => b.roundsCompleted),
+    roundsFailed: sum((b) => b.roundsFailed),
+    serverCpuPerCompletedRoundS:
+      Math.round(
+        (sum((b) => b.serverCpu.totalS) /
+          Math.max(
+            1,
+            sum((b) => b.roundsCompleted),
+          )) *
+          1000,
+      ) / 1000,
+    uploadBytes: {
+      perMessage: first.uploadBytes.perMessage,
+      perParticipantPerCompletedRound: Math.round(
+        sum((b) => b.uploadBytes.perParticipantPerCompletedRound * b.roundsCompleted) /
+          Math.max(
+            1,
+            sum((b) => b.roundsCompleted),
+          ),
+      ),
+    },
+    longTasks: { longestMs: Math.max(...blocks.map((b) => b.longTasks.longestMs)) },
+    blocks,
+  };
+}
+
+async function runModel(
+  driver: Driver,
+  origin: string,
+  model: WebModel,
+  rounds: number,
+  blocks: number,
+  chunkKib: number | undefined,
+) {
   const modelLength = webModelLength(model);
   const loadAtStart = loadavg()[0] as number;
-  const secure = await runMode('secure', driver, origin, model, rounds, chunkKib);
-  const loadBetween = loadavg()[0] as number;
-  const plain = await runMode('plain', driver, origin, model, rounds, undefined);
+  // Alternating blocks, so that a machine whose speed drifts (a VM's neighbours) weighs on both modes.
+  const perBlock = Math.ceil(rounds / blocks);
+  const secureBlocks: ModeReport[] = [];
+  const plainBlocks: ModeReport[] = [];
+  let loadBetween = 0;
+  for (let b = 0; b < blocks; b++) {
+    if (blocks > 1) log(`${model}: block ${b + 1} of ${blocks}`);
+    secureBlocks.push(await runMode('secure', driver, origin, model, perBlock, chunkKib));
+    if (b === 0) loadBetween = loadavg()[0] as number;
+    plainBlocks.push(await runMode('plain', driver, origin, model, perBlock, undefined));
+  }
+  const secure = pooled(secureBlocks);
+  const plain = pooled(plainBlocks);
   const rawModelBytes = modelLength * 4;
   const ratio = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined ? null : Math.round((a / b) * 100) / 100;
@@ -816,6 +911,7 @@ async function main(): Promise<void> {
       models: { type: 'string', default: WEB_MODELS.join(',') },
       driver: { type: 'string', default: 'playwright' },
       'chunk-kib': { type: 'string' },
+      blocks: { type: 'string', default: '1' },
     },
   });
   if (values.driver !== 'playwright' && values.driver !== 'bare')
@@ -823,6 +919,9 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1)
     throw new Error(`--rounds: expected an integer ≥ 1, got ${values.rounds}`);
+  const blocks = Number(values.blocks);
+  if (!Number.isInteger(blocks) || blocks < 1 || blocks > rounds)
+    throw new Error(`--blocks: expected an integer in 1..rounds, got ${values.blocks}`);
   const chunkArg = values['chunk-kib'];
   const chunkKib = chunkArg === undefined ? undefined : Number(chunkArg);
   if (chunkKib !== undefined && !(Number.isInteger(chunkKib) && chunkKib >= 1 && chunkKib <= 15 * 1024))
@@ -842,7 +941,7 @@ async function main(): Promise<void> {
     for (const model of models as WebModel[]) {
       runs[model] = {
         date: new Date().toISOString(),
-        ...(await runModel(driver, server.origin, model, rounds, chunkKib)),
+        ...(await runModel(driver, server.origin, model, rounds, blocks, chunkKib)),
       };
     }
     const report = {
@@ -874,6 +973,10 @@ async function main(): Promise<void> {
           update: 'runs.<model>.phases.update',
         },
         countedRounds: 'rounds that started after all 6 tabs had joined, up to the last of the completed ones timed',
+        blocks:
+          blocks === 1
+            ? 'one block: all secure rounds, then all plain ones'
+            : `${blocks} blocks of each mode, alternating secure, plain, secure, …, each of ceil(rounds / blocks) completed rounds with its tabs opened anew`,
       },
       runs,
     };
