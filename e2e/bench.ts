@@ -46,7 +46,9 @@
  *                                            # <dir>/<model>-<mode>.json (what tabSide is computed from)
  *   E2E_CPU_PROF=<dir> npm run bench:e2e …   # each tab's main thread and SDK Worker profiled over the
  *                                            # counted rounds (DevTools Profiler, 1 ms samples):
- *                                            # <dir>/<model>-<mode>-tab-<n>[-sdk-worker].cpuprofile
+ *                                            # <dir>/<model>-<mode>-tab-<n>[-sdk-worker].cpuprofile, and
+ *                                            # the server's process (V8): <dir>/<model>-<mode>-server.cpuprofile
+ * With `--blocks K` each block writes its own: `<model>-<mode>-block-<n>…`.
  */
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -568,10 +570,14 @@ async function runMode(
   model: WebModel,
   rounds: number,
   chunkKib: number | undefined,
+  /** Which of several blocks (`--blocks`) this is, for the names of the files it writes; none when one. */
+  block: number | undefined,
 ) {
   const modelLength = webModelLength(model);
+  // The name of what this run writes (E2E_CPU_PROF, E2E_RECORDS): `<model>-<mode>[-block-<n>]`.
+  const name = `${model}-${mode}${block === undefined ? '' : `-block-${block}`}`;
   const profileDir = process.env['E2E_CPU_PROF'];
-  const profile = profileDir === undefined ? {} : { cpuProfileDir: profileDir, profileName: `${model}-${mode}-server` };
+  const profile = profileDir === undefined ? {} : { cpuProfileDir: profileDir, profileName: `${name}-server` };
   const secure =
     mode === 'secure'
       ? await startSecureCoordinator({ ...securePhases(model), modelLength, store: 'memory' }, profile)
@@ -626,9 +632,9 @@ async function runMode(
       mkdirSync(profileDir, { recursive: true });
       const profiles = await Promise.all(probes.map((p) => p.stopProfile()));
       profiles.forEach(({ page, sdkWorker }, i) => {
-        writeFileSync(join(profileDir, `${model}-${mode}-${tabs[i]?.name}.cpuprofile`), page);
+        writeFileSync(join(profileDir, `${name}-${tabs[i]?.name}.cpuprofile`), page);
         if (sdkWorker !== null) {
-          writeFileSync(join(profileDir, `${model}-${mode}-${tabs[i]?.name}-sdk-worker.cpuprofile`), sdkWorker);
+          writeFileSync(join(profileDir, `${name}-${tabs[i]?.name}-sdk-worker.cpuprofile`), sdkWorker);
         }
       });
     }
@@ -644,7 +650,7 @@ async function runMode(
         steps: r.steps,
         uploads: r.uploads,
       }));
-      writeFileSync(join(recordsDir, `${model}-${mode}.json`), `${JSON.stringify({ rounds, counted, tabs: raw })}\n`);
+      writeFileSync(join(recordsDir, `${name}.json`), `${JSON.stringify({ rounds, counted, tabs: raw })}\n`);
     }
     const countedIds = new Set(counted.map((r) => r.roundId));
     const completed = counted.filter((r) => r.outcome === 'completed');
@@ -861,9 +867,10 @@ async function runModel(
   let loadBetween = 0;
   for (let b = 0; b < blocks; b++) {
     if (blocks > 1) log(`${model}: block ${b + 1} of ${blocks}`);
-    secureBlocks.push(await runMode('secure', driver, origin, model, perBlock, chunkKib));
+    const block = blocks === 1 ? undefined : b + 1;
+    secureBlocks.push(await runMode('secure', driver, origin, model, perBlock, chunkKib, block));
     if (b === 0) loadBetween = loadavg()[0] as number;
-    plainBlocks.push(await runMode('plain', driver, origin, model, perBlock, undefined));
+    plainBlocks.push(await runMode('plain', driver, origin, model, perBlock, undefined, block));
   }
   const secure = pooled(secureBlocks);
   const plain = pooled(plainBlocks);
