@@ -779,6 +779,18 @@ describe('step: hostile update participants and sum dictionaries (protocol.md §
   });
 });
 
+/** A participant of `coordinator` whose `GET /model` answers 503. */
+function withoutModel(coordinator: FakeCoordinator) {
+  const q = participant(coordinator);
+  q.io = {
+    ...q.io,
+    client: coordinator.with({
+      getModel: () => Promise.reject(new CoordinatorUnavailableError('GET /model: answered 503')),
+    }),
+  };
+  return q;
+}
+
 describe('step: the global model (protocol.md §3.10)', () => {
   it('is handed to the app once per new model, at the start of a round', async () => {
     const coordinator = new FakeCoordinator(crypto);
@@ -825,13 +837,7 @@ describe('step: the global model (protocol.md §3.10)', () => {
       roundId: 1,
     });
 
-    const q = participant(coordinator);
-    q.io = {
-      ...q.io,
-      client: coordinator.with({
-        getModel: () => Promise.reject(new CoordinatorUnavailableError('GET /model: answered 503')),
-      }),
-    };
+    const q = withoutModel(coordinator);
     expect(await settle(q)).toEqual(['sum', 'sending', 'sum2']);
     expect(q.state.lastGlobalModelRound).toBeUndefined();
     expect(q.state.lastError).toMatchObject({ code: 'unavailable', roundId: 1 });
@@ -886,13 +892,7 @@ describe('step: the global model (protocol.md §3.10)', () => {
     expect(delivered).toEqual([7]);
 
     // A model that cannot be fetched then leaves the refusal as the error and nothing delivered.
-    const q = participant(coordinator);
-    q.io = {
-      ...q.io,
-      client: coordinator.with({
-        getModel: () => Promise.reject(new CoordinatorUnavailableError('GET /model: answered 503')),
-      }),
-    };
+    const q = withoutModel(coordinator);
     expect(await settle(q)).toEqual(['sum', 'sending', 'awaiting']);
     expect(q.state.lastGlobalModelRound).toBeUndefined();
     expect(q.state.lastError).toMatchObject({ code: 'wrong-phase', roundId: 1 });
