@@ -575,9 +575,9 @@ async function runMode(
 ) {
   const modelLength = webModelLength(model);
   // The name of what this run writes (E2E_CPU_PROF, E2E_RECORDS): `<model>-<mode>[-block-<n>]`.
-  const name = `${model}-${mode}${block === undefined ? '' : `-block-${block}`}`;
+  const fileStem = `${model}-${mode}${block === undefined ? '' : `-block-${block}`}`;
   const profileDir = process.env['E2E_CPU_PROF'];
-  const profile = profileDir === undefined ? {} : { cpuProfileDir: profileDir, profileName: `${name}-server` };
+  const profile = profileDir === undefined ? {} : { cpuProfileDir: profileDir, profileName: `${fileStem}-server` };
   const secure =
     mode === 'secure'
       ? await startSecureCoordinator({ ...securePhases(model), modelLength, store: 'memory' }, profile)
@@ -632,9 +632,9 @@ async function runMode(
       mkdirSync(profileDir, { recursive: true });
       const profiles = await Promise.all(probes.map((p) => p.stopProfile()));
       profiles.forEach(({ page, sdkWorker }, i) => {
-        writeFileSync(join(profileDir, `${name}-${tabs[i]?.name}.cpuprofile`), page);
+        writeFileSync(join(profileDir, `${fileStem}-${tabs[i]?.name}.cpuprofile`), page);
         if (sdkWorker !== null) {
-          writeFileSync(join(profileDir, `${name}-${tabs[i]?.name}-sdk-worker.cpuprofile`), sdkWorker);
+          writeFileSync(join(profileDir, `${fileStem}-${tabs[i]?.name}-sdk-worker.cpuprofile`), sdkWorker);
         }
       });
     }
@@ -650,7 +650,7 @@ async function runMode(
         steps: r.steps,
         uploads: r.uploads,
       }));
-      writeFileSync(join(recordsDir, `${name}.json`), `${JSON.stringify({ rounds, counted, tabs: raw })}\n`);
+      writeFileSync(join(recordsDir, `${fileStem}.json`), `${JSON.stringify({ rounds, counted, tabs: raw })}\n`);
     }
     const countedIds = new Set(counted.map((r) => r.roundId));
     const completed = counted.filter((r) => r.outcome === 'completed');

@@ -30,7 +30,6 @@ export interface PlainRoundSummary {
 
 export interface PlainCoordinator {
   readonly url: string;
-  history(): readonly PlainRoundSummary[];
   close(): Promise<void>;
 }
 
@@ -162,7 +161,6 @@ export async function startPlainCoordinator(modelLength: number, update: PhaseCo
   open();
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    history: () => [...history],
     async close() {
       clearTimeout(timer);
       for (const wake of [...waiting]) wake();
