@@ -56,7 +56,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BrowserContext, chromium } from '@playwright/test';
-import { cpuSeconds } from '../packages/coordinator/test-support/proc-stats.ts';
+import { childPids, cpuSeconds, machineCpu, processTree } from '../packages/coordinator/test-support/proc-stats.ts';
 import { BareChromium, type CdpSession } from './support/bare-chromium.ts';
 import { type BenchServer, startPlainServer, startSecureCoordinator } from './support/bench-coordinators.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.ts';
@@ -610,10 +610,17 @@ async function runMode(
     const probes = await Promise.all(tabs.map(async (t) => HeapProbe.attach(await t.devtools())));
     if (profileDir) await Promise.all(probes.map((p) => p.startProfile()));
     const joinedAt = Date.now();
-    const serverCpuAtJoin = cpuSeconds(server.pid);
+    const cpuSamples: { at: number; cpu: CpuReading }[] = [{ at: Date.now(), cpu: cpuNow(server.pid) }];
     log(`${model} ${mode}: ${TABS} tabs joined; waiting for ${rounds} completed rounds`);
     const heaps: HeapSample[][] = [];
     let sampling = true;
+    const cpuSampler = (async () => {
+      while (sampling) {
+        // Pacing the CPU readings only (/proc, this process's own reads).
+        await new Promise((resolve) => setTimeout(resolve, CPU_SAMPLE_MS));
+        cpuSamples.push({ at: Date.now(), cpu: cpuNow(server.pid) });
+      }
+    })();
     const sampler = (async () => {
       while (sampling) {
         // A sample a closing or busy page cannot answer is skipped.
@@ -626,8 +633,9 @@ async function runMode(
     const counted = await awaitRounds(history, joinedAt, rounds, ROUNDS_TIMEOUT_MS[model]).finally(() => {
       sampling = false;
     });
-    const serverCpuS = cpuSeconds(server.pid) - serverCpuAtJoin;
-    await sampler;
+    await Promise.all([sampler, cpuSampler]);
+    cpuSamples.push({ at: Date.now(), cpu: cpuNow(server.pid) });
+    const cpuS = cpuDelta(cpuSamples[0]?.cpu ?? NO_CPU, cpuSamples.at(-1)?.cpu ?? NO_CPU);
     if (profileDir) {
       mkdirSync(profileDir, { recursive: true });
       const profiles = await Promise.all(probes.map((p) => p.stopProfile()));
@@ -722,11 +730,7 @@ async function runMode(
               update: stats(secureRounds.filter((r) => r.outcome === 'completed').map((r) => r.participants.update)),
             },
           }),
-      serverCpu: {
-        what: "CPU seconds (all threads) of the server's process from the tabs' joining to the end of the last counted round, per completed round",
-        perCompletedRoundS: Math.round((serverCpuS / Math.max(1, completed.length)) * 1000) / 1000,
-        totalS: Math.round(serverCpuS * 1000) / 1000,
-      },
+      cpu: cpuReport(cpuS, cpuInRounds(cpuSamples, completed), completed.length),
       uploadBytes: {
         what: 'request body bytes the tabs sent over the counted rounds (apps/web/test-hooks/records.ts), per participant per completed round (bytes sent in failed rounds count too) and per message sent (accepted or refused: one sent after its phase closed counts too; a chunked message counted whole, its requests summed per tab and round)',
         perParticipantPerCompletedRound: Math.round(totalBytes / (TABS * Math.max(1, completed.length))),
@@ -805,6 +809,111 @@ function byUpdateTasks(rounds: readonly RoundOfMode[]) {
   );
 }
 
+/**
+ * CPU seconds so far (proc-stats.ts): the server's process; the browser's processes by kind
+ * (Chromium's `--type=`: `renderer` — the tabs' pages and their Workers —, `network` — the network
+ * service, which carries every upload —, `storage` — the storage service —, `gpu-process`, other
+ * `utility` processes, `zygote`, and `browser`, the processes without a type); this process; the machine's busy time.
+ */
+interface CpuReading {
+  readonly server: number;
+  readonly browser: Readonly<Record<string, number>>;
+  readonly bench: number;
+  readonly machine: number;
+}
+
+/**
+ * What kind of Chromium process a command line starts. Chromium rewrites its children's command
+ * lines into one string (its setproctitle), so the flags are searched for, not taken as arguments.
+ */
+function chromiumKind(argv: readonly string[]): string {
+  const line = argv.join(' ');
+  const type = /--type=(\S+)/.exec(line)?.[1];
+  if (type === undefined) return 'browser';
+  if (type === 'utility' && line.includes('network.mojom.NetworkService')) return 'network';
+  if (type === 'utility' && line.includes('storage.mojom.StorageService')) return 'storage';
+  return type;
+}
+
+/** The readings now; the browser is every child process of this one but the server, with its descendants. */
+function cpuNow(serverPid: number): CpuReading {
+  const { user, system } = process.cpuUsage();
+  const browser: Record<string, number> = {};
+  for (const child of childPids(process.pid).filter((pid) => pid !== serverPid)) {
+    for (const p of processTree(child)) {
+      const kind = chromiumKind(p.argv);
+      browser[kind] = (browser[kind] ?? 0) + p.cpuSeconds;
+    }
+  }
+  return { server: cpuSeconds(serverPid), browser, bench: (user + system) / 1e6, machine: machineCpu().busy };
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** `reading` scaled by `factor` (rounded to ms), its browser total under `browser.all`. */
+function scaled(reading: CpuReading, factor: number): CpuReading {
+  const browser = Object.fromEntries(Object.entries(reading.browser).map(([k, v]) => [k, r3(v * factor)]));
+  const all = Object.entries(reading.browser).reduce((a, [k, v]) => a + (k === 'all' ? 0 : v), 0);
+  return {
+    server: r3(reading.server * factor),
+    browser: { ...browser, all: r3(all * factor) },
+    bench: r3(reading.bench * factor),
+    machine: r3(reading.machine * factor),
+  };
+}
+
+/** `to` − `from`, plus `into` when given (a sum of differences). */
+function cpuDelta(from: CpuReading, to: CpuReading, into?: CpuReading): CpuReading {
+  const browser: Record<string, number> = { ...(into?.browser ?? {}) };
+  for (const k of new Set([...Object.keys(from.browser), ...Object.keys(to.browser)])) {
+    if (k === 'all') continue;
+    browser[k] = (browser[k] ?? 0) + (to.browser[k] ?? 0) - (from.browser[k] ?? 0);
+  }
+  return {
+    server: (into?.server ?? 0) + to.server - from.server,
+    browser,
+    bench: (into?.bench ?? 0) + to.bench - from.bench,
+    machine: (into?.machine ?? 0) + to.machine - from.machine,
+  };
+}
+
+const NO_CPU: CpuReading = { server: 0, browser: {}, bench: 0, machine: 0 };
+
+/**
+ * The CPU spent inside the given rounds (wall-clock intervals), from readings taken every
+ * CPU_SAMPLE_MS: each round from the last reading at or before its start to the first at or after
+ * its end (so each is overcounted by up to two sampling intervals).
+ */
+function cpuInRounds(
+  samples: readonly { at: number; cpu: CpuReading }[],
+  rounds: readonly RoundTiming[],
+): { cpu: CpuReading; seconds: number } {
+  let cpu = NO_CPU;
+  let seconds = 0;
+  for (const r of rounds) {
+    const from = samples.filter((s) => s.at <= r.startedAt).at(-1);
+    const to = samples.find((s) => s.at >= r.endedAt);
+    if (from === undefined || to === undefined) continue;
+    cpu = cpuDelta(from.cpu, to.cpu, cpu);
+    seconds += (to.at - from.at) / 1000;
+  }
+  return { cpu, seconds };
+}
+
+/** A mode's CPU: inside its completed rounds (per round, and as cores busy), and over its whole window. */
+function cpuReport(window: CpuReading, inRounds: { cpu: CpuReading; seconds: number }, completed: number) {
+  return {
+    what: "CPU seconds: the server's process; the browser's processes by kind (renderer: the tabs' pages, SDK Workers and training Workers; network: Chromium's network service, which carries the uploads; storage: its storage service; browser, gpu-process, utility, zygote; all: their sum); this bench's process, which drives the browser; the whole machine's busy time (those, the kernel's network processing and anything else running). perCompletedRoundS and coresBusy: inside the completed rounds only (from readings every 100 ms); window: from the tabs' joining to the end of the last counted round, failed rounds and the gaps between rounds included",
+    perCompletedRoundS: scaled(inRounds.cpu, 1 / Math.max(1, completed)),
+    coresBusy: scaled(inRounds.cpu, 1 / Math.max(1e-9, inRounds.seconds)),
+    inCompletedRounds: { seconds: r3(inRounds.seconds), cpuS: scaled(inRounds.cpu, 1) },
+    windowS: scaled(window, 1),
+  };
+}
+
+/** How often the CPU readings are taken during a mode's rounds (a few /proc reads each). */
+const CPU_SAMPLE_MS = 100;
+
 type ModeReport = Awaited<ReturnType<typeof runMode>>;
 
 /**
@@ -818,23 +927,23 @@ function pooled(blocks: readonly ModeReport[]) {
   const perRound = blocks.flatMap((b) => b.perRound);
   const latencies = perRound.map((r) => r.latencyMs);
   const sum = (pick: (b: ModeReport) => number) => blocks.reduce((a, b) => a + pick(b), 0);
+  const roundsCompleted = sum((b) => b.roundsCompleted);
   return {
     what: `${blocks.length} blocks of this mode, each run right after a block of the other (--blocks); their completed rounds pooled`,
     roundLatencyMs: stats(latencies),
     roundLatencySpreadMs: spread(latencies),
     roundLatencyByUpdateTasks: byUpdateTasks(perRound),
     blockMedianLatencyMs: blocks.map((b) => b.roundLatencyMs?.median ?? null),
-    roundsCompleted: sum((b) => b.roundsCompleted),
+    roundsCompleted,
     roundsFailed: sum((b) => b.roundsFailed),
-    serverCpuPerCompletedRoundS:
-      Math.round(
-        (sum((b) => b.serverCpu.totalS) /
-          Math.max(
-            1,
-            sum((b) => b.roundsCompleted),
-          )) *
-          1000,
-      ) / 1000,
+    cpu: cpuReport(
+      blocks.reduce((a, b) => cpuDelta(NO_CPU, b.cpu.windowS, a), NO_CPU),
+      {
+        cpu: blocks.reduce((a, b) => cpuDelta(NO_CPU, b.cpu.inCompletedRounds.cpuS, a), NO_CPU),
+        seconds: sum((b) => b.cpu.inCompletedRounds.seconds),
+      },
+      roundsCompleted,
+    ),
     uploadBytes: {
       perMessage: first.uploadBytes.perMessage,
       perParticipantPerCompletedRound: Math.round(
@@ -882,6 +991,10 @@ async function runModel(
     roundLatencyMeanRatio: ratio(secure.roundLatencyMs?.mean, plain.roundLatencyMs?.mean),
     updateMessageToRawModel: ratio(secure.uploadBytes.perMessage.update?.median, rawModelBytes),
     sum2MessageToRawModel: ratio(secure.uploadBytes.perMessage.sum2?.median, rawModelBytes),
+    machineCpuPerCompletedRoundRatio: ratio(
+      secure.cpu.perCompletedRoundS.machine,
+      plain.cpu.perCompletedRoundS.machine,
+    ),
     uploadPerParticipantPerRoundRatio: ratio(
       secure.uploadBytes.perParticipantPerCompletedRound,
       plain.uploadBytes.perParticipantPerCompletedRound,
@@ -891,7 +1004,8 @@ async function runModel(
   log(
     `${model}: round latency median: secure ${secure.roundLatencyMs?.median} ms, plain ${plain.roundLatencyMs?.median} ms; ` +
       `update message ${secure.uploadBytes.perMessage.update?.median} B vs raw model ${rawModelBytes} B; ` +
-      `longest main-thread task secure ${secure.longTasks.longestMs} ms, plain ${plain.longTasks.longestMs} ms`,
+      `longest main-thread task secure ${secure.longTasks.longestMs} ms, plain ${plain.longTasks.longestMs} ms; ` +
+      `CPU-s per completed round secure ${JSON.stringify(secure.cpu.perCompletedRoundS)}, plain ${JSON.stringify(plain.cpu.perCompletedRoundS)}`,
   );
   return {
     model: {

@@ -10,27 +10,26 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ; 100 on Linux). */
 const TICKS = 100;
 
-/** The pids of `pid`'s descendants (from /proc/<pid>/task/<tid>/children). */
-function descendants(pid: number): number[] {
-  const out: number[] = [];
+/** The pids of a process's children, not their descendants (/proc/<pid>/task/<tid>/children); none once it is gone. */
+export function childPids(pid: number): number[] {
   let tasks: string[];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return out;
+    return [];
   }
-  for (const tid of tasks) {
-    let children = '';
+  return tasks.flatMap((tid) => {
     try {
-      children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+      return readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
     } catch {
-      continue;
+      return [];
     }
-    for (const child of children.trim().split(/\s+/).filter(Boolean)) {
-      out.push(Number(child), ...descendants(Number(child)));
-    }
-  }
-  return out;
+  });
+}
+
+/** The pids of `pid`'s descendants. */
+function descendants(pid: number): number[] {
+  return childPids(pid).flatMap((child) => [child, ...descendants(child)]);
 }
 
 /** The fields of `/proc/<pid>/stat` (or of a thread's) after the command name, from `state`; undefined once gone. */
@@ -65,6 +64,20 @@ export function cpuTimes(pid: number): { user: number; system: number } {
 export function mainThreadCpuSeconds(pid: number): number {
   const { user, system } = ownCpu(pid, pid);
   return user + system;
+}
+
+/** A process and each of its descendants: its command line (argv) and its own CPU seconds, all its threads. */
+export function processTree(pid: number): { pid: number; argv: string[]; cpuSeconds: number }[] {
+  return [pid, ...descendants(pid)].map((p) => {
+    let argv: string[] = [];
+    try {
+      argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      // gone since it was listed: its CPU reads 0 too
+    }
+    const { user, system } = ownCpu(p);
+    return { pid: p, argv, cpuSeconds: user + system };
+  });
 }
 
 /** CPU seconds (utime + stime) of a process and its descendants, all threads. */
