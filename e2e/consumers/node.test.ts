@@ -223,8 +223,8 @@ describe('a plain Node app (ESM JavaScript, no tsx) on the packed packages', () 
     expect(completed.map((r) => r.roundId)).toContain(report.latest.roundId);
 
     // fileStateStore wrote one state file per participant, 0600 in a 0700 directory; a
-    // participant stopped while sending also keeps that message's payload, under its own key
-    // (architecture.md §5.3), for a restart to finish the send.
+    // participant stopped while sending a message of up to 64 KiB (as here) also keeps that
+    // message's payload, under its own key (architecture.md §5.3), for a restart to finish the send.
     expect(report.stateDir.mode).toBe(0o700);
     const stateFiles = report.stateDir.files.filter((f) => !f.name.includes('%2Fpayload'));
     expect(stateFiles).toEqual(

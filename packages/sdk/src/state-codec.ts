@@ -13,8 +13,9 @@
  * ```
  *
  * A state in the sending phase carries its payload inline here (megabytes
- * for a large model); a store holds it apart, once per message
- * (state-saver.ts), and its record names it by a `PayloadRef`.
+ * for a large model); a store holds one of up to 64 KiB apart, once per
+ * message (state-saver.ts), its record naming it by a `PayloadRef`, and a
+ * larger one not at all (ADR 0022).
  *
  * Restoring checks everything before anything is used (never half-loaded):
  * the frame (foreign, truncated, corrupt, future format), then the state's

@@ -1,8 +1,9 @@
 /**
- * Saving and loading the participant state (architecture.md §5.3): a sending phase's payload
- * goes to the store once, under its own key, and the saves after each chunk write only a small
- * record; loading mid-send gives back the same state, and a record whose payload is missing or
- * not the one it names is a ParticipantRestoreError.
+ * Saving and loading the participant state (architecture.md §5.3): a sending phase's payload of
+ * up to KEPT_PAYLOAD_MAX_BYTES goes to the store once, under its own key, and the saves after each
+ * chunk write only a small record; loading mid-send gives back the same state, and a record whose
+ * payload is missing or not the one it names is a ParticipantRestoreError. A larger payload is
+ * never written (ADR 0022): a restart mid-send finds the send given up.
  */
 
 import { createHash } from 'node:crypto';
@@ -14,7 +15,7 @@ import { serializeState } from '../state-codec.ts';
 import type { StateStore, StepIo } from './io.ts';
 import { MemoryStateStore } from './memory-state-store.ts';
 import { createInitialState, type ParticipantState, type SendingPhase } from './state.ts';
-import { payloadKey, StateSaver } from './state-saver.ts';
+import { KEPT_PAYLOAD_MAX_BYTES, payloadKey, StateSaver } from './state-saver.ts';
 import { step } from './step.ts';
 
 let crypto: PetCrypto;
@@ -53,12 +54,20 @@ function byteCount(value: unknown): number {
   return Object.values(value).reduce((n: number, v) => n + byteCount(v), 0);
 }
 
+/** The bytes of a saved record's identity (public and secret key) and round (coordinatorPk, seed). */
+function identityAndRound(): number {
+  return 32 + 64 + (32 + 32);
+}
+
 /** An update participant (one sum participant in the sum dictionary) that just entered the sending phase. */
-async function updateBeforeSending(): Promise<{ coordinator: FakeCoordinator; io: StepIo; state: ParticipantState }> {
+async function updateBeforeSending(
+  model: readonly number[] = MODEL,
+  maxChunkData = 64,
+): Promise<{ coordinator: FakeCoordinator; io: StepIo; state: ParticipantState }> {
   const coordinator = new FakeCoordinator(crypto);
-  coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: MODEL.length });
+  coordinator.startRound({ sumProbability: 1e-9, updateProbability: 1, modelLength: model.length });
   coordinator.sums = new Map([['A'.repeat(43), crypto.encryptKeyPair().publicKey]]);
-  const io: StepIo = { crypto, client: coordinator, localModel: () => MODEL, maxChunkData: 64 };
+  const io: StepIo = { crypto, client: coordinator, localModel: () => model, maxChunkData };
   let state = createInitialState(crypto);
   state = (await step(state, io)).state; // new-round → update
   state = (await step(state, io)).state; // update → sending
@@ -81,15 +90,13 @@ describe('StateSaver', () => {
       state = (await step(state, io)).state;
       await saver.save(state);
     }
-    const identityBytes = 32 + 64;
-    const roundBytes = 32 + 32; // coordinatorPk, seed
     const signatures = 2 * 64;
-    const record = identityBytes + roundBytes + signatures;
+    const record = identityAndRound() + signatures;
     expect(store.log).toEqual([
       { key: `${KEY}/payload`, bytes: (start.phase as SendingPhase).payload.length },
       // the record: keys, round, the task signatures… and the payload's SHA-256, not the payload
       ...Array(8).fill({ key: KEY, bytes: record - signatures + 32 }),
-      { key: KEY, bytes: identityBytes + roundBytes },
+      { key: KEY, bytes: identityAndRound() },
       { key: `${KEY}/payload (deleted)`, bytes: 0 },
     ]);
     expect(await store.get(payloadKey(KEY))).toBeUndefined();
@@ -189,6 +196,68 @@ describe('StateSaver', () => {
       del: async () => {},
     };
     await expect(load(failing)).rejects.toThrow(`store.get('${KEY}/payload') failed: disk on fire`);
+  });
+
+  it('never writes a payload over the kept maximum: while it is sent the store holds the send given up', async () => {
+    const { coordinator, io, state: start } = await updateBeforeSending();
+    const payloadBytes = (start.phase as SendingPhase).payload.length;
+    const store = new LoggingStore();
+    // An earlier run's payload, which this saver did not write: deleted once a record no longer names it.
+    await store.memory.set(payloadKey(KEY), new Uint8Array(10));
+    const saver = new StateSaver(store, KEY, crypto, payloadBytes - 1);
+    let state = start;
+    await saver.save(state);
+    const given = { code: 'participant-restore', roundId: start.round?.roundId };
+    for (let i = 0; i < 3; i++) {
+      state = (await step(state, io)).state;
+      await saver.save(state);
+    }
+    expect(state.phase.kind).toBe('sending');
+    expect(state.lastError).toBeUndefined(); // the participant itself is not told: it is sending
+    // The process dies mid-send: a new one loads the state with this round's task given up.
+    const loaded = (await new StateSaver(store, KEY, crypto).load()) as ParticipantState;
+    expect(loaded).toStrictEqual({
+      ...state,
+      phase: { kind: 'awaiting' },
+      lastError: { ...given, message: expect.stringContaining(`a message of ${payloadBytes} bytes`) },
+    });
+    expect(loaded.lastError?.message).toContain("this round's task was given up");
+    while (state.phase.kind === 'sending') {
+      state = (await step(state, io)).state;
+      await saver.save(state);
+    }
+    expect(coordinator.payloads('update')).toHaveLength(1);
+    const record = identityAndRound();
+    expect(store.log).toEqual([
+      // no payload, nor the task's signatures: the record of a given-up send, then the stale payload deleted
+      { key: KEY, bytes: record },
+      { key: `${KEY}/payload (deleted)`, bytes: 0 },
+      ...Array(8).fill({ key: KEY, bytes: record }),
+    ]);
+    expect(await new StateSaver(store, KEY, crypto).load()).toStrictEqual(state);
+  });
+
+  it(`keeps a payload of up to ${KEPT_PAYLOAD_MAX_BYTES} bytes by default (an update of 11,000 weights here), not a larger one`, async () => {
+    const sizes = [];
+    for (const weights of [11_000, 12_000]) {
+      const model = Array.from({ length: weights }, (_, i) => (i % 7) / 10 - 0.3);
+      const { state } = await updateBeforeSending(model, 1024 * 1024);
+      const store = new LoggingStore();
+      await new StateSaver(store, KEY, crypto).save(state);
+      const payload = (state.phase as SendingPhase).payload.length;
+      sizes.push(payload);
+      const loaded = (await new StateSaver(store, KEY, crypto).load()) as ParticipantState;
+      if (payload <= KEPT_PAYLOAD_MAX_BYTES) {
+        expect(store.log.map((w) => w.key)).toEqual([payloadKey(KEY), KEY]);
+        expect(loaded).toStrictEqual(state);
+      } else {
+        // (a new saver deletes whatever payload an earlier run may have left, once it is not named)
+        expect(store.log.map((w) => w.key)).toEqual([KEY, `${KEY}/payload (deleted)`]);
+        expect(loaded.phase.kind).toBe('awaiting');
+      }
+    }
+    expect(sizes[0]).toBeLessThanOrEqual(KEPT_PAYLOAD_MAX_BYTES);
+    expect(sizes[1]).toBeGreaterThan(KEPT_PAYLOAD_MAX_BYTES);
   });
 
   it('loads serializeState bytes and full states a store holds, and nothing from an empty store', async () => {

@@ -3,12 +3,16 @@
  * back (architecture.md §5.3).
  *
  * A state in the sending phase holds its encoded payload — about 6.4 MB for a 1,000,000-weight
- * update — while a save follows every posted chunk. So the payload goes to the store once, under
- * its own key (`payloadKey`: the state's key + '/payload'), when the phase starts; the state
- * record under the state's key holds a `PayloadRef` (its length and SHA-256) instead, and every
- * later save writes only that record: a few hundred bytes of progress (`next`). The payload is
- * recognised by identity — a sending phase never changes it — and the key is deleted once the
- * state has left the sending phase.
+ * update — while a save follows every posted chunk. A payload of more than
+ * `KEPT_PAYLOAD_MAX_BYTES` is not written to the store at all (ADR 0022): while it is sent, the
+ * record under the state's key is the state as a restart would find it, the send given up
+ * (`sendGivenUp`: phase 'awaiting', `lastError` 'participant-restore'), a few hundred bytes.
+ * A smaller payload (every Sum; an Update or Sum2 of up to about 10,000 weights) goes to the store
+ * once, under its own key (`payloadKey`: the state's key + '/payload'), when the phase starts;
+ * the record holds a `PayloadRef` (its length and SHA-256) instead, and every later save writes
+ * only that record: a few hundred bytes of progress (`next`), from which a restart resumes the
+ * send. The payload is recognised by identity — a sending phase never changes it — and the key is
+ * deleted once the state has left the sending phase, or sends a payload that is not kept.
  *
  * The order keeps a crash harmless: the payload is written before the record that refers to it,
  * and deleted only after a record that no longer does. Loading checks the stored payload
@@ -17,9 +21,9 @@
  * any other defect of the record (state-codec.ts): nothing is half-loaded.
  *
  * SECURITY: the record holds the identity secret key and, during a sum task, the ephemeral
- * secret key; the payload key holds a message being sent, unsealed (the masked model of an
- * update, the aggregated mask of a sum2), which only the coordinator is meant to read. Both go
- * where the store keeps them (architecture.md §6).
+ * secret key; the payload key holds a small message being sent, unsealed (a Sum; the masked model
+ * of a small update, the aggregated mask of a small sum2), which only the coordinator is meant to
+ * read. Both go where the store keeps them (architecture.md §6).
  */
 
 import { compareBytes, type PetCrypto } from '@petfl/core';
@@ -27,6 +31,35 @@ import { ParticipantRestoreError } from '../errors.ts';
 import { deserializeState, type PayloadRef, payloadRefOf, stateRecord, validateState } from '../state-codec.ts';
 import type { StateStore } from './io.ts';
 import type { ParticipantState } from './state.ts';
+
+/**
+ * The largest payload of a sending phase the store keeps (ADR 0022): 64 KiB, every Sum and the
+ * Update or Sum2 of a model of up to about 10,000 weights under the default mask config. Writing a
+ * larger one cost more than sending it — in a browser tab, hashing, encoding, encrypting and
+ * storing a 1,000,000-weight Update in IndexedDB took about 0.3 s of CPU before its first chunk
+ * could go, and the browser's own process as much again — to resume a send only if the
+ * participant restarts during the second or so it takes.
+ */
+export const KEPT_PAYLOAD_MAX_BYTES = 64 * 1024;
+
+/**
+ * The state a restart finds while a payload that is not kept is being sent: its task given up
+ * for this round (phase 'awaiting', as when a message arrives too late), the reason in `lastError`;
+ * everything else — identity, round, privacy ledger — as it is.
+ */
+export function sendGivenUp(state: ParticipantState): ParticipantState {
+  const { phase } = state;
+  if (phase.kind !== 'sending') return state;
+  return {
+    ...state,
+    phase: { kind: 'awaiting' },
+    lastError: {
+      code: 'participant-restore',
+      message: `the participant stopped while sending a message of ${phase.payload.length} bytes, more than the ${KEPT_PAYLOAD_MAX_BYTES} a saved state keeps (ADR 0022); this round's task was given up`,
+      roundId: state.round?.roundId,
+    },
+  };
+}
 
 /** The store key of the payload of a state saved under `storeKey`. */
 export function payloadKey(storeKey: string): string {
@@ -68,11 +101,14 @@ export class StateSaver {
   private readonly store: StateStore;
   private readonly key: string;
   private readonly crypto: PetCrypto;
+  private readonly keptPayloadMaxBytes: number;
 
-  constructor(store: StateStore, key: string, crypto: PetCrypto) {
+  /** `keptPayloadMaxBytes`: KEPT_PAYLOAD_MAX_BYTES unless a test gives another. */
+  constructor(store: StateStore, key: string, crypto: PetCrypto, keptPayloadMaxBytes = KEPT_PAYLOAD_MAX_BYTES) {
     this.store = store;
     this.key = key;
     this.crypto = crypto;
+    this.keptPayloadMaxBytes = keptPayloadMaxBytes;
   }
 
   /**
@@ -105,10 +141,13 @@ export class StateSaver {
     return state;
   }
 
-  /** Saves `state`: its record, after its payload when the store does not hold that yet. */
+  /**
+   * Saves `state`: its record, after its payload when that is kept and the store does not hold
+   * it yet; a payload the store holds and no longer needs is deleted after the record.
+   */
   async save(state: ParticipantState): Promise<void> {
     const { phase } = state;
-    if (phase.kind === 'sending') {
+    if (phase.kind === 'sending' && phase.payload.length <= this.keptPayloadMaxBytes) {
       let stored = this.stored;
       if (stored?.payload !== phase.payload) {
         const ref = { length: phase.payload.length, sha256: await sha256(this.crypto, phase.payload) };
@@ -120,7 +159,7 @@ export class StateSaver {
       await this.store.set(this.key, stateRecord(state, stored.ref));
       return;
     }
-    await this.store.set(this.key, state);
+    await this.store.set(this.key, sendGivenUp(state));
     if (this.stored !== undefined || this.unknownPayload) {
       await this.store.del(payloadKey(this.key));
       this.stored = undefined;
