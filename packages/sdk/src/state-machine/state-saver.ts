@@ -31,6 +31,7 @@ import { ParticipantRestoreError } from '../errors.ts';
 import { deserializeState, type PayloadRef, payloadRefOf, stateRecord, validateState } from '../state-codec.ts';
 import type { StateStore } from './io.ts';
 import type { ParticipantState } from './state.ts';
+import { roundGivenUp } from './step-result.ts';
 
 /**
  * The largest payload of a sending phase the store keeps (ADR 0022): 64 KiB, every Sum and the
@@ -50,15 +51,11 @@ export const KEPT_PAYLOAD_MAX_BYTES = 64 * 1024;
 export function sendGivenUp(state: ParticipantState): ParticipantState {
   const { phase } = state;
   if (phase.kind !== 'sending') return state;
-  return {
-    ...state,
-    phase: { kind: 'awaiting' },
-    lastError: {
-      code: 'participant-restore',
-      message: `the participant stopped while sending a message of ${phase.payload.length} bytes, more than the ${KEPT_PAYLOAD_MAX_BYTES} a saved state keeps (ADR 0022); this round's task was given up`,
-      roundId: state.round?.roundId,
-    },
-  };
+  return roundGivenUp(state, {
+    code: 'participant-restore',
+    message: `the participant stopped while sending a message of ${phase.payload.length} bytes, more than the ${KEPT_PAYLOAD_MAX_BYTES} a saved state keeps (ADR 0022); this round's task was given up`,
+    roundId: state.round?.roundId,
+  });
 }
 
 /** The store key of the payload of a state saved under `storeKey`. */

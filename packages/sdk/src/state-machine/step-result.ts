@@ -34,7 +34,12 @@ export function complete(state: ParticipantState): StepResult {
  */
 export function abandonRound(state: ParticipantState, io: StepIo, error: ParticipantError): StepResult {
   wipePhaseSecrets(io.crypto, state.phase);
-  return complete({ ...state, lastError: error, phase: { kind: 'awaiting' } });
+  return complete(roundGivenUp(state, error));
+}
+
+/** `state` with this round's task given up for `error`: waiting for the next round; secrets left as they are. */
+export function roundGivenUp(state: ParticipantState, error: ParticipantError): ParticipantState {
+  return { ...state, lastError: error, phase: { kind: 'awaiting' } };
 }
 
 /** The error record for an app callback that threw (architecture.md §7.4: caught, reported, carried on). */
